@@ -1,0 +1,55 @@
+import { readFile, stat } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { isJsonObject, type JsonObject } from '../model/json';
+import { formatProblem, loadWorkspace, type LoadedWorkspace } from '../steps/load';
+import { UsageError } from './errors';
+
+/** Task data from `--data FILE` or `-d JSON`; names the source and the position of a JSON syntax error. */
+export async function readTaskData(options: { data?: string; json?: string }): Promise<JsonObject> {
+  if (options.data !== undefined && options.json !== undefined) throw new UsageError('give the task data once: either --data FILE or -d JSON');
+  let text: string;
+  let source: string;
+  if (options.data !== undefined) {
+    source = options.data;
+    try {
+      text = await readFile(options.data, 'utf8');
+    } catch (error) {
+      throw new UsageError(`cannot read task data file ${options.data}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+    }
+  } else if (options.json !== undefined) {
+    source = '-d';
+    text = options.json;
+  } else {
+    throw new UsageError('task data is required: --data FILE or -d JSON');
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw new UsageError(`task data from ${source} is not valid JSON: ${(error as Error).message}`);
+  }
+  if (!isJsonObject(value)) {
+    throw new UsageError(`task data from ${source} must be a JSON object, got ${value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value}`);
+  }
+  return value;
+}
+
+/** Loads a workspace for a command, turning every problem into one usage error that lists them all. */
+export async function readWorkspace(dir: string): Promise<LoadedWorkspace> {
+  const info = await stat(dir).catch(() => null);
+  if (!info?.isDirectory()) throw new UsageError(`workspace ${resolve(dir)} is not a directory`);
+  const workspace = await loadWorkspace(dir);
+  if (workspace.problems.length > 0) {
+    const count = workspace.problems.length;
+    throw new UsageError(`${count} problem${count === 1 ? '' : 's'} in workspace ${resolve(dir)}:\n${workspace.problems.map(formatProblem).join('\n')}`);
+  }
+  return workspace;
+}
+
+export function parsePositiveInt(name: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < 1) throw new UsageError(`${name} must be a whole number ≥ 1, got "${value}"`);
+    return n;
+  };
+}

@@ -1,0 +1,57 @@
+import { randomUUID } from 'node:crypto';
+import { resolve } from 'node:path';
+import { startTask, waitForTask } from '../client';
+import type { TaskSnapshot } from '../model/task';
+import { openSession } from '../temporal/server';
+import { createTaskWorker } from '../worker';
+import { UsageError } from './errors';
+import { readTaskData, readWorkspace } from './input';
+import { formatFinal, formatStep, toRunJson } from './output';
+
+export interface RunOptions {
+  workspace: string;
+  data?: string;
+  json?: string;
+  jsonOutput: boolean;
+  concurrency?: number;
+  maxStepRuns?: number;
+  name?: string;
+}
+
+/**
+ * `whenflow run`: one task, start to settled, then everything shut down. Uses TEMPORAL_ADDRESS when set,
+ * else an embedded dev server. Returns the task's final snapshot.
+ */
+export async function runOnce(options: RunOptions, io: { out: (s: string) => void; progress: (s: string) => void }): Promise<TaskSnapshot> {
+  // Check all input before starting anything, and report every problem at once.
+  const [workspace, data] = await Promise.allSettled([readWorkspace(options.workspace), readTaskData(options)]);
+  const problems = [workspace, data].flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
+  if (problems.length > 0) {
+    if (problems.every((p) => p instanceof UsageError)) throw new UsageError(problems.map((p) => (p as Error).message).join('\n'));
+    throw problems[0];
+  }
+  const taskData = (data as PromiseFulfilledResult<Awaited<ReturnType<typeof readTaskData>>>).value;
+  const stepCount = (workspace as PromiseFulfilledResult<Awaited<ReturnType<typeof readWorkspace>>>).value.catalog.steps.length;
+
+  const session = await openSession(options.jsonOutput ? io.progress : (line) => io.progress(line));
+  try {
+    // A private task queue: this run's worker must not take tasks of other workspaces on a shared server.
+    const taskQueue = `whenflow-run-${randomUUID()}`;
+    const worker = await createTaskWorker({ connection: session.nativeConnection, namespace: session.namespace, workspace: resolve(options.workspace), taskQueue });
+    const final = await worker.runUntil(async () => {
+      const handle = await startTask(session.client, {
+        name: options.name ?? 'task',
+        data: taskData,
+        taskQueue,
+        ...(options.concurrency ? { concurrency: options.concurrency } : {}),
+        ...(options.maxStepRuns ? { maxStepRuns: options.maxStepRuns } : {}),
+      });
+      io.progress(`task ${handle.workflowId} started on ${session.address} (${stepCount} steps in ${resolve(options.workspace)})`);
+      return waitForTask(session.client, handle.workflowId, { onStep: (entry) => io.progress(formatStep(entry)) });
+    });
+    io.out(options.jsonOutput ? JSON.stringify(toRunJson(final)) : formatFinal(final));
+    return final;
+  } finally {
+    await session.close();
+  }
+}

@@ -1,0 +1,113 @@
+import { randomUUID } from 'node:crypto';
+import { WorkflowNotFoundError, type Client, type WorkflowHandle } from '@temporalio/client';
+import { z } from 'zod';
+import { DEFAULT_TASK_OPTIONS, isSettled, type TaskSnapshot, type TraceEntry } from './model/task';
+import { TASK_NAME_KEY, TASK_STATE_KEY, TASK_TAGS_KEY } from './model/search-attributes';
+import type { JsonObject } from './model/json';
+import { taskWorkflow } from './workflows';
+import { progressQuery, resumeUpdate, snapshotQuery, stopUpdate, type TaskProgress } from './workflows/api';
+
+export { DEFAULT_TASK_QUEUE } from './worker';
+
+const jsonObject = z.record(z.string(), z.json()).refine((v) => typeof v === 'object' && v !== null && !Array.isArray(v), 'must be a JSON object');
+
+export const startTaskSchema = z.object({
+  name: z.string().min(1).default('task'),
+  tags: z.array(z.string().min(1)).default([]),
+  data: jsonObject,
+  taskId: z.string().min(1).optional(),
+  taskQueue: z.string().min(1).default('whenflow'),
+  concurrency: z.number().int().min(1).default(DEFAULT_TASK_OPTIONS.concurrency),
+  maxStepRuns: z.number().int().min(1).default(DEFAULT_TASK_OPTIONS.maxStepRuns),
+});
+
+export type StartTaskOptions = z.input<typeof startTaskSchema>;
+
+export class TaskInputError extends Error {
+  constructor(readonly issues: { path: string; message: string }[]) {
+    super(`invalid task: ${issues.map((i) => `${i.path || '(root)'}: ${i.message}`).join('; ')}`);
+    this.name = 'TaskInputError';
+  }
+}
+
+/** Starts a task and returns its handle as soon as the workflow exists. */
+export async function startTask(client: Client, options: StartTaskOptions): Promise<WorkflowHandle<typeof taskWorkflow>> {
+  const parsed = startTaskSchema.safeParse(options);
+  if (!parsed.success) {
+    throw new TaskInputError(parsed.error.issues.map((issue) => ({ path: issue.path.map(String).join('.'), message: issue.message })));
+  }
+  const input = parsed.data;
+  return client.workflow.start(taskWorkflow, {
+    taskQueue: input.taskQueue,
+    workflowId: input.taskId ?? `task-${randomUUID()}`,
+    args: [{ name: input.name, tags: input.tags, data: input.data as JsonObject, options: { concurrency: input.concurrency, maxStepRuns: input.maxStepRuns } }],
+    typedSearchAttributes: [
+      { key: TASK_STATE_KEY, value: 'running' },
+      { key: TASK_NAME_KEY, value: input.name },
+      { key: TASK_TAGS_KEY, value: input.tags },
+    ],
+  });
+}
+
+/** The task's full state: data, result, trace, conflicts, error. */
+export async function getTask(client: Client, taskId: string): Promise<TaskSnapshot> {
+  const handle = client.workflow.getHandle<typeof taskWorkflow>(taskId);
+  const { status } = await handle.describe();
+  // A finished workflow's result is the final snapshot; no worker is needed to read it.
+  if (status.name === 'COMPLETED') return handle.result();
+  return handle.query(snapshotQuery);
+}
+
+export interface WaitOptions {
+  /** Called with each new trace entry, in order, as steps finish. */
+  onStep?: (entry: TraceEntry, progress: TaskProgress) => void;
+  pollIntervalMs?: number;
+  timeoutMs?: number;
+}
+
+export class TaskWaitTimeoutError extends Error {
+  constructor(readonly taskId: string, readonly timeoutMs: number) {
+    super(`task ${taskId} did not settle within ${timeoutMs} ms`);
+    this.name = 'TaskWaitTimeoutError';
+  }
+}
+
+/**
+ * Waits until the task is terminal, `attention` or `error`, reporting progress as it goes.
+ * Polls a query (not an update), so watching a task adds nothing to its history.
+ */
+export async function waitForTask(client: Client, taskId: string, options: WaitOptions = {}): Promise<TaskSnapshot> {
+  const handle = client.workflow.getHandle<typeof taskWorkflow>(taskId);
+  const deadline = options.timeoutMs === undefined ? Infinity : Date.now() + options.timeoutMs;
+  const interval = options.pollIntervalMs ?? 100;
+  let cursor = 0;
+  for (;;) {
+    let progress: TaskProgress;
+    try {
+      progress = await handle.query(progressQuery, cursor);
+    } catch (error) {
+      if (error instanceof WorkflowNotFoundError) throw error;
+      // The workflow may have just completed and its worker gone: its result still has everything.
+      const { status } = await handle.describe();
+      if (status.name !== 'COMPLETED') throw error;
+      const final = await handle.result();
+      for (const entry of final.trace.slice(cursor)) options.onStep?.(entry, { ...final, trace: [entry], next: final.trace.length });
+      return final;
+    }
+    for (const entry of progress.trace) options.onStep?.(entry, progress);
+    cursor = progress.next;
+    if (isSettled(progress.state)) return getTask(client, taskId);
+    if (Date.now() > deadline) throw new TaskWaitTimeoutError(taskId, options.timeoutMs ?? 0);
+    await new Promise((resolve) => setTimeout(resolve, interval));
+  }
+}
+
+/** Runs a task's failed step again (after the step file was fixed); the task goes on from there. */
+export async function resumeTask(client: Client, taskId: string): Promise<void> {
+  await client.workflow.getHandle<typeof taskWorkflow>(taskId).executeUpdate(resumeUpdate);
+}
+
+/** Ends a task that is not terminal yet. */
+export async function stopTask(client: Client, taskId: string): Promise<void> {
+  await client.workflow.getHandle<typeof taskWorkflow>(taskId).executeUpdate(stopUpdate);
+}

@@ -1,0 +1,198 @@
+/**
+ * The patch a step's run produced: rfc6902 JSON Patch, restricted to add/remove/replace.
+ *
+ * Arrays are never diffed element-wise: an array that changed in any way is one `replace` (or
+ * `add`) of the whole array. Patch paths then never index into an array, so merging concurrent
+ * patches and detecting their conflicts is exact, and applying part of a patch never shifts indices.
+ */
+import { applyPatch, createPatch, type Operation, type Pointer } from 'rfc6902';
+import { isJsonObject, type JsonObject, type JsonValue } from '../model/json';
+
+export type DataOperation =
+  | { op: 'add'; path: string; value: JsonValue }
+  | { op: 'remove'; path: string }
+  | { op: 'replace'; path: string; value: JsonValue };
+
+export type DataPatch = DataOperation[];
+
+/** A patch that cannot be computed or applied; `path` is the JSON Pointer concerned. */
+export class DataPatchError extends Error {
+  constructor(
+    message: string,
+    readonly path: string,
+  ) {
+    super(message);
+    this.name = 'DataPatchError';
+  }
+}
+
+/**
+ * rfc6902 skips these pointer tokens when resolving a path (its prototype-pollution guard), so a
+ * pointer that goes *through* one of them lands on the wrong object. As the last token,
+ * `constructor`/`prototype` still work; `__proto__` never does, so task data may not use it.
+ */
+const SKIPPED_TOKENS = new Set(['__proto__', 'constructor', 'prototype']);
+
+export function jsonEqual(a: JsonValue | undefined, b: JsonValue | undefined): boolean {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  if (Array.isArray(a) || Array.isArray(b)) {
+    if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length) return false;
+    return a.every((item, i) => jsonEqual(item, b[i]));
+  }
+  const keys = Object.keys(a);
+  if (keys.length !== Object.keys(b).length) return false;
+  return keys.every((k) => Object.hasOwn(b, k) && jsonEqual(a[k], b[k]));
+}
+
+function clone<T extends JsonValue>(value: T): T;
+function clone(value: JsonValue): JsonValue {
+  if (typeof value !== 'object' || value === null) return value;
+  if (Array.isArray(value)) return value.map(clone);
+  const out: JsonObject = {};
+  for (const key of Object.keys(value)) {
+    const item = value[key];
+    if (item !== undefined) out[key] = clone(item);
+  }
+  return out;
+}
+
+function hasProtoKey(value: JsonValue): boolean {
+  if (typeof value !== 'object' || value === null) return false;
+  if (Array.isArray(value)) return value.some(hasProtoKey);
+  return Object.keys(value).some((k) => k === '__proto__' || hasProtoKey(value[k] as JsonValue));
+}
+
+/** The createPatch hook: whole-value ops for arrays and for keys rfc6902 cannot descend into. */
+function coarseDiff(input: JsonValue, output: JsonValue, ptr: Pointer): Operation[] | void {
+  const last = ptr.tokens.length > 1 ? ptr.tokens[ptr.tokens.length - 1] : undefined;
+  const opaque = last !== undefined && SKIPPED_TOKENS.has(last);
+  if (opaque || Array.isArray(input) || Array.isArray(output)) {
+    return jsonEqual(input, output) ? [] : [{ op: 'replace', path: ptr.toString(), value: output }];
+  }
+  return undefined; // objects key by key, primitives compared: rfc6902's own diff
+}
+
+/**
+ * The patch that turns `before` into `after`: objects key by key (recursively), arrays as a
+ * whole. Op values are copies, so the patch does not alias `after`.
+ */
+export function diffData(before: JsonObject, after: JsonObject): DataPatch {
+  const ops = createPatch(before, after, coarseDiff);
+  return ops.map((op): DataOperation => {
+    if (op.op === 'remove') return { op: 'remove', path: op.path };
+    if (op.op !== 'add' && op.op !== 'replace') {
+      throw new DataPatchError(`unexpected ${op.op} operation in a data diff`, op.path);
+    }
+    const value = op.value as JsonValue;
+    if (pathTokens(op.path).includes('__proto__') || hasProtoKey(value)) {
+      throw new DataPatchError(
+        `cannot patch the key __proto__ (at ${op.path}); task data may not use it`,
+        op.path,
+      );
+    }
+    return { op: op.op, path: op.path, value: clone(value) };
+  });
+}
+
+/** Unescaped tokens of a JSON Pointer, without the leading empty one (`/a~1b/c` → `a/b`, `c`). */
+export function pathTokens(pointer: string): string[] {
+  if (pointer === '') return [];
+  if (!pointer.startsWith('/')) throw new DataPatchError(`invalid JSON Pointer "${pointer}"`, pointer);
+  return pointer
+    .slice(1)
+    .split('/')
+    .map((t) => t.replace(/~1/g, '/').replace(/~0/g, '~'));
+}
+
+/** The JSON Pointers a patch writes, sorted and unique. */
+export function changedPaths(patch: readonly DataOperation[]): string[] {
+  return [...new Set(patch.map((op) => op.path))].sort();
+}
+
+/** Patches arrive from activities over the wire, so their shape is checked, not trusted. */
+function checkOperation(candidate: DataOperation, index: number): void {
+  const op: { op?: unknown; path?: unknown; value?: unknown } | null = candidate;
+  const where = `operation ${index} (${String(op?.op)} ${String(op?.path)})`;
+  if (op === null || typeof op !== 'object' || typeof op.path !== 'string') {
+    throw new DataPatchError(`${where}: not an operation with a string path`, '');
+  }
+  const path = op.path;
+  if (op.op !== 'add' && op.op !== 'remove' && op.op !== 'replace') {
+    throw new DataPatchError(`${where}: only add, remove and replace are allowed`, path);
+  }
+  if (op.op !== 'remove' && !Object.hasOwn(op, 'value')) {
+    throw new DataPatchError(`${where}: has no value`, path);
+  }
+  const tokens = pathTokens(path);
+  if (tokens.length === 0) {
+    throw new DataPatchError(`${where}: the root of data cannot be replaced or removed`, path);
+  }
+  tokens.forEach((token, i) => {
+    const last = i === tokens.length - 1;
+    if (token === '__proto__' || (!last && SKIPPED_TOKENS.has(token))) {
+      throw new DataPatchError(`${where}: the path cannot go through the key "${token}"`, path);
+    }
+  });
+  if (op.op !== 'remove' && hasProtoKey(op.value as JsonValue)) {
+    throw new DataPatchError(`${where}: the value holds the key __proto__`, path);
+  }
+}
+
+const INDEX = /^(0|[1-9][0-9]*)$/;
+
+/**
+ * Why `op` cannot apply to `root`, checked on own properties only: rfc6902 resolves pointers with
+ * plain property reads, so `/toString/x` would otherwise write onto a built-in function.
+ */
+function targetProblem(root: JsonObject, op: DataOperation): string | undefined {
+  const tokens = pathTokens(op.path);
+  let node: JsonValue | undefined = root;
+  for (const [i, token] of tokens.entries()) {
+    const last = i === tokens.length - 1;
+    if (Array.isArray(node)) {
+      if (last && op.op === 'add' && (token === '-' || (INDEX.test(token) && Number(token) <= node.length))) {
+        return undefined;
+      }
+      if (!INDEX.test(token) || Number(token) >= node.length) return `no element ${token} in the array`;
+      node = node[Number(token)];
+    } else if (isJsonObject(node)) {
+      if (!Object.hasOwn(node, token)) {
+        return last && op.op === 'add' ? undefined : `no key "${token}"`;
+      }
+      node = node[token];
+    } else {
+      return `the value holding "${token}" is not an object or array`;
+    }
+  }
+  return undefined;
+}
+
+function applyOne(target: JsonObject, op: DataOperation): string | undefined {
+  try {
+    const failure = applyPatch(target, [op])[0];
+    return failure ? failure.message : undefined;
+  } catch (err) {
+    return err instanceof Error ? err.message : String(err);
+  }
+}
+
+/**
+ * Applies `patch` to a copy of `data` and returns the copy; `data` is not changed. Throws a
+ * DataPatchError naming the first operation that fails (e.g. its path does not exist).
+ */
+export function applyPatchTo(data: JsonObject, patch: readonly DataOperation[]): JsonObject {
+  patch.forEach(checkOperation);
+  const target = clone(data);
+  patch.forEach((op, index) => {
+    // One op at a time, so the first failure stops the rest and is reported by index.
+    const failure = targetProblem(target, op) ?? applyOne(target, op);
+    if (failure !== undefined) {
+      throw new DataPatchError(
+        `cannot apply operation ${index} (${op.op} ${op.path}): ${failure}`,
+        op.path,
+      );
+    }
+  });
+  return target;
+}

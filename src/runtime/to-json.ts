@@ -1,0 +1,255 @@
+/**
+ * Turns what a step's content left in `data` into a JSON object (SEMANTICS.md "Steps"):
+ * - `Date` becomes its ISO string; an invalid Date is an error (JSON.stringify would write null).
+ * - `undefined` object properties are dropped; `undefined` array elements and holes become null,
+ *   as JSON.stringify does.
+ * - `-0` becomes `0` (JSON has no negative zero).
+ * - An object with a `toJSON()` method (URL, Luxon, Decimal, Buffer, ...) is replaced by what that
+ *   method returns, as JSON.stringify does: the class states its JSON form explicitly.
+ * - Any other non-plain object (Map, Set, RegExp, class instances, boxed primitives) is an error
+ *   rather than JSON.stringify's silent `{}`, which would lose the user's data without a word.
+ * - Functions, symbols, BigInt, NaN/±Infinity, circular references and the key `__proto__` are
+ *   errors naming the step and the path. A value reachable twice without a cycle is just copied.
+ * Plain objects, arrays and Dates are recognised without `instanceof`, so values created in
+ * another realm (a `node:vm` context running step code) convert the same way.
+ */
+import { isJsonObject, type JsonObject, type JsonValue } from '../model/json';
+
+/** One value in step data that is not JSON. `path` is like `data.a.b[2]["odd key"]`. */
+export interface DataProblem {
+  path: string;
+  /** What was found there, e.g. `a function`, `NaN`, `a circular reference (back to data.a)`. */
+  message: string;
+}
+
+/** Enough to fix everything in one go, short enough to read in a log line. */
+const MAX_PROBLEMS = 20;
+
+export class DataValueError extends Error {
+  /** Every problem found, up to MAX_PROBLEMS; `total` counts all of them. */
+  constructor(
+    readonly step: string,
+    readonly problems: DataProblem[],
+    readonly total: number = problems.length,
+  ) {
+    super(formatMessage(step, problems, total));
+    this.name = 'DataValueError';
+  }
+}
+
+function formatMessage(step: string, problems: DataProblem[], total: number): string {
+  const what = (p: DataProblem) =>
+    p.path === 'data' ? `set data to ${p.message}` : `wrote ${p.message} at ${p.path}`;
+  const first = problems[0];
+  if (problems.length === 1 && total === 1 && first) {
+    const must = first.path === 'data' ? 'data must be a JSON object' : 'step data must be JSON';
+    return `step "${step}" ${what(first)}; ${must}`;
+  }
+  const more = total > problems.length ? `; and ${total - problems.length} more` : '';
+  return (
+    `step "${step}" left ${total} values that are not JSON (step data must be JSON): ` +
+    problems.map(what).join('; ') +
+    more
+  );
+}
+
+type Segment = string | number;
+
+const IDENTIFIER = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
+
+/** `data.a.b[2].c`, with `["odd key"]` for keys that are not identifiers. */
+export function formatDataPath(segments: readonly Segment[]): string {
+  let out = 'data';
+  for (const s of segments) {
+    if (typeof s === 'number') out += `[${s}]`;
+    else if (IDENTIFIER.test(s)) out += `.${s}`;
+    else out += `[${JSON.stringify(s)}]`;
+  }
+  return out;
+}
+
+/** Internal-slot check: true for Dates of any realm, false for look-alikes. */
+function isDate(value: object): value is Date {
+  try {
+    Date.prototype.getTime.call(value);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** A plain object of any realm: its prototype is null or some realm's Object.prototype. */
+function isPlainObject(value: object): boolean {
+  const proto: unknown = Object.getPrototypeOf(value);
+  return proto === null || Object.getPrototypeOf(proto) === null;
+}
+
+function className(value: object): string {
+  try {
+    const ctor: unknown = (value as { constructor?: unknown }).constructor;
+    if (typeof ctor === 'function' && ctor.name) return ctor.name;
+  } catch {
+    // a throwing getter: fall through to the generic name
+  }
+  return 'an unknown class';
+}
+
+function describePrimitive(value: unknown): string | undefined {
+  switch (typeof value) {
+    case 'function':
+      return 'a function';
+    case 'symbol':
+      return 'a symbol';
+    case 'bigint':
+      return `a BigInt (${String(value)}n)`;
+    case 'number':
+      return Number.isFinite(value) ? undefined : String(value);
+    default:
+      return undefined;
+  }
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** Marks "drop this object property" (undefined); distinct from any JSON value. */
+const DROP = Symbol('drop');
+
+class Converter {
+  readonly problems: DataProblem[] = [];
+  total = 0;
+  private readonly path: Segment[] = [];
+  /** Objects on the current path (not all visited ones), so shared references are not cycles. */
+  private readonly ancestors = new Map<object, number>();
+
+  problem(message: string): void {
+    this.total++;
+    if (this.problems.length < MAX_PROBLEMS) {
+      this.problems.push({ path: formatDataPath(this.path), message });
+    }
+  }
+
+  rootProblem(message: string): void {
+    this.total++;
+    this.problems.unshift({ path: 'data', message });
+    this.problems.length = Math.min(this.problems.length, MAX_PROBLEMS);
+  }
+
+  /** Returns DROP for `undefined` (and after reporting a problem) so callers decide. */
+  convert(value: unknown, key: string, useToJSON = true): JsonValue | typeof DROP {
+    if (value === undefined) return DROP;
+    if (value === null || typeof value === 'string' || typeof value === 'boolean') return value;
+    if (typeof value === 'number' && Number.isFinite(value)) return value === 0 ? 0 : value;
+    const bad = describePrimitive(value);
+    if (bad !== undefined || typeof value !== 'object') {
+      this.problem(bad ?? `a ${typeof value}`);
+      return DROP;
+    }
+
+    if (Array.isArray(value)) return this.within(value, () => this.array(value));
+    if (isDate(value)) {
+      const time = value.getTime();
+      if (Number.isNaN(time)) {
+        this.problem('an invalid Date');
+        return DROP;
+      }
+      return new Date(time).toISOString();
+    }
+    const toJSON: unknown = useToJSON ? this.read(value, 'toJSON') : undefined;
+    if (typeof toJSON === 'function') {
+      let replaced: unknown;
+      try {
+        replaced = toJSON.call(value, key);
+      } catch (err) {
+        this.problem(`an object whose toJSON() threw: ${errorText(err)}`);
+        return DROP;
+      }
+      // Like JSON.stringify, toJSON is not applied again to its own result.
+      return this.convert(replaced, key, false);
+    }
+    if (!isPlainObject(value)) {
+      this.problem(`an instance of ${className(value)} (only plain objects, arrays and Dates)`);
+      return DROP;
+    }
+    return this.within(value, () => this.object(value));
+  }
+
+  private within(value: object, walk: () => JsonValue): JsonValue | typeof DROP {
+    const depth = this.ancestors.get(value);
+    if (depth !== undefined) {
+      this.problem(`a circular reference (back to ${formatDataPath(this.path.slice(0, depth))})`);
+      return DROP;
+    }
+    this.ancestors.set(value, this.path.length);
+    try {
+      return walk();
+    } finally {
+      this.ancestors.delete(value);
+    }
+  }
+
+  private array(value: readonly unknown[]): JsonValue[] {
+    const out: JsonValue[] = [];
+    for (let i = 0; i < value.length; i++) {
+      this.path.push(i);
+      const item = this.convert(this.read(value, i), String(i));
+      this.path.pop();
+      out.push(item === DROP ? null : item);
+    }
+    return out;
+  }
+
+  private object(value: object): JsonObject {
+    const out: JsonObject = {};
+    for (const key of Object.keys(value)) {
+      this.path.push(key);
+      if (key === '__proto__') {
+        // rfc6902 (rightly) refuses to resolve this pointer token, so it could never be patched.
+        this.problem('the key __proto__ (not allowed in task data)');
+      } else {
+        const item = this.convert(this.read(value, key), key);
+        if (item !== DROP) out[key] = item;
+      }
+      this.path.pop();
+    }
+    return out;
+  }
+
+  /** Property read that reports a throwing getter (or proxy trap) instead of aborting. */
+  private read(target: object, key: string | number): unknown {
+    try {
+      return (target as Record<string | number, unknown>)[key];
+    } catch (err) {
+      this.problem(`a property whose getter threw: ${errorText(err)}`);
+      return undefined;
+    }
+  }
+}
+
+function describeRoot(value: unknown): string {
+  if (value === null) return 'null';
+  if (value === undefined) return 'undefined';
+  if (Array.isArray(value)) return 'an array';
+  if (typeof value === 'object') return isDate(value) ? 'a Date' : `an instance of ${className(value)}`;
+  return `a ${typeof value}`;
+}
+
+/**
+ * Converts a step's `data` into a fresh JSON object (never aliasing `value`), or throws a
+ * DataValueError listing every non-JSON value found (up to 20), each with its path.
+ */
+export function toJson(value: unknown, where: { step: string }): JsonObject {
+  const converter = new Converter();
+  const result = converter.convert(value, '');
+  if (result !== DROP && !isJsonObject(result)) {
+    // The step reassigned `data` to a JSON value that is not an object; say so first.
+    converter.rootProblem(describeRoot(value));
+  } else if (result === DROP && converter.total === 0) {
+    converter.rootProblem('undefined');
+  }
+  if (converter.total > 0 || result === DROP || !isJsonObject(result)) {
+    throw new DataValueError(where.step, converter.problems, converter.total);
+  }
+  return result;
+}

@@ -1,0 +1,133 @@
+import { createHash } from 'node:crypto';
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { basename, extname, join, relative, resolve } from 'node:path';
+import { createJiti } from 'jiti';
+import { compileCondition, ConditionError } from '../conditions';
+import type { Catalog, CatalogStep } from '../model/task';
+import type { StepContent } from '../runtime/execute';
+import { runOutsideStep } from '../runtime/globals';
+import { DEFAULT_RETRY, DEFAULT_STEP_TIMEOUT_MS, resolveStepOptions, stepOptionsSchema } from './options';
+
+export const STEP_EXTENSIONS = ['.js', '.mjs', '.ts'] as const;
+
+/** One thing wrong with a step file, located as precisely as we can. */
+export interface StepProblem {
+  file: string;
+  step: string;
+  /** Where inside the file's exports, e.g. `condition.order.status` or `options.retry.maximumAttempts`. */
+  path?: string;
+  message: string;
+}
+
+export class WorkspaceError extends Error {
+  constructor(readonly problems: StepProblem[]) {
+    super(`${problems.length} problem${problems.length === 1 ? '' : 's'} in the workspace:\n${problems.map(formatProblem).join('\n')}`);
+    this.name = 'WorkspaceError';
+  }
+}
+
+export function formatProblem(problem: StepProblem): string {
+  return `  ${problem.file}${problem.path ? ` (${problem.path})` : ''}: ${problem.message}`;
+}
+
+export interface LoadedStep extends CatalogStep {
+  content: StepContent;
+}
+
+export interface LoadedWorkspace {
+  catalog: Catalog;
+  steps: Map<string, LoadedStep>;
+  problems: StepProblem[];
+}
+
+// A fresh module each time: a step file edited on disk must be seen by the next load.
+const jiti = createJiti(import.meta.url, { moduleCache: false, fsCache: false, interopDefault: false });
+
+export function stepsDir(workspace: string): string {
+  return join(resolve(workspace), 'steps');
+}
+
+async function listStepFiles(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { withFileTypes: true });
+  return entries
+    .filter((e) => e.isFile() && !e.name.endsWith('.d.ts') && (STEP_EXTENSIONS as readonly string[]).includes(extname(e.name)))
+    .map((e) => join(dir, e.name))
+    .sort();
+}
+
+function joinPath(prefix: string, path: string): string {
+  return path ? `${prefix}.${path}`.replace(/\.\[/g, '[') : prefix;
+}
+
+/** Loads and checks one step file; returns the step or the problems it has (all of them, not only the first). */
+export async function loadStepFile(workspace: string, file: string): Promise<{ step?: LoadedStep; problems: StepProblem[] }> {
+  const name = basename(file, extname(file));
+  const where = { file: relative(resolve(workspace), file), step: name };
+  let moduleExports: Record<string, unknown>;
+  try {
+    moduleExports = await runOutsideStep(() => jiti.import<Record<string, unknown>>(file));
+  } catch (error) {
+    return { problems: [{ ...where, message: `cannot load: ${error instanceof Error ? error.message : String(error)}` }] };
+  }
+  const problems: StepProblem[] = [];
+  if (!('condition' in moduleExports)) problems.push({ ...where, message: 'missing export `condition` (a pattern over the task data)' });
+  if (typeof moduleExports.content !== 'function') {
+    problems.push({ ...where, message: '`content` must be exported as an async function, e.g. export const content = async () => { … }' });
+  }
+  let condition: CatalogStep['condition'] | undefined;
+  if ('condition' in moduleExports) {
+    try {
+      condition = compileCondition(moduleExports.condition);
+    } catch (error) {
+      if (!(error instanceof ConditionError)) throw error;
+      for (const p of error.problems) problems.push({ ...where, path: joinPath('condition', p.path), message: p.message });
+    }
+  }
+  const options = stepOptionsSchema.safeParse(moduleExports.options ?? {});
+  if (!options.success) {
+    for (const issue of options.error.issues) {
+      problems.push({ ...where, path: joinPath('options', issue.path.map(String).join('.')), message: issue.message });
+    }
+  }
+  if (problems.length > 0 || !condition || !options.success) return { problems };
+  const resolved = resolveStepOptions(options.data, { retry: DEFAULT_RETRY, timeoutMs: DEFAULT_STEP_TIMEOUT_MS });
+  return {
+    problems,
+    step: { name, file: where.file, condition, ...resolved, content: moduleExports.content as StepContent },
+  };
+}
+
+/** Loads every step file of a workspace. Never throws for bad step files: they come back as problems. */
+export async function loadWorkspace(workspace: string): Promise<LoadedWorkspace> {
+  const dir = stepsDir(workspace);
+  let files: string[];
+  try {
+    files = await listStepFiles(dir);
+  } catch (error) {
+    const message = (error as NodeJS.ErrnoException).code === 'ENOENT' ? `no steps folder at ${dir}` : String(error);
+    return { catalog: { version: 'empty', steps: [] }, steps: new Map(), problems: [{ file: dir, step: '', message }] };
+  }
+  const steps = new Map<string, LoadedStep>();
+  const problems: StepProblem[] = [];
+  const hash = createHash('sha256');
+  for (const file of files) {
+    hash.update(`${basename(file)}\0`).update(await readFile(file)).update('\0');
+    const loaded = await loadStepFile(workspace, file);
+    problems.push(...loaded.problems);
+    if (!loaded.step) continue;
+    const existing = steps.get(loaded.step.name);
+    if (existing) {
+      problems.push({ file: loaded.step.file, step: loaded.step.name, message: `another file (${existing.file}) defines a step with the same name` });
+      continue;
+    }
+    steps.set(loaded.step.name, loaded.step);
+  }
+  const catalogSteps = [...steps.values()].map(({ content: _content, ...step }) => step);
+  return { catalog: { version: hash.digest('hex').slice(0, 16), steps: catalogSteps }, steps, problems };
+}
+
+/** Identifies a file's current content cheaply, so step code is re-imported only after it changed. */
+export async function fileStamp(file: string): Promise<string> {
+  const info = await stat(file);
+  return `${info.size}:${info.mtimeMs}`;
+}

@@ -1,0 +1,66 @@
+import ms from 'ms';
+import { z } from 'zod';
+import type { StepRetryPolicy } from '../model/task';
+
+/** A duration as users write it: milliseconds, or a string such as "30s", "2m", "1.5h". */
+export const durationMs = z.union([z.number().nonnegative().finite(), z.string().min(1)]).transform((value, ctx) => {
+  if (typeof value === 'number') return value;
+  const parsed = ms(value as ms.StringValue);
+  if (typeof parsed !== 'number' || !Number.isFinite(parsed) || parsed < 0) {
+    ctx.addIssue({ code: 'custom', message: `"${value}" is not a duration (use milliseconds or e.g. "30s", "2m")` });
+    return z.NEVER;
+  }
+  return parsed;
+});
+
+export const retryOptionsSchema = z
+  .object({
+    initialInterval: durationMs.optional(),
+    backoffCoefficient: z.number().min(1).optional(),
+    maximumInterval: durationMs.optional(),
+    maximumAttempts: z.number().int().min(1).optional(),
+    nonRetryableErrorTypes: z.array(z.string()).optional(),
+  })
+  .strict();
+
+export const stepOptionsSchema = z
+  .object({
+    /** Higher runs first when several steps match in one cycle. */
+    priority: z.number().finite().optional(),
+    /** Longest one attempt of the step may run. */
+    timeout: durationMs.optional(),
+    retry: retryOptionsSchema.optional(),
+  })
+  .strict();
+
+export type StepOptionsInput = z.input<typeof stepOptionsSchema>;
+
+export const DEFAULT_RETRY: StepRetryPolicy = {
+  initialIntervalMs: 1000,
+  backoffCoefficient: 2,
+  maximumAttempts: 3,
+  nonRetryableErrorTypes: [],
+};
+export const DEFAULT_STEP_TIMEOUT_MS = 60_000;
+
+export interface ResolvedStepOptions {
+  priority: number;
+  timeoutMs: number;
+  retry: StepRetryPolicy;
+}
+
+export function resolveStepOptions(options: z.output<typeof stepOptionsSchema>, defaults: { retry: StepRetryPolicy; timeoutMs: number }): ResolvedStepOptions {
+  const retry = options.retry ?? {};
+  const maximumIntervalMs = retry.maximumInterval ?? defaults.retry.maximumIntervalMs;
+  return {
+    priority: options.priority ?? 0,
+    timeoutMs: options.timeout ?? defaults.timeoutMs,
+    retry: {
+      initialIntervalMs: retry.initialInterval ?? defaults.retry.initialIntervalMs,
+      backoffCoefficient: retry.backoffCoefficient ?? defaults.retry.backoffCoefficient,
+      ...(maximumIntervalMs === undefined ? {} : { maximumIntervalMs }),
+      maximumAttempts: retry.maximumAttempts ?? defaults.retry.maximumAttempts,
+      nonRetryableErrorTypes: retry.nonRetryableErrorTypes ?? defaults.retry.nonRetryableErrorTypes,
+    },
+  };
+}

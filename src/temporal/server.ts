@@ -1,0 +1,109 @@
+import { readFileSync } from 'node:fs';
+import { Client, Connection, isGrpcServiceError } from '@temporalio/client';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { NativeConnection } from '@temporalio/worker';
+import { TASK_SEARCH_ATTRIBUTES } from '../model/search-attributes';
+import { provisionTemporalBinary, type Log } from './binary';
+
+/** A live connection to a Temporal service: for clients, for workers, and how to let go of it. */
+export interface TemporalSession {
+  address: string;
+  namespace: string;
+  client: Client;
+  nativeConnection: NativeConnection;
+  close(): Promise<void>;
+}
+
+export interface DevServerOptions {
+  log?: Log;
+  /** Persist the server's database here; in memory when absent. */
+  dbFilename?: string;
+  port?: number;
+  ui?: boolean;
+  uiPort?: number;
+}
+
+/** Starts the Temporal dev server embedded in the Temporal CLI, with whenflow's search attributes registered. */
+export async function startDevServer(options: DevServerOptions = {}): Promise<TemporalSession> {
+  const path = await provisionTemporalBinary(options.log);
+  const env = await TestWorkflowEnvironment.createLocal({
+    server: {
+      executable: path ? { type: 'existing-path', path } : { type: 'cached-download' },
+      searchAttributes: TASK_SEARCH_ATTRIBUTES,
+      ...(options.dbFilename ? { dbFilename: options.dbFilename } : {}),
+      ...(options.port ? { port: options.port } : {}),
+      ...(options.ui ? { ui: true, ...(options.uiPort ? { uiPort: options.uiPort } : {}) } : {}),
+    },
+  });
+  return {
+    address: env.address,
+    namespace: env.namespace ?? 'default',
+    client: env.client,
+    nativeConnection: env.nativeConnection,
+    close: () => env.teardown(),
+  };
+}
+
+/** Connection settings from the environment variables Temporal's own tools read. */
+export interface ExistingServerSettings {
+  address: string;
+  namespace: string;
+  apiKey?: string;
+  tls?: { clientCertPair?: { crt: Buffer; key: Buffer } } | boolean;
+}
+
+export function settingsFromEnvironment(env: NodeJS.ProcessEnv = process.env): ExistingServerSettings | null {
+  if (!env.TEMPORAL_ADDRESS) return null;
+  const cert = env.TEMPORAL_TLS_CLIENT_CERT_PATH;
+  const key = env.TEMPORAL_TLS_CLIENT_KEY_PATH;
+  const tls = cert && key ? { clientCertPair: { crt: readFileSync(cert), key: readFileSync(key) } } : env.TEMPORAL_TLS === 'true' || Boolean(env.TEMPORAL_API_KEY);
+  return {
+    address: env.TEMPORAL_ADDRESS,
+    namespace: env.TEMPORAL_NAMESPACE ?? 'default',
+    ...(env.TEMPORAL_API_KEY ? { apiKey: env.TEMPORAL_API_KEY } : {}),
+    tls,
+  };
+}
+
+/** Connects to an existing Temporal service and makes sure whenflow's search attributes exist there. */
+export async function connectToServer(settings: ExistingServerSettings): Promise<TemporalSession> {
+  const common = {
+    address: settings.address,
+    ...(settings.apiKey ? { apiKey: settings.apiKey } : {}),
+    ...(settings.tls ? { tls: settings.tls === true ? {} : settings.tls } : {}),
+  };
+  const connection = await Connection.connect(common);
+  const nativeConnection = await NativeConnection.connect(common);
+  await registerSearchAttributes(connection, settings.namespace);
+  return {
+    address: settings.address,
+    namespace: settings.namespace,
+    client: new Client({ connection, namespace: settings.namespace }),
+    nativeConnection,
+    close: async () => {
+      await nativeConnection.close();
+      await connection.close();
+    },
+  };
+}
+
+/** The service from TEMPORAL_ADDRESS when set, else a fresh embedded dev server. */
+export async function openSession(log?: Log): Promise<TemporalSession> {
+  const settings = settingsFromEnvironment();
+  return settings ? connectToServer(settings) : startDevServer(log ? { log } : {});
+}
+
+async function registerSearchAttributes(connection: Connection, namespace: string): Promise<void> {
+  const wanted = Object.fromEntries(TASK_SEARCH_ATTRIBUTES.map((key) => [key.name, INDEXED_VALUE_TYPE[key.type]]));
+  try {
+    await connection.operatorService.addSearchAttributes({ namespace, searchAttributes: wanted });
+  } catch (error) {
+    // Already registered (by an earlier worker or by an operator) is the normal case.
+    if (isGrpcServiceError(error) && error.code === GRPC_ALREADY_EXISTS) return;
+    throw error;
+  }
+}
+
+const GRPC_ALREADY_EXISTS = 6;
+// Values of temporal.api.enums.v1.IndexedValueType.
+const INDEXED_VALUE_TYPE = { TEXT: 1, KEYWORD: 2, INT: 3, DOUBLE: 4, BOOL: 5, DATETIME: 6, KEYWORD_LIST: 7 } as const;

@@ -1,0 +1,11 @@
+/**
+ * Branch by tier: premium customers ship express.
+ */
+export const condition = {
+  order: { status: 'fulfilled', shipping: null },
+  customer: { tier: 'premium' },
+};
+
+export const content = async () => {
+  data.order.shipping = { method: 'express', days: 1 };
+};

@@ -1,0 +1,137 @@
+import { cpSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { resumeTask, waitForTask } from '../../src/client';
+import { replayTasks, startHarness, type TestHarness } from '../support/temporal';
+
+const workspace = join(import.meta.dirname, '..', 'workspaces', 'cycle');
+let harness: TestHarness;
+
+beforeAll(async () => {
+  harness = await startHarness(workspace);
+});
+
+afterAll(async () => {
+  // Every history this file produced must replay against the current workflow code.
+  if (harness) {
+    const replayed = await replayTasks(harness.client, harness.taskIds, 'cycle');
+    expect(replayed).toBe(harness.taskIds.length);
+    await harness.close();
+  }
+});
+
+const stepsOf = (trace: { step: string; cycle: number }[]) => trace.map((t) => `${t.cycle}:${t.step}`);
+
+describe('the recognize–act cycle on a real Temporal server', () => {
+  it('runs a sequence, one step per cycle, and completes with a result', async () => {
+    const task = await harness.runTask({ name: 'sequence', data: { seq: { stage: 'a' } } });
+    expect(task.state).toBe('done');
+    expect(task.result).toEqual({ stages: 3 });
+    expect(stepsOf(task.trace)).toEqual(['1:seq_a', '2:seq_b', '3:seq_c']);
+    expect(task.data).toEqual({ seq: { stage: 'c' } });
+    expect(task.trace[0]!.changed).toEqual(['/seq/stage']);
+  });
+
+  it('runs independent steps in the same cycle, concurrently, and merges disjoint writes', async () => {
+    const task = await harness.runTask({ name: 'pair', data: { pair: { go: true } } });
+    expect(task.state).toBe('done');
+    expect(task.result).toBe('L+R');
+    expect(stepsOf(task.trace)).toEqual(['1:pair_left', '1:pair_right', '2:pair_join']);
+    expect(task.conflicts).toEqual([]);
+    // Both slept 200 ms; run one after the other they could not both have started before either ended.
+    const [left, right] = task.trace;
+    expect(left!.startedAt).toBe(right!.startedAt);
+  });
+
+  it('with concurrency 1 runs the same steps one per cycle', async () => {
+    const task = await harness.runTask({ name: 'pair-serial', data: { pair: { go: true } }, concurrency: 1 });
+    expect(task.state).toBe('done');
+    expect(stepsOf(task.trace)).toEqual(['1:pair_left', '2:pair_right', '3:pair_join']);
+  });
+
+  it('keeps the higher-ranked write on a conflict and records it', async () => {
+    const task = await harness.runTask({ name: 'clash', data: { clash: { go: true, mode: 'race' } } });
+    expect(task.state).toBe('attention');
+    expect(task.data.clash).toEqual({ go: true, mode: 'race', winner: 'high', lowRan: true });
+    expect(task.conflicts).toEqual([{ cycle: 1, paths: ['/clash/winner'], kept: 'clash_high', dropped: 'clash_low' }]);
+    const low = task.trace.find((t) => t.step === 'clash_low')!;
+    expect(low.changed).toEqual(['/clash/lowRan']);
+  });
+
+  it('defers subsumed steps: the 4-field, 2-field and 1-field conditions run in that order, one per cycle', async () => {
+    const task = await harness.runTask({ name: 'specificity', data: { spec: { a: 1, b: 2, c: 3, d: 4, order: [] } } });
+    expect(task.state).toBe('attention');
+    expect(stepsOf(task.trace)).toEqual(['1:spec_four', '2:spec_two', '3:spec_one']);
+    expect((task.data.spec as { order: string[] }).order).toEqual(['four', 'two', 'one']);
+  });
+
+  it('runs a step again after step.redo() until it stops asking', async () => {
+    const task = await harness.runTask({ name: 'redo', data: { loop: { n: 0, until: 5 } } });
+    expect(task.state).toBe('done');
+    expect(task.result).toEqual({ n: 5 });
+    expect(task.trace.map((t) => t.step)).toEqual(Array(5).fill('loop_count'));
+    expect(task.stepRuns).toBe(5);
+  });
+
+  it('stops a runaway redo loop at maxStepRuns with a clear error', async () => {
+    const task = await harness.runTask({ name: 'runaway', data: { runaway: { count: 0 } }, maxStepRuns: 12 });
+    expect(task.state).toBe('error');
+    expect(task.stepRuns).toBe(12);
+    expect(task.data.runaway).toEqual({ count: 12 });
+    expect(task.error).toMatchObject({ step: 'runaway', reason: 'max-step-runs' });
+    expect(task.error!.message).toContain('maxStepRuns');
+  });
+
+  it('retries a throwing step with backoff, then moves the task to error with message, stack and attempts', async () => {
+    const task = await harness.runTask({ name: 'boom', data: { boom: { fail: true }, keep: 'me' } });
+    expect(task.state).toBe('error');
+    expect(task.error).toMatchObject({ step: 'boom', message: 'payment gateway said no', attempts: 2, reason: 'step-failed' });
+    expect(task.error!.stack).toContain('boom.mjs');
+    expect(task.data).toEqual({ boom: { fail: true }, keep: 'me' });
+  });
+
+  it('moves to attention when no step matches and nothing is pending', async () => {
+    const task = await harness.runTask({ name: 'nothing', data: { nothing: 'matches' } });
+    expect(task.state).toBe('attention');
+    expect(task.trace).toEqual([]);
+  });
+
+  it('is done when the data becomes {}', async () => {
+    const task = await harness.runTask({ name: 'clear', data: { clear: true, other: 1 } });
+    expect(task.state).toBe('done');
+    expect(task.data).toEqual({});
+  });
+
+  it('is ignored when a step calls task.ignore()', async () => {
+    const task = await harness.runTask({ name: 'spam', data: { spam: true } });
+    expect(task.state).toBe('ignored');
+  });
+});
+
+describe('resume', () => {
+  it('runs the fixed step file again after a failure and finishes the task', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'whenflow-resume-'));
+    cpSync(workspace, dir, { recursive: true });
+    const resumable = await startHarness(dir);
+    try {
+      const failed = await resumable.runTask({ name: 'resume', data: { boom: { fail: true } } });
+      expect(failed.state).toBe('error');
+      writeFileSync(
+        join(dir, 'steps', 'boom.mjs'),
+        `export const condition = { boom: { fail: true } };
+export const content = async () => { data.boom.fail = false; task.complete('fixed'); };
+`,
+      );
+      await resumeTask(resumable.client, failed.taskId);
+      const done = await waitForTask(resumable.client, failed.taskId, { timeoutMs: 30_000 });
+      expect(done.state).toBe('done');
+      expect(done.result).toBe('fixed');
+      expect(done.data).toEqual({ boom: { fail: false } });
+      expect(done.trace.map((t) => t.step)).toEqual(['boom']);
+      expect(done.error).toBeNull();
+    } finally {
+      await resumable.close();
+    }
+  });
+});

@@ -1,0 +1,4 @@
+export const condition = { spam: true };
+export const content = async () => {
+  task.ignore();
+};

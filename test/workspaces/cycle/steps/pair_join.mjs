@@ -1,0 +1,4 @@
+export const condition = { pair: { left: String, right: String } };
+export const content = async () => {
+  task.complete(`${data.pair.left}+${data.pair.right}`);
+};

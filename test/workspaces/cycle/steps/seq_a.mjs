@@ -1,0 +1,4 @@
+export const condition = { seq: { stage: 'a' } };
+export const content = async () => {
+  data.seq.stage = 'b';
+};
