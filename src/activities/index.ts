@@ -4,7 +4,7 @@ import type { JsonObject } from '../model/json';
 import type { Catalog, StepOutcome } from '../model/task';
 import { executeStep } from '../runtime/execute';
 import { DataValueError } from '../runtime/to-json';
-import { StepLibrary } from '../steps/library';
+import { currentStep } from '../steps/library';
 import { loadWorkspace, WorkspaceError } from '../steps/load';
 
 export interface RunStepInput {
@@ -17,7 +17,6 @@ export interface RunStepInput {
 
 /** The activities of a worker bound to one workspace. They do I/O and run user code; they decide nothing. */
 export function createActivities(workspace: string) {
-  const library = new StepLibrary(workspace);
   return {
     /** Reads the step files; the result is recorded in the task's history, so replays see the same catalog. */
     async loadCatalog(): Promise<Catalog> {
@@ -33,7 +32,7 @@ export function createActivities(workspace: string) {
     async runStep(input: RunStepInput): Promise<StepOutcome> {
       const attempt = Context.current().info.attempt;
       try {
-        const step = await library.get(input.step, input.file);
+        const step = await currentStep(workspace, input.step, input.file);
         return await executeStep({ step: input.step, taskId: input.taskId, attempt, data: input.data, content: step.content });
       } catch (error) {
         throw asStepFailure(error, attempt);
@@ -54,6 +53,7 @@ function asStepFailure(error: unknown, attempt: number): ApplicationFailure {
     nonRetryable: original instanceof DataValueError || original instanceof WorkspaceError,
     details: [{ attempt }],
   });
-  if (original.stack) failure.stack = original.stack;
+  // Step files are imported in a private namespace; its query string is noise in a stack trace.
+  if (original.stack) failure.stack = original.stack.replace(/\?tsx-namespace=[\w-]+/g, '');
   return failure;
 }

@@ -2,6 +2,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { EXIT, UsageError } from './errors';
 import { parsePositiveInt } from './input';
 import { runOnce } from './run';
+import { installRuntime } from '../temporal/runtime';
 
 function buildProgram(setExitCode: (code: number) => void): Command {
   const program = new Command('whenflow')
@@ -50,6 +51,7 @@ Examples:
 }
 
 export async function main(argv: string[]): Promise<number> {
+  installRuntime();
   let exitCode: number = EXIT.ok;
   const program = buildProgram((code) => {
     exitCode = code;

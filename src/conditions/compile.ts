@@ -57,6 +57,10 @@ interface At {
 
 const isTaskRoot = (at: At) => at.subject === 'task' && at.path.length === 0;
 
+/** `$` keys that are task data, not operators (SEMANTICS.md: "data like any other key"). */
+const DATA_KEYS = new Set(['$via', '$stash']);
+const isOperatorKey = (key: string) => key.startsWith('$') && !DATA_KEYS.has(key);
+
 class Problems {
   readonly list: ConditionProblem[] = [];
   /** Objects and arrays being visited (cycle detection). */
@@ -210,7 +214,7 @@ function invalidValueMessage(value: unknown): string | null {
 }
 
 /** Runs `visit` with cycle detection for objects and arrays. */
-function visit<T extends Node[] | JsonValue>(
+function visit<T>(
   value: unknown,
   where: KeyPath,
   problems: Problems,
@@ -303,10 +307,8 @@ const PATTERN_RULES: PatternRule[] = [
 ];
 
 function compilePattern(value: unknown, at: At, problems: Problems): Node[] {
-  const invalid = invalidValueMessage(value);
-  if (invalid !== null) return problems.add(at.where, invalid);
   const rule = PATTERN_RULES.find((r) => r.applies(value));
-  if (!rule) return problems.add(at.where, 'this value cannot be matched');
+  if (!rule) return problems.add(at.where, invalidValueMessage(value) ?? 'this value cannot be matched');
   if (isTaskRoot(at) && rule.name !== 'object') {
     return problems.add(at.where, 'a pattern over the whole task data must be a plain object of field patterns');
   }
@@ -340,9 +342,9 @@ function compileObject(obj: Record<string, unknown>, at: At, problems: Problems)
   // `{}` anywhere but the task root means "an object" (at the task root it is always true).
   if (keys.length === 0) return isTaskRoot(at) ? [] : [leaf(at, 'type', 'object')];
 
-  const operators = keys.filter((k) => k.startsWith('$') && !Object.prototype.hasOwnProperty.call(LOGICAL, k));
-  const fields = keys.filter((k) => !k.startsWith('$'));
-  if (operators.length > 0 && fields.length > 0) {
+  const operators = keys.filter((k) => isOperatorKey(k) && !Object.prototype.hasOwnProperty.call(LOGICAL, k));
+  const fields = keys.filter((k) => !isOperatorKey(k));
+  if (operators.length > 0 && fields.length > 0 && !isTaskRoot(at)) {
     problems.add(
       at.where,
       `mixes operators (${operators.join(', ')}) with field names (${fields.join(', ')}); put the operators under a field, or combine with $and`,
@@ -358,7 +360,7 @@ function compileObject(obj: Record<string, unknown>, at: At, problems: Problems)
     const value = obj[key];
     if (Object.prototype.hasOwnProperty.call(LOGICAL, key)) {
       nodes.push(...(LOGICAL[key] as LogicalRule)(value, at, where, problems));
-    } else if (key.startsWith('$')) {
+    } else if (isOperatorKey(key)) {
       const rule = Object.prototype.hasOwnProperty.call(OPERATORS, key) ? OPERATORS[key] : undefined;
       if (rule) nodes.push(...rule(value, { ...at, where }, obj, problems));
       else problems.add(where, `unknown operator ${key} (known: ${KNOWN_OPERATORS})`);
@@ -404,7 +406,7 @@ function encodeLiteral(value: unknown, where: KeyPath, problems: Problems, optio
     checkSymbolKeys(obj, where, problems);
     const out: JsonObject = {};
     for (const key of Object.keys(obj)) {
-      if (key.startsWith('$')) problems.add([...where, key], `operator arguments cannot hold $ keys (${key}); only { $data: "path" } references`);
+      if (isOperatorKey(key)) problems.add([...where, key], `operator arguments cannot hold $ keys (${key}); only { $data: "path" } references`);
       out[key] = encodeLiteral(obj[key], [...where, key], problems, { regexp: false });
     }
     return out;
@@ -415,6 +417,9 @@ type OperatorRule = (arg: unknown, at: At, owner: Record<string, unknown>, probl
 type LogicalRule = (arg: unknown, at: At, where: KeyPath, problems: Problems) => Node[];
 
 const opName = (at: At) => String(at.where[at.where.length - 1]);
+/** A malformed operator argument: the specific reason when the value is never allowed, else `needs`. */
+const malformed = (arg: unknown, at: At, problems: Problems, needs: string): [] =>
+  problems.add(at.where, invalidValueMessage(arg) ?? needs);
 /** The leaf's data path: the operator applies to the value of the object that holds it. */
 const mongoLeaf = (at: At, operand: JsonObject) => leaf(at, 'mongo', operand);
 
@@ -426,12 +431,12 @@ const anyValue: OperatorRule = (arg, at, _owner, problems) => [
 /** `$gt` `$gte` `$lt` `$lte`: a number, a string or a reference. */
 const ordered: OperatorRule = (arg, at, _owner, problems) => {
   if (typeof arg === 'number' || typeof arg === 'string' || isReferenceObject(arg)) return anyValue(arg, at, _owner, problems);
-  return problems.add(at.where, `${opName(at)} needs a number, a string or a { $data: "path" } reference`);
+  return malformed(arg, at, problems, `${opName(at)} needs a number, a string or a { $data: "path" } reference`);
 };
 
 /** `$in` `$nin` `$all`: an array of values, RegExps or references. */
 const list: OperatorRule = (arg, at, _owner, problems) => {
-  if (!Array.isArray(arg)) return problems.add(at.where, `${opName(at)} needs an array`);
+  if (!Array.isArray(arg)) return malformed(arg, at, problems, `${opName(at)} needs an array`);
   const items = visit<JsonValue>(arg, at.where, problems, [], () =>
     Array.from(arg, (item, i) => encodeLiteral(item, [...at.where, i], problems, { regexp: true })),
   );
@@ -451,13 +456,13 @@ const OPERATORS: Record<string, OperatorRule> = {
   $nin: list,
   $all: list,
   $exists: (arg, at, _owner, problems) =>
-    typeof arg === 'boolean' ? [mongoLeaf(at, { $exists: arg })] : problems.add(at.where, '$exists needs true or false'),
+    typeof arg === 'boolean' ? [mongoLeaf(at, { $exists: arg })] : malformed(arg, at, problems, '$exists needs true or false'),
   $regex: (arg, at, owner, problems) => {
     let source: string;
     let flags = '';
     if (typeof arg === 'string') source = arg;
     else if (isRegExp(arg)) ({ source, flags } = arg);
-    else return problems.add(at.where, '$regex needs a string or a RegExp');
+    else return malformed(arg, at, problems, '$regex needs a string or a RegExp');
     const options = owner.$options;
     if (options !== undefined) {
       if (typeof options !== 'string' || !REGEX_OPTIONS.test(options)) {
@@ -479,7 +484,7 @@ const OPERATORS: Record<string, OperatorRule> = {
     if ((typeof arg === 'number' && Number.isInteger(arg) && arg >= 0) || isReferenceObject(arg)) {
       return [mongoLeaf(at, { $size: encodeLiteral(arg, at.where, problems, { regexp: false }) })];
     }
-    return problems.add(at.where, '$size needs a non-negative integer or a { $data: "path" } reference');
+    return malformed(arg, at, problems, '$size needs a non-negative integer or a { $data: "path" } reference');
   },
   $type: (arg, at, _owner, problems) => {
     const name = typeConstructorName(arg) ?? (isTypeName(arg) ? arg : null);
@@ -490,14 +495,14 @@ const OPERATORS: Record<string, OperatorRule> = {
   },
   $elemMatch: (arg, at, _owner, problems) => {
     if (!isPlainObject(arg)) {
-      return problems.add(at.where, '$elemMatch needs an object: a sub-pattern ({ sku: String }) or operators ({ $gt: 5 })');
+      return malformed(arg, at, problems, '$elemMatch needs an object: a sub-pattern ({ sku: String }) or operators ({ $gt: 5 })');
     }
     return [subLeaf(at, 'some', compilePattern(arg, { path: [], where: at.where, subject: 'value' }, problems))];
   },
   $not: (arg, at, _owner, problems) => {
-    const operatorObject = isPlainObject(arg) && Object.keys(arg).length > 0 && Object.keys(arg).every((k) => k.startsWith('$'));
+    const operatorObject = isPlainObject(arg) && Object.keys(arg).length > 0 && Object.keys(arg).every(isOperatorKey);
     if (!isRegExp(arg) && !operatorObject) {
-      return problems.add(at.where, '$not needs a RegExp or an object of operators (e.g. { $gt: 5 })');
+      return malformed(arg, at, problems, '$not needs a RegExp or an object of operators (e.g. { $gt: 5 })');
     }
     return [subLeaf(at, 'not', compilePattern(arg, { path: [], where: at.where, subject: 'value' }, problems))];
   },
@@ -506,7 +511,9 @@ const OPERATORS: Record<string, OperatorRule> = {
 /** `$and` `$or` `$nor`: a non-empty array of patterns at the same level as the key. */
 function logical(op: '$and' | '$or' | '$nor'): LogicalRule {
   return (arg, at, where, problems) => {
-    if (!Array.isArray(arg) || arg.length === 0) return problems.add(where, `${op} needs a non-empty array of patterns`);
+    if (!Array.isArray(arg) || arg.length === 0) {
+      return problems.add(where, invalidValueMessage(arg) ?? `${op} needs a non-empty array of patterns`);
+    }
     const branches = visit(arg, where, problems, [] as Node[][], () =>
       Array.from(arg, (item, i) => compilePattern(item, { path: at.path, where: [...where, i], subject: at.subject }, problems)),
     );

@@ -84,7 +84,16 @@ function containsValue(actual: unknown, expected: unknown): boolean {
 const ORDERED = new Set(['$gt', '$gte', '$lt', '$lte']);
 
 type SiftTester = (item: unknown) => boolean;
-const siftTester = sift as unknown as (query: unknown) => SiftTester;
+const createSift = sift as unknown as (query: unknown, options: { operations: Record<string, () => never> }) => SiftTester;
+/** sift with its MongoDB operators, minus `$where` (never compiled; it would evaluate code). */
+const siftTester = (query: unknown): SiftTester =>
+  createSift(query, {
+    operations: {
+      $where: () => {
+        throw new Error('whenflow: $where is not allowed in a compiled condition');
+      },
+    },
+  });
 
 /**
  * One MongoDB operator (`$gt`, `$in`, `$regex`+`$options`, …) evaluated by sift against a one-key

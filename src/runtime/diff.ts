@@ -52,7 +52,13 @@ function clone(value: JsonValue): JsonValue {
   const out: JsonObject = {};
   for (const key of Object.keys(value)) {
     const item = value[key];
-    if (item !== undefined) out[key] = clone(item);
+    if (item === undefined) continue;
+    // Assigning `__proto__` would set the prototype; keep such a key (from outside data) as data.
+    if (key === '__proto__') {
+      Object.defineProperty(out, key, { value: clone(item), enumerable: true, writable: true, configurable: true });
+    } else {
+      out[key] = clone(item);
+    }
   }
   return out;
 }

@@ -165,8 +165,10 @@ class Converter {
         this.problem(`an object whose toJSON() threw: ${errorText(err)}`);
         return DROP;
       }
-      // Like JSON.stringify, toJSON is not applied again to its own result.
-      return this.convert(replaced, key, false);
+      // Like JSON.stringify, toJSON is not applied again to its own result. The object stays on
+      // the ancestor path meanwhile, so a toJSON() that returns something holding it is a cycle.
+      if (replaced === value) return this.convert(replaced, key, false);
+      return this.within(value, () => this.convert(replaced, key, false));
     }
     if (!isPlainObject(value)) {
       this.problem(`an instance of ${className(value)} (only plain objects, arrays and Dates)`);
@@ -175,7 +177,7 @@ class Converter {
     return this.within(value, () => this.object(value));
   }
 
-  private within(value: object, walk: () => JsonValue): JsonValue | typeof DROP {
+  private within(value: object, walk: () => JsonValue | typeof DROP): JsonValue | typeof DROP {
     const depth = this.ancestors.get(value);
     if (depth !== undefined) {
       this.problem(`a circular reference (back to ${formatDataPath(this.path.slice(0, depth))})`);
@@ -202,7 +204,14 @@ class Converter {
 
   private object(value: object): JsonObject {
     const out: JsonObject = {};
-    for (const key of Object.keys(value)) {
+    let keys: string[];
+    try {
+      keys = Object.keys(value);
+    } catch (err) {
+      this.problem(`an object whose keys cannot be listed: ${errorText(err)}`); // e.g. a revoked Proxy
+      return out;
+    }
+    for (const key of keys) {
       this.path.push(key);
       if (key === '__proto__') {
         // rfc6902 (rightly) refuses to resolve this pointer token, so it could never be patched.

@@ -1,25 +1,14 @@
 import { join, resolve } from 'node:path';
-import { fileStamp, loadStepFile, WorkspaceError, type LoadedStep } from './load';
+import { loadStepFile, WorkspaceError, type LoadedStep } from './load';
 
 /**
- * The step code a worker runs, re-imported only when a file changed on disk. Running the current file
- * (not the one a task started with) is what lets a user fix a failing step and resume the task.
+ * The code of one step as it is on disk now (not as it was when the task started): that is what lets
+ * a user fix a failing step and resume the task.
  */
-export class StepLibrary {
-  private readonly cache = new Map<string, { stamp: string; step: LoadedStep }>();
-
-  constructor(readonly workspace: string) {}
-
-  async get(name: string, file: string): Promise<LoadedStep> {
-    const path = join(resolve(this.workspace), file);
-    const stamp = await fileStamp(path).catch(() => {
-      throw new Error(`step file ${file} of step "${name}" no longer exists in ${this.workspace}`);
-    });
-    const cached = this.cache.get(path);
-    if (cached?.stamp === stamp) return cached.step;
-    const loaded = await loadStepFile(this.workspace, path);
-    if (!loaded.step) throw new WorkspaceError(loaded.problems);
-    this.cache.set(path, { stamp, step: loaded.step });
-    return loaded.step;
-  }
+export async function currentStep(workspace: string, name: string, file: string): Promise<LoadedStep> {
+  const loaded = await loadStepFile(workspace, join(resolve(workspace), file)).catch((error: NodeJS.ErrnoException) => {
+    throw error.code === 'ENOENT' ? new Error(`step file ${file} of step "${name}" no longer exists in ${workspace}`) : error;
+  });
+  if (!loaded.step) throw new WorkspaceError(loaded.problems);
+  return loaded.step;
 }

@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { basename, extname, join, relative, resolve } from 'node:path';
-import { createJiti } from 'jiti';
+import { pathToFileURL } from 'node:url';
+import { tsImport } from 'tsx/esm/api';
 import { compileCondition, ConditionError } from '../conditions';
 import type { Catalog, CatalogStep } from '../model/task';
 import type { StepContent } from '../runtime/execute';
@@ -40,8 +41,16 @@ export interface LoadedWorkspace {
   problems: StepProblem[];
 }
 
-// A fresh module each time: a step file edited on disk must be seen by the next load.
-const jiti = createJiti(import.meta.url, { moduleCache: false, fsCache: false, interopDefault: false });
+/**
+ * Step files already loaded, by path and content hash. A file is imported again only when its content
+ * changed: the edited file is what the next execution runs, and unchanged files are not re-imported
+ * for every task (each import stays in memory for the life of the process).
+ */
+const loadedFiles = new Map<string, { hash: string; result: { step?: LoadedStep; problems: StepProblem[] } }>();
+
+function contentHash(source: Buffer): string {
+  return createHash('sha256').update(source).digest('hex');
+}
 
 export function stepsDir(workspace: string): string {
   return join(resolve(workspace), 'steps');
@@ -61,11 +70,22 @@ function joinPath(prefix: string, path: string): string {
 
 /** Loads and checks one step file; returns the step or the problems it has (all of them, not only the first). */
 export async function loadStepFile(workspace: string, file: string): Promise<{ step?: LoadedStep; problems: StepProblem[] }> {
+  const source = await readFile(file);
+  const hash = contentHash(source);
+  const cached = loadedFiles.get(file);
+  if (cached?.hash === hash) return cached.result;
+  const result = await importStepFile(workspace, file);
+  loadedFiles.set(file, { hash, result });
+  return result;
+}
+
+async function importStepFile(workspace: string, file: string): Promise<{ step?: LoadedStep; problems: StepProblem[] }> {
   const name = basename(file, extname(file));
   const where = { file: relative(resolve(workspace), file), step: name };
   let moduleExports: Record<string, unknown>;
   try {
-    moduleExports = await runOutsideStep(() => jiti.import<Record<string, unknown>>(file));
+    // tsx loads .ts, .mjs and .js alike, each import in a fresh namespace so an edited file is seen.
+    moduleExports = (await runOutsideStep(() => tsImport(pathToFileURL(file).href, import.meta.url))) as Record<string, unknown>;
   } catch (error) {
     return { problems: [{ ...where, message: `cannot load: ${error instanceof Error ? error.message : String(error)}` }] };
   }
@@ -111,7 +131,7 @@ export async function loadWorkspace(workspace: string): Promise<LoadedWorkspace>
   const problems: StepProblem[] = [];
   const hash = createHash('sha256');
   for (const file of files) {
-    hash.update(`${basename(file)}\0`).update(await readFile(file)).update('\0');
+    hash.update(`${basename(file)}\0`).update(contentHash(await readFile(file))).update('\0');
     const loaded = await loadStepFile(workspace, file);
     problems.push(...loaded.problems);
     if (!loaded.step) continue;
@@ -124,10 +144,4 @@ export async function loadWorkspace(workspace: string): Promise<LoadedWorkspace>
   }
   const catalogSteps = [...steps.values()].map(({ content: _content, ...step }) => step);
   return { catalog: { version: hash.digest('hex').slice(0, 16), steps: catalogSteps }, steps, problems };
-}
-
-/** Identifies a file's current content cheaply, so step code is re-imported only after it changed. */
-export async function fileStamp(file: string): Promise<string> {
-  const info = await stat(file);
-  return `${info.size}:${info.mtimeMs}`;
 }

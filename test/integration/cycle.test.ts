@@ -125,6 +125,7 @@ export const content = async () => { data.boom.fail = false; task.complete('fixe
       );
       await resumeTask(resumable.client, failed.taskId);
       const done = await waitForTask(resumable.client, failed.taskId, { timeoutMs: 30_000 });
+      expect(done.error).toBeNull();
       expect(done.state).toBe('done');
       expect(done.result).toBe('fixed');
       expect(done.data).toEqual({ boom: { fail: false } });

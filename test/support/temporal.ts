@@ -6,6 +6,7 @@ import { NativeConnection, Worker } from '@temporalio/worker';
 import { inject } from 'vitest';
 import { startTask, waitForTask, type StartTaskOptions } from '../../src/client';
 import type { TaskSnapshot } from '../../src/model/task';
+import { installRuntime } from '../../src/temporal/runtime';
 import { createTaskWorker, workflowBundle } from '../../src/worker';
 
 export interface TestHarness {
@@ -20,6 +21,7 @@ export interface TestHarness {
 
 /** A worker on `workspace` connected to the suite's dev server, on a task queue of its own. */
 export async function startHarness(workspace: string): Promise<TestHarness> {
+  installRuntime();
   const address = inject('temporalAddress');
   const namespace = inject('temporalNamespace');
   const connection = await Connection.connect({ address });

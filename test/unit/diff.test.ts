@@ -160,6 +160,13 @@ describe('applyPatchTo', () => {
     expect(data).toEqual({ a: { b: 1 }, list: [1] });
   });
 
+  it('keeps an own __proto__ key of the input as data in the copy', () => {
+    const data = JSON.parse('{"__proto__": {"x": 1}, "a": 1}') as JsonObject;
+    const out = applyPatchTo(data, [{ op: 'replace', path: '/a', value: 2 }]);
+    expect(Object.getPrototypeOf(out)).toBe(Object.prototype);
+    expect(Object.keys(out)).toEqual(['__proto__', 'a']);
+  });
+
   it('does not alias the patch values', () => {
     const value: JsonObject = { x: 1 };
     const out = applyPatchTo({}, [{ op: 'add', path: '/v', value }]);

@@ -178,6 +178,22 @@ describe('toJson: values that are not JSON', () => {
     ]);
   });
 
+  it('catches a cycle made through toJSON()', () => {
+    class Node {
+      toJSON() {
+        return { again: this };
+      }
+    }
+    expect(failure({ n: new Node() }).problems).toEqual([
+      { path: 'data.n.again', message: 'a circular reference (back to data.n)' },
+    ]);
+  });
+
+  it('walks an object whose toJSON() returns itself like a plain object', () => {
+    const self = { a: 1, toJSON(): unknown { return this; } };
+    expect(failure({ self }).problems).toEqual([{ path: 'data.self.toJSON', message: 'a function' }]);
+  });
+
   it('collects every problem in one error', () => {
     const err = failure({ a: fn, b: [1, NaN, 3n], c: { d: Symbol('x'), e: new Date(Number.NaN) }, ok: 1 });
     expect(err.problems.map((p) => p.path)).toEqual(['data.a', 'data.b[1]', 'data.b[2]', 'data.c.d', 'data.c.e']);

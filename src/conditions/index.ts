@@ -1,0 +1,10 @@
+export { compileCondition } from './compile';
+export { createMatcher, explainMismatch } from './match';
+export {
+  ConditionError,
+  type CompiledCondition,
+  type CompiledLeaf,
+  type ConditionProblem,
+  type Matcher,
+  type Mismatch,
+} from './types';

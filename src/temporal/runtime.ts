@@ -1,0 +1,13 @@
+import { DefaultLogger, Runtime, type LogLevel } from '@temporalio/worker';
+
+let installed = false;
+
+/**
+ * The SDK logs every worker state change at INFO; whenflow shows its own progress instead. Must run
+ * before the first connection is made (the runtime is process-wide); later calls do nothing.
+ */
+export function installRuntime(level: LogLevel = (process.env.WHENFLOW_LOG_LEVEL as LogLevel | undefined) ?? 'WARN'): void {
+  if (installed) return;
+  installed = true;
+  Runtime.install({ logger: new DefaultLogger(level) });
+}
