@@ -14,7 +14,7 @@ function buildProgram(setExitCode: (code: number) => void): Command {
     .command('run')
     .description('Run one task to the end (or until it needs attention) and print the outcome')
     .requiredOption('-w, --workspace <dir>', 'workspace folder (holds steps/)')
-    .addOption(new Option('--data <file>', 'task data as a JSON file').conflicts('json'))
+    .addOption(new Option('--data <file>', 'task data as a JSON file').conflicts('jsonData'))
     .addOption(new Option('-d, --json-data <json>', 'task data as inline JSON').conflicts('data'))
     .option('--json', 'print one JSON object on stdout (progress goes to stderr)', false)
     .option('--concurrency <n>', 'most steps run at once in one cycle (default 10)', parsePositiveInt('--concurrency'))
@@ -68,7 +68,8 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`whenflow: ${error.message}\n`);
       return EXIT.usage;
     }
-    process.stderr.write(`whenflow: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    const detail = error instanceof Error ? (process.env.WHENFLOW_DEBUG ? (error.stack ?? error.message) : error.message) : String(error);
+    process.stderr.write(`whenflow: ${detail}\n`);
     return EXIT.failure;
   }
 }

@@ -36,10 +36,12 @@ const STATE_COLOR: Record<TaskState, (s: string) => string> = {
   expired: pc.yellow,
 };
 
+const STEP_COLUMN = 20;
+
 export function formatStep(entry: TraceEntry): string {
   const changed = entry.changed.length > 0 ? `changed ${entry.changed.join(', ')}` : pc.dim('no change');
   const attempt = entry.attempt > 1 ? pc.yellow(` (attempt ${entry.attempt})`) : '';
-  const lines = [`  cycle ${String(entry.cycle).padStart(3)}  ${pc.bold(entry.step)}${attempt}  ${pc.dim(`${entry.durationMs} ms`)}  ${changed}`];
+  const lines = [`  cycle ${String(entry.cycle).padStart(3)}  ${pc.bold(entry.step.padEnd(STEP_COLUMN))}${attempt} ${pc.dim(`${entry.durationMs} ms`.padStart(7))}  ${changed}`];
   for (const log of entry.logs) lines.push(pc.dim(`             ${log.level === 'log' ? '' : `${log.level}: `}${log.message}`));
   return lines.join('\n');
 }

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import { basename, extname, join, relative, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { transform } from 'esbuild';
 import { tsImport } from 'tsx/esm/api';
 import { compileCondition, ConditionError } from '../conditions';
 import type { Catalog, CatalogStep } from '../model/task';
@@ -87,7 +88,9 @@ async function importStepFile(workspace: string, file: string): Promise<{ step?:
     // tsx loads .ts, .mjs and .js alike, each import in a fresh namespace so an edited file is seen.
     moduleExports = (await runOutsideStep(() => tsImport(pathToFileURL(file).href, import.meta.url))) as Record<string, unknown>;
   } catch (error) {
-    return { problems: [{ ...where, message: `cannot load: ${error instanceof Error ? error.message : String(error)}` }] };
+    const message = error instanceof Error ? error.message : String(error);
+    const location = error instanceof SyntaxError ? await syntaxErrorLocation(file) : '';
+    return { problems: [{ ...where, message: `cannot load: ${message}${location}` }] };
   }
   const problems: StepProblem[] = [];
   if (!('condition' in moduleExports)) problems.push({ ...where, message: 'missing export `condition` (a pattern over the task data)' });
@@ -115,6 +118,17 @@ async function importStepFile(workspace: string, file: string): Promise<{ step?:
     problems,
     step: { name, file: where.file, condition, ...resolved, content: moduleExports.content as StepContent },
   };
+}
+
+/** Node's module loader does not say where a syntax error is; esbuild's parser does. */
+async function syntaxErrorLocation(file: string): Promise<string> {
+  try {
+    await transform(await readFile(file, 'utf8'), { loader: extname(file) === '.ts' ? 'ts' : 'js', format: 'esm', sourcefile: file });
+    return '';
+  } catch (error) {
+    const first = (error as { errors?: { text: string; location?: { line: number; column: number; lineText: string } | null }[] }).errors?.[0];
+    return first?.location ? ` at line ${first.location.line}, column ${first.location.column + 1}: ${first.location.lineText.trim()}` : '';
+  }
 }
 
 /** Loads every step file of a workspace. Never throws for bad step files: they come back as problems. */

@@ -72,8 +72,14 @@ export async function connectToServer(settings: ExistingServerSettings): Promise
     ...(settings.apiKey ? { apiKey: settings.apiKey } : {}),
     ...(settings.tls ? { tls: settings.tls === true ? {} : settings.tls } : {}),
   };
-  const connection = await Connection.connect(common);
-  const nativeConnection = await NativeConnection.connect(common);
+  let connection: Connection;
+  let nativeConnection: NativeConnection;
+  try {
+    connection = await Connection.connect(common);
+    nativeConnection = await NativeConnection.connect(common);
+  } catch (error) {
+    throw new Error(`cannot reach Temporal at ${settings.address} (TEMPORAL_ADDRESS): ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+  }
   await registerSearchAttributes(connection, settings.namespace);
   return {
     address: settings.address,

@@ -1,0 +1,142 @@
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { describe, expect, inject, it } from 'vitest';
+
+const root = join(import.meta.dirname, '..', '..');
+const bin = join(root, 'bin', 'whenflow.mjs');
+
+interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+function whenflow(args: string[], env: Record<string, string | undefined> = {}): Promise<CliResult> {
+  const childEnv: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1', ...env };
+  for (const [key, value] of Object.entries(env)) if (value === undefined) delete childEnv[key];
+  return new Promise((resolve) => {
+    execFile(process.execPath, [bin, ...args], { cwd: root, env: childEnv, timeout: 120_000 }, (error, stdout, stderr) => {
+      resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+const suiteServer = () => ({ TEMPORAL_ADDRESS: inject('temporalAddress'), TEMPORAL_NAMESPACE: inject('temporalNamespace') });
+
+describe('whenflow run --json (the documented contract)', () => {
+  it('prints exactly one JSON object with the contract fields; progress goes to stderr', async () => {
+    const { code, stdout, stderr } = await whenflow(['run', '--workspace', '.', '--data', 'samples/order.json', '--json'], suiteServer());
+    expect(stderr).toContain('receive_order');
+    expect(code).toBe(0);
+    const out = JSON.parse(stdout) as Record<string, unknown>;
+    expect(Object.keys(out).sort()).toEqual(['conflicts', 'data', 'error', 'result', 'state', 'taskId', 'trace']);
+    expect(out.state).toBe('done');
+    expect(out.error).toBeNull();
+    expect(out.result).toEqual({ orderId: 'A-1001', shipping: 'express', arrivesInDays: 1 });
+    const trace = out.trace as { step: string; cycle: number; startedAt: string; durationMs: number; attempt: number; changed: string[]; logs: unknown[] }[];
+    expect(trace.map((t) => `${t.cycle}:${t.step}`)).toEqual([
+      '1:receive_order',
+      '2:charge_payment',
+      '2:reserve_inventory',
+      '3:fulfil_order',
+      '4:ship_express',
+      '5:complete_order',
+    ]);
+    for (const entry of trace) {
+      expect(Object.keys(entry).sort()).toEqual(['attempt', 'changed', 'cycle', 'durationMs', 'logs', 'startedAt', 'step']);
+      expect(Number.isNaN(Date.parse(entry.startedAt))).toBe(false);
+      expect(entry.attempt).toBe(1);
+    }
+    expect(trace[0]!.changed).toEqual(['/order/receivedAt', '/order/status']);
+    expect(trace[0]!.logs).toEqual([{ level: 'log', message: 'received order A-1001 with 2 item(s)' }]);
+    expect(out.conflicts).toEqual([]);
+  });
+
+  it('reports a failed step in the error field and still exits 0', async () => {
+    const { code, stdout } = await whenflow(['run', '-w', 'test/workspaces/cycle', '-d', '{"boom":{"fail":true}}', '--json'], suiteServer());
+    expect(code).toBe(0);
+    const out = JSON.parse(stdout) as { state: string; error: unknown };
+    expect(out.state).toBe('error');
+    expect(out.error).toEqual({ step: 'boom', message: 'payment gateway said no', attempts: 2 });
+  });
+
+  it('takes the branch for a standard customer and honours --concurrency 1', async () => {
+    const { code, stdout } = await whenflow(['run', '-w', '.', '--data', 'samples/order-standard.json', '--json', '--concurrency', '1'], suiteServer());
+    expect(code).toBe(0);
+    const out = JSON.parse(stdout) as { trace: { step: string; cycle: number }[]; result: unknown };
+    expect(out.trace.map((t) => `${t.cycle}:${t.step}`)).toEqual([
+      '1:receive_order',
+      '2:charge_payment',
+      '3:reserve_inventory',
+      '4:fulfil_order',
+      '5:ship_standard',
+      '6:complete_order',
+    ]);
+    expect(out.result).toEqual({ orderId: 'A-1002', shipping: 'standard', arrivesInDays: 4 });
+  });
+});
+
+describe('whenflow run with its own embedded dev server', () => {
+  it('starts a server, shows progress per step and the final state and data', async () => {
+    const { code, stdout } = await whenflow(['run', '--workspace', '.', '--data', 'samples/order.json'], { TEMPORAL_ADDRESS: undefined });
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/cycle +1 +receive_order/);
+    expect(stdout).toMatch(/cycle +2 +charge_payment/);
+    expect(stdout).toMatch(/state +done/);
+    expect(stdout).toContain('"transactionId": "tx-A-1001"');
+  });
+});
+
+describe('whenflow run on bad input', () => {
+  it('exits 2 for a missing workspace', async () => {
+    const { code, stderr } = await whenflow(['run', '-w', 'no/such/dir', '-d', '{}']);
+    expect(code).toBe(2);
+    expect(stderr).toMatch(/workspace .*no\/such\/dir is not a directory/);
+  });
+
+  it('exits 2 for invalid JSON, naming where it came from', async () => {
+    const { code, stderr } = await whenflow(['run', '-w', '.', '-d', '{"order": ']);
+    expect(code).toBe(2);
+    expect(stderr).toContain('task data from -d is not valid JSON');
+  });
+
+  it('exits 2 for data that is not an object', async () => {
+    const { code, stderr } = await whenflow(['run', '-w', '.', '-d', '[1,2]']);
+    expect(code).toBe(2);
+    expect(stderr).toContain('must be a JSON object, got an array');
+  });
+
+  it('exits 2 for a missing data file', async () => {
+    const { code, stderr } = await whenflow(['run', '-w', '.', '--data', 'nope.json']);
+    expect(code).toBe(2);
+    expect(stderr).toContain('cannot read task data file nope.json: ENOENT');
+  });
+
+  it('exits 2 listing every problem of every invalid step file, not just the first', async () => {
+    const { code, stderr } = await whenflow(['run', '-w', 'test/workspaces/broken', '-d', '{}']);
+    expect(code).toBe(2);
+    expect(stderr).toContain('7 problems in workspace');
+    for (const expected of [
+      'steps/no_content.mjs',
+      'steps/bad_condition.mjs (condition.order.total)',
+      'steps/bad_condition.mjs (condition.tags.$foo)',
+      'steps/bad_options.mjs (options.priority)',
+      'steps/bad_options.mjs (options.retry.maximumAttempts)',
+      'steps/reads_data.mjs',
+      'steps/syntax_error.mjs',
+    ]) {
+      expect(stderr).toContain(expected);
+    }
+  });
+
+  it('exits 2 for an unknown option or a missing required one', async () => {
+    expect((await whenflow(['run', '-w', '.', '-d', '{}', '--bogus'])).code).toBe(2);
+    expect((await whenflow(['run', '-d', '{}'])).code).toBe(2);
+  });
+
+  it('exits 1 when the Temporal service cannot be reached', async () => {
+    const { code, stderr } = await whenflow(['run', '-w', '.', '-d', '{"order":{}}'], { TEMPORAL_ADDRESS: '127.0.0.1:1' });
+    expect(code).toBe(1);
+    expect(stderr).toContain('whenflow: cannot reach Temporal at 127.0.0.1:1 (TEMPORAL_ADDRESS)');
+  });
+});

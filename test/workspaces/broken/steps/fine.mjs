@@ -1,0 +1,2 @@
+export const condition = { order: { status: 'new' } };
+export const content = async () => {};

@@ -1,0 +1,2 @@
+export const condition = {
+export const content = async () => {};
