@@ -3,6 +3,13 @@
 import { register } from 'tsx/esm/api';
 
 register();
+// `whenflow … | head` closes the pipe early; that is not an error.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (error) => {
+    if (error.code === 'EPIPE') process.exit(0);
+    throw error;
+  });
+}
 const { main } = await import('../src/cli/main.ts');
 // The Temporal runtime keeps native threads alive; exit explicitly once the command is done.
 process.exit(await main(process.argv.slice(2)));

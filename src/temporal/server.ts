@@ -4,6 +4,7 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { NativeConnection } from '@temporalio/worker';
 import { TASK_SEARCH_ATTRIBUTES } from '../model/search-attributes';
 import { provisionTemporalBinary, type Log } from './binary';
+import { spawnDevServer, type SpawnDevServerOptions } from './dev-server';
 
 /** A live connection to a Temporal service: for clients, for workers, and how to let go of it. */
 export interface TemporalSession {
@@ -23,12 +24,27 @@ export interface DevServerOptions {
   uiPort?: number;
 }
 
-/** Starts the Temporal dev server embedded in the Temporal CLI, with whenflow's search attributes registered. */
+/**
+ * Starts the Temporal dev server embedded in the Temporal CLI, with whenflow's search attributes
+ * registered. With a local binary it runs as a child process whose output whenflow owns; without one
+ * the Temporal SDK downloads its own copy (that needs internet access).
+ */
 export async function startDevServer(options: DevServerOptions = {}): Promise<TemporalSession> {
-  const path = await provisionTemporalBinary(options.log);
+  const binary = await provisionTemporalBinary(options.log);
+  if (binary) {
+    const server = await spawnDevServer({ binary, ...pick(options) });
+    const session = await connectToServer({ address: server.address, namespace: 'default' });
+    return {
+      ...session,
+      close: async () => {
+        await session.close();
+        await server.stop();
+      },
+    };
+  }
   const env = await TestWorkflowEnvironment.createLocal({
     server: {
-      executable: path ? { type: 'existing-path', path } : { type: 'cached-download' },
+      executable: { type: 'cached-download' },
       searchAttributes: TASK_SEARCH_ATTRIBUTES,
       ...(options.dbFilename ? { dbFilename: options.dbFilename } : {}),
       ...(options.port ? { port: options.port } : {}),
@@ -113,3 +129,12 @@ async function registerSearchAttributes(connection: Connection, namespace: strin
 const GRPC_ALREADY_EXISTS = 6;
 // Values of temporal.api.enums.v1.IndexedValueType.
 const INDEXED_VALUE_TYPE = { TEXT: 1, KEYWORD: 2, INT: 3, DOUBLE: 4, BOOL: 5, DATETIME: 6, KEYWORD_LIST: 7 } as const;
+
+function pick(options: DevServerOptions): Omit<SpawnDevServerOptions, 'binary'> {
+  return {
+    ...(options.dbFilename ? { dbFilename: options.dbFilename } : {}),
+    ...(options.port ? { port: options.port } : {}),
+    ...(options.ui ? { ui: true } : {}),
+    ...(options.uiPort ? { uiPort: options.uiPort } : {}),
+  };
+}

@@ -76,14 +76,23 @@ describe('whenflow run --json (the documented contract)', () => {
   });
 });
 
-describe('whenflow run with its own embedded dev server', () => {
-  it('starts a server, shows progress per step and the final state and data', async () => {
-    const { code, stdout } = await whenflow(['run', '--workspace', '.', '--data', 'samples/order.json'], { TEMPORAL_ADDRESS: undefined });
+describe('whenflow run output for people', () => {
+  it('shows progress per step, then the final state and data', async () => {
+    const { code, stdout } = await whenflow(['run', '--workspace', '.', '--data', 'samples/order.json'], suiteServer());
     expect(code).toBe(0);
     expect(stdout).toMatch(/cycle +1 +receive_order/);
     expect(stdout).toMatch(/cycle +2 +charge_payment/);
     expect(stdout).toMatch(/state +done/);
     expect(stdout).toContain('"transactionId": "tx-A-1001"');
+  });
+});
+
+describe('whenflow run with its own embedded dev server', () => {
+  it('starts and stops a server itself, and keeps the server output off stdout', async () => {
+    const { code, stdout, stderr } = await whenflow(['run', '--workspace', '.', '--data', 'samples/order.json', '--json'], { TEMPORAL_ADDRESS: undefined });
+    expect(code).toBe(0);
+    expect(stderr).toMatch(/task task-[\w-]+ started on 127\.0\.0\.1:\d+/);
+    expect((JSON.parse(stdout) as { state: string }).state).toBe('done');
   });
 });
 

@@ -1,5 +1,7 @@
+import { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { TestProject } from 'vitest/node';
-import { startDevServer } from '../../src/temporal/server';
+import { TASK_SEARCH_ATTRIBUTES } from '../../src/model/search-attributes';
+import { provisionTemporalBinary } from '../../src/temporal/binary';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -8,10 +10,20 @@ declare module 'vitest' {
   }
 }
 
-/** Starts one real Temporal dev server (the official CLI) for every integration test file. */
+/**
+ * One real Temporal dev server for every integration test file, started by @temporalio/testing from
+ * the official Temporal CLI (built once with Go and cached when none is installed).
+ */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
-  const session = await startDevServer({ log: (line) => process.stderr.write(`${line}\n`) });
-  project.provide('temporalAddress', session.address);
-  project.provide('temporalNamespace', session.namespace);
-  return () => session.close();
+  const path = await provisionTemporalBinary((line) => process.stderr.write(`${line}\n`));
+  const env = await TestWorkflowEnvironment.createLocal({
+    server: {
+      executable: path ? { type: 'existing-path', path } : { type: 'cached-download' },
+      searchAttributes: TASK_SEARCH_ATTRIBUTES,
+      log: { format: 'pretty', level: 'warn' },
+    },
+  });
+  project.provide('temporalAddress', env.address);
+  project.provide('temporalNamespace', env.namespace ?? 'default');
+  return () => env.teardown();
 }

@@ -253,7 +253,6 @@ describe('compiled matcher vs reference interpreter', () => {
       }),
       { numRuns: 6000 },
     );
-    console.log(`match ratio ${(matched / total).toFixed(2)}`);
     // The data generator must exercise both outcomes.
     expect(matched / total).toBeGreaterThan(0.15);
     expect(matched / total).toBeLessThan(0.85);

@@ -81,13 +81,13 @@ const RULES: RuleCase[] = [
   // --- nested objects
   {
     rule: 'nested partial pattern',
-    condition: { order: { status: 'new', payment: { method: String, amount: Number } } },
-    yes: [{ order: { status: 'new', payment: { method: 'card', amount: 0, currency: 'EUR' }, id: 7 } }],
+    condition: { invoice: { state: 'draft', buyer: { name: String, credit: Number } } },
+    yes: [{ invoice: { state: 'draft', buyer: { name: 'Ada', credit: 0, country: 'FR' }, id: 7 } }],
     no: [
-      { order: { status: 'new', payment: { method: 'card' } } },
-      { order: { status: 'new', payment: [{ method: 'card', amount: 1 }] } },
-      { order: { status: 'new', payment: 'card' } },
-      { order: { status: 'new' } },
+      { invoice: { state: 'draft', buyer: { name: 'Ada' } } },
+      { invoice: { state: 'draft', buyer: [{ name: 'Ada', credit: 1 }] } },
+      { invoice: { state: 'draft', buyer: 'Ada' } },
+      { invoice: { state: 'draft' } },
       {},
     ],
   },
@@ -112,9 +112,9 @@ const RULES: RuleCase[] = [
   // --- null
   {
     rule: 'null: null or missing',
-    condition: { apiCall: { url: String, failed: null } },
-    yes: [{ apiCall: { url: 'u' } }, { apiCall: { url: 'u', failed: null } }],
-    no: [{ apiCall: { url: 'u', failed: false } }, { apiCall: { url: 'u', failed: 0 } }, { apiCall: { url: 'u', failed: '' } }],
+    condition: { webhook: { endpoint: String, error: null } },
+    yes: [{ webhook: { endpoint: 'u' } }, { webhook: { endpoint: 'u', error: null } }],
+    no: [{ webhook: { endpoint: 'u', error: false } }, { webhook: { endpoint: 'u', error: 0 } }, { webhook: { endpoint: 'u', error: '' } }],
   },
   {
     rule: '{ $ne: null }: present and not null',
@@ -218,9 +218,9 @@ const RULES: RuleCase[] = [
   },
   {
     rule: '$gt',
-    condition: { order: { customer: { riskScore: { $gt: 70 } } } },
-    yes: [{ order: { customer: { riskScore: 71 } } }],
-    no: [{ order: { customer: { riskScore: 70 } } }, { order: { customer: { riskScore: '80' } } }, {}],
+    condition: { lead: { profile: { score: { $gt: 70 } } } },
+    yes: [{ lead: { profile: { score: 71 } } }],
+    no: [{ lead: { profile: { score: 70 } } }, { lead: { profile: { score: '80' } } }, {}],
   },
   {
     rule: '$gte + $lt together',
@@ -321,9 +321,9 @@ const RULES: RuleCase[] = [
   // --- logical operators
   {
     rule: '$or at the root',
-    condition: { $or: [{ tier: 'premium' }, { spend: { $gt: 1000 } }], verified: true },
-    yes: [{ tier: 'premium', verified: true }, { spend: 2000, verified: true }],
-    no: [{ tier: 'premium' }, { tier: 'basic', spend: 5, verified: true }],
+    condition: { $or: [{ level: 'gold' }, { points: { $gt: 1000 } }], active: true },
+    yes: [{ level: 'gold', active: true }, { points: 2000, active: true }],
+    no: [{ level: 'gold' }, { level: 'bronze', points: 5, active: true }],
   },
   {
     rule: '$and at the root',
@@ -339,9 +339,9 @@ const RULES: RuleCase[] = [
   },
   {
     rule: '$or at a nested level (branches relative to that level) mixed with plain keys',
-    condition: { order: { type: 'B2B', $or: [{ total: { $gt: 100 } }, { vip: true }] } },
-    yes: [{ order: { type: 'B2B', total: 101 } }, { order: { type: 'B2B', vip: true } }],
-    no: [{ order: { type: 'B2C', vip: true } }, { order: { type: 'B2B', total: 5 } }, { total: 500, order: { type: 'B2B' } }],
+    condition: { deal: { kind: 'wholesale', $or: [{ amount: { $gt: 100 } }, { flagged: true }] } },
+    yes: [{ deal: { kind: 'wholesale', amount: 101 } }, { deal: { kind: 'wholesale', flagged: true } }],
+    no: [{ deal: { kind: 'retail', flagged: true } }, { deal: { kind: 'wholesale', amount: 5 } }, { amount: 500, deal: { kind: 'wholesale' } }],
   },
   {
     rule: '$or of value patterns at a field',
@@ -358,11 +358,11 @@ const RULES: RuleCase[] = [
   // --- data references
   {
     rule: '$data in an operator (length of an array)',
-    condition: { processing: { stage: 'batch_ready' }, batch: { index: { $lt: { $data: 'companies.length' } } } },
-    yes: [{ processing: { stage: 'batch_ready' }, batch: { index: 1 }, companies: ['a', 'b'] }],
+    condition: { phase: 'chunking', batch: { index: { $lt: { $data: 'companies.length' } } } },
+    yes: [{ phase: 'chunking', batch: { index: 1 }, companies: ['a', 'b'] }],
     no: [
-      { processing: { stage: 'batch_ready' }, batch: { index: 2 }, companies: ['a', 'b'] },
-      { processing: { stage: 'batch_ready' }, batch: { index: 0 } },
+      { phase: 'chunking', batch: { index: 2 }, companies: ['a', 'b'] },
+      { phase: 'chunking', batch: { index: 0 } },
     ],
   },
   {
@@ -507,7 +507,7 @@ describe('specificity', () => {
   const cases: Array<[string, unknown, number]> = [
     ['empty', {}, 0],
     ['one literal', { a: 1 }, 1],
-    ['nested literals', { order: { status: 'new', payment: { method: String, amount: Number } } }, 3],
+    ['nested literals', { invoice: { state: 'draft', buyer: { name: String, credit: Number } } }, 3],
     ['null, RegExp, type', { a: null, b: /x/, c: Boolean }, 3],
     ['array of primitives: one per element', { channels: ['email', 'sms'] }, 2],
     ['array of patterns: one per element pattern', { items: [{ sku: String, qty: Number }] }, 1],
@@ -550,8 +550,8 @@ describe('constraints', () => {
   });
 
   it('nested subsets: same leaf in the same place gives the same string', () => {
-    const general = constraints({ customer: { verified: true } });
-    const specific = constraints({ customer: { tier: 'premium', verified: true } });
+    const general = constraints({ member: { active: true } });
+    const specific = constraints({ member: { level: 'gold', active: true } });
     expect(isSubset(general, specific)).toBe(true);
     expect(isSubset(constraints({ order: { status: 'new' } }), constraints({ status: 'new' }))).toBe(false);
   });
