@@ -345,3 +345,26 @@ describe('step globals outside a step', () => {
     expect(seen[2]).toBe(scope.step);
   });
 });
+
+/**
+ * SRC BUG (fails until src/runtime/execute.ts is fixed): a non-JSON value passed to
+ * `task.complete(result)` is reported as if the step had written it into the task data at
+ * `data.result…` (execute.ts converts `{ result }` with toJson). The step never wrote `data.result`;
+ * a user with a real `data.result` field is sent to the wrong place.
+ */
+describe('task.complete with a non-JSON result', () => {
+  it('[src bug] names task.complete, not a data path the step never wrote', async () => {
+    const error = await exec(
+      async () => {
+        task.complete({ receipt: { print: () => 'x' } });
+      },
+      { result: { kept: true } },
+      { step: 'finish' },
+    ).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(DataValueError);
+    const message = (error as Error).message;
+    expect(message).toContain('"finish"');
+    expect(message).toMatch(/complete/);
+    expect(message).not.toContain('data.result');
+  });
+});

@@ -2,6 +2,7 @@ import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { compileRetryPolicy } from '@temporalio/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMatcher } from '../../src/conditions';
 import { executeStep } from '../../src/runtime/execute';
@@ -326,5 +327,42 @@ describe('step options', () => {
     expect(unknown.map((p) => p.path).sort()).toEqual(['options', 'options.retry']);
     expect(unknown.find((p) => p.path === 'options')?.message).toContain('priorty');
     expect(unknown.find((p) => p.path === 'options.retry')?.message).toContain('attempts');
+  });
+});
+
+/**
+ * SRC BUG (fails until src/steps/options.ts is fixed): the options schema accepts retry policies that
+ * Temporal's compileRetryPolicy rejects. The step file loads without a problem, and the error only
+ * surfaces when the workflow schedules the step's activity (the task goes to `error` with
+ * "RetryPolicy.… cannot be …" as if the step had failed, with no attempt ever made).
+ */
+describe('step options the loader accepts are valid for Temporal', () => {
+  const temporalRetry = (retry: ReturnType<typeof resolveStepOptions>['retry']) => ({
+    initialInterval: retry.initialIntervalMs,
+    backoffCoefficient: retry.backoffCoefficient,
+    ...(retry.maximumIntervalMs === undefined ? {} : { maximumInterval: retry.maximumIntervalMs }),
+    maximumAttempts: retry.maximumAttempts,
+    nonRetryableErrorTypes: retry.nonRetryableErrorTypes,
+  });
+
+  it('a valid retry policy compiles (control case)', () => {
+    const parsed = stepOptionsSchema.parse({ retry: { initialInterval: '1s', maximumInterval: '1m', maximumAttempts: 4 } });
+    const { retry } = resolveStepOptions(parsed, { retry: DEFAULT_RETRY, timeoutMs: DEFAULT_STEP_TIMEOUT_MS });
+    expect(() => compileRetryPolicy(temporalRetry(retry))).not.toThrow();
+  });
+
+  it.each([
+    ['initialInterval 0', { retry: { initialInterval: 0 } }],
+    ['maximumInterval 0', { retry: { maximumInterval: 0 } }],
+    ['maximumInterval below initialInterval', { retry: { initialInterval: '10s', maximumInterval: '1s' } }],
+    ['maximumInterval below the default initialInterval (1s)', { retry: { maximumInterval: 500 } }],
+  ])('[src bug] %s is a load problem, not a runtime failure', (_label, options) => {
+    const parsed = stepOptionsSchema.safeParse(options);
+    if (parsed.success) {
+      // Accepted: then Temporal must accept it too.
+      const { retry } = resolveStepOptions(parsed.data, { retry: DEFAULT_RETRY, timeoutMs: DEFAULT_STEP_TIMEOUT_MS });
+      expect(() => compileRetryPolicy(temporalRetry(retry))).not.toThrow();
+    }
+    expect(parsed.success).toBe(false);
   });
 });
