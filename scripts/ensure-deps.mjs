@@ -12,7 +12,9 @@ export function ensureDependencies() {
   const lock = join(root, 'package-lock.json');
   if (existsSync(installed) && (!existsSync(lock) || statSync(installed).mtimeMs >= statSync(lock).mtimeMs)) return;
   process.stderr.write('whenflow: installing npm packages…\n');
-  const result = spawnSync('npm', [existsSync(lock) ? 'ci' : 'install', '--no-audit', '--no-fund'], { cwd: root, stdio: 'inherit' });
+  // `npm install` follows package-lock.json; `npm ci` is avoided because npm rejects lock files that
+  // leave out other platforms' optional binaries (as @swc/core's are) as "out of sync".
+  const result = spawnSync('npm', ['install', '--no-audit', '--no-fund'], { cwd: root, stdio: 'inherit' });
   if (result.status !== 0) {
     process.stderr.write(`whenflow: npm install failed (exit ${result.status})\n`);
     process.exit(result.status ?? 1);

@@ -109,6 +109,27 @@ describe('the recognize–act cycle on a real Temporal server', () => {
   });
 });
 
+describe('search attributes', () => {
+  it('lists tasks by state, name and tag through Temporal visibility', async () => {
+    const failed = await harness.runTask({ name: 'listed-by-state', tags: ['billing', 'eu'], data: { boom: { fail: true } } });
+    const done = await harness.runTask({ name: 'listed-by-state', tags: ['billing'], data: { seq: { stage: 'c' } } });
+    const find = async (query: string) => {
+      const ids: string[] = [];
+      for await (const execution of harness.client.workflow.list({ query })) ids.push(execution.workflowId);
+      return ids.sort();
+    };
+    // Visibility is eventually consistent: poll briefly until both tasks are indexed in their final state.
+    const byName = `WhenflowName = "listed-by-state"`;
+    for (let i = 0; i < 50 && (await find(`${byName} AND WhenflowState IN ("error", "done")`)).length < 2; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    expect(await find(`${byName} AND WhenflowState = "error"`)).toEqual([failed.taskId]);
+    expect(await find(`${byName} AND WhenflowState = "done"`)).toEqual([done.taskId]);
+    expect(await find(`${byName} AND WhenflowTags = "eu"`)).toEqual([failed.taskId]);
+    expect(await find(`${byName} AND WhenflowTags = "billing"`)).toEqual([failed.taskId, done.taskId].sort());
+  });
+});
+
 describe('resume', () => {
   it('runs the fixed step file again after a failure and finishes the task', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'whenflow-resume-'));

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { inject } from 'vitest';
 import { startTask, waitForTask, type StartTaskOptions } from '../../src/client';
@@ -58,7 +59,7 @@ export async function replayTasks(client: Client, taskIds: string[], label: stri
   if (process.env.WHENFLOW_RECORD_HISTORIES === '1') {
     const dir = join(import.meta.dirname, '..', 'histories');
     mkdirSync(dir, { recursive: true });
-    histories.forEach(({ history }, i) => writeFileSync(join(dir, `${label}-${i + 1}.json`), JSON.stringify(history)));
+    histories.forEach(({ history }, i) => writeFileSync(join(dir, `${label}-${i + 1}.json`), historyToJSON(history)));
   }
   let replayed = 0;
   for await (const result of Worker.runReplayHistories({ workflowBundle: await workflowBundle() }, histories)) {

@@ -192,6 +192,19 @@ describe('TaskBook.recordCycle: commands', () => {
     expect(task.result).toBe('bye');
   });
 
+  it('data {} does not override a terminal state: ignore stays ignored, stopped stays stopped', () => {
+    const ignored = book({ a: 1 });
+    cycle(ignored, [{ step: 'spam', patch: [{ op: 'remove', path: '/a' }], commands: [{ type: 'ignore' }] }]);
+    expect(ignored.data).toEqual({});
+    expect(ignored.state).toBe('ignored');
+
+    const stopped = book({ a: 1 });
+    stopped.state = 'stopped';
+    cycle(stopped, [{ step: 'clear', patch: [{ op: 'remove', path: '/a' }] }]);
+    expect(stopped.data).toEqual({});
+    expect(stopped.state).toBe('stopped');
+  });
+
   it('data that is not empty does not finish the task', () => {
     const task = book({ a: 1, b: 2 });
     cycle(task, [{ step: 'trim', patch: [{ op: 'remove', path: '/a' }] }]);
