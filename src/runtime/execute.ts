@@ -1,9 +1,9 @@
 import { format } from 'node:util';
-import type { JsonObject, JsonValue } from '../model/json';
+import type { JsonObject } from '../model/json';
 import type { StepCommand, StepLog, StepOutcome } from '../model/task';
 import { diffData } from './diff';
 import { runInStepScope } from './globals';
-import { toJson } from './to-json';
+import { resultToJson, toJson } from './to-json';
 
 export type StepContent = () => unknown;
 
@@ -51,7 +51,7 @@ export async function executeStep(execution: StepExecution): Promise<StepOutcome
     task: {
       id: () => execution.taskId,
       complete: (result?: unknown) => {
-        commands.push({ type: 'complete', result: result === undefined ? null : (toJson({ result }, { step: execution.step }).result as JsonValue) });
+        commands.push({ type: 'complete', result: resultToJson(result, { step: execution.step }) });
       },
       ignore: () => {
         commands.push({ type: 'ignore' });

@@ -39,7 +39,11 @@ export class DataValueError extends Error {
 
 function formatMessage(step: string, problems: DataProblem[], total: number): string {
   const what = (p: DataProblem) =>
-    p.path === 'data' ? `set data to ${p.message}` : `wrote ${p.message} at ${p.path}`;
+    p.path === 'data'
+      ? `set data to ${p.message}`
+      : /^result\b/.test(p.path)
+        ? `gave task.complete() ${p.message} at ${p.path}`
+        : `wrote ${p.message} at ${p.path}`;
   const first = problems[0];
   if (problems.length === 1 && total === 1 && first) {
     const must = first.path === 'data' ? 'data must be a JSON object' : 'step data must be JSON';
@@ -58,8 +62,8 @@ type Segment = string | number;
 const IDENTIFIER = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
 
 /** `data.a.b[2].c`, with `["odd key"]` for keys that are not identifiers. */
-export function formatDataPath(segments: readonly Segment[]): string {
-  let out = 'data';
+export function formatDataPath(segments: readonly Segment[], root = 'data'): string {
+  let out = root;
   for (const s of segments) {
     if (typeof s === 'number') out += `[${s}]`;
     else if (IDENTIFIER.test(s)) out += `.${s}`;
@@ -117,6 +121,7 @@ function errorText(err: unknown): string {
 const DROP = Symbol('drop');
 
 class Converter {
+  constructor(private readonly root = 'data') {}
   readonly problems: DataProblem[] = [];
   total = 0;
   private readonly path: Segment[] = [];
@@ -126,7 +131,7 @@ class Converter {
   problem(message: string): void {
     this.total++;
     if (this.problems.length < MAX_PROBLEMS) {
-      this.problems.push({ path: formatDataPath(this.path), message });
+      this.problems.push({ path: formatDataPath(this.path, this.root), message });
     }
   }
 
@@ -180,7 +185,7 @@ class Converter {
   private within(value: object, walk: () => JsonValue | typeof DROP): JsonValue | typeof DROP {
     const depth = this.ancestors.get(value);
     if (depth !== undefined) {
-      this.problem(`a circular reference (back to ${formatDataPath(this.path.slice(0, depth))})`);
+      this.problem(`a circular reference (back to ${formatDataPath(this.path.slice(0, depth), this.root)})`);
       return DROP;
     }
     this.ancestors.set(value, this.path.length);
@@ -259,6 +264,21 @@ export function toJson(value: unknown, where: { step: string }): JsonObject {
   }
   if (converter.total > 0 || result === DROP || !isJsonObject(result)) {
     throw new DataValueError(where.step, converter.problems, converter.total);
+  }
+  return result;
+}
+
+/**
+ * Converts the value a step gives `task.complete(result)`. Problems are located under `result`, not
+ * under `data`: the step never wrote them into its data.
+ */
+export function resultToJson(value: unknown, where: { step: string }): JsonValue {
+  if (value === undefined) return null;
+  const converter = new Converter('result');
+  const result = converter.convert(value, '');
+  if (converter.total > 0 || result === DROP) {
+    const problems = converter.problems.length > 0 ? converter.problems : [{ path: 'result', message: describeRoot(value) }];
+    throw new DataValueError(where.step, problems, Math.max(1, converter.total));
   }
   return result;
 }

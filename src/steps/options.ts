@@ -13,34 +13,47 @@ export const durationMs = z.union([z.number().nonnegative().finite(), z.string()
   return parsed;
 });
 
-export const retryOptionsSchema = z
-  .object({
-    initialInterval: durationMs.optional(),
-    backoffCoefficient: z.number().min(1).optional(),
-    maximumInterval: durationMs.optional(),
-    maximumAttempts: z.number().int().min(1).optional(),
-    nonRetryableErrorTypes: z.array(z.string()).optional(),
-  })
-  .strict();
-
-export const stepOptionsSchema = z
-  .object({
-    /** Higher runs first when several steps match in one cycle. */
-    priority: z.number().finite().optional(),
-    /** Longest one attempt of the step may run. */
-    timeout: durationMs.optional(),
-    retry: retryOptionsSchema.optional(),
-  })
-  .strict();
-
-export type StepOptionsInput = z.input<typeof stepOptionsSchema>;
-
 export const DEFAULT_RETRY: StepRetryPolicy = {
   initialIntervalMs: 1000,
   backoffCoefficient: 2,
   maximumAttempts: 3,
   nonRetryableErrorTypes: [],
 };
+/** Temporal rejects zero intervals and timeouts when it schedules the activity; catch them at load. */
+const positiveDurationMs = durationMs.refine((ms) => ms > 0, 'must be longer than 0');
+
+export const retryOptionsSchema = z
+  .object({
+    initialInterval: positiveDurationMs.optional(),
+    backoffCoefficient: z.number().min(1).optional(),
+    maximumInterval: positiveDurationMs.optional(),
+    maximumAttempts: z.number().int().min(1).optional(),
+    nonRetryableErrorTypes: z.array(z.string()).optional(),
+  })
+  .strict()
+  .superRefine((retry, ctx) => {
+    const initial = retry.initialInterval ?? DEFAULT_RETRY.initialIntervalMs;
+    if (retry.maximumInterval !== undefined && retry.maximumInterval < initial) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['maximumInterval'],
+        message: `must be at least the initial interval (${initial} ms${retry.initialInterval === undefined ? ', the default' : ''})`,
+      });
+    }
+  });
+
+export const stepOptionsSchema = z
+  .object({
+    /** Higher runs first when several steps match in one cycle. */
+    priority: z.number().finite().optional(),
+    /** Longest one attempt of the step may run. */
+    timeout: positiveDurationMs.optional(),
+    retry: retryOptionsSchema.optional(),
+  })
+  .strict();
+
+export type StepOptionsInput = z.input<typeof stepOptionsSchema>;
+
 export const DEFAULT_STEP_TIMEOUT_MS = 60_000;
 
 export interface ResolvedStepOptions {

@@ -353,7 +353,7 @@ describe('step globals outside a step', () => {
  * a user with a real `data.result` field is sent to the wrong place.
  */
 describe('task.complete with a non-JSON result', () => {
-  it('[src bug] names task.complete, not a data path the step never wrote', async () => {
+  it('names task.complete, not a data path the step never wrote', async () => {
     const error = await exec(
       async () => {
         task.complete({ receipt: { print: () => 'x' } });

@@ -225,6 +225,14 @@ describe('loadWorkspace / loadStepFile: versions and reloading', () => {
     expect(after.catalog.steps.map((s) => s.name)).toEqual(['audit_order', ...SAMPLE_STEPS]);
   });
 
+  it('renaming a step file (same content) changes the version: the step name is part of the catalog', async () => {
+    const body = 'export const condition = { a: 1 };\nexport const content = async () => {};\n';
+    const first = await loadWorkspace(await workspace({ files: { 'old_name.mjs': body } }));
+    const renamed = await loadWorkspace(await workspace({ files: { 'new_name.mjs': body } }));
+    expect(renamed.catalog.steps.map((s) => s.name)).toEqual(['new_name']);
+    expect(renamed.catalog.version).not.toBe(first.catalog.version);
+  });
+
   it('only .js, .mjs and .ts files are steps (not .d.ts, .json or other files)', async () => {
     const dir = await workspace({
       files: {
@@ -356,7 +364,7 @@ describe('step options the loader accepts are valid for Temporal', () => {
     ['maximumInterval 0', { retry: { maximumInterval: 0 } }],
     ['maximumInterval below initialInterval', { retry: { initialInterval: '10s', maximumInterval: '1s' } }],
     ['maximumInterval below the default initialInterval (1s)', { retry: { maximumInterval: 500 } }],
-  ])('[src bug] %s is a load problem, not a runtime failure', (_label, options) => {
+  ])('%s is a load problem, not a runtime failure', (_label, options) => {
     const parsed = stepOptionsSchema.safeParse(options);
     if (parsed.success) {
       // Accepted: then Temporal must accept it too.
