@@ -1,7 +1,28 @@
 // `npm test`: installs what is missing, type-checks, then runs the unit and integration suites
 // (the integration suite provisions and starts a real Temporal dev server itself).
-import { ensureDependencies, run } from './ensure-deps.mjs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ensureDependencies, root, run } from './ensure-deps.mjs';
 
 ensureDependencies();
 run('npx', ['tsc', '-p', '.']);
-run('npx', ['vitest', 'run', ...process.argv.slice(2)]);
+
+const reportDir = mkdtempSync(join(tmpdir(), 'whenflow-test-'));
+const report = join(reportDir, 'vitest.json');
+const result = spawnSync('npx', ['vitest', 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${report}`, ...process.argv.slice(2)], {
+  cwd: root,
+  stdio: 'inherit',
+});
+try {
+  // One plain summary line that any CI log reader understands.
+  const summary = JSON.parse(readFileSync(report, 'utf8'));
+  const skipped = summary.numPendingTests + summary.numTodoTests;
+  process.stdout.write(`\nvitest: ${summary.numPassedTests} passed, ${summary.numFailedTests} failed${skipped ? `, ${skipped} skipped` : ''}\n`);
+} catch {
+  process.stdout.write('\nvitest: no report was written\n');
+} finally {
+  rmSync(reportDir, { recursive: true, force: true });
+}
+process.exit(result.status ?? 1);

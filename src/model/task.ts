@@ -1,6 +1,6 @@
 import type { CompiledCondition } from '../conditions/types';
 import type { JsonObject, JsonValue } from './json';
-import type { DataPatch } from '../runtime/diff';
+import type { DataPatch } from './patch';
 
 export const TASK_STATES = ['running', 'waiting', 'attention', 'error', 'done', 'ignored', 'stopped', 'expired'] as const;
 export type TaskState = (typeof TASK_STATES)[number];

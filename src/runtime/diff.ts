@@ -7,13 +7,9 @@
  */
 import { applyPatch, createPatch, type Operation, type Pointer } from 'rfc6902';
 import { isJsonObject, type JsonObject, type JsonValue } from '../model/json';
+import type { DataOperation, DataPatch } from '../model/patch';
 
-export type DataOperation =
-  | { op: 'add'; path: string; value: JsonValue }
-  | { op: 'remove'; path: string }
-  | { op: 'replace'; path: string; value: JsonValue };
-
-export type DataPatch = DataOperation[];
+export type { DataOperation, DataPatch } from '../model/patch';
 
 /** A patch that cannot be computed or applied; `path` is the JSON Pointer concerned. */
 export class DataPatchError extends Error {

@@ -81,25 +81,19 @@ async function cycle(task: TaskBook, catalog: CompiledCatalog, forced: string | 
   if (failure && !task.terminal) task.fail(failure);
 }
 
-const stepActivities = new Map<string, TaskActivities['runStep']>();
-
+/** One step execution as an activity; its timeout and retry policy come from the step's file. */
 function runStep(task: TaskBook, step: CatalogStep, data: TaskBook['data']): Promise<StepOutcome> {
-  const key = `${task.catalogVersion}/${step.name}`;
-  let run = stepActivities.get(key);
-  if (!run) {
-    run = wf.proxyActivities<TaskActivities>({
-      startToCloseTimeout: step.timeoutMs,
-      retry: {
-        initialInterval: step.retry.initialIntervalMs,
-        backoffCoefficient: step.retry.backoffCoefficient,
-        ...(step.retry.maximumIntervalMs === undefined ? {} : { maximumInterval: step.retry.maximumIntervalMs }),
-        maximumAttempts: step.retry.maximumAttempts,
-        nonRetryableErrorTypes: [...step.retry.nonRetryableErrorTypes, 'DataValueError'],
-      },
-      summary: step.name,
-    }).runStep;
-    stepActivities.set(key, run);
-  }
+  const { runStep: run } = wf.proxyActivities<TaskActivities>({
+    startToCloseTimeout: step.timeoutMs,
+    retry: {
+      initialInterval: step.retry.initialIntervalMs,
+      backoffCoefficient: step.retry.backoffCoefficient,
+      ...(step.retry.maximumIntervalMs === undefined ? {} : { maximumInterval: step.retry.maximumIntervalMs }),
+      maximumAttempts: step.retry.maximumAttempts,
+      nonRetryableErrorTypes: step.retry.nonRetryableErrorTypes,
+    },
+    summary: step.name,
+  });
   return run({ taskId: task.taskId, step: step.name, file: step.file, data });
 }
 
@@ -165,12 +159,13 @@ function listenForControl(task: TaskBook): { takeForcedStep(): string | null } {
   return control;
 }
 
-let published = '';
+// Keyed by task so that no state is shared between workflow executions in one worker context.
+const published = new WeakMap<TaskBook, string>();
 
 function publishSearchAttributes(task: TaskBook): void {
   const current = JSON.stringify([task.state, task.name, task.tags]);
-  if (current === published) return;
-  published = current;
+  if (published.get(task) === current) return;
+  published.set(task, current);
   wf.upsertSearchAttributes([
     { key: TASK_STATE_KEY, value: task.state },
     { key: TASK_NAME_KEY, value: task.name },
