@@ -19,6 +19,7 @@ export const startTaskSchema = z.object({
   taskQueue: z.string().min(1).default('whenflow'),
   concurrency: z.number().int().min(1).default(DEFAULT_TASK_OPTIONS.concurrency),
   maxStepRuns: z.number().int().min(1).default(DEFAULT_TASK_OPTIONS.maxStepRuns),
+  maxSubtasks: z.number().int().min(1).default(DEFAULT_TASK_OPTIONS.maxSubtasks),
 });
 
 export type StartTaskOptions = z.input<typeof startTaskSchema>;
@@ -40,7 +41,7 @@ export async function startTask(client: Client, options: StartTaskOptions): Prom
   return client.workflow.start(taskWorkflow, {
     taskQueue: input.taskQueue,
     workflowId: input.taskId ?? `task-${randomUUID()}`,
-    args: [{ name: input.name, tags: input.tags, data: input.data as JsonObject, options: { concurrency: input.concurrency, maxStepRuns: input.maxStepRuns } }],
+    args: [{ name: input.name, tags: input.tags, data: input.data as JsonObject, options: { concurrency: input.concurrency, maxStepRuns: input.maxStepRuns, maxSubtasks: input.maxSubtasks } }],
     typedSearchAttributes: [
       { key: TASK_STATE_KEY, value: 'running' },
       { key: TASK_NAME_KEY, value: input.name },

@@ -1,41 +1,116 @@
+import { createHash } from 'node:crypto';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import type { JsonObject } from '../model/json';
-import type { Catalog, StepOutcome } from '../model/task';
+import { ConnectorError, createConnectorsProxy } from '../connectors';
+import type { JsonObject, JsonValue } from '../model/json';
+import type { Catalog, DeferredCall, StepOutcome } from '../model/task';
 import { executeStep } from '../runtime/execute';
-import { DataValueError } from '../runtime/to-json';
+import { StepUsageError } from '../runtime/step-api';
+import { StashError, unsealStrings } from '../runtime/stash';
+import { DataValueError, resultToJson } from '../runtime/to-json';
 import { currentStep } from '../steps/library';
-import { loadWorkspace, WorkspaceError } from '../steps/load';
+import { WorkspaceError } from '../steps/load';
+import { InvalidWorkspaceError, openWorkspace } from '../workspace/workspace';
 
 export interface RunStepInput {
   taskId: string;
+  /** Identifies this execution of the step in this task; the same for every retry of it. */
+  executionId: string;
   step: string;
   /** Step file relative to the workspace, as recorded in the catalog. */
   file: string;
+  name: string;
+  tags: string[];
   data: JsonObject;
 }
 
-/** The activities of a worker bound to one workspace. They do I/O and run user code; they decide nothing. */
+export interface CallConnectorInput {
+  taskId: string;
+  step: string;
+  executionId: string;
+  call: DeferredCall;
+}
+
+function idempotencyKey(...parts: (string | number)[]): string {
+  return createHash('sha256').update(parts.join('\0')).digest('hex').slice(0, 32);
+}
+
+/**
+ * The activities of a worker bound to one workspace. They read files, run user code and call
+ * connectors; they decide nothing about what runs next.
+ */
 export function createActivities(workspace: string) {
+  /** The workspace as it is on disk now (files are re-imported only when their content changed). */
+  const open = async () => {
+    const opened = await openWorkspace(workspace);
+    if (opened.problems.length > 0) throw new InvalidWorkspaceError(opened.dir, opened.problems);
+    return opened;
+  };
+
   return {
-    /** Reads the step files; the result is recorded in the task's history, so replays see the same catalog. */
+    /** Reads the workspace; the result is recorded in the task's history, so replays see the same catalog. */
     async loadCatalog(): Promise<Catalog> {
-      const loaded = await loadWorkspace(workspace);
-      if (loaded.problems.length > 0) {
-        const error = new WorkspaceError(loaded.problems);
-        throw ApplicationFailure.create({ message: error.message, type: 'WorkspaceError', nonRetryable: true, details: [loaded.problems] });
+      try {
+        return (await open()).catalog;
+      } catch (error) {
+        throw asFailure(error, 1);
       }
-      return loaded.catalog;
     },
 
     /** Runs one step's content and returns its patch and commands. */
     async runStep(input: RunStepInput): Promise<StepOutcome> {
-      const attempt = Context.current().info.attempt;
+      const { attempt } = Context.current().info;
       try {
-        const step = await currentStep(workspace, input.step, input.file);
-        return await executeStep({ step: input.step, taskId: input.taskId, attempt, data: input.data, content: step.content });
+        const ws = await open();
+        const step = await currentStep(ws.dir, input.step, input.file);
+        const stashKey = ws.config.stashKey;
+        const outcome = await executeStep({
+          step: input.step,
+          taskId: input.taskId,
+          attempt,
+          name: input.name,
+          tags: input.tags,
+          config: ws.config.values,
+          data: input.data,
+          content: step.content,
+          stash: { key: stashKey },
+          connectors: (defer) =>
+            createConnectorsProxy(
+              ws.connectors,
+              (callIndex, connector) => ({
+                taskId: input.taskId,
+                step: input.step,
+                attempt,
+                idempotencyKey: idempotencyKey(input.executionId, callIndex),
+                signal: Context.current().cancellationSignal,
+                options: ws.config.connectors[connector]?.options ?? {},
+              }),
+              defer,
+            ),
+        });
+        return outcome;
       } catch (error) {
-        throw asStepFailure(error, attempt);
+        throw asFailure(error, attempt);
+      }
+    },
+
+    /** Runs one deferred connector call (`args.into`) as its own activity, with its connector's retry policy. */
+    async callConnector(input: CallConnectorInput): Promise<JsonValue> {
+      const { attempt } = Context.current().info;
+      const { connector, method, args, into } = input.call;
+      try {
+        const ws = await open();
+        const value = await ws.connectors.call(connector, method, unsealStrings(args, ws.config.stashKey), {
+          taskId: input.taskId,
+          step: input.step,
+          attempt,
+          idempotencyKey: idempotencyKey(input.executionId, connector, method, into),
+          signal: Context.current().cancellationSignal,
+          options: ws.config.connectors[connector]?.options ?? {},
+        });
+        return resultToJson(value, { step: input.step }, `connectors.${connector}.${method}()`);
+      } catch (error) {
+        throw asFailure(error, attempt);
       }
     },
   };
@@ -43,17 +118,29 @@ export function createActivities(workspace: string) {
 
 export type TaskActivities = ReturnType<typeof createActivities>;
 
+/** Errors that fail the same way on every retry: retrying them only delays the task's error state. */
+function isPermanent(error: Error): boolean {
+  return (
+    error instanceof DataValueError ||
+    error instanceof WorkspaceError ||
+    error instanceof InvalidWorkspaceError ||
+    error instanceof StepUsageError ||
+    error instanceof ConnectorError ||
+    error instanceof StashError
+  );
+}
+
 /** Keeps the original message, type and stack, and records the attempt for the task's error record. */
-function asStepFailure(error: unknown, attempt: number): ApplicationFailure {
+function asFailure(error: unknown, attempt: number): ApplicationFailure {
   const original = error instanceof Error ? error : new Error(String(error));
   const failure = ApplicationFailure.create({
     message: original.message,
     type: original.name,
-    // Bad output or a broken step file fails the same way on every retry.
-    nonRetryable: original instanceof DataValueError || original instanceof WorkspaceError,
+    nonRetryable: isPermanent(original),
     details: [{ attempt }],
   });
   // Step files are imported in a private namespace; its query string is noise in a stack trace.
   if (original.stack) failure.stack = original.stack.replace(/\?tsx-namespace=[\w-]+/g, '');
   return failure;
 }
+

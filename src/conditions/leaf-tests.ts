@@ -7,6 +7,7 @@
  */
 import sift from 'sift';
 import type { JsonObject, JsonValue } from '../model/json';
+import { sealedType } from '../model/sealed';
 import {
   compileTemplate,
   formatRegExp,
@@ -151,7 +152,12 @@ export const LEAF_TESTS = {
   type: {
     build: (arg) => {
       if (!isTypeName(arg)) throw new Error(`whenflow: unknown type ${JSON.stringify(arg)} in compiled condition`);
-      return TYPE_CHECKS[arg];
+      const check = TYPE_CHECKS[arg];
+      // A sealed `$stash` secret is matched by the type of its plaintext, which its label carries.
+      return (value) => {
+        const sealed = sealedType(value);
+        return sealed === null ? check(value) : sealed === arg;
+      };
     },
     describe: (arg) => (isTypeName(arg) ? TYPE_LABELS[arg] : String(arg)),
   },

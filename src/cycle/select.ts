@@ -6,12 +6,14 @@ import type { Catalog, CatalogStep } from '../model/task';
 /** A catalog with each condition turned into a tester once, not once per cycle. */
 export interface CompiledCatalog {
   version: string;
+  connectors: Catalog['connectors'];
   steps: { step: CatalogStep; matches: Matcher; constraints: ReadonlySet<string> }[];
 }
 
 export function compileCatalog(catalog: Catalog): CompiledCatalog {
   return {
     version: catalog.version,
+    connectors: catalog.connectors,
     steps: catalog.steps.map((step) => ({
       step,
       matches: createMatcher(step.condition),

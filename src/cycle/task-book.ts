@@ -1,6 +1,38 @@
 import type { JsonObject, JsonValue } from '../model/json';
-import { isTerminal, type ConflictRecord, type StepCommand, type TaskError, type TaskOptions, type TaskSnapshot, type TaskState, type TraceEntry } from '../model/task';
+import {
+  isTerminal,
+  type ConflictRecord,
+  type DeferredCall,
+  type StepCommand,
+  type SubtaskRequest,
+  type TaskError,
+  type TaskOptions,
+  type TaskSnapshot,
+  type TaskState,
+  type TraceEntry,
+} from '../model/task';
 import type { MergeResult } from './merge';
+import { applyMergePatch, setAtPath } from './paths';
+
+/** What a cycle asks of the workflow beyond changing the task's own state: timers, children, activities. */
+export interface CycleEffects {
+  /** Longest `task.park()` of the cycle, in ms. */
+  park: number | null;
+  /** Latest `task.timeout()` of the cycle, in ms from now. */
+  timeout: number | null;
+  subtasks: { step: string; request: SubtaskRequest }[];
+  calls: { step: string; call: DeferredCall }[];
+}
+
+/** What a resume runs again. */
+export type Retry = { kind: 'step'; step: string } | { kind: 'call'; step: string; call: DeferredCall };
+
+/** Something that arrives between cycles: new data from outside, a connector result, a subtask's end. */
+export type Arrival =
+  | { kind: 'update'; patch: JsonObject }
+  | { kind: 'call-result'; step: string; call: DeferredCall; value: JsonValue }
+  | { kind: 'call-failed'; step: string; call: DeferredCall; message: string; attempts: number }
+  | { kind: 'subtask-ended'; into: string | null; outcome: { taskId: string; state: TaskState; result: JsonValue | null } };
 
 export interface StepRun {
   step: string;
@@ -53,7 +85,8 @@ export class TaskBook {
    * Act, second half: the merged data becomes the task's data, each run is traced, and the commands
    * take effect in rank order (the first `complete`/`ignore` wins).
    */
-  recordCycle(runs: StepRun[], merged: MergeResult): void {
+  recordCycle(runs: StepRun[], merged: MergeResult): CycleEffects {
+    const effects: CycleEffects = { park: null, timeout: null, subtasks: [], calls: [] };
     this.cycle += 1;
     this.data = merged.data;
     for (const conflict of merged.conflicts) this.conflicts.push({ cycle: this.cycle, ...conflict });
@@ -64,13 +97,35 @@ export class TaskBook {
       this.trace.push({ step: run.step, cycle: this.cycle, startedAt: run.startedAt, durationMs: run.durationMs, attempt: run.attempt, changed, logs: run.logs });
     }
     for (const run of runs) {
-      for (const command of run.commands) this.apply(run.step, command);
+      for (const command of run.commands) this.apply(run.step, command, effects);
     }
     if (!this.terminal && Object.keys(this.data).length === 0) this.state = 'done';
+    return effects;
   }
 
-  private apply(step: string, command: StepCommand): void {
+  private apply(step: string, command: StepCommand, effects: CycleEffects): void {
     switch (command.type) {
+      case 'park':
+        effects.park = Math.max(effects.park ?? 0, command.ms);
+        return;
+      case 'timeout':
+        effects.timeout = command.ms;
+        return;
+      case 'completeOnExpire':
+        this.expireResult = command.result;
+        return;
+      case 'name':
+        this.name = command.name;
+        return;
+      case 'tags':
+        this.tags = [...command.tags];
+        return;
+      case 'subtask':
+        effects.subtasks.push({ step, request: command.request });
+        return;
+      case 'call':
+        effects.calls.push({ step, call: command.call });
+        return;
       case 'redo':
         this.ran.delete(step);
         return;
@@ -86,6 +141,51 @@ export class TaskBook {
     }
   }
 
+  /** Result to finish with when the task's deadline passes (`task.completeOnExpire`); undefined: `expired`. */
+  expireResult: JsonValue | undefined = undefined;
+
+  /** The deadline passed: `done` with the completeOnExpire result, else `expired`. */
+  expire(): void {
+    if (this.terminal) return;
+    if (this.expireResult === undefined) {
+      this.state = 'expired';
+    } else {
+      this.state = 'done';
+      this.result = this.expireResult;
+    }
+  }
+
+  /**
+   * Takes in what arrived between cycles. New data revives a task in `attention` or `error`
+   * (SEMANTICS.md: new data makes them run again); a connector call that failed for good is an error.
+   */
+  receive(arrival: Arrival): void {
+    if (this.terminal) return;
+    switch (arrival.kind) {
+      case 'update':
+        this.data = applyMergePatch(this.data, arrival.patch) as JsonObject;
+        if (this.needsOutsideHelp) this.revive();
+        break;
+      case 'call-result':
+        this.data = setAtPath(this.data, arrival.call.into, arrival.value);
+        break;
+      case 'subtask-ended':
+        if (arrival.into) this.data = setAtPath(this.data, arrival.into, arrival.outcome);
+        break;
+      case 'call-failed':
+        this.failedCall = { step: arrival.step, call: arrival.call };
+        this.fail({
+          step: arrival.step,
+          message: `connector call ${arrival.call.connector}.${arrival.call.method} (into ${arrival.call.into}) failed: ${arrival.message}`,
+          attempts: arrival.attempts,
+          reason: 'connector-failed',
+        });
+        return;
+    }
+    if (this.state === 'attention') this.state = 'running';
+    if (Object.keys(this.data).length === 0) this.state = 'done';
+  }
+
   fail(error: TaskError): void {
     this.error = error;
     this.state = 'error';
@@ -99,18 +199,24 @@ export class TaskBook {
     return this.stepRuns - this.budgetStart + count > this.options.maxStepRuns;
   }
 
+  /** The deferred connector call that failed for good, so that a resume can run it again. */
+  private failedCall: { step: string; call: DeferredCall } | null = null;
+
   /**
-   * Leaves `error`/`attention` to run again. Returns the step a resume must run again (the one that
-   * failed), or null when the cycle should simply match again.
+   * Leaves `error`/`attention` to run again. Returns what a resume must run again (the step or the
+   * connector call that failed), or null when the cycle should simply match again.
    */
-  revive(): string | null {
+  revive(): Retry | null {
     const error = this.error;
+    const failedCall = this.failedCall;
     this.error = null;
+    this.failedCall = null;
     this.state = 'running';
     if (error?.reason === 'max-step-runs') this.budgetStart = this.stepRuns;
+    if (error?.reason === 'connector-failed' && failedCall) return { kind: 'call', ...failedCall };
     if (error?.reason !== 'step-failed') return null;
     this.ran.delete(error.step);
-    return error.step;
+    return { kind: 'step', step: error.step };
   }
 
   snapshot(): TaskSnapshot {

@@ -37,10 +37,23 @@ export interface CatalogStep {
   retry: StepRetryPolicy;
 }
 
+/** How the engine runs a connector's deferred calls (each one its own activity). */
+export interface ConnectorPolicy {
+  retry: StepRetryPolicy;
+  timeoutMs: number;
+}
+
+export const DEFAULT_CONNECTOR_POLICY: ConnectorPolicy = {
+  retry: { initialIntervalMs: 1000, backoffCoefficient: 2, maximumIntervalMs: 30_000, maximumAttempts: 5, nonRetryableErrorTypes: ['ConnectorError'] },
+  timeoutMs: 60_000,
+};
+
 export interface Catalog {
   /** Content hash of all step files; changes whenever any step file changes. */
   version: string;
   steps: CatalogStep[];
+  /** Policies of connectors that differ from DEFAULT_CONNECTOR_POLICY, by connector name. */
+  connectors: Record<string, ConnectorPolicy>;
 }
 
 export interface TaskOptions {
@@ -48,19 +61,48 @@ export interface TaskOptions {
   concurrency: number;
   /** Guard against runaway loops: most step executions in one task. */
   maxStepRuns: number;
+  /** Fan-out bound: most subtasks of this task running at once (the rest wait their turn). */
+  maxSubtasks: number;
 }
 
-export const DEFAULT_TASK_OPTIONS: TaskOptions = { concurrency: 10, maxStepRuns: 10_000 };
+export const DEFAULT_TASK_OPTIONS: TaskOptions = { concurrency: 10, maxStepRuns: 10_000, maxSubtasks: 100 };
+
+/** A subtask a step asked for: a child task on the same engine and catalog. */
+export interface SubtaskRequest {
+  name: string;
+  data: JsonObject;
+  /** Dot path in the parent's data where `{ taskId, state, result }` is written when the child ends. */
+  into: string | null;
+  /** The parent starts no new cycle until this child ends. */
+  waitFor: boolean;
+}
+
+/** A connector call deferred with `args.into`: it runs as its own activity after the step returns. */
+export interface DeferredCall {
+  connector: string;
+  method: string;
+  args: JsonObject;
+  into: string;
+}
 
 /** Commands step content gives; applied by the workflow after the cycle's merge. */
 export type StepCommand =
   | { type: 'complete'; result: JsonValue }
   | { type: 'ignore' }
-  | { type: 'redo' };
+  | { type: 'redo' }
+  | { type: 'park'; ms: number }
+  | { type: 'name'; name: string }
+  | { type: 'tags'; tags: string[] }
+  | { type: 'timeout'; ms: number }
+  | { type: 'completeOnExpire'; result: JsonValue }
+  | { type: 'subtask'; request: SubtaskRequest }
+  | { type: 'call'; call: DeferredCall };
 
 export interface StepLog {
-  level: 'log' | 'info' | 'warn' | 'error' | 'debug';
+  level: 'log' | 'info' | 'warn' | 'error' | 'debug' | 'audit' | 'visual';
   message: string;
+  /** For `visual` entries: what `task.visualize()` was given. */
+  visual?: JsonObject;
 }
 
 /** What the step activity returns: never the whole data, only what changed. */
@@ -99,7 +141,7 @@ export interface TaskError {
   stack?: string;
   attempts: number;
   /** `step-failed`: the step threw (or timed out) after its retries; the others are the engine's own verdicts. */
-  reason: 'step-failed' | 'max-step-runs' | 'catalog-invalid';
+  reason: 'step-failed' | 'max-step-runs' | 'catalog-invalid' | 'connector-failed';
 }
 
 export interface TaskSnapshot {

@@ -1,42 +1,49 @@
 import { format } from 'node:util';
 import type { JsonObject } from '../model/json';
-import type { StepCommand, StepLog, StepOutcome } from '../model/task';
+import type { DeferredCall, StepLog, StepOutcome } from '../model/task';
 import { diffData } from './diff';
 import { runInStepScope } from './globals';
-import { resultToJson, toJson } from './to-json';
+import { maskSecrets, sealSecretStrings, sealStash, stashSecrets, unsealStash } from './stash';
+import { createStepApi, type StepApiInput } from './step-api';
+import { toJson } from './to-json';
 
 export type StepContent = () => unknown;
 
-export interface StepExecution {
-  step: string;
-  taskId: string;
-  attempt: number;
+export interface StepExecution extends StepApiInput {
   data: JsonObject;
   content: StepContent;
+  /** Builds the `connectors` global; `defer` records a call made with `into` for the workflow to run. */
+  connectors?: (defer: (call: DeferredCall) => void) => object;
+  /** Key for `data.$stash` secrets: the step sees plaintext, the patch carries sealed values only. */
+  stash?: { key: Buffer | null };
 }
 
 export const LOG_LIMITS = { entries: 200, chars: 4000 };
 
-/** Captures console output of one step execution, bounded so a chatty step cannot bloat history. */
-function createCapturedConsole(): { console: Console; logs: StepLog[]; dropped: () => number } {
-  const logs: StepLog[] = [];
-  let dropped = 0;
-  const record = (level: StepLog['level']) => (...args: unknown[]) => {
-    if (logs.length >= LOG_LIMITS.entries) {
-      dropped += 1;
+/** Console output, audit lines and visuals of one execution, bounded so a chatty step cannot bloat history. */
+class LogBook {
+  readonly entries: StepLog[] = [];
+  dropped = 0;
+
+  add = (entry: StepLog): void => {
+    if (this.entries.length >= LOG_LIMITS.entries) {
+      this.dropped += 1;
       return;
     }
-    const message = format(...args);
-    logs.push({ level, message: message.length > LOG_LIMITS.chars ? `${message.slice(0, LOG_LIMITS.chars)}…` : message });
+    const message = entry.message.length > LOG_LIMITS.chars ? `${entry.message.slice(0, LOG_LIMITS.chars)}…` : entry.message;
+    this.entries.push({ ...entry, message });
   };
-  const captured = Object.assign(Object.create(globalThis.console) as Console, {
-    log: record('log'),
-    info: record('info'),
-    warn: record('warn'),
-    error: record('error'),
-    debug: record('debug'),
-  });
-  return { console: captured, logs, dropped: () => dropped };
+
+  console(): Console {
+    const record = (level: StepLog['level']) => (...args: unknown[]) => this.add({ level, message: format(...args) });
+    return Object.assign(Object.create(globalThis.console) as Console, {
+      log: record('log'),
+      info: record('info'),
+      warn: record('warn'),
+      error: record('error'),
+      debug: record('debug'),
+    });
+  }
 }
 
 /**
@@ -44,30 +51,18 @@ function createCapturedConsole(): { console: Console; logs: StepLog[]; dropped: 
  * it gave. It decides nothing about what runs next: that is the workflow's job.
  */
 export async function executeStep(execution: StepExecution): Promise<StepOutcome> {
-  const commands: StepCommand[] = [];
-  const captured = createCapturedConsole();
+  const key = execution.stash?.key ?? null;
+  const plain = unsealStash(execution.data, key);
+  const logs = new LogBook();
+  const api = createStepApi(execution, logs.add);
   const scope = {
-    data: structuredClone(execution.data) as unknown,
-    task: {
-      id: () => execution.taskId,
-      complete: (result?: unknown) => {
-        commands.push({ type: 'complete', result: resultToJson(result, { step: execution.step }) });
-      },
-      ignore: () => {
-        commands.push({ type: 'ignore' });
-      },
-    },
-    step: {
-      name: execution.step,
-      attempt: execution.attempt,
-      redo: () => {
-        commands.push({ type: 'redo' });
-      },
-    },
-    connectors: {},
-    audit: {},
+    data: structuredClone(plain) as unknown,
+    task: api.task,
+    step: api.step,
+    audit: api.audit,
+    connectors: execution.connectors?.((call) => api.commands.push({ type: 'call', call })) ?? {},
     lib: {},
-    console: captured.console,
+    console: logs.console(),
   };
   const started = performance.now();
   await runInStepScope(scope, async () => {
@@ -75,11 +70,20 @@ export async function executeStep(execution: StepExecution): Promise<StepOutcome
   });
   const durationMs = Math.round(performance.now() - started);
   const after = toJson(scope.data, { step: execution.step });
+  // Unchanged secrets keep their sealed form, so they make no patch; new or changed ones are sealed now.
+  const sealed = sealStash(after, key, execution.data);
+  const secrets = [...new Set([...stashSecrets(plain), ...stashSecrets(after)])];
+  // Secrets also leave through subtask data and deferred connector arguments: both go into history.
+  const commands = api.commands.map((command) => {
+    if (command.type === 'subtask') return { ...command, request: { ...command.request, data: sealStash(command.request.data, key) } };
+    if (command.type === 'call') return { ...command, call: { ...command.call, args: sealSecretStrings(command.call.args, secrets, key) as JsonObject } };
+    return command;
+  });
   return {
-    patch: diffData(execution.data, after),
+    patch: diffData(execution.data, sealed),
     commands,
-    logs: captured.logs,
-    logsDropped: captured.dropped(),
+    logs: secrets.length === 0 ? logs.entries : logs.entries.map((entry) => ({ ...entry, message: maskSecrets(entry.message, secrets) })),
+    logsDropped: logs.dropped,
     durationMs,
     attempt: execution.attempt,
   };

@@ -31,18 +31,20 @@ export class DataValueError extends Error {
     readonly step: string,
     readonly problems: DataProblem[],
     readonly total: number = problems.length,
+    /** What produced a value outside the data: `task.complete()` or a connector call. */
+    subject?: string,
   ) {
-    super(formatMessage(step, problems, total));
+    super(formatMessage(step, problems, total, subject));
     this.name = 'DataValueError';
   }
 }
 
-function formatMessage(step: string, problems: DataProblem[], total: number): string {
+function formatMessage(step: string, problems: DataProblem[], total: number, subject = 'task.complete()'): string {
   const what = (p: DataProblem) =>
     p.path === 'data'
       ? `set data to ${p.message}`
       : /^result\b/.test(p.path)
-        ? `gave task.complete() ${p.message} at ${p.path}`
+        ? `got ${p.message} from ${subject} at ${p.path}`
         : `wrote ${p.message} at ${p.path}`;
   const first = problems[0];
   if (problems.length === 1 && total === 1 && first) {
@@ -269,16 +271,16 @@ export function toJson(value: unknown, where: { step: string }): JsonObject {
 }
 
 /**
- * Converts the value a step gives `task.complete(result)`. Problems are located under `result`, not
- * under `data`: the step never wrote them into its data.
+ * Converts a value that is not the step's data — what a step gives `task.complete(result)`, what a
+ * connector call returns — locating problems under `result`, not under `data`.
  */
-export function resultToJson(value: unknown, where: { step: string }): JsonValue {
+export function resultToJson(value: unknown, where: { step: string }, subject = 'task.complete()'): JsonValue {
   if (value === undefined) return null;
   const converter = new Converter('result');
   const result = converter.convert(value, '');
   if (converter.total > 0 || result === DROP) {
     const problems = converter.problems.length > 0 ? converter.problems : [{ path: 'result', message: describeRoot(value) }];
-    throw new DataValueError(where.step, problems, Math.max(1, converter.total));
+    throw new DataValueError(where.step, problems, Math.max(1, converter.total), subject);
   }
   return result;
 }

@@ -5,10 +5,10 @@ import { pathToFileURL } from 'node:url';
 import { transform } from 'esbuild';
 import { tsImport } from 'tsx/esm/api';
 import { compileCondition, ConditionError } from '../conditions';
-import type { Catalog, CatalogStep } from '../model/task';
+import type { Catalog, CatalogStep, StepRetryPolicy } from '../model/task';
 import type { StepContent } from '../runtime/execute';
 import { runOutsideStep } from '../runtime/globals';
-import { DEFAULT_RETRY, DEFAULT_STEP_TIMEOUT_MS, resolveStepOptions, stepOptionsSchema } from './options';
+import { DEFAULT_RETRY, DEFAULT_STEP_TIMEOUT_MS, resolveStepOptions, stepOptionsSchema, type StepOptions } from './options';
 
 export const STEP_EXTENSIONS = ['.js', '.mjs', '.ts'] as const;
 
@@ -34,7 +34,17 @@ export function formatProblem(problem: StepProblem): string {
 
 export interface LoadedStep extends CatalogStep {
   content: StepContent;
+  /** The options as the file declares them, before the workspace defaults are applied. */
+  declared: StepOptions;
 }
+
+/** Defaults a workspace's configuration may set for every step (whenflow.yaml `defaults:`). */
+export interface StepDefaults {
+  retry: StepRetryPolicy;
+  timeoutMs: number;
+}
+
+export const BUILT_IN_STEP_DEFAULTS: StepDefaults = { retry: DEFAULT_RETRY, timeoutMs: DEFAULT_STEP_TIMEOUT_MS };
 
 export interface LoadedWorkspace {
   catalog: Catalog;
@@ -113,10 +123,10 @@ async function importStepFile(workspace: string, file: string): Promise<{ step?:
     }
   }
   if (problems.length > 0 || !condition || !options.success) return { problems };
-  const resolved = resolveStepOptions(options.data, { retry: DEFAULT_RETRY, timeoutMs: DEFAULT_STEP_TIMEOUT_MS });
+  const resolved = resolveStepOptions(options.data, BUILT_IN_STEP_DEFAULTS);
   return {
     problems,
-    step: { name, file: where.file, condition, ...resolved, content: moduleExports.content as StepContent },
+    step: { name, file: where.file, condition, ...resolved, declared: options.data, content: moduleExports.content as StepContent },
   };
 }
 
@@ -132,14 +142,14 @@ async function syntaxErrorLocation(file: string): Promise<string> {
 }
 
 /** Loads every step file of a workspace. Never throws for bad step files: they come back as problems. */
-export async function loadWorkspace(workspace: string): Promise<LoadedWorkspace> {
+export async function loadWorkspace(workspace: string, defaults: StepDefaults = BUILT_IN_STEP_DEFAULTS): Promise<LoadedWorkspace> {
   const dir = stepsDir(workspace);
   let files: string[];
   try {
     files = await listStepFiles(dir);
   } catch (error) {
     const message = (error as NodeJS.ErrnoException).code === 'ENOENT' ? `no steps folder at ${dir}` : String(error);
-    return { catalog: { version: 'empty', steps: [] }, steps: new Map(), problems: [{ file: dir, step: '', message }] };
+    return { catalog: { version: 'empty', steps: [], connectors: {} }, steps: new Map(), problems: [{ file: dir, step: '', message }] };
   }
   const steps = new Map<string, LoadedStep>();
   const problems: StepProblem[] = [];
@@ -154,8 +164,8 @@ export async function loadWorkspace(workspace: string): Promise<LoadedWorkspace>
       problems.push({ file: loaded.step.file, step: loaded.step.name, message: `another file (${existing.file}) defines a step with the same name` });
       continue;
     }
-    steps.set(loaded.step.name, loaded.step);
+    steps.set(loaded.step.name, { ...loaded.step, ...resolveStepOptions(loaded.step.declared, defaults) });
   }
-  const catalogSteps = [...steps.values()].map(({ content: _content, ...step }) => step);
-  return { catalog: { version: hash.digest('hex').slice(0, 16), steps: catalogSteps }, steps, problems };
+  const catalogSteps = [...steps.values()].map(({ content: _content, declared: _declared, ...step }) => step);
+  return { catalog: { version: hash.digest('hex').slice(0, 16), steps: catalogSteps, connectors: {} }, steps, problems };
 }

@@ -53,6 +53,7 @@ export const stepOptionsSchema = z
   .strict();
 
 export type StepOptionsInput = z.input<typeof stepOptionsSchema>;
+export type StepOptions = z.output<typeof stepOptionsSchema>;
 
 export const DEFAULT_STEP_TIMEOUT_MS = 60_000;
 
@@ -62,7 +63,7 @@ export interface ResolvedStepOptions {
   retry: StepRetryPolicy;
 }
 
-export function resolveStepOptions(options: z.output<typeof stepOptionsSchema>, defaults: { retry: StepRetryPolicy; timeoutMs: number }): ResolvedStepOptions {
+export function resolveStepOptions(options: StepOptions, defaults: { retry: StepRetryPolicy; timeoutMs: number }): ResolvedStepOptions {
   const retry = options.retry ?? {};
   const maximumIntervalMs = retry.maximumInterval ?? defaults.retry.maximumIntervalMs;
   return {

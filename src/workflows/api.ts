@@ -1,6 +1,6 @@
-import { defineQuery, defineUpdate } from '@temporalio/workflow';
-import type { TaskOptions, TaskSnapshot, TaskState, TraceEntry, ConflictRecord, TaskError } from '../model/task';
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { JsonObject } from '../model/json';
+import type { ConflictRecord, TaskError, TaskOptions, TaskSnapshot, TaskState, TraceEntry } from '../model/task';
 
 /** Input of one task workflow execution. */
 export interface TaskWorkflowInput {
@@ -24,7 +24,11 @@ export interface TaskProgress {
 
 export const snapshotQuery = defineQuery<TaskSnapshot>('whenflow.snapshot');
 export const progressQuery = defineQuery<TaskProgress, [cursor: number]>('whenflow.progress');
-/** Runs the failed step again (after it was fixed) and goes on with the cycle. */
+/** Runs the failed step (or connector call) again, after it was fixed, and goes on with the cycle. */
 export const resumeUpdate = defineUpdate<TaskState>('whenflow.resume');
-/** Ends a task that is not yet terminal. */
+/** Ends a task that is not yet terminal, and its running subtasks. */
 export const stopUpdate = defineUpdate<TaskState>('whenflow.stop');
+/** The same as stopUpdate, for senders that can only signal (a parent stopping its subtasks). */
+export const stopSignal = defineSignal('whenflow.stop');
+/** Merges new data from outside (RFC 7386 JSON Merge Patch) and starts a new cycle. */
+export const updateDataUpdate = defineUpdate<TaskState, [patch: JsonObject]>('whenflow.update');

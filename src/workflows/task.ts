@@ -2,11 +2,13 @@ import * as wf from '@temporalio/workflow';
 import type { TaskActivities } from '../activities';
 import { mergePatches } from '../cycle/merge';
 import { compileCatalog, selectSteps, type CompiledCatalog } from '../cycle/select';
-import { TaskBook, type StepRun } from '../cycle/task-book';
+import { TaskBook, type CycleEffects, type Retry, type StepRun } from '../cycle/task-book';
+import { isJsonObject } from '../model/json';
 import type { CatalogStep, StepOutcome, TaskError, TaskSnapshot } from '../model/task';
 import { TASK_NAME_KEY, TASK_STATE_KEY, TASK_TAGS_KEY } from '../model/search-attributes';
+import { progressQuery, resumeUpdate, snapshotQuery, stopSignal, stopUpdate, updateDataUpdate, type TaskWorkflowInput } from './api';
+import { DeferredCalls, Subtasks, type Inbox } from './effects';
 import { describeStepFailure } from './failures';
-import { progressQuery, resumeUpdate, snapshotQuery, stopUpdate, type TaskWorkflowInput } from './api';
 
 const { loadCatalog } = wf.proxyActivities<TaskActivities>({
   startToCloseTimeout: '2 minutes',
@@ -15,40 +17,89 @@ const { loadCatalog } = wf.proxyActivities<TaskActivities>({
 
 /**
  * One task: the recognize–act cycle of SEMANTICS.md over the task's data.
+ * Between cycles it takes in what arrived (new data, connector results, ended subtasks) and waits
+ * while it is parked, waiting for subtasks or calls, or needs outside help.
  * recognize: match conditions, resolve conflicts; act: run the chosen steps as activities on one
  * snapshot; merge their patches; apply their commands; repeat until the task is terminal.
  */
 export async function taskWorkflow(input: TaskWorkflowInput): Promise<TaskSnapshot> {
   const task = new TaskBook(wf.workflowInfo().workflowId, input.name, input.tags, input.data, input.options);
-  const control = listenForControl(task);
-  publishSearchAttributes(task);
-
+  const inbox: Inbox = [];
+  const calls = new DeferredCalls(task.taskId, inbox);
+  const subtasks = new Subtasks(task.taskId, task.options, inbox);
+  const control = listenForControl(task, inbox, subtasks);
+  const deadline = new Deadline(task);
   let catalog: CompiledCatalog | undefined;
+  let parkedUntil: number | null = null;
+
+  const somethingArrived = () => inbox.length > 0 || task.terminal;
+  const waitFor = async (until: () => boolean, timeoutMs?: number) => {
+    publishSearchAttributes(task);
+    await (timeoutMs === undefined ? wf.condition(until) : wf.condition(until, timeoutMs));
+  };
+
   while (!task.terminal) {
+    for (const arrival of inbox.splice(0)) task.receive(arrival);
+    if (task.terminal) break;
+
     if (task.needsOutsideHelp) {
-      // error and attention wait for the outside world: a resume (or, later, new data or a reload).
-      publishSearchAttributes(task);
-      await wf.condition(() => !task.needsOutsideHelp);
+      await waitFor(() => !task.needsOutsideHelp || somethingArrived());
       continue;
     }
+    if (parkedUntil !== null) {
+      // Parked: a durable timer, cut short by anything arriving (new data from outside above all).
+      const remaining = parkedUntil - Date.now();
+      parkedUntil = null;
+      if (remaining > 0) {
+        task.state = 'waiting';
+        await waitFor(somethingArrived, remaining);
+        if (task.state === 'waiting') task.state = 'running';
+      }
+      continue;
+    }
+    if (subtasks.blocking > 0) {
+      task.state = 'waiting';
+      await waitFor(somethingArrived);
+      continue;
+    }
+
     catalog ??= await loadCompiledCatalog(task);
-    if (catalog) await cycle(task, catalog, control.takeForcedStep());
+    if (!catalog) continue;
+    const retry = control.takeRetry();
+    if (retry?.kind === 'call') {
+      calls.start(retry.step, retry.call, catalog.connectors, `${task.taskId}:retry:${task.cycle}`);
+      continue;
+    }
+    const chosen = recognize(task, catalog, retry?.step ?? null);
+    if (chosen.length === 0) {
+      if (calls.outstanding + subtasks.outstanding > 0) {
+        task.state = 'waiting';
+        await waitFor(somethingArrived);
+      } else {
+        task.state = 'attention';
+      }
+      continue;
+    }
+    const effects = await act(task, chosen);
+    if (!effects) continue;
+    if (effects.park !== null) parkedUntil = Date.now() + effects.park;
+    if (effects.timeout !== null) deadline.set(effects.timeout);
+    for (const { request } of effects.subtasks) subtasks.start(request);
+    for (const { step, call } of effects.calls) calls.start(step, call, catalog.connectors, `${task.taskId}:${task.cycle}:${step}`);
   }
   publishSearchAttributes(task);
   await wf.condition(wf.allHandlersFinished);
   return task.snapshot();
 }
 
-/** One recognize–act round. `forced` names steps to run regardless of their condition (resume). */
-async function cycle(task: TaskBook, catalog: CompiledCatalog, forced: string | null): Promise<void> {
-  const chosen = forced
-    ? catalog.steps.filter((entry) => entry.step.name === forced).map((entry) => entry.step)
-    : selectSteps(catalog, task.data, task.isEligible, task.options.concurrency).run;
+/** Recognize: the steps that act in this cycle (or the one step a resume asked to run again). */
+function recognize(task: TaskBook, catalog: CompiledCatalog, forced: string | null): CatalogStep[] {
+  if (forced) return catalog.steps.filter((entry) => entry.step.name === forced).map((entry) => entry.step);
+  return selectSteps(catalog, task.data, task.isEligible, task.options.concurrency).run;
+}
 
-  if (chosen.length === 0) {
-    task.state = 'attention';
-    return;
-  }
+/** Act: run the chosen steps concurrently on one snapshot, merge their patches, apply their commands. */
+async function act(task: TaskBook, chosen: CatalogStep[]): Promise<CycleEffects | null> {
   if (task.exceedsStepBudget(chosen.length)) {
     task.fail({
       step: chosen[0]!.name,
@@ -56,33 +107,35 @@ async function cycle(task: TaskBook, catalog: CompiledCatalog, forced: string | 
       attempts: 0,
       reason: 'max-step-runs',
     });
-    return;
+    return null;
   }
-
   task.state = 'running';
   publishSearchAttributes(task);
   const snapshot = task.data;
-  const startedAt = new Date(wf.workflowInfo().unsafe.now()).toISOString();
-  const settled = await Promise.allSettled(chosen.map((step) => runStep(task, step, snapshot)));
+  const cycle = task.cycle + 1;
+  const startedAt = new Date(Date.now()).toISOString();
+  const settled = await Promise.allSettled(chosen.map((step) => runStep(task, step, cycle)));
 
   const runs: (StepRun & { patch: StepOutcome['patch'] })[] = [];
   let failure: TaskError | null = null;
   settled.forEach((result, i) => {
     const step = chosen[i]!;
     if (result.status === 'fulfilled') {
-      const outcome = result.value;
-      runs.push({ step: step.name, startedAt, attempt: outcome.attempt, durationMs: outcome.durationMs, logs: outcome.logs, commands: outcome.commands, patch: outcome.patch });
+      const { attempt, durationMs, logs, commands, patch } = result.value;
+      runs.push({ step: step.name, startedAt, attempt, durationMs, logs, commands, patch });
     } else {
       failure ??= describeStepFailure(step, result.reason);
     }
   });
   // Steps that succeeded keep their effects even when a sibling failed: their side effects happened.
-  task.recordCycle(runs, mergePatches(snapshot, runs.map((run) => ({ step: run.step, patch: run.patch }))));
+  const effects = task.recordCycle(runs, mergePatches(snapshot, runs.map((run) => ({ step: run.step, patch: run.patch }))));
   if (failure && !task.terminal) task.fail(failure);
+  publishSearchAttributes(task);
+  return effects;
 }
 
 /** One step execution as an activity; its timeout and retry policy come from the step's file. */
-function runStep(task: TaskBook, step: CatalogStep, data: TaskBook['data']): Promise<StepOutcome> {
+function runStep(task: TaskBook, step: CatalogStep, cycle: number): Promise<StepOutcome> {
   const { runStep: run } = wf.proxyActivities<TaskActivities>({
     startToCloseTimeout: step.timeoutMs,
     retry: {
@@ -94,7 +147,15 @@ function runStep(task: TaskBook, step: CatalogStep, data: TaskBook['data']): Pro
     },
     summary: step.name,
   });
-  return run({ taskId: task.taskId, step: step.name, file: step.file, data });
+  return run({
+    taskId: task.taskId,
+    executionId: `${task.taskId}:${cycle}:${step.name}`,
+    step: step.name,
+    file: step.file,
+    name: task.name,
+    tags: task.tags,
+    data: task.data,
+  });
 }
 
 async function loadCompiledCatalog(task: TaskBook): Promise<CompiledCatalog | undefined> {
@@ -103,26 +164,28 @@ async function loadCompiledCatalog(task: TaskBook): Promise<CompiledCatalog | un
     task.catalogVersion = catalog.version;
     return compileCatalog(catalog);
   } catch (error) {
-    task.fail({ step: '', message: wf.isCancellation(error) ? 'cancelled' : messageOf(error), attempts: 1, reason: 'catalog-invalid' });
+    const cause = error instanceof wf.ActivityFailure && error.cause ? error.cause : error;
+    task.fail({ step: '', message: cause instanceof Error ? cause.message : String(cause), attempts: 1, reason: 'catalog-invalid' });
     return undefined;
   }
 }
 
-function messageOf(error: unknown): string {
-  const cause = error instanceof wf.ActivityFailure && error.cause ? error.cause : error;
-  return cause instanceof Error ? cause.message : String(cause);
+/** `task.timeout(ms)`: a durable timer; a later call replaces an earlier deadline. */
+class Deadline {
+  private generation = 0;
+
+  constructor(private readonly task: TaskBook) {}
+
+  set(ms: number): void {
+    const generation = ++this.generation;
+    void wf.sleep(ms).then(() => {
+      if (generation === this.generation) this.task.expire();
+    });
+  }
 }
 
-function listenForControl(task: TaskBook): { takeForcedStep(): string | null } {
-  let forcedStep: string | null = null;
-  const control = {
-    /** The step a resume asked to run again, once. */
-    takeForcedStep() {
-      const step = forcedStep;
-      forcedStep = null;
-      return step;
-    },
-  };
+function listenForControl(task: TaskBook, inbox: Inbox, subtasks: Subtasks): { takeRetry(): Retry | null } {
+  let retry: Retry | null = null;
   wf.setHandler(snapshotQuery, () => task.snapshot());
   wf.setHandler(progressQuery, (cursor) => ({
     state: task.state,
@@ -132,10 +195,13 @@ function listenForControl(task: TaskBook): { takeForcedStep(): string | null } {
     conflicts: task.conflicts,
     error: task.error,
   }));
+  const refuseWhenTerminal = () => {
+    if (task.terminal) throw new Error(`task is already ${task.state}`);
+  };
   wf.setHandler(
     resumeUpdate,
     () => {
-      forcedStep = task.revive();
+      retry = task.revive();
       return task.state;
     },
     {
@@ -144,19 +210,36 @@ function listenForControl(task: TaskBook): { takeForcedStep(): string | null } {
       },
     },
   );
+  const stop = async () => {
+    if (task.terminal) return task.state;
+    task.state = 'stopped';
+    await subtasks.stopAll();
+    return task.state;
+  };
+  wf.setHandler(stopUpdate, stop, { validator: refuseWhenTerminal });
+  wf.setHandler(stopSignal, async () => {
+    await stop();
+  });
   wf.setHandler(
-    stopUpdate,
-    () => {
-      task.state = 'stopped';
+    updateDataUpdate,
+    (patch) => {
+      inbox.push({ kind: 'update', patch });
       return task.state;
     },
     {
-      validator: () => {
-        if (task.terminal) throw new Error(`task is already ${task.state}`);
+      validator: (patch) => {
+        refuseWhenTerminal();
+        if (!isJsonObject(patch)) throw new Error('an update must be a JSON object (a JSON Merge Patch of the task data)');
       },
     },
   );
-  return control;
+  return {
+    takeRetry() {
+      const taken = retry;
+      retry = null;
+      return taken;
+    },
+  };
 }
 
 // Keyed by task so that no state is shared between workflow executions in one worker context.

@@ -12,7 +12,7 @@ function step(name: string, condition: unknown, priority = 0): CatalogStep {
 const all = () => true;
 
 function select(steps: CatalogStep[], data: JsonObject, options: { eligible?: (name: string) => boolean; concurrency?: number } = {}) {
-  return selectSteps(compileCatalog({ version: 'v1', steps }), data, options.eligible ?? all, options.concurrency ?? 10);
+  return selectSteps(compileCatalog({ version: 'v1', steps, connectors: {} }), data, options.eligible ?? all, options.concurrency ?? 10);
 }
 
 const names = (steps: CatalogStep[]) => steps.map((s) => s.name);
@@ -20,7 +20,7 @@ const names = (steps: CatalogStep[]) => steps.map((s) => s.name);
 describe('compileCatalog', () => {
   it('keeps the version and each step, with its constraints as a set and a working matcher', () => {
     const a = step('a', { order: { status: 'new', items: Array } });
-    const compiled = compileCatalog({ version: 'abc123', steps: [a] });
+    const compiled = compileCatalog({ version: 'abc123', steps: [a], connectors: {} });
     expect(compiled.version).toBe('abc123');
     expect(compiled.steps).toHaveLength(1);
     const [entry] = compiled.steps;

@@ -185,7 +185,7 @@ describe('loadWorkspace / loadStepFile: versions and reloading', () => {
     expect(after.catalog.version).not.toBe(before.catalog.version);
 
     const single = await loadStepFile(dir, file);
-    expect(single.step).toBe(after.steps.get('receive_order'));
+    expect(single.step?.content).toBe(after.steps.get('receive_order')?.content);
     const matches = createMatcher(single.step!.condition);
     expect(matches({ order: { status: 'fresh', items: [] } })).toBe(true);
     expect(matches({ order: { status: 'new', items: [] } })).toBe(false);
@@ -200,20 +200,20 @@ describe('loadWorkspace / loadStepFile: versions and reloading', () => {
     expect(restored.catalog.version).toBe(before.catalog.version);
   });
 
-  it('an unchanged file is not imported again: the identical cached step object comes back', async () => {
+  it('an unchanged file is not imported again: the identical module (content function) comes back', async () => {
     const dir = await workspace({ copyOf: SAMPLE });
     const first = await loadWorkspace(dir);
     await writeFile(join(dir, 'steps', 'ship_express.mjs'), (await readFile(join(dir, 'steps', 'ship_express.mjs'), 'utf8')) + '\n// touched\n');
     const second = await loadWorkspace(dir);
-    expect(second.steps.get('charge_payment')).toBe(first.steps.get('charge_payment'));
-    expect(second.steps.get('complete_order')).toBe(first.steps.get('complete_order'));
-    expect(second.steps.get('ship_express')).not.toBe(first.steps.get('ship_express'));
+    expect(second.steps.get('charge_payment')?.content).toBe(first.steps.get('charge_payment')?.content);
+    expect(second.steps.get('complete_order')?.content).toBe(first.steps.get('complete_order')?.content);
+    expect(second.steps.get('ship_express')?.content).not.toBe(first.steps.get('ship_express')?.content);
 
     const file = join(dir, 'steps', 'fulfil_order.mjs');
     const a = await loadStepFile(dir, file);
     const b = await loadStepFile(dir, file);
     expect(b).toBe(a);
-    expect(b.step).toBe(first.steps.get('fulfil_order'));
+    expect(b.step?.content).toBe(first.steps.get('fulfil_order')?.content);
   });
 
   it('adding a step file changes the version and the catalog', async () => {

@@ -8,7 +8,7 @@ import type { DataPatch } from '../../src/runtime/diff';
 const STARTED = '2025-01-02T03:04:05.000Z';
 
 function book(data: JsonObject = { order: { status: 'new' } }, maxStepRuns = 100): TaskBook {
-  return new TaskBook('task-1', 'order', ['shop'], data, { concurrency: 10, maxStepRuns });
+  return new TaskBook('task-1', 'order', ['shop'], data, { concurrency: 10, maxStepRuns, maxSubtasks: 100 });
 }
 
 interface RunSpec {
@@ -229,7 +229,7 @@ describe('TaskBook: fail, revive and the step budget', () => {
     cycle(task, [{ step: 'charge' }, { step: 'reserve' }]);
     expect(task.isEligible('charge')).toBe(false);
     task.fail(failed('step-failed', 'charge'));
-    expect(task.revive()).toBe('charge');
+    expect(task.revive()).toEqual({ kind: 'step', step: 'charge' });
     expect(task.state).toBe('running');
     expect(task.error).toBeNull();
     expect(task.needsOutsideHelp).toBe(false);

@@ -1,0 +1,60 @@
+import type { JsonObject } from '../model/json';
+
+/** What a connector method is given besides its arguments: who is calling, and how to stop. */
+export interface ConnectorContext {
+  taskId: string;
+  step: string;
+  /** Attempt of the step (or deferred-call) activity, from 1. */
+  attempt: number;
+  /** Stable across retries of the same step execution and call; differs between calls. Send it to APIs that deduplicate. */
+  idempotencyKey: string;
+  /** Aborted when the activity is cancelled or times out; long-running methods must honour it. */
+  signal: AbortSignal;
+  /** Worker-side options for this connector (configuration, never task data). */
+  options: JsonObject;
+}
+
+export type ConnectorMethod = (args: JsonObject, context: ConnectorContext) => Promise<unknown>;
+
+export interface Connector {
+  name: string;
+  methods: Record<string, ConnectorMethod>;
+  /** `'builtin'`, or the connector's file relative to the workspace, e.g. `connectors/crm.ts`. */
+  source: 'builtin' | string;
+}
+
+/** One thing wrong with a workspace connector file; the file is skipped, the rest still load. */
+export interface ConnectorProblem {
+  file: string;
+  connector: string;
+  message: string;
+}
+
+/**
+ * Raw `export const retry` / `export const timeout` of a workspace connector module. Applies to deferred
+ * calls (`into`), which run as their own activity; the engine validates them and resolves them into the model's
+ * `ConnectorPolicy` (src/model/task.ts).
+ */
+export interface RawConnectorPolicy {
+  retry?: unknown;
+  timeout?: unknown;
+}
+
+/**
+ * A call that cannot be made as written: unknown connector or method, bad arguments, bad `into`.
+ * Thrown before anything is sent, so retrying the same call cannot help.
+ */
+export class ConnectorError extends Error {
+  readonly connector: string;
+  readonly method: string;
+  /** The offending argument (dot path; `into` for a bad deferral target), when one is to blame. */
+  readonly field: string | undefined;
+
+  constructor(connector: string, method: string, message: string, field?: string) {
+    super(`connectors.${connector}.${method}: ${message}`);
+    this.name = 'ConnectorError';
+    this.connector = connector;
+    this.method = method;
+    this.field = field;
+  }
+}

@@ -1,0 +1,39 @@
+import { isJsonObject, type JsonObject, type JsonValue } from '../model/json';
+
+/** `companies.3.research` → ['companies', '3', 'research']. Used for `into` paths of subtasks and connector calls. */
+export function dotPathSegments(path: string): string[] {
+  const segments = path.split('.');
+  if (path.length === 0 || segments.some((s) => s.length === 0)) throw new Error(`"${path}" is not a path (use dot-separated keys, e.g. "crm.contact")`);
+  return segments;
+}
+
+/**
+ * Returns a copy of `data` with `value` written at the dot path: missing or non-object parents become
+ * objects; a numeric segment indexes an existing array. Only the objects along the path are copied.
+ */
+export function setAtPath(data: JsonObject, path: string, value: JsonValue): JsonObject {
+  const segments = dotPathSegments(path);
+  const write = (node: JsonValue | undefined, depth: number): JsonValue => {
+    if (depth === segments.length) return value;
+    const key = segments[depth]!;
+    if (Array.isArray(node) && /^\d+$/.test(key) && Number(key) < node.length) {
+      const copy = [...node];
+      copy[Number(key)] = write(copy[Number(key)], depth + 1);
+      return copy;
+    }
+    const base = isJsonObject(node) ? node : {};
+    return { ...base, [key]: write(base[key], depth + 1) };
+  };
+  return write(data, 0) as JsonObject;
+}
+
+/** RFC 7386 JSON Merge Patch: objects merge recursively, `null` deletes, anything else replaces. */
+export function applyMergePatch(target: JsonValue | undefined, patch: JsonValue): JsonValue {
+  if (!isJsonObject(patch)) return patch;
+  const result: JsonObject = isJsonObject(target) ? { ...target } : {};
+  for (const [key, value] of Object.entries(patch)) {
+    if (value === null) delete result[key];
+    else result[key] = applyMergePatch(result[key], value);
+  }
+  return result;
+}

@@ -1,0 +1,116 @@
+import * as wf from '@temporalio/workflow';
+import type { TaskActivities } from '../activities';
+import type { Arrival } from '../cycle/task-book';
+import { DEFAULT_CONNECTOR_POLICY, type ConnectorPolicy, type DeferredCall, type SubtaskRequest, type TaskOptions, type TaskSnapshot } from '../model/task';
+import { TASK_NAME_KEY, TASK_STATE_KEY, TASK_TAGS_KEY } from '../model/search-attributes';
+import { stopSignal, type TaskWorkflowInput } from './api';
+
+/** Where the work started by a cycle reports back: arrivals are taken in at the next cycle boundary. */
+export type Inbox = Arrival[];
+
+/**
+ * Runs deferred connector calls, each as its own activity with its connector's retry policy.
+ * Results land in the inbox; the task counts as `waiting` while any call is outstanding.
+ */
+export class DeferredCalls {
+  outstanding = 0;
+
+  constructor(
+    private readonly taskId: string,
+    private readonly inbox: Inbox,
+  ) {}
+
+  start(step: string, call: DeferredCall, policies: Record<string, ConnectorPolicy>, executionId: string): void {
+    const policy = policies[call.connector] ?? DEFAULT_CONNECTOR_POLICY;
+    const { callConnector } = wf.proxyActivities<TaskActivities>({
+      startToCloseTimeout: policy.timeoutMs,
+      retry: {
+        initialInterval: policy.retry.initialIntervalMs,
+        backoffCoefficient: policy.retry.backoffCoefficient,
+        ...(policy.retry.maximumIntervalMs === undefined ? {} : { maximumInterval: policy.retry.maximumIntervalMs }),
+        maximumAttempts: policy.retry.maximumAttempts,
+        nonRetryableErrorTypes: policy.retry.nonRetryableErrorTypes,
+      },
+      summary: `${call.connector}.${call.method} → ${call.into}`,
+    });
+    this.outstanding += 1;
+    callConnector({ taskId: this.taskId, step, executionId, call }).then(
+      (value) => {
+        this.outstanding -= 1;
+        this.inbox.push({ kind: 'call-result', step, call, value });
+      },
+      (error: unknown) => {
+        this.outstanding -= 1;
+        const cause = error instanceof wf.ActivityFailure && error.cause ? error.cause : error;
+        this.inbox.push({ kind: 'call-failed', step, call, message: cause instanceof Error ? cause.message : String(cause), attempts: policy.retry.maximumAttempts });
+      },
+    );
+  }
+}
+
+/**
+ * Subtasks are child workflows running the same task workflow. At most `maxSubtasks` run at once;
+ * the rest wait in order. Children outlive a parent's run (ABANDON), so continue-as-new never kills
+ * them; stopping a parent stops its running children explicitly.
+ */
+export class Subtasks {
+  private readonly queue: SubtaskRequest[] = [];
+  private readonly running = new Set<string>();
+  private started = 0;
+  /** Children (running or queued) the parent must wait for before its next cycle. */
+  blocking = 0;
+
+  constructor(
+    private readonly parentId: string,
+    private readonly options: TaskOptions,
+    private readonly inbox: Inbox,
+  ) {}
+
+  get outstanding(): number {
+    return this.running.size + this.queue.length;
+  }
+
+  start(request: SubtaskRequest): void {
+    if (request.waitFor) this.blocking += 1;
+    this.queue.push(request);
+    this.launchQueued();
+  }
+
+  async stopAll(): Promise<void> {
+    await Promise.all([...this.running].map((id) => wf.getExternalWorkflowHandle(id).signal(stopSignal).catch(() => undefined)));
+    this.queue.length = 0;
+  }
+
+  private launchQueued(): void {
+    while (this.running.size < this.options.maxSubtasks && this.queue.length > 0) {
+      this.launch(this.queue.shift()!);
+    }
+  }
+
+  private launch(request: SubtaskRequest): void {
+    this.started += 1;
+    const workflowId = `${this.parentId}.${this.started}`;
+    this.running.add(workflowId);
+    const input: TaskWorkflowInput = { name: request.name, tags: [], data: request.data, options: this.options };
+    const ended = (state: TaskSnapshot['state'], result: TaskSnapshot['result']) => {
+      this.running.delete(workflowId);
+      if (request.waitFor) this.blocking -= 1;
+      this.inbox.push({ kind: 'subtask-ended', into: request.into, outcome: { taskId: workflowId, state, result } });
+      this.launchQueued();
+    };
+    wf.executeChild<(input: TaskWorkflowInput) => Promise<TaskSnapshot>>('taskWorkflow', {
+      workflowId,
+      args: [input],
+      parentClosePolicy: 'ABANDON',
+      typedSearchAttributes: [
+        { key: TASK_STATE_KEY, value: 'running' },
+        { key: TASK_NAME_KEY, value: request.name },
+        { key: TASK_TAGS_KEY, value: [] },
+      ],
+    }).then(
+      (snapshot) => ended(snapshot.state, snapshot.result),
+      // Terminated or otherwise ended without a snapshot: from the parent's view it was stopped.
+      () => ended('stopped', null),
+    );
+  }
+}

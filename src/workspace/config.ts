@@ -1,0 +1,401 @@
+/**
+ * Workspace configuration: `whenflow.yaml` (or `whenflow.yml`) at the workspace root.
+ *
+ * Optional: without a file every setting has its default. Loading never throws for bad content;
+ * every problem found (YAML syntax, unset environment variables, unknown keys, bad values) comes
+ * back at once, located by a dot path, with the defaults as the configuration.
+ *
+ * `${NAME}` and `${NAME:-fallback}` in string values are replaced from the environment before
+ * validation, so a substituted value is always a string (`concurrency: ${N}` is a problem, not a
+ * coerced number). `$${` writes a literal `${`. Problem messages never show the stash key.
+ */
+import { readFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { parseDocument } from 'yaml';
+import { z } from 'zod';
+import type { JsonObject, JsonValue } from '../model/json';
+import type { StepRetryPolicy } from '../model/task';
+import { DEFAULT_RETRY, DEFAULT_STEP_TIMEOUT_MS, durationMs, resolveStepOptions, retryOptionsSchema } from '../steps/options';
+
+/** Looked for in this order; the first is the one to write. */
+export const CONFIG_FILE_NAMES = ['whenflow.yaml', 'whenflow.yml'] as const;
+
+/** What a connector's retry policy is resolved over when `connectors.<name>.retry` is given. */
+export const CONNECTOR_DEFAULT_RETRY: StepRetryPolicy = {
+  initialIntervalMs: 1000,
+  backoffCoefficient: 2,
+  maximumIntervalMs: 30_000,
+  maximumAttempts: 5,
+  nonRetryableErrorTypes: [],
+};
+
+export interface ConnectorConfig {
+  /** Present only when the file sets `retry`; resolved over CONNECTOR_DEFAULT_RETRY. */
+  retry?: StepRetryPolicy;
+  timeoutMs?: number;
+  options: JsonObject;
+}
+
+export interface WorkspaceConfig {
+  defaults: { retry: StepRetryPolicy; timeoutMs: number; concurrency: number; maxStepRuns: number; maxSubtasks: number };
+  /** AES-256 key for `data.$stash` (32 bytes), or null when `secrets.key` is not set. */
+  stashKey: Buffer | null;
+  /** `config:`: what steps read with `task.config(KEY)`. */
+  values: Record<string, JsonValue>;
+  connectors: Record<string, ConnectorConfig>;
+  /** Validated elsewhere; kept as written (after `${…}` substitution). */
+  webhooks: JsonValue | null;
+  /** Absolute path of the file read, or null when the workspace has none. */
+  file: string | null;
+}
+
+export interface ConfigProblem {
+  /** The config file, relative to the workspace (e.g. `whenflow.yaml`), as step problems name step files. */
+  file: string;
+  /** Dot path inside the file, e.g. `defaults.retry.maximumAttempts`; empty for the file as a whole. */
+  path: string;
+  message: string;
+}
+
+export function defaultWorkspaceConfig(): WorkspaceConfig {
+  return {
+    defaults: {
+      retry: { ...DEFAULT_RETRY, nonRetryableErrorTypes: [...DEFAULT_RETRY.nonRetryableErrorTypes] },
+      timeoutMs: DEFAULT_STEP_TIMEOUT_MS,
+      concurrency: 10,
+      maxStepRuns: 10_000,
+      maxSubtasks: 100,
+    },
+    stashKey: null,
+    values: {},
+    connectors: {},
+    webhooks: null,
+    file: null,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Stash key
+
+const STASH_KEY_BYTES = 32;
+export const STASH_KEY_HELP =
+  'a valid key is base64 (standard or URL-safe) of exactly 32 random bytes, 44 characters such as "q3J…0Q=" ' +
+  "(make one with `openssl rand -base64 32` or `node -e \"console.log(require('crypto').randomBytes(32).toString('base64'))\"`)";
+
+/**
+ * Decodes a stash key: base64 or base64url of exactly 32 bytes, padding optional, surrounding
+ * whitespace ignored. The error never contains the key.
+ */
+export function parseStashKey(text: string): { key: Buffer } | { error: string } {
+  const trimmed = text.trim();
+  const body = trimmed.replace(/=+$/, '');
+  const padding = trimmed.length - body.length;
+  const standard = /^[A-Za-z0-9+/]*$/.test(body);
+  const urlSafe = /^[A-Za-z0-9_-]*$/.test(body);
+  if ((!standard && !urlSafe) || padding > 2 || body.length % 4 === 1) {
+    return { error: `the stash key is not base64; ${STASH_KEY_HELP}` };
+  }
+  const key = Buffer.from(body, urlSafe ? 'base64url' : 'base64');
+  // Canonical form only: unused trailing bits must be zero, or two texts would be the same key.
+  const canonical = key.toString(urlSafe ? 'base64url' : 'base64').replace(/=+$/, '');
+  if (canonical !== body) return { error: `the stash key is not canonical base64; ${STASH_KEY_HELP}` };
+  if (key.length !== STASH_KEY_BYTES) {
+    return { error: `the stash key decodes to ${key.length} bytes, not ${STASH_KEY_BYTES}; ${STASH_KEY_HELP}` };
+  }
+  return { key };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Paths
+
+type Segment = string | number;
+const PLAIN_KEY = /^[A-Za-z_$][A-Za-z0-9_$-]*$/;
+
+/** `defaults.retry.maximumAttempts`, `a.list[0]`, `config["odd key"]`. */
+export function formatConfigPath(segments: readonly Segment[]): string {
+  let out = '';
+  for (const s of segments) {
+    if (typeof s === 'number') out += `[${s}]`;
+    else if (PLAIN_KEY.test(s)) out += out ? `.${s}` : s;
+    else out += `[${JSON.stringify(s)}]`;
+  }
+  return out;
+}
+
+function startsWith(path: readonly Segment[], prefix: readonly Segment[]): boolean {
+  return prefix.length <= path.length && prefix.every((s, i) => s === path[i]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// ${NAME} substitution
+
+interface Substitution {
+  value: unknown;
+  /** Where a variable without fallback is unset, and which. */
+  missing: { path: Segment[]; name: string }[];
+  malformed: Segment[][];
+  /** Paths whose string was produced by substitution (for a hint when a number was expected). */
+  substituted: Segment[][];
+}
+
+const REFERENCE = /\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}|\$\{/g;
+
+function substitute(value: unknown, env: NodeJS.ProcessEnv): Substitution {
+  const result: Substitution = { value: undefined, missing: [], malformed: [], substituted: [] };
+  const walk = (v: unknown, path: Segment[]): unknown => {
+    if (typeof v === 'string') {
+      let changed = false;
+      let bad = false;
+      const out = v.replace(REFERENCE, (match, name: string | undefined, fallback: string | undefined) => {
+        if (match === '$${') return '${';
+        if (name === undefined) {
+          bad = true;
+          return match;
+        }
+        changed = true;
+        const found = env[name];
+        if (fallback !== undefined) return found === undefined || found === '' ? fallback : found;
+        if (found === undefined) {
+          result.missing.push({ path, name });
+          return '';
+        }
+        return found;
+      });
+      if (bad) result.malformed.push(path);
+      if (changed) result.substituted.push(path);
+      return out;
+    }
+    if (Array.isArray(v)) return v.map((item, i) => walk(item, [...path, i]));
+    if (typeof v === 'object' && v !== null) {
+      return Object.fromEntries(Object.entries(v).map(([k, item]) => [k, walk(item, [...path, k])]));
+    }
+    return v;
+  };
+  result.value = walk(value, []);
+  return result;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Schema
+
+/** Free-form values must be JSON: YAML's `.inf` / `.nan` are not. */
+function checkJson(value: unknown, path: Segment[], ctx: z.RefinementCtx): void {
+  if (value === null || typeof value === 'string' || typeof value === 'boolean') return;
+  if (typeof value === 'number') {
+    if (!Number.isFinite(value)) ctx.addIssue({ code: 'custom', path, message: `${String(value)} is not a JSON number (use a finite number)` });
+    return;
+  }
+  if (Array.isArray(value)) {
+    value.forEach((item, i) => checkJson(item, [...path, i], ctx));
+    return;
+  }
+  if (typeof value === 'object') {
+    for (const [k, item] of Object.entries(value)) checkJson(item, [...path, k], ctx);
+    return;
+  }
+  ctx.addIssue({ code: 'custom', path, message: `${typeof value} is not a JSON value` });
+}
+
+const jsonValue = z.unknown().superRefine((v, ctx) => checkJson(v, [], ctx)).transform((v) => v as JsonValue);
+const jsonObject = z
+  .record(z.string(), z.unknown())
+  .superRefine((v, ctx) => checkJson(v, [], ctx))
+  .transform((v) => v as JsonObject);
+
+/** Temporal rejects zero timeouts when it schedules an activity. */
+const positiveDuration = durationMs.refine((ms) => ms > 0, 'must be longer than 0');
+const atLeastOne = z.number().int().min(1);
+
+const stashKeySchema = z.string().transform((text, ctx): Buffer | null => {
+  if (text.trim() === '') return null; // `key: ${WHENFLOW_STASH_KEY:-}`: no key, secrets unavailable
+  const parsed = parseStashKey(text);
+  if ('error' in parsed) {
+    ctx.addIssue({ code: 'custom', message: parsed.error });
+    return z.NEVER;
+  }
+  return parsed.key;
+});
+
+const defaultsSchema = z
+  .object({
+    retry: retryOptionsSchema.nullish(),
+    timeout: positiveDuration.nullish(),
+    concurrency: atLeastOne.nullish(),
+    maxStepRuns: atLeastOne.nullish(),
+    maxSubtasks: atLeastOne.nullish(),
+  })
+  .strict();
+
+const secretsSchema = z.object({ key: stashKeySchema.nullish() }).strict();
+
+const connectorSchema = z
+  .object({
+    retry: retryOptionsSchema.nullish(),
+    timeout: positiveDuration.nullish(),
+    options: jsonObject.nullish(),
+  })
+  .strict();
+
+/** A section written as `defaults:` with nothing under it is YAML null: the same as leaving it out. */
+const fileSchema = z
+  .object({
+    defaults: defaultsSchema.nullish(),
+    secrets: secretsSchema.nullish(),
+    config: z.record(z.string(), jsonValue).nullish(),
+    connectors: z.record(z.string(), connectorSchema.nullish()).nullish(),
+    webhooks: jsonValue.optional(),
+  })
+  .strict();
+
+type ConfigFile = z.output<typeof fileSchema>;
+
+const DURATION_KEYS = new Set(['timeout', 'initialInterval', 'maximumInterval']);
+
+/** The keys allowed where an unknown key was found, for the message. */
+function allowedKeys(path: readonly Segment[]): string[] {
+  const shapeKeys = (o: { shape: object }) => Object.keys(o.shape);
+  if (path.length === 0) return shapeKeys(fileSchema);
+  if (path.length === 1 && path[0] === 'defaults') return shapeKeys(defaultsSchema);
+  if (path.length === 1 && path[0] === 'secrets') return shapeKeys(secretsSchema);
+  if (path.length === 2 && path[0] === 'connectors') return shapeKeys(connectorSchema);
+  if (path[path.length - 1] === 'retry') return shapeKeys(retryOptionsSchema);
+  return [];
+}
+
+function issueProblems(issue: z.core.$ZodIssue, substituted: Segment[][]): { path: Segment[]; message: string }[] {
+  const path = issue.path.filter((s): s is Segment => typeof s !== 'symbol');
+  if (issue.code === 'unrecognized_keys') {
+    const allowed = allowedKeys(path);
+    const hint = allowed.length ? ` (allowed: ${allowed.join(', ')})` : '';
+    return issue.keys.map((key) => ({ path: [...path, key], message: `unknown key "${key}"${hint}` }));
+  }
+  let message = issue.message;
+  const last = path[path.length - 1];
+  if (issue.code === 'invalid_union' && typeof last === 'string' && DURATION_KEYS.has(last)) {
+    message = 'must be a duration: milliseconds, or a string such as "30s", "2m", "1.5h"';
+  }
+  if (issue.code === 'invalid_type' && issue.expected === 'number' && substituted.some((p) => p.length === path.length && startsWith(path, p))) {
+    message += ' (a value from ${…} is always a string; write the number in whenflow.yaml itself)';
+  }
+  return [{ path, message }];
+}
+
+// ---------------------------------------------------------------------------------------------
+// Loading
+
+function yamlProblems(file: string, errors: readonly { message: string; linePos?: readonly { line: number; col: number }[] }[]): ConfigProblem[] {
+  return errors.map((error) => {
+    const first = error.message.split('\n')[0] ?? error.message;
+    const reason = first.replace(/ at line \d+, column \d+:?$/, '');
+    const at = error.linePos?.[0];
+    return { file, path: '', message: `YAML syntax error${at ? ` at line ${at.line}, column ${at.col}` : ''}: ${reason}` };
+  });
+}
+
+async function readIfPresent(path: string): Promise<{ text: string } | { absent: true } | { error: string }> {
+  try {
+    return { text: await readFile(path, 'utf8') };
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return { absent: true };
+    return { error: code === 'EISDIR' ? 'is a folder, not a file' : `cannot be read: ${(error as Error).message}` };
+  }
+}
+
+function resolveConfig(parsed: ConfigFile, file: string, problemFile: string, problems: ConfigProblem[]): WorkspaceConfig {
+  const config = defaultWorkspaceConfig();
+  config.file = file;
+  const d = parsed.defaults ?? {};
+  config.defaults = {
+    retry: resolveStepOptions({ retry: d.retry ?? undefined }, { retry: DEFAULT_RETRY, timeoutMs: DEFAULT_STEP_TIMEOUT_MS }).retry,
+    timeoutMs: d.timeout ?? DEFAULT_STEP_TIMEOUT_MS,
+    concurrency: d.concurrency ?? config.defaults.concurrency,
+    maxStepRuns: d.maxStepRuns ?? config.defaults.maxStepRuns,
+    maxSubtasks: d.maxSubtasks ?? config.defaults.maxSubtasks,
+  };
+  config.stashKey = parsed.secrets?.key ?? null;
+  config.values = parsed.config ?? {};
+  config.webhooks = parsed.webhooks ?? null;
+  for (const [name, connector] of Object.entries(parsed.connectors ?? {})) {
+    const resolved: ConnectorConfig = { options: connector?.options ?? {} };
+    if (connector?.retry) {
+      resolved.retry = resolveStepOptions({ retry: connector.retry }, { retry: CONNECTOR_DEFAULT_RETRY, timeoutMs: DEFAULT_STEP_TIMEOUT_MS }).retry;
+      const max = resolved.retry.maximumIntervalMs;
+      if (max !== undefined && max < resolved.retry.initialIntervalMs) {
+        problems.push({
+          file: problemFile,
+          path: formatConfigPath(['connectors', name, 'retry', 'initialInterval']),
+          message: `is longer than the default maximum interval for connectors (${max} ms); set maximumInterval as well`,
+        });
+      }
+    }
+    if (connector?.timeout != null) resolved.timeoutMs = connector.timeout;
+    config.connectors[name] = resolved;
+  }
+  return config;
+}
+
+/**
+ * Reads `whenflow.yaml` (or `whenflow.yml`) of a workspace. Never throws for bad content: with any
+ * problem, the configuration returned is the defaults (callers should refuse to run).
+ */
+export async function loadWorkspaceConfig(workspace: string, env: NodeJS.ProcessEnv = process.env): Promise<{ config: WorkspaceConfig; problems: ConfigProblem[] }> {
+  const root = resolve(workspace);
+  const problems: ConfigProblem[] = [];
+  let chosen: { name: string; path: string; text: string } | undefined;
+  for (const name of CONFIG_FILE_NAMES) {
+    const path = join(root, name);
+    const read = await readIfPresent(path);
+    if ('absent' in read) continue;
+    if ('error' in read) {
+      problems.push({ file: name, path: '', message: `${name} ${read.error}` });
+      continue;
+    }
+    if (chosen) {
+      problems.push({ file: name, path: '', message: `both ${chosen.name} and ${name} exist; keep only ${chosen.name}` });
+      continue;
+    }
+    chosen = { name, path, text: read.text };
+  }
+  const defaults = (): WorkspaceConfig => ({ ...defaultWorkspaceConfig(), file: chosen?.path ?? null });
+  if (!chosen) return { config: defaults(), problems };
+
+  const file = chosen.name;
+  const doc = parseDocument(chosen.text, { prettyErrors: true, uniqueKeys: true });
+  if (doc.errors.length > 0) return { config: defaults(), problems: [...problems, ...yamlProblems(file, doc.errors)] };
+
+  let raw: unknown;
+  try {
+    raw = doc.toJS({ maxAliasCount: 100 });
+  } catch (error) {
+    return { config: defaults(), problems: [...problems, { file, path: '', message: `cannot read YAML: ${(error as Error).message}` }] };
+  }
+  if (raw === null || raw === undefined) return { config: defaults(), problems };
+  if (typeof raw !== 'object' || Array.isArray(raw)) {
+    const allowed = allowedKeys([]).join(', ');
+    return { config: defaults(), problems: [...problems, { file, path: '', message: `must be a mapping with some of the keys ${allowed}` }] };
+  }
+
+  const sub = substitute(raw, env);
+  for (const { path, name } of sub.missing) {
+    problems.push({ file, path: formatConfigPath(path), message: `environment variable ${name} is not set; set it, or give a fallback: \${${name}:-fallback}` });
+  }
+  for (const path of sub.malformed) {
+    problems.push({ file, path: formatConfigPath(path), message: '"${" must start ${NAME} or ${NAME:-fallback} (NAME: letters, digits, _); write $${ for a literal "${"' });
+  }
+  const unusable = [...sub.missing.map((m) => m.path), ...sub.malformed];
+
+  const parsed = fileSchema.safeParse(sub.value);
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) {
+      for (const p of issueProblems(issue, sub.substituted)) {
+        // A value already reported for its ${…} would only be reported again, less clearly.
+        if (unusable.some((u) => startsWith(p.path, u))) continue;
+        problems.push({ file, path: formatConfigPath(p.path), message: p.message });
+      }
+    }
+  }
+  if (!parsed.success || problems.length > 0) return { config: defaults(), problems };
+  const config = resolveConfig(parsed.data, chosen.path, file, problems);
+  return problems.length > 0 ? { config: defaults(), problems } : { config, problems };
+}

@@ -1,0 +1,88 @@
+import { resolve } from 'node:path';
+import { loadConnectors, type ConnectorRegistry } from '../connectors';
+import { DEFAULT_CONNECTOR_POLICY, type Catalog, type ConnectorPolicy } from '../model/task';
+import { resolveStepOptions, stepOptionsSchema } from '../steps/options';
+import { loadWorkspace, type LoadedStep } from '../steps/load';
+import { loadWorkspaceConfig, type WorkspaceConfig } from './config';
+
+/** One thing wrong anywhere in a workspace: a step file, a connector module, or whenflow.yaml. */
+export interface WorkspaceProblem {
+  file: string;
+  /** Where inside the file, e.g. `condition.order.status` or `defaults.retry.maximumAttempts`. */
+  path?: string;
+  message: string;
+}
+
+export function formatWorkspaceProblem(problem: WorkspaceProblem): string {
+  return `  ${problem.file}${problem.path ? ` (${problem.path})` : ''}: ${problem.message}`;
+}
+
+export class InvalidWorkspaceError extends Error {
+  constructor(
+    readonly workspace: string,
+    readonly problems: WorkspaceProblem[],
+  ) {
+    const count = problems.length;
+    super(`${count} problem${count === 1 ? '' : 's'} in workspace ${workspace}:\n${problems.map(formatWorkspaceProblem).join('\n')}`);
+    this.name = 'WorkspaceError';
+  }
+}
+
+/** Everything a worker needs from a workspace folder, with every problem found in it. */
+export interface Workspace {
+  dir: string;
+  config: WorkspaceConfig;
+  connectors: ConnectorRegistry;
+  catalog: Catalog;
+  steps: Map<string, LoadedStep>;
+  problems: WorkspaceProblem[];
+}
+
+/**
+ * Reads a workspace: whenflow.yaml, connectors/ and steps/. Never throws for bad content: all
+ * problems of all files come back together, so a user fixes them in one go.
+ */
+export async function openWorkspace(dir: string, env: NodeJS.ProcessEnv = process.env): Promise<Workspace> {
+  const root = resolve(dir);
+  const [{ config, problems: configProblems }, { registry, problems: connectorProblems, policies }] = await Promise.all([
+    loadWorkspaceConfig(root, env),
+    loadConnectors(root),
+  ]);
+  const loaded = await loadWorkspace(root, { retry: config.defaults.retry, timeoutMs: config.defaults.timeoutMs });
+  const problems: WorkspaceProblem[] = [
+    ...configProblems.map((p) => ({ file: p.file, ...(p.path ? { path: p.path } : {}), message: p.message })),
+    ...connectorProblems.map((p) => ({ file: p.file, message: p.message })),
+    ...loaded.problems.map((p) => ({ file: p.file, ...(p.path ? { path: p.path } : {}), message: p.message })),
+  ];
+  const connectors: Record<string, ConnectorPolicy> = {};
+  for (const name of registry.names()) {
+    const policy = connectorPolicy(name, config, policies[name], problems);
+    if (policy) connectors[name] = policy;
+  }
+  return { dir: root, config, connectors: registry, catalog: { ...loaded.catalog, connectors }, steps: loaded.steps, problems };
+}
+
+/**
+ * A connector's policy for deferred calls: whenflow.yaml's `connectors.<name>` wins over the module's
+ * own `retry`/`timeout` exports, which win over the default. Null when nothing differs from the default.
+ */
+function connectorPolicy(name: string, config: WorkspaceConfig, declared: { retry?: unknown; timeout?: unknown } | undefined, problems: WorkspaceProblem[]): ConnectorPolicy | null {
+  const configured = config.connectors[name];
+  let fromModule: Partial<ConnectorPolicy> = {};
+  if (declared && (declared.retry !== undefined || declared.timeout !== undefined)) {
+    const parsed = stepOptionsSchema.safeParse({ retry: declared.retry, timeout: declared.timeout });
+    if (!parsed.success) {
+      for (const issue of parsed.error.issues) problems.push({ file: `connectors/${name}`, path: issue.path.map(String).join('.'), message: issue.message });
+    } else {
+      const resolved = resolveStepOptions(parsed.data, { retry: DEFAULT_CONNECTOR_POLICY.retry, timeoutMs: DEFAULT_CONNECTOR_POLICY.timeoutMs });
+      fromModule = { ...(declared.retry !== undefined ? { retry: resolved.retry } : {}), ...(declared.timeout !== undefined ? { timeoutMs: resolved.timeoutMs } : {}) };
+    }
+  }
+  const retry = configured?.retry ?? fromModule.retry;
+  const timeoutMs = configured?.timeoutMs ?? fromModule.timeoutMs;
+  if (retry === undefined && timeoutMs === undefined) return null;
+  return {
+    retry: retry ?? DEFAULT_CONNECTOR_POLICY.retry,
+    timeoutMs: timeoutMs ?? DEFAULT_CONNECTOR_POLICY.timeoutMs,
+  };
+}
