@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { WorkflowNotFoundError, type Client, type WorkflowHandle } from '@temporalio/client';
 import { z } from 'zod';
-import { DEFAULT_TASK_OPTIONS, isSettled, type TaskSnapshot, type TraceEntry } from './model/task';
+import { DEFAULT_TASK_OPTIONS, isSettled, type TaskSnapshot, type TaskState, type TraceEntry } from './model/task';
 import { TASK_NAME_KEY, TASK_STATE_KEY, TASK_TAGS_KEY } from './model/search-attributes';
 import type { JsonObject } from './model/json';
 import { taskWorkflow } from './workflows';
-import { progressQuery, resumeUpdate, snapshotQuery, stopUpdate, type TaskProgress } from './workflows/api';
+import { progressQuery, resumeUpdate, snapshotQuery, stopUpdate, updateDataUpdate, type TaskProgress } from './workflows/api';
+import { sealStash, StashError } from './runtime/stash';
 
 export { DEFAULT_TASK_QUEUE } from './worker';
 
@@ -20,6 +21,8 @@ export const startTaskSchema = z.object({
   concurrency: z.number().int().min(1).default(DEFAULT_TASK_OPTIONS.concurrency),
   maxStepRuns: z.number().int().min(1).default(DEFAULT_TASK_OPTIONS.maxStepRuns),
   maxSubtasks: z.number().int().min(1).default(DEFAULT_TASK_OPTIONS.maxSubtasks),
+  /** Key for `data.$stash` secrets (whenflow.yaml `secrets.key`): they are sealed before they leave this process. */
+  stashKey: z.instanceof(Buffer).nullable().default(null),
 });
 
 export type StartTaskOptions = z.input<typeof startTaskSchema>;
@@ -38,10 +41,11 @@ export async function startTask(client: Client, options: StartTaskOptions): Prom
     throw new TaskInputError(parsed.error.issues.map((issue) => ({ path: issue.path.map(String).join('.'), message: issue.message })));
   }
   const input = parsed.data;
+  const data = sealForTemporal(input.data as JsonObject, input.stashKey, 'data');
   return client.workflow.start(taskWorkflow, {
     taskQueue: input.taskQueue,
     workflowId: input.taskId ?? `task-${randomUUID()}`,
-    args: [{ name: input.name, tags: input.tags, data: input.data as JsonObject, options: { concurrency: input.concurrency, maxStepRuns: input.maxStepRuns, maxSubtasks: input.maxSubtasks } }],
+    args: [{ name: input.name, tags: input.tags, data, options: { concurrency: input.concurrency, maxStepRuns: input.maxStepRuns, maxSubtasks: input.maxSubtasks } }],
     typedSearchAttributes: [
       { key: TASK_STATE_KEY, value: 'running' },
       { key: TASK_NAME_KEY, value: input.name },
@@ -101,6 +105,24 @@ export async function waitForTask(client: Client, taskId: string, options: WaitO
     if (Date.now() > deadline) throw new TaskWaitTimeoutError(taskId, options.timeoutMs ?? 0);
     await new Promise((resolve) => setTimeout(resolve, interval));
   }
+}
+
+/** Secrets never travel in plaintext: a task or update carrying `$stash` needs the workspace's stash key. */
+function sealForTemporal(data: JsonObject, key: Buffer | null, path: string): JsonObject {
+  try {
+    return sealStash(data, key);
+  } catch (error) {
+    if (error instanceof StashError) throw new TaskInputError([{ path: `${path}.$stash`, message: error.message }]);
+    throw error;
+  }
+}
+
+/** Merges new data into a task (RFC 7386 JSON Merge Patch: `null` deletes a key) and starts a new cycle. */
+export async function updateTask(client: Client, taskId: string, patch: JsonObject, options: { stashKey?: Buffer | null } = {}): Promise<TaskState> {
+  const parsed = jsonObject.safeParse(patch);
+  if (!parsed.success) throw new TaskInputError(parsed.error.issues.map((issue) => ({ path: ['patch', ...issue.path.map(String)].join('.'), message: issue.message })));
+  const sealed = sealForTemporal(parsed.data as JsonObject, options.stashKey ?? null, 'patch');
+  return client.workflow.getHandle<typeof taskWorkflow>(taskId).executeUpdate(updateDataUpdate, { args: [sealed] });
 }
 
 /** Runs a task's failed step again (after the step file was fixed); the task goes on from there. */

@@ -64,7 +64,7 @@ export function createActivities(workspace: string) {
         const ws = await open();
         const step = await currentStep(ws.dir, input.step, input.file);
         const stashKey = ws.config.stashKey;
-        const outcome = await executeStep({
+        const outcome = executeStep({
           step: input.step,
           taskId: input.taskId,
           attempt,
@@ -88,7 +88,8 @@ export function createActivities(workspace: string) {
               defer,
             ),
         });
-        return outcome;
+        // Step content that ignores cancellation must not hold the activity (or a worker shutdown) hostage.
+        return await untilCancelled(outcome, Context.current().cancellationSignal);
       } catch (error) {
         throw asFailure(error, attempt);
       }
@@ -117,6 +118,15 @@ export function createActivities(workspace: string) {
 }
 
 export type TaskActivities = ReturnType<typeof createActivities>;
+
+function untilCancelled<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason instanceof Error ? signal.reason : new Error('the step was cancelled'));
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
+}
 
 /** Errors that fail the same way on every retry: retrying them only delays the task's error state. */
 function isPermanent(error: Error): boolean {

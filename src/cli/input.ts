@@ -1,7 +1,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { isJsonObject, type JsonObject } from '../model/json';
-import { formatProblem, loadWorkspace, type LoadedWorkspace } from '../steps/load';
+import { InvalidWorkspaceError, openWorkspace, type Workspace } from '../workspace/workspace';
 import { UsageError } from './errors';
 
 /** Task data from `--data FILE` or `-d JSON`; names the source and the position of a JSON syntax error. */
@@ -34,15 +34,12 @@ export async function readTaskData(options: { data?: string; json?: string }): P
   return value;
 }
 
-/** Loads a workspace for a command, turning every problem into one usage error that lists them all. */
-export async function readWorkspace(dir: string): Promise<LoadedWorkspace> {
+/** Opens a workspace for a command, turning every problem (steps, connectors, whenflow.yaml) into one usage error. */
+export async function readWorkspace(dir: string): Promise<Workspace> {
   const info = await stat(dir).catch(() => null);
   if (!info?.isDirectory()) throw new UsageError(`workspace ${resolve(dir)} is not a directory`);
-  const workspace = await loadWorkspace(dir);
-  if (workspace.problems.length > 0) {
-    const count = workspace.problems.length;
-    throw new UsageError(`${count} problem${count === 1 ? '' : 's'} in workspace ${resolve(dir)}:\n${workspace.problems.map(formatProblem).join('\n')}`);
-  }
+  const workspace = await openWorkspace(dir);
+  if (workspace.problems.length > 0) throw new UsageError(new InvalidWorkspaceError(resolve(dir), workspace.problems).message);
   return workspace;
 }
 

@@ -1,5 +1,6 @@
 import pc from 'picocolors';
 import type { JsonValue } from '../model/json';
+import { maskStashForDisplay } from '../runtime/stash';
 import type { TaskSnapshot, TaskState, TraceEntry } from '../model/task';
 
 /** The `whenflow run --json` contract (documented in the README); keep it stable. */
@@ -13,12 +14,13 @@ export interface RunJson {
   error: { step: string; message: string; attempts: number } | null;
 }
 
+/** Output never shows secrets: sealed `$stash` values are shown as `‹sealed string›` and so on. */
 export function toRunJson(snapshot: TaskSnapshot): RunJson {
   return {
     taskId: snapshot.taskId,
     state: snapshot.state,
     result: snapshot.result,
-    data: snapshot.data,
+    data: maskStashForDisplay(snapshot.data),
     trace: snapshot.trace,
     conflicts: snapshot.conflicts,
     error: snapshot.error ? { step: snapshot.error.step, message: snapshot.error.message, attempts: snapshot.error.attempts } : null,
@@ -55,6 +57,6 @@ export function formatFinal(snapshot: TaskSnapshot): string {
     lines.push(`${pc.yellow('conflict')}  cycle ${conflict.cycle}: ${conflict.kept} kept, ${conflict.dropped} dropped at ${conflict.paths.join(', ')}`);
   }
   if (snapshot.result !== null) lines.push(`${pc.bold('result')} ${JSON.stringify(snapshot.result)}`);
-  lines.push(pc.bold('data'), JSON.stringify(snapshot.data, null, 2));
+  lines.push(pc.bold('data'), JSON.stringify(maskStashForDisplay(snapshot.data), null, 2));
   return lines.join('\n');
 }

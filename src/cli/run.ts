@@ -31,7 +31,8 @@ export async function runOnce(options: RunOptions, io: { out: (s: string) => voi
     throw problems[0];
   }
   const taskData = (data as PromiseFulfilledResult<Awaited<ReturnType<typeof readTaskData>>>).value;
-  const stepCount = (workspace as PromiseFulfilledResult<Awaited<ReturnType<typeof readWorkspace>>>).value.catalog.steps.length;
+  const ws = (workspace as PromiseFulfilledResult<Awaited<ReturnType<typeof readWorkspace>>>).value;
+  const defaults = ws.config.defaults;
 
   const session = await openSession(options.jsonOutput ? io.progress : (line) => io.progress(line));
   try {
@@ -43,10 +44,12 @@ export async function runOnce(options: RunOptions, io: { out: (s: string) => voi
         name: options.name ?? 'task',
         data: taskData,
         taskQueue,
-        ...(options.concurrency ? { concurrency: options.concurrency } : {}),
-        ...(options.maxStepRuns ? { maxStepRuns: options.maxStepRuns } : {}),
+        concurrency: options.concurrency ?? defaults.concurrency,
+        maxStepRuns: options.maxStepRuns ?? defaults.maxStepRuns,
+        maxSubtasks: defaults.maxSubtasks,
+        stashKey: ws.config.stashKey,
       });
-      io.progress(`task ${handle.workflowId} started on ${session.address} (${stepCount} steps in ${resolve(options.workspace)})`);
+      io.progress(`task ${handle.workflowId} started on ${session.address} (${ws.catalog.steps.length} steps in ${ws.dir})`);
       return waitForTask(session.client, handle.workflowId, { onStep: (entry) => io.progress(formatStep(entry)) });
     });
     io.out(options.jsonOutput ? JSON.stringify(toRunJson(final)) : formatFinal(final));

@@ -13,7 +13,7 @@
 import sift from 'sift';
 import type { JsonObject, JsonValue } from '../model/json';
 import { LEAF_TESTS, isLeafTestName, type LeafEnv, type LeafTester, type SubTester } from './leaf-tests';
-import { formatPath, valueAt } from './paths';
+import { formatPath, parentIsObject, valueAt } from './paths';
 import {
   LEAF_OPERATION,
   LEVEL_OPERATION,
@@ -57,7 +57,7 @@ class LeafOperation implements SiftOperation {
   }
   next(item: unknown): void {
     const frame = item as Frame;
-    this.keep = this.test(valueAt(frame.s, this.path), frame.r);
+    this.keep = parentIsObject(frame.s, this.path) && this.test(valueAt(frame.s, this.path), frame.r);
     this.done = true;
   }
 }

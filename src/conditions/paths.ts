@@ -29,6 +29,21 @@ export function valueAt(subject: unknown, path: Path): unknown {
   return current;
 }
 
+/**
+ * A nested pattern describes an object: its leaves apply only when every level above the leaf is an
+ * object. So `{ approval: { approved: null } }` needs an `approval` object, and does not match `{}`.
+ */
+export function parentIsObject(subject: unknown, path: Path): boolean {
+  let current = subject;
+  for (let i = 0; i < path.length; i++) {
+    if (!isPlainRecord(current)) return false;
+    if (i === path.length - 1) return true;
+    const key = path[i] as string;
+    current = hasOwn.call(current, key) ? current[key] : undefined;
+  }
+  return true;
+}
+
 const INDEX = /^(0|[1-9][0-9]*)$/;
 
 /** Splits a `$data` path; null when it is not a well-formed dot path (empty, or an empty segment). */

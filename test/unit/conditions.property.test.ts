@@ -68,7 +68,9 @@ function refMatch(p: Pattern, v: unknown, taskRoot: boolean): boolean {
     if (k === '$and') return (sub as Pattern[]).every((b) => refMatch(b, v, taskRoot));
     if (k === '$nor') return !(sub as Pattern[]).some((b) => refMatch(b, v, taskRoot));
     if (k.startsWith('$')) return refOperator(k, sub, v);
-    return refMatch(sub, isObj(v) && Object.prototype.hasOwnProperty.call(v, k) ? v[k] : undefined, false);
+    // A field of a nested pattern needs an object to be a field of (SEMANTICS: the sub-pattern matches the sub-object).
+    if (!isObj(v)) return false;
+    return refMatch(sub, Object.prototype.hasOwnProperty.call(v, k) ? v[k] : undefined, false);
   });
 }
 

@@ -92,10 +92,10 @@ const RULES: RuleCase[] = [
     ],
   },
   {
-    rule: 'navigation through missing/non-object yields undefined (null accepts it)',
+    rule: 'a nested pattern needs its object: null accepts a missing key inside it, not a missing object',
     condition: { a: { b: null } },
-    yes: [{}, { a: {} }, { a: { b: null } }, { a: 5 }, { a: [] }, { a: null }],
-    no: [{ a: { b: 0 } }, { a: { b: {} } }],
+    yes: [{ a: {} }, { a: { b: null } }],
+    no: [{}, { a: 5 }, { a: [] }, { a: null }, { a: { b: 0 } }, { a: { b: {} } }],
   },
   {
     rule: 'empty nested pattern {} means an object',
@@ -255,8 +255,8 @@ const RULES: RuleCase[] = [
   {
     rule: '$exists false',
     condition: { a: { b: { $exists: false } } },
-    yes: [{}, { a: {} }, { a: 3 }],
-    no: [{ a: { b: null } }],
+    yes: [{ a: {} }, { a: { c: 1 } }],
+    no: [{ a: { b: null } }, {}, { a: 3 }],
   },
   {
     rule: '$regex with $options',

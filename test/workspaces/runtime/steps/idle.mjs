@@ -1,0 +1,4 @@
+export const condition = { idle: true };
+export const content = async () => {
+  data.idle = 'waiting for more';
+};

@@ -1,0 +1,6 @@
+export const condition = { needsConfig: true };
+export const content = async () => {
+  data.channel = task.config('CHANNEL');
+  data.region = task.config('REGION');
+  data.needsConfig = false;
+};
