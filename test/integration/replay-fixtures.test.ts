@@ -1,5 +1,5 @@
 import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { Worker } from '@temporalio/worker';
 import { describe, expect, it } from 'vitest';
 import { workflowBundle } from '../../src/worker';
@@ -12,14 +12,17 @@ const dir = join(import.meta.dirname, '..', 'histories');
  * silent break of tasks already running.
  */
 describe('recorded task histories', () => {
-  const files = readdirSync(dir).filter((f) => f.endsWith('.json')).sort();
+  // test/histories/<suite>/<workflow ID>.json
+  const files = readdirSync(dir, { recursive: true, encoding: 'utf8' })
+    .filter((f) => f.endsWith('.json'))
+    .sort();
 
   it('are present', () => {
     expect(files.length).toBeGreaterThan(5);
   });
 
   it('replay with the current workflow code without nondeterminism', async () => {
-    const histories = files.map((file) => ({ workflowId: file, history: JSON.parse(readFileSync(join(dir, file), 'utf8')) as unknown }));
+    const histories = files.map((file) => ({ workflowId: basename(file, '.json'), history: JSON.parse(readFileSync(join(dir, file), 'utf8')) as unknown }));
     const failures: string[] = [];
     let replayed = 0;
     for await (const result of Worker.runReplayHistories({ workflowBundle: await workflowBundle() }, histories as never)) {

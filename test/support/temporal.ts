@@ -57,9 +57,10 @@ export async function startHarness(workspace: string): Promise<TestHarness> {
 export async function replayTasks(client: Client, taskIds: string[], label: string): Promise<number> {
   const histories = await Promise.all(taskIds.map(async (workflowId) => ({ workflowId, history: await client.workflow.getHandle(workflowId).fetchHistory() })));
   if (process.env.WHENFLOW_RECORD_HISTORIES === '1') {
-    const dir = join(import.meta.dirname, '..', 'histories');
+    // Named by workflow ID: a replay needs it (subtask IDs are derived from it).
+    const dir = join(import.meta.dirname, '..', 'histories', label);
     mkdirSync(dir, { recursive: true });
-    histories.forEach(({ history }, i) => writeFileSync(join(dir, `${label}-${i + 1}.json`), historyToJSON(history)));
+    for (const { workflowId, history } of histories) writeFileSync(join(dir, `${workflowId}.json`), historyToJSON(history));
   }
   let replayed = 0;
   for await (const result of Worker.runReplayHistories({ workflowBundle: await workflowBundle() }, histories)) {
