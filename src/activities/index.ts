@@ -74,6 +74,7 @@ export function createActivities(workspace: string) {
           data: input.data,
           content: step.content,
           stash: { key: stashKey },
+          signal: Context.current().cancellationSignal,
           connectors: (defer) =>
             createConnectorsProxy(
               ws.connectors,
@@ -88,8 +89,15 @@ export function createActivities(workspace: string) {
               defer,
             ),
         });
-        // Step content that ignores cancellation must not hold the activity (or a worker shutdown) hostage.
-        return await untilCancelled(outcome, Context.current().cancellationSignal);
+        // Heartbeats carry cancellation (a timeout, a stop) to this worker; step content that ignores it
+        // must not hold the activity slot, or a worker shutdown, hostage.
+        const context = Context.current();
+        const beat = setInterval(() => context.heartbeat(), HEARTBEAT_EVERY_MS);
+        try {
+          return await untilCancelled(outcome, context.cancellationSignal);
+        } finally {
+          clearInterval(beat);
+        }
       } catch (error) {
         throw asFailure(error, attempt);
       }
@@ -118,6 +126,8 @@ export function createActivities(workspace: string) {
 }
 
 export type TaskActivities = ReturnType<typeof createActivities>;
+
+const HEARTBEAT_EVERY_MS = 1000;
 
 function untilCancelled<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
   if (signal.aborted) return Promise.reject(signal.reason);

@@ -19,6 +19,8 @@ export interface StepApiInput {
   tags?: string[];
   /** Workspace configuration values (`task.config(KEY)`); never copied into data or history. */
   config?: Record<string, JsonValue>;
+  /** Aborted when the step is cancelled (its timeout, or the task stopped); `step.signal` in content. */
+  signal?: AbortSignal;
 }
 
 function duration(method: string, value: unknown): number {
@@ -104,6 +106,7 @@ export function createStepApi(input: StepApiInput, log: (entry: StepLog) => void
   const step = {
     name: input.step,
     attempt: input.attempt,
+    signal: input.signal ?? new AbortController().signal,
     redo: () => {
       commands.push({ type: 'redo' });
     },

@@ -32,16 +32,23 @@ describe('whenflow run --json (the documented contract)', () => {
     expect(Object.keys(out).sort()).toEqual(['conflicts', 'data', 'error', 'result', 'state', 'taskId', 'trace']);
     expect(out.state).toBe('done');
     expect(out.error).toBeNull();
-    expect(out.result).toEqual({ orderId: 'A-1001', shipping: 'express', arrivesInDays: 1 });
+    expect(out.result).toEqual({ orderId: 'A-1001', shipping: 'express', arrivesInDays: 1, price: 10 });
     const trace = out.trace as { step: string; cycle: number; startedAt: string; durationMs: number; attempt: number; changed: string[]; logs: unknown[] }[];
     expect(trace.map((t) => `${t.cycle}:${t.step}`)).toEqual([
       '1:receive_order',
       '2:charge_payment',
-      '2:reserve_inventory',
+      '2:pick_items',
       '3:fulfil_order',
       '4:ship_express',
-      '5:complete_order',
+      '5:notify_customer',
+      '6:notify_customer',
+      '7:complete_order',
     ]);
+    // The sample shows the runtime's patterns: subtasks (picked items), a deferred call (quote), park + redo (notify).
+    const data = out.data as { order: { picked: Record<string, { state: string; result: { sku: string } }>; quote: { method: string }; notifyAttempts: number } };
+    expect(Object.values(data.order.picked).map((p) => `${p.state}:${p.result.sku}`)).toEqual(['done:BOOK-42', 'done:MUG-7']);
+    expect(data.order.quote.method).toBe('express');
+    expect(data.order.notifyAttempts).toBe(1);
     for (const entry of trace) {
       expect(Object.keys(entry).sort()).toEqual(['attempt', 'changed', 'cycle', 'durationMs', 'logs', 'startedAt', 'step']);
       expect(Number.isNaN(Date.parse(entry.startedAt))).toBe(false);
@@ -67,12 +74,14 @@ describe('whenflow run --json (the documented contract)', () => {
     expect(out.trace.map((t) => `${t.cycle}:${t.step}`)).toEqual([
       '1:receive_order',
       '2:charge_payment',
-      '3:reserve_inventory',
+      '3:pick_items',
       '4:fulfil_order',
       '5:ship_standard',
-      '6:complete_order',
+      '6:notify_customer',
+      '7:notify_customer',
+      '8:complete_order',
     ]);
-    expect(out.result).toEqual({ orderId: 'A-1002', shipping: 'standard', arrivesInDays: 4 });
+    expect(out.result).toEqual({ orderId: 'A-1002', shipping: 'standard', arrivesInDays: 4, price: 4.5 });
   });
 });
 

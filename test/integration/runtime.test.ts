@@ -172,7 +172,8 @@ describe('task.subtask', () => {
     expect(parent.trace.map((t) => t.step)).toEqual(['fan_out']);
     const failedChild = `${taskId}.2`;
     const child = await until(failedChild, 'error');
-    expect(child.error).toMatchObject({ step: 'child_work', message: 'item 2 cannot be processed' });
+    // Two attempts: the workspace default (whenflow.yaml defaults.retry), not the built-in three.
+    expect(child.error).toMatchObject({ step: 'child_work', message: 'item 2 cannot be processed', attempts: 2 });
     await stopTask(harness.client, failedChild);
     const done = await waitForTask(harness.client, taskId, { timeoutMs: 10_000 });
     expect(done.result).toEqual({ count: 2, states: ['done', 'stopped'], sum: 2 });

@@ -13,7 +13,7 @@ const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 const SAMPLE = ROOT; // the sample order workspace: ROOT/steps
 const BROKEN = join(ROOT, 'test/workspaces/broken');
 
-const SAMPLE_STEPS = ['charge_payment', 'complete_order', 'fulfil_order', 'receive_order', 'reserve_inventory', 'ship_express', 'ship_standard'];
+const SAMPLE_STEPS = ['charge_payment', 'complete_order', 'fulfil_order', 'notify_customer', 'pick_item', 'pick_items', 'receive_order', 'ship_express', 'ship_standard'];
 
 let scratch: string;
 
@@ -41,7 +41,7 @@ const withOptions = (options: string) => `export const condition = { a: 1 };\nex
 const problemsOf = (problems: StepProblem[], step: string) => problems.filter((p) => p.step === step);
 
 describe('loadWorkspace: the sample workspace', () => {
-  it('loads 7 steps, sorted by name, with no problems', async () => {
+  it('loads 9 steps, sorted by name, with no problems', async () => {
     const loaded = await loadWorkspace(SAMPLE);
     expect(loaded.problems).toEqual([]);
     expect(loaded.catalog.steps.map((s) => s.name)).toEqual(SAMPLE_STEPS);

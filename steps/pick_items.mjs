@@ -1,0 +1,14 @@
+/**
+ * A batch of subtasks: one picking task per item, all run before the order moves on (waitFor).
+ * Each subtask's outcome lands at order.picked.<index>.
+ */
+export const condition = {
+  order: { status: 'open', items: [{ sku: String }], picking: null },
+};
+
+export const content = async () => {
+  data.order.items.forEach((item, index) => {
+    task.subtask(`pick ${item.sku}`, { pick: { sku: item.sku, quantity: item.quantity } }, { into: `order.picked.${index}`, waitFor: true });
+  });
+  data.order.picking = true;
+};
