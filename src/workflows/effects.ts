@@ -1,9 +1,20 @@
 import * as wf from '@temporalio/workflow';
 import type { TaskActivities } from '../activities';
 import type { Arrival } from '../cycle/task-book';
-import { DEFAULT_CONNECTOR_POLICY, type ConnectorPolicy, type DeferredCall, type SubtaskRequest, type TaskOptions, type TaskSnapshot } from '../model/task';
+import { DEFAULT_CONNECTOR_POLICY, type ConnectorPolicy, type DeferredCall, type StepRetryPolicy, type SubtaskRequest, type TaskOptions, type TaskSnapshot } from '../model/task';
 import { TASK_NAME_KEY, TASK_STATE_KEY, TASK_TAGS_KEY } from '../model/search-attributes';
 import { stopSignal, type TaskWorkflowInput } from './api';
+
+/** A step's or connector's retry policy as Temporal's activity options want it. */
+export function temporalRetryPolicy(retry: StepRetryPolicy): wf.RetryPolicy {
+  return {
+    initialInterval: retry.initialIntervalMs,
+    backoffCoefficient: retry.backoffCoefficient,
+    ...(retry.maximumIntervalMs === undefined ? {} : { maximumInterval: retry.maximumIntervalMs }),
+    maximumAttempts: retry.maximumAttempts,
+    nonRetryableErrorTypes: retry.nonRetryableErrorTypes,
+  };
+}
 
 /** Where the work started by a cycle reports back: arrivals are taken in at the next cycle boundary. */
 export type Inbox = Arrival[];
@@ -24,13 +35,7 @@ export class DeferredCalls {
     const policy = policies[call.connector] ?? DEFAULT_CONNECTOR_POLICY;
     const { callConnector } = wf.proxyActivities<TaskActivities>({
       startToCloseTimeout: policy.timeoutMs,
-      retry: {
-        initialInterval: policy.retry.initialIntervalMs,
-        backoffCoefficient: policy.retry.backoffCoefficient,
-        ...(policy.retry.maximumIntervalMs === undefined ? {} : { maximumInterval: policy.retry.maximumIntervalMs }),
-        maximumAttempts: policy.retry.maximumAttempts,
-        nonRetryableErrorTypes: policy.retry.nonRetryableErrorTypes,
-      },
+      retry: temporalRetryPolicy(policy.retry),
       summary: `${call.connector}.${call.method} → ${call.into}`,
     });
     this.outstanding += 1;

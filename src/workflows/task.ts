@@ -7,7 +7,7 @@ import { isJsonObject } from '../model/json';
 import type { CatalogStep, StepOutcome, TaskError, TaskSnapshot } from '../model/task';
 import { TASK_NAME_KEY, TASK_STATE_KEY, TASK_TAGS_KEY } from '../model/search-attributes';
 import { progressQuery, resumeUpdate, snapshotQuery, stopSignal, stopUpdate, updateDataUpdate, type TaskWorkflowInput } from './api';
-import { DeferredCalls, Subtasks, type Inbox } from './effects';
+import { DeferredCalls, Subtasks, temporalRetryPolicy, type Inbox } from './effects';
 import { describeStepFailure } from './failures';
 
 const { loadCatalog } = wf.proxyActivities<TaskActivities>({
@@ -138,13 +138,7 @@ async function act(task: TaskBook, chosen: CatalogStep[]): Promise<CycleEffects 
 function runStep(task: TaskBook, step: CatalogStep, cycle: number): Promise<StepOutcome> {
   const { runStep: run } = wf.proxyActivities<TaskActivities>({
     startToCloseTimeout: step.timeoutMs,
-    retry: {
-      initialInterval: step.retry.initialIntervalMs,
-      backoffCoefficient: step.retry.backoffCoefficient,
-      ...(step.retry.maximumIntervalMs === undefined ? {} : { maximumInterval: step.retry.maximumIntervalMs }),
-      maximumAttempts: step.retry.maximumAttempts,
-      nonRetryableErrorTypes: step.retry.nonRetryableErrorTypes,
-    },
+    retry: temporalRetryPolicy(step.retry),
     summary: step.name,
   });
   return run({
