@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { WorkflowNotFoundError, type Client, type WorkflowHandle } from '@temporalio/client';
 import { z } from 'zod';
-import { DEFAULT_TASK_OPTIONS, isSettled, type TaskSnapshot, type TaskState, type TraceEntry } from './model/task';
+import { DEFAULT_TASK_OPTIONS, isSettled, TASK_STATES, type TaskSnapshot, type TaskState, type TraceEntry } from './model/task';
 import { TASK_NAME_KEY, TASK_STATE_KEY, TASK_TAGS_KEY } from './model/search-attributes';
 import type { JsonObject } from './model/json';
 import { taskWorkflow } from './workflows';
-import { progressQuery, resumeUpdate, snapshotQuery, stopUpdate, updateDataUpdate, type TaskProgress } from './workflows/api';
+import { progressQuery, resumeUpdate, snapshotQuery, stopUpdate, updateDataUpdate, type TaskProgress, type TaskWorkflowInput } from './workflows/api';
 import { sealStash, StashError } from './runtime/stash';
 
 export { DEFAULT_TASK_QUEUE } from './worker';
@@ -122,15 +122,109 @@ export async function updateTask(client: Client, taskId: string, patch: JsonObje
   const parsed = jsonObject.safeParse(patch);
   if (!parsed.success) throw new TaskInputError(parsed.error.issues.map((issue) => ({ path: ['patch', ...issue.path.map(String)].join('.'), message: issue.message })));
   const sealed = sealForTemporal(parsed.data as JsonObject, options.stashKey ?? null, 'patch');
-  return client.workflow.getHandle<typeof taskWorkflow>(taskId).executeUpdate(updateDataUpdate, { args: [sealed] });
+  return toOpenTask(client, taskId, (handle) => handle.executeUpdate(updateDataUpdate, { args: [sealed] }));
+}
+
+/** A request to a task that has already ended (done, ignored, stopped or expired). */
+export class TaskClosedError extends Error {
+  constructor(
+    readonly taskId: string,
+    readonly state: string,
+  ) {
+    super(`task ${taskId} has already ended (${state})`);
+    this.name = 'TaskClosedError';
+  }
+}
+
+/** Temporal answers an update to a closed workflow with "not found"; say what really happened. */
+async function toOpenTask<T>(client: Client, taskId: string, send: (handle: WorkflowHandle<typeof taskWorkflow>) => Promise<T>): Promise<T> {
+  const handle = client.workflow.getHandle<typeof taskWorkflow>(taskId);
+  try {
+    return await send(handle);
+  } catch (error) {
+    if (!(error instanceof WorkflowNotFoundError)) throw error;
+    const description = await handle.describe().catch(() => null);
+    if (description && description.status.name !== 'RUNNING') {
+      throw new TaskClosedError(taskId, description.typedSearchAttributes.get(TASK_STATE_KEY) ?? description.status.name.toLowerCase());
+    }
+    throw error;
+  }
 }
 
 /** Runs a task's failed step again (after the step file was fixed); the task goes on from there. */
 export async function resumeTask(client: Client, taskId: string): Promise<void> {
-  await client.workflow.getHandle<typeof taskWorkflow>(taskId).executeUpdate(resumeUpdate);
+  await toOpenTask(client, taskId, (handle) => handle.executeUpdate(resumeUpdate));
 }
 
 /** Ends a task that is not terminal yet. */
 export async function stopTask(client: Client, taskId: string): Promise<void> {
-  await client.workflow.getHandle<typeof taskWorkflow>(taskId).executeUpdate(stopUpdate);
+  await toOpenTask(client, taskId, (handle) => handle.executeUpdate(stopUpdate));
+}
+
+export interface TaskSummary {
+  taskId: string;
+  name: string;
+  state: TaskState | 'unknown';
+  tags: string[];
+  startedAt: string;
+  closedAt: string | null;
+}
+
+export const listTasksSchema = z.object({
+  state: z.enum(TASK_STATES).optional(),
+  name: z.string().min(1).optional(),
+  tag: z.string().min(1).optional(),
+  limit: z.number().int().min(1).default(100),
+});
+
+/** Quotes a value for a Temporal visibility query. */
+function visibilityLiteral(value: string): string {
+  return `"${value.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+}
+
+/** Tasks by state, name and tag, newest first, through Temporal visibility (search attributes). */
+export async function listTasks(client: Client, filter: z.input<typeof listTasksSchema> = {}): Promise<TaskSummary[]> {
+  const parsed = listTasksSchema.safeParse(filter);
+  if (!parsed.success) throw new TaskInputError(parsed.error.issues.map((issue) => ({ path: issue.path.map(String).join('.'), message: issue.message })));
+  const { state, name, tag, limit } = parsed.data;
+  const clauses = [`WorkflowType = "taskWorkflow"`];
+  if (state) clauses.push(`${TASK_STATE_KEY.name} = ${visibilityLiteral(state)}`);
+  if (name) clauses.push(`${TASK_NAME_KEY.name} = ${visibilityLiteral(name)}`);
+  if (tag) clauses.push(`${TASK_TAGS_KEY.name} = ${visibilityLiteral(tag)}`);
+  const tasks: TaskSummary[] = [];
+  for await (const execution of client.workflow.list({ query: clauses.join(' AND ') })) {
+    const taskState = execution.typedSearchAttributes.get(TASK_STATE_KEY);
+    tasks.push({
+      taskId: execution.workflowId,
+      name: execution.typedSearchAttributes.get(TASK_NAME_KEY) ?? '',
+      state: (TASK_STATES as readonly string[]).includes(taskState ?? '') ? (taskState as TaskState) : 'unknown',
+      tags: execution.typedSearchAttributes.get(TASK_TAGS_KEY) ?? [],
+      startedAt: execution.startTime.toISOString(),
+      closedAt: execution.closeTime?.toISOString() ?? null,
+    });
+    if (tasks.length >= limit) break;
+  }
+  return tasks;
+}
+
+/** The input a task was started with (its first history event), e.g. to clone it. */
+export async function getTaskInput(client: Client, taskId: string): Promise<TaskWorkflowInput> {
+  const history = await client.workflow.getHandle(taskId).fetchHistory();
+  const payload = history.events?.[0]?.workflowExecutionStartedEventAttributes?.input?.payloads?.[0];
+  const decoded = payload ? await client.options.loadedDataConverter.payloadConverter.fromPayload<TaskWorkflowInput>(payload) : undefined;
+  if (!decoded) throw new Error(`task ${taskId} has no recorded input`);
+  return decoded;
+}
+
+/** Starts a new task with the same name, tags, options and initial data as an existing one. */
+export async function cloneTask(client: Client, taskId: string, options: { taskQueue?: string } = {}): Promise<string> {
+  const input = await getTaskInput(client, taskId);
+  const handle = await startTask(client, {
+    name: input.name,
+    tags: input.tags,
+    data: input.data,
+    ...input.options,
+    ...(options.taskQueue ? { taskQueue: options.taskQueue } : {}),
+  });
+  return handle.workflowId;
 }

@@ -1,14 +1,35 @@
+import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
 import { Command, CommanderError, Option } from 'commander';
+import { TaskClosedError, TaskInputError } from '../client';
+import { installRuntime } from '../temporal/runtime';
+import { devCommand, workerCommand } from './commands/serve';
+import { stepList, stepShow, stepValidate } from './commands/step';
+import { taskClone, taskList, taskLog, taskNew, taskResume, taskShow, taskStop, taskUpdate, type Io } from './commands/task';
+import { workspaceCheck } from './commands/workspace';
 import { EXIT, UsageError } from './errors';
 import { parsePositiveInt } from './input';
 import { runOnce } from './run';
-import { installRuntime } from '../temporal/runtime';
 
-function buildProgram(setExitCode: (code: number) => void): Command {
+const io: Io = {
+  out: (line) => process.stdout.write(`${line}\n`),
+  err: (line) => process.stderr.write(`${line}\n`),
+};
+
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+const workspaceOption = () => new Option('-w, --workspace <dir>', 'workspace folder (holds steps/)').default('.');
+const jsonOption = () => new Option('--json', 'machine-readable output on stdout').default(false);
+
+const EXIT_CODES = `
+Exit codes: 0 success; 2 bad input (arguments, JSON, workspace problems, unknown task, a request the task refuses); 1 infrastructure failure.
+Task commands use TEMPORAL_ADDRESS / TEMPORAL_NAMESPACE (TEMPORAL_API_KEY, TEMPORAL_TLS_CLIENT_CERT_PATH / _KEY_PATH), else the local \`whenflow dev\` server (localhost:7233).`;
+
+function buildProgram(): Command {
   const program = new Command('whenflow')
     .description('Conditional step automations, run durably on Temporal')
+    .version('0.1.0')
     .exitOverride()
-    .showHelpAfterError();
+    .showHelpAfterError()
+    .addHelpText('after', EXIT_CODES);
 
   program
     .command('run')
@@ -31,7 +52,6 @@ Examples:
   whenflow run -w . -d '{"order":{"status":"new"}}' --json`,
     )
     .action(async (opts: { workspace: string; data?: string; jsonData?: string; json: boolean; concurrency?: number; maxStepRuns?: number; name?: string }) => {
-      const write = (stream: NodeJS.WriteStream) => (s: string) => stream.write(`${s}\n`);
       await runOnce(
         {
           workspace: opts.workspace,
@@ -42,30 +62,148 @@ Examples:
           ...(opts.maxStepRuns ? { maxStepRuns: opts.maxStepRuns } : {}),
           ...(opts.name ? { name: opts.name } : {}),
         },
-        { out: write(process.stdout), progress: write(opts.json ? process.stderr : process.stdout) },
+        { out: io.out, progress: opts.json ? io.err : io.out },
       );
-      setExitCode(EXIT.ok);
     });
+
+  program
+    .command('dev')
+    .description('Local development: a persistent Temporal dev server with its Web UI, a worker on the workspace, and a watch on steps/')
+    .addOption(workspaceOption())
+    .option('--port <n>', 'Temporal gRPC port', parsePositiveInt('--port'), 7233)
+    .option('--ui-port <n>', 'Web UI port', parsePositiveInt('--ui-port'), 8233)
+    .addHelpText('after', '\nExample:\n  whenflow dev -w .   # then, in another terminal: whenflow task new demo -f samples/order.json --wait')
+    .action((opts: { workspace: string; port: number; uiPort: number }) => devCommand(opts, io));
+
+  program
+    .command('worker')
+    .description('A worker for an existing Temporal service (Temporal Cloud included)')
+    .addOption(workspaceOption())
+    .option('--task-queue <name>', 'task queue (default whenflow)')
+    .addHelpText('after', '\nExample:\n  TEMPORAL_ADDRESS=my-ns.a1b2c.tmprl.cloud:7233 TEMPORAL_NAMESPACE=my-ns.a1b2c TEMPORAL_API_KEY=… whenflow worker -w .')
+    .action((opts: { workspace: string; taskQueue?: string }) => workerCommand(opts, io));
+
+  const task = program.command('task').description('Start, inspect and steer tasks');
+  task
+    .command('new <name>')
+    .description('Start a task')
+    .addOption(new Option('-f, --file <file>', 'task data as a JSON file').conflicts('data'))
+    .addOption(new Option('-d, --data <json>', 'task data as inline JSON').conflicts('file'))
+    .option('--wait', 'wait until the task settles, showing progress', false)
+    .option('-t, --tag <tag>', 'a tag (repeatable)', collect)
+    .option('--task-queue <name>', 'task queue of the worker (default whenflow)')
+    .option('-w, --workspace <dir>', "workspace whose whenflow.yaml holds the stash key (for data with $stash)")
+    .addOption(jsonOption())
+    .addHelpText('after', '\nExamples:\n  whenflow task new "order A-1001" -f samples/order.json --wait\n  whenflow task new ping -d \'{"ping":true}\' -t smoke')
+    .action((name: string, opts: { file?: string; data?: string; wait: boolean; tag?: string[]; taskQueue?: string; workspace?: string; json: boolean }) => taskNew(name, opts, io));
+  task
+    .command('list')
+    .description('List tasks through Temporal visibility, newest first')
+    .option('--state <state>', 'running, waiting, attention, error, done, ignored, stopped or expired')
+    .option('--name <name>', 'exact task name')
+    .option('--tag <tag>', 'a tag the task has')
+    .option('--limit <n>', 'at most this many (default 100)', parsePositiveInt('--limit'))
+    .addOption(jsonOption())
+    .addHelpText('after', '\nExample:\n  whenflow task list --state error')
+    .action((opts: { state?: string; name?: string; tag?: string; limit?: number; json: boolean }) => taskList(opts, io));
+  task
+    .command('show <id>')
+    .description('State, data, result, error and conflicts of a task')
+    .addOption(jsonOption())
+    .action((id: string, opts: { json: boolean }) => taskShow(id, opts, io));
+  task
+    .command('log <id>')
+    .description('The step executions of a task')
+    .option('--changes', 'show the paths each step changed', false)
+    .option('--logs', "show each step's console output, audit lines and visuals", false)
+    .option('--step <name>', 'only this step')
+    .option('--follow', 'stream new executions live until the task settles', false)
+    .addOption(jsonOption())
+    .addHelpText('after', '\nExample:\n  whenflow task log task-… --changes --logs --follow')
+    .action((id: string, opts: { changes: boolean; logs: boolean; step?: string; follow: boolean; json: boolean }) => taskLog(id, opts, io));
+  task
+    .command('update <id>')
+    .description('Merge data into a task (JSON Merge Patch; null deletes) and start a new cycle')
+    .addOption(new Option('-d, --data <json>', 'the patch as inline JSON').conflicts('file'))
+    .addOption(new Option('-f, --file <file>', 'the patch as a JSON file').conflicts('data'))
+    .option('-w, --workspace <dir>', "workspace whose whenflow.yaml holds the stash key (for patches with $stash)")
+    .addOption(jsonOption())
+    .addHelpText('after', '\nExample:\n  whenflow task update task-… -d \'{"approval":{"approved":true}}\'')
+    .action((id: string, opts: { data?: string; file?: string; workspace?: string; json: boolean }) => taskUpdate(id, opts, io));
+  task
+    .command('resume <id>')
+    .description('Run the failed step (or connector call) of a task in error again')
+    .addOption(jsonOption())
+    .action((id: string, opts: { json: boolean }) => taskResume(id, opts, io));
+  task
+    .command('stop <id>')
+    .description('End a task that is not terminal (and its running subtasks)')
+    .addOption(jsonOption())
+    .action((id: string, opts: { json: boolean }) => taskStop(id, opts, io));
+  task
+    .command('clone <id>')
+    .description('Start a new task with the same name, tags and initial data')
+    .option('--task-queue <name>', 'task queue of the worker (default whenflow)')
+    .addOption(jsonOption())
+    .action((id: string, opts: { taskQueue?: string; json: boolean }) => taskClone(id, opts, io));
+
+  const step = program.command('step').description('Inspect the steps of a workspace');
+  step
+    .command('list')
+    .description('Steps with their conditions, priority and specificity')
+    .addOption(workspaceOption())
+    .addOption(jsonOption())
+    .action((opts: { workspace: string; json: boolean }) => stepList(opts, io));
+  step
+    .command('show <name>')
+    .description('One step: condition, specificity, priority, timeout, retry policy')
+    .addOption(workspaceOption())
+    .addOption(jsonOption())
+    .action((name: string, opts: { workspace: string; json: boolean }) => stepShow(name, opts, io));
+  step
+    .command('validate [name]')
+    .description('For some data: which steps match, their rank, and the first failing constraint of the others')
+    .addOption(workspaceOption())
+    .addOption(new Option('-d, --data <json>', 'task data as inline JSON').conflicts('file'))
+    .addOption(new Option('-f, --file <file>', 'task data as a JSON file').conflicts('data'))
+    .addOption(jsonOption())
+    .addHelpText('after', '\nExample:\n  whenflow step validate -f samples/order.json\n  whenflow step validate ship_express -d \'{"order":{"status":"fulfilled"}}\'')
+    .action((name: string | undefined, opts: { workspace: string; data?: string; file?: string; json: boolean }) => stepValidate(name, opts, io));
+
+  program
+    .command('workspace')
+    .description('Workspace tools')
+    .command('check')
+    .description('Validate steps, connectors and whenflow.yaml; list every problem')
+    .addOption(workspaceOption())
+    .addOption(jsonOption())
+    .action((opts: { workspace: string; json: boolean }) => workspaceCheck(opts, io));
 
   return program;
 }
 
+/** Bad input the Temporal service reports (unknown task, a request the task's validator refused). */
+function asUsageError(error: unknown): UsageError | null {
+  if (error instanceof UsageError) return error;
+  if (error instanceof TaskInputError || error instanceof TaskClosedError) return new UsageError(error.message);
+  if (error instanceof WorkflowNotFoundError) return new UsageError(`no such task: ${error.workflowId ?? error.message}`);
+  if (error instanceof WorkflowUpdateFailedError) return new UsageError(`the task refused: ${error.cause instanceof Error ? error.cause.message : error.message}`);
+  return null;
+}
+
 export async function main(argv: string[]): Promise<number> {
   installRuntime();
-  let exitCode: number = EXIT.ok;
-  const program = buildProgram((code) => {
-    exitCode = code;
-  });
   try {
-    await program.parseAsync(argv, { from: 'user' });
-    return exitCode;
+    await buildProgram().parseAsync(argv, { from: 'user' });
+    return EXIT.ok;
   } catch (error) {
     if (error instanceof CommanderError) {
       // Help and version are not errors; every other parse failure is bad input.
       return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
     }
-    if (error instanceof UsageError) {
-      process.stderr.write(`whenflow: ${error.message}\n`);
+    const usage = asUsageError(error);
+    if (usage) {
+      process.stderr.write(`whenflow: ${usage.message}\n`);
       return EXIT.usage;
     }
     const detail = error instanceof Error ? (process.env.WHENFLOW_DEBUG ? (error.stack ?? error.message) : error.message) : String(error);

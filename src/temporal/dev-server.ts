@@ -63,6 +63,10 @@ export async function spawnDevServer(options: SpawnDevServerOptions): Promise<Sp
   child.stdout?.on('data', keep);
   child.stderr?.on('data', keep);
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  // The server must not outlive this process, however it ends (an early exit, a closed pipe).
+  const killOnExit = () => child.kill('SIGKILL');
+  process.once('exit', killOnExit);
+  void exited.then(() => process.off('exit', killOnExit));
   const address = `127.0.0.1:${port}`;
   try {
     await waitUntilServing(address, exited, options.readyTimeoutMs ?? 60_000);

@@ -9,5 +9,6 @@ let installed = false;
 export function installRuntime(level: LogLevel = (process.env.WHENFLOW_LOG_LEVEL as LogLevel | undefined) ?? 'WARN'): void {
   if (installed) return;
   installed = true;
-  Runtime.install({ logger: new DefaultLogger(level) });
+  // Commands handle SIGINT/SIGTERM themselves, to stop workers before closing connections and servers.
+  Runtime.install({ logger: new DefaultLogger(level), shutdownSignals: [] });
 }

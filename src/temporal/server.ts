@@ -37,8 +37,11 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<Te
     return {
       ...session,
       close: async () => {
-        await session.close();
-        await server.stop();
+        try {
+          await session.close();
+        } finally {
+          await server.stop();
+        }
       },
     };
   }

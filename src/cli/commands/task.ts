@@ -1,0 +1,127 @@
+import pc from 'picocolors';
+import { cloneTask, getTask, listTasks, resumeTask, startTask, stopTask, updateTask, waitForTask, type TaskSummary } from '../../client';
+import { isJsonObject, type JsonObject } from '../../model/json';
+import { TASK_STATES, type TaskSnapshot, type TaskState, type TraceEntry } from '../../model/task';
+import { maskStashForDisplay } from '../../runtime/stash';
+import { loadWorkspaceConfig } from '../../workspace/config';
+import { DEFAULT_TASK_QUEUE } from '../../worker';
+import { withSession } from '../connect';
+import { UsageError } from '../errors';
+import { readTaskData } from '../input';
+import { formatFinal, formatStep, toRunJson } from '../output';
+import { table } from '../table';
+
+export interface Io {
+  out: (line: string) => void;
+  err: (line: string) => void;
+}
+
+/** The stash key of a workspace, for commands that send data carrying `$stash`. */
+async function stashKeyOf(workspace: string | undefined): Promise<Buffer | null> {
+  if (!workspace) return null;
+  const { config, problems } = await loadWorkspaceConfig(workspace);
+  if (problems.length > 0) throw new UsageError(`whenflow.yaml of ${workspace}: ${problems.map((p) => `${p.path}: ${p.message}`).join('; ')}`);
+  return config.stashKey;
+}
+
+export async function taskNew(
+  name: string,
+  opts: { file?: string; data?: string; wait: boolean; tag?: string[]; taskQueue?: string; workspace?: string; json: boolean },
+  io: Io,
+): Promise<void> {
+  const data = await readTaskData({ ...(opts.file !== undefined ? { data: opts.file } : {}), ...(opts.data !== undefined ? { json: opts.data } : {}) });
+  const stashKey = await stashKeyOf(opts.workspace);
+  await withSession(async ({ client }) => {
+    const handle = await startTask(client, { name, tags: opts.tag ?? [], data, taskQueue: opts.taskQueue ?? DEFAULT_TASK_QUEUE, stashKey });
+    if (!opts.wait) {
+      io.out(opts.json ? JSON.stringify({ taskId: handle.workflowId }) : handle.workflowId);
+      return;
+    }
+    io.err(`task ${handle.workflowId} started`);
+    const final = await waitForTask(client, handle.workflowId, { onStep: (entry) => io.err(formatStep(entry)) });
+    io.out(opts.json ? JSON.stringify(toRunJson(final)) : formatFinal(final));
+  });
+}
+
+function parseState(state: string | undefined): TaskState | undefined {
+  if (state === undefined) return undefined;
+  if (!(TASK_STATES as readonly string[]).includes(state)) throw new UsageError(`--state must be one of ${TASK_STATES.join(', ')}; got "${state}"`);
+  return state as TaskState;
+}
+
+export async function taskList(opts: { state?: string; name?: string; tag?: string; limit?: number; json: boolean }, io: Io): Promise<void> {
+  const state = parseState(opts.state);
+  const tasks = await withSession(({ client }) =>
+    listTasks(client, { ...(state ? { state } : {}), ...(opts.name ? { name: opts.name } : {}), ...(opts.tag ? { tag: opts.tag } : {}), ...(opts.limit ? { limit: opts.limit } : {}) }),
+  );
+  if (opts.json) {
+    io.out(JSON.stringify(tasks));
+    return;
+  }
+  if (tasks.length === 0) {
+    io.out(pc.dim('no tasks'));
+    return;
+  }
+  io.out(table(['task', 'name', 'state', 'tags', 'started'], tasks.map((t: TaskSummary) => [t.taskId, t.name, t.state, t.tags.join(', '), t.startedAt])));
+}
+
+export async function taskShow(taskId: string, opts: { json: boolean }, io: Io): Promise<void> {
+  const snapshot = await withSession(({ client }) => getTask(client, taskId));
+  if (opts.json) {
+    io.out(JSON.stringify({ ...snapshot, data: maskStashForDisplay(snapshot.data) }));
+    return;
+  }
+  io.out(`${pc.bold('task')}   ${snapshot.taskId}\n${pc.bold('name')}   ${snapshot.name}\n${pc.bold('tags')}   ${snapshot.tags.join(', ') || pc.dim('none')}`);
+  io.out(formatFinal(snapshot));
+}
+
+function selectTrace(trace: TraceEntry[], opts: { step?: string }): TraceEntry[] {
+  return opts.step ? trace.filter((entry) => entry.step === opts.step) : trace;
+}
+
+function formatLogEntry(entry: TraceEntry, opts: { changes: boolean; logs: boolean }): string {
+  const lines = [`cycle ${entry.cycle}  ${pc.bold(entry.step)}  attempt ${entry.attempt}  ${entry.durationMs} ms  ${pc.dim(entry.startedAt)}`];
+  if (opts.changes) lines.push(...(entry.changed.length ? entry.changed.map((path) => `  changed ${path}`) : ['  no change']));
+  if (opts.logs) lines.push(...entry.logs.map((log) => `  ${log.level}: ${log.message}`));
+  return lines.join('\n');
+}
+
+export async function taskLog(taskId: string, opts: { changes: boolean; logs: boolean; step?: string; follow: boolean; json: boolean }, io: Io): Promise<void> {
+  const show = (entry: TraceEntry) => {
+    if (opts.step && entry.step !== opts.step) return;
+    io.out(opts.json ? JSON.stringify(entry) : formatLogEntry(entry, opts));
+  };
+  await withSession(async ({ client }) => {
+    if (opts.follow) {
+      // Streams entries as they happen until the task is terminal, in attention or in error.
+      const final = await waitForTask(client, taskId, { onStep: show });
+      if (!opts.json) io.out(pc.dim(`task is ${final.state}`));
+      return;
+    }
+    const snapshot: TaskSnapshot = await getTask(client, taskId);
+    selectTrace(snapshot.trace, opts).forEach(show);
+  });
+}
+
+export async function taskUpdate(taskId: string, opts: { data?: string; file?: string; workspace?: string; json: boolean }, io: Io): Promise<void> {
+  const patch: JsonObject = await readTaskData({ ...(opts.file !== undefined ? { data: opts.file } : {}), ...(opts.data !== undefined ? { json: opts.data } : {}) });
+  if (!isJsonObject(patch)) throw new UsageError('the update must be a JSON object');
+  const stashKey = await stashKeyOf(opts.workspace);
+  const state = await withSession(({ client }) => updateTask(client, taskId, patch, { stashKey }));
+  io.out(opts.json ? JSON.stringify({ taskId, state }) : `task ${taskId} updated (${state})`);
+}
+
+export async function taskResume(taskId: string, opts: { json: boolean }, io: Io): Promise<void> {
+  await withSession(({ client }) => resumeTask(client, taskId));
+  io.out(opts.json ? JSON.stringify({ taskId, resumed: true }) : `task ${taskId} resumed`);
+}
+
+export async function taskStop(taskId: string, opts: { json: boolean }, io: Io): Promise<void> {
+  await withSession(({ client }) => stopTask(client, taskId));
+  io.out(opts.json ? JSON.stringify({ taskId, state: 'stopped' }) : `task ${taskId} stopped`);
+}
+
+export async function taskClone(taskId: string, opts: { taskQueue?: string; json: boolean }, io: Io): Promise<void> {
+  const clone = await withSession(({ client }) => cloneTask(client, taskId, opts.taskQueue ? { taskQueue: opts.taskQueue } : {}));
+  io.out(opts.json ? JSON.stringify({ taskId: clone, from: taskId }) : clone);
+}
