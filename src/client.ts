@@ -5,7 +5,7 @@ import { DEFAULT_TASK_OPTIONS, isSettled, TASK_STATES, type TaskSnapshot, type T
 import { TASK_NAME_KEY, TASK_STATE_KEY, TASK_TAGS_KEY } from './model/search-attributes';
 import type { JsonObject } from './model/json';
 import { taskWorkflow } from './workflows';
-import { progressQuery, resumeUpdate, snapshotQuery, stopUpdate, updateDataUpdate, type TaskProgress, type TaskWorkflowInput } from './workflows/api';
+import { progressQuery, reloadUpdate, resumeUpdate, snapshotQuery, stopUpdate, updateDataUpdate, type TaskProgress, type TaskWorkflowInput } from './workflows/api';
 import { sealStash, StashError } from './runtime/stash';
 
 export { DEFAULT_TASK_QUEUE } from './worker';
@@ -154,6 +154,11 @@ async function toOpenTask<T>(client: Client, taskId: string, send: (handle: Work
 /** Runs a task's failed step again (after the step file was fixed); the task goes on from there. */
 export async function resumeTask(client: Client, taskId: string): Promise<void> {
   await toOpenTask(client, taskId, (handle) => handle.executeUpdate(resumeUpdate));
+}
+
+/** Makes a task load the step files again (after they changed) and run a new cycle with them. */
+export async function reloadTask(client: Client, taskId: string): Promise<void> {
+  await toOpenTask(client, taskId, (handle) => handle.executeUpdate(reloadUpdate));
 }
 
 /** Ends a task that is not terminal yet. */

@@ -4,7 +4,7 @@ import { TaskClosedError, TaskInputError } from '../client';
 import { installRuntime } from '../temporal/runtime';
 import { devCommand, workerCommand } from './commands/serve';
 import { stepList, stepShow, stepValidate } from './commands/step';
-import { taskClone, taskList, taskLog, taskNew, taskResume, taskShow, taskStop, taskUpdate, type Io } from './commands/task';
+import { taskClone, taskList, taskLog, taskNew, taskReload, taskResume, taskShow, taskStop, taskUpdate, type Io } from './commands/task';
 import { workspaceCheck } from './commands/workspace';
 import { EXIT, UsageError } from './errors';
 import { parsePositiveInt } from './input';
@@ -135,6 +135,11 @@ Examples:
     .description('Run the failed step (or connector call) of a task in error again')
     .addOption(jsonOption())
     .action((id: string, opts: { json: boolean }) => taskResume(id, opts, io));
+  task
+    .command('reload <id>')
+    .description('Load the step files again (after they changed) and run a new cycle with them')
+    .addOption(jsonOption())
+    .action((id: string, opts: { json: boolean }) => taskReload(id, opts, io));
   task
     .command('stop <id>')
     .description('End a task that is not terminal (and its running subtasks)')

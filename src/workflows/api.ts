@@ -30,5 +30,7 @@ export const resumeUpdate = defineUpdate<TaskState>('whenflow.resume');
 export const stopUpdate = defineUpdate<TaskState>('whenflow.stop');
 /** The same as stopUpdate, for senders that can only signal (a parent stopping its subtasks). */
 export const stopSignal = defineSignal('whenflow.stop');
+/** Loads the step catalog again (steps changed on disk) and runs a new cycle with it. */
+export const reloadUpdate = defineUpdate<string>('whenflow.reload');
 /** Merges new data from outside (RFC 7386 JSON Merge Patch) and starts a new cycle. */
 export const updateDataUpdate = defineUpdate<TaskState, [patch: JsonObject]>('whenflow.update');

@@ -6,7 +6,7 @@ import { TaskBook, type CycleEffects, type Retry, type StepRun } from '../cycle/
 import { isJsonObject } from '../model/json';
 import type { CatalogStep, StepOutcome, TaskError, TaskSnapshot } from '../model/task';
 import { TASK_NAME_KEY, TASK_STATE_KEY, TASK_TAGS_KEY } from '../model/search-attributes';
-import { progressQuery, resumeUpdate, snapshotQuery, stopSignal, stopUpdate, updateDataUpdate, type TaskWorkflowInput } from './api';
+import { progressQuery, reloadUpdate, resumeUpdate, snapshotQuery, stopSignal, stopUpdate, updateDataUpdate, type TaskWorkflowInput } from './api';
 import { DeferredCalls, Subtasks, temporalRetryPolicy, type Inbox } from './effects';
 import { describeStepFailure } from './failures';
 
@@ -63,6 +63,7 @@ export async function taskWorkflow(input: TaskWorkflowInput): Promise<TaskSnapsh
       continue;
     }
 
+    if (control.takeReload()) catalog = undefined;
     catalog ??= await loadCompiledCatalog(task);
     if (!catalog) continue;
     const retry = control.takeRetry();
@@ -178,8 +179,9 @@ class Deadline {
   }
 }
 
-function listenForControl(task: TaskBook, inbox: Inbox, subtasks: Subtasks): { takeRetry(): Retry | null } {
+function listenForControl(task: TaskBook, inbox: Inbox, subtasks: Subtasks): { takeRetry(): Retry | null; takeReload(): boolean } {
   let retry: Retry | null = null;
+  let reload = false;
   wf.setHandler(snapshotQuery, () => task.snapshot());
   wf.setHandler(progressQuery, (cursor) => ({
     state: task.state,
@@ -227,7 +229,22 @@ function listenForControl(task: TaskBook, inbox: Inbox, subtasks: Subtasks): { t
       },
     },
   );
+  wf.setHandler(
+    reloadUpdate,
+    () => {
+      reload = true;
+      // A reload is outside help too: a task in attention or error runs again with the new steps.
+      if (task.needsOutsideHelp) task.revive();
+      return task.state;
+    },
+    { validator: refuseWhenTerminal },
+  );
   return {
+    takeReload() {
+      const taken = reload;
+      reload = false;
+      return taken;
+    },
     takeRetry() {
       const taken = retry;
       retry = null;

@@ -2,7 +2,7 @@ import { cpSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { resumeTask, waitForTask } from '../../src/client';
+import { reloadTask, resumeTask, waitForTask } from '../../src/client';
 import { replayTasks, startHarness, type TestHarness } from '../support/temporal';
 
 const workspace = join(import.meta.dirname, '..', 'workspaces', 'cycle');
@@ -127,6 +127,26 @@ describe('search attributes', () => {
     expect(await find(`${byName} AND WhenflowState = "done"`)).toEqual([done.taskId]);
     expect(await find(`${byName} AND WhenflowTags = "eu"`)).toEqual([failed.taskId]);
     expect(await find(`${byName} AND WhenflowTags = "billing"`)).toEqual([failed.taskId, done.taskId].sort());
+  });
+});
+
+describe('reload', () => {
+  it('a task in attention picks up a step added after it started', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'whenflow-reload-'));
+    cpSync(workspace, dir, { recursive: true });
+    const reloading = await startHarness(dir);
+    try {
+      const stuck = await reloading.runTask({ name: 'reload', data: { brandNew: true } });
+      expect(stuck.state).toBe('attention');
+      writeFileSync(join(dir, 'steps', 'brand_new.mjs'), `export const condition = { brandNew: true };\nexport const content = async () => { task.complete('new step ran'); };\n`);
+      await reloadTask(reloading.client, stuck.taskId);
+      const done = await waitForTask(reloading.client, stuck.taskId, { timeoutMs: 30_000 });
+      expect(done.state).toBe('done');
+      expect(done.result).toBe('new step ran');
+      expect(done.catalogVersion).not.toBe(stuck.catalogVersion);
+    } finally {
+      await reloading.close();
+    }
   });
 });
 

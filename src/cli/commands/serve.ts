@@ -78,7 +78,7 @@ function watchSteps(workspace: string, io: Io): { close(): void } {
   const check = async () => {
     const ws = await openWorkspace(workspace);
     if (ws.problems.length > 0) io.err(pc.yellow(`steps changed: ${ws.problems.length} problem(s)\n${ws.problems.map(formatWorkspaceProblem).join('\n')}`));
-    else io.err(pc.green(`steps changed: ${ws.catalog.steps.length} steps (catalog ${ws.catalog.version}); new tasks use them`));
+    else io.err(pc.green(`steps changed: ${ws.catalog.steps.length} steps (catalog ${ws.catalog.version}); new tasks use them, running tasks pick them up with: whenflow task reload <id>`));
   };
   const watcher = watch(join(workspace, 'steps'), () => {
     clearTimeout(timer);

@@ -1,5 +1,5 @@
 import pc from 'picocolors';
-import { cloneTask, getTask, listTasks, resumeTask, startTask, stopTask, updateTask, waitForTask, type TaskSummary } from '../../client';
+import { cloneTask, getTask, listTasks, reloadTask, resumeTask, startTask, stopTask, updateTask, waitForTask, type TaskSummary } from '../../client';
 import { isJsonObject, type JsonObject } from '../../model/json';
 import { TASK_STATES, type TaskSnapshot, type TaskState, type TraceEntry } from '../../model/task';
 import { maskStashForDisplay } from '../../runtime/stash';
@@ -124,4 +124,9 @@ export async function taskStop(taskId: string, opts: { json: boolean }, io: Io):
 export async function taskClone(taskId: string, opts: { taskQueue?: string; json: boolean }, io: Io): Promise<void> {
   const clone = await withSession(({ client }) => cloneTask(client, taskId, opts.taskQueue ? { taskQueue: opts.taskQueue } : {}));
   io.out(opts.json ? JSON.stringify({ taskId: clone, from: taskId }) : clone);
+}
+
+export async function taskReload(taskId: string, opts: { json: boolean }, io: Io): Promise<void> {
+  await withSession(({ client }) => reloadTask(client, taskId));
+  io.out(opts.json ? JSON.stringify({ taskId, reloaded: true }) : `task ${taskId} reloads its steps`);
 }
