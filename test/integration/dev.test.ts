@@ -1,0 +1,73 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { freePort } from '../../src/temporal/dev-server';
+import { whenflow } from '../support/cli';
+
+const root = join(import.meta.dirname, '..', '..');
+
+/** `whenflow dev` as a user runs it, in its own process; `output` collects what it prints. */
+function startDev(workspace: string, port: number, uiPort: number): { child: ChildProcess; output: () => string; exited: Promise<number | null> } {
+  const child = spawn(process.execPath, [join(root, 'bin', 'whenflow.mjs'), 'dev', '-w', workspace, '--port', String(port), '--ui-port', String(uiPort)], {
+    env: { ...process.env, NO_COLOR: '1', TEMPORAL_ADDRESS: '' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return { child, output: () => output, exited };
+}
+
+async function eventually(check: () => boolean, what: string, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+describe('whenflow dev', () => {
+  it('serves the workspace, reports step problems as files change, stops on Ctrl-C and keeps its data', async () => {
+    const workspace = mkdtempSync(join(tmpdir(), 'whenflow-dev-'));
+    cpSync(join(root, 'steps'), join(workspace, 'steps'), { recursive: true });
+    cpSync(join(root, 'connectors'), join(workspace, 'connectors'), { recursive: true });
+    cpSync(join(root, 'samples'), join(workspace, 'samples'), { recursive: true });
+    writeFileSync(join(workspace, 'package.json'), '{ "type": "module" }\n');
+    const [port, uiPort] = [await freePort(), await freePort()];
+    const env = { TEMPORAL_ADDRESS: `127.0.0.1:${port}` };
+
+    const first = startDev(workspace, port, uiPort);
+    try {
+      await eventually(() => first.output().includes('Ctrl-C stops everything'), 'the dev banner');
+      expect(first.output()).toContain(`Web UI     http://localhost:${uiPort}`);
+      const run = await whenflow(['task', 'new', 'dev order', '-f', join(workspace, 'samples', 'order.json'), '--wait', '--json'], env);
+      expect(run.code).toBe(0);
+      expect((JSON.parse(run.stdout) as { state: string }).state).toBe('done');
+
+      writeFileSync(join(workspace, 'steps', 'broken.mjs'), 'export const condition = { a: () => 1 };\nexport const content = async () => {};\n');
+      await eventually(() => first.output().includes('steps/broken.mjs (condition.a)'), 'the problem report', 10_000);
+
+      first.child.kill('SIGINT');
+      expect(await first.exited).toBe(0);
+    } finally {
+      first.child.kill('SIGKILL');
+    }
+    rmSync(join(workspace, 'steps', 'broken.mjs'));
+    // The server is gone with it.
+    expect((await whenflow(['task', 'list'], env)).code).toBe(1);
+
+    const second = startDev(workspace, port, uiPort);
+    try {
+      await eventually(() => second.output().includes('Ctrl-C stops everything'), 'the dev banner (second start)');
+      const listed = await whenflow(['task', 'list', '--name', 'dev order', '--json'], env);
+      expect((JSON.parse(listed.stdout) as { state: string }[]).map((t) => t.state)).toEqual(['done']);
+      second.child.kill('SIGINT');
+      expect(await second.exited).toBe(0);
+    } finally {
+      second.child.kill('SIGKILL');
+    }
+  }, 180_000);
+});
