@@ -2,16 +2,16 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, inject, it } from 'vitest';
 import { freePort } from '../../src/temporal/dev-server';
 import { whenflow } from '../support/cli';
 
 const root = join(import.meta.dirname, '..', '..');
 
-/** `whenflow dev` as a user runs it, in its own process; `output` collects what it prints. */
-function startDev(workspace: string, port: number, uiPort: number): { child: ChildProcess; output: () => string; exited: Promise<number | null> } {
-  const child = spawn(process.execPath, [join(root, 'bin', 'whenflow.mjs'), 'dev', '-w', workspace, '--port', String(port), '--ui-port', String(uiPort)], {
-    env: { ...process.env, NO_COLOR: '1', TEMPORAL_ADDRESS: '' },
+/** A long-running `whenflow` command as a user runs it, in its own process; `output` collects what it prints. */
+function startCommand(args: string[], env: Record<string, string>): { child: ChildProcess; output: () => string; exited: Promise<number | null> } {
+  const child = spawn(process.execPath, [join(root, 'bin', 'whenflow.mjs'), ...args], {
+    env: { ...process.env, NO_COLOR: '1', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
@@ -20,6 +20,9 @@ function startDev(workspace: string, port: number, uiPort: number): { child: Chi
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   return { child, output: () => output, exited };
 }
+
+const startDev = (workspace: string, port: number, uiPort: number) =>
+  startCommand(['dev', '-w', workspace, '--port', String(port), '--ui-port', String(uiPort)], { TEMPORAL_ADDRESS: '' });
 
 async function eventually(check: () => boolean, what: string, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -70,4 +73,23 @@ describe('whenflow dev', () => {
       second.child.kill('SIGKILL');
     }
   }, 180_000);
+});
+
+describe('whenflow worker', () => {
+  it('serves an existing Temporal service named by TEMPORAL_ADDRESS until Ctrl-C', async () => {
+    const env = { TEMPORAL_ADDRESS: inject('temporalAddress'), TEMPORAL_NAMESPACE: inject('temporalNamespace') };
+    const taskQueue = `worker-${Date.now()}`;
+    const worker = startCommand(['worker', '-w', root, '--task-queue', taskQueue], env);
+    try {
+      await eventually(() => worker.output().includes('Ctrl-C to stop'), 'the worker banner');
+      expect(worker.output()).toContain(`task queue ${taskQueue}, Temporal ${env.TEMPORAL_ADDRESS}`);
+      const run = await whenflow(['task', 'new', 'via worker', '-f', 'samples/order-standard.json', '--task-queue', taskQueue, '--wait', '--json'], env);
+      expect(run.code).toBe(0);
+      expect((JSON.parse(run.stdout) as { result: { shipping: string } }).result.shipping).toBe('standard');
+      worker.child.kill('SIGINT');
+      expect(await worker.exited).toBe(0);
+    } finally {
+      worker.child.kill('SIGKILL');
+    }
+  }, 120_000);
 });
