@@ -5,6 +5,8 @@ import { installRuntime } from '../temporal/runtime';
 import { devCommand, workerCommand } from './commands/serve';
 import { stepList, stepShow, stepValidate } from './commands/step';
 import { taskClone, taskList, taskLog, taskNew, taskReload, taskResume, taskShow, taskStop, taskUpdate, type Io } from './commands/task';
+import { DEFAULT_WEBHOOK_PORT, webhookCommand } from './commands/webhook';
+import { testCommand } from './commands/test';
 import { workspaceCheck } from './commands/workspace';
 import { EXIT, UsageError } from './errors';
 import { parsePositiveInt } from './input';
@@ -23,7 +25,7 @@ const EXIT_CODES = `
 Exit codes: 0 success; 2 bad input (arguments, JSON, workspace problems, unknown task, a request the task refuses); 1 infrastructure failure.
 Task commands use TEMPORAL_ADDRESS / TEMPORAL_NAMESPACE (TEMPORAL_API_KEY, TEMPORAL_TLS_CLIENT_CERT_PATH / _KEY_PATH), else the local \`whenflow dev\` server (localhost:7233).`;
 
-function buildProgram(): Command {
+function buildProgram(setExitCode: (code: number) => void): Command {
   const program = new Command('whenflow')
     .description('Conditional step automations, run durably on Temporal')
     .version('0.1.0')
@@ -72,8 +74,25 @@ Examples:
     .addOption(workspaceOption())
     .option('--port <n>', 'Temporal gRPC port', parsePositiveInt('--port'), 7233)
     .option('--ui-port <n>', 'Web UI port', parsePositiveInt('--ui-port'), 8233)
+    .option('--webhook-port <n>', 'port of the webhook receiver, when whenflow.yaml declares webhooks', parsePositiveInt('--webhook-port'), DEFAULT_WEBHOOK_PORT)
     .addHelpText('after', '\nExample:\n  whenflow dev -w .   # then, in another terminal: whenflow task new demo -f samples/order.json --wait')
-    .action((opts: { workspace: string; port: number; uiPort: number }) => devCommand(opts, io));
+    .action((opts: { workspace: string; port: number; uiPort: number; webhookPort: number }) => devCommand(opts, io));
+
+  program
+    .command('webhook')
+    .description('Receive webhooks declared in whenflow.yaml: POST /hooks/<name> with a JSON body starts a task')
+    .addOption(workspaceOption())
+    .option('--port <n>', 'port to listen on', parsePositiveInt('--port'), DEFAULT_WEBHOOK_PORT)
+    .option('--host <address>', 'address to listen on (default 127.0.0.1)')
+    .option('--task-queue <name>', 'task queue of the worker (default whenflow)')
+    .addHelpText(
+      'after',
+      `
+Example:
+  whenflow webhook -w . --port 8787
+  curl -X POST localhost:8787/hooks/orders -H 'content-type: application/json' -H "X-Whenflow-Token: $ORDERS_HOOK_SECRET" -d '{"order":{"status":"new"}}'`,
+    )
+    .action((opts: { workspace: string; port: number; host?: string; taskQueue?: string }) => webhookCommand(opts, io));
 
   program
     .command('worker')
@@ -176,6 +195,24 @@ Examples:
     .action((name: string | undefined, opts: { workspace: string; data?: string; file?: string; json: boolean }) => stepValidate(name, opts, io));
 
   program
+    .command('test [dir]')
+    .description('Run scenario tests (default folder: <workspace>/scenarios) as real tasks on a test server')
+    .addOption(workspaceOption())
+    .option('--filter <text>', 'only scenarios whose name or file contains this text')
+    .addOption(jsonOption())
+    .addHelpText(
+      'after',
+      `
+A scenario file (YAML or JSON): name, data (or dataFile), expectedSteps (in order, or { set: [...] }),
+expectedState (default done), validateFinalState (dot path → value, or a type name such as String).
+Exit codes: 0 every scenario passed; 1 a scenario failed; 2 invalid scenario files or workspace.
+
+Example:
+  whenflow test -w .`,
+    )
+    .action(async (dir: string | undefined, opts: { workspace: string; filter?: string; json: boolean }) => setExitCode(await testCommand(dir, opts, io)));
+
+  program
     .command('workspace')
     .description('Workspace tools')
     .command('check')
@@ -198,9 +235,12 @@ function asUsageError(error: unknown): UsageError | null {
 
 export async function main(argv: string[]): Promise<number> {
   installRuntime();
+  let exitCode: number = EXIT.ok;
   try {
-    await buildProgram().parseAsync(argv, { from: 'user' });
-    return EXIT.ok;
+    await buildProgram((code) => {
+      exitCode = code;
+    }).parseAsync(argv, { from: 'user' });
+    return exitCode;
   } catch (error) {
     if (error instanceof CommanderError) {
       // Help and version are not errors; every other parse failure is bad input.

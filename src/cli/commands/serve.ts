@@ -6,16 +6,9 @@ import { createTaskWorker, DEFAULT_TASK_QUEUE } from '../../worker';
 import { formatWorkspaceProblem, openWorkspace } from '../../workspace/workspace';
 import { connectForCommands, DEV_SERVER_ADDRESS } from '../connect';
 import { readWorkspace } from '../input';
+import { interrupted } from '../signals';
 import type { Io } from './task';
-
-/** Resolves on the first SIGINT/SIGTERM, so a command can shut its parts down in order. */
-function interrupted(): Promise<string> {
-  return new Promise((resolve) => {
-    const done = (signal: string) => resolve(signal);
-    process.once('SIGINT', () => done('SIGINT'));
-    process.once('SIGTERM', () => done('SIGTERM'));
-  });
-}
+import { serveWebhooks } from './webhook';
 
 /** Runs a worker for `workspace` on `session` until interrupted. */
 async function serveWorker(session: TemporalSession, workspace: string, taskQueue: string, io: Io, until: Promise<string>): Promise<void> {
@@ -47,7 +40,7 @@ export async function workerCommand(opts: { workspace: string; taskQueue?: strin
  * worker on the workspace, and a watch on steps/ that reports problems as files change. Every new task
  * loads the steps as they are on disk then.
  */
-export async function devCommand(opts: { workspace: string; port: number; uiPort: number }, io: Io): Promise<void> {
+export async function devCommand(opts: { workspace: string; port: number; uiPort: number; webhookPort: number }, io: Io): Promise<void> {
   const ws = await readWorkspace(opts.workspace);
   const stateDir = join(ws.dir, '.whenflow');
   mkdirSync(stateDir, { recursive: true });
@@ -66,7 +59,12 @@ export async function devCommand(opts: { workspace: string; port: number; uiPort
         pc.dim('  Ctrl-C stops everything'),
       ].join('\n'),
     );
-    await serveWorker(session, ws.dir, DEFAULT_TASK_QUEUE, io, until);
+    const webhooks = ws.webhooks.size > 0 ? await serveWebhooks(ws, session, { port: opts.webhookPort, taskQueue: DEFAULT_TASK_QUEUE }, io) : null;
+    try {
+      await serveWorker(session, ws.dir, DEFAULT_TASK_QUEUE, io, until);
+    } finally {
+      await webhooks?.close();
+    }
   } finally {
     watcher.close();
     await session.close();

@@ -1,0 +1,44 @@
+import pc from 'picocolors';
+import { startTask } from '../../client';
+import type { TemporalSession } from '../../temporal/server';
+import { startWebhookServer, type WebhookServer } from '../../webhooks/server';
+import { DEFAULT_TASK_QUEUE } from '../../worker';
+import type { Workspace } from '../../workspace/workspace';
+import { connectForCommands } from '../connect';
+import { UsageError } from '../errors';
+import { readWorkspace } from '../input';
+import { interrupted } from '../signals';
+import type { Io } from './task';
+
+export const DEFAULT_WEBHOOK_PORT = 8787;
+
+/** Serves the workspace's webhooks: each accepted request starts a task on `session`. */
+export async function serveWebhooks(ws: Workspace, session: TemporalSession, options: { port: number; host?: string; taskQueue: string }, io: Io): Promise<WebhookServer> {
+  const server = await startWebhookServer({
+    hooks: ws.webhooks,
+    port: options.port,
+    ...(options.host ? { host: options.host } : {}),
+    log: (line) => io.err(pc.dim(line)),
+    start: async (task) => {
+      const handle = await startTask(session.client, { ...task, taskQueue: options.taskQueue, stashKey: ws.config.stashKey });
+      return { taskId: handle.workflowId };
+    },
+  });
+  io.err(`webhooks  ${[...ws.webhooks.keys()].map((name) => `${server.url}/hooks/${name}`).join(', ')}`);
+  return server;
+}
+
+/** `whenflow webhook`: the webhook receiver alone, starting tasks on TEMPORAL_ADDRESS (else localhost:7233). */
+export async function webhookCommand(opts: { workspace: string; port: number; host?: string; taskQueue?: string }, io: Io): Promise<void> {
+  const ws = await readWorkspace(opts.workspace);
+  if (ws.webhooks.size === 0) throw new UsageError(`workspace ${ws.dir} declares no webhooks (add a webhooks: section to whenflow.yaml)`);
+  const session = await connectForCommands();
+  try {
+    const server = await serveWebhooks(ws, session, { port: opts.port, ...(opts.host ? { host: opts.host } : {}), taskQueue: opts.taskQueue ?? DEFAULT_TASK_QUEUE }, io);
+    io.err(pc.dim('Ctrl-C to stop'));
+    await interrupted();
+    await server.close();
+  } finally {
+    await session.close();
+  }
+}
