@@ -1,0 +1,341 @@
+/**
+ * The webhook receiver: `POST /hooks/<name>` with a JSON object body starts a task whose data is the
+ * body plus `$via` (where the task came from).
+ *
+ * Order of checks, each answered with JSON `{ error }`:
+ *   path (404) → hook name (404) → method (405) → credentials (401) → Content-Type (415)
+ *   → declared and streamed size (413) → HMAC of the raw body (401) → UTF-8 and JSON (400)
+ *   → a JSON object (400) → start (202; 400 for bad task input; 502 when starting fails).
+ * Nothing is parsed before the caller is authenticated. A token is checked before the body is read;
+ * an HMAC signature covers the raw body, so its header is checked first for form and the body is
+ * read (never more than `maxBytes`) and verified before it is parsed.
+ *
+ * This module knows nothing about Temporal: `start` is the boundary (the CLI passes one that calls
+ * `startTask`).
+ */
+import { createHash, createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
+import { createServer, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { isJsonObject, type JsonObject, type JsonValue } from '../model/json';
+import { WEBHOOK_DEFAULT_MAX_BYTES, type WebhookDefinition } from './config';
+
+export const TOKEN_HEADER = 'X-Whenflow-Token';
+export const SIGNATURE_HEADER = 'X-Whenflow-Signature';
+
+export interface WebhookTask {
+  name: string;
+  tags: string[];
+  data: JsonObject;
+}
+
+export interface WebhookServerOptions {
+  hooks: Map<string, WebhookDefinition>;
+  /** Starts the task; an error with `issues` (TaskInputError) is the caller's fault (400), any other is ours (502). */
+  start: (task: WebhookTask) => Promise<{ taskId: string }>;
+  /** Default 127.0.0.1: webhooks reach a local tool through a tunnel or proxy, not an open port. */
+  host?: string;
+  /** 0 (default): any free port. */
+  port?: number;
+  /** Clock for `$via.received`. */
+  now?: () => Date;
+  /** One line per request answered (method, path, status, why); never secrets or bodies. Default: stderr. */
+  log?: (line: string) => void;
+}
+
+export interface WebhookServer {
+  /** e.g. `http://127.0.0.1:43117`; hooks are at `${url}/hooks/<name>`. */
+  url: string;
+  port: number;
+  /** Stops accepting connections and resolves when open ones are done (forced after a short grace period). */
+  close(): Promise<void>;
+}
+
+/** What `$via` holds for a task a webhook started. */
+export interface WebhookVia {
+  id: string;
+  name: string;
+  type: 'webhook';
+  received: string;
+}
+
+const CLOSE_GRACE_MS = 2000;
+
+/** Anything a handler may answer with; thrown to stop handling. */
+class Reply {
+  constructor(
+    readonly status: number,
+    readonly body: JsonObject,
+    readonly why: string,
+    readonly headers: OutgoingHttpHeaders = {},
+  ) {}
+}
+
+export async function startWebhookServer(options: WebhookServerOptions): Promise<WebhookServer> {
+  const { hooks, start } = options;
+  const host = options.host ?? '127.0.0.1';
+  const now = options.now ?? (() => new Date());
+  const log = options.log ?? ((line: string) => void process.stderr.write(`${line}\n`));
+
+  const server = createServer((req, res) => {
+    // A client that goes away mid-body makes the request emit 'error'; it is handled where the body is read.
+    req.on('error', () => {});
+    res.on('error', () => {});
+    const path = (req.url ?? '/').split('?')[0] ?? '/';
+    const label = `${req.method ?? '?'} ${path}`;
+    handle(req, path)
+      .then((reply) => send(req, res, reply, label))
+      .catch((error: unknown) => {
+        if (error instanceof Reply) return send(req, res, error, label);
+        log(`${label} → 500 (${errorMessage(error)})`);
+        if (!res.headersSent) send(req, res, new Reply(500, { error: 'internal error in the webhook receiver' }, 'internal error'), label, { quiet: true });
+      });
+  });
+
+  function send(req: IncomingMessage, res: ServerResponse, reply: Reply, label: string, opts: { quiet?: boolean } = {}): void {
+    if (!opts.quiet) log(`${label} → ${reply.status} (${reply.why})`);
+    if (res.headersSent || res.destroyed) return;
+    const text = JSON.stringify(reply.body);
+    // An answer given before the body was read: a body too large to drain ends the connection instead.
+    const declared = declaredLength(req);
+    const closing = !req.complete && declared !== null && declared > WEBHOOK_DEFAULT_MAX_BYTES ? { connection: 'close' } : {};
+    res.writeHead(reply.status, {
+      'content-type': 'application/json',
+      'content-length': Buffer.byteLength(text),
+      'x-content-type-options': 'nosniff',
+      'cache-control': 'no-store',
+      ...closing,
+      ...reply.headers,
+    });
+    res.end(text);
+    if (!req.complete && !('connection' in reply.headers) && !('connection' in closing)) discardBody(req, WEBHOOK_DEFAULT_MAX_BYTES);
+  }
+
+  async function handle(req: IncomingMessage, path: string): Promise<Reply> {
+    const match = /^\/hooks\/([^/]+)$/.exec(path);
+    if (!match) throw new Reply(404, { error: `nothing at ${path}: webhooks are POST /hooks/<name>` }, 'no such path');
+    const name = match[1]!;
+    const hook = hooks.get(name);
+    // Listing the configured names is deliberate: the receiver is a local tool (127.0.0.1 by default) and
+    // the names are not secrets (the URL path already shows them); it turns a typo into a one-look fix.
+    if (!hook) throw new Reply(404, { error: `unknown webhook "${name}"`, known: [...hooks.keys()].sort() }, 'unknown webhook');
+    if (req.method !== 'POST') {
+      throw new Reply(405, { error: `webhook "${name}" accepts POST only, not ${req.method ?? '?'}` }, 'method not allowed', { allow: 'POST' });
+    }
+
+    const declared = declaredLength(req);
+    let signature: Buffer | null = null;
+    if (hook.auth === 'token') checkToken(req, hook);
+    else signature = readSignature(req);
+
+    const contentType = checkContentType(req.headers['content-type']);
+    if (contentType) throw new Reply(415, { error: contentType }, 'not JSON');
+
+    const tooLarge = new Reply(413, { error: `request body is larger than this webhook's limit of ${hook.maxBytes} bytes` }, 'body too large', {
+      connection: 'close',
+    });
+    if (declared !== null && declared > hook.maxBytes) throw tooLarge;
+    const read = await readBody(req, hook.maxBytes);
+    if (read === 'too large') throw tooLarge;
+    if (read === 'aborted') throw new Reply(400, { error: 'the request ended before its body' }, 'client went away');
+
+    if (signature) checkSignature(read, signature, hook);
+
+    let text: string;
+    try {
+      text = new TextDecoder('utf-8', { fatal: true }).decode(read);
+    } catch {
+      throw new Reply(400, { error: 'request body is not valid UTF-8' }, 'not UTF-8');
+    }
+    let body: JsonValue;
+    try {
+      body = JSON.parse(text) as JsonValue;
+    } catch (error) {
+      throw new Reply(400, { error: `request body is not valid JSON: ${errorMessage(error)}` }, 'bad JSON');
+    }
+    if (!isJsonObject(body)) {
+      throw new Reply(400, { error: `request body must be a JSON object, not ${jsonKind(body)}` }, 'not an object');
+    }
+
+    const via: WebhookVia = { id: randomUUID(), name: hook.name, type: 'webhook', received: now().toISOString() };
+    // `$via` is provenance and the engine owns it: a body's own `$via` is replaced, never merged, so a caller
+    // cannot make a task look as if it came from somewhere else (steps may match on `$via`).
+    const data: JsonObject = { ...body, $via: { ...via } };
+
+    let taskId: string;
+    try {
+      ({ taskId } = await start({ name: hook.taskName, tags: [...hook.tags], data }));
+    } catch (error) {
+      if (isTaskInputError(error)) {
+        const issues = error.issues.map((issue) => ({ path: String(issue.path ?? ''), message: String(issue.message ?? '') }));
+        throw new Reply(400, { error: error.message, issues }, 'invalid task input');
+      }
+      throw new Reply(502, { error: `could not start the task: ${errorMessage(error)}` }, `could not start the task: ${errorMessage(error)}`);
+    }
+    return new Reply(202, { taskId, via: { id: via.id } }, `started ${taskId}, via ${via.id}`);
+  }
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  const urlHost = host.includes(':') ? `[${host}]` : host;
+
+  let closing: Promise<void> | null = null;
+  return {
+    url: `http://${urlHost}:${port}`,
+    port,
+    close() {
+      closing ??= new Promise<void>((resolve, reject) => {
+        const force = setTimeout(() => server.closeAllConnections(), CLOSE_GRACE_MS);
+        server.close((error) => {
+          clearTimeout(force);
+          if (error) reject(error);
+          else resolve();
+        });
+        server.closeIdleConnections();
+      });
+      return closing;
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Credentials
+
+function header(req: IncomingMessage, name: string): string | undefined {
+  const value = req.headers[name.toLowerCase()];
+  return Array.isArray(value) ? value.join(', ') : value;
+}
+
+/**
+ * Compares through SHA-256 so both sides have the same length: timingSafeEqual needs that, and comparing
+ * the raw values would reveal the secret's length through the early length check.
+ */
+function sameSecret(given: string, secret: string): boolean {
+  const digest = (text: string) => createHash('sha256').update(text, 'utf8').digest();
+  return timingSafeEqual(digest(given), digest(secret));
+}
+
+function checkToken(req: IncomingMessage, hook: WebhookDefinition): void {
+  const given = header(req, TOKEN_HEADER);
+  if (given === undefined || given === '') {
+    throw new Reply(401, { error: `missing ${TOKEN_HEADER} header: this webhook expects "${TOKEN_HEADER}: <its secret>"` }, 'no token');
+  }
+  if (!sameSecret(given, hook.secret)) {
+    throw new Reply(401, { error: `${TOKEN_HEADER} does not match this webhook's secret` }, 'wrong token');
+  }
+}
+
+const SIGNATURE_FORM = /^sha256=([0-9a-fA-F]{64})$/;
+const SIGNATURE_HELP = `"${SIGNATURE_HEADER}: sha256=<hex HMAC-SHA256 of the raw request body, keyed with the webhook's secret>"`;
+
+function readSignature(req: IncomingMessage): Buffer {
+  const given = header(req, SIGNATURE_HEADER);
+  if (given === undefined || given === '') {
+    throw new Reply(401, { error: `missing ${SIGNATURE_HEADER} header: this webhook expects ${SIGNATURE_HELP}` }, 'no signature');
+  }
+  const hex = SIGNATURE_FORM.exec(given.trim())?.[1];
+  if (!hex) throw new Reply(401, { error: `malformed ${SIGNATURE_HEADER} header: this webhook expects ${SIGNATURE_HELP}` }, 'malformed signature');
+  return Buffer.from(hex, 'hex');
+}
+
+function checkSignature(body: Buffer, given: Buffer, hook: WebhookDefinition): void {
+  const expected = createHmac('sha256', hook.secret).update(body).digest();
+  if (!timingSafeEqual(expected, given)) {
+    throw new Reply(401, { error: `${SIGNATURE_HEADER} does not match the request body: this webhook expects ${SIGNATURE_HELP}` }, 'wrong signature');
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Body
+
+/** null for a chunked body (no Content-Length). Node has already refused malformed values with 400. */
+function declaredLength(req: IncomingMessage): number | null {
+  const value = req.headers['content-length'];
+  return value === undefined ? null : Number(value);
+}
+
+/** `undefined` when the Content-Type is JSON (`application/json` or `application/<…>+json`, UTF-8); otherwise why not. */
+function checkContentType(value: string | undefined): string | undefined {
+  const expect = 'send Content-Type: application/json';
+  if (!value) return `missing Content-Type: ${expect}`;
+  const [media = '', ...params] = value.split(';');
+  const type = media.trim().toLowerCase();
+  if (type !== 'application/json' && !/^application\/[^\s/]+\+json$/.test(type)) return `Content-Type ${type || '(empty)'} is not JSON: ${expect}`;
+  for (const param of params) {
+    const [key = '', raw = ''] = param.split('=');
+    const charset = raw.trim().replace(/^"(.*)"$/, '$1').toLowerCase();
+    if (key.trim().toLowerCase() === 'charset' && charset !== 'utf-8' && charset !== 'utf8') {
+      return `charset ${charset} is not supported: JSON is UTF-8`;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Reads the whole body, but stops at the first chunk that takes it past `limit`: the rest is never
+ * buffered, and the 413 answer (with `Connection: close`) ends the connection.
+ */
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer | 'too large' | 'aborted'> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const finish = (result: Buffer | 'too large' | 'aborted') => {
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onAbort);
+      req.off('close', onClose);
+      resolve(result);
+    };
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        req.pause();
+        finish('too large');
+      } else chunks.push(chunk);
+    };
+    const onEnd = () => finish(Buffer.concat(chunks, size));
+    const onAbort = () => finish('aborted');
+    const onClose = () => {
+      if (!req.complete) finish('aborted');
+    };
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('error', onAbort);
+    req.on('close', onClose);
+  });
+}
+
+/**
+ * After an answer given before the body was read (401, 404, 405, 415): let a small body drain so the
+ * connection can carry the next request, but end the connection rather than read an unbounded one.
+ */
+function discardBody(req: IncomingMessage, limit: number): void {
+  let seen = 0;
+  req.on('data', (chunk: Buffer) => {
+    seen += chunk.length;
+    if (seen > limit) req.socket.destroy();
+  });
+  req.resume();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+
+function jsonKind(value: JsonValue): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  return `a ${typeof value}`;
+}
+
+function isTaskInputError(error: unknown): error is Error & { issues: { path?: unknown; message?: unknown }[] } {
+  return error instanceof Error && Array.isArray((error as { issues?: unknown }).issues);
+}
+
+function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
