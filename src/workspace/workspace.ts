@@ -1,8 +1,9 @@
-import { resolve } from 'node:path';
+import { relative, resolve } from 'node:path';
 import { loadConnectors, type ConnectorRegistry } from '../connectors';
 import { DEFAULT_CONNECTOR_POLICY, type Catalog, type ConnectorPolicy } from '../model/task';
 import { resolveStepOptions, stepOptionsSchema } from '../steps/options';
 import { loadWorkspace, type LoadedStep } from '../steps/load';
+import { parseWebhooks, type WebhookDefinition } from '../webhooks/config';
 import { loadWorkspaceConfig, type WorkspaceConfig } from './config';
 
 /** One thing wrong anywhere in a workspace: a step file, a connector module, or whenflow.yaml. */
@@ -35,6 +36,8 @@ export interface Workspace {
   connectors: ConnectorRegistry;
   catalog: Catalog;
   steps: Map<string, LoadedStep>;
+  /** Webhooks declared in whenflow.yaml, by name. */
+  webhooks: Map<string, WebhookDefinition>;
   problems: WorkspaceProblem[];
 }
 
@@ -54,12 +57,15 @@ export async function openWorkspace(dir: string, env: NodeJS.ProcessEnv = proces
     ...connectorProblems.map((p) => ({ file: p.file, message: p.message })),
     ...loaded.problems.map((p) => ({ file: p.file, ...(p.path ? { path: p.path } : {}), message: p.message })),
   ];
+  const webhooks = parseWebhooks(config.webhooks);
+  const configFile = config.file ? relative(root, config.file) : 'whenflow.yaml';
+  problems.push(...webhooks.problems.map((p) => ({ file: configFile, path: p.path, message: p.message })));
   const connectors: Record<string, ConnectorPolicy> = {};
   for (const name of registry.names()) {
     const policy = connectorPolicy(name, config, policies[name], problems);
     if (policy) connectors[name] = policy;
   }
-  return { dir: root, config, connectors: registry, catalog: { ...loaded.catalog, connectors }, steps: loaded.steps, problems };
+  return { dir: root, config, connectors: registry, catalog: { ...loaded.catalog, connectors }, steps: loaded.steps, webhooks: webhooks.hooks, problems };
 }
 
 /**

@@ -1,10 +1,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, inject, it } from 'vitest';
 import { freePort } from '../../src/temporal/dev-server';
+import { waitForTask } from '../../src/client';
 import { whenflow } from '../support/cli';
+import { startHarness } from '../support/temporal';
 
 const root = join(import.meta.dirname, '..', '..');
 
@@ -90,6 +93,46 @@ describe('whenflow worker', () => {
       expect(await worker.exited).toBe(0);
     } finally {
       worker.child.kill('SIGKILL');
+    }
+  }, 120_000);
+});
+
+describe('whenflow webhook', () => {
+  it('starts a task for each authenticated POST and answers bad requests with 4xx', async () => {
+    const workspace = join(root, 'test', 'workspaces', 'runtime');
+    const env = {
+      TEMPORAL_ADDRESS: inject('temporalAddress'),
+      TEMPORAL_NAMESPACE: inject('temporalNamespace'),
+      WHENFLOW_TEST_STASH_KEY: randomBytes(32).toString('base64'),
+    };
+    Object.assign(process.env, { WHENFLOW_TEST_STASH_KEY: env.WHENFLOW_TEST_STASH_KEY });
+    const harness = await startHarness(workspace);
+    const port = await freePort();
+    const receiver = startCommand(['webhook', '-w', workspace, '--port', String(port), '--task-queue', harness.taskQueue], env);
+    try {
+      await eventually(() => receiver.output().includes('Ctrl-C to stop'), 'the webhook banner');
+      const url = `http://127.0.0.1:${port}/hooks/approvals`;
+      const accepted = await fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-whenflow-token': 'test-hook-secret-0123456789' },
+        body: JSON.stringify({ approval: { approved: true } }),
+      });
+      expect(accepted.status).toBe(202);
+      const { taskId } = (await accepted.json()) as { taskId: string };
+      const task = await waitForTask(harness.client, taskId, { timeoutMs: 30_000 });
+      expect(task).toMatchObject({ state: 'done', result: 'approved', name: 'approval from webhook', tags: ['hook'] });
+      expect(task.data.$via).toMatchObject({ type: 'webhook', name: 'approvals' });
+
+      const denied = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', 'x-whenflow-token': 'wrong' }, body: '{}' });
+      expect(denied.status).toBe(401);
+      const broken = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', 'x-whenflow-token': 'test-hook-secret-0123456789' }, body: '{"a":' });
+      expect(broken.status).toBe(400);
+      expect(((await broken.json()) as { error: string }).error).toContain('not valid JSON');
+      receiver.child.kill('SIGINT');
+      expect(await receiver.exited).toBe(0);
+    } finally {
+      receiver.child.kill('SIGKILL');
+      await harness.close();
     }
   }, 120_000);
 });

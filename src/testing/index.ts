@@ -1,0 +1,173 @@
+/**
+ * Test helpers for whenflow users (vitest or any runner): run one step without a server, run whole
+ * tasks against a private dev server, and check scenario files.
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import { dirname, resolve } from 'node:path';
+import type { Client } from '@temporalio/client';
+import { startTask, waitForTask } from '../client';
+import { ConnectorRegistry, createConnectorsProxy } from '../connectors';
+import type { JsonObject, JsonValue } from '../model/json';
+import type { StepCommand, StepLog, TaskSnapshot } from '../model/task';
+import { applyPatchTo, type DataPatch } from '../runtime/diff';
+import { executeStep } from '../runtime/execute';
+import { unsealStash, unsealStrings } from '../runtime/stash';
+import { loadStepFile, WorkspaceError } from '../steps/load';
+import { installRuntime } from '../temporal/runtime';
+import { startDevServer } from '../temporal/server';
+import { createTaskWorker } from '../worker';
+import { InvalidWorkspaceError, openWorkspace, type Workspace } from '../workspace/workspace';
+import { DEFAULT_SCENARIO_TIMEOUT_MS } from './run-scenarios';
+
+export { evaluateScenario, formatScenarioReport, loadScenarios, type ExpectedSteps, type Scenario, type ScenarioFailure, type ScenarioProblem, type ScenarioResult } from './scenarios';
+export { runScenarios, type RunScenariosOptions, type RunScenariosOutcome } from './run-scenarios';
+
+export interface RunStepOptions {
+  /** What `task.id()` returns; default `test-task`. */
+  taskId?: string;
+  /** What `task.name()` returns; default `task`. */
+  name?: string;
+  tags?: string[];
+  /** `task.config(KEY)` values; default the workspace's `config:` (none without a workspace). */
+  config?: Record<string, JsonValue>;
+  /** A workspace folder: its connectors (direct calls run), configuration and stash key are used. */
+  workspace?: string;
+}
+
+export interface RunStepResult {
+  /** The patch as the engine records it (`$stash` values sealed). */
+  patch: DataPatch;
+  /** The data after the patch, with `$stash` in plaintext. */
+  data: JsonObject;
+  /** Commands the step gave (deferred connector calls appear here as `call`), secrets in plaintext. */
+  commands: StepCommand[];
+  logs: StepLog[];
+}
+
+/**
+ * Runs ONE step's content on `data`, without a server, as a worker would run it once. The step's
+ * condition is not checked. Whatever the content throws is thrown as is; a step file that does not
+ * load throws a WorkspaceError listing its problems. Without `workspace` only the built-in connectors
+ * exist; with it, the workspace's connectors are called for real (except deferred `into` calls).
+ */
+export async function runStep(stepFile: string, data: JsonObject, options: RunStepOptions = {}): Promise<RunStepResult> {
+  const file = resolve(stepFile);
+  const ws = options.workspace === undefined ? null : await openCheckedWorkspace(options.workspace);
+  const loaded = await loadStepFile(ws?.dir ?? dirname(file), file);
+  if (!loaded.step) throw new WorkspaceError(loaded.problems);
+  const step = loaded.step;
+  const taskId = options.taskId ?? 'test-task';
+  // Without a workspace key, a throwaway one: `$stash` in test data works, and nothing sealed leaves.
+  const key = ws?.config.stashKey ?? randomBytes(32);
+  const registry = ws?.connectors ?? new ConnectorRegistry();
+  const outcome = await executeStep({
+    step: step.name,
+    taskId,
+    attempt: 1,
+    name: options.name ?? 'task',
+    tags: options.tags ?? [],
+    config: options.config ?? ws?.config.values ?? {},
+    data,
+    content: step.content,
+    stash: { key },
+    connectors: (defer) =>
+      createConnectorsProxy(
+        registry,
+        (callIndex, connector) => ({
+          taskId,
+          step: step.name,
+          attempt: 1,
+          idempotencyKey: `${taskId}-${step.name}-${callIndex}`,
+          signal: new AbortController().signal,
+          options: ws?.config.connectors[connector]?.options ?? {},
+        }),
+        defer,
+      ),
+  });
+  const commands = outcome.commands.map((command): StepCommand => {
+    if (command.type === 'call') return { ...command, call: { ...command.call, args: unsealStrings(command.call.args, key) as JsonObject } };
+    if (command.type === 'subtask') return { ...command, request: { ...command.request, data: unsealStash(command.request.data, key) } };
+    return command;
+  });
+  return { patch: outcome.patch, data: unsealStash(applyPatchTo(data, outcome.patch), key), commands, logs: outcome.logs };
+}
+
+async function openCheckedWorkspace(dir: string): Promise<Workspace> {
+  const ws = await openWorkspace(dir);
+  // As on a worker: no step of a workspace with problems runs.
+  if (ws.problems.length > 0) throw new InvalidWorkspaceError(ws.dir, ws.problems);
+  return ws;
+}
+
+export interface TestEnvironment {
+  client: Client;
+  /** The private task queue of this environment's worker. */
+  taskQueue: string;
+  /** Starts a task with this data and waits until it settles (done, ignored, …, attention or error). */
+  runTask(data: JsonObject, options?: { name?: string; timeoutMs?: number }): Promise<TaskSnapshot>;
+  /** Stops the worker and the dev server; safe to call more than once. */
+  close(): Promise<void>;
+}
+
+/**
+ * A Temporal dev server of its own and a worker on `workspace` (which must have no problems). Start it
+ * in `beforeAll` and close it in `afterAll`.
+ */
+export async function createTestEnvironment(options: { workspace: string }): Promise<TestEnvironment> {
+  const ws = await openCheckedWorkspace(options.workspace);
+  try {
+    installRuntime();
+  } catch {
+    // A Runtime already exists in this process: keep it.
+  }
+  const session = await startDevServer();
+  const taskQueue = `whenflow-test-${randomUUID()}`;
+  let worker: Awaited<ReturnType<typeof createTaskWorker>>;
+  try {
+    worker = await createTaskWorker({ connection: session.nativeConnection, namespace: session.namespace, workspace: ws.dir, taskQueue });
+  } catch (error) {
+    await session.close();
+    throw error;
+  }
+  let workerFailure: unknown;
+  const running = worker.run().catch((error: unknown) => {
+    workerFailure = error;
+  });
+  const stopped = running.then(() => {
+    throw new Error(`the test worker stopped${workerFailure instanceof Error ? `: ${workerFailure.message}` : ''}`, { cause: workerFailure });
+  });
+  stopped.catch(() => undefined); // only observed by runTask
+  const defaults = ws.config.defaults;
+  let closing: Promise<void> | undefined;
+  return {
+    client: session.client,
+    taskQueue,
+    async runTask(data, opts = {}) {
+      const work = (async () => {
+        const handle = await startTask(session.client, {
+          name: opts.name ?? 'task',
+          data,
+          taskQueue,
+          stashKey: ws.config.stashKey,
+          concurrency: defaults.concurrency,
+          maxStepRuns: defaults.maxStepRuns,
+          maxSubtasks: defaults.maxSubtasks,
+        });
+        return waitForTask(session.client, handle.workflowId, { timeoutMs: opts.timeoutMs ?? DEFAULT_SCENARIO_TIMEOUT_MS });
+      })();
+      // A crashed worker would otherwise leave the task waiting until the timeout.
+      return Promise.race([work, stopped]);
+    },
+    close() {
+      closing ??= (async () => {
+        try {
+          if (worker.getState() === 'RUNNING') worker.shutdown();
+          await running;
+        } finally {
+          await session.close();
+        }
+      })();
+      return closing;
+    },
+  };
+}
