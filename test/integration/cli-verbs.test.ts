@@ -1,3 +1,5 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { getTask } from '../../src/client';
@@ -145,5 +147,26 @@ describe('whenflow step and workspace', () => {
     const top = await cli(['--help']);
     expect(top.stdout).toContain('Exit codes:');
     expect(top.stdout).toMatch(/task +Start, inspect and steer tasks/);
+  });
+});
+
+describe('whenflow test', () => {
+  it('runs the repository scenarios: exit 0 and a line per scenario', async () => {
+    const { code, stdout } = await cli(['test', '-w', '.']);
+    expect(code).toBe(0);
+    expect(stdout).toContain('✓ a premium order ships express and completes');
+    expect(stdout).toContain('✓ a standard order ships standard');
+    expect(stdout).toMatch(/2 passed, 0 failed/);
+  });
+
+  it('exit 1 with what differed when a scenario fails; exit 2 for an invalid scenario file', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'whenflow-scenarios-'));
+    writeFileSync(join(dir, 'wrong.yaml'), `name: wrong price\ndataFile: ${join(root, 'samples', 'order.json')}\nvalidateFinalState:\n  result.price: 99\n`);
+    const failed = await cli(['test', dir, '-w', '.']);
+    expect(failed.code).toBe(1);
+    expect(failed.stdout).toContain('✗ wrong price');
+    expect(failed.stdout).toMatch(/expected: 99\s+actual: +10/);
+    writeFileSync(join(dir, 'broken.yaml'), 'name: [unclosed\n');
+    expect((await cli(['test', dir, '-w', '.'])).code).toBe(2);
   });
 });
