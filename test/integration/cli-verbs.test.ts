@@ -96,10 +96,16 @@ describe('whenflow task', () => {
     expect(unknown.stderr).toContain('no such task: no-such-task');
     const created = JSON.parse((await cli(['task', 'new', 'refuse', '-d', '{"keep":true}', '--task-queue', harness.taskQueue, '--json'])).stdout) as { taskId: string };
     for (let i = 0; i < 100 && (await getTask(harness.client, created.taskId)).state !== 'attention'; i++) await new Promise((r) => setTimeout(r, 100));
-    const resume = await cli(['task', 'update', created.taskId, '-d', '[1]']);
-    expect(resume.code).toBe(2);
-    expect(resume.stderr).toContain('must be a JSON object');
-    await cli(['task', 'stop', created.taskId]);
+    const badUpdate = await cli(['task', 'update', created.taskId, '-d', '[1]']);
+    expect(badUpdate.code).toBe(2);
+    expect(badUpdate.stderr).toContain('must be a JSON object');
+    // A task in attention may be resumed or reloaded (it matches again and settles in attention again).
+    expect(JSON.parse((await cli(['task', 'resume', created.taskId, '--json'])).stdout)).toEqual({ taskId: created.taskId, resumed: true });
+    expect(JSON.parse((await cli(['task', 'reload', created.taskId, '--json'])).stdout)).toEqual({ taskId: created.taskId, reloaded: true });
+    expect(JSON.parse((await cli(['task', 'stop', created.taskId, '--json'])).stdout)).toEqual({ taskId: created.taskId, state: 'stopped' });
+    const late = await cli(['task', 'resume', created.taskId]);
+    expect(late.code).toBe(2);
+    expect(late.stderr).toContain('has already ended (stopped)');
   });
 });
 
