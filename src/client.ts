@@ -21,6 +21,8 @@ export const startTaskSchema = z.object({
   concurrency: z.number().int().min(1).default(DEFAULT_TASK_OPTIONS.concurrency),
   maxStepRuns: z.number().int().min(1).default(DEFAULT_TASK_OPTIONS.maxStepRuns),
   maxSubtasks: z.number().int().min(1).default(DEFAULT_TASK_OPTIONS.maxSubtasks),
+  /** History events after which a long task continues as new. */
+  historyLimit: z.number().int().min(50).default(DEFAULT_TASK_OPTIONS.historyLimit),
   /** Key for `data.$stash` secrets (whenflow.yaml `secrets.key`): they are sealed before they leave this process. */
   stashKey: z.instanceof(Buffer).nullable().default(null),
 });
@@ -45,7 +47,7 @@ export async function startTask(client: Client, options: StartTaskOptions): Prom
   return client.workflow.start(taskWorkflow, {
     taskQueue: input.taskQueue,
     workflowId: input.taskId ?? `task-${randomUUID()}`,
-    args: [{ name: input.name, tags: input.tags, data, options: { concurrency: input.concurrency, maxStepRuns: input.maxStepRuns, maxSubtasks: input.maxSubtasks } }],
+    args: [{ name: input.name, tags: input.tags, data, options: { concurrency: input.concurrency, maxStepRuns: input.maxStepRuns, maxSubtasks: input.maxSubtasks, historyLimit: input.historyLimit } }],
     typedSearchAttributes: [
       { key: TASK_STATE_KEY, value: 'running' },
       { key: TASK_NAME_KEY, value: input.name },
@@ -214,7 +216,10 @@ export async function listTasks(client: Client, filter: z.input<typeof listTasks
 
 /** The input a task was started with (its first history event), e.g. to clone it. */
 export async function getTaskInput(client: Client, taskId: string): Promise<TaskWorkflowInput> {
-  const history = await client.workflow.getHandle(taskId).fetchHistory();
+  // A long task continues as new; its initial input is in the history of its first run.
+  const description = await client.workflow.getHandle(taskId).describe();
+  const firstRunId = description.raw.workflowExecutionInfo?.firstRunId || undefined;
+  const history = await client.workflow.getHandle(taskId, firstRunId).fetchHistory();
   const payload = history.events?.[0]?.workflowExecutionStartedEventAttributes?.input?.payloads?.[0];
   const decoded = payload ? await client.options.loadedDataConverter.payloadConverter.fromPayload<TaskWorkflowInput>(payload) : undefined;
   if (!decoded) throw new Error(`task ${taskId} has no recorded input`);

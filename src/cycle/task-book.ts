@@ -43,6 +43,27 @@ export interface StepRun {
   commands: StepCommand[];
 }
 
+/** Trace entries a task keeps in memory (and carries into its next run); older ones are counted, not kept. */
+export const TRACE_KEPT = 1000;
+
+/** Everything a task carries into its next run when it continues as new. */
+export interface CarriedTask {
+  state: TaskState;
+  data: JsonObject;
+  result: JsonValue | null;
+  error: TaskError | null;
+  cycle: number;
+  stepRuns: number;
+  budgetStart: number;
+  ran: string[];
+  trace: TraceEntry[];
+  traceOffset: number;
+  conflicts: ConflictRecord[];
+  catalogVersion: string;
+  expireResult: JsonValue | null;
+  hasExpireResult: boolean;
+}
+
 /**
  * Everything a task remembers between cycles, and the rules for changing it. Pure and deterministic
  * (it runs inside the workflow); the workflow only decides when to call it.
@@ -55,8 +76,10 @@ export class TaskBook {
   cycle = 0;
   stepRuns = 0;
   catalogVersion = '';
-  readonly trace: TraceEntry[] = [];
-  readonly conflicts: ConflictRecord[] = [];
+  /** The most recent step executions; `traceOffset` counts the older ones no longer kept. */
+  trace: TraceEntry[] = [];
+  traceOffset = 0;
+  conflicts: ConflictRecord[] = [];
   /** Steps that have run and not asked to run again (SEMANTICS.md: eligible until it has run). */
   private readonly ran = new Set<string>();
 
@@ -71,6 +94,49 @@ export class TaskBook {
   }
 
   isEligible = (step: string): boolean => !this.ran.has(step);
+
+  /** The state a continued-as-new run starts from. */
+  carry(): CarriedTask {
+    const dropped = Math.max(0, this.trace.length - TRACE_KEPT);
+    return {
+      state: this.state,
+      data: this.data,
+      result: this.result,
+      error: this.error,
+      cycle: this.cycle,
+      stepRuns: this.stepRuns,
+      budgetStart: this.budgetStart,
+      ran: [...this.ran].sort(),
+      trace: this.trace.slice(dropped),
+      traceOffset: this.traceOffset + dropped,
+      conflicts: this.conflicts.slice(-TRACE_KEPT),
+      catalogVersion: this.catalogVersion,
+      expireResult: this.expireResult ?? null,
+      hasExpireResult: this.expireResult !== undefined,
+    };
+  }
+
+  static resume(taskId: string, name: string, tags: string[], options: TaskOptions, carried: CarriedTask): TaskBook {
+    const book = new TaskBook(taskId, name, tags, carried.data, options);
+    book.state = carried.state;
+    book.result = carried.result;
+    book.error = carried.error;
+    book.cycle = carried.cycle;
+    book.stepRuns = carried.stepRuns;
+    book.budgetStart = carried.budgetStart;
+    for (const step of carried.ran) book.ran.add(step);
+    book.trace = carried.trace;
+    book.traceOffset = carried.traceOffset;
+    book.conflicts = carried.conflicts;
+    book.catalogVersion = carried.catalogVersion;
+    if (carried.hasExpireResult) book.expireResult = carried.expireResult;
+    return book;
+  }
+
+  /** Trace entries from absolute index `cursor` on, and the cursor that follows them. */
+  traceSince(cursor: number): { entries: TraceEntry[]; next: number } {
+    return { entries: this.trace.slice(Math.max(0, cursor - this.traceOffset)), next: this.traceOffset + this.trace.length };
+  }
 
   get terminal(): boolean {
     return isTerminal(this.state);
@@ -95,6 +161,12 @@ export class TaskBook {
       this.ran.add(run.step);
       const changed = merged.applied.find((a) => a.step === run.step)?.changed ?? [];
       this.trace.push({ step: run.step, cycle: this.cycle, startedAt: run.startedAt, durationMs: run.durationMs, attempt: run.attempt, changed, logs: run.logs });
+      if (this.trace.length > 2 * TRACE_KEPT) {
+        // Bounded memory (and query size) for long tasks: keep the most recent entries.
+        const dropped = this.trace.length - TRACE_KEPT;
+        this.trace.splice(0, dropped);
+        this.traceOffset += dropped;
+      }
     }
     for (const run of runs) {
       for (const command of run.commands) this.apply(run.step, command, effects);
@@ -231,6 +303,7 @@ export class TaskBook {
       stepRuns: this.stepRuns,
       catalogVersion: this.catalogVersion,
       trace: this.trace,
+      traceOffset: this.traceOffset,
       conflicts: this.conflicts,
       error: this.error,
     };

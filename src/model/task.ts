@@ -63,9 +63,11 @@ export interface TaskOptions {
   maxStepRuns: number;
   /** Fan-out bound: most subtasks of this task running at once (the rest wait their turn). */
   maxSubtasks: number;
+  /** History events after which the task continues as new (sooner when Temporal suggests it). */
+  historyLimit: number;
 }
 
-export const DEFAULT_TASK_OPTIONS: TaskOptions = { concurrency: 10, maxStepRuns: 10_000, maxSubtasks: 100 };
+export const DEFAULT_TASK_OPTIONS: TaskOptions = { concurrency: 10, maxStepRuns: 10_000, maxSubtasks: 100, historyLimit: 5_000 };
 
 /** A subtask a step asked for: a child task on the same engine and catalog. */
 export interface SubtaskRequest {
@@ -154,7 +156,10 @@ export interface TaskSnapshot {
   cycle: number;
   stepRuns: number;
   catalogVersion: string;
+  /** The most recent step executions (long tasks keep the last ones). */
   trace: TraceEntry[];
+  /** How many older entries came before `trace[0]`. */
+  traceOffset: number;
   conflicts: ConflictRecord[];
   error: TaskError | null;
 }

@@ -1,6 +1,7 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { JsonObject } from '../model/json';
-import type { ConflictRecord, TaskError, TaskOptions, TaskSnapshot, TaskState, TraceEntry } from '../model/task';
+import type { CarriedTask } from '../cycle/task-book';
+import type { Catalog, ConflictRecord, TaskError, TaskOptions, TaskSnapshot, TaskState, TraceEntry } from '../model/task';
 
 /** Input of one task workflow execution. */
 export interface TaskWorkflowInput {
@@ -8,6 +9,14 @@ export interface TaskWorkflowInput {
   tags: string[];
   data: JsonObject;
   options: TaskOptions;
+  /** Set when a long task continued as new: where the previous run left off. */
+  carried?: {
+    task: CarriedTask;
+    /** The catalog the task was using: a new run does not silently switch to changed step files. */
+    catalog: Catalog;
+    parkedUntil: number | null;
+    deadlineAt: number | null;
+  };
 }
 
 /** A cheap view for progress polling: the trace from a cursor, not the whole data. */

@@ -4,7 +4,7 @@ import { mergePatches } from '../cycle/merge';
 import { compileCatalog, selectSteps, type CompiledCatalog } from '../cycle/select';
 import { TaskBook, type CycleEffects, type Retry, type StepRun } from '../cycle/task-book';
 import { isJsonObject } from '../model/json';
-import type { CatalogStep, StepOutcome, TaskError, TaskSnapshot } from '../model/task';
+import type { Catalog, CatalogStep, StepOutcome, TaskError, TaskSnapshot } from '../model/task';
 import { TASK_NAME_KEY, TASK_STATE_KEY, TASK_TAGS_KEY } from '../model/search-attributes';
 import { progressQuery, reloadUpdate, resumeUpdate, snapshotQuery, stopSignal, stopUpdate, updateDataUpdate, type TaskWorkflowInput } from './api';
 import { DeferredCalls, Subtasks, temporalRetryPolicy, type Inbox } from './effects';
@@ -23,14 +23,18 @@ const { loadCatalog } = wf.proxyActivities<TaskActivities>({
  * snapshot; merge their patches; apply their commands; repeat until the task is terminal.
  */
 export async function taskWorkflow(input: TaskWorkflowInput): Promise<TaskSnapshot> {
-  const task = new TaskBook(wf.workflowInfo().workflowId, input.name, input.tags, input.data, input.options);
+  const taskId = wf.workflowInfo().workflowId;
+  const { carried } = input;
+  const task = carried ? TaskBook.resume(taskId, input.name, input.tags, input.options, carried.task) : new TaskBook(taskId, input.name, input.tags, input.data, input.options);
   const inbox: Inbox = [];
   const calls = new DeferredCalls(task.taskId, inbox);
   const subtasks = new Subtasks(task.taskId, task.options, inbox);
   const control = listenForControl(task, inbox, subtasks);
   const deadline = new Deadline(task);
-  let catalog: CompiledCatalog | undefined;
-  let parkedUntil: number | null = null;
+  let source = carried?.catalog;
+  let catalog: CompiledCatalog | undefined = source && compileCatalog(source);
+  let parkedUntil: number | null = carried?.parkedUntil ?? null;
+  if (carried?.deadlineAt != null) deadline.setAt(carried.deadlineAt);
 
   const somethingArrived = () => inbox.length > 0 || task.terminal;
   const waitFor = async (until: () => boolean, timeoutMs?: number) => {
@@ -41,6 +45,18 @@ export async function taskWorkflow(input: TaskWorkflowInput): Promise<TaskSnapsh
   while (!task.terminal) {
     for (const arrival of inbox.splice(0)) task.receive(arrival);
     if (task.terminal) break;
+
+    // A long task starts a fresh history, carrying everything forward, once nothing is in flight.
+    if (source && historyIsLong(task) && calls.outstanding + subtasks.outstanding === 0 && !control.hasPending()) {
+      await wf.condition(wf.allHandlersFinished);
+      await wf.continueAsNew<typeof taskWorkflow>({
+        name: task.name,
+        tags: task.tags,
+        data: {},
+        options: task.options,
+        carried: { task: task.carry(), catalog: source, parkedUntil, deadlineAt: deadline.at },
+      });
+    }
 
     if (task.needsOutsideHelp) {
       await waitFor(() => !task.needsOutsideHelp || somethingArrived());
@@ -64,7 +80,10 @@ export async function taskWorkflow(input: TaskWorkflowInput): Promise<TaskSnapsh
     }
 
     if (control.takeReload()) catalog = undefined;
-    catalog ??= await loadCompiledCatalog(task);
+    if (!catalog) {
+      source = await loadCatalogInto(task);
+      catalog = source && compileCatalog(source);
+    }
     if (!catalog) continue;
     const retry = control.takeRetry();
     if (retry?.kind === 'call') {
@@ -153,11 +172,16 @@ function runStep(task: TaskBook, step: CatalogStep, cycle: number): Promise<Step
   });
 }
 
-async function loadCompiledCatalog(task: TaskBook): Promise<CompiledCatalog | undefined> {
+function historyIsLong(task: TaskBook): boolean {
+  const info = wf.workflowInfo();
+  return info.continueAsNewSuggested || info.historyLength >= task.options.historyLimit;
+}
+
+async function loadCatalogInto(task: TaskBook): Promise<Catalog | undefined> {
   try {
     const catalog = await loadCatalog();
     task.catalogVersion = catalog.version;
-    return compileCatalog(catalog);
+    return catalog;
   } catch (error) {
     const cause = error instanceof wf.ActivityFailure && error.cause ? error.cause : error;
     task.fail({ step: '', message: cause instanceof Error ? cause.message : String(cause), attempts: 1, reason: 'catalog-invalid' });
@@ -168,29 +192,32 @@ async function loadCompiledCatalog(task: TaskBook): Promise<CompiledCatalog | un
 /** `task.timeout(ms)`: a durable timer; a later call replaces an earlier deadline. */
 class Deadline {
   private generation = 0;
+  /** Workflow time at which the task expires, or null. */
+  at: number | null = null;
 
   constructor(private readonly task: TaskBook) {}
 
   set(ms: number): void {
+    this.setAt(Date.now() + ms);
+  }
+
+  setAt(at: number): void {
     const generation = ++this.generation;
-    void wf.sleep(ms).then(() => {
+    this.at = at;
+    void wf.sleep(Math.max(1, at - Date.now())).then(() => {
       if (generation === this.generation) this.task.expire();
     });
   }
 }
 
-function listenForControl(task: TaskBook, inbox: Inbox, subtasks: Subtasks): { takeRetry(): Retry | null; takeReload(): boolean } {
+function listenForControl(task: TaskBook, inbox: Inbox, subtasks: Subtasks): { takeRetry(): Retry | null; takeReload(): boolean; hasPending(): boolean } {
   let retry: Retry | null = null;
   let reload = false;
   wf.setHandler(snapshotQuery, () => task.snapshot());
-  wf.setHandler(progressQuery, (cursor) => ({
-    state: task.state,
-    cycle: task.cycle,
-    trace: task.trace.slice(Math.max(0, cursor)),
-    next: task.trace.length,
-    conflicts: task.conflicts,
-    error: task.error,
-  }));
+  wf.setHandler(progressQuery, (cursor) => {
+    const { entries, next } = task.traceSince(cursor);
+    return { state: task.state, cycle: task.cycle, trace: entries, next, conflicts: task.conflicts, error: task.error };
+  });
   const refuseWhenTerminal = () => {
     if (task.terminal) throw new Error(`task is already ${task.state}`);
   };
@@ -240,6 +267,7 @@ function listenForControl(task: TaskBook, inbox: Inbox, subtasks: Subtasks): { t
     { validator: refuseWhenTerminal },
   );
   return {
+    hasPending: () => retry !== null || reload,
     takeReload() {
       const taken = reload;
       reload = false;

@@ -2,7 +2,7 @@ import { cpSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { reloadTask, resumeTask, waitForTask } from '../../src/client';
+import { cloneTask, reloadTask, resumeTask, waitForTask } from '../../src/client';
 import { replayTasks, startHarness, type TestHarness } from '../support/temporal';
 
 const workspace = join(import.meta.dirname, '..', 'workspaces', 'cycle');
@@ -72,6 +72,21 @@ describe('the recognize–act cycle on a real Temporal server', () => {
     expect(task.result).toEqual({ n: 5 });
     expect(task.trace.map((t) => t.step)).toEqual(Array(5).fill('loop_count'));
     expect(task.stepRuns).toBe(5);
+  });
+
+  it('continues as new when its history grows long, carrying data, eligibility and the trace forward', async () => {
+    const task = await harness.runTask({ name: 'long', data: { loop: { n: 0, until: 40 } }, historyLimit: 60 });
+    expect(task.state).toBe('done');
+    expect(task.result).toEqual({ n: 40 });
+    expect(task.stepRuns).toBe(40);
+    expect(task.trace.map((t) => t.cycle)).toEqual(Array.from({ length: 40 }, (_, i) => i + 1));
+    const runs: string[] = [];
+    for await (const execution of harness.client.workflow.list({ query: `WorkflowId = "${task.taskId}"` })) runs.push(execution.status.name);
+    expect(runs.filter((status) => status === 'CONTINUED_AS_NEW').length).toBeGreaterThanOrEqual(3);
+    // Cloning still starts from the task's initial data (its first run's input).
+    const clone = await cloneTask(harness.client, task.taskId, { taskQueue: harness.taskQueue });
+    harness.taskIds.push(clone);
+    expect((await waitForTask(harness.client, clone, { timeoutMs: 60_000 })).result).toEqual({ n: 40 });
   });
 
   it('stops a runaway redo loop at maxStepRuns with a clear error', async () => {

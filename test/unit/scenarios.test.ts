@@ -37,7 +37,7 @@ async function folder(files: Record<string, string>): Promise<string> {
 }
 
 /** A hand-made settled task: `steps` become its trace, in order. */
-function snapshot(over: Partial<Omit<TaskSnapshot, 'trace'>> & { steps?: string[] } = {}): TaskSnapshot {
+function snapshot(over: Partial<Omit<TaskSnapshot, 'trace' | 'traceOffset'>> & { steps?: string[] } = {}): TaskSnapshot {
   const { steps = [], ...rest } = over;
   return {
     taskId: 'task-1',
@@ -49,6 +49,7 @@ function snapshot(over: Partial<Omit<TaskSnapshot, 'trace'>> & { steps?: string[
     cycle: steps.length,
     stepRuns: steps.length,
     catalogVersion: 'v1',
+    traceOffset: 0,
     trace: steps.map((step, i) => ({ step, cycle: i + 1, startedAt: '2024-01-01T00:00:00.000Z', durationMs: 1, attempt: 1, changed: [], logs: [] })),
     conflicts: [],
     error: null,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { mergePatches, type MergeResult } from '../../src/cycle/merge';
-import { TaskBook, type StepRun } from '../../src/cycle/task-book';
+import { TaskBook, TRACE_KEPT, type StepRun } from '../../src/cycle/task-book';
 import type { JsonObject } from '../../src/model/json';
 import type { StepCommand, TaskError } from '../../src/model/task';
 import type { DataPatch } from '../../src/runtime/diff';
@@ -8,7 +8,7 @@ import type { DataPatch } from '../../src/runtime/diff';
 const STARTED = '2025-01-02T03:04:05.000Z';
 
 function book(data: JsonObject = { order: { status: 'new' } }, maxStepRuns = 100): TaskBook {
-  return new TaskBook('task-1', 'order', ['shop'], data, { concurrency: 10, maxStepRuns, maxSubtasks: 100 });
+  return new TaskBook('task-1', 'order', ['shop'], data, { concurrency: 10, maxStepRuns, maxSubtasks: 100, historyLimit: 5000 });
 }
 
 interface RunSpec {
@@ -300,7 +300,7 @@ describe('TaskBook.snapshot', () => {
     ]);
     const snapshot = task.snapshot();
     expect(Object.keys(snapshot).sort()).toEqual(
-      ['catalogVersion', 'conflicts', 'cycle', 'data', 'error', 'name', 'result', 'state', 'stepRuns', 'tags', 'taskId', 'trace'].sort(),
+      ['catalogVersion', 'conflicts', 'cycle', 'data', 'error', 'name', 'result', 'state', 'stepRuns', 'tags', 'taskId', 'trace', 'traceOffset'].sort(),
     );
     expect(snapshot).toEqual({
       taskId: 'task-1',
@@ -312,6 +312,7 @@ describe('TaskBook.snapshot', () => {
       cycle: 1,
       stepRuns: 2,
       catalogVersion: 'cafe0123',
+      traceOffset: 0,
       trace: [
         { step: 'hi', cycle: 1, startedAt: STARTED, durationMs: 5, attempt: 1, changed: ['/n'], logs: [] },
         { step: 'lo', cycle: 1, startedAt: STARTED, durationMs: 5, attempt: 1, changed: [], logs: [] },
@@ -337,5 +338,23 @@ describe('TaskBook.snapshot', () => {
     snapshot.tags.push('extra');
     expect(task.tags).toEqual(['shop']);
     expect(task.snapshot().tags).toEqual(['shop']);
+  });
+});
+
+describe('TaskBook: carrying a long task into its next run', () => {
+  it('keeps the most recent trace entries, counts the older ones, and restores everything else', () => {
+    const task = book({ n: 0 });
+    for (let i = 0; i < TRACE_KEPT + 5; i++) cycle(task, [{ step: i % 2 ? 'odd' : 'even', commands: i === TRACE_KEPT + 4 ? [{ type: 'redo' }] : [] }]);
+    task.fail({ step: 'odd', message: 'x', attempts: 1, reason: 'step-failed' });
+    const carried = JSON.parse(JSON.stringify(task.carry())) as ReturnType<TaskBook['carry']>;
+    expect(carried.trace).toHaveLength(TRACE_KEPT);
+    expect(carried.traceOffset).toBe(5);
+    const next = TaskBook.resume('task-1', 'order', ['shop'], task.options, carried);
+    expect(next.snapshot()).toEqual({ ...task.snapshot(), trace: carried.trace, traceOffset: 5 });
+    // The last step asked to run again; the other one stays ineligible.
+    expect(next.isEligible('even')).toBe(true);
+    expect(next.isEligible('odd')).toBe(false);
+    expect(next.traceSince(TRACE_KEPT + 3)).toEqual({ entries: carried.trace.slice(-2), next: TRACE_KEPT + 5 });
+    expect(next.traceSince(0).entries).toHaveLength(TRACE_KEPT);
   });
 });
