@@ -10,7 +10,7 @@ import { StashError, unsealStrings } from '../runtime/stash';
 import { DataValueError, resultToJson } from '../runtime/to-json';
 import { currentStep } from '../steps/library';
 import { WorkspaceError } from '../steps/load';
-import { InvalidWorkspaceError, openWorkspace } from '../workspace/workspace';
+import { InvalidWorkspaceError, openWorkspace, type Workspace } from '../workspace/workspace';
 
 export interface RunStepInput {
   taskId: string;
@@ -40,10 +40,17 @@ function idempotencyKey(...parts: (string | number)[]): string {
  * connectors; they decide nothing about what runs next.
  */
 export function createActivities(workspace: string) {
-  /** The workspace as it is on disk now (files are re-imported only when their content changed). */
-  const open = async () => {
-    const opened = await openWorkspace(workspace);
-    if (opened.problems.length > 0) throw new InvalidWorkspaceError(opened.dir, opened.problems);
+  /**
+   * Configuration and connectors for step executions and connector calls. Reading the whole workspace
+   * for every step would put file I/O on the hot path, so a reading is reused for a moment; the step's
+   * own file is always read fresh (currentStep). Problems in other step files do not concern a step.
+   */
+  let recent: { at: number; opened: Promise<Workspace> } | null = null;
+  const forExecution = async (): Promise<Workspace> => {
+    if (!recent || Date.now() - recent.at > WORKSPACE_REUSE_MS) recent = { at: Date.now(), opened: openWorkspace(workspace) };
+    const opened = await recent.opened;
+    const blocking = opened.problems.filter((p) => p.kind !== 'step');
+    if (blocking.length > 0) throw new InvalidWorkspaceError(opened.dir, blocking);
     return opened;
   };
 
@@ -51,7 +58,11 @@ export function createActivities(workspace: string) {
     /** Reads the workspace; the result is recorded in the task's history, so replays see the same catalog. */
     async loadCatalog(): Promise<Catalog> {
       try {
-        return (await open()).catalog;
+        const opened = openWorkspace(workspace);
+        recent = { at: Date.now(), opened };
+        const ws = await opened;
+        if (ws.problems.length > 0) throw new InvalidWorkspaceError(ws.dir, ws.problems);
+        return ws.catalog;
       } catch (error) {
         throw asFailure(error, 1);
       }
@@ -61,7 +72,7 @@ export function createActivities(workspace: string) {
     async runStep(input: RunStepInput): Promise<StepOutcome> {
       const { attempt } = Context.current().info;
       try {
-        const ws = await open();
+        const ws = await forExecution();
         const step = await currentStep(ws.dir, input.step, input.file);
         const stashKey = ws.config.stashKey;
         const outcome = executeStep({
@@ -108,7 +119,7 @@ export function createActivities(workspace: string) {
       const { attempt } = Context.current().info;
       const { connector, method, args, into } = input.call;
       try {
-        const ws = await open();
+        const ws = await forExecution();
         const value = await ws.connectors.call(connector, method, unsealStrings(args, ws.config.stashKey), {
           taskId: input.taskId,
           step: input.step,
@@ -128,6 +139,8 @@ export function createActivities(workspace: string) {
 export type TaskActivities = ReturnType<typeof createActivities>;
 
 const HEARTBEAT_EVERY_MS = 1000;
+/** How long one reading of whenflow.yaml and connectors/ serves step executions. */
+const WORKSPACE_REUSE_MS = 1000;
 
 function untilCancelled<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
   if (signal.aborted) return Promise.reject(signal.reason);

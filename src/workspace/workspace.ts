@@ -8,6 +8,8 @@ import { loadWorkspaceConfig, type WorkspaceConfig } from './config';
 
 /** One thing wrong anywhere in a workspace: a step file, a connector module, or whenflow.yaml. */
 export interface WorkspaceProblem {
+  /** What kind of file has it; a step activity needs valid configuration and connectors, not every step. */
+  kind: 'config' | 'connector' | 'step';
   file: string;
   /** Where inside the file, e.g. `condition.order.status` or `defaults.retry.maximumAttempts`. */
   path?: string;
@@ -53,13 +55,13 @@ export async function openWorkspace(dir: string, env: NodeJS.ProcessEnv = proces
   ]);
   const loaded = await loadWorkspace(root, { retry: config.defaults.retry, timeoutMs: config.defaults.timeoutMs });
   const problems: WorkspaceProblem[] = [
-    ...configProblems.map((p) => ({ file: p.file, ...(p.path ? { path: p.path } : {}), message: p.message })),
-    ...connectorProblems.map((p) => ({ file: p.file, message: p.message })),
-    ...loaded.problems.map((p) => ({ file: p.file, ...(p.path ? { path: p.path } : {}), message: p.message })),
+    ...configProblems.map((p) => ({ kind: 'config' as const, file: p.file, ...(p.path ? { path: p.path } : {}), message: p.message })),
+    ...connectorProblems.map((p) => ({ kind: 'connector' as const, file: p.file, message: p.message })),
+    ...loaded.problems.map((p) => ({ kind: 'step' as const, file: p.file, ...(p.path ? { path: p.path } : {}), message: p.message })),
   ];
   const webhooks = parseWebhooks(config.webhooks);
   const configFile = config.file ? relative(root, config.file) : 'whenflow.yaml';
-  problems.push(...webhooks.problems.map((p) => ({ file: configFile, path: p.path, message: p.message })));
+  problems.push(...webhooks.problems.map((p) => ({ kind: 'config' as const, file: configFile, path: p.path, message: p.message })));
   const connectors: Record<string, ConnectorPolicy> = {};
   for (const name of registry.names()) {
     const policy = connectorPolicy(name, config, policies[name], problems);
@@ -78,7 +80,7 @@ function connectorPolicy(name: string, config: WorkspaceConfig, declared: { retr
   if (declared && (declared.retry !== undefined || declared.timeout !== undefined)) {
     const parsed = stepOptionsSchema.safeParse({ retry: declared.retry, timeout: declared.timeout });
     if (!parsed.success) {
-      for (const issue of parsed.error.issues) problems.push({ file: `connectors/${name}`, path: issue.path.map(String).join('.'), message: issue.message });
+      for (const issue of parsed.error.issues) problems.push({ kind: 'connector', file: `connectors/${name}`, path: issue.path.map(String).join('.'), message: issue.message });
     } else {
       const resolved = resolveStepOptions(parsed.data, { retry: DEFAULT_CONNECTOR_POLICY.retry, timeoutMs: DEFAULT_CONNECTOR_POLICY.timeoutMs });
       fromModule = { ...(declared.retry !== undefined ? { retry: resolved.retry } : {}), ...(declared.timeout !== undefined ? { timeoutMs: resolved.timeoutMs } : {}) };

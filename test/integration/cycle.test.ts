@@ -179,6 +179,8 @@ describe('resume', () => {
 export const content = async () => { data.boom.fail = false; task.complete('fixed'); };
 `,
       );
+      // A broken file elsewhere in the workspace does not concern this step.
+      writeFileSync(join(dir, 'steps', 'zz_broken.mjs'), 'export const condition = {\n');
       await resumeTask(resumable.client, failed.taskId);
       const done = await waitForTask(resumable.client, failed.taskId, { timeoutMs: 30_000 });
       expect(done.error).toBeNull();
