@@ -2,12 +2,24 @@ import { createMatcher } from '../conditions/match';
 import type { Matcher } from '../conditions/types';
 import type { JsonObject } from '../model/json';
 import type { Catalog, CatalogStep } from '../model/task';
+import { buildCatalogIndex, indexCandidates, type CatalogIndex } from './catalog-index';
 
-/** A catalog with each condition turned into a tester once, not once per cycle. */
+export interface CompiledStep {
+  step: CatalogStep;
+  matches: Matcher;
+  constraints: ReadonlySet<string>;
+}
+
+/**
+ * A catalog with each condition turned into a tester once, not once per cycle, and an index of what
+ * each condition requires of the data (catalog-index.ts), so a cycle runs only the testers that can match.
+ */
 export interface CompiledCatalog {
   version: string;
   connectors: Catalog['connectors'];
-  steps: { step: CatalogStep; matches: Matcher; constraints: ReadonlySet<string> }[];
+  readonly steps: readonly CompiledStep[];
+  /** What each step requires of the data, by position in `steps`. */
+  index: CatalogIndex;
 }
 
 export function compileCatalog(catalog: Catalog): CompiledCatalog {
@@ -19,6 +31,7 @@ export function compileCatalog(catalog: Catalog): CompiledCatalog {
       matches: createMatcher(step.condition),
       constraints: new Set(step.condition.constraints),
     })),
+    index: buildCatalogIndex(catalog.steps.map((step) => step.condition.query)),
   };
 }
 
@@ -44,9 +57,26 @@ function isStrictSubset(small: ReadonlySet<string>, large: ReadonlySet<string>):
  * Recognize: which eligible steps match the data, and which of them act in this cycle.
  * A candidate whose constraints are a strict subset of another candidate's is deferred, so the more
  * specific step acts first and the general one is matched again against the data that step leaves.
+ * Only the steps the catalog index leaves as candidates are asked `isEligible` and run their matcher;
+ * the others cannot match, so the selection is the one `selectStepsUnindexed` makes.
  */
 export function selectSteps(catalog: CompiledCatalog, data: JsonObject, isEligible: (name: string) => boolean, concurrency: number): Selection {
-  const candidates = catalog.steps.filter((entry) => isEligible(entry.step.name) && entry.matches(data));
+  const candidates = indexCandidates(catalog.index, data)
+    .map((position) => catalog.steps[position] as CompiledStep)
+    .filter((entry) => isEligible(entry.step.name) && entry.matches(data));
+  return resolve(candidates, concurrency);
+}
+
+/**
+ * The same selection without the index: every step's matcher runs. The reference the index is tested
+ * and benchmarked against (test/unit/catalog-index.test.ts, bench/p1-matching.ts).
+ */
+export function selectStepsUnindexed(catalog: CompiledCatalog, data: JsonObject, isEligible: (name: string) => boolean, concurrency: number): Selection {
+  return resolve(catalog.steps.filter((entry) => isEligible(entry.step.name) && entry.matches(data)), concurrency);
+}
+
+/** Candidates (in catalog order) → the steps that act now and the ones deferred. */
+function resolve(candidates: CompiledStep[], concurrency: number): Selection {
   const deferred: string[] = [];
   const acting = candidates.filter((entry) => {
     const subsumed = candidates.some((other) => other !== entry && isStrictSubset(entry.constraints, other.constraints));
