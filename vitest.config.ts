@@ -7,6 +7,8 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: ['test/unit/**/*.test.ts'],
+          // Property tests run thousands of cases; on a busy 2-core machine that can pass 5 s.
+          testTimeout: 30_000,
         },
       },
       {
