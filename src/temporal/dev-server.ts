@@ -38,6 +38,22 @@ export async function freePort(): Promise<number> {
  * must never reach a command's stdout (`whenflow run --json` promises exactly one JSON object there).
  */
 export async function spawnDevServer(options: SpawnDevServerOptions): Promise<SpawnedDevServer> {
+  // The dev server occasionally fails while starting one of its listeners (a port taken between our
+  // check and its bind, or a start-up panic); a second or third start succeeds.
+  let lastError: unknown;
+  for (let attempt = 1; attempt <= START_ATTEMPTS; attempt++) {
+    try {
+      return await spawnOnce(options);
+    } catch (error) {
+      lastError = error;
+    }
+  }
+  throw lastError;
+}
+
+const START_ATTEMPTS = 3;
+
+async function spawnOnce(options: SpawnDevServerOptions): Promise<SpawnedDevServer> {
   const port = options.port ?? (await freePort());
   const uiPort = options.ui ? (options.uiPort ?? port + 1000) : null;
   const args = [

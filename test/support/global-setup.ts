@@ -16,13 +16,16 @@ declare module 'vitest' {
  */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const path = await provisionTemporalBinary((line) => process.stderr.write(`${line}\n`));
-  const env = await TestWorkflowEnvironment.createLocal({
-    server: {
-      executable: path ? { type: 'existing-path', path } : { type: 'cached-download' },
-      searchAttributes: TASK_SEARCH_ATTRIBUTES,
-      log: { format: 'pretty', level: 'warn' },
-    },
-  });
+  const start = () =>
+    TestWorkflowEnvironment.createLocal({
+      server: {
+        executable: path ? { type: 'existing-path', path } : { type: 'cached-download' },
+        searchAttributes: TASK_SEARCH_ATTRIBUTES,
+        log: { format: 'pretty', level: 'warn' },
+      },
+    });
+  // The dev server occasionally fails while starting one of its listeners; another start succeeds.
+  const env = await start().catch(() => start()).catch(() => start());
   project.provide('temporalAddress', env.address);
   project.provide('temporalNamespace', env.namespace ?? 'default');
   return () => env.teardown();

@@ -1,0 +1,4 @@
+export const condition = { chain: { at: 1 } };
+export const content = async () => {
+  data.chain.at = 2;
+};
