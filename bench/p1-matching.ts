@@ -23,6 +23,7 @@ import { compileCatalog, selectSteps, selectStepsUnindexed, type CompiledCatalog
 import type { JsonObject } from '../src/model/json';
 import type { CatalogStep } from '../src/model/task';
 import { DEFAULT_RETRY } from '../src/steps/options';
+import { rng } from '../test/support/random';
 
 const SIZES = [100, 1_000, 10_000];
 const AREAS = 40;
@@ -44,17 +45,6 @@ const GOAL_RATIO = 10;
 const NOUNS = ['orders', 'invoices', 'shipments', 'returns', 'tickets', 'leads', 'contracts', 'payments', 'refunds', 'reviews'];
 const AREA_NAMES = Array.from({ length: AREAS }, (_, i) => `${NOUNS[i % NOUNS.length]}${i < NOUNS.length ? '' : `_${Math.floor(i / NOUNS.length)}`}`);
 
-/** Deterministic pseudo-random numbers (mulberry32), so every run benchmarks the same catalog. */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Extra field conditions a step may add to its status (each one holds on the generated data). */
 const EXTRAS: Array<(r: () => number) => [string, unknown]> = [

@@ -12,6 +12,7 @@ import { compileCatalog, selectSteps, selectStepsUnindexed } from '../../src/cyc
 import type { JsonObject, JsonValue } from '../../src/model/json';
 import type { CatalogStep } from '../../src/model/task';
 import { DEFAULT_RETRY } from '../../src/steps/options';
+import { rng, pick, type Rand } from '../support/random';
 
 function step(name: string, condition: unknown, priority = 0): CatalogStep {
   return { name, file: `steps/${name}.mjs`, condition: compileCondition(condition), priority, timeoutMs: 60_000, retry: DEFAULT_RETRY };
@@ -264,18 +265,6 @@ const { fieldObject } = fc.letrec<{ pattern: unknown; fieldObject: Record<string
   array: fc.array(fc.oneof(primitive, tie('fieldObject')), { maxLength: 2 }),
 }));
 
-function rng(seed: number) {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-type Rand = ReturnType<typeof rng>;
-const pick = <T,>(r: Rand, list: readonly T[]): T => list[Math.floor(r() * list.length)] as T;
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 function randomJson(r: Rand, depth = 2): JsonValue {

@@ -2,6 +2,7 @@ import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
 import { compileCondition, createMatcher, explainMismatch, type CompiledCondition } from '../../src/conditions';
 import type { JsonObject, JsonValue } from '../../src/model/json';
+import { rng, pick, type Rand } from '../support/random';
 
 // -------------------------------------------------------------------------------------------------
 // Reference interpreter: reads the raw JS pattern directly (no compilation), rule by rule.
@@ -136,18 +137,6 @@ const condition = fieldObject;
 // -------------------------------------------------------------------------------------------------
 // Data derived from a pattern (so that matches happen often), with random mutations
 
-function rng(seed: number) {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-type Rand = ReturnType<typeof rng>;
-const pick = <T,>(r: Rand, list: readonly T[]): T => list[Math.floor(r() * list.length)] as T;
 
 function randomJson(r: Rand, depth = 2): JsonValue {
   const roll = r();
