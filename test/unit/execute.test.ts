@@ -1,14 +1,17 @@
+import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import type { JsonObject } from '../../src/model/json';
 import { applyPatchTo, type DataPatch } from '../../src/runtime/diff';
 import { executeStep, LOG_LIMITS, type StepContent } from '../../src/runtime/execute';
 import { installStepGlobals, OutsideStepError, runInStepScope, runOutsideStep } from '../../src/runtime/globals';
+import { sealStash, unsealStash, unsealStrings } from '../../src/runtime/stash';
 import { DataValueError } from '../../src/runtime/to-json';
 
 // The step globals, as step content sees them (free variables resolved on globalThis).
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 declare let data: any;
-declare const task: { id(): string; complete(result?: unknown): void; ignore(): void };
+declare const task: { id(): string; complete(result?: unknown): void; ignore(): void; subtask(name: string, data: object): void };
+declare const connectors: { api: { send(args: JsonObject): Promise<void> } };
 declare const step: { name: string; attempt: number; redo(): void };
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -366,5 +369,40 @@ describe('task.complete with a non-JSON result', () => {
     expect(message).toContain('"finish"');
     expect(message).toMatch(/complete/);
     expect(message).not.toContain('data.result');
+  });
+});
+
+describe('executeStep: secrets in data.$stash', () => {
+  const key = randomBytes(32);
+
+  it('the step sees plaintext; the patch, logs, subtask data and deferred call arguments carry none', async () => {
+    const sealed = sealStash({ $stash: { apiKey: 'key-0123456789' }, order: { id: 'o1' } }, key);
+    const outcome = await executeStep({
+      step: 'secretive',
+      taskId: 't',
+      attempt: 1,
+      data: sealed,
+      stash: { key },
+      connectors: (defer) => ({ api: { send: async (args: JsonObject) => defer({ connector: 'api', method: 'send', args, into: 'reply' }) } }),
+      content: async () => {
+        const apiKey = data.$stash.apiKey as string;
+        console.log(`using ${apiKey}`);
+        await connectors.api.send({ headers: { authorization: `Bearer ${apiKey}` }, plain: 'ok' });
+        task.subtask('child', { $stash: { token: apiKey }, n: 1 });
+        data.$stash.session = 'sess-42abcdef';
+      },
+    });
+    const everything = JSON.stringify(outcome);
+    expect(everything).not.toContain('key-0123456789');
+    expect(everything).not.toContain('sess-42abcdef');
+    expect(outcome.logs[0]!.message).toBe('using ‹secret›');
+    // Only the new secret is in the patch: the unchanged one keeps its sealed form.
+    expect(outcome.patch.map((op) => op.path)).toEqual(['/$stash/session']);
+    const call = outcome.commands.find((c) => c.type === 'call');
+    const args = call?.type === 'call' ? call.call.args : {};
+    expect(args.plain).toBe('ok');
+    expect(unsealStrings(args, key)).toEqual({ headers: { authorization: 'Bearer key-0123456789' }, plain: 'ok' });
+    const child = outcome.commands.find((c) => c.type === 'subtask');
+    expect(child?.type === 'subtask' && unsealStash(child.request.data, key)).toEqual({ $stash: { token: 'key-0123456789' }, n: 1 });
   });
 });
