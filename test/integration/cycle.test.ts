@@ -39,15 +39,20 @@ describe('the recognize–act cycle on a real Temporal server', () => {
     expect(task.result).toBe('L+R');
     expect(stepsOf(task.trace)).toEqual(['1:pair_left', '1:pair_right', '2:pair_join']);
     expect(task.conflicts).toEqual([]);
-    // Both slept 200 ms; run one after the other they could not both have started before either ended.
     const [left, right] = task.trace;
     expect(left!.startedAt).toBe(right!.startedAt);
+    // Each step slept 200 ms and recorded when it ran: run concurrently, each started before the other ended.
+    const { leftSpan, rightSpan } = task.data.pair as { leftSpan: [number, number]; rightSpan: [number, number] };
+    expect(leftSpan[0]).toBeLessThan(rightSpan[1]);
+    expect(rightSpan[0]).toBeLessThan(leftSpan[1]);
   });
 
   it('with concurrency 1 runs the same steps one per cycle', async () => {
     const task = await harness.runTask({ name: 'pair-serial', data: { pair: { go: true } }, concurrency: 1 });
     expect(task.state).toBe('done');
     expect(stepsOf(task.trace)).toEqual(['1:pair_left', '2:pair_right', '3:pair_join']);
+    const { leftSpan, rightSpan } = task.data.pair as { leftSpan: [number, number]; rightSpan: [number, number] };
+    expect(rightSpan[0]).toBeGreaterThanOrEqual(leftSpan[1]);
   });
 
   it('keeps the higher-ranked write on a conflict and records it', async () => {

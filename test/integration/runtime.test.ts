@@ -180,6 +180,18 @@ describe('task.subtask', () => {
   });
 });
 
+describe('stopping a parent', () => {
+  it('stops its running subtasks too', async () => {
+    const taskId = await start({ batch: { items: [1, 2], failOn: 2 } });
+    await until(taskId, 'waiting');
+    const child = `${taskId}.2`;
+    await until(child, 'error');
+    await stopTask(harness.client, taskId);
+    expect((await getTask(harness.client, taskId)).state).toBe('stopped');
+    expect((await until(child, 'stopped', 10_000)).state).toBe('stopped');
+  });
+});
+
 describe('task name, tags, id, audit and visualize', () => {
   it('sets name and tags (visible to Temporal visibility) and keeps audit lines and visuals with the step', async () => {
     const task = await harness.runTask({ name: 'before', data: { rename: 'after' } });
