@@ -41,6 +41,12 @@ export async function taskWorkflow(input: TaskWorkflowInput): Promise<TaskSnapsh
     publishSearchAttributes(task);
     await (timeoutMs === undefined ? wf.condition(until) : wf.condition(until, timeoutMs));
   };
+  /** `waiting`: parked, or for subtasks or deferred calls; anything arriving ends the wait. */
+  const waitForArrival = async (timeoutMs?: number) => {
+    task.state = 'waiting';
+    await waitFor(somethingArrived, timeoutMs);
+    if (task.state === 'waiting') task.state = 'running';
+  };
 
   while (!task.terminal) {
     for (const arrival of inbox.splice(0)) task.receive(arrival);
@@ -66,16 +72,11 @@ export async function taskWorkflow(input: TaskWorkflowInput): Promise<TaskSnapsh
       // Parked: a durable timer, cut short by anything arriving (new data from outside above all).
       const remaining = parkedUntil - Date.now();
       parkedUntil = null;
-      if (remaining > 0) {
-        task.state = 'waiting';
-        await waitFor(somethingArrived, remaining);
-        if (task.state === 'waiting') task.state = 'running';
-      }
+      if (remaining > 0) await waitForArrival(remaining);
       continue;
     }
     if (subtasks.blocking > 0) {
-      task.state = 'waiting';
-      await waitFor(somethingArrived);
+      await waitForArrival();
       continue;
     }
 
@@ -92,12 +93,8 @@ export async function taskWorkflow(input: TaskWorkflowInput): Promise<TaskSnapsh
     }
     const chosen = recognize(task, catalog, retry?.step ?? null);
     if (chosen.length === 0) {
-      if (calls.outstanding + subtasks.outstanding > 0) {
-        task.state = 'waiting';
-        await waitFor(somethingArrived);
-      } else {
-        task.state = 'attention';
-      }
+      if (calls.outstanding + subtasks.outstanding > 0) await waitForArrival();
+      else task.state = 'attention';
       continue;
     }
     const effects = await act(task, chosen);
