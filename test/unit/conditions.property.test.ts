@@ -111,7 +111,7 @@ const leafPattern = fc.oneof(
   { weight: 2, arbitrary: operatorObject },
 );
 
-const { pattern, fieldObject } = fc.letrec<{ pattern: unknown; fieldObject: Record<string, unknown>; array: unknown[] }>((tie) => ({
+const { fieldObject } = fc.letrec<{ pattern: unknown; fieldObject: Record<string, unknown>; array: unknown[] }>((tie) => ({
   pattern: fc.oneof(
     { depthSize: 'small', withCrossShrink: true },
     { weight: 5, arbitrary: leafPattern },
