@@ -5,6 +5,7 @@ import { pathToFileURL } from 'node:url';
 import { transform } from 'esbuild';
 import { tsImport } from 'tsx/esm/api';
 import { compileCondition, ConditionError } from '../conditions';
+import { describeProblems, formatProblem } from '../model/problems';
 import type { Catalog, CatalogStep, StepRetryPolicy } from '../model/task';
 import type { StepContent } from '../runtime/execute';
 import { runOutsideStep } from '../runtime/globals';
@@ -23,14 +24,12 @@ export interface StepProblem {
 
 export class WorkspaceError extends Error {
   constructor(readonly problems: StepProblem[]) {
-    super(`${problems.length} problem${problems.length === 1 ? '' : 's'} in the workspace:\n${problems.map(formatProblem).join('\n')}`);
+    super(describeProblems(problems, 'the workspace'));
     this.name = 'WorkspaceError';
   }
 }
 
-export function formatProblem(problem: StepProblem): string {
-  return `  ${problem.file}${problem.path ? ` (${problem.path})` : ''}: ${problem.message}`;
-}
+export { formatProblem };
 
 export interface LoadedStep extends CatalogStep {
   content: StepContent;

@@ -1,4 +1,5 @@
 import { relative, resolve } from 'node:path';
+import { describeProblems, type FileProblem } from '../model/problems';
 import { loadConnectors, type ConnectorRegistry } from '../connectors';
 import { DEFAULT_CONNECTOR_POLICY, type Catalog, type ConnectorPolicy } from '../model/task';
 import { resolveStepOptions, stepOptionsSchema } from '../steps/options';
@@ -7,26 +8,18 @@ import { parseWebhooks, type WebhookDefinition } from '../webhooks/config';
 import { loadWorkspaceConfig, type WorkspaceConfig } from './config';
 
 /** One thing wrong anywhere in a workspace: a step file, a connector module, or whenflow.yaml. */
-export interface WorkspaceProblem {
+export interface WorkspaceProblem extends FileProblem {
   /** What kind of file has it; a step activity needs valid configuration and connectors, not every step. */
   kind: 'config' | 'connector' | 'step';
-  file: string;
-  /** Where inside the file, e.g. `condition.order.status` or `defaults.retry.maximumAttempts`. */
-  path?: string;
-  message: string;
 }
 
-export function formatWorkspaceProblem(problem: WorkspaceProblem): string {
-  return `  ${problem.file}${problem.path ? ` (${problem.path})` : ''}: ${problem.message}`;
-}
 
 export class InvalidWorkspaceError extends Error {
   constructor(
     readonly workspace: string,
     readonly problems: WorkspaceProblem[],
   ) {
-    const count = problems.length;
-    super(`${count} problem${count === 1 ? '' : 's'} in workspace ${workspace}:\n${problems.map(formatWorkspaceProblem).join('\n')}`);
+    super(describeProblems(problems, `workspace ${workspace}`));
     this.name = 'WorkspaceError';
   }
 }

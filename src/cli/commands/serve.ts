@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import pc from 'picocolors';
 import { startDevServer, type TemporalSession } from '../../temporal/server';
 import { createTaskWorker, DEFAULT_TASK_QUEUE } from '../../worker';
-import { formatWorkspaceProblem, openWorkspace } from '../../workspace/workspace';
+import { describeProblems } from '../../model/problems';
+import { openWorkspace } from '../../workspace/workspace';
 import { connectForCommands, DEV_SERVER_ADDRESS } from '../connect';
 import { readWorkspace } from '../input';
 import { interrupted } from '../signals';
@@ -75,7 +76,7 @@ function watchSteps(workspace: string, io: Io): { close(): void } {
   let timer: NodeJS.Timeout | undefined;
   const check = async () => {
     const ws = await openWorkspace(workspace);
-    if (ws.problems.length > 0) io.err(pc.yellow(`steps changed: ${ws.problems.length} problem(s)\n${ws.problems.map(formatWorkspaceProblem).join('\n')}`));
+    if (ws.problems.length > 0) io.err(pc.yellow(`steps changed: ${describeProblems(ws.problems, 'the workspace')}`));
     else io.err(pc.green(`steps changed: ${ws.catalog.steps.length} steps (catalog ${ws.catalog.version}); new tasks use them, running tasks pick them up with: whenflow task reload <id>`));
   };
   const watcher = watch(join(workspace, 'steps'), () => {

@@ -1,6 +1,6 @@
 import pc from 'picocolors';
 import { resolve } from 'node:path';
-import { formatWorkspaceProblem, openWorkspace } from '../../workspace/workspace';
+import { InvalidWorkspaceError, openWorkspace } from '../../workspace/workspace';
 import { UsageError } from '../errors';
 import type { Io } from './task';
 
@@ -9,8 +9,7 @@ export async function workspaceCheck(opts: { workspace: string; json: boolean },
   const ws = await openWorkspace(opts.workspace);
   if (opts.json) io.out(JSON.stringify({ workspace: ws.dir, steps: ws.catalog.steps.length, connectors: ws.connectors.names(), problems: ws.problems }));
   if (ws.problems.length > 0) {
-    const message = `${ws.problems.length} problem${ws.problems.length === 1 ? '' : 's'} in workspace ${resolve(opts.workspace)}:\n${ws.problems.map(formatWorkspaceProblem).join('\n')}`;
-    throw new UsageError(message);
+    throw new UsageError(new InvalidWorkspaceError(resolve(opts.workspace), ws.problems).message);
   }
   if (!opts.json) {
     io.out(`${pc.green('ok')}  ${ws.catalog.steps.length} steps, connectors: ${ws.connectors.names().join(', ')}${ws.config.file ? `, configuration ${ws.config.file}` : ''}`);
