@@ -5,8 +5,9 @@ import { DEFAULT_TASK_OPTIONS, isSettled, TASK_STATES, type TaskSnapshot, type T
 import { TASK_NAME_KEY, TASK_STATE_KEY, TASK_TAGS_KEY } from './model/search-attributes';
 import type { JsonObject } from './model/json';
 import { taskWorkflow } from './workflows';
-import { progressQuery, reloadUpdate, resumeUpdate, snapshotQuery, stopUpdate, updateDataUpdate, type TaskProgress, type TaskWorkflowInput } from './workflows/api';
+import { eventsQuery, progressQuery, reloadUpdate, resumeUpdate, snapshotQuery, stopUpdate, updateDataUpdate, type TaskProgress, type TaskWorkflowInput } from './workflows/api';
 import { sealStash, StashError } from './runtime/stash';
+import type { TaskEvent, TaskEventPage } from './model/events';
 
 export { DEFAULT_TASK_QUEUE } from './worker';
 
@@ -23,6 +24,14 @@ export const startTaskSchema = z.object({
   maxSubtasks: z.number().int().min(1).default(DEFAULT_TASK_OPTIONS.maxSubtasks),
   /** History events after which a long task continues as new. */
   historyLimit: z.number().int().min(50).default(DEFAULT_TASK_OPTIONS.historyLimit),
+  /** Run these steps in this order (each one's condition is a guard), then end — or follow conditions with `thenCycle`. */
+  sequence: z.array(z.string().min(1)).min(1).optional(),
+  thenCycle: z.boolean().default(false),
+  /**
+   * Step names of the workspace, when the caller knows them: a sequence naming others is refused before
+   * the task starts. (The task checks again against the catalog it loads, before any step runs.)
+   */
+  knownSteps: z.array(z.string()).optional(),
   /** Key for `data.$stash` secrets (whenflow.yaml `secrets.key`): they are sealed before they leave this process. */
   stashKey: z.instanceof(Buffer).nullable().default(null),
 });
@@ -43,11 +52,25 @@ export async function startTask(client: Client, options: StartTaskOptions): Prom
     throw new TaskInputError(parsed.error.issues.map((issue) => ({ path: issue.path.map(String).join('.'), message: issue.message })));
   }
   const input = parsed.data;
+  if (input.thenCycle && !input.sequence) throw new TaskInputError([{ path: 'thenCycle', message: 'only applies to a task started with a sequence' }]);
+  if (input.sequence && input.knownSteps) {
+    const known = new Set(input.knownSteps);
+    const unknown = [...new Set(input.sequence.filter((name) => !known.has(name)))];
+    if (unknown.length > 0) throw new TaskInputError([{ path: 'sequence', message: `unknown steps: ${unknown.join(', ')} (the workspace has: ${[...known].sort().join(', ') || 'none'})` }]);
+  }
   const data = sealForTemporal(input.data as JsonObject, input.stashKey, 'data');
   return client.workflow.start(taskWorkflow, {
     taskQueue: input.taskQueue,
     workflowId: input.taskId ?? `task-${randomUUID()}`,
-    args: [{ name: input.name, tags: input.tags, data, options: { concurrency: input.concurrency, maxStepRuns: input.maxStepRuns, maxSubtasks: input.maxSubtasks, historyLimit: input.historyLimit } }],
+    args: [
+      {
+        name: input.name,
+        tags: input.tags,
+        data,
+        options: { concurrency: input.concurrency, maxStepRuns: input.maxStepRuns, maxSubtasks: input.maxSubtasks, historyLimit: input.historyLimit },
+        ...(input.sequence ? { sequence: { steps: input.sequence, thenCycle: input.thenCycle } } : {}),
+      },
+    ],
     typedSearchAttributes: [
       { key: TASK_STATE_KEY, value: 'running' },
       { key: TASK_NAME_KEY, value: input.name },
@@ -218,12 +241,10 @@ export async function listTasks(client: Client, filter: z.input<typeof listTasks
 export async function getTaskInput(client: Client, taskId: string): Promise<TaskWorkflowInput> {
   // A long task continues as new; its initial input is in the history of its first run.
   const description = await client.workflow.getHandle(taskId).describe();
-  const firstRunId = description.raw.workflowExecutionInfo?.firstRunId || undefined;
-  const history = await client.workflow.getHandle(taskId, firstRunId).fetchHistory();
-  const payload = history.events?.[0]?.workflowExecutionStartedEventAttributes?.input?.payloads?.[0];
-  const decoded = payload ? await client.options.loadedDataConverter.payloadConverter.fromPayload<TaskWorkflowInput>(payload) : undefined;
-  if (!decoded) throw new Error(`task ${taskId} has no recorded input`);
-  return decoded;
+  const firstRunId = description.raw.workflowExecutionInfo?.firstRunId || description.runId;
+  const { input } = await runInput(client, taskId, firstRunId);
+  if (!input) throw new Error(`task ${taskId} has no recorded input`);
+  return input;
 }
 
 /** Starts a new task with the same name, tags, options and initial data as an existing one. */
@@ -234,7 +255,77 @@ export async function cloneTask(client: Client, taskId: string, options: { taskQ
     tags: input.tags,
     data: input.data,
     ...input.options,
+    ...(input.sequence ? { sequence: input.sequence.steps, thenCycle: input.sequence.thenCycle } : {}),
     ...(options.taskQueue ? { taskQueue: options.taskQueue } : {}),
   });
   return handle.workflowId;
+}
+
+export interface TaskEventsOptions {
+  /** Sequence number of the last event already seen; 0 (the default) reads from the first event. */
+  after?: number;
+  /** Keep reading as events happen, until the task has ended (or settled, with `until: 'settled'`). */
+  follow?: boolean;
+  /** With `follow`: stop at the end of the task (default), or as soon as it is in attention or error too. */
+  until?: 'ended' | 'settled';
+  pollIntervalMs?: number;
+  signal?: AbortSignal;
+}
+
+/**
+ * A task's event stream from a cursor, in order, without gaps: the running task answers a query for
+ * the events it holds; older ones come from the first history event of earlier runs (each run's input
+ * carries every event of the run before). Following polls the query, never the history.
+ */
+export async function* taskEvents(client: Client, taskId: string, options: TaskEventsOptions = {}): AsyncGenerator<TaskEvent> {
+  const handle = client.workflow.getHandle<typeof taskWorkflow>(taskId);
+  const interval = options.pollIntervalMs ?? 200;
+  let after = options.after ?? 0;
+  for (;;) {
+    const page: TaskEventPage = await handle.query(eventsQuery, after);
+    if (page.oldest > after + 1) {
+      for (const event of await eventsOfEarlierRuns(client, taskId, after, page.oldest)) {
+        yield event;
+        after = event.seq;
+      }
+      // Whatever is still missing was dropped for good (a run that could not continue as new in time).
+      after = Math.max(after, page.oldest - 1);
+    }
+    for (const event of page.events) {
+      yield event;
+      after = event.seq;
+    }
+    if (after + 1 < page.next) continue;
+    const ended = page.events.some((event) => event.type === 'task-ended') || isTerminalTaskState(page.state);
+    if (!options.follow || ended || (options.until === 'settled' && isSettled(page.state))) return;
+    if (options.signal?.aborted) return;
+    await new Promise((resolve) => setTimeout(resolve, interval));
+  }
+}
+
+function isTerminalTaskState(state: TaskState): boolean {
+  return isSettled(state) && state !== 'attention' && state !== 'error';
+}
+
+/** Events with `after < seq < before`, from the inputs of the runs before the current one. */
+async function eventsOfEarlierRuns(client: Client, taskId: string, after: number, before: number): Promise<TaskEvent[]> {
+  const found = new Map<number, TaskEvent>();
+  let runId: string | undefined = (await client.workflow.getHandle(taskId).describe()).runId;
+  while (runId) {
+    const run: { input: TaskWorkflowInput | undefined; previousRunId: string | undefined } = await runInput(client, taskId, runId);
+    const carried = run.input?.carried?.task.events?.events ?? [];
+    for (const event of carried) if (event.seq > after && event.seq < before) found.set(event.seq, event);
+    if (carried.length === 0 || carried[0]!.seq <= after + 1) break;
+    runId = run.previousRunId;
+  }
+  return [...found.values()].sort((a, b) => a.seq - b.seq);
+}
+
+/** The input of one run (its first history event only) and the run it continued from. */
+async function runInput(client: Client, taskId: string, runId: string): Promise<{ input: TaskWorkflowInput | undefined; previousRunId: string | undefined }> {
+  const response = await client.workflowService.getWorkflowExecutionHistory({ namespace: client.options.namespace, execution: { workflowId: taskId, runId }, maximumPageSize: 1 });
+  const started = response.history?.events?.[0]?.workflowExecutionStartedEventAttributes;
+  const payload = started?.input?.payloads?.[0];
+  const input = payload ? await client.options.loadedDataConverter.payloadConverter.fromPayload<TaskWorkflowInput>(payload) : undefined;
+  return { input, previousRunId: started?.continuedExecutionRunId || undefined };
 }

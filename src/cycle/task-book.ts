@@ -11,6 +11,8 @@ import {
   type TaskState,
   type TraceEntry,
 } from '../model/task';
+import type { SequencePosition, TaskEventBody } from '../model/events';
+import { EventLog, type CarriedEvents } from './event-log';
 import type { MergeResult } from './merge';
 import { applyMergePatch, setAtPath } from './paths';
 
@@ -22,6 +24,8 @@ export interface CycleEffects {
   timeout: number | null;
   subtasks: { step: string; request: SubtaskRequest }[];
   calls: { step: string; call: DeferredCall }[];
+  /** Steps that asked to run again (`step.redo()`). */
+  redone: string[];
 }
 
 /** What a resume runs again. */
@@ -41,6 +45,8 @@ export interface StepRun {
   durationMs: number;
   logs: TraceEntry['logs'];
   commands: StepCommand[];
+  /** Set when the step ran as part of an explicit sequence. */
+  position?: SequencePosition;
 }
 
 /** Trace entries a task keeps in memory (and carries into its next run); older ones are counted, not kept. */
@@ -62,6 +68,18 @@ export interface CarriedTask {
   catalogVersion: string;
   expireResult: JsonValue | null;
   hasExpireResult: boolean;
+  /** Absent in runs recorded before the event stream existed. */
+  events?: CarriedEvents;
+  sequence?: SequenceCursor | null;
+}
+
+/** A task started with an explicit list of steps: which one runs next, and what follows the list. */
+export interface SequenceCursor {
+  steps: string[];
+  /** Index into `steps` of the step to run next. */
+  next: number;
+  /** When the list is done: the condition cycle takes over (true) or the task is done (false). */
+  thenCycle: boolean;
 }
 
 /**
@@ -69,7 +87,10 @@ export interface CarriedTask {
  * (it runs inside the workflow); the workflow only decides when to call it.
  */
 export class TaskBook {
-  state: TaskState = 'running';
+  private current: TaskState = 'running';
+  /** The task's event stream (state changes, steps, arrivals), readable from a cursor. */
+  events = new EventLog();
+  sequence: SequenceCursor | null = null;
   data: JsonObject;
   result: JsonValue | null = null;
   error: TaskError | null = null;
@@ -95,6 +116,41 @@ export class TaskBook {
 
   isEligible = (step: string): boolean => !this.ran.has(step);
 
+  get state(): TaskState {
+    return this.current;
+  }
+
+  /** Every change of state is an event. */
+  set state(next: TaskState) {
+    if (next === this.current) return;
+    const from = this.current;
+    this.current = next;
+    this.record({ type: 'state-changed', from, to: next });
+  }
+
+  record(event: TaskEventBody): void {
+    this.events.append(event);
+  }
+
+  /** The listed step that runs next, with its position, or null when the task follows its conditions. */
+  get sequenceStep(): { name: string; position: SequencePosition } | null {
+    const sequence = this.sequence;
+    if (!sequence || sequence.next >= sequence.steps.length) return null;
+    return { name: sequence.steps[sequence.next]!, position: { index: sequence.next + 1, of: sequence.steps.length } };
+  }
+
+  /** The listed step is done with (ran or skipped). */
+  advanceSequence(): void {
+    if (this.sequence) this.sequence.next += 1;
+  }
+
+  /** Past the last listed step the task is done, or goes on with its conditions. */
+  finishSequence(): void {
+    const sequence = this.sequence;
+    this.sequence = null;
+    if (sequence && !sequence.thenCycle && !this.terminal) this.state = 'done';
+  }
+
   /** The state a continued-as-new run starts from. */
   carry(): CarriedTask {
     const dropped = Math.max(0, this.trace.length - TRACE_KEPT);
@@ -113,12 +169,16 @@ export class TaskBook {
       catalogVersion: this.catalogVersion,
       expireResult: this.expireResult ?? null,
       hasExpireResult: this.expireResult !== undefined,
+      events: this.events.carry(),
+      sequence: this.sequence,
     };
   }
 
   static resume(taskId: string, name: string, tags: string[], options: TaskOptions, carried: CarriedTask): TaskBook {
     const book = new TaskBook(taskId, name, tags, carried.data, options);
-    book.state = carried.state;
+    if (carried.events) book.events = EventLog.resume(carried.events);
+    book.current = carried.state;
+    book.sequence = carried.sequence ?? null;
     book.result = carried.result;
     book.error = carried.error;
     book.cycle = carried.cycle;
@@ -151,16 +211,34 @@ export class TaskBook {
    * Act, second half: the merged data becomes the task's data, each run is traced, and the commands
    * take effect in rank order (the first `complete`/`ignore` wins).
    */
+  /** Act, first half: the chosen steps are about to run on one snapshot of the data. */
+  beginCycle(steps: string[], position?: SequencePosition): number {
+    const cycle = this.cycle + 1;
+    this.record({ type: 'cycle-began', cycle, steps });
+    for (const step of steps) this.record({ type: 'step-started', cycle, step, ...(position ? { position } : {}) });
+    return cycle;
+  }
+
+  /** A step of the cycle failed for good; the task goes to `error` once the cycle is recorded. */
+  stepFailed(cycle: number, error: TaskError, position?: SequencePosition): void {
+    this.record({ type: 'step-failed', cycle, step: error.step, message: error.message, attempts: error.attempts, ...(position ? { position } : {}) });
+  }
+
   recordCycle(runs: StepRun[], merged: MergeResult): CycleEffects {
-    const effects: CycleEffects = { park: null, timeout: null, subtasks: [], calls: [] };
+    const effects: CycleEffects = { park: null, timeout: null, subtasks: [], calls: [], redone: [] };
     this.cycle += 1;
     this.data = merged.data;
-    for (const conflict of merged.conflicts) this.conflicts.push({ cycle: this.cycle, ...conflict });
+    for (const conflict of merged.conflicts) {
+      this.conflicts.push({ cycle: this.cycle, ...conflict });
+      this.record({ type: 'conflict', cycle: this.cycle, ...conflict });
+    }
     for (const run of runs) {
       this.stepRuns += 1;
       this.ran.add(run.step);
       const changed = merged.applied.find((a) => a.step === run.step)?.changed ?? [];
       this.trace.push({ step: run.step, cycle: this.cycle, startedAt: run.startedAt, durationMs: run.durationMs, attempt: run.attempt, changed, logs: run.logs });
+      const position = run.position ? { position: run.position } : {};
+      this.record({ type: 'step-finished', cycle: this.cycle, step: run.step, durationMs: run.durationMs, attempt: run.attempt, changed, ...position });
       if (this.trace.length > 2 * TRACE_KEPT) {
         // Bounded memory (and query size) for long tasks: keep the most recent entries.
         const dropped = this.trace.length - TRACE_KEPT;
@@ -200,6 +278,7 @@ export class TaskBook {
         return;
       case 'redo':
         this.ran.delete(step);
+        effects.redone.push(step);
         return;
       case 'complete':
         if (this.terminal) return;
@@ -235,16 +314,20 @@ export class TaskBook {
     if (this.terminal) return;
     switch (arrival.kind) {
       case 'update':
+        this.record({ type: 'data-updated', keys: Object.keys(arrival.patch).sort() });
         this.data = applyMergePatch(this.data, arrival.patch) as JsonObject;
         if (this.needsOutsideHelp) this.revive();
         break;
       case 'call-result':
+        this.record({ type: 'call-answered', step: arrival.step, ...callOf(arrival.call) });
         this.data = setAtPath(this.data, arrival.call.into, arrival.value);
         break;
       case 'subtask-ended':
+        this.record({ type: 'subtask-ended', taskId: arrival.outcome.taskId, state: arrival.outcome.state });
         if (arrival.into) this.data = setAtPath(this.data, arrival.into, arrival.outcome);
         break;
       case 'call-failed':
+        this.record({ type: 'call-failed', step: arrival.step, ...callOf(arrival.call), message: arrival.message });
         this.failedCall = { step: arrival.step, call: arrival.call };
         this.fail({
           step: arrival.step,
@@ -308,4 +391,9 @@ export class TaskBook {
       error: this.error,
     };
   }
+}
+
+/** What an event says about a deferred connector call (never its arguments: they may carry secrets). */
+export function callOf(call: DeferredCall): { connector: string; method: string; into: string } {
+  return { connector: call.connector, method: call.method, into: call.into };
 }

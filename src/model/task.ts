@@ -143,7 +143,7 @@ export interface TaskError {
   stack?: string;
   attempts: number;
   /** `step-failed`: the step threw (or timed out) after its retries; the others are the engine's own verdicts. */
-  reason: 'step-failed' | 'max-step-runs' | 'catalog-invalid' | 'connector-failed';
+  reason: 'step-failed' | 'max-step-runs' | 'catalog-invalid' | 'connector-failed' | 'sequence-invalid';
 }
 
 export interface TaskSnapshot {

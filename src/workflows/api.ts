@@ -1,6 +1,7 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { JsonObject } from '../model/json';
 import type { CarriedTask } from '../cycle/task-book';
+import type { TaskEventPage } from '../model/events';
 import type { Catalog, ConflictRecord, TaskError, TaskOptions, TaskSnapshot, TaskState, TraceEntry } from '../model/task';
 
 /** Input of one task workflow execution. */
@@ -9,6 +10,8 @@ export interface TaskWorkflowInput {
   tags: string[];
   data: JsonObject;
   options: TaskOptions;
+  /** Run these steps in this order first (each one's condition is a guard); then end, or follow conditions. */
+  sequence?: { steps: string[]; thenCycle: boolean };
   /** Set when a long task continued as new: where the previous run left off. */
   carried?: {
     task: CarriedTask;
@@ -32,6 +35,8 @@ export interface TaskProgress {
 }
 
 export const snapshotQuery = defineQuery<TaskSnapshot>('whenflow.snapshot');
+/** The event stream after a sequence number (0: from the start), one page at a time. */
+export const eventsQuery = defineQuery<TaskEventPage, [after: number, limit?: number]>('whenflow.events');
 export const progressQuery = defineQuery<TaskProgress, [cursor: number]>('whenflow.progress');
 /** Runs the failed step (or connector call) again, after it was fixed, and goes on with the cycle. */
 export const resumeUpdate = defineUpdate<TaskState>('whenflow.resume');

@@ -1,6 +1,7 @@
 import * as wf from '@temporalio/workflow';
 import type { TaskActivities } from '../activities';
-import type { Arrival } from '../cycle/task-book';
+import { callOf, type Arrival } from '../cycle/task-book';
+import type { TaskEventBody } from '../model/events';
 import { DEFAULT_CONNECTOR_POLICY, type ConnectorPolicy, type DeferredCall, type StepRetryPolicy, type SubtaskRequest, type TaskOptions, type TaskSnapshot } from '../model/task';
 import { TASK_NAME_KEY, TASK_STATE_KEY, TASK_TAGS_KEY } from '../model/search-attributes';
 import { stopSignal, type TaskWorkflowInput } from './api';
@@ -19,6 +20,9 @@ export function temporalRetryPolicy(retry: StepRetryPolicy): wf.RetryPolicy {
 /** Where the work started by a cycle reports back: arrivals are taken in at the next cycle boundary. */
 export type Inbox = Arrival[];
 
+/** Adds an event to the task's stream. */
+export type RecordEvent = (event: TaskEventBody) => void;
+
 /**
  * Runs deferred connector calls, each as its own activity with its connector's retry policy.
  * Results land in the inbox; the task counts as `waiting` while any call is outstanding.
@@ -29,6 +33,9 @@ export class DeferredCalls {
   constructor(
     private readonly taskId: string,
     private readonly inbox: Inbox,
+    private readonly record: RecordEvent,
+    /** Calls run in this scope, so that stopping the task cancels them. */
+    private readonly scope: wf.CancellationScope,
   ) {}
 
   start(step: string, call: DeferredCall, policies: Record<string, ConnectorPolicy>, executionId: string): void {
@@ -39,7 +46,8 @@ export class DeferredCalls {
       summary: `${call.connector}.${call.method} → ${call.into}`,
     });
     this.outstanding += 1;
-    callConnector({ taskId: this.taskId, step, executionId, call }).then(
+    this.record({ type: 'call-sent', step, ...callOf(call) });
+    this.scope.run(() => callConnector({ taskId: this.taskId, step, executionId, call })).then(
       (value) => {
         this.outstanding -= 1;
         this.inbox.push({ kind: 'call-result', step, call, value });
@@ -59,7 +67,7 @@ export class DeferredCalls {
  * them; stopping a parent stops its running children explicitly.
  */
 export class Subtasks {
-  private readonly queue: SubtaskRequest[] = [];
+  private readonly queue: { step: string; request: SubtaskRequest }[] = [];
   private readonly running = new Set<string>();
   private started = 0;
   /** Children (running or queued) the parent must wait for before its next cycle. */
@@ -69,15 +77,16 @@ export class Subtasks {
     private readonly parentId: string,
     private readonly options: TaskOptions,
     private readonly inbox: Inbox,
+    private readonly record: RecordEvent,
   ) {}
 
   get outstanding(): number {
     return this.running.size + this.queue.length;
   }
 
-  start(request: SubtaskRequest): void {
+  start(step: string, request: SubtaskRequest): void {
     if (request.waitFor) this.blocking += 1;
-    this.queue.push(request);
+    this.queue.push({ step, request });
     this.launchQueued();
   }
 
@@ -92,10 +101,11 @@ export class Subtasks {
     }
   }
 
-  private launch(request: SubtaskRequest): void {
+  private launch({ step, request }: { step: string; request: SubtaskRequest }): void {
     this.started += 1;
     const workflowId = `${this.parentId}.${this.started}`;
     this.running.add(workflowId);
+    this.record({ type: 'subtask-started', step, taskId: workflowId, name: request.name });
     const input: TaskWorkflowInput = { name: request.name, tags: [], data: request.data, options: this.options };
     const ended = (state: TaskSnapshot['state'], result: TaskSnapshot['result']) => {
       this.running.delete(workflowId);

@@ -2,11 +2,12 @@ import * as wf from '@temporalio/workflow';
 import type { TaskActivities } from '../activities';
 import { mergePatches } from '../cycle/merge';
 import { compileCatalog, selectSteps, type CompiledCatalog } from '../cycle/select';
+import type { SequencePosition } from '../model/events';
 import { TaskBook, type CycleEffects, type Retry, type StepRun } from '../cycle/task-book';
 import { isJsonObject } from '../model/json';
 import type { Catalog, CatalogStep, StepOutcome, TaskError, TaskSnapshot } from '../model/task';
 import { TASK_NAME_KEY, TASK_STATE_KEY, TASK_TAGS_KEY } from '../model/search-attributes';
-import { progressQuery, reloadUpdate, resumeUpdate, snapshotQuery, stopSignal, stopUpdate, updateDataUpdate, type TaskWorkflowInput } from './api';
+import { eventsQuery, progressQuery, reloadUpdate, resumeUpdate, snapshotQuery, stopSignal, stopUpdate, updateDataUpdate, type TaskWorkflowInput } from './api';
 import { DeferredCalls, Subtasks, temporalRetryPolicy, type Inbox } from './effects';
 import { describeStepFailure } from './failures';
 
@@ -26,10 +27,14 @@ export async function taskWorkflow(input: TaskWorkflowInput): Promise<TaskSnapsh
   const taskId = wf.workflowInfo().workflowId;
   const { carried } = input;
   const task = carried ? TaskBook.resume(taskId, input.name, input.tags, input.options, carried.task) : new TaskBook(taskId, input.name, input.tags, input.data, input.options);
+  if (!carried) startTask(task, input);
   const inbox: Inbox = [];
-  const calls = new DeferredCalls(task.taskId, inbox);
-  const subtasks = new Subtasks(task.taskId, task.options, inbox);
-  const control = listenForControl(task, inbox, subtasks);
+  const record = task.record.bind(task);
+  // Step activities and connector calls run in this scope: stopping the task cancels them.
+  const inFlight = new wf.CancellationScope();
+  const calls = new DeferredCalls(task.taskId, inbox, record, inFlight);
+  const subtasks = new Subtasks(task.taskId, task.options, inbox, record);
+  const control = listenForControl(task, inbox, subtasks, inFlight);
   const deadline = new Deadline(task);
   let source = carried?.catalog;
   let catalog: CompiledCatalog | undefined = source && compileCatalog(source);
@@ -53,7 +58,7 @@ export async function taskWorkflow(input: TaskWorkflowInput): Promise<TaskSnapsh
     if (task.terminal) break;
 
     // A long task starts a fresh history, carrying everything forward, once nothing is in flight.
-    if (source && historyIsLong(task) && calls.outstanding + subtasks.outstanding === 0 && !control.hasPending()) {
+    if (source && runIsLong(task) && calls.outstanding + subtasks.outstanding === 0 && !control.hasPending()) {
       await wf.condition(wf.allHandlersFinished);
       await wf.continueAsNew<typeof taskWorkflow>({
         name: task.name,
@@ -91,22 +96,61 @@ export async function taskWorkflow(input: TaskWorkflowInput): Promise<TaskSnapsh
       calls.start(retry.step, retry.call, catalog.connectors, `${task.taskId}:retry:${task.cycle}`);
       continue;
     }
-    const chosen = recognize(task, catalog, retry?.step ?? null);
+    // An explicit sequence runs its steps one after another: each waits for the calls of the one before.
+    if (task.sequence && calls.outstanding > 0) {
+      await waitForArrival();
+      continue;
+    }
+    if (task.sequence && !sequenceFitsCatalog(task, catalog)) continue;
+    const listed = task.sequenceStep;
+    if (task.sequence && !listed) {
+      task.finishSequence();
+      continue;
+    }
+    const chosen = listed ? guard(task, catalog, listed) : recognize(task, catalog, retry?.step ?? null);
     if (chosen.length === 0) {
-      if (calls.outstanding + subtasks.outstanding > 0) await waitForArrival();
+      if (listed) task.advanceSequence();
+      else if (calls.outstanding + subtasks.outstanding > 0) await waitForArrival();
       else task.state = 'attention';
       continue;
     }
-    const effects = await act(task, chosen);
+    const effects = await inFlight.run(() => act(task, chosen, listed?.position));
     if (!effects) continue;
-    if (effects.park !== null) parkedUntil = Date.now() + effects.park;
+    if (listed && !task.needsOutsideHelp && !effects.redone.includes(listed.name)) task.advanceSequence();
+    if (effects.park !== null) {
+      parkedUntil = Date.now() + effects.park;
+      task.record({ type: 'parked', ms: effects.park });
+    }
     if (effects.timeout !== null) deadline.set(effects.timeout);
-    for (const { request } of effects.subtasks) subtasks.start(request);
+    for (const { step, request } of effects.subtasks) subtasks.start(step, request);
     for (const { step, call } of effects.calls) calls.start(step, call, catalog.connectors, `${task.taskId}:${task.cycle}:${step}`);
   }
+  task.record({ type: 'task-ended', state: task.state });
   publishSearchAttributes(task);
   await wf.condition(wf.allHandlersFinished);
   return task.snapshot();
+}
+
+function startTask(task: TaskBook, input: TaskWorkflowInput): void {
+  if (input.sequence) task.sequence = { steps: [...input.sequence.steps], next: 0, thenCycle: input.sequence.thenCycle };
+  task.record({ type: 'task-started', name: task.name, sequence: input.sequence?.steps ?? null });
+}
+
+/** Every listed step must exist before any of them runs; a reload after adding the files lets the task go on. */
+function sequenceFitsCatalog(task: TaskBook, catalog: CompiledCatalog): boolean {
+  const known = new Set(catalog.steps.map((entry) => entry.step.name));
+  const unknown = [...new Set(task.sequence?.steps.filter((name) => !known.has(name)) ?? [])];
+  if (unknown.length === 0) return true;
+  task.fail({ step: unknown[0]!, message: `the sequence names steps the workspace does not have: ${unknown.join(', ')}`, attempts: 0, reason: 'sequence-invalid' });
+  return false;
+}
+
+/** A listed step runs when its condition matches the data; otherwise it is skipped, and the skip recorded. */
+function guard(task: TaskBook, catalog: CompiledCatalog, listed: { name: string; position: SequencePosition }): CatalogStep[] {
+  const entry = catalog.steps.find((candidate) => candidate.step.name === listed.name)!;
+  if (entry.matches(task.data)) return [entry.step];
+  task.record({ type: 'step-skipped', step: listed.name, reason: 'its condition does not match the data', position: listed.position });
+  return [];
 }
 
 /** Recognize: the steps that act in this cycle (or the one step a resume asked to run again). */
@@ -116,7 +160,7 @@ function recognize(task: TaskBook, catalog: CompiledCatalog, forced: string | nu
 }
 
 /** Act: run the chosen steps concurrently on one snapshot, merge their patches, apply their commands. */
-async function act(task: TaskBook, chosen: CatalogStep[]): Promise<CycleEffects | null> {
+async function act(task: TaskBook, chosen: CatalogStep[], position?: SequencePosition): Promise<CycleEffects | null> {
   if (task.exceedsStepBudget(chosen.length)) {
     task.fail({
       step: chosen[0]!.name,
@@ -129,7 +173,7 @@ async function act(task: TaskBook, chosen: CatalogStep[]): Promise<CycleEffects 
   task.state = 'running';
   publishSearchAttributes(task);
   const snapshot = task.data;
-  const cycle = task.cycle + 1;
+  const cycle = task.beginCycle(chosen.map((step) => step.name), position);
   const startedAt = new Date(Date.now()).toISOString();
   const settled = await Promise.allSettled(chosen.map((step) => runStep(task, step, cycle)));
 
@@ -139,9 +183,12 @@ async function act(task: TaskBook, chosen: CatalogStep[]): Promise<CycleEffects 
     const step = chosen[i]!;
     if (result.status === 'fulfilled') {
       const { attempt, durationMs, logs, commands, patch } = result.value;
-      runs.push({ step: step.name, startedAt, attempt, durationMs, logs, commands, patch });
-    } else {
-      failure ??= describeStepFailure(step, result.reason);
+      runs.push({ step: step.name, startedAt, attempt, durationMs, logs, commands, patch, ...(position ? { position } : {}) });
+    } else if (!task.terminal) {
+      // After a stop, the cancelled steps are not failures of the task.
+      const error = describeStepFailure(step, result.reason);
+      task.stepFailed(cycle, error, position);
+      failure ??= error;
     }
   });
   // Steps that succeeded keep their effects even when a sibling failed: their side effects happened.
@@ -169,10 +216,17 @@ function runStep(task: TaskBook, step: CatalogStep, cycle: number): Promise<Step
   });
 }
 
-function historyIsLong(task: TaskBook): boolean {
+/** Time for a fresh history: Temporal suggests it, the history limit is reached, or the event window is full. */
+function runIsLong(task: TaskBook): boolean {
   const info = wf.workflowInfo();
-  return info.continueAsNewSuggested || info.historyLength >= task.options.historyLimit;
+  if (info.continueAsNewSuggested || info.historyLength >= task.options.historyLimit) return true;
+  return task.events.isFull && wf.patched(EVENT_WINDOW_PATCH);
 }
+
+/** Runs recorded before the event stream had a bounded window never continued as new because of it. */
+const EVENT_WINDOW_PATCH = 'event-window-continue-as-new';
+/** Runs recorded before a stop cancelled running step activities and connector calls. */
+const STOP_CANCELS_PATCH = 'stop-cancels-in-flight-work';
 
 async function loadCatalogInto(task: TaskBook): Promise<Catalog | undefined> {
   try {
@@ -207,10 +261,16 @@ class Deadline {
   }
 }
 
-function listenForControl(task: TaskBook, inbox: Inbox, subtasks: Subtasks): { takeRetry(): Retry | null; takeReload(): boolean; hasPending(): boolean } {
+function listenForControl(
+  task: TaskBook,
+  inbox: Inbox,
+  subtasks: Subtasks,
+  inFlight: wf.CancellationScope,
+): { takeRetry(): Retry | null; takeReload(): boolean; hasPending(): boolean } {
   let retry: Retry | null = null;
   let reload = false;
   wf.setHandler(snapshotQuery, () => task.snapshot());
+  wf.setHandler(eventsQuery, (after, limit) => task.events.page(after, task.state, limit));
   wf.setHandler(progressQuery, (cursor) => {
     const { entries, next } = task.traceSince(cursor);
     return { state: task.state, cycle: task.cycle, trace: entries, next, conflicts: task.conflicts, error: task.error };
@@ -233,6 +293,7 @@ function listenForControl(task: TaskBook, inbox: Inbox, subtasks: Subtasks): { t
   const stop = async () => {
     if (task.terminal) return task.state;
     task.state = 'stopped';
+    if (wf.patched(STOP_CANCELS_PATCH)) inFlight.cancel();
     await subtasks.stopAll();
     return task.state;
   };
