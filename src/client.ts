@@ -8,6 +8,7 @@ import { taskWorkflow } from './workflows';
 import { eventsQuery, progressQuery, reloadUpdate, resumeUpdate, snapshotQuery, stopUpdate, updateDataUpdate, type TaskProgress, type TaskWorkflowInput } from './workflows/api';
 import { sealStash, StashError } from './runtime/stash';
 import type { TaskEvent, TaskEventPage } from './model/events';
+import { EVENTS_KEPT } from './cycle/event-log';
 
 export { DEFAULT_TASK_QUEUE } from './worker';
 
@@ -24,6 +25,8 @@ export const startTaskSchema = z.object({
   maxSubtasks: z.number().int().min(1).default(DEFAULT_TASK_OPTIONS.maxSubtasks),
   /** History events after which a long task continues as new. */
   historyLimit: z.number().int().min(50).default(DEFAULT_TASK_OPTIONS.historyLimit),
+  /** Events of the task's stream each run keeps (older ones stay readable from earlier runs). */
+  eventsKept: z.number().int().min(20).default(EVENTS_KEPT),
   /** Run these steps in this order (each one's condition is a guard), then end — or follow conditions with `thenCycle`. */
   sequence: z.array(z.string().min(1)).min(1).optional(),
   thenCycle: z.boolean().default(false),
@@ -45,6 +48,13 @@ export class TaskInputError extends Error {
   }
 }
 
+/** Refuses a sequence naming steps the workspace does not have, listing all of them. */
+export function checkSequence(sequence: string[], knownSteps: string[]): void {
+  const known = new Set(knownSteps);
+  const unknown = [...new Set(sequence.filter((name) => !known.has(name)))];
+  if (unknown.length > 0) throw new TaskInputError([{ path: 'sequence', message: `unknown steps: ${unknown.join(', ')} (the workspace has: ${[...known].sort().join(', ') || 'none'})` }]);
+}
+
 /** Starts a task and returns its handle as soon as the workflow exists. */
 export async function startTask(client: Client, options: StartTaskOptions): Promise<WorkflowHandle<typeof taskWorkflow>> {
   const parsed = startTaskSchema.safeParse(options);
@@ -53,11 +63,7 @@ export async function startTask(client: Client, options: StartTaskOptions): Prom
   }
   const input = parsed.data;
   if (input.thenCycle && !input.sequence) throw new TaskInputError([{ path: 'thenCycle', message: 'only applies to a task started with a sequence' }]);
-  if (input.sequence && input.knownSteps) {
-    const known = new Set(input.knownSteps);
-    const unknown = [...new Set(input.sequence.filter((name) => !known.has(name)))];
-    if (unknown.length > 0) throw new TaskInputError([{ path: 'sequence', message: `unknown steps: ${unknown.join(', ')} (the workspace has: ${[...known].sort().join(', ') || 'none'})` }]);
-  }
+  if (input.sequence && input.knownSteps) checkSequence(input.sequence, input.knownSteps);
   const data = sealForTemporal(input.data as JsonObject, input.stashKey, 'data');
   return client.workflow.start(taskWorkflow, {
     taskQueue: input.taskQueue,
@@ -67,7 +73,7 @@ export async function startTask(client: Client, options: StartTaskOptions): Prom
         name: input.name,
         tags: input.tags,
         data,
-        options: { concurrency: input.concurrency, maxStepRuns: input.maxStepRuns, maxSubtasks: input.maxSubtasks, historyLimit: input.historyLimit },
+        options: { concurrency: input.concurrency, maxStepRuns: input.maxStepRuns, maxSubtasks: input.maxSubtasks, historyLimit: input.historyLimit, eventsKept: input.eventsKept },
         ...(input.sequence ? { sequence: { steps: input.sequence, thenCycle: input.thenCycle } } : {}),
       },
     ],
@@ -328,4 +334,13 @@ async function runInput(client: Client, taskId: string, runId: string): Promise<
   const payload = started?.input?.payloads?.[0];
   const input = payload ? await client.options.loadedDataConverter.payloadConverter.fromPayload<TaskWorkflowInput>(payload) : undefined;
   return { input, previousRunId: started?.continuedExecutionRunId || undefined };
+}
+
+/**
+ * Follows a task's event stream until it settles (terminal, attention or error), handing each event to
+ * `onEvent`, and returns the settled task.
+ */
+export async function watchTask(client: Client, taskId: string, onEvent: (event: TaskEvent) => void, options: { signal?: AbortSignal } = {}): Promise<TaskSnapshot> {
+  for await (const event of taskEvents(client, taskId, { follow: true, until: 'settled', ...(options.signal ? { signal: options.signal } : {}) })) onEvent(event);
+  return getTask(client, taskId);
 }

@@ -43,6 +43,13 @@ export async function readWorkspace(dir: string): Promise<Workspace> {
   return workspace;
 }
 
+/** `--sequence a,b,c`: step names in order, none empty. */
+export function parseStepList(value: string): string[] {
+  const names = value.split(',').map((name) => name.trim());
+  if (names.some((name) => name === '')) throw new UsageError(`--sequence takes step names separated by commas; got "${value}"`);
+  return names;
+}
+
 export function parsePositiveInt(name: string) {
   return (value: string): number => {
     const n = Number(value);

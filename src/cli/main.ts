@@ -4,12 +4,12 @@ import { TaskClosedError, TaskInputError } from '../client';
 import { installRuntime } from '../temporal/runtime';
 import { devCommand, workerCommand } from './commands/serve';
 import { stepList, stepShow, stepValidate } from './commands/step';
-import { taskClone, taskList, taskLog, taskNew, taskReload, taskResume, taskShow, taskStop, taskUpdate, type Io } from './commands/task';
+import { taskClone, taskEventsCommand, taskList, taskLog, taskNew, taskReload, taskResume, taskShow, taskStop, taskUpdate, type Io } from './commands/task';
 import { DEFAULT_WEBHOOK_PORT, webhookCommand } from './commands/webhook';
 import { testCommand } from './commands/test';
 import { workspaceCheck } from './commands/workspace';
 import { EXIT, UsageError } from './errors';
-import { parsePositiveInt } from './input';
+import { parsePositiveInt, parseStepList } from './input';
 import { runOnce } from './run';
 
 const io: Io = {
@@ -18,6 +18,10 @@ const io: Io = {
 };
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
+const parseNonNegativeInt = (value: string) => {
+  if (!/^\d+$/.test(value)) throw new UsageError(`--after takes a sequence number (0 or more); got "${value}"`);
+  return Number(value);
+};
 const workspaceOption = () => new Option('-w, --workspace <dir>', 'workspace folder (holds steps/)').default('.');
 const jsonOption = () => new Option('--json', 'machine-readable output on stdout').default(false);
 
@@ -43,6 +47,8 @@ function buildProgram(setExitCode: (code: number) => void): Command {
     .option('--concurrency <n>', 'most steps run at once in one cycle (default 10)', parsePositiveInt('--concurrency'))
     .option('--max-step-runs <n>', 'runaway-loop guard: most step executions in the task', parsePositiveInt('--max-step-runs'))
     .option('--name <name>', 'task name')
+    .option('--sequence <steps>', 'run these steps in this order (comma-separated); a step whose condition does not match is skipped', parseStepList)
+    .option('--then-cycle', 'after the sequence, go on with the condition cycle instead of ending done', false)
     .addHelpText(
       'after',
       `
@@ -51,9 +57,11 @@ Exit codes: 0 the task reached done/ignored/stopped/expired/attention/error; 2 b
 
 Examples:
   whenflow run --workspace . --data samples/order.json
-  whenflow run -w . -d '{"order":{"status":"new"}}' --json`,
+  whenflow run -w . -d '{"order":{"status":"new"}}' --json
+  whenflow run -w . --data samples/order.json --sequence receive_order,charge_payment --then-cycle`,
     )
-    .action(async (opts: { workspace: string; data?: string; jsonData?: string; json: boolean; concurrency?: number; maxStepRuns?: number; name?: string }) => {
+    .action(async (opts: { workspace: string; data?: string; jsonData?: string; json: boolean; concurrency?: number; maxStepRuns?: number; name?: string; sequence?: string[]; thenCycle: boolean }) => {
+      if (opts.thenCycle && !opts.sequence) throw new UsageError('--then-cycle needs --sequence');
       await runOnce(
         {
           workspace: opts.workspace,
@@ -63,6 +71,7 @@ Examples:
           ...(opts.concurrency ? { concurrency: opts.concurrency } : {}),
           ...(opts.maxStepRuns ? { maxStepRuns: opts.maxStepRuns } : {}),
           ...(opts.name ? { name: opts.name } : {}),
+          ...(opts.sequence ? { sequence: opts.sequence, thenCycle: opts.thenCycle } : {}),
         },
         { out: io.out, progress: opts.json ? io.err : io.out },
       );
@@ -111,10 +120,17 @@ Example:
     .option('--wait', 'wait until the task settles, showing progress', false)
     .option('-t, --tag <tag>', 'a tag (repeatable)', collect)
     .option('--task-queue <name>', 'task queue of the worker (default whenflow)')
-    .option('-w, --workspace <dir>', "workspace whose whenflow.yaml holds the stash key (for data with $stash)")
+    .option('-w, --workspace <dir>', 'workspace whose whenflow.yaml holds the stash key (for data with $stash), and whose steps a --sequence is checked against')
+    .option('--sequence <steps>', 'run these steps in this order (comma-separated); a step whose condition does not match is skipped', parseStepList)
+    .option('--then-cycle', 'after the sequence, go on with the condition cycle instead of ending done', false)
     .addOption(jsonOption())
-    .addHelpText('after', '\nExamples:\n  whenflow task new "order A-1001" -f samples/order.json --wait\n  whenflow task new ping -d \'{"ping":true}\' -t smoke')
-    .action((name: string, opts: { file?: string; data?: string; wait: boolean; tag?: string[]; taskQueue?: string; workspace?: string; json: boolean }) => taskNew(name, opts, io));
+    .addHelpText(
+      'after',
+      '\nExamples:\n  whenflow task new "order A-1001" -f samples/order.json --wait\n  whenflow task new ping -d \'{"ping":true}\' -t smoke\n  whenflow task new picking -f samples/order.json -w . --sequence receive_order,charge_payment --wait',
+    )
+    .action((name: string, opts: { file?: string; data?: string; wait: boolean; tag?: string[]; taskQueue?: string; workspace?: string; sequence?: string[]; thenCycle: boolean; json: boolean }) =>
+      taskNew(name, opts, io),
+    );
   task
     .command('list')
     .description('List tasks through Temporal visibility, newest first')
@@ -140,6 +156,14 @@ Example:
     .addOption(jsonOption())
     .addHelpText('after', '\nExample:\n  whenflow task log task-… --changes --logs --follow')
     .action((id: string, opts: { changes: boolean; logs: boolean; step?: string; follow: boolean; json: boolean }) => taskLog(id, opts, io));
+  task
+    .command('events <id>')
+    .description("The task's event stream (steps, cycles, calls, subtasks, state changes), numbered from 1")
+    .option('--after <n>', 'only events after this sequence number (a cursor)', parseNonNegativeInt)
+    .option('--follow', 'keep streaming new events until the task ends', false)
+    .addOption(jsonOption())
+    .addHelpText('after', '\nExamples:\n  whenflow task events task-… --follow --json     one JSON object per line\n  whenflow task events task-… --after 120')
+    .action((id: string, opts: { after?: number; follow: boolean; json: boolean }) => taskEventsCommand(id, opts, io));
   task
     .command('update <id>')
     .description('Merge data into a task (JSON Merge Patch; null deletes) and start a new cycle')

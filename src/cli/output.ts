@@ -2,6 +2,7 @@ import pc from 'picocolors';
 import type { JsonValue } from '../model/json';
 import { maskStashForDisplay } from '../runtime/stash';
 import type { TaskSnapshot, TaskState, TraceEntry } from '../model/task';
+import type { SequencePosition, TaskEvent } from '../model/events';
 
 /** The `whenflow run --json` contract (documented in the README); keep it stable. */
 export interface RunJson {
@@ -46,6 +47,50 @@ export function formatStep(entry: TraceEntry): string {
   const lines = [`  cycle ${String(entry.cycle).padStart(3)}  ${pc.bold(entry.step.padEnd(STEP_COLUMN))}${attempt} ${pc.dim(`${entry.durationMs} ms`.padStart(7))}  ${changed}`];
   for (const log of entry.logs) lines.push(pc.dim(`             ${log.level === 'log' ? '' : `${log.level}: `}${log.message}`));
   return lines.join('\n');
+}
+
+/** `step 2/5` for a listed step, `cycle   3` for a step the conditions chose. */
+function stepPlace(cycle: number, position: SequencePosition | undefined): string {
+  return position ? `step ${`${position.index}/${position.of}`.padStart(5)}` : `cycle ${String(cycle).padStart(3)}`;
+}
+
+/** One line of live progress for an event, or null for events too fine-grained to show. */
+export function formatEvent(event: TaskEvent): string | null {
+  switch (event.type) {
+    case 'task-started':
+      return event.sequence ? pc.dim(`  sequence of ${event.sequence.length}: ${event.sequence.join(', ')}`) : null;
+    case 'step-finished': {
+      const changed = event.changed.length > 0 ? `changed ${event.changed.join(', ')}` : pc.dim('no change');
+      const attempt = event.attempt > 1 ? pc.yellow(` (attempt ${event.attempt})`) : '';
+      return `  ${stepPlace(event.cycle, event.position)}  ${pc.bold(event.step.padEnd(STEP_COLUMN))}${attempt} ${pc.dim(`${event.durationMs} ms`.padStart(7))}  ${changed}`;
+    }
+    case 'step-skipped':
+      return `  ${stepPlace(0, event.position)}  ${pc.bold(event.step.padEnd(STEP_COLUMN))} ${pc.dim(`skipped: ${event.reason}`)}`;
+    case 'step-failed':
+      return `  ${stepPlace(event.cycle, event.position)}  ${pc.bold(event.step.padEnd(STEP_COLUMN))} ${pc.red(`failed after ${event.attempts} attempt(s): ${event.message}`)}`;
+    case 'conflict':
+      return pc.yellow(`  conflict in cycle ${event.cycle}: ${event.kept} kept, ${event.dropped} dropped at ${event.paths.join(', ')}`);
+    case 'parked':
+      return pc.dim(`  parked for ${event.ms} ms`);
+    case 'subtask-started':
+      return pc.dim(`  subtask ${event.taskId} (${event.name}) started by ${event.step}`);
+    case 'subtask-ended':
+      return pc.dim(`  subtask ${event.taskId} ended ${event.state}`);
+    case 'call-sent':
+      return pc.dim(`  ${event.connector}.${event.method} → ${event.into} sent by ${event.step}`);
+    case 'call-answered':
+      return pc.dim(`  ${event.connector}.${event.method} → ${event.into} answered`);
+    case 'call-failed':
+      return pc.red(`  ${event.connector}.${event.method} → ${event.into} failed: ${event.message}`);
+    case 'data-updated':
+      return pc.dim(`  data updated: ${event.keys.join(', ')}`);
+    case 'state-changed':
+      return event.to === 'attention' || event.to === 'error' ? `  task is ${STATE_COLOR[event.to](event.to)}` : null;
+    case 'cycle-began':
+    case 'step-started':
+    case 'task-ended':
+      return null;
+  }
 }
 
 export function formatFinal(snapshot: TaskSnapshot): string {

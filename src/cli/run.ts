@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { resolve } from 'node:path';
-import { startTask, waitForTask } from '../client';
+import { checkSequence, startTask, watchTask } from '../client';
 import type { TaskSnapshot } from '../model/task';
 import { openSession } from '../temporal/server';
 import { createTaskWorker } from '../worker';
 import { UsageError } from './errors';
 import { readTaskData, readWorkspace } from './input';
-import { formatFinal, formatStep, toRunJson } from './output';
+import { formatEvent, formatFinal, toRunJson } from './output';
 
 export interface RunOptions {
   workspace: string;
@@ -16,6 +16,9 @@ export interface RunOptions {
   concurrency?: number;
   maxStepRuns?: number;
   name?: string;
+  /** Step names to run in this order, their conditions being guards. */
+  sequence?: string[];
+  thenCycle?: boolean;
 }
 
 /**
@@ -33,6 +36,8 @@ export async function runOnce(options: RunOptions, io: { out: (s: string) => voi
   const taskData = (data as PromiseFulfilledResult<Awaited<ReturnType<typeof readTaskData>>>).value;
   const ws = (workspace as PromiseFulfilledResult<Awaited<ReturnType<typeof readWorkspace>>>).value;
   const defaults = ws.config.defaults;
+  const knownSteps = ws.catalog.steps.map((step) => step.name);
+  if (options.sequence) checkSequence(options.sequence, knownSteps);
 
   const session = await openSession(options.jsonOutput ? io.progress : (line) => io.progress(line));
   try {
@@ -48,9 +53,13 @@ export async function runOnce(options: RunOptions, io: { out: (s: string) => voi
         maxStepRuns: options.maxStepRuns ?? defaults.maxStepRuns,
         maxSubtasks: defaults.maxSubtasks,
         stashKey: ws.config.stashKey,
+        ...(options.sequence ? { sequence: options.sequence, thenCycle: options.thenCycle ?? false, knownSteps } : {}),
       });
       io.progress(`task ${handle.workflowId} started on ${session.address} (${ws.catalog.steps.length} steps in ${ws.dir})`);
-      return waitForTask(session.client, handle.workflowId, { onStep: (entry) => io.progress(formatStep(entry)) });
+      return watchTask(session.client, handle.workflowId, (event) => {
+        const line = formatEvent(event);
+        if (line !== null) io.progress(line);
+      });
     });
     io.out(options.jsonOutput ? JSON.stringify(toRunJson(final)) : formatFinal(final));
     return final;

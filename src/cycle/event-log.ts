@@ -1,15 +1,15 @@
 import type { TaskEvent, TaskEventBody, TaskEventPage } from '../model/events';
 import type { TaskState } from '../model/task';
 
-/** Events one run keeps in memory and carries into the next run when it continues as new. */
+/** Events one run keeps in memory and carries into the next run when it continues as new (default of `eventsKept`). */
 export const EVENTS_KEPT = 2000;
 /** Most events a query answers at once; a reader pages with its cursor. */
 export const EVENTS_PAGE = 500;
 /**
- * Past this many events of its own, a run drops its oldest ones even though it cannot continue as new
- * (something stayed in flight the whole time); memory stays bounded at the price of a gap.
+ * Past this many windows of its own events, a run drops its oldest ones even though it cannot continue
+ * as new (something stayed in flight the whole time); memory stays bounded at the price of a gap.
  */
-const EVENTS_HARD_LIMIT = 4 * EVENTS_KEPT;
+const HARD_LIMIT_WINDOWS = 4;
 
 /** The stream as a continued-as-new run receives it. */
 export interface CarriedEvents {
@@ -28,10 +28,13 @@ export class EventLog {
   /** Sequence number of this run's first event. */
   private runStart = 1;
 
-  constructor(private readonly now: () => number = Date.now) {}
+  constructor(
+    private readonly kept: number = EVENTS_KEPT,
+    private readonly now: () => number = Date.now,
+  ) {}
 
-  static resume(carried: CarriedEvents, now?: () => number): EventLog {
-    const log = new EventLog(now);
+  static resume(carried: CarriedEvents, kept?: number, now?: () => number): EventLog {
+    const log = new EventLog(kept, now);
     log.events = [...carried.events];
     log.nextSeq = carried.next;
     log.runStart = carried.next;
@@ -62,23 +65,23 @@ export class EventLog {
   }
 
   get isFull(): boolean {
-    return this.recordedThisRun >= EVENTS_KEPT;
+    return this.recordedThisRun >= this.kept;
   }
 
   /** Every event of this run, topped up with older ones to a full window. */
   carry(): CarriedEvents {
     const ownCount = this.events.filter((event) => event.seq >= this.runStart).length;
-    return { events: this.events.slice(-Math.max(EVENTS_KEPT, ownCount)), next: this.nextSeq };
+    return { events: this.events.slice(-Math.max(this.kept, ownCount)), next: this.nextSeq };
   }
 
   /** Older carried events go first; this run's own events only past the hard limit. */
   private trim(): void {
-    const excess = this.events.length - EVENTS_KEPT;
+    const excess = this.events.length - this.kept;
     if (excess <= 0) return;
     const carriedIn = this.events.findIndex((event) => event.seq >= this.runStart);
     const droppable = carriedIn < 0 ? this.events.length : carriedIn;
     const own = this.events.length - droppable;
-    const drop = Math.min(excess, droppable) + Math.max(0, own - EVENTS_HARD_LIMIT);
+    const drop = Math.min(excess, droppable) + Math.max(0, own - HARD_LIMIT_WINDOWS * this.kept);
     if (drop > 0) this.events.splice(0, drop);
   }
 }

@@ -89,7 +89,7 @@ export interface SequenceCursor {
 export class TaskBook {
   private current: TaskState = 'running';
   /** The task's event stream (state changes, steps, arrivals), readable from a cursor. */
-  events = new EventLog();
+  events: EventLog;
   sequence: SequenceCursor | null = null;
   data: JsonObject;
   result: JsonValue | null = null;
@@ -112,6 +112,7 @@ export class TaskBook {
     readonly options: TaskOptions,
   ) {
     this.data = data;
+    this.events = new EventLog(options.eventsKept);
   }
 
   isEligible = (step: string): boolean => !this.ran.has(step);
@@ -176,7 +177,7 @@ export class TaskBook {
 
   static resume(taskId: string, name: string, tags: string[], options: TaskOptions, carried: CarriedTask): TaskBook {
     const book = new TaskBook(taskId, name, tags, carried.data, options);
-    if (carried.events) book.events = EventLog.resume(carried.events);
+    if (carried.events) book.events = EventLog.resume(carried.events, options.eventsKept);
     book.current = carried.state;
     book.sequence = carried.sequence ?? null;
     book.result = carried.result;

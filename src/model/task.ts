@@ -65,6 +65,11 @@ export interface TaskOptions {
   maxSubtasks: number;
   /** History events after which the task continues as new (sooner when Temporal suggests it). */
   historyLimit: number;
+  /**
+   * Events of the task's stream a run keeps in memory; a run that has recorded this many continues as
+   * new, handing them on. Absent in tasks started before the stream existed (EVENTS_KEPT applies).
+   */
+  eventsKept?: number;
 }
 
 export const DEFAULT_TASK_OPTIONS: TaskOptions = { concurrency: 10, maxStepRuns: 10_000, maxSubtasks: 100, historyLimit: 5_000 };

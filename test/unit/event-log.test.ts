@@ -6,7 +6,7 @@ import { DEFAULT_TASK_OPTIONS } from '../../src/model/task';
 const fixedClock = () => Date.UTC(2026, 0, 1);
 
 function filled(count: number): EventLog {
-  const log = new EventLog(fixedClock);
+  const log = new EventLog(EVENTS_KEPT, fixedClock);
   for (let i = 0; i < count; i++) log.append({ type: 'parked', ms: i });
   return log;
 }
@@ -38,7 +38,7 @@ describe('EventLog', () => {
     expect(carried.events).toHaveLength(EVENTS_KEPT + 50);
     expect(carried.next).toBe(EVENTS_KEPT + 51);
 
-    const second = EventLog.resume(carried, fixedClock);
+    const second = EventLog.resume(carried, EVENTS_KEPT, fixedClock);
     expect(second.recordedThisRun).toBe(0);
     second.append({ type: 'parked', ms: -1 });
     // The new run drops carried events first, keeping a window, and its own event gets the next number.

@@ -1,5 +1,6 @@
 import pc from 'picocolors';
-import { cloneTask, getTask, listTasks, reloadTask, resumeTask, startTask, stopTask, updateTask, waitForTask, type TaskSummary } from '../../client';
+import { checkSequence, cloneTask, getTask, listTasks, reloadTask, resumeTask, startTask, stopTask, taskEvents, updateTask, watchTask, type TaskSummary } from '../../client';
+import type { TaskEvent } from '../../model/events';
 import { isJsonObject, type JsonObject } from '../../model/json';
 import { TASK_STATES, type TaskSnapshot, type TaskState, type TraceEntry } from '../../model/task';
 import { maskStashForDisplay } from '../../runtime/stash';
@@ -8,7 +9,8 @@ import { DEFAULT_TASK_QUEUE } from '../../worker';
 import { withSession } from '../connect';
 import { UsageError } from '../errors';
 import { readTaskData } from '../input';
-import { formatFinal, formatStep, toRunJson } from '../output';
+import { formatEvent, formatFinal, toRunJson } from '../output';
+import { readWorkspace } from '../input';
 import { table } from '../table';
 
 export interface Io {
@@ -24,21 +26,39 @@ async function stashKeyOf(workspace: string | undefined): Promise<Buffer | null>
   return config.stashKey;
 }
 
+/** Progress lines for people, from the event stream. */
+function showProgress(print: (line: string) => void): (event: TaskEvent) => void {
+  return (event) => {
+    const line = formatEvent(event);
+    if (line !== null) print(line);
+  };
+}
+
+/** With a workspace, a sequence naming unknown steps is refused before the task starts. */
+async function checkSequenceAgainst(workspace: string | undefined, sequence: string[] | undefined): Promise<void> {
+  if (!workspace || !sequence) return;
+  const ws = await readWorkspace(workspace);
+  checkSequence(sequence, ws.catalog.steps.map((step) => step.name));
+}
+
 export async function taskNew(
   name: string,
-  opts: { file?: string; data?: string; wait: boolean; tag?: string[]; taskQueue?: string; workspace?: string; json: boolean },
+  opts: { file?: string; data?: string; wait: boolean; tag?: string[]; taskQueue?: string; workspace?: string; sequence?: string[]; thenCycle: boolean; json: boolean },
   io: Io,
 ): Promise<void> {
   const data = await readTaskData({ ...(opts.file !== undefined ? { data: opts.file } : {}), ...(opts.data !== undefined ? { json: opts.data } : {}) });
+  if (opts.thenCycle && !opts.sequence) throw new UsageError('--then-cycle needs --sequence');
+  await checkSequenceAgainst(opts.workspace, opts.sequence);
   const stashKey = await stashKeyOf(opts.workspace);
+  const sequence = opts.sequence ? { sequence: opts.sequence, thenCycle: opts.thenCycle } : {};
   await withSession(async ({ client }) => {
-    const handle = await startTask(client, { name, tags: opts.tag ?? [], data, taskQueue: opts.taskQueue ?? DEFAULT_TASK_QUEUE, stashKey });
+    const handle = await startTask(client, { name, tags: opts.tag ?? [], data, taskQueue: opts.taskQueue ?? DEFAULT_TASK_QUEUE, stashKey, ...sequence });
     if (!opts.wait) {
       io.out(opts.json ? JSON.stringify({ taskId: handle.workflowId }) : handle.workflowId);
       return;
     }
     io.err(`task ${handle.workflowId} started`);
-    const final = await waitForTask(client, handle.workflowId, { onStep: (entry) => io.err(formatStep(entry)) });
+    const final = await watchTask(client, handle.workflowId, showProgress(io.err));
     io.out(opts.json ? JSON.stringify(toRunJson(final)) : formatFinal(final));
   });
 }
@@ -93,8 +113,12 @@ export async function taskLog(taskId: string, opts: { changes: boolean; logs: bo
   };
   await withSession(async ({ client }) => {
     if (opts.follow) {
-      // Streams entries as they happen until the task is terminal, in attention or in error.
-      const final = await waitForTask(client, taskId, { onStep: show });
+      // Streams the task's events as they happen until it is terminal, in attention or in error.
+      const final = await watchTask(client, taskId, (event) => {
+        if (opts.step && 'step' in event && event.step !== opts.step) return;
+        if (opts.json) io.out(JSON.stringify(event));
+        else showProgress(io.out)(event);
+      });
       if (!opts.json) io.out(pc.dim(`task is ${final.state}`));
       return;
     }
@@ -129,4 +153,19 @@ export async function taskClone(taskId: string, opts: { taskQueue?: string; json
 export async function taskReload(taskId: string, opts: { json: boolean }, io: Io): Promise<void> {
   await withSession(({ client }) => reloadTask(client, taskId));
   io.out(opts.json ? JSON.stringify({ taskId, reloaded: true }) : `task ${taskId} reloads its steps`);
+}
+
+/** The event stream: from a cursor, optionally following it live; `--json` prints one event per line. */
+export async function taskEventsCommand(taskId: string, opts: { after?: number; follow: boolean; json: boolean }, io: Io): Promise<void> {
+  await withSession(async ({ client }) => {
+    for await (const event of taskEvents(client, taskId, { after: opts.after ?? 0, follow: opts.follow })) {
+      io.out(opts.json ? JSON.stringify(event) : formatEventLine(event));
+    }
+  });
+}
+
+function formatEventLine(event: TaskEvent): string {
+  const { seq, at, type, ...details } = event;
+  const fields = Object.entries(details).map(([key, value]) => `${key}=${typeof value === 'string' ? value : JSON.stringify(value)}`);
+  return `${String(seq).padStart(5)}  ${pc.dim(at)}  ${pc.bold(type)}  ${fields.join('  ')}`;
 }
