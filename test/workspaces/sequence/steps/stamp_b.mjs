@@ -1,0 +1,4 @@
+export const condition = { log: Array };
+export const content = async () => {
+  data.log.push('b');
+};
