@@ -100,15 +100,7 @@ export function createActivities(workspace: string) {
               defer,
             ),
         });
-        // Heartbeats carry cancellation (a timeout, a stop) to this worker; step content that ignores it
-        // must not hold the activity slot, or a worker shutdown, hostage.
-        const context = Context.current();
-        const beat = setInterval(() => context.heartbeat(), HEARTBEAT_EVERY_MS);
-        try {
-          return await untilCancelled(outcome, context.cancellationSignal);
-        } finally {
-          clearInterval(beat);
-        }
+        return await whileHeartbeating(outcome);
       } catch (error) {
         throw asFailure(error, attempt);
       }
@@ -120,14 +112,16 @@ export function createActivities(workspace: string) {
       const { connector, method, args, into } = input.call;
       try {
         const ws = await forExecution();
-        const value = await ws.connectors.call(connector, method, unsealStrings(args, ws.config.stashKey), {
-          taskId: input.taskId,
-          step: input.step,
-          attempt,
-          idempotencyKey: idempotencyKey(input.executionId, connector, method, into),
-          signal: Context.current().cancellationSignal,
-          options: ws.config.connectors[connector]?.options ?? {},
-        });
+        const value = await whileHeartbeating(
+          ws.connectors.call(connector, method, unsealStrings(args, ws.config.stashKey), {
+            taskId: input.taskId,
+            step: input.step,
+            attempt,
+            idempotencyKey: idempotencyKey(input.executionId, connector, method, into),
+            signal: Context.current().cancellationSignal,
+            options: ws.config.connectors[connector]?.options ?? {},
+          }),
+        );
         return resultToJson(value, { step: input.step }, `connectors.${connector}.${method}()`);
       } catch (error) {
         throw asFailure(error, attempt);
@@ -141,6 +135,20 @@ export type TaskActivities = ReturnType<typeof createActivities>;
 const HEARTBEAT_EVERY_MS = 1000;
 /** How long one reading of whenflow.yaml and connectors/ serves step executions. */
 const WORKSPACE_REUSE_MS = 1000;
+
+/**
+ * Heartbeats carry cancellation (a timeout, a stop) to this worker, and let Temporal notice a worker
+ * that died; work that ignores cancellation must not hold the activity slot, or a worker shutdown, hostage.
+ */
+async function whileHeartbeating<T>(work: Promise<T>): Promise<T> {
+  const context = Context.current();
+  const beat = setInterval(() => context.heartbeat(), HEARTBEAT_EVERY_MS);
+  try {
+    return await untilCancelled(work, context.cancellationSignal);
+  } finally {
+    clearInterval(beat);
+  }
+}
 
 function untilCancelled<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
   if (signal.aborted) return Promise.reject(signal.reason);

@@ -17,6 +17,16 @@ export function temporalRetryPolicy(retry: StepRetryPolicy): wf.RetryPolicy {
   };
 }
 
+/**
+ * Step activities and connector calls heartbeat every second; when a worker dies, Temporal notices
+ * within this time and retries elsewhere, instead of waiting for the step's whole timeout.
+ */
+export const HEARTBEAT_TIMEOUT_MS = 15_000;
+
+export function heartbeatTimeoutFor(timeoutMs: number): number {
+  return Math.min(timeoutMs, HEARTBEAT_TIMEOUT_MS);
+}
+
 /** Where the work started by a cycle reports back: arrivals are taken in at the next cycle boundary. */
 export type Inbox = Arrival[];
 
@@ -42,6 +52,7 @@ export class DeferredCalls {
     const policy = policies[call.connector] ?? DEFAULT_CONNECTOR_POLICY;
     const { callConnector } = wf.proxyActivities<TaskActivities>({
       startToCloseTimeout: policy.timeoutMs,
+      heartbeatTimeout: heartbeatTimeoutFor(policy.timeoutMs),
       retry: temporalRetryPolicy(policy.retry),
       summary: `${call.connector}.${call.method} → ${call.into}`,
     });

@@ -8,7 +8,7 @@ import { isJsonObject } from '../model/json';
 import type { Catalog, CatalogStep, StepOutcome, TaskError, TaskSnapshot } from '../model/task';
 import { TASK_NAME_KEY, TASK_STATE_KEY, TASK_TAGS_KEY } from '../model/search-attributes';
 import { eventsQuery, progressQuery, reloadUpdate, resumeUpdate, snapshotQuery, stopSignal, stopUpdate, updateDataUpdate, type TaskWorkflowInput } from './api';
-import { DeferredCalls, Subtasks, temporalRetryPolicy, type Inbox } from './effects';
+import { DeferredCalls, heartbeatTimeoutFor, Subtasks, temporalRetryPolicy, type Inbox } from './effects';
 import { describeStepFailure } from './failures';
 
 const { loadCatalog } = wf.proxyActivities<TaskActivities>({
@@ -202,6 +202,7 @@ async function act(task: TaskBook, chosen: CatalogStep[], position?: SequencePos
 function runStep(task: TaskBook, step: CatalogStep, cycle: number): Promise<StepOutcome> {
   const { runStep: run } = wf.proxyActivities<TaskActivities>({
     startToCloseTimeout: step.timeoutMs,
+    heartbeatTimeout: heartbeatTimeoutFor(step.timeoutMs),
     retry: temporalRetryPolicy(step.retry),
     summary: step.name,
   });
