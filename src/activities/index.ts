@@ -8,6 +8,7 @@ import { executeStep } from '../runtime/execute';
 import { StepUsageError } from '../runtime/step-api';
 import { StashError, unsealStrings } from '../runtime/stash';
 import { DataValueError, resultToJson } from '../runtime/to-json';
+import { workspaceFingerprint } from '../steps/file-stamps';
 import { currentStep } from '../steps/library';
 import { WorkspaceError } from '../steps/load';
 import { InvalidWorkspaceError, openWorkspace, type Workspace } from '../workspace/workspace';
@@ -41,26 +42,47 @@ function idempotencyKey(...parts: (string | number)[]): string {
  */
 export function createActivities(workspace: string) {
   /**
-   * Configuration and connectors for step executions and connector calls. Reading the whole workspace
-   * for every step would put file I/O on the hot path, so a reading is reused for a moment; the step's
-   * own file is always read fresh (currentStep). Problems in other step files do not concern a step.
+   * The latest reading of the workspace, with the fingerprint (file stamps) its files had just before
+   * it was read. It is reused while the fingerprint stays the same: every task start and every step
+   * would otherwise read and hash every file of the workspace.
    */
-  let recent: { at: number; opened: Promise<Workspace> } | null = null;
+  let reading: { fingerprint: string | null; at: number; opened: Promise<Workspace> } | null = null;
+  /** A reading of the workspace as it is on disk; one younger than `reuseMs` is taken without looking at the files. */
+  const readWorkspace = async (reuseMs: number): Promise<Workspace> => {
+    if (reading && Date.now() - reading.at < reuseMs) return reading.opened;
+    const fingerprint = await workspaceFingerprint(workspace);
+    if (reading && fingerprint !== null && reading.fingerprint === fingerprint) {
+      reading.at = Date.now();
+      return reading.opened;
+    }
+    const current = { fingerprint, at: Date.now(), opened: openWorkspace(workspace) };
+    reading = current;
+    // A reading that failed (an I/O error, not bad content) is never reused.
+    current.opened.catch(() => {
+      if (reading === current) reading = null;
+    });
+    return current.opened;
+  };
+  /**
+   * Configuration and connectors for step executions and connector calls. A reading is reused for a
+   * moment without looking at the files; the step's own file is always checked (currentStep).
+   * Problems in other step files do not concern a step.
+   */
   const forExecution = async (): Promise<Workspace> => {
-    if (!recent || Date.now() - recent.at > WORKSPACE_REUSE_MS) recent = { at: Date.now(), opened: openWorkspace(workspace) };
-    const opened = await recent.opened;
+    const opened = await readWorkspace(WORKSPACE_REUSE_MS);
     const blocking = opened.problems.filter((p) => p.kind !== 'step');
     if (blocking.length > 0) throw new InvalidWorkspaceError(opened.dir, blocking);
     return opened;
   };
 
   return {
-    /** Reads the workspace; the result is recorded in the task's history, so replays see the same catalog. */
+    /**
+     * The workspace's catalog as it is on disk now (reused while no file changed); the result is
+     * recorded in the task's history, so replays see the same catalog.
+     */
     async loadCatalog(): Promise<Catalog> {
       try {
-        const opened = openWorkspace(workspace);
-        recent = { at: Date.now(), opened };
-        const ws = await opened;
+        const ws = await readWorkspace(0);
         if (ws.problems.length > 0) throw new InvalidWorkspaceError(ws.dir, ws.problems);
         return ws.catalog;
       } catch (error) {

@@ -11,10 +11,16 @@ import { eventsQuery, progressQuery, reloadUpdate, resumeUpdate, snapshotQuery, 
 import { DeferredCalls, heartbeatTimeoutFor, Subtasks, temporalRetryPolicy, type Inbox } from './effects';
 import { describeStepFailure } from './failures';
 
-const { loadCatalog } = wf.proxyActivities<TaskActivities>({
+const catalogActivityOptions: wf.ActivityOptions = {
   startToCloseTimeout: '2 minutes',
   retry: { maximumAttempts: 3, nonRetryableErrorTypes: ['WorkspaceError'] },
-});
+};
+const { loadCatalog } = wf.proxyActivities<TaskActivities>(catalogActivityOptions);
+/**
+ * The catalog is read by a local activity: its result is still recorded in history (a marker), but
+ * without an activity task and a workflow task of its own for every task start and reload.
+ */
+const { loadCatalog: loadCatalogLocally } = wf.proxyLocalActivities<TaskActivities>(catalogActivityOptions);
 
 /**
  * One task: the recognize–act cycle of SEMANTICS.md over the task's data.
@@ -229,9 +235,12 @@ const EVENT_WINDOW_PATCH = 'event-window-continue-as-new';
 /** Runs recorded before a stop cancelled running step activities and connector calls. */
 const STOP_CANCELS_PATCH = 'stop-cancels-in-flight-work';
 
+/** Runs recorded before the catalog was read by a local activity read it with a regular one. */
+const CATALOG_LOCAL_PATCH = 'catalog-local-activity';
+
 async function loadCatalogInto(task: TaskBook): Promise<Catalog | undefined> {
   try {
-    const catalog = await loadCatalog();
+    const catalog = await (wf.patched(CATALOG_LOCAL_PATCH) ? loadCatalogLocally() : loadCatalog());
     task.catalogVersion = catalog.version;
     return catalog;
   } catch (error) {
