@@ -1,16 +1,29 @@
+import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import { bundleWorkflowCode, Worker, type NativeConnection, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { makeWorkflowExporter, OpenTelemetryActivityInboundInterceptor, OpenTelemetryActivityOutboundInterceptor } from '@temporalio/interceptors-opentelemetry';
+import { bundleWorkflowCode, Worker, type ActivityInterceptorsFactory, type NativeConnection, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { createActivities } from './activities';
+import { CircuitBoard } from './connectors/circuit';
+import { connectorTelemetryGuard, stepTelemetryInterceptor, type WorkerMetrics, type WorkerTracing } from './observability';
 
 export const DEFAULT_TASK_QUEUE = 'whenflow';
 
 const workflowsPath = fileURLToPath(new URL('./workflows/index.ts', import.meta.url));
-let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
+const tracingInterceptorsPath = createRequire(import.meta.url).resolve('@temporalio/interceptors-opentelemetry/lib/workflow-interceptors');
+const bundles: { plain?: Promise<WorkflowBundleWithSourceMap>; traced?: Promise<WorkflowBundleWithSourceMap> } = {};
 
-/** The workflow code is bundled once per process and shared by every worker it starts. */
-export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
-  bundle ??= bundleWorkflowCode({ workflowsPath, logger: quietBundlerLogger });
-  return bundle;
+/**
+ * The workflow code is bundled once per process (and per tracing on/off) and shared by every worker it
+ * starts. Tracing adds Temporal's OpenTelemetry workflow interceptors, which issue no commands of their
+ * own: a task's history replays the same with tracing on or off.
+ */
+export function workflowBundle(options: { tracing?: boolean } = {}): Promise<WorkflowBundleWithSourceMap> {
+  if (options.tracing) {
+    bundles.traced ??= bundleWorkflowCode({ workflowsPath, workflowInterceptorModules: [tracingInterceptorsPath], logger: quietBundlerLogger });
+    return bundles.traced;
+  }
+  bundles.plain ??= bundleWorkflowCode({ workflowsPath, logger: quietBundlerLogger });
+  return bundles.plain;
 }
 
 const quietBundlerLogger = { trace() {}, debug() {}, info() {}, warn() {}, error: (message: string) => process.stderr.write(`${message}\n`), log() {} };
@@ -20,15 +33,38 @@ export interface TaskWorkerOptions {
   namespace: string;
   workspace: string;
   taskQueue?: string;
+  /** Circuit breakers of this worker's connectors; pass one to read its state (default: a board of its own). */
+  circuits?: CircuitBoard;
+  /** Prometheus metrics of steps and connector calls. */
+  metrics?: WorkerMetrics;
+  /** OpenTelemetry spans for tasks (workflows), steps (activities) and connector calls. */
+  tracing?: WorkerTracing;
 }
 
 /** Composition root: the task workflow plus the activities bound to one workspace's steps. */
 export async function createTaskWorker(options: TaskWorkerOptions): Promise<Worker> {
+  const { metrics, tracing } = options;
+  const observed = metrics !== undefined || tracing !== undefined;
+  const activityInterceptors: ActivityInterceptorsFactory[] = [];
+  if (tracing) {
+    // Outermost, so that step and connector spans are children of Temporal's activity span.
+    activityInterceptors.push((ctx) => ({
+      inbound: new OpenTelemetryActivityInboundInterceptor(ctx, { tracer: tracing.tracer }),
+      outbound: new OpenTelemetryActivityOutboundInterceptor(ctx),
+    }));
+  }
+  if (observed) activityInterceptors.push(stepTelemetryInterceptor({ metrics, tracing }));
   return Worker.create({
     connection: options.connection,
     namespace: options.namespace,
     taskQueue: options.taskQueue ?? DEFAULT_TASK_QUEUE,
-    workflowBundle: await workflowBundle(),
-    activities: createActivities(options.workspace),
+    workflowBundle: await workflowBundle({ tracing: tracing !== undefined }),
+    activities: createActivities(options.workspace, {
+      circuits: options.circuits ?? new CircuitBoard(),
+      ...(observed ? { connectorGuard: connectorTelemetryGuard({ metrics, tracing }) } : {}),
+    }),
+    ...(activityInterceptors.length > 0 ? { interceptors: { activity: activityInterceptors } } : {}),
+    // Workflow spans are made in the sandbox and leave it through this sink.
+    ...(tracing ? { sinks: { exporter: makeWorkflowExporter(tracing.spanProcessor, tracing.resource) } } : {}),
   });
 }

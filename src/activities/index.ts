@@ -2,6 +2,9 @@ import { createHash } from 'node:crypto';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { ConnectorError, createConnectorsProxy } from '../connectors';
+import { CircuitBoard, CircuitOpenError } from '../connectors/circuit';
+import { chainGuards, circuitGuard } from '../connectors/guard';
+import type { ConnectorCallGuard } from '../connectors/types';
 import type { JsonObject, JsonValue } from '../model/json';
 import type { Catalog, DeferredCall, StepOutcome } from '../model/task';
 import { executeStep } from '../runtime/execute';
@@ -40,7 +43,12 @@ function idempotencyKey(...parts: (string | number)[]): string {
  * The activities of a worker bound to one workspace. They read files, run user code and call
  * connectors; they decide nothing about what runs next.
  */
-export function createActivities(workspace: string) {
+export function createActivities(
+  workspace: string,
+  /** The worker's circuit board (kept across tasks and readings), and a guard around every connector call (telemetry). */
+  options: { circuits?: CircuitBoard; connectorGuard?: ConnectorCallGuard } = {},
+) {
+  const circuits = options.circuits ?? new CircuitBoard();
   /**
    * The latest reading of the workspace, with the fingerprint (file stamps) its files had just before
    * it was read. It is reused while the fingerprint stays the same: every task start and every step
@@ -72,7 +80,10 @@ export function createActivities(workspace: string) {
     const opened = await readWorkspace(WORKSPACE_REUSE_MS);
     const blocking = opened.problems.filter((p) => p.kind !== 'step');
     if (blocking.length > 0) throw new InvalidWorkspaceError(opened.dir, blocking);
-    return opened;
+    // Every connector call, in a step or deferred, goes through the worker's circuits (as configured now).
+    const breaker = circuitGuard(circuits, (name) => opened.config.connectors[name]?.circuit);
+    const guard = options.connectorGuard ? chainGuards(options.connectorGuard, breaker) : breaker;
+    return { ...opened, connectors: opened.connectors.guardedBy(guard) };
   };
 
   return {
@@ -201,6 +212,8 @@ function asFailure(error: unknown, attempt: number): ApplicationFailure {
     type: original.name,
     nonRetryable: isPermanent(original),
     details: [{ attempt }],
+    // An open circuit says when its probe goes through: retrying earlier would only fail fast again.
+    ...(original instanceof CircuitOpenError && original.retryAt !== null ? { nextRetryDelay: Math.max(1, original.retryAt - Date.now()) } : {}),
   });
   // Step files are imported in a private namespace; its query string is noise in a stack trace.
   if (original.stack) failure.stack = original.stack.replace(/\?tsx-namespace=[\w-]+/g, '');

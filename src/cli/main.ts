@@ -3,6 +3,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { TaskClosedError, TaskInputError } from '../client';
 import { installRuntime } from '../temporal/runtime';
 import { devCommand, workerCommand } from './commands/serve';
+import { connectorStatus } from './commands/connector';
 import { stepList, stepShow, stepValidate } from './commands/step';
 import { taskClone, taskEventsCommand, taskList, taskLog, taskNew, taskReload, taskResume, taskShow, taskStop, taskUpdate, type Io } from './commands/task';
 import { DEFAULT_WEBHOOK_PORT, webhookCommand } from './commands/webhook';
@@ -84,8 +85,9 @@ Examples:
     .option('--port <n>', 'Temporal gRPC port', parsePositiveInt('--port'), 7233)
     .option('--ui-port <n>', 'Web UI port', parsePositiveInt('--ui-port'), 8233)
     .option('--webhook-port <n>', 'port of the webhook receiver, when whenflow.yaml declares webhooks', parsePositiveInt('--webhook-port'), DEFAULT_WEBHOOK_PORT)
+    .option('--metrics-port <n>', 'serve /metrics and /status on this port (127.0.0.1)', parsePositiveInt('--metrics-port'))
     .addHelpText('after', '\nExample:\n  whenflow dev -w .   # then, in another terminal: whenflow task new demo -f samples/order.json --wait')
-    .action((opts: { workspace: string; port: number; uiPort: number; webhookPort: number }) => devCommand(opts, io));
+    .action((opts: { workspace: string; port: number; uiPort: number; webhookPort: number; metricsPort?: number }) => devCommand(opts, io));
 
   program
     .command('webhook')
@@ -108,8 +110,24 @@ Example:
     .description('A worker for an existing Temporal service (Temporal Cloud included)')
     .addOption(workspaceOption())
     .option('--task-queue <name>', 'task queue (default whenflow)')
-    .addHelpText('after', '\nExample:\n  TEMPORAL_ADDRESS=my-ns.a1b2c.tmprl.cloud:7233 TEMPORAL_NAMESPACE=my-ns.a1b2c TEMPORAL_API_KEY=… whenflow worker -w .')
-    .action((opts: { workspace: string; taskQueue?: string }) => workerCommand(opts, io));
+    .option('--metrics-port <n>', 'serve /metrics (Prometheus) and /status (circuits) on this port', parsePositiveInt('--metrics-port'))
+    .option('--metrics-host <address>', 'address of the metrics endpoint (default 127.0.0.1)')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  TEMPORAL_ADDRESS=my-ns.a1b2c.tmprl.cloud:7233 TEMPORAL_NAMESPACE=my-ns.a1b2c TEMPORAL_API_KEY=… whenflow worker -w .\n  whenflow worker -w . --metrics-port 9464   # then: curl http://127.0.0.1:9464/metrics',
+    )
+    .action((opts: { workspace: string; taskQueue?: string; metricsPort?: number; metricsHost?: string }) => workerCommand(opts, io));
+
+  program
+    .command('connector')
+    .description('Connectors of a running worker')
+    .command('status')
+    .description("Each connector's circuit breaker (closed, open, half-open, off) as a running worker sees it")
+    .option('--worker <url>', "the worker's metrics address (default: observability.metrics in whenflow.yaml, else http://127.0.0.1:9464)")
+    .addOption(workspaceOption())
+    .addOption(jsonOption())
+    .addHelpText('after', '\nExample:\n  whenflow worker -w . --metrics-port 9464 &\n  whenflow connector status --worker http://127.0.0.1:9464')
+    .action((opts: { worker?: string; workspace: string; json: boolean }) => connectorStatus(opts, io));
 
   const task = program.command('task').description('Start, inspect and steer tasks');
   task

@@ -7,7 +7,7 @@ import { tsImport } from 'tsx/esm/api';
 import type { JsonObject, JsonValue } from '../model/json';
 import { runOutsideStep } from '../runtime/globals';
 import { BUILTIN_CONNECTORS, BUILTIN_NAMES } from './builtins';
-import { ConnectorError, type Connector, type ConnectorContext, type ConnectorMethod, type RawConnectorPolicy, type ConnectorProblem } from './types';
+import { ConnectorError, type Connector, type ConnectorCallGuard, type ConnectorContext, type ConnectorMethod, type RawConnectorPolicy, type ConnectorProblem } from './types';
 
 export const CONNECTOR_EXTENSIONS = ['.js', '.mjs', '.ts'] as const;
 /** Exports of a connector module that configure it rather than being methods. */
@@ -21,6 +21,7 @@ const list = (names: readonly string[]) => (names.length ? names.join(', ') : '(
 /** The connectors a worker offers: built-ins plus the workspace's `connectors/` modules. */
 export class ConnectorRegistry {
   private readonly connectors = new Map<string, Connector>();
+  private guard: ConnectorCallGuard | null = null;
 
   constructor(
     connectors: readonly Connector[] = BUILTIN_CONNECTORS,
@@ -31,6 +32,16 @@ export class ConnectorRegistry {
       if (this.connectors.has(connector.name)) throw new Error(`two connectors are named "${connector.name}"`);
       this.connectors.set(connector.name, connector);
     }
+  }
+
+  /**
+   * The same connectors with every call going through `guard`. A registry is rebuilt whenever the workspace
+   * is read again, while the guard (and the circuit state it keeps) lives as long as the worker.
+   */
+  guardedBy(guard: ConnectorCallGuard): ConnectorRegistry {
+    const guarded = new ConnectorRegistry([...this.connectors.values()], this.policies);
+    guarded.guard = guard;
+    return guarded;
   }
 
   get(name: string): Connector | undefined {
@@ -60,7 +71,9 @@ export class ConnectorRegistry {
   async call(name: string, method: string, args: unknown, context: ConnectorContext): Promise<unknown> {
     const fn = this.resolve(name, method);
     const json = jsonArgs(args, name, method);
-    return runOutsideStep(async () => fn(json, context));
+    const invoke = () => runOutsideStep(async () => fn(json, context));
+    if (!this.guard) return invoke();
+    return this.guard.run({ connector: name, method, source: this.connectors.get(name)!.source, context }, invoke);
   }
 }
 

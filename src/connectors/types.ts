@@ -23,6 +23,23 @@ export interface Connector {
   source: 'builtin' | string;
 }
 
+/** The call a guard wraps: which connector and method, for whom. */
+export interface GuardedCall {
+  connector: string;
+  method: string;
+  /** `'builtin'` or the connector's file: built-ins reach arbitrary hosts, so their circuits are off unless configured. */
+  source: Connector['source'];
+  context: ConnectorContext;
+}
+
+/**
+ * Worker-wide concerns wrapped around every connector call that is actually made (not around calls
+ * rejected as written): circuit breakers, metrics, spans. `invoke` sends the call.
+ */
+export interface ConnectorCallGuard {
+  run(call: GuardedCall, invoke: () => Promise<unknown>): Promise<unknown>;
+}
+
 /** One thing wrong with a workspace connector file; the file is skipped, the rest still load. */
 export interface ConnectorProblem {
   file: string;

@@ -16,6 +16,7 @@ import { z } from 'zod';
 import type { JsonObject, JsonValue } from '../model/json';
 import type { StepRetryPolicy } from '../model/task';
 import { DEFAULT_RETRY, DEFAULT_STEP_TIMEOUT_MS, durationMs, resolveStepOptions, retryOptionsSchema } from '../steps/options';
+import { DEFAULT_CIRCUIT, type CircuitSettings } from '../connectors/circuit';
 
 /** Looked for in this order; the first is the one to write. */
 export const CONFIG_FILE_NAMES = ['whenflow.yaml', 'whenflow.yml'] as const;
@@ -34,6 +35,16 @@ export interface ConnectorConfig {
   retry?: StepRetryPolicy;
   timeoutMs?: number;
   options: JsonObject;
+  /** `circuit:` as written: settings (over DEFAULT_CIRCUIT), `false` to turn it off; absent: the connector's default. */
+  circuit?: CircuitSettings | false;
+}
+
+/** `observability:`: both off unless configured here, by environment or by worker flags. */
+export interface ObservabilityConfig {
+  /** Port (on `host`) of the worker's `/metrics` and `/status` endpoint. */
+  metrics: { port: number; host: string } | null;
+  /** OTLP/HTTP traces endpoint, e.g. http://localhost:4318/v1/traces. */
+  tracing: { endpoint: string; serviceName: string } | null;
 }
 
 export interface WorkspaceConfig {
@@ -43,6 +54,7 @@ export interface WorkspaceConfig {
   /** `config:`: what steps read with `task.config(KEY)`. */
   values: Record<string, JsonValue>;
   connectors: Record<string, ConnectorConfig>;
+  observability: ObservabilityConfig;
   /** Validated elsewhere; kept as written (after `${…}` substitution). */
   webhooks: JsonValue | null;
   /** Absolute path of the file read, or null when the workspace has none. */
@@ -69,6 +81,7 @@ export function defaultWorkspaceConfig(): WorkspaceConfig {
     stashKey: null,
     values: {},
     connectors: {},
+    observability: { metrics: null, tracing: null },
     webhooks: null,
     file: null,
   };
@@ -228,11 +241,43 @@ const defaultsSchema = z
 
 const secretsSchema = z.object({ key: stashKeySchema.nullish() }).strict();
 
+const circuitSettingsSchema = z
+  .object({
+    failures: atLeastOne.nullish(),
+    cooldown: positiveDuration.nullish(),
+  })
+  .strict();
+/** `true`: the defaults; `false`: no circuit breaker for this connector. */
+const circuitSchema = z.union([z.boolean(), circuitSettingsSchema]);
+
 const connectorSchema = z
   .object({
     retry: retryOptionsSchema.nullish(),
     timeout: positiveDuration.nullish(),
     options: jsonObject.nullish(),
+    circuit: circuitSchema.nullish(),
+  })
+  .strict();
+
+export const DEFAULT_METRICS_HOST = '127.0.0.1';
+export const DEFAULT_SERVICE_NAME = 'whenflow';
+
+const metricsSchema = z
+  .object({
+    port: z.number().int().min(1).max(65_535),
+    host: z.string().min(1).nullish(),
+  })
+  .strict();
+const tracingSchema = z
+  .object({
+    endpoint: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL such as http://localhost:4318/v1/traces' }),
+    serviceName: z.string().min(1).nullish(),
+  })
+  .strict();
+const observabilitySchema = z
+  .object({
+    metrics: metricsSchema.nullish(),
+    tracing: tracingSchema.nullish(),
   })
   .strict();
 
@@ -244,12 +289,13 @@ const fileSchema = z
     config: z.record(z.string(), jsonValue).nullish(),
     connectors: z.record(z.string(), connectorSchema.nullish()).nullish(),
     webhooks: jsonValue.optional(),
+    observability: observabilitySchema.nullish(),
   })
   .strict();
 
 type ConfigFile = z.output<typeof fileSchema>;
 
-const DURATION_KEYS = new Set(['timeout', 'initialInterval', 'maximumInterval']);
+const DURATION_KEYS = new Set(['timeout', 'initialInterval', 'maximumInterval', 'cooldown']);
 
 /** The keys allowed where an unknown key was found, for the message. */
 function allowedKeys(path: readonly Segment[]): string[] {
@@ -258,6 +304,10 @@ function allowedKeys(path: readonly Segment[]): string[] {
   if (path.length === 1 && path[0] === 'defaults') return shapeKeys(defaultsSchema);
   if (path.length === 1 && path[0] === 'secrets') return shapeKeys(secretsSchema);
   if (path.length === 2 && path[0] === 'connectors') return shapeKeys(connectorSchema);
+  if (path.length === 3 && path[0] === 'connectors' && path[2] === 'circuit') return shapeKeys(circuitSettingsSchema);
+  if (path.length === 1 && path[0] === 'observability') return shapeKeys(observabilitySchema);
+  if (path.length === 2 && path[0] === 'observability' && path[1] === 'metrics') return shapeKeys(metricsSchema);
+  if (path.length === 2 && path[0] === 'observability' && path[1] === 'tracing') return shapeKeys(tracingSchema);
   if (path[path.length - 1] === 'retry') return shapeKeys(retryOptionsSchema);
   return [];
 }
@@ -330,8 +380,17 @@ function resolveConfig(parsed: ConfigFile, file: string, problemFile: string, pr
       }
     }
     if (connector?.timeout != null) resolved.timeoutMs = connector.timeout;
+    const circuit = connector?.circuit;
+    if (circuit === false) resolved.circuit = false;
+    else if (circuit === true) resolved.circuit = { ...DEFAULT_CIRCUIT };
+    else if (circuit) resolved.circuit = { failures: circuit.failures ?? DEFAULT_CIRCUIT.failures, cooldownMs: circuit.cooldown ?? DEFAULT_CIRCUIT.cooldownMs };
     config.connectors[name] = resolved;
   }
+  const observability = parsed.observability ?? {};
+  config.observability = {
+    metrics: observability.metrics ? { port: observability.metrics.port, host: observability.metrics.host ?? DEFAULT_METRICS_HOST } : null,
+    tracing: observability.tracing ? { endpoint: observability.tracing.endpoint, serviceName: observability.tracing.serviceName ?? DEFAULT_SERVICE_NAME } : null,
+  };
   return config;
 }
 

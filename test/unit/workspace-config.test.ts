@@ -53,6 +53,7 @@ describe('loadWorkspaceConfig: no file', () => {
       stashKey: null,
       values: {},
       connectors: {},
+      observability: { metrics: null, tracing: null },
       webhooks: null,
       file: null,
     });
@@ -276,7 +277,7 @@ describe('loadWorkspaceConfig: problems', () => {
     const { problems } = await load(yaml);
     expect(paths(problems).sort()).toEqual(['connectors.crm.option', 'default', 'defaults.retries', 'defaults.retry.maxAttempts', 'secrets.token']);
     const byPath = new Map(problems.map((p) => [p.path, p.message]));
-    expect(byPath.get('default')).toBe('unknown key "default" (allowed: defaults, secrets, config, connectors, webhooks)');
+    expect(byPath.get('default')).toBe('unknown key "default" (allowed: defaults, secrets, config, connectors, webhooks, observability)');
     expect(byPath.get('defaults.retry.maxAttempts')).toContain('maximumAttempts');
     expect(byPath.get('connectors.crm.option')).toContain('options');
   });

@@ -1,36 +1,94 @@
 import { mkdirSync, watch } from 'node:fs';
 import { join } from 'node:path';
 import pc from 'picocolors';
+import { CircuitBoard, type CircuitTransition } from '../../connectors/circuit';
+import { connectorStatuses, createTracing, serveTelemetry, tracingFromEnvironment, WorkerMetrics, type WorkerStatus, type WorkerTracing } from '../../observability';
 import { startDevServer, type TemporalSession } from '../../temporal/server';
 import { createTaskWorker, DEFAULT_TASK_QUEUE } from '../../worker';
 import { describeProblems } from '../../model/problems';
-import { openWorkspace } from '../../workspace/workspace';
+import { DEFAULT_METRICS_HOST } from '../../workspace/config';
+import { openWorkspace, type Workspace } from '../../workspace/workspace';
 import { connectForCommands, DEV_SERVER_ADDRESS } from '../connect';
 import { readWorkspace } from '../input';
 import { interrupted } from '../signals';
 import type { Io } from './task';
 import { serveWebhooks } from './webhook';
 
-/** Runs a worker for `workspace` on `session` until interrupted. */
-async function serveWorker(session: TemporalSession, workspace: string, taskQueue: string, io: Io, until: Promise<string>): Promise<void> {
-  const worker = await createTaskWorker({ connection: session.nativeConnection, namespace: session.namespace, workspace, taskQueue });
-  const running = worker.run();
-  const signal = await Promise.race([until, running.then(() => 'stopped')]);
-  if (signal !== 'stopped') {
-    io.err(pc.dim(`${signal}: stopping the worker…`));
-    worker.shutdown();
-    await running;
+/** Worker flags that override `observability:` in whenflow.yaml. */
+export interface ObservabilityFlags {
+  metricsPort?: number;
+  metricsHost?: string;
+}
+
+/** One line per circuit transition, on the worker's output. */
+export function describeTransition(t: CircuitTransition): string {
+  const at = new Date(t.at).toISOString();
+  const last = t.lastFailure ? ` (last: ${t.lastFailure})` : '';
+  if (t.to === 'open') {
+    const again = t.from === 'half-open' ? 'the probe call failed; ' : '';
+    return pc.red(`${at} circuit ${t.connector}: open — ${again}${t.failures} consecutive failures${last}; calls fail fast until ${new Date(t.until ?? t.at).toISOString()}`);
+  }
+  if (t.to === 'half-open') return pc.yellow(`${at} circuit ${t.connector}: half-open — cooldown over, letting one probe call through`);
+  return pc.green(`${at} circuit ${t.connector}: closed — the probe call succeeded, calls flow again`);
+}
+
+/**
+ * Runs a worker for `workspace` on `session` until interrupted, with its circuit transitions on the
+ * output and, when configured, the `/metrics` + `/status` endpoint and tracing.
+ */
+async function serveWorker(session: TemporalSession, ws: Workspace, taskQueue: string, flags: ObservabilityFlags, io: Io, until: Promise<string>): Promise<void> {
+  const circuits = new CircuitBoard();
+  circuits.onTransition((transition) => io.err(describeTransition(transition)));
+  const configured = ws.config.observability;
+  const metricsPort = flags.metricsPort ?? configured.metrics?.port;
+  const metrics = metricsPort !== undefined ? new WorkerMetrics(circuits) : undefined;
+  const tracingConfig = configured.tracing;
+  let tracing: WorkerTracing | undefined;
+  if (tracingConfig) tracing = createTracing({ endpoint: tracingConfig.endpoint, serviceName: tracingConfig.serviceName });
+  else if (tracingFromEnvironment()) tracing = createTracing({});
+  const startedAt = new Date().toISOString();
+  const status = async (): Promise<WorkerStatus> => ({
+    worker: { workspace: ws.dir, taskQueue, pid: process.pid, startedAt },
+    // Read again: the connectors and their circuit settings as the worker uses them now.
+    connectors: connectorStatuses(circuits, await openWorkspace(ws.dir)),
+  });
+  const endpoint =
+    metrics && metricsPort !== undefined
+      ? await serveTelemetry({ port: metricsPort, host: flags.metricsHost ?? configured.metrics?.host ?? DEFAULT_METRICS_HOST, metrics, status })
+      : null;
+  try {
+    if (endpoint) io.err(`  metrics    ${endpoint.url}/metrics   circuits: whenflow connector status --worker ${endpoint.url}`);
+    if (tracing) io.err(`  tracing    spans to ${tracingConfig?.endpoint ?? 'the OTEL_EXPORTER_OTLP_* endpoint'}`);
+    const worker = await createTaskWorker({
+      connection: session.nativeConnection,
+      namespace: session.namespace,
+      workspace: ws.dir,
+      taskQueue,
+      circuits,
+      ...(metrics ? { metrics } : {}),
+      ...(tracing ? { tracing } : {}),
+    });
+    const running = worker.run();
+    const signal = await Promise.race([until, running.then(() => 'stopped')]);
+    if (signal !== 'stopped') {
+      io.err(pc.dim(`${signal}: stopping the worker…`));
+      worker.shutdown();
+      await running;
+    }
+  } finally {
+    await endpoint?.close();
+    await tracing?.shutdown();
   }
 }
 
 /** `whenflow worker`: a worker for an existing Temporal service (TEMPORAL_* variables, else localhost:7233). */
-export async function workerCommand(opts: { workspace: string; taskQueue?: string }, io: Io): Promise<void> {
+export async function workerCommand(opts: { workspace: string; taskQueue?: string } & ObservabilityFlags, io: Io): Promise<void> {
   const ws = await readWorkspace(opts.workspace);
   const session = await connectForCommands();
   const taskQueue = opts.taskQueue ?? DEFAULT_TASK_QUEUE;
   try {
     io.err(`whenflow worker: ${ws.catalog.steps.length} steps from ${ws.dir}, task queue ${taskQueue}, Temporal ${session.address} (namespace ${session.namespace}); Ctrl-C to stop`);
-    await serveWorker(session, ws.dir, taskQueue, io, interrupted());
+    await serveWorker(session, ws, taskQueue, opts, io, interrupted());
   } finally {
     await session.close();
   }
@@ -41,7 +99,7 @@ export async function workerCommand(opts: { workspace: string; taskQueue?: strin
  * worker on the workspace, and a watch on steps/ that reports problems as files change. Every new task
  * loads the steps as they are on disk then.
  */
-export async function devCommand(opts: { workspace: string; port: number; uiPort: number; webhookPort: number }, io: Io): Promise<void> {
+export async function devCommand(opts: { workspace: string; port: number; uiPort: number; webhookPort: number } & ObservabilityFlags, io: Io): Promise<void> {
   const ws = await readWorkspace(opts.workspace);
   const stateDir = join(ws.dir, '.whenflow');
   mkdirSync(stateDir, { recursive: true });
@@ -62,7 +120,7 @@ export async function devCommand(opts: { workspace: string; port: number; uiPort
     );
     const webhooks = ws.webhooks.size > 0 ? await serveWebhooks(ws, session, { port: opts.webhookPort, taskQueue: DEFAULT_TASK_QUEUE }, io) : null;
     try {
-      await serveWorker(session, ws.dir, DEFAULT_TASK_QUEUE, io, until);
+      await serveWorker(session, ws, DEFAULT_TASK_QUEUE, opts, io, until);
     } finally {
       await webhooks?.close();
     }

@@ -1,0 +1,76 @@
+import { context, trace, SpanStatusCode, type Span, type Tracer } from '@opentelemetry/api';
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import { Resource } from '@opentelemetry/resources';
+import { BasicTracerProvider, BatchSpanProcessor, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { DEFAULT_SERVICE_NAME } from '../workspace/config';
+
+export const TRACER_NAME = 'whenflow';
+
+/** A worker's tracing: spans go to `spanProcessor`; workflow spans reach it through a sink. */
+export interface WorkerTracing {
+  tracer: Tracer;
+  resource: Resource;
+  spanProcessor: SpanProcessor;
+  /** Flushes spans still buffered and stops exporting. */
+  shutdown(): Promise<void>;
+}
+
+let contextManagerInstalled = false;
+
+/**
+ * Spans started in an activity must find their parent (the activity's span) across awaits: that needs
+ * a process-wide context manager, installed once.
+ */
+function installContextManager(): void {
+  if (contextManagerInstalled) return;
+  contextManagerInstalled = true;
+  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+}
+
+export interface TracingOptions {
+  /** Where spans go; default: a batching OTLP/HTTP exporter to `endpoint` (or the OTEL_EXPORTER_OTLP_* variables). */
+  spanProcessor?: SpanProcessor;
+  endpoint?: string;
+  serviceName?: string;
+}
+
+export function createTracing(options: TracingOptions): WorkerTracing {
+  installContextManager();
+  const resource = new Resource({ 'service.name': options.serviceName ?? process.env.OTEL_SERVICE_NAME ?? DEFAULT_SERVICE_NAME });
+  const spanProcessor = options.spanProcessor ?? new BatchSpanProcessor(new OTLPTraceExporter(options.endpoint ? { url: options.endpoint } : {}));
+  // A provider of our own, not the global one: an application embedding whenflow keeps its own tracing.
+  const provider = new BasicTracerProvider({ resource, spanProcessors: [spanProcessor] });
+  return {
+    tracer: provider.getTracer(TRACER_NAME),
+    resource,
+    spanProcessor,
+    shutdown: () => provider.shutdown(),
+  };
+}
+
+/**
+ * Tracing from the environment: OTEL_EXPORTER_OTLP_TRACES_ENDPOINT or OTEL_EXPORTER_OTLP_ENDPOINT turn it
+ * on (the exporter reads them itself), unless OTEL_TRACES_EXPORTER=none or OTEL_SDK_DISABLED=true.
+ */
+export function tracingFromEnvironment(env: NodeJS.ProcessEnv = process.env): boolean {
+  if (env.OTEL_SDK_DISABLED === 'true' || env.OTEL_TRACES_EXPORTER === 'none') return false;
+  return Boolean(env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT || env.OTEL_EXPORTER_OTLP_ENDPOINT);
+}
+
+/** Runs `fn` in a new active span that records an error and always ends. */
+export async function inSpan<T>(tracer: Tracer, name: string, attributes: Record<string, string | number>, fn: (span: Span) => Promise<T>): Promise<T> {
+  return tracer.startActiveSpan(name, { attributes }, async (span) => {
+    try {
+      return await fn(span);
+    } catch (error) {
+      span.recordException(error instanceof Error ? error : String(error));
+      span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message : String(error) });
+      throw error;
+    } finally {
+      span.end();
+    }
+  });
+}
+
+export { trace };
