@@ -1,11 +1,12 @@
 import { createHash } from 'node:crypto';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
+import { z } from 'zod';
 import { ConnectorError, createConnectorsProxy } from '../connectors';
 import { CircuitBoard, CircuitOpenError } from '../connectors/circuit';
 import { chainGuards, circuitGuard } from '../connectors/guard';
 import type { ConnectorCallGuard } from '../connectors/types';
-import type { JsonObject, JsonValue } from '../model/json';
+import { isJsonObject, type JsonObject, type JsonValue } from '../model/json';
 import type { Catalog, DeferredCall, StepOutcome } from '../model/task';
 import { executeStep } from '../runtime/execute';
 import { StepUsageError } from '../runtime/step-api';
@@ -13,6 +14,8 @@ import { StashError, unsealStrings } from '../runtime/stash';
 import { DataValueError, resultToJson } from '../runtime/to-json';
 import { workspaceFingerprint } from '../steps/file-stamps';
 import { currentStep } from '../steps/library';
+import { checkStepData, type StepDataRef } from '../cycle/step-data';
+import { stepDataQuery } from '../workflows/api';
 import { WorkspaceError } from '../steps/load';
 import { InvalidWorkspaceError, openWorkspace, type Workspace } from '../workspace/workspace';
 
@@ -25,7 +28,9 @@ export interface RunStepInput {
   file: string;
   name: string;
   tags: string[];
-  data: JsonObject;
+  /** The task data, when it is small; otherwise `dataRef`, and the step reads the data from the task. */
+  data?: JsonObject;
+  dataRef?: StepDataRef;
 }
 
 export interface CallConnectorInput {
@@ -108,14 +113,14 @@ export function createActivities(
         const ws = await forExecution();
         const step = await currentStep(ws.dir, input.step, input.file);
         const stashKey = ws.config.stashKey;
-        const outcome = executeStep({
+        const outcome = scheduledData(input).then((data) => executeStep({
           step: input.step,
           taskId: input.taskId,
           attempt,
           name: input.name,
           tags: input.tags,
           config: ws.config.values,
-          data: input.data,
+          data,
           content: step.content,
           stash: { key: stashKey },
           signal: Context.current().cancellationSignal,
@@ -132,7 +137,7 @@ export function createActivities(
               }),
               defer,
             ),
-        });
+        }));
         return await whileHeartbeating(outcome);
       } catch (error) {
         throw asFailure(error, attempt);
@@ -164,6 +169,26 @@ export function createActivities(
 }
 
 export type TaskActivities = ReturnType<typeof createActivities>;
+
+const stepDataSchema = z.union([
+  z.object({ data: z.custom<JsonObject>(isJsonObject, 'must be a JSON object') }),
+  z.object({ dataRef: z.object({ chars: z.number().int().nonnegative(), hash: z.string().regex(/^[0-9a-f]{16}$/) }) }),
+]);
+
+/**
+ * The data a step was scheduled with: inline in its input, or, when large, read from the task's
+ * workflow (this run) through a query, which history does not record, and checked against its reference.
+ */
+async function scheduledData(input: RunStepInput): Promise<JsonObject> {
+  const parsed = stepDataSchema.safeParse(input);
+  if (!parsed.success) throw new Error(`step "${input.step}" of task ${input.taskId}: its input has neither valid \`data\` nor a valid \`dataRef\` (${parsed.error.issues.map((i) => `${i.path.join('.') || 'input'}: ${i.message}`).join('; ')})`);
+  if ('data' in parsed.data) return parsed.data.data;
+  const context = Context.current();
+  const execution = context.info.workflowExecution;
+  if (!execution) throw new Error(`step "${input.step}": its data is held by its task's workflow, and this activity was not started by one`);
+  const data = await context.client.workflow.getHandle(execution.workflowId, execution.runId).query(stepDataQuery, input.executionId);
+  return checkStepData(data, parsed.data.dataRef, input.step);
+}
 
 const HEARTBEAT_EVERY_MS = 1000;
 /** How long one reading of whenflow.yaml and connectors/ serves step executions. */

@@ -48,3 +48,8 @@ export const stopSignal = defineSignal('whenflow.stop');
 export const reloadUpdate = defineUpdate<string>('whenflow.reload');
 /** Merges new data from outside (RFC 7386 JSON Merge Patch) and starts a new cycle. */
 export const updateDataUpdate = defineUpdate<TaskState, [patch: JsonObject]>('whenflow.update');
+/**
+ * The data snapshot a running step was scheduled with, by its execution ID: how a step activity whose
+ * input carries only a reference to large data reads it (queries are not recorded in history).
+ */
+export const stepDataQuery = defineQuery<JsonObject, [executionId: string]>('whenflow.stepData');

@@ -4,10 +4,11 @@ import { mergePatches } from '../cycle/merge';
 import { compileCatalog, selectSteps, type CompiledCatalog } from '../cycle/select';
 import type { SequencePosition } from '../model/events';
 import { TaskBook, type CycleEffects, type Retry, type StepRun } from '../cycle/task-book';
-import { isJsonObject } from '../model/json';
+import { isJsonObject, type JsonObject } from '../model/json';
+import { stepDataInput } from '../cycle/step-data';
 import type { Catalog, CatalogStep, StepOutcome, TaskError, TaskSnapshot } from '../model/task';
 import { TASK_NAME_KEY, TASK_STATE_KEY, TASK_TAGS_KEY } from '../model/search-attributes';
-import { eventsQuery, progressQuery, reloadUpdate, resumeUpdate, snapshotQuery, stopSignal, stopUpdate, updateDataUpdate, type TaskWorkflowInput } from './api';
+import { eventsQuery, progressQuery, reloadUpdate, resumeUpdate, snapshotQuery, stepDataQuery, stopSignal, stopUpdate, updateDataUpdate, type TaskWorkflowInput } from './api';
 import { DeferredCalls, heartbeatTimeoutFor, Subtasks, temporalRetryPolicy, type Inbox } from './effects';
 import { describeStepFailure } from './failures';
 
@@ -212,15 +213,30 @@ function runStep(task: TaskBook, step: CatalogStep, cycle: number): Promise<Step
     retry: temporalRetryPolicy(step.retry),
     summary: step.name,
   });
-  return run({
-    taskId: task.taskId,
-    executionId: `${task.taskId}:${cycle}:${step.name}`,
-    step: step.name,
-    file: step.file,
-    name: task.name,
-    tags: task.tags,
-    data: task.data,
+  const executionId = `${task.taskId}:${cycle}:${step.name}`;
+  const data = stepDataInput(task.data);
+  if ('data' in data) return run({ taskId: task.taskId, executionId, step: step.name, file: step.file, name: task.name, tags: task.tags, ...data });
+  // Large data stays out of the activity input (history): the step reads this snapshot through stepDataQuery.
+  const served = servedSnapshots(task);
+  served.set(executionId, task.data);
+  return run({ taskId: task.taskId, executionId, step: step.name, file: step.file, name: task.name, tags: task.tags, ...data }).finally(() => served.delete(executionId));
+}
+
+// Keyed by task so that no state is shared between workflow executions in one worker context.
+const snapshotsByTask = new WeakMap<TaskBook, Map<string, JsonObject>>();
+
+/** The snapshots running steps read by reference, by execution ID; answers stepDataQuery. */
+function servedSnapshots(task: TaskBook): Map<string, JsonObject> {
+  const known = snapshotsByTask.get(task);
+  if (known) return known;
+  const snapshots = new Map<string, JsonObject>();
+  snapshotsByTask.set(task, snapshots);
+  wf.setHandler(stepDataQuery, (executionId) => {
+    const snapshot = snapshots.get(executionId);
+    if (!snapshot) throw new Error(`no running step execution ${executionId} of task ${task.taskId} reads its data by reference`);
+    return snapshot;
   });
+  return snapshots;
 }
 
 /** Time for a fresh history: Temporal suggests it, the history limit is reached, or the event window is full. */
