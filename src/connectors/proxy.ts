@@ -36,7 +36,8 @@ export function validateInto(into: unknown, connector: string, method: string): 
  * - otherwise: `registry.call` with `makeContext(callIndex)`.
  * `callIndex` counts every connector call of this execution from 0, deferred ones included, so as long as the
  * step makes its calls in the same order each attempt, the n-th call gets the same index (and idempotency key).
- * Unknown connectors and methods fail when called (not when the property is read), naming what exists.
+ * Unknown connectors and methods fail when called (not when the property is read), naming what exists; a
+ * deferred call with a mistake (unknown name, bad `into`, arguments that are not JSON) throws at once.
  */
 export function createConnectorsProxy(
   registry: ConnectorRegistry,
@@ -45,14 +46,16 @@ export function createConnectorsProxy(
 ): ConnectorsProxy {
   let calls = 0;
 
-  const invoke = async (connector: string, method: string, args: unknown): Promise<unknown> => {
+  const invoke = (connector: string, method: string, args: unknown): Promise<unknown> => {
     const callIndex = calls++;
     const deferred = args !== null && typeof args === 'object' && !Array.isArray(args) && (args as { into?: unknown }).into !== undefined;
     if (!deferred) return registry.call(connector, method, args, makeContext(callIndex, connector));
-    registry.resolve(connector, method); // unknown names fail in the step, not later in the workflow
+    // A deferred call is usually not awaited: a mistake in it throws at the call, failing the step, where a
+    // rejected promise nobody awaits would go unnoticed (or end the worker process as an unhandled rejection).
+    registry.resolve(connector, method);
     const { into, ...rest } = args as { into: unknown };
     defer({ connector, method, args: jsonArgs(rest, connector, method), into: validateInto(into, connector, method) });
-    return undefined;
+    return Promise.resolve(undefined);
   };
 
   const hasMethod = (connector: string, method: string) => {
