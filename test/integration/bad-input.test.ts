@@ -1,0 +1,167 @@
+import { cpSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { WorkflowUpdateFailedError } from '@temporalio/client';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { getTask, listTasks, resumeTask, startTask, TaskInputError, updateTask, waitForTask } from '../../src/client';
+import type { TaskSnapshot } from '../../src/model/task';
+import { updateDataUpdate } from '../../src/workflows/api';
+import { whenflow } from '../support/cli';
+import { replayTasks, startHarness, type TestHarness } from '../support/temporal';
+
+/**
+ * R4 of fault injection: bad input at every entry point ends in a clear error that names what was
+ * wrong and where (step, file, JSON path), loses no task (it waits in `error` and a resume after the
+ * fix finishes it) and never takes the worker down (a healthy task started afterwards completes).
+ *
+ * Covered elsewhere, exactly as required here, and not repeated: a deferred connector call that fails
+ * for good (runtime.test.ts "connectors"), an update that is not an object sent through the client
+ * (runtime.test.ts "update and stop"), webhook bodies that are not JSON or not objects (webhooks tests).
+ */
+const source = join(import.meta.dirname, '..', 'workspaces', 'bad-input');
+// A private copy: steps are fixed (rewritten) during the test.
+const workspace = mkdtempSync(join(tmpdir(), 'whenflow-bad-input-'));
+cpSync(source, workspace, { recursive: true });
+let harness: TestHarness;
+
+beforeAll(async () => {
+  harness = await startHarness(workspace);
+});
+
+afterAll(async () => {
+  if (harness) {
+    expect(await replayTasks(harness.client, harness.taskIds, 'bad-input')).toBe(harness.taskIds.length);
+    await harness.close();
+  }
+  rmSync(workspace, { recursive: true, force: true });
+});
+
+/** The worker is still serving: a healthy task started now completes. */
+async function expectWorkerServing(): Promise<void> {
+  const healthy = await harness.runTask({ name: 'healthy', data: { healthy: true } }, 30_000);
+  expect(healthy).toMatchObject({ state: 'done', result: 'healthy' });
+}
+
+/** Replaces a step's content, keeping its condition (the task's recorded catalog still has it). */
+function fixStep(name: string): void {
+  const file = join(workspace, 'steps', `${name}.mjs`);
+  const condition = readFileSync(file, 'utf8').match(/^export const condition = .*$/m)![0];
+  writeFileSync(file, `${condition}\nexport const content = async () => {\n  data.fixed = step.name;\n  task.complete('fixed');\n};\n`);
+}
+
+async function resumeToDone(task: TaskSnapshot): Promise<TaskSnapshot> {
+  await resumeTask(harness.client, task.taskId);
+  const done = await waitForTask(harness.client, task.taskId, { timeoutMs: 30_000 });
+  expect(done).toMatchObject({ state: 'done', result: 'fixed', error: null });
+  return done;
+}
+
+describe('R4: task data from outside', () => {
+  const cliEnv = () => ({ TEMPORAL_ADDRESS: inject('temporalAddress'), TEMPORAL_NAMESPACE: inject('temporalNamespace') });
+
+  it.each([
+    ['malformed JSON', '{"order": {"id": 1', 'task data from -d is not valid JSON'],
+    ['an array', '[1, 2]', 'must be a JSON object, got an array'],
+    ['a string', '"order"', 'must be a JSON object'],
+  ])('`task new` refuses %s with exit 2 and starts nothing', async (_what, data, message) => {
+    const name = `refused-${Math.random().toString(36).slice(2)}`;
+    const { code, stderr } = await whenflow(['task', 'new', name, '-d', data, '--task-queue', harness.taskQueue], cliEnv());
+    expect(code).toBe(2);
+    expect(stderr).toContain(message);
+    expect(await listTasks(harness.client, { name })).toEqual([]);
+  });
+
+  it('the client refuses data that is not a JSON object, or holds a non-JSON value, naming the path', async () => {
+    const start = (data: unknown) => startTask(harness.client, { data: data as never, taskQueue: harness.taskQueue });
+    await expect(start([1, 2])).rejects.toThrow(TaskInputError);
+    await expect(start([1, 2])).rejects.toThrow(/^invalid task: data: /);
+    // zod names the object holding the bad value.
+    await expect(start({ order: { total: Number.NaN } })).rejects.toThrow(/^invalid task: data\.order: /);
+    await expect(start({ order: { at: () => 1 } })).rejects.toThrow(/^invalid task: data\.order: /);
+  });
+
+  it('a raw update that is not an object is refused by the task itself; the task goes on unharmed', async () => {
+    const { workflowId } = await startTask(harness.client, { name: 'raw update', data: { waiting: true }, taskQueue: harness.taskQueue });
+    harness.taskIds.push(workflowId);
+    expect((await waitForTask(harness.client, workflowId, { timeoutMs: 30_000 })).state).toBe('attention');
+    // Past the client's own validation, straight to Temporal: the workflow's update validator answers.
+    const handle = harness.client.workflow.getHandle(workflowId);
+    const refused = await handle.executeUpdate(updateDataUpdate, { args: [[1, 2] as never] }).catch((error: unknown) => error);
+    expect(refused).toBeInstanceOf(WorkflowUpdateFailedError);
+    expect((refused as WorkflowUpdateFailedError).cause?.message).toContain('an update must be a JSON object');
+    await updateTask(harness.client, workflowId, { waiting: null, healthy: true });
+    expect(await waitForTask(harness.client, workflowId, { timeoutMs: 30_000 })).toMatchObject({ state: 'done', result: 'healthy' });
+  });
+});
+
+describe('R4: step content that goes wrong', () => {
+  it.each([
+    ['writes_function', { bad: 'function' }, 'step "writes_function" wrote a function at data.customer.format; step data must be JSON', 1],
+    ['writes_bigint', { bad: 'bigint' }, 'step "writes_bigint" wrote a BigInt (12345678901234567890n) at data.ledger.entries[0].amount', 1],
+    ['writes_cycle', { bad: 'cycle' }, 'step "writes_cycle" wrote a circular reference (back to data.tree) at data.tree.children[0].parent', 1],
+    ['throws', { bad: 'throw' }, 'the ledger is locked', 2],
+    ['hangs', { bad: 'hang' }, 'step timed out after 300 ms', 2],
+    ['unknown_connector', { bad: 'connector' }, 'connectors.ledgr.post: no connector named "ledgr" (known connectors: fetch, utils)', 1],
+    ['unknown_method', { bad: 'method' }, 'connectors.fetch.fetchAll: connector "fetch" has no method "fetchAll"', 1],
+    ['deferred_unknown', { bad: 'deferred' }, 'connectors.mailer.send: no connector named "mailer"', 1],
+  ])('%s: error naming the step (and path), worker keeps serving, resume after the fix finishes the task', async (step, data, message, attempts) => {
+    const failed = await harness.runTask({ name: step, data: { ...data, keep: 'me' } }, 30_000);
+    expect(failed.state).toBe('error');
+    expect(failed.error).toMatchObject({ step, attempts, reason: 'step-failed' });
+    expect(failed.error!.message).toContain(message);
+    // Nothing of the failed step reached the data.
+    expect(failed.data).toEqual({ ...data, keep: 'me' });
+    await expectWorkerServing();
+    fixStep(step);
+    const done = await resumeToDone(failed);
+    expect(done.data).toEqual({ ...data, keep: 'me', fixed: step });
+  });
+
+  it('throws: the error keeps the stack, which names the step file', async () => {
+    writeFileSync(join(workspace, 'steps', 'throws_again.mjs'), `export const condition = { bad: 'throw again' };\nexport const content = async () => {\n  throw new TypeError('no ledger');\n};\n`);
+    const failed = await harness.runTask({ name: 'throws again', data: { bad: 'throw again' } }, 30_000);
+    expect(failed.error).toMatchObject({ step: 'throws_again', message: 'no ledger', reason: 'step-failed' });
+    expect(failed.error!.stack).toContain('throws_again.mjs');
+  });
+
+  it('an endless step.redo() stops at maxStepRuns; a resume after the fix finishes the task', async () => {
+    const failed = await harness.runTask({ name: 'redo forever', data: { bad: 'redo', n: 0 }, maxStepRuns: 12 }, 30_000);
+    expect(failed).toMatchObject({ state: 'error', stepRuns: 12, data: { bad: 'redo', n: 12 } });
+    expect(failed.error).toMatchObject({ step: 'redo_forever', reason: 'max-step-runs' });
+    expect(failed.error!.message).toContain('more than 12 step executions in one task (maxStepRuns)');
+    await expectWorkerServing();
+    fixStep('redo_forever');
+    const done = await resumeToDone(failed);
+    expect(done.stepRuns).toBe(13);
+  });
+});
+
+describe('R4: step files that cannot be used', () => {
+  const broken: Record<string, string> = {
+    'syntax_error.mjs': `export const condition = { broken: true };\nexport const content = async () => {\n  data.x = ;\n};\n`,
+    'no_content.mjs': `export const condition = { broken: true };\n`,
+    'bad_condition.mjs': `export const condition = { broken: true, order: { total: (t) => t > 5 } };\nexport const content = async () => {};\n`,
+    'bad_options.mjs': `export const condition = { broken: true };\nexport const options = { timeout: 'soon', retry: { maximumAttempts: 0 } };\nexport const content = async () => {};\n`,
+  };
+
+  it('a task started on them is in error listing every problem with file and key path; fixing and resuming finishes it', async () => {
+    for (const [file, text] of Object.entries(broken)) writeFileSync(join(workspace, 'steps', file), text);
+    const failed = await harness.runTask({ name: 'broken steps', data: { healthy: true } }, 30_000);
+    expect(failed.state).toBe('error');
+    expect(failed.error).toMatchObject({ reason: 'catalog-invalid' });
+    const message = failed.error!.message;
+    expect(message).toMatch(/steps\/syntax_error\.mjs: cannot load: .*line 3/);
+    expect(message).toMatch(/steps\/no_content\.mjs.*content/);
+    expect(message).toMatch(/steps\/bad_condition\.mjs \(condition\.order\.total\): a function/);
+    expect(message).toContain('steps/bad_options.mjs (options.timeout)');
+    expect(message).toContain('steps/bad_options.mjs (options.retry.maximumAttempts)');
+
+    for (const file of Object.keys(broken)) unlinkSync(join(workspace, 'steps', file));
+    await resumeTask(harness.client, failed.taskId);
+    const done = await waitForTask(harness.client, failed.taskId, { timeoutMs: 30_000 });
+    expect(done).toMatchObject({ state: 'done', result: 'healthy', error: null });
+    const again = await getTask(harness.client, failed.taskId);
+    expect(again.catalogVersion).not.toBe('');
+    await expectWorkerServing();
+  });
+});

@@ -1,0 +1,4 @@
+export const condition = { healthy: true };
+export const content = async () => {
+  task.complete('healthy');
+};

@@ -1,0 +1,5 @@
+export const condition = { bad: 'redo', n: Number };
+export const content = async () => {
+  data.n += 1;
+  step.redo();
+};

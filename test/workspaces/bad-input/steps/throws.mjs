@@ -1,0 +1,4 @@
+export const condition = { bad: 'throw' };
+export const content = async () => {
+  throw new Error('the ledger is locked');
+};

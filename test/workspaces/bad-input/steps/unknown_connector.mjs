@@ -1,0 +1,4 @@
+export const condition = { bad: 'connector' };
+export const content = async () => {
+  await connectors.ledgr.post({ amount: 1 });
+};
