@@ -98,7 +98,8 @@ export class WorkerMetrics {
 
 /** The error's name, which a retry policy's `nonRetryableErrorTypes` also uses; bounded, unlike messages. */
 export function errorType(error: unknown): string {
-  if (error instanceof Error) return error.name || 'Error';
+  // A step's error reaches the interceptor as an ApplicationFailure whose `type` is the original error's name.
   const type = (error as { type?: unknown } | null)?.type;
-  return typeof type === 'string' ? type : 'Error';
+  if (typeof type === 'string' && type) return type;
+  return error instanceof Error ? error.name || 'Error' : 'Error';
 }

@@ -1,5 +1,6 @@
-import { context, trace, SpanStatusCode, type Span, type Tracer } from '@opentelemetry/api';
+import { context, propagation, trace, SpanStatusCode, type Span, type Tracer } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { Resource } from '@opentelemetry/resources';
 import { BasicTracerProvider, BatchSpanProcessor, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
@@ -16,16 +17,18 @@ export interface WorkerTracing {
   shutdown(): Promise<void>;
 }
 
-let contextManagerInstalled = false;
+let globalsInstalled = false;
 
 /**
- * Spans started in an activity must find their parent (the activity's span) across awaits: that needs
- * a process-wide context manager, installed once.
+ * Process-wide, once: a context manager, so that spans started in an activity find their parent (the
+ * activity's span) across awaits; and the W3C propagator, which reads the workflow's span from the
+ * activity's headers. Neither replaces one the application registered before.
  */
-function installContextManager(): void {
-  if (contextManagerInstalled) return;
-  contextManagerInstalled = true;
+function installGlobals(): void {
+  if (globalsInstalled) return;
+  globalsInstalled = true;
   context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+  propagation.setGlobalPropagator(new W3CTraceContextPropagator());
 }
 
 export interface TracingOptions {
@@ -36,7 +39,7 @@ export interface TracingOptions {
 }
 
 export function createTracing(options: TracingOptions): WorkerTracing {
-  installContextManager();
+  installGlobals();
   const resource = new Resource({ 'service.name': options.serviceName ?? process.env.OTEL_SERVICE_NAME ?? DEFAULT_SERVICE_NAME });
   const spanProcessor = options.spanProcessor ?? new BatchSpanProcessor(new OTLPTraceExporter(options.endpoint ? { url: options.endpoint } : {}));
   // A provider of our own, not the global one: an application embedding whenflow keeps its own tracing.
