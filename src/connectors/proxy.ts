@@ -49,7 +49,13 @@ export function createConnectorsProxy(
   const invoke = (connector: string, method: string, args: unknown): Promise<unknown> => {
     const callIndex = calls++;
     const deferred = args !== null && typeof args === 'object' && !Array.isArray(args) && (args as { into?: unknown }).into !== undefined;
-    if (!deferred) return registry.call(connector, method, args, makeContext(callIndex, connector));
+    if (!deferred) {
+      const result = registry.call(connector, method, args, makeContext(callIndex, connector));
+      // A call the step forgot to await must not end the worker process with an unhandled rejection;
+      // a step that awaits it still sees the failure.
+      result.catch(() => undefined);
+      return result;
+    }
     // A deferred call is usually not awaited: a mistake in it throws at the call, failing the step, where a
     // rejected promise nobody awaits would go unnoticed (or end the worker process as an unhandled rejection).
     registry.resolve(connector, method);

@@ -117,6 +117,14 @@ describe('R4: step content that goes wrong', () => {
     expect(done.data).toEqual({ ...data, keep: 'me', fixed: step });
   });
 
+  it('a failing connector call the step forgot to await cannot take the worker down', async () => {
+    const task = await harness.runTask({ name: 'forgets await', data: { bad: 'unawaited' } }, 30_000);
+    expect(task).toMatchObject({ state: 'done', result: 'sent', data: { bad: 'unawaited', sent: true } });
+    // The call fails after the step ended; the worker is still there.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    await expectWorkerServing();
+  });
+
   it('throws: the error keeps the stack, which names the step file', async () => {
     writeFileSync(join(workspace, 'steps', 'throws_again.mjs'), `export const condition = { bad: 'throw again' };\nexport const content = async () => {\n  throw new TypeError('no ledger');\n};\n`);
     const failed = await harness.runTask({ name: 'throws again', data: { bad: 'throw again' } }, 30_000);

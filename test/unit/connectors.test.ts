@@ -520,6 +520,22 @@ describe('createConnectorsProxy', () => {
     expect(deferred).toEqual([]);
   });
 
+  it('a failing direct call nobody awaits is no unhandled rejection (it would end a worker process)', async () => {
+    const { connectors } = setup();
+    const unhandled: unknown[] = [];
+    const listener = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', listener);
+    try {
+      void connectors.echo!.shout!({});
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', listener);
+    }
+    // Awaited, the same mistake still fails.
+    await expect(connectors.echo!.shout!({})).rejects.toBeInstanceOf(ConnectorError);
+  });
+
   it('a bad `into` is a ConnectorError on field into, and nothing is deferred', async () => {
     const { connectors, deferred } = setup();
     for (const into of ['', 'a..b', '.a', 'a.', 5, null, ['a'], '__proto__.x']) {
