@@ -57,8 +57,13 @@ export function createTracing(options: TracingOptions): WorkerTracing {
  * on (the exporter reads them itself), unless OTEL_TRACES_EXPORTER=none or OTEL_SDK_DISABLED=true.
  */
 export function tracingFromEnvironment(env: NodeJS.ProcessEnv = process.env): boolean {
-  if (env.OTEL_SDK_DISABLED === 'true' || env.OTEL_TRACES_EXPORTER === 'none') return false;
+  if (tracingDisabled(env)) return false;
   return Boolean(env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT || env.OTEL_EXPORTER_OTLP_ENDPOINT);
+}
+
+/** OpenTelemetry's own switches, which win over whenflow.yaml. */
+export function tracingDisabled(env: NodeJS.ProcessEnv = process.env): boolean {
+  return env.OTEL_SDK_DISABLED === 'true' || env.OTEL_TRACES_EXPORTER === 'none';
 }
 
 /** Runs `fn` in a new active span that records an error and always ends. */

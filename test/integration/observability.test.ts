@@ -152,7 +152,7 @@ describe('metrics: whenflow worker --metrics-port', () => {
 });
 
 describe('tracing', () => {
-  it('exports spans for the task, its steps and connector calls, linked in one trace', async () => {
+  it('exports spans for the task, its subtask, their steps and connector calls, linked in one trace', async () => {
     const exporter = new InMemorySpanExporter();
     const tracing = createTracing({ spanProcessor: new SimpleSpanProcessor(exporter), serviceName: 'whenflow-test' });
     const nativeConnection = await NativeConnection.connect({ address: inject('temporalAddress') });
@@ -161,29 +161,44 @@ describe('tracing', () => {
     const running = worker.run();
     try {
       inventory.failFirst = 0;
-      const handle = await startTask(client, { name: 'traced', data: { item: { sku: 'T-1', via: 'step' } }, taskQueue });
+      const handle = await startTask(client, { name: 'traced', data: { item: { sku: 'T-1', via: 'subtask' } }, taskQueue });
       const done = await waitForTask(client, handle.workflowId, { timeoutMs: 60_000 });
       expect(done.state).toBe('done');
+      expect(done.result).toEqual({ sku: 'T-1', count: 3 });
+      const childId = `${handle.workflowId}.1`;
       // Workflow spans leave the sandbox through a sink once the workflow has completed.
       const spans = await until(() => {
         const finished = exporter.getFinishedSpans();
-        return finished.some((s) => s.name === 'RunWorkflow:taskWorkflow') ? finished : undefined;
-      }, 'the workflow span was exported');
+        return finished.filter((s) => s.name === 'RunWorkflow:taskWorkflow').length === 2 ? finished : undefined;
+      }, 'both workflow spans were exported');
       const named = (name: string): ReadableSpan => {
         const found = spans.find((s) => s.name === name);
         if (!found) throw new Error(`no span "${name}" among: ${spans.map((s) => s.name).join(', ')}`);
         return found;
       };
-      const task = named('RunWorkflow:taskWorkflow');
+      const byId = (id: string | undefined) => spans.find((s) => s.spanContext().spanId === id);
+      const task = spans.find((s) => s.name === 'RunWorkflow:taskWorkflow' && s.parentSpanId === undefined)!;
+      const startChild = named('StartChildWorkflow:taskWorkflow');
+      const child = spans.find((s) => s.name === 'RunWorkflow:taskWorkflow' && s.parentSpanId !== undefined)!;
+      expect(startChild.parentSpanId).toBe(task.spanContext().spanId);
+      expect(child.parentSpanId).toBe(startChild.spanContext().spanId);
+
+      // The child's step: its span under Temporal's activity spans, under the child task's span.
       const step = named('step check_stock');
       const call = named('connector inventory.stock');
-      const activity = spans.find((s) => s.name === 'RunActivity:runStep' && s.spanContext().spanId === step.parentSpanId);
-      expect(activity).toBeDefined();
+      const activity = byId(step.parentSpanId);
+      expect(activity?.name).toBe('RunActivity:runStep');
+      const scheduled = byId(activity?.parentSpanId);
+      expect(scheduled?.name).toBe('StartActivity:runStep');
+      expect(scheduled?.parentSpanId).toBe(child.spanContext().spanId);
       expect(call.parentSpanId).toBe(step.spanContext().spanId);
-      for (const span of [step, call, activity!]) expect(span.spanContext().traceId).toBe(task.spanContext().traceId);
-      expect(step.attributes).toMatchObject({ 'whenflow.task_id': handle.workflowId, 'whenflow.step': 'check_stock', 'whenflow.cycle': 1, 'whenflow.attempt': 1 });
-      expect(named('step done').attributes['whenflow.cycle']).toBe(2);
-      expect(call.attributes).toMatchObject({ 'whenflow.connector': 'inventory', 'whenflow.method': 'stock', 'whenflow.task_id': handle.workflowId, 'whenflow.step': 'check_stock' });
+      for (const span of spans) expect(span.spanContext().traceId).toBe(task.spanContext().traceId);
+
+      expect(step.attributes).toMatchObject({ 'whenflow.task_id': childId, 'whenflow.step': 'check_stock', 'whenflow.cycle': 1, 'whenflow.attempt': 1 });
+      expect(named('step done').attributes).toMatchObject({ 'whenflow.task_id': childId, 'whenflow.cycle': 2 });
+      expect(named('step split').attributes).toMatchObject({ 'whenflow.task_id': handle.workflowId, 'whenflow.cycle': 1 });
+      expect(named('step joined').attributes).toMatchObject({ 'whenflow.task_id': handle.workflowId, 'whenflow.cycle': 2 });
+      expect(call.attributes).toMatchObject({ 'whenflow.connector': 'inventory', 'whenflow.method': 'stock', 'whenflow.task_id': childId, 'whenflow.step': 'check_stock' });
       expect(task.resource.attributes['service.name']).toBe('whenflow-test');
     } finally {
       worker.shutdown();

@@ -2,7 +2,7 @@ import { mkdirSync, watch } from 'node:fs';
 import { join } from 'node:path';
 import pc from 'picocolors';
 import { CircuitBoard, type CircuitTransition } from '../../connectors/circuit';
-import { connectorStatuses, createTracing, serveTelemetry, tracingFromEnvironment, WorkerMetrics, type WorkerStatus, type WorkerTracing } from '../../observability';
+import { connectorStatuses, createTracing, serveTelemetry, tracingDisabled, tracingFromEnvironment, WorkerMetrics, type WorkerStatus, type WorkerTracing } from '../../observability';
 import { startDevServer, type TemporalSession } from '../../temporal/server';
 import { createTaskWorker, DEFAULT_TASK_QUEUE } from '../../worker';
 import { describeProblems } from '../../model/problems';
@@ -44,7 +44,7 @@ async function serveWorker(session: TemporalSession, ws: Workspace, taskQueue: s
   const metrics = metricsPort !== undefined ? new WorkerMetrics(circuits) : undefined;
   const tracingConfig = configured.tracing;
   let tracing: WorkerTracing | undefined;
-  if (tracingConfig) tracing = createTracing({ endpoint: tracingConfig.endpoint, serviceName: tracingConfig.serviceName });
+  if (tracingConfig && !tracingDisabled()) tracing = createTracing({ endpoint: tracingConfig.endpoint, serviceName: tracingConfig.serviceName });
   else if (tracingFromEnvironment()) tracing = createTracing({});
   const startedAt = new Date().toISOString();
   const status = async (): Promise<WorkerStatus> => ({

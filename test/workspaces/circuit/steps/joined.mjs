@@ -1,0 +1,4 @@
+export const condition = { child: { state: 'done' } };
+export const content = async () => {
+  task.complete(data.child.result);
+};
