@@ -104,6 +104,8 @@ describe('R4: step content that goes wrong', () => {
     ['unknown_connector', { bad: 'connector' }, 'connectors.ledgr.post: no connector named "ledgr" (known connectors: fetch, utils)', 1],
     ['unknown_method', { bad: 'method' }, 'connectors.fetch.fetchAll: connector "fetch" has no method "fetchAll"', 1],
     ['deferred_unknown', { bad: 'deferred' }, 'connectors.mailer.send: no connector named "mailer"', 1],
+    // No data size limit of whenflow's own yet: the server's payload limit is the one that applies.
+    ['writes_too_much', { bad: 'too much' }, 'Complete result exceeds size limit', 2],
   ])('%s: error naming the step (and path), worker keeps serving, resume after the fix finishes the task', async (step, data, message, attempts) => {
     const failed = await harness.runTask({ name: step, data: { ...data, keep: 'me' } }, 30_000);
     expect(failed.state).toBe('error');

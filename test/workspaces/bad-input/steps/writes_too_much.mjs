@@ -1,0 +1,5 @@
+// 3 MB in one step: more than the Temporal server takes in one payload (2 MB by default).
+export const condition = { bad: 'too much' };
+export const content = async () => {
+  data.blob = 'x'.repeat(3_000_000);
+};
