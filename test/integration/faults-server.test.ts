@@ -15,7 +15,7 @@ import { createTaskWorker } from '../../src/worker';
 import { historyText } from '../support/history';
 import { executionKey, ProbeServer } from '../support/probe-server';
 import { rng } from '../support/random';
-import { replayTasks } from '../support/temporal';
+import { replayMany } from '../support/replay';
 
 /**
  * R2 of fault injection: the Temporal server itself goes away (stopped, then started again on the same
@@ -70,7 +70,8 @@ beforeAll(async () => {
 afterAll(async () => {
   try {
     if (worker) {
-      expect(await replayTasks(client, taskIds, 'faults-server')).toBe(taskIds.length);
+      const fixtures = taskIds.slice(0, 2).flatMap((id) => [id, `${id}.1`]);
+      expect(await replayMany(client, taskIds, 'faults-server', fixtures)).toBe(taskIds.length);
       worker.shutdown();
       await running;
     }
