@@ -242,13 +242,20 @@ const defaultsSchema = z
 const secretsSchema = z.object({ key: stashKeySchema.nullish() }).strict();
 
 const circuitSettingsSchema = z
-  .object({
-    failures: atLeastOne.nullish(),
-    cooldown: positiveDuration.nullish(),
-  })
+  .object(
+    {
+      enabled: z.boolean().nullish(),
+      failures: atLeastOne.nullish(),
+      cooldown: positiveDuration.nullish(),
+    },
+    { error: 'must be true, false, or settings such as { failures: 5, cooldown: 30s }' },
+  )
   .strict();
-/** `true`: the defaults; `false`: no circuit breaker for this connector. */
-const circuitSchema = z.union([z.boolean(), circuitSettingsSchema]);
+/**
+ * `true`: the defaults; `false`: no circuit breaker for this connector. Read as settings, not as a union,
+ * so that a bad setting is reported at its own path.
+ */
+const circuitSchema = z.preprocess((value) => (value === true ? {} : value === false ? { enabled: false } : value), circuitSettingsSchema);
 
 const connectorSchema = z
   .object({
@@ -381,8 +388,7 @@ function resolveConfig(parsed: ConfigFile, file: string, problemFile: string, pr
     }
     if (connector?.timeout != null) resolved.timeoutMs = connector.timeout;
     const circuit = connector?.circuit;
-    if (circuit === false) resolved.circuit = false;
-    else if (circuit === true) resolved.circuit = { ...DEFAULT_CIRCUIT };
+    if (circuit?.enabled === false) resolved.circuit = false;
     else if (circuit) resolved.circuit = { failures: circuit.failures ?? DEFAULT_CIRCUIT.failures, cooldownMs: circuit.cooldown ?? DEFAULT_CIRCUIT.cooldownMs };
     config.connectors[name] = resolved;
   }

@@ -9,6 +9,7 @@ import { describeProblems } from '../../model/problems';
 import { DEFAULT_METRICS_HOST } from '../../workspace/config';
 import { openWorkspace, type Workspace } from '../../workspace/workspace';
 import { connectForCommands, DEV_SERVER_ADDRESS } from '../connect';
+import { UsageError } from '../errors';
 import { readWorkspace } from '../input';
 import { interrupted } from '../signals';
 import type { Io } from './task';
@@ -18,6 +19,10 @@ import { serveWebhooks } from './webhook';
 export interface ObservabilityFlags {
   metricsPort?: number;
   metricsHost?: string;
+}
+
+function checkFlags(flags: ObservabilityFlags): void {
+  if (flags.metricsPort !== undefined && flags.metricsPort > 65_535) throw new UsageError(`--metrics-port must be a port number (1–65535); got ${flags.metricsPort}`);
 }
 
 /** One line per circuit transition, on the worker's output. */
@@ -83,6 +88,7 @@ async function serveWorker(session: TemporalSession, ws: Workspace, taskQueue: s
 
 /** `whenflow worker`: a worker for an existing Temporal service (TEMPORAL_* variables, else localhost:7233). */
 export async function workerCommand(opts: { workspace: string; taskQueue?: string } & ObservabilityFlags, io: Io): Promise<void> {
+  checkFlags(opts);
   const ws = await readWorkspace(opts.workspace);
   const session = await connectForCommands();
   const taskQueue = opts.taskQueue ?? DEFAULT_TASK_QUEUE;
@@ -100,6 +106,7 @@ export async function workerCommand(opts: { workspace: string; taskQueue?: strin
  * loads the steps as they are on disk then.
  */
 export async function devCommand(opts: { workspace: string; port: number; uiPort: number; webhookPort: number } & ObservabilityFlags, io: Io): Promise<void> {
+  checkFlags(opts);
   const ws = await readWorkspace(opts.workspace);
   const stateDir = join(ws.dir, '.whenflow');
   mkdirSync(stateDir, { recursive: true });
