@@ -10,6 +10,7 @@ import os from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Client, WorkflowHandle } from '@temporalio/client';
+import type { temporal } from '@temporalio/proto';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { bundleWorkflowCode, Worker } from '@temporalio/worker';
 import { startTask } from '../src/client';
@@ -20,6 +21,8 @@ import { createTaskWorker, workflowBundle } from '../src/worker';
 import * as baselineActivities from './baseline/activities';
 import type { ChainData } from './baseline/activities';
 import type { chainWorkflow } from './baseline/workflows';
+
+type History = temporal.api.history.v1.IHistory;
 
 export const BENCH_DIR = fileURLToPath(new URL('.', import.meta.url));
 export const REPO_DIR = join(BENCH_DIR, '..');
@@ -135,7 +138,7 @@ export async function startBench(label: string, limitMs: number): Promise<Bench>
  * The dev server now and then fails to start (a port it picked was taken meanwhile, e.g. by another
  * server on this machine); try again a couple of times before giving up.
  */
-async function startServer(label: string): Promise<TemporalSession> {
+export async function startServer(label: string): Promise<TemporalSession> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await startDevServer();
@@ -149,7 +152,7 @@ async function startServer(label: string): Promise<TemporalSession> {
 const quietLogger = { trace() {}, debug() {}, info() {}, warn() {}, error: (message: string) => process.stderr.write(`${message}\n`), log() {} };
 
 /** Direct children of this process (Linux /proc), to find the dev server's process. */
-function childPids(): number[] {
+export function childPids(): number[] {
   try {
     const pids: number[] = [];
     for (const tid of readdirSync(`/proc/${process.pid}/task`)) {
@@ -164,7 +167,7 @@ function childPids(): number[] {
 
 let clockTicks: number | undefined;
 
-function processCpuMs(pid: number): number | null {
+export function processCpuMs(pid: number): number | null {
   return statCpuMs(`/proc/${pid}/stat`);
 }
 
@@ -474,4 +477,79 @@ export function writeSection(heading: string, body: string): string {
   }
   writeFileSync(BENCHMARKS_FILE, `${next.join('\n').trimEnd()}\n`);
   return BENCHMARKS_FILE;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Runs of a task that continued as new
+
+export interface RunHistory {
+  runId: string;
+  /** Length of historyToJSON(history) in bytes (UTF-8). */
+  bytes: number;
+  events: number;
+  /** Step executions scheduled in this run (runStep activities). */
+  steps: number;
+  /** Decoded payload bytes: the run's input (what the previous run carried), the runStep inputs (summed), the run's output (result or carry). */
+  inputBytes: number;
+  stepInputBytes: number;
+  outputBytes: number;
+  /** The run that continued this one, if any. */
+  nextRunId: string | null;
+}
+
+/** Every run of a task, first to last, following continue-as-new. */
+export async function runHistories(client: Client, workflowId: string, firstRunId: string): Promise<RunHistory[]> {
+  const runs: RunHistory[] = [];
+  const payloadBytes = (payloads: unknown) => ((payloads as { payloads?: { data?: string }[] } | undefined)?.payloads ?? []).reduce((sum, p) => sum + Buffer.from(p.data ?? '', 'base64').length, 0);
+  for (let runId: string | null = firstRunId; runId; runId = runs.at(-1)!.nextRunId) {
+    const json = historyToJSON(await fetchRunHistory(client, workflowId, runId));
+    const events = (JSON.parse(json) as { events: JsonEvent[] }).events;
+    const run: RunHistory = { runId, bytes: Buffer.byteLength(json), events: events.length, steps: 0, inputBytes: 0, stepInputBytes: 0, outputBytes: 0, nextRunId: null };
+    for (const event of events) {
+      const attrs = Object.entries(event).find(([key]) => key.endsWith('EventAttributes'))?.[1] as Record<string, unknown> | undefined;
+      switch (eventTypeName(event.eventType)) {
+        case 'WORKFLOW_EXECUTION_STARTED':
+          run.inputBytes = payloadBytes(attrs?.input);
+          break;
+        case 'ACTIVITY_TASK_SCHEDULED':
+          if ((attrs?.activityType as { name?: string } | undefined)?.name === 'runStep') {
+            run.steps += 1;
+            run.stepInputBytes += payloadBytes(attrs?.input);
+          }
+          break;
+        case 'WORKFLOW_EXECUTION_CONTINUED_AS_NEW':
+          run.outputBytes = payloadBytes(attrs?.input);
+          run.nextRunId = String(attrs?.newExecutionRunId ?? '') || null;
+          break;
+        case 'WORKFLOW_EXECUTION_COMPLETED':
+          run.outputBytes = payloadBytes(attrs?.result);
+          break;
+      }
+    }
+    runs.push(run);
+  }
+  return runs;
+}
+
+/**
+ * One run's history, page by page. A page of large events can pass the client's 4 MB message limit
+ * (histories that carry 1 MB of data per event): such a page is fetched again a few events at a time.
+ */
+async function fetchRunHistory(client: Client, workflowId: string, runId: string): Promise<History> {
+  const events: NonNullable<History['events']> = [];
+  let nextPageToken: Uint8Array | undefined;
+  do {
+    let page;
+    for (const maximumPageSize of [1000, 2]) {
+      try {
+        page = await client.workflowService.getWorkflowExecutionHistory({ namespace: client.options.namespace, execution: { workflowId, runId }, maximumPageSize, nextPageToken });
+        break;
+      } catch (error) {
+        if ((error as { code?: number }).code !== 8 || maximumPageSize === 2) throw error; // 8: RESOURCE_EXHAUSTED
+      }
+    }
+    events.push(...(page?.history?.events ?? []));
+    nextPageToken = page?.nextPageToken?.length ? page.nextPageToken : undefined;
+  } while (nextPageToken);
+  return { events };
 }

@@ -60,8 +60,11 @@ export function checksum(text: string): string {
   let b = 0x050c5d1f;
   for (let i = 0; i < text.length; i++) {
     const unit = text.charCodeAt(i);
-    a = Math.imul(a ^ unit, 0x01000193);
-    b = Math.imul(b ^ unit, 0x01000193) ^ (b >>> 15);
+    // × 16777619 (the FNV prime) as shifts and adds: Math.imul is a slow call inside the workflow sandbox.
+    a ^= unit;
+    a = (a + (a << 1) + (a << 4) + (a << 7) + (a << 8) + (a << 24)) | 0;
+    b ^= unit;
+    b = (b + (b << 1) + (b << 4) + (b << 7) + (b << 8) + (b << 24)) ^ (b >>> 15);
   }
   return (a >>> 0).toString(16).padStart(8, '0') + (b >>> 0).toString(16).padStart(8, '0');
 }

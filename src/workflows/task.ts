@@ -214,13 +214,19 @@ function runStep(task: TaskBook, step: CatalogStep, cycle: number): Promise<Step
     summary: step.name,
   });
   const executionId = `${task.taskId}:${cycle}:${step.name}`;
-  const data = stepDataInput(task.data);
+  // Replaying, the input is already in history and is not sent again: measuring the data would only slow
+  // the replay down. A step still running may read its snapshot, so it is served either way.
+  const replaying = wf.workflowInfo().unsafe.isReplaying;
+  const data = replaying ? REPLAYED_INPUT : stepDataInput(task.data);
   if ('data' in data) return run({ taskId: task.taskId, executionId, step: step.name, file: step.file, name: task.name, tags: task.tags, ...data });
   // Large data stays out of the activity input (history): the step reads this snapshot through stepDataQuery.
   const served = servedSnapshots(task);
   served.set(executionId, task.data);
   return run({ taskId: task.taskId, executionId, step: step.name, file: step.file, name: task.name, tags: task.tags, ...data }).finally(() => served.delete(executionId));
 }
+
+/** Stands for the input of a step activity scheduled before a replay; never sent. */
+const REPLAYED_INPUT = { dataRef: { chars: 0, hash: 'replayed' } } as const;
 
 // Keyed by task so that no state is shared between workflow executions in one worker context.
 const snapshotsByTask = new WeakMap<TaskBook, Map<string, JsonObject>>();
