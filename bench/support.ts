@@ -359,6 +359,11 @@ export async function historyStats(client: Client, workflowId: string): Promise<
       const size = Buffer.byteLength(JSON.stringify(event, null, 2).replace(/\n/g, '\n    ')) + 6;
       activityEventBytes[activity] = (activityEventBytes[activity] ?? 0) + size;
     }
+    // whenflow's only local activity reads the catalog; its result is a marker event.
+    if (type === 'MARKER_RECORDED' && attrs?.markerName === 'core_local_activity') {
+      const size = Buffer.byteLength(JSON.stringify(event, null, 2).replace(/\n/g, '\n    ')) + 6;
+      activityEventBytes.loadCatalog = (activityEventBytes.loadCatalog ?? 0) + size;
+    }
     switch (type) {
       case 'WORKFLOW_TASK_STARTED':
         stats.wftQueueMs += since('scheduledEventId');
