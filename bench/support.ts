@@ -536,25 +536,14 @@ export async function runHistories(client: Client, workflowId: string, firstRunI
   return runs;
 }
 
-/**
- * One run's history, page by page. A page of large events can pass the client's 4 MB message limit
- * (histories that carry 1 MB of data per event): such a page is fetched again a few events at a time.
- */
+/** One run's history. Its pages can pass gRPC's default 4 MB message limit: pass a client whose connection allows more. */
 async function fetchRunHistory(client: Client, workflowId: string, runId: string): Promise<History> {
   const events: NonNullable<History['events']> = [];
   let nextPageToken: Uint8Array | undefined;
   do {
-    let page;
-    for (const maximumPageSize of [1000, 2]) {
-      try {
-        page = await client.workflowService.getWorkflowExecutionHistory({ namespace: client.options.namespace, execution: { workflowId, runId }, maximumPageSize, nextPageToken });
-        break;
-      } catch (error) {
-        if ((error as { code?: number }).code !== 8 || maximumPageSize === 2) throw error; // 8: RESOURCE_EXHAUSTED
-      }
-    }
-    events.push(...(page?.history?.events ?? []));
-    nextPageToken = page?.nextPageToken?.length ? page.nextPageToken : undefined;
+    const page = await client.workflowService.getWorkflowExecutionHistory({ namespace: client.options.namespace, execution: { workflowId, runId }, nextPageToken });
+    events.push(...(page.history?.events ?? []));
+    nextPageToken = page.nextPageToken?.length ? page.nextPageToken : undefined;
   } while (nextPageToken);
   return { events };
 }
