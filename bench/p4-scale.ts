@@ -221,6 +221,7 @@ try {
   const kbStat = (values: number[]) => `${kb(Math.min(...values))} / ${kb(median(values))} / ${kb(Math.max(...values))}`;
   const marginal = (r: RunHistory) => (r.bytes - (r.inputBytes + r.outputBytes) * (4 / 3)) / Math.max(1, r.steps);
   const heapGrowth = end.heap - start.heap;
+  const growth = (checkpoints.at(-1)?.rss ?? end.rss) - (checkpoints[0]?.rss ?? start.rss);
 
   const lines = [
     `- Machine: ${machine()}`,
@@ -247,7 +248,9 @@ try {
     `| dev server RSS: start / end | ${mb(start.serverRss)} / ${mb(end.serverRss)} | |`,
     `| all cores busy during the run | ${fmt(busy * 100, 0)}% | |`,
     '',
-    `**Goal ${final.state === 'done' && inOrder ? 'met' : 'not met'}** for completion and a readable trace; history per run ${runs.every((r) => r.events <= DEFAULT_TASK_OPTIONS.historyLimit + 200) ? `stays bounded (at most ${Math.max(...runs.map((r) => r.events))} events, ${kb(Math.max(...runs.map((r) => r.bytes)))})` : 'is NOT bounded'}; worker RSS ${mb(start.rss)} at start, ${mb(end.rss)} at the end, ${mb(memory.peak)} at its peak (JS heap ${heapGrowth >= 0 ? '+' : ''}${mb(heapGrowth)}).`,
+    `**Goal ${final.state === 'done' && inOrder ? 'met' : 'not met'}** for completion and a readable trace; history per run ${runs.every((r) => r.events <= DEFAULT_TASK_OPTIONS.historyLimit + 200) ? `stays bounded (at most ${Math.max(...runs.map((r) => r.events))} events, ${kb(Math.max(...runs.map((r) => r.bytes)))})` : 'is NOT bounded'}. Worker memory: RSS ${mb(start.rss)} at start, ${mb(end.rss)} at the end, ${mb(memory.peak)} at its peak; from the first to the last 1,000-step checkpoint it moved ${mb(growth)} (${mb(checkpoints[0]?.rss ?? null)} → ${mb(checkpoints.at(-1)?.rss ?? null)}), ${fmt((growth / Math.max(1, checkpoints[0]?.rss ?? 1)) * 100, 0)}%, and the JS heap ${heapGrowth >= 0 ? '+' : ''}${mb(heapGrowth)} over the run. No GC was forced, so part of that may be garbage not yet collected: ${Math.abs(growth) <= 0.1 * (checkpoints[0]?.rss ?? Infinity) ? 'within 10%, roughly flat, though not proven flat' : 'NOT flat'}.`,
+    '',
+    'Where the time goes (a CPU profile of a 20-step run of the same task): of about 150 ms per step, some 45 ms are the workflow task (copying the 1 MB data to merge a patch, about 25 ms; measuring it for the reference, JSON text and checksum, about 20 ms; encoding the answer to the data query) and some 110 ms the step activity (the query carrying 1 MB from the workflow, then converting the step\'s data back to JSON, where telling Dates from other objects costs about 43 ms, the private copy and the diff); hand-offs take a few ms. The steps run one after another, so the 2 cores were not saturated. A replay (after a worker restart, or a query that reaches the task after it closed) redoes the merges of the current run: with 1 MB of data about 20 ms per cycle, 11.6 s for a run of 533 cycles in a 1,200-step trial.',
     '',
     `### History economy: 1 MB of data, inline against by reference`,
     '',
