@@ -30,14 +30,19 @@ afterAll(async () => {
 const blobOf = (chars: number) => `${'données-🙂-'.repeat(Math.ceil(chars / 11)).slice(0, chars - 4)}#END`;
 
 /** Sizes (JSON characters) of what a task's history holds. */
-async function historySizes(client: Client, workflowId: string): Promise<{ total: number; stepInputs: number[] }> {
+async function historySizes(client: Client, workflowId: string): Promise<{ total: number; stepInputs: number[]; stepResults: number[] }> {
   const json = historyToJSON(await client.workflow.getHandle(workflowId).fetchHistory());
   const events = (JSON.parse(json) as { events: Record<string, unknown>[] }).events;
   const stepInputs = events
     .map((event) => event.activityTaskScheduledEventAttributes as { activityType?: { name?: string }; input?: unknown } | undefined)
     .filter((attrs) => attrs?.activityType?.name === 'runStep')
     .map((attrs) => JSON.stringify(attrs!.input).length);
-  return { total: json.length, stepInputs };
+  // Every activity of these tasks is a step: their results.
+  const stepResults = events
+    .map((event) => event.activityTaskCompletedEventAttributes as { result?: unknown } | undefined)
+    .filter((attrs) => attrs !== undefined)
+    .map((attrs) => JSON.stringify(attrs.result).length);
+  return { total: json.length, stepInputs, stepResults };
 }
 
 describe('large task data stays out of history', () => {
@@ -55,6 +60,9 @@ describe('large task data stays out of history', () => {
     expect(sizes.stepInputs).toHaveLength(9);
     // Base64 of a payload holding a reference, the task's ID and name: far below the data.
     for (const chars of sizes.stepInputs) expect(chars).toBeLessThan(2000);
+    // Step results carry patches (here: the counter, the list seen so far), not the data.
+    expect(sizes.stepResults).toHaveLength(9);
+    for (const chars of sizes.stepResults) expect(chars).toBeLessThan(2000);
     // The data is in history where it enters (the start input) and leaves (the result snapshot), never per step:
     // inline, nine step inputs would have added more than 9 × 1.1 MB.
     const dataInHistory = Buffer.byteLength(JSON.stringify(blob)) * (4 / 3);
