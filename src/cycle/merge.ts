@@ -58,8 +58,8 @@ export function mergePatches(snapshot: JsonObject, patches: StepPatch[]): MergeR
   const written: { rank: number; footprint: string[] }[] = [];
   const conflicts: MergeConflict[] = [];
   const applied: MergeResult['applied'] = [];
-  // applyPatchTo copies, so `snapshot` is never changed and the result never aliases it.
-  let data = applyPatchTo(snapshot, []);
+  // applyPatchTo never changes its input: `snapshot` stays as the steps saw it, sharing what no patch touched.
+  let data = snapshot;
 
   patches.forEach(({ step, patch }, rank) => {
     const kept: DataOperation[] = [];

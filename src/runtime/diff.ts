@@ -5,7 +5,7 @@
  * `add`) of the whole array. Patch paths then never index into an array, so merging concurrent
  * patches and detecting their conflicts is exact, and applying part of a patch never shifts indices.
  */
-import { applyPatch, createPatch, type Operation, type Pointer } from 'rfc6902';
+import { createPatch, type Operation, type Pointer } from 'rfc6902';
 import { isJsonObject, type JsonObject, type JsonValue } from '../model/json';
 import type { DataOperation, DataPatch } from '../model/patch';
 
@@ -170,31 +170,65 @@ function targetProblem(root: JsonObject, op: DataOperation): string | undefined 
   return undefined;
 }
 
-function applyOne(target: JsonObject, op: DataOperation): string | undefined {
-  try {
-    const failure = applyPatch(target, [op])[0];
-    return failure ? failure.message : undefined;
-  } catch (err) {
-    return err instanceof Error ? err.message : String(err);
+/** A copy of `node` this application may change; a container copied once is changed in place afterwards. */
+function writable<T extends JsonObject | JsonValue[]>(node: T, copies: Set<object>): T {
+  if (copies.has(node)) return node;
+  // Spreading defines own properties, so an own `__proto__` key of outside data stays data.
+  const copy = (Array.isArray(node) ? [...node] : { ...node }) as T;
+  copies.add(copy);
+  return copy;
+}
+
+/** Index of an array token that targetProblem accepted (`-` appends). */
+function arrayIndex(array: JsonValue[], token: string): number {
+  return token === '-' ? array.length : Number(token);
+}
+
+/** Applies one checked op: copies the containers along its path (once), shares everything else. */
+function applyCopying(root: JsonObject, op: DataOperation, copies: Set<object>): JsonObject {
+  const tokens = pathTokens(op.path);
+  const top = writable(root, copies);
+  let container: JsonObject | JsonValue[] = top;
+  for (const token of tokens.slice(0, -1)) {
+    const child = (Array.isArray(container) ? container[Number(token)] : container[token]) as JsonObject | JsonValue[];
+    const copy = writable(child, copies);
+    if (Array.isArray(container)) container[Number(token)] = copy;
+    else container[token] = copy;
+    container = copy;
   }
+  const last = tokens[tokens.length - 1]!;
+  const value = op.op === 'remove' ? undefined : clone(op.value);
+  if (Array.isArray(container)) {
+    const index = arrayIndex(container, last);
+    if (op.op === 'add') container.splice(index, 0, value!);
+    else if (op.op === 'replace') container[index] = value!;
+    else container.splice(index, 1);
+  } else if (op.op === 'remove') {
+    delete container[last];
+  } else {
+    container[last] = value!;
+  }
+  return top;
 }
 
 /**
- * Applies `patch` to a copy of `data` and returns the copy; `data` is not changed. Throws a
- * DataPatchError naming the first operation that fails (e.g. its path does not exist).
+ * Applies `patch` to `data` and returns the result; `data` is not changed. Only the objects and arrays
+ * on the ops' paths are copied and the rest is shared with `data` (task data is never changed in place),
+ * so applying a patch costs what the patch touches, not what the data holds. Op values are copied, so
+ * the result does not alias the patch. Throws a DataPatchError naming the first operation that fails
+ * (e.g. its path does not exist).
  */
 export function applyPatchTo(data: JsonObject, patch: readonly DataOperation[]): JsonObject {
   patch.forEach(checkOperation);
-  const target = clone(data);
+  const copies = new Set<object>();
+  let result = data;
   patch.forEach((op, index) => {
     // One op at a time, so the first failure stops the rest and is reported by index.
-    const failure = targetProblem(target, op) ?? applyOne(target, op);
+    const failure = targetProblem(result, op);
     if (failure !== undefined) {
-      throw new DataPatchError(
-        `cannot apply operation ${index} (${op.op} ${op.path}): ${failure}`,
-        op.path,
-      );
+      throw new DataPatchError(`cannot apply operation ${index} (${op.op} ${op.path}): ${failure}`, op.path);
     }
+    result = applyCopying(result, op, copies);
   });
-  return target;
+  return result;
 }

@@ -75,8 +75,13 @@ export function formatDataPath(segments: readonly Segment[], root = 'data'): str
 }
 
 /** Internal-slot check: true for Dates of any realm, false for look-alikes. */
+/**
+ * A Date of any realm. The tag test first keeps the throwing brand check (costly on large data) to values
+ * that claim to be Dates; this module stays free of Node imports, so workflow code may use its helpers.
+ */
 function isDate(value: object): value is Date {
   try {
+    if (Object.prototype.toString.call(value) !== '[object Date]') return false;
     Date.prototype.getTime.call(value);
     return true;
   } catch {

@@ -1,4 +1,5 @@
 import fc from 'fast-check';
+import { applyPatch } from 'rfc6902';
 import { describe, expect, it } from 'vitest';
 import type { JsonObject, JsonValue } from '../../src/model/json';
 import {
@@ -197,6 +198,33 @@ describe('applyPatchTo', () => {
   });
 });
 
+describe('applyPatchTo on array elements (patches not made by diffData)', () => {
+  const data: JsonObject = { list: [1, 2, 3], nested: { rows: [{ id: 1 }, { id: 2 }] } };
+  it.each<[string, DataPatch]>([
+    ['add at an index', [{ op: 'add', path: '/list/1', value: 9 }]],
+    ['add at the end', [{ op: 'add', path: '/list/-', value: 9 }]],
+    ['add at the length', [{ op: 'add', path: '/list/3', value: 9 }]],
+    ['replace an element', [{ op: 'replace', path: '/list/0', value: 9 }]],
+    ['remove an element', [{ op: 'remove', path: '/list/2' }]],
+    ['write inside an element', [{ op: 'add', path: '/nested/rows/1/name', value: 'b' }]],
+    ['several ops on one array', [{ op: 'remove', path: '/list/0' }, { op: 'add', path: '/list/0', value: 7 }, { op: 'replace', path: '/list/2', value: 8 }]],
+  ])('%s: as rfc6902 applies it, without changing the input', (_name, patch) => {
+    const expected = structuredClone(data);
+    applyPatch(expected, patch);
+    const input = deepFreeze(structuredClone(data));
+    expect(applyPatchTo(input, patch)).toEqual(expected);
+  });
+});
+
+/** Freezes every object and array of `value`, so an in-place write throws (test files are strict mode). */
+function deepFreeze<T extends JsonValue>(value: T): T {
+  if (typeof value === 'object' && value !== null) {
+    for (const item of Object.values(value)) deepFreeze(item as JsonValue);
+    Object.freeze(value);
+  }
+  return value;
+}
+
 // ---- properties -------------------------------------------------------------------------------
 
 describe('diffData properties', () => {
@@ -206,6 +234,21 @@ describe('diffData properties', () => {
         expect(applyPatchTo(before, diffData(before, after))).toEqual(after);
       }),
       { numRuns: 400 },
+    );
+  });
+
+  it('never changes `before`, deeply frozen, and shares every subtree the patch does not touch', () => {
+    fc.assert(
+      fc.property(beforeAfter, ([before, after]) => {
+        const patch = diffData(before, after);
+        const result = applyPatchTo(deepFreeze(structuredClone(before)), patch);
+        expect(result).toEqual(after);
+        const touched = new Set(patch.map((op) => pathTokens(op.path)[0]));
+        const frozen = deepFreeze(before);
+        const shared = applyPatchTo(frozen, patch);
+        for (const key of Object.keys(frozen)) if (!touched.has(key)) expect(shared[key]).toBe(frozen[key]);
+      }),
+      { numRuns: 300 },
     );
   });
 

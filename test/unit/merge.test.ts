@@ -136,13 +136,14 @@ describe('mergePatches', () => {
     expect(result.conflicts).toEqual([{ paths: ['/list/2'], kept: 'a', dropped: 'b' }]);
   });
 
-  it('gives a copy of the snapshot for no patches, and never changes the snapshot', () => {
+  it('never changes the snapshot; copies what a patch touches and shares the rest', () => {
     const copy = structuredClone(snapshot);
-    const none = mergePatches(snapshot, []);
-    expect(none).toEqual({ data: snapshot, conflicts: [], applied: [] });
-    expect(none.data).not.toBe(snapshot);
-    mergePatches(snapshot, [{ step: 'a', patch: [{ op: 'remove', path: '/o/p' }] }]);
+    expect(mergePatches(snapshot, [])).toEqual({ data: snapshot, conflicts: [], applied: [] });
+    const { data } = mergePatches(snapshot, [{ step: 'a', patch: [{ op: 'remove', path: '/o/p' }] }]);
     expect(snapshot).toEqual(copy);
+    expect(data.o).toEqual({ q: 2 });
+    expect(data.o).not.toBe(snapshot.o);
+    expect(data.list).toBe(snapshot.list);
   });
 
   it('lists a step with an empty patch as having changed nothing', () => {
