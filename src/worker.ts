@@ -4,6 +4,7 @@ import { makeWorkflowExporter, OpenTelemetryActivityInboundInterceptor, OpenTele
 import { bundleWorkflowCode, Worker, type ActivityInterceptorsFactory, type NativeConnection, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { createActivities } from './activities';
 import { CircuitBoard } from './connectors/circuit';
+import { ConnectorLimits } from './connectors/limits';
 import { connectorTelemetryGuard, stepTelemetryInterceptor, type WorkerMetrics, type WorkerTracing } from './observability';
 
 export const DEFAULT_TASK_QUEUE = 'whenflow';
@@ -35,6 +36,13 @@ export interface TaskWorkerOptions {
   taskQueue?: string;
   /** Circuit breakers of this worker's connectors; pass one to read its state (default: a board of its own). */
   circuits?: CircuitBoard;
+  /** Per-connector concurrency limits (`maxConcurrent`); pass one to read its state (default: its own). */
+  connectorLimits?: ConnectorLimits;
+  /**
+   * Most activities this worker runs at once: step executions and deferred connector calls (Temporal's
+   * `maxConcurrentActivityTaskExecutions`; default: the SDK's, 100). Others wait in the task queue.
+   */
+  maxConcurrentSteps?: number;
   /** Prometheus metrics of steps and connector calls. */
   metrics?: WorkerMetrics;
   /** OpenTelemetry spans for tasks (workflows), steps (activities) and connector calls. */
@@ -43,7 +51,10 @@ export interface TaskWorkerOptions {
 
 /** Composition root: the task workflow plus the activities bound to one workspace's steps. */
 export async function createTaskWorker(options: TaskWorkerOptions): Promise<Worker> {
-  const { metrics, tracing } = options;
+  const { metrics, tracing, maxConcurrentSteps } = options;
+  if (maxConcurrentSteps !== undefined && !(Number.isInteger(maxConcurrentSteps) && maxConcurrentSteps >= 1)) {
+    throw new RangeError(`createTaskWorker: maxConcurrentSteps must be a whole number ≥ 1; got ${maxConcurrentSteps}`);
+  }
   const observed = metrics !== undefined || tracing !== undefined;
   const activityInterceptors: ActivityInterceptorsFactory[] = [];
   if (tracing) {
@@ -61,8 +72,10 @@ export async function createTaskWorker(options: TaskWorkerOptions): Promise<Work
     workflowBundle: await workflowBundle({ tracing: tracing !== undefined }),
     activities: createActivities(options.workspace, {
       circuits: options.circuits ?? new CircuitBoard(),
+      limits: options.connectorLimits ?? new ConnectorLimits(),
       ...(observed ? { connectorGuard: connectorTelemetryGuard({ metrics, tracing }) } : {}),
     }),
+    ...(maxConcurrentSteps !== undefined ? { maxConcurrentActivityTaskExecutions: maxConcurrentSteps } : {}),
     ...(activityInterceptors.length > 0 ? { interceptors: { activity: activityInterceptors } } : {}),
     // Workflow spans are made in the sandbox and leave it through this sink.
     ...(tracing ? { sinks: { exporter: makeWorkflowExporter(tracing.spanProcessor, tracing.resource) } } : {}),

@@ -4,7 +4,8 @@ import { ApplicationFailure } from '@temporalio/common';
 import { z } from 'zod';
 import { ConnectorError, createConnectorsProxy } from '../connectors';
 import { CircuitBoard, CircuitOpenError } from '../connectors/circuit';
-import { chainGuards, circuitGuard } from '../connectors/guard';
+import { chainGuards, circuitGuard, concurrencyGuard } from '../connectors/guard';
+import { ConnectorLimits } from '../connectors/limits';
 import type { ConnectorCallGuard } from '../connectors/types';
 import { isJsonObject, type JsonObject, type JsonValue } from '../model/json';
 import type { Catalog, DeferredCall, StepOutcome } from '../model/task';
@@ -50,10 +51,14 @@ function idempotencyKey(...parts: (string | number)[]): string {
  */
 export function createActivities(
   workspace: string,
-  /** The worker's circuit board (kept across tasks and readings), and a guard around every connector call (telemetry). */
-  options: { circuits?: CircuitBoard; connectorGuard?: ConnectorCallGuard } = {},
+  /**
+   * The worker's circuit board and connector concurrency limits (kept across tasks and readings), and a
+   * guard around every connector call that is sent (telemetry).
+   */
+  options: { circuits?: CircuitBoard; limits?: ConnectorLimits; connectorGuard?: ConnectorCallGuard } = {},
 ) {
   const circuits = options.circuits ?? new CircuitBoard();
+  const limits = options.limits ?? new ConnectorLimits();
   /**
    * The latest reading of the workspace, with the fingerprint (file stamps) its files had just before
    * it was read. It is reused while the fingerprint stays the same: every task start and every step
@@ -85,9 +90,13 @@ export function createActivities(
     const opened = await readWorkspace(WORKSPACE_REUSE_MS);
     const blocking = opened.problems.filter((p) => p.kind !== 'step');
     if (blocking.length > 0) throw new InvalidWorkspaceError(opened.dir, blocking);
-    // Every connector call, in a step or deferred, goes through the worker's circuits (as configured now).
+    // Every connector call, in a step or deferred, goes through the worker's limits and circuits (as configured now).
     const breaker = circuitGuard(circuits, (name) => opened.config.connectors[name]?.circuit);
-    const guard = options.connectorGuard ? chainGuards(options.connectorGuard, breaker) : breaker;
+    const limiter = concurrencyGuard(limits, (name) => opened.config.connectors[name]?.maxConcurrent);
+    // The limit is outermost: a call waiting for a slot has not been sent, so the circuit must not count
+    // it yet (nor let it through as the half-open probe while it waits), and telemetry measures calls from
+    // when they are sent. A call the open circuit rejects gives its slot back at once.
+    const guard = chainGuards(limiter, ...(options.connectorGuard ? [options.connectorGuard] : []), breaker);
     return { ...opened, connectors: opened.connectors.guardedBy(guard) };
   };
 

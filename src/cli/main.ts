@@ -86,8 +86,9 @@ Examples:
     .option('--ui-port <n>', 'Web UI port', parsePositiveInt('--ui-port'), 8233)
     .option('--webhook-port <n>', 'port of the webhook receiver, when whenflow.yaml declares webhooks', parsePositiveInt('--webhook-port'), DEFAULT_WEBHOOK_PORT)
     .option('--metrics-port <n>', 'serve /metrics and /status on this port (127.0.0.1)', parsePositiveInt('--metrics-port'))
+    .option('--max-concurrent-steps <n>', 'most step executions and deferred connector calls the worker runs at once (default 100)', parsePositiveInt('--max-concurrent-steps'))
     .addHelpText('after', '\nExample:\n  whenflow dev -w .   # then, in another terminal: whenflow task new demo -f samples/order.json --wait')
-    .action((opts: { workspace: string; port: number; uiPort: number; webhookPort: number; metricsPort?: number }) => devCommand(opts, io));
+    .action((opts: { workspace: string; port: number; uiPort: number; webhookPort: number; metricsPort?: number; maxConcurrentSteps?: number }) => devCommand(opts, io));
 
   program
     .command('webhook')
@@ -112,17 +113,18 @@ Example:
     .option('--task-queue <name>', 'task queue (default whenflow)')
     .option('--metrics-port <n>', 'serve /metrics (Prometheus) and /status (circuits) on this port', parsePositiveInt('--metrics-port'))
     .option('--metrics-host <address>', 'address of the metrics endpoint (default 127.0.0.1)')
+    .option('--max-concurrent-steps <n>', 'most step executions and deferred connector calls run at once (default 100)', parsePositiveInt('--max-concurrent-steps'))
     .addHelpText(
       'after',
       '\nExamples:\n  TEMPORAL_ADDRESS=my-ns.a1b2c.tmprl.cloud:7233 TEMPORAL_NAMESPACE=my-ns.a1b2c TEMPORAL_API_KEY=… whenflow worker -w .\n  whenflow worker -w . --metrics-port 9464   # then: curl http://127.0.0.1:9464/metrics',
     )
-    .action((opts: { workspace: string; taskQueue?: string; metricsPort?: number; metricsHost?: string }) => workerCommand(opts, io));
+    .action((opts: { workspace: string; taskQueue?: string; metricsPort?: number; metricsHost?: string; maxConcurrentSteps?: number }) => workerCommand(opts, io));
 
   program
     .command('connector')
     .description('Connectors of a running worker')
     .command('status')
-    .description("Each connector's circuit breaker (closed, open, half-open, off) as a running worker sees it")
+    .description("Each connector's circuit breaker (closed, open, half-open, off) and calls in flight, as a running worker sees them")
     .option('--worker <url>', "the worker's metrics address (default: observability.metrics in whenflow.yaml, else http://127.0.0.1:9464)")
     .addOption(workspaceOption())
     .addOption(jsonOption())

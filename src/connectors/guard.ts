@@ -1,4 +1,5 @@
 import { circuitSettingsFor, type CallOutcome, type CircuitBoard, type CircuitSettings } from './circuit';
+import type { ConnectorLimits } from './limits';
 import { ConnectorError, type ConnectorCallGuard, type GuardedCall } from './types';
 
 /** Statuses outside 5xx that still say the service is struggling rather than that the request was wrong. */
@@ -50,6 +51,19 @@ export function circuitGuard(board: CircuitBoard, configured: (connector: string
       const outcome = outcomeOfResult(value, call);
       board.settle(ticket, outcome, outcome === 'failure' ? `answered with status ${statusOf(value)}` : undefined);
       return value;
+    },
+  };
+}
+
+/**
+ * Concurrency limits for one reading of the workspace configuration, on the worker's limits: a call to a
+ * connector with `maxConcurrent` calls in flight waits for a slot (FIFO); a call whose step is cancelled
+ * while waiting is never sent.
+ */
+export function concurrencyGuard(limits: ConnectorLimits, configured: (connector: string) => number | undefined): ConnectorCallGuard {
+  return {
+    run(call, invoke) {
+      return limits.run(call.connector, configured(call.connector), call.context.signal, invoke);
     },
   };
 }

@@ -1,5 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { CircuitBoard, CircuitStatus } from '../connectors/circuit';
+import type { ConnectorLimits } from '../connectors/limits';
 
 /** Numeric value of a circuit state, for the gauge: 0 closed, 1 half-open, 2 open. */
 export const CIRCUIT_STATE_VALUE: Record<CircuitStatus, number> = { closed: 0, 'half-open': 1, open: 2 };
@@ -22,7 +23,7 @@ export class WorkerMetrics {
   private readonly connectorFailures: Counter<'connector' | 'method' | 'type'>;
   private readonly connectorDuration: Histogram<'connector' | 'method'>;
 
-  constructor(circuits?: CircuitBoard, options: { processMetrics?: boolean } = {}) {
+  constructor(circuits?: CircuitBoard, options: { processMetrics?: boolean; limits?: ConnectorLimits } = {}) {
     const registers = [this.registry];
     if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: 'whenflow_' });
     this.stepDuration = new Histogram({
@@ -74,6 +75,29 @@ export class WorkerMetrics {
         registers,
         collect() {
           for (const report of circuits.report()) this.set({ connector: report.connector }, report.consecutiveFailures);
+        },
+      });
+    }
+    const limits = options.limits;
+    if (limits) {
+      new Gauge({
+        name: 'whenflow_connector_calls_in_flight',
+        help: 'Calls sent and not settled, per connector with a maxConcurrent limit',
+        labelNames: ['connector'],
+        registers,
+        collect() {
+          this.reset(); // a connector whose limit was removed drops out
+          for (const report of limits.report()) this.set({ connector: report.connector }, report.inFlight);
+        },
+      });
+      new Gauge({
+        name: 'whenflow_connector_calls_waiting',
+        help: 'Calls waiting for a slot, per connector with a maxConcurrent limit',
+        labelNames: ['connector'],
+        registers,
+        collect() {
+          this.reset();
+          for (const report of limits.report()) this.set({ connector: report.connector }, report.waiting);
         },
       });
     }

@@ -37,6 +37,8 @@ export interface ConnectorConfig {
   options: JsonObject;
   /** `circuit:` as written: settings (over DEFAULT_CIRCUIT), `false` to turn it off; absent: the connector's default. */
   circuit?: CircuitSettings | false;
+  /** `maxConcurrent:`: most calls to this connector in flight at once on one worker; absent: no limit. */
+  maxConcurrent?: number;
 }
 
 /** `observability:`: both off unless configured here, by environment or by worker flags. */
@@ -263,6 +265,7 @@ const connectorSchema = z
     timeout: positiveDuration.nullish(),
     options: jsonObject.nullish(),
     circuit: circuitSchema.nullish(),
+    maxConcurrent: atLeastOne.nullish(),
   })
   .strict();
 
@@ -390,6 +393,7 @@ function resolveConfig(parsed: ConfigFile, file: string, problemFile: string, pr
     const circuit = connector?.circuit;
     if (circuit?.enabled === false) resolved.circuit = false;
     else if (circuit) resolved.circuit = { failures: circuit.failures ?? DEFAULT_CIRCUIT.failures, cooldownMs: circuit.cooldown ?? DEFAULT_CIRCUIT.cooldownMs };
+    if (connector?.maxConcurrent != null) resolved.maxConcurrent = connector.maxConcurrent;
     config.connectors[name] = resolved;
   }
   const observability = parsed.observability ?? {};

@@ -15,8 +15,8 @@ export interface WorkerProcess {
  * `whenflow worker` as a separate OS process, so that a test can really kill it (SIGKILL leaves no
  * chance to clean up: no graceful shutdown, no activity completion, sticky queues left behind).
  */
-export function spawnWorkerProcess(options: { workspace: string; taskQueue: string; address: string; namespace: string; env?: Record<string, string> }): WorkerProcess {
-  const child = spawn(process.execPath, [bin, 'worker', '--workspace', options.workspace, '--task-queue', options.taskQueue], {
+export function spawnWorkerProcess(options: { workspace: string; taskQueue: string; address: string; namespace: string; env?: Record<string, string>; args?: string[] }): WorkerProcess {
+  const child = spawn(process.execPath, [bin, 'worker', '--workspace', options.workspace, '--task-queue', options.taskQueue, ...(options.args ?? [])], {
     env: { ...process.env, NO_COLOR: '1', TEMPORAL_ADDRESS: options.address, TEMPORAL_NAMESPACE: options.namespace, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -99,6 +99,9 @@ describe('worker status and metrics', () => {
       failureThreshold: 1,
       cooldownMs: 10_000,
       lastFailure: 'crm answered 503',
+      maxConcurrent: null,
+      inFlight: 0,
+      waiting: 0,
     });
     expect(workerStatusSchema.shape.connectors.element.parse(crm)).toEqual(crm);
   });

@@ -54,7 +54,13 @@ export async function fetchWorkerStatus(base: string): Promise<WorkerStatus> {
 const colored = (status: ConnectorStatus['circuit']) =>
   status === 'open' ? pc.red(status) : status === 'half-open' ? pc.yellow(status) : status === 'closed' ? pc.green(status) : pc.dim(status);
 
-/** `whenflow connector status`: each connector's circuit as one running worker sees it. */
+/** Calls in flight against the limit; only connectors with a limit (or calls still out under a removed one) count them. */
+function callsInFlight(c: ConnectorStatus): string {
+  if (c.maxConcurrent !== null) return `${c.inFlight}/${c.maxConcurrent}`;
+  return c.inFlight > 0 ? String(c.inFlight) : '—';
+}
+
+/** `whenflow connector status`: each connector's circuit and calls in flight, as one running worker sees them. */
 export async function connectorStatus(opts: { worker?: string; workspace: string; json: boolean }, io: Io): Promise<void> {
   const status = await fetchWorkerStatus(await workerUrl(opts));
   if (opts.json) {
@@ -68,7 +74,9 @@ export async function connectorStatus(opts: { worker?: string; workspace: string
     c.circuit === 'off' ? '—' : `${c.consecutiveFailures}/${c.failureThreshold}`,
     c.openUntil ?? '—',
     c.cooldownMs !== null ? `${c.cooldownMs / 1000} s` : '—',
+    callsInFlight(c),
+    c.maxConcurrent !== null || c.waiting > 0 ? String(c.waiting) : '—',
     c.lastFailure ?? '',
   ]);
-  io.out(table(['connector', 'circuit', 'failures', 'open until', 'cooldown', 'last failure'], rows));
+  io.out(table(['connector', 'circuit', 'failures', 'open until', 'cooldown', 'in flight', 'waiting', 'last failure'], rows));
 }

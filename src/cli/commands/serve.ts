@@ -2,6 +2,7 @@ import { mkdirSync, watch } from 'node:fs';
 import { join } from 'node:path';
 import pc from 'picocolors';
 import { CircuitBoard, type CircuitTransition } from '../../connectors/circuit';
+import { ConnectorLimits } from '../../connectors/limits';
 import { connectorStatuses, createTracing, serveTelemetry, tracingDisabled, tracingFromEnvironment, WorkerMetrics, type WorkerStatus, type WorkerTracing } from '../../observability';
 import { startDevServer, type TemporalSession } from '../../temporal/server';
 import { createTaskWorker, DEFAULT_TASK_QUEUE } from '../../worker';
@@ -21,8 +22,15 @@ export interface ObservabilityFlags {
   metricsHost?: string;
 }
 
-function checkFlags(flags: ObservabilityFlags): void {
+/** Worker flags: observability, and the most activities (steps, deferred calls) run at once. */
+export interface WorkerFlags extends ObservabilityFlags {
+  maxConcurrentSteps?: number;
+}
+
+function checkFlags(flags: WorkerFlags): void {
   if (flags.metricsPort !== undefined && flags.metricsPort > 65_535) throw new UsageError(`--metrics-port must be a port number (1–65535); got ${flags.metricsPort}`);
+  const steps = flags.maxConcurrentSteps;
+  if (steps !== undefined && !(Number.isInteger(steps) && steps >= 1)) throw new UsageError(`--max-concurrent-steps must be a whole number ≥ 1; got ${steps}`);
 }
 
 /** One line per circuit transition, on the worker's output. */
@@ -41,12 +49,13 @@ export function describeTransition(t: CircuitTransition): string {
  * Runs a worker for `workspace` on `session` until interrupted, with its circuit transitions on the
  * output and, when configured, the `/metrics` + `/status` endpoint and tracing.
  */
-async function serveWorker(session: TemporalSession, ws: Workspace, taskQueue: string, flags: ObservabilityFlags, io: Io, until: Promise<string>): Promise<void> {
+async function serveWorker(session: TemporalSession, ws: Workspace, taskQueue: string, flags: WorkerFlags, io: Io, until: Promise<string>): Promise<void> {
   const circuits = new CircuitBoard();
   circuits.onTransition((transition) => io.err(describeTransition(transition)));
+  const connectorLimits = new ConnectorLimits();
   const configured = ws.config.observability;
   const metricsPort = flags.metricsPort ?? configured.metrics?.port;
-  const metrics = metricsPort !== undefined ? new WorkerMetrics(circuits) : undefined;
+  const metrics = metricsPort !== undefined ? new WorkerMetrics(circuits, { limits: connectorLimits }) : undefined;
   const tracingConfig = configured.tracing;
   let tracing: WorkerTracing | undefined;
   if (tracingConfig && !tracingDisabled()) tracing = createTracing({ endpoint: tracingConfig.endpoint, serviceName: tracingConfig.serviceName });
@@ -55,7 +64,7 @@ async function serveWorker(session: TemporalSession, ws: Workspace, taskQueue: s
   const status = async (): Promise<WorkerStatus> => ({
     worker: { workspace: ws.dir, taskQueue, pid: process.pid, startedAt },
     // Read again: the connectors and their circuit settings as the worker uses them now.
-    connectors: connectorStatuses(circuits, await openWorkspace(ws.dir)),
+    connectors: connectorStatuses(circuits, await openWorkspace(ws.dir), connectorLimits),
   });
   const endpoint =
     metrics && metricsPort !== undefined
@@ -64,12 +73,15 @@ async function serveWorker(session: TemporalSession, ws: Workspace, taskQueue: s
   try {
     if (endpoint) io.err(`  metrics    ${endpoint.url}/metrics   circuits: whenflow connector status --worker ${endpoint.url}`);
     if (tracing) io.err(`  tracing    spans to ${tracingConfig?.endpoint ?? 'the OTEL_EXPORTER_OTLP_* endpoint'}`);
+    if (flags.maxConcurrentSteps !== undefined) io.err(`  steps      at most ${flags.maxConcurrentSteps} at once (step executions and deferred connector calls)`);
     const worker = await createTaskWorker({
       connection: session.nativeConnection,
       namespace: session.namespace,
       workspace: ws.dir,
       taskQueue,
       circuits,
+      connectorLimits,
+      ...(flags.maxConcurrentSteps !== undefined ? { maxConcurrentSteps: flags.maxConcurrentSteps } : {}),
       ...(metrics ? { metrics } : {}),
       ...(tracing ? { tracing } : {}),
     });
@@ -87,7 +99,7 @@ async function serveWorker(session: TemporalSession, ws: Workspace, taskQueue: s
 }
 
 /** `whenflow worker`: a worker for an existing Temporal service (TEMPORAL_* variables, else localhost:7233). */
-export async function workerCommand(opts: { workspace: string; taskQueue?: string } & ObservabilityFlags, io: Io): Promise<void> {
+export async function workerCommand(opts: { workspace: string; taskQueue?: string } & WorkerFlags, io: Io): Promise<void> {
   checkFlags(opts);
   const ws = await readWorkspace(opts.workspace);
   const session = await connectForCommands();
@@ -105,7 +117,7 @@ export async function workerCommand(opts: { workspace: string; taskQueue?: strin
  * worker on the workspace, and a watch on steps/ that reports problems as files change. Every new task
  * loads the steps as they are on disk then.
  */
-export async function devCommand(opts: { workspace: string; port: number; uiPort: number; webhookPort: number } & ObservabilityFlags, io: Io): Promise<void> {
+export async function devCommand(opts: { workspace: string; port: number; uiPort: number; webhookPort: number } & WorkerFlags, io: Io): Promise<void> {
   checkFlags(opts);
   const ws = await readWorkspace(opts.workspace);
   const stateDir = join(ws.dir, '.whenflow');

@@ -1,0 +1,4 @@
+export const condition = { answer: { ok: true } };
+export const content = async () => {
+  task.complete({ answered: 1 });
+};
