@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { WorkflowNotFoundError, type Client, type WorkflowHandle } from '@temporalio/client';
 import { z } from 'zod';
-import { DEFAULT_TASK_OPTIONS, isSettled, TASK_STATES, type TaskSnapshot, type TaskState, type TraceEntry } from './model/task';
+import { DEFAULT_MAX_DATA_BYTES, DEFAULT_TASK_OPTIONS, isSettled, TASK_STATES, type TaskSnapshot, type TaskState, type TraceEntry } from './model/task';
 import { TASK_NAME_KEY, TASK_STATE_KEY, TASK_TAGS_KEY } from './model/search-attributes';
 import type { JsonObject } from './model/json';
 import { taskWorkflow } from './workflows';
@@ -9,6 +9,7 @@ import { eventsQuery, progressQuery, reloadUpdate, resumeUpdate, snapshotQuery, 
 import { sealStash, StashError } from './runtime/stash';
 import type { TaskEvent, TaskEventPage } from './model/events';
 import { EVENTS_KEPT } from './cycle/event-log';
+import { describeOverLimit, overDataLimit } from './cycle/data-limit';
 
 export { DEFAULT_TASK_QUEUE } from './worker';
 
@@ -23,6 +24,8 @@ export const startTaskSchema = z.object({
   concurrency: z.number().int().min(1).default(DEFAULT_TASK_OPTIONS.concurrency),
   maxStepRuns: z.number().int().min(1).default(DEFAULT_TASK_OPTIONS.maxStepRuns),
   maxSubtasks: z.number().int().min(1).default(DEFAULT_TASK_OPTIONS.maxSubtasks),
+  /** Most bytes the task data may take as JSON (UTF-8); data over it is refused here, by steps and by updates. */
+  maxDataBytes: z.number().int().min(1).default(DEFAULT_MAX_DATA_BYTES),
   /** History events after which a long task continues as new. */
   historyLimit: z.number().int().min(50).default(DEFAULT_TASK_OPTIONS.historyLimit),
   /** Events of the task's stream each run keeps (older ones stay readable from earlier runs). */
@@ -65,6 +68,9 @@ export async function startTask(client: Client, options: StartTaskOptions): Prom
   if (input.thenCycle && !input.sequence) throw new TaskInputError([{ path: 'thenCycle', message: 'only applies to a task started with a sequence' }]);
   if (input.sequence && input.knownSteps) checkSequence(input.sequence, input.knownSteps);
   const data = sealForTemporal(input.data as JsonObject, input.stashKey, 'data');
+  // Measured as the task will hold it: secrets sealed.
+  const over = overDataLimit(data, input.maxDataBytes);
+  if (over) throw new TaskInputError([{ path: 'data', message: `is ${describeOverLimit(over)}` }]);
   return client.workflow.start(taskWorkflow, {
     taskQueue: input.taskQueue,
     workflowId: input.taskId ?? `task-${randomUUID()}`,
@@ -73,7 +79,7 @@ export async function startTask(client: Client, options: StartTaskOptions): Prom
         name: input.name,
         tags: input.tags,
         data,
-        options: { concurrency: input.concurrency, maxStepRuns: input.maxStepRuns, maxSubtasks: input.maxSubtasks, historyLimit: input.historyLimit, eventsKept: input.eventsKept },
+        options: { concurrency: input.concurrency, maxStepRuns: input.maxStepRuns, maxSubtasks: input.maxSubtasks, historyLimit: input.historyLimit, eventsKept: input.eventsKept, maxDataBytes: input.maxDataBytes },
         ...(input.sequence ? { sequence: { steps: input.sequence, thenCycle: input.thenCycle } } : {}),
       },
     ],

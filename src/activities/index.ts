@@ -9,7 +9,7 @@ import { ConnectorLimits } from '../connectors/limits';
 import type { ConnectorCallGuard } from '../connectors/types';
 import { isJsonObject, type JsonObject, type JsonValue } from '../model/json';
 import type { Catalog, DeferredCall, StepOutcome } from '../model/task';
-import { executeStep } from '../runtime/execute';
+import { DataLimitError, executeStep } from '../runtime/execute';
 import { StepUsageError } from '../runtime/step-api';
 import { StashError, unsealStrings } from '../runtime/stash';
 import { DataValueError, resultToJson } from '../runtime/to-json';
@@ -32,6 +32,8 @@ export interface RunStepInput {
   /** The task data, when it is small; otherwise `dataRef`, and the step reads the data from the task. */
   data?: JsonObject;
   dataRef?: StepDataRef;
+  /** The task's `maxDataBytes`; absent in steps scheduled before the limit existed (the default applies). */
+  maxDataBytes?: number;
 }
 
 export interface CallConnectorInput {
@@ -132,6 +134,7 @@ export function createActivities(
           data,
           content: step.content,
           stash: { key: stashKey },
+          maxDataBytes: input.maxDataBytes,
           signal: Context.current().cancellationSignal,
           connectors: (defer) =>
             createConnectorsProxy(
@@ -234,7 +237,8 @@ function isPermanent(error: Error): boolean {
     error instanceof InvalidWorkspaceError ||
     error instanceof StepUsageError ||
     error instanceof ConnectorError ||
-    error instanceof StashError
+    error instanceof StashError ||
+    error instanceof DataLimitError
   );
 }
 

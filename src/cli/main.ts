@@ -47,6 +47,7 @@ function buildProgram(setExitCode: (code: number) => void): Command {
     .option('--json', 'print one JSON object on stdout (progress goes to stderr)', false)
     .option('--concurrency <n>', 'most steps run at once in one cycle (default 10)', parsePositiveInt('--concurrency'))
     .option('--max-step-runs <n>', 'runaway-loop guard: most step executions in the task', parsePositiveInt('--max-step-runs'))
+    .option('--max-data-bytes <n>', 'most bytes the task data may take as JSON (default: whenflow.yaml defaults.maxDataBytes, else 1572864 = 1.5 MiB)', parsePositiveInt('--max-data-bytes'))
     .option('--name <name>', 'task name')
     .option('--sequence <steps>', 'run these steps in this order (comma-separated); a step whose condition does not match is skipped', parseStepList)
     .option('--then-cycle', 'after the sequence, go on with the condition cycle instead of ending done', false)
@@ -61,7 +62,7 @@ Examples:
   whenflow run -w . -d '{"order":{"status":"new"}}' --json
   whenflow run -w . --data samples/order.json --sequence receive_order,charge_payment --then-cycle`,
     )
-    .action(async (opts: { workspace: string; data?: string; jsonData?: string; json: boolean; concurrency?: number; maxStepRuns?: number; name?: string; sequence?: string[]; thenCycle: boolean }) => {
+    .action(async (opts: { workspace: string; data?: string; jsonData?: string; json: boolean; concurrency?: number; maxStepRuns?: number; maxDataBytes?: number; name?: string; sequence?: string[]; thenCycle: boolean }) => {
       if (opts.thenCycle && !opts.sequence) throw new UsageError('--then-cycle needs --sequence');
       await runOnce(
         {
@@ -71,6 +72,7 @@ Examples:
           jsonOutput: opts.json,
           ...(opts.concurrency ? { concurrency: opts.concurrency } : {}),
           ...(opts.maxStepRuns ? { maxStepRuns: opts.maxStepRuns } : {}),
+          ...(opts.maxDataBytes ? { maxDataBytes: opts.maxDataBytes } : {}),
           ...(opts.name ? { name: opts.name } : {}),
           ...(opts.sequence ? { sequence: opts.sequence, thenCycle: opts.thenCycle } : {}),
         },

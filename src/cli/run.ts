@@ -15,6 +15,7 @@ export interface RunOptions {
   jsonOutput: boolean;
   concurrency?: number;
   maxStepRuns?: number;
+  maxDataBytes?: number;
   name?: string;
   /** Step names to run in this order, their conditions being guards. */
   sequence?: string[];
@@ -52,6 +53,7 @@ export async function runOnce(options: RunOptions, io: { out: (s: string) => voi
         concurrency: options.concurrency ?? defaults.concurrency,
         maxStepRuns: options.maxStepRuns ?? defaults.maxStepRuns,
         maxSubtasks: defaults.maxSubtasks,
+        maxDataBytes: options.maxDataBytes ?? defaults.maxDataBytes,
         stashKey: ws.config.stashKey,
         ...(options.sequence ? { sequence: options.sequence, thenCycle: options.thenCycle ?? false, knownSteps } : {}),
       });

@@ -70,9 +70,21 @@ export interface TaskOptions {
    * new, handing them on. Absent in tasks started before the stream existed (EVENTS_KEPT applies).
    */
   eventsKept?: number;
+  /**
+   * Most bytes the task data may take as JSON text (UTF-8). Absent in tasks started before the limit
+   * existed (DEFAULT_MAX_DATA_BYTES applies).
+   */
+  maxDataBytes?: number;
 }
 
-export const DEFAULT_TASK_OPTIONS: TaskOptions = { concurrency: 10, maxStepRuns: 10_000, maxSubtasks: 100, historyLimit: 5_000 };
+/**
+ * 1.5 MiB. Temporal's default payload limit is 2 MB, and one payload carries more than the data: a
+ * continue-as-new input holds the data plus the task's state and event window. Keeping the data well
+ * below that limit leaves them room.
+ */
+export const DEFAULT_MAX_DATA_BYTES = 1_572_864;
+
+export const DEFAULT_TASK_OPTIONS: TaskOptions = { concurrency: 10, maxStepRuns: 10_000, maxSubtasks: 100, historyLimit: 5_000, maxDataBytes: DEFAULT_MAX_DATA_BYTES };
 
 /** A subtask a step asked for: a child task on the same engine and catalog. */
 export interface SubtaskRequest {

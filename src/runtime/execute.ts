@@ -1,6 +1,7 @@
 import { format } from 'node:util';
 import type { JsonObject } from '../model/json';
-import type { DeferredCall, StepLog, StepOutcome } from '../model/task';
+import { DEFAULT_MAX_DATA_BYTES, type DeferredCall, type StepLog, type StepOutcome } from '../model/task';
+import { describeOverLimit, overDataLimit } from '../cycle/data-limit';
 import { diffData } from './diff';
 import { runInStepScope } from './globals';
 import { maskSecrets, sealSecretStrings, sealStash, stashSecrets, unsealStash } from './stash';
@@ -16,6 +17,16 @@ export interface StepExecution extends StepApiInput {
   connectors?: (defer: (call: DeferredCall) => void) => object;
   /** Key for `data.$stash` secrets: the step sees plaintext, the patch carries sealed values only. */
   stash?: { key: Buffer | null };
+  /** The task's `maxDataBytes`: a step leaving more data than this fails (DataLimitError). Absent: the default. */
+  maxDataBytes?: number;
+}
+
+/** A step left the task data over its `maxDataBytes`; the same would happen on every retry. */
+export class DataLimitError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'DataLimitError';
+  }
 }
 
 export const LOG_LIMITS = { entries: 200, chars: 4000 };
@@ -72,6 +83,9 @@ export async function executeStep(execution: StepExecution): Promise<StepOutcome
   const after = toJson(scope.data, { step: execution.step });
   // Unchanged secrets keep their sealed form, so they make no patch; new or changed ones are sealed now.
   const sealed = sealStash(after, key, execution.data);
+  // Measured as the task would hold it (secrets sealed), before any of it leaves the activity.
+  const over = overDataLimit(sealed, execution.maxDataBytes ?? DEFAULT_MAX_DATA_BYTES, execution.data);
+  if (over) throw new DataLimitError(`step "${execution.step}" would make the task data ${describeOverLimit(over)}; nothing the step wrote was kept`);
   const secrets = [...new Set([...stashSecrets(plain), ...stashSecrets(after)])];
   // Secrets also leave through subtask data and deferred connector arguments: both go into history.
   const commands = api.commands.map((command) => {

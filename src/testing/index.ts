@@ -152,6 +152,7 @@ export async function createTestEnvironment(options: { workspace: string }): Pro
           concurrency: defaults.concurrency,
           maxStepRuns: defaults.maxStepRuns,
           maxSubtasks: defaults.maxSubtasks,
+          maxDataBytes: defaults.maxDataBytes,
         });
         return waitForTask(session.client, handle.workflowId, { timeoutMs: opts.timeoutMs ?? DEFAULT_SCENARIO_TIMEOUT_MS });
       })();

@@ -77,6 +77,7 @@ async function runOne(client: Client, ws: Workspace, taskQueue: string, scenario
       concurrency: defaults.concurrency,
       maxStepRuns: defaults.maxStepRuns,
       maxSubtasks: defaults.maxSubtasks,
+      maxDataBytes: defaults.maxDataBytes,
     });
     taskId = handle.workflowId;
     log(`  ${scenario.name}: task ${taskId}`);

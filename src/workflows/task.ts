@@ -6,6 +6,8 @@ import type { SequencePosition } from '../model/events';
 import { TaskBook, type CycleEffects, type Retry, type StepRun } from '../cycle/task-book';
 import { isJsonObject, type JsonObject } from '../model/json';
 import { stepDataInput } from '../cycle/step-data';
+import { describeOverLimit, maxDataBytesOf, overDataLimit } from '../cycle/data-limit';
+import { applyMergePatch } from '../cycle/paths';
 import type { Catalog, CatalogStep, StepOutcome, TaskError, TaskSnapshot } from '../model/task';
 import { TASK_NAME_KEY, TASK_STATE_KEY, TASK_TAGS_KEY } from '../model/search-attributes';
 import { eventsQuery, progressQuery, reloadUpdate, resumeUpdate, snapshotQuery, stepDataQuery, stopSignal, stopUpdate, updateDataUpdate, type TaskWorkflowInput } from './api';
@@ -218,11 +220,12 @@ function runStep(task: TaskBook, step: CatalogStep, cycle: number): Promise<Step
   // the replay down. A step still running may read its snapshot, so it is served either way.
   const replaying = wf.workflowInfo().unsafe.isReplaying;
   const data = replaying ? REPLAYED_INPUT : stepDataInput(task.data);
-  if ('data' in data) return run({ taskId: task.taskId, executionId, step: step.name, file: step.file, name: task.name, tags: task.tags, ...data });
+  const maxDataBytes = task.options.maxDataBytes;
+  if ('data' in data) return run({ taskId: task.taskId, executionId, step: step.name, file: step.file, name: task.name, tags: task.tags, maxDataBytes, ...data });
   // Large data stays out of the activity input (history): the step reads this snapshot through stepDataQuery.
   const served = servedSnapshots(task);
   served.set(executionId, task.data);
-  return run({ taskId: task.taskId, executionId, step: step.name, file: step.file, name: task.name, tags: task.tags, ...data }).finally(() => served.delete(executionId));
+  return run({ taskId: task.taskId, executionId, step: step.name, file: step.file, name: task.name, tags: task.tags, maxDataBytes, ...data }).finally(() => served.delete(executionId));
 }
 
 /** Stands for the input of a step activity scheduled before a replay; never sent. */
@@ -343,6 +346,10 @@ function listenForControl(
       validator: (patch) => {
         refuseWhenTerminal();
         if (!isJsonObject(patch)) throw new Error('an update must be a JSON object (a JSON Merge Patch of the task data)');
+        // Measured against the data the update will meet: the task's, with accepted updates not yet taken in.
+        const current = inbox.reduce((data, arrival) => (arrival.kind === 'update' ? (applyMergePatch(data, arrival.patch) as JsonObject) : data), task.data);
+        const over = overDataLimit(applyMergePatch(current, patch) as JsonObject, maxDataBytesOf(task.options), current);
+        if (over) throw new Error(`the update would make the task data ${describeOverLimit(over)}; the task keeps its data`);
       },
     },
   );

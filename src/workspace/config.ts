@@ -14,7 +14,7 @@ import { join, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import type { JsonObject, JsonValue } from '../model/json';
-import type { StepRetryPolicy } from '../model/task';
+import { DEFAULT_MAX_DATA_BYTES, type StepRetryPolicy } from '../model/task';
 import { DEFAULT_RETRY, DEFAULT_STEP_TIMEOUT_MS, durationMs, resolveStepOptions, retryOptionsSchema } from '../steps/options';
 import { DEFAULT_CIRCUIT, type CircuitSettings } from '../connectors/circuit';
 
@@ -50,7 +50,7 @@ export interface ObservabilityConfig {
 }
 
 export interface WorkspaceConfig {
-  defaults: { retry: StepRetryPolicy; timeoutMs: number; concurrency: number; maxStepRuns: number; maxSubtasks: number };
+  defaults: { retry: StepRetryPolicy; timeoutMs: number; concurrency: number; maxStepRuns: number; maxSubtasks: number; maxDataBytes: number };
   /** AES-256 key for `data.$stash` (32 bytes), or null when `secrets.key` is not set. */
   stashKey: Buffer | null;
   /** `config:`: what steps read with `task.config(KEY)`. */
@@ -79,6 +79,7 @@ export function defaultWorkspaceConfig(): WorkspaceConfig {
       concurrency: 10,
       maxStepRuns: 10_000,
       maxSubtasks: 100,
+      maxDataBytes: DEFAULT_MAX_DATA_BYTES,
     },
     stashKey: null,
     values: {},
@@ -238,6 +239,7 @@ const defaultsSchema = z
     concurrency: atLeastOne.nullish(),
     maxStepRuns: atLeastOne.nullish(),
     maxSubtasks: atLeastOne.nullish(),
+    maxDataBytes: atLeastOne.nullish(),
   })
   .strict();
 
@@ -372,6 +374,7 @@ function resolveConfig(parsed: ConfigFile, file: string, problemFile: string, pr
     concurrency: d.concurrency ?? config.defaults.concurrency,
     maxStepRuns: d.maxStepRuns ?? config.defaults.maxStepRuns,
     maxSubtasks: d.maxSubtasks ?? config.defaults.maxSubtasks,
+    maxDataBytes: d.maxDataBytes ?? config.defaults.maxDataBytes,
   };
   config.stashKey = parsed.secrets?.key ?? null;
   config.values = parsed.config ?? {};

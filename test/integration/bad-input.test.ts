@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { getTask, listTasks, resumeTask, startTask, TaskInputError, updateTask, waitForTask } from '../../src/client';
+import type { JsonObject } from '../../src/model/json';
 import type { TaskSnapshot } from '../../src/model/task';
 import { updateDataUpdate } from '../../src/workflows/api';
 import { whenflow } from '../support/cli';
@@ -80,6 +81,62 @@ describe('R4: task data from outside', () => {
     await expect(start({ order: { at: () => 1 } })).rejects.toThrow(/^invalid task: data\.order: /);
   });
 
+  it('data over maxDataBytes is refused before a task starts, naming size, limit and largest keys (client, `task new`)', async () => {
+    const name = `too-large-${Math.random().toString(36).slice(2)}`;
+    const start = (data: JsonObject, maxDataBytes?: number) => startTask(harness.client, { name, data, taskQueue: harness.taskQueue, ...(maxDataBytes ? { maxDataBytes } : {}) });
+    // The default limit: 1.5 MiB.
+    await expect(start({ blob: 'x'.repeat(2_000_000), id: 7 })).rejects.toThrow(
+      'invalid task: data: is 2,000,018 bytes (1.9 MiB) as JSON, over the limit of 1,572,864 bytes (1.5 MiB) set by maxDataBytes (a task option; whenflow.yaml defaults.maxDataBytes); largest keys: data.blob 1.9 MiB, data.id 6 bytes',
+    );
+    // A limit of the caller's: measured in UTF-8 bytes, not characters.
+    const refused = await start({ note: 'é'.repeat(600), attachments: ['a'.repeat(300)] }, 1000).catch((error: unknown) => error);
+    expect(refused).toBeInstanceOf(TaskInputError);
+    expect((refused as TaskInputError).issues).toEqual([
+      { path: 'data', message: expect.stringMatching(/^is 1,530 bytes \(1\.5 KiB\) as JSON, over the limit of 1000 bytes .*; largest keys: data\.note 1\.2 KiB, data\.attachments 318 bytes$/) },
+    ]);
+    const fits = await start({ healthy: true, note: 'é'.repeat(400) }, 1000);
+    harness.taskIds.push(fits.workflowId);
+    expect(await waitForTask(harness.client, fits.workflowId, { timeoutMs: 30_000 })).toMatchObject({ state: 'done', result: 'healthy' });
+    const file = join(workspace, 'too-large.json');
+    writeFileSync(file, JSON.stringify({ blob: 'x'.repeat(2_000_000) }));
+    const { code, stderr } = await whenflow(['task', 'new', `${name}-cli`, '-f', file, '--task-queue', harness.taskQueue], cliEnv());
+    unlinkSync(file);
+    expect(code).toBe(2);
+    expect(stderr).toContain('invalid task: data: is 2,000,011 bytes (1.9 MiB) as JSON, over the limit of 1,572,864 bytes (1.5 MiB) set by maxDataBytes');
+    expect(await listTasks(harness.client, { name: `${name}-cli` })).toEqual([]);
+  });
+
+  it('`whenflow run --max-data-bytes N` applies the limit to its task', async () => {
+    const data = JSON.stringify({ note: 'x'.repeat(200) });
+    const refused = await whenflow(['run', '-w', workspace, '-d', data, '--max-data-bytes', '100'], cliEnv());
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain('invalid task: data: is 211 bytes as JSON, over the limit of 100 bytes set by maxDataBytes');
+    const bad = await whenflow(['run', '-w', workspace, '-d', data, '--max-data-bytes', '0'], cliEnv());
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('--max-data-bytes');
+  });
+
+  it('an update that would make the data exceed maxDataBytes is refused by the task, naming the size; the task goes on unharmed', async () => {
+    const { workflowId } = await startTask(harness.client, { name: 'update too large', data: { waiting: true }, maxDataBytes: 2000, taskQueue: harness.taskQueue });
+    harness.taskIds.push(workflowId);
+    expect((await waitForTask(harness.client, workflowId, { timeoutMs: 30_000 })).state).toBe('attention');
+    const refused = await updateTask(harness.client, workflowId, { blob: 'x'.repeat(1500), more: 'y'.repeat(600) }).catch((error: unknown) => error);
+    expect(refused).toBeInstanceOf(WorkflowUpdateFailedError);
+    expect((refused as WorkflowUpdateFailedError).cause?.message).toBe(
+      'the update would make the task data 2,136 bytes (2.1 KiB) as JSON, over the limit of 2,000 bytes (2.0 KiB) set by maxDataBytes ' +
+        '(a task option; whenflow.yaml defaults.maxDataBytes); largest keys: data.blob 1.5 KiB, data.more 609 bytes, data.waiting 14 bytes; the task keeps its data',
+    );
+    // The CLI says the task refused, exit 2.
+    const { code, stderr } = await whenflow(['task', 'update', workflowId, '-d', JSON.stringify({ blob: 'x'.repeat(2500) })], cliEnv());
+    expect(code).toBe(2);
+    expect(stderr).toContain('the task refused: the update would make the task data 2,526 bytes (2.5 KiB) as JSON, over the limit of 2,000 bytes (2.0 KiB)');
+    const unharmed = await getTask(harness.client, workflowId);
+    expect(unharmed).toMatchObject({ state: 'attention', data: { waiting: true } });
+    // Within the limit, updates still go through.
+    await updateTask(harness.client, workflowId, { waiting: null, healthy: true, blob: 'x'.repeat(1500) });
+    expect(await waitForTask(harness.client, workflowId, { timeoutMs: 30_000 })).toMatchObject({ state: 'done', result: 'healthy' });
+  });
+
   it('a raw update that is not an object is refused by the task itself; the task goes on unharmed', async () => {
     const { workflowId } = await startTask(harness.client, { name: 'raw update', data: { waiting: true }, taskQueue: harness.taskQueue });
     harness.taskIds.push(workflowId);
@@ -104,8 +161,14 @@ describe('R4: step content that goes wrong', () => {
     ['unknown_connector', { bad: 'connector' }, 'connectors.ledgr.post: no connector named "ledgr" (known connectors: fetch, utils)', 1],
     ['unknown_method', { bad: 'method' }, 'connectors.fetch.fetchAll: connector "fetch" has no method "fetchAll"', 1],
     ['deferred_unknown', { bad: 'deferred' }, 'connectors.mailer.send: no connector named "mailer"', 1],
-    // No data size limit of whenflow's own yet: the server's payload limit is the one that applies.
-    ['writes_too_much', { bad: 'too much' }, 'Complete result exceeds size limit', 2],
+    // whenflow's own limit (the default maxDataBytes), far below the server's payload limit; not retried.
+    [
+      'writes_too_much',
+      { bad: 'too much' },
+      'step "writes_too_much" would make the task data 3,000,040 bytes (2.9 MiB) as JSON, over the limit of 1,572,864 bytes (1.5 MiB) set by maxDataBytes ' +
+        '(a task option; whenflow.yaml defaults.maxDataBytes); largest keys: data.blob 2.9 MiB, data.bad 16 bytes, data.keep 11 bytes; nothing the step wrote was kept',
+      1,
+    ],
   ])('%s: error naming the step (and path), worker keeps serving, resume after the fix finishes the task', async (step, data, message, attempts) => {
     const failed = await harness.runTask({ name: step, data: { ...data, keep: 'me' } }, 30_000);
     expect(failed.state).toBe('error');

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import type { JsonObject } from '../../src/model/json';
 import { applyPatchTo, type DataPatch } from '../../src/runtime/diff';
-import { executeStep, LOG_LIMITS, type StepContent } from '../../src/runtime/execute';
+import { DataLimitError, executeStep, LOG_LIMITS, type StepContent } from '../../src/runtime/execute';
 import { installStepGlobals, OutsideStepError, runInStepScope, runOutsideStep } from '../../src/runtime/globals';
 import { sealStash, unsealStash, unsealStrings } from '../../src/runtime/stash';
 import { DataValueError } from '../../src/runtime/to-json';
@@ -404,5 +404,48 @@ describe('executeStep: secrets in data.$stash', () => {
     expect(unsealStrings(args, key)).toEqual({ headers: { authorization: 'Bearer key-0123456789' }, plain: 'ok' });
     const child = outcome.commands.find((c) => c.type === 'subtask');
     expect(child?.type === 'subtask' && unsealStash(child.request.data, key)).toEqual({ $stash: { token: 'key-0123456789' }, n: 1 });
+  });
+});
+
+describe('executeStep: the data size limit (maxDataBytes)', () => {
+  const run = (content: StepContent, input: JsonObject, maxDataBytes?: number) =>
+    executeStep({ step: 'grows', taskId: 'task-1', attempt: 1, data: input, content, ...(maxDataBytes !== undefined ? { maxDataBytes } : {}) });
+
+  it('a step leaving the data over the limit fails with DataLimitError naming the step, size, limit and largest keys', async () => {
+    const failure = await run(async () => {
+      data.blob = 'x'.repeat(2000);
+    }, { keep: 'me' }, 1000).catch((error: unknown) => error);
+    expect(failure).toBeInstanceOf(DataLimitError);
+    expect((failure as Error).name).toBe('DataLimitError');
+    expect((failure as Error).message).toBe(
+      'step "grows" would make the task data 2,023 bytes (2.0 KiB) as JSON, over the limit of 1000 bytes set by maxDataBytes ' +
+        '(a task option; whenflow.yaml defaults.maxDataBytes); largest keys: data.blob 2.0 KiB, data.keep 11 bytes; nothing the step wrote was kept',
+    );
+  });
+
+  it('without a limit given, the default (1.5 MiB) applies', async () => {
+    await expect(run(async () => {
+      data.blob = 'x'.repeat(1_600_000);
+    }, {})).rejects.toThrow(/over the limit of 1,572,864 bytes \(1\.5 MiB\)/);
+    const fits = await run(async () => {
+      data.blob = 'x'.repeat(1_500_000);
+    }, {});
+    expect(fits.patch).toHaveLength(1);
+  });
+
+  it('sealed secrets are measured as the task holds them; a step trimming data already over the limit passes', async () => {
+    const key = randomBytes(32);
+    const plain = 'p'.repeat(300);
+    const sealedSize = Buffer.byteLength(JSON.stringify(sealStash({ $stash: { token: plain } }, key)));
+    expect(sealedSize).toBeGreaterThan(Buffer.byteLength(JSON.stringify({ $stash: { token: plain } })));
+    await expect(
+      executeStep({ step: 'grows', taskId: 'task-1', attempt: 1, data: {}, content: async () => {
+        data.$stash = { token: plain };
+      }, stash: { key }, maxDataBytes: sealedSize - 1 }),
+    ).rejects.toThrow(DataLimitError);
+    const trimmed = await run(async () => {
+      data.blob = data.blob.slice(0, 1500);
+    }, { blob: 'x'.repeat(2000) }, 1000);
+    expect(trimmed.patch).toEqual([{ op: 'replace', path: '/blob', value: 'x'.repeat(1500) }]);
   });
 });

@@ -49,7 +49,7 @@ describe('loadWorkspaceConfig: no file', () => {
     expect(problems).toEqual([]);
     expect(config).toEqual(defaultWorkspaceConfig());
     expect(config).toEqual({
-      defaults: { retry: DEFAULT_RETRY, timeoutMs: DEFAULT_STEP_TIMEOUT_MS, concurrency: 10, maxStepRuns: 10_000, maxSubtasks: 100 },
+      defaults: { retry: DEFAULT_RETRY, timeoutMs: DEFAULT_STEP_TIMEOUT_MS, concurrency: 10, maxStepRuns: 10_000, maxSubtasks: 100, maxDataBytes: 1_572_864 },
       stashKey: null,
       values: {},
       connectors: {},
@@ -89,6 +89,7 @@ defaults:
   concurrency: 4
   maxStepRuns: 500
   maxSubtasks: 20
+  maxDataBytes: 500000
 secrets:
   key: ${KEY_B64}
 config:
@@ -116,6 +117,7 @@ webhooks:
       concurrency: 4,
       maxStepRuns: 500,
       maxSubtasks: 20,
+      maxDataBytes: 500_000,
     });
     expect(config.stashKey?.equals(KEY)).toBe(true);
     expect(config.values).toEqual({ SLACK_CHANNEL: '#ops', LIMITS: { daily: 100, regions: ['eu', 'us'] }, ENABLED: true, NOTHING: null });
@@ -289,6 +291,7 @@ describe('loadWorkspaceConfig: problems', () => {
       '  timeout: 0',
       '  concurrency: 1.5',
       '  maxSubtasks: 0',
+      '  maxDataBytes: 1.5MB',
       'config:',
       '  BIG: .inf',
       'connectors:',
@@ -304,6 +307,7 @@ describe('loadWorkspaceConfig: problems', () => {
       'connectors.crm.options',
       'connectors.crm.timeout',
       'defaults.concurrency',
+      'defaults.maxDataBytes',
       'defaults.maxSubtasks',
       'defaults.retry.initialInterval',
       'defaults.retry.maximumAttempts',
