@@ -4,6 +4,7 @@ import { checkSequence, startTask, watchTask } from '../client';
 import type { TaskSnapshot } from '../model/task';
 import { openSession } from '../temporal/server';
 import { createTaskWorker } from '../worker';
+import { workspaceTaskSettings } from '../workspace/config';
 import { UsageError } from './errors';
 import { readTaskData, readWorkspace } from './input';
 import { formatEvent, formatFinal, toRunJson } from './output';
@@ -36,7 +37,6 @@ export async function runOnce(options: RunOptions, io: { out: (s: string) => voi
   }
   const taskData = (data as PromiseFulfilledResult<Awaited<ReturnType<typeof readTaskData>>>).value;
   const ws = (workspace as PromiseFulfilledResult<Awaited<ReturnType<typeof readWorkspace>>>).value;
-  const defaults = ws.config.defaults;
   const knownSteps = ws.catalog.steps.map((step) => step.name);
   if (options.sequence) checkSequence(options.sequence, knownSteps);
 
@@ -50,11 +50,10 @@ export async function runOnce(options: RunOptions, io: { out: (s: string) => voi
         name: options.name ?? 'task',
         data: taskData,
         taskQueue,
-        concurrency: options.concurrency ?? defaults.concurrency,
-        maxStepRuns: options.maxStepRuns ?? defaults.maxStepRuns,
-        maxSubtasks: defaults.maxSubtasks,
-        maxDataBytes: options.maxDataBytes ?? defaults.maxDataBytes,
-        stashKey: ws.config.stashKey,
+        ...workspaceTaskSettings(ws.config),
+        ...(options.concurrency ? { concurrency: options.concurrency } : {}),
+        ...(options.maxStepRuns ? { maxStepRuns: options.maxStepRuns } : {}),
+        ...(options.maxDataBytes ? { maxDataBytes: options.maxDataBytes } : {}),
         ...(options.sequence ? { sequence: options.sequence, thenCycle: options.thenCycle ?? false, knownSteps } : {}),
       });
       io.progress(`task ${handle.workflowId} started on ${session.address} (${ws.catalog.steps.length} steps in ${ws.dir})`);

@@ -16,6 +16,7 @@ import { loadStepFile, WorkspaceError } from '../steps/load';
 import { installRuntime } from '../temporal/runtime';
 import { startDevServer } from '../temporal/server';
 import { createTaskWorker } from '../worker';
+import { workspaceTaskSettings } from '../workspace/config';
 import { InvalidWorkspaceError, openWorkspace, type Workspace } from '../workspace/workspace';
 import { DEFAULT_SCENARIO_TIMEOUT_MS } from './run-scenarios';
 
@@ -137,7 +138,6 @@ export async function createTestEnvironment(options: { workspace: string }): Pro
     throw new Error(`the test worker stopped${workerFailure instanceof Error ? `: ${workerFailure.message}` : ''}`, { cause: workerFailure });
   });
   stopped.catch(() => undefined); // only observed by runTask
-  const defaults = ws.config.defaults;
   let closing: Promise<void> | undefined;
   return {
     client: session.client,
@@ -148,11 +148,7 @@ export async function createTestEnvironment(options: { workspace: string }): Pro
           name: opts.name ?? 'task',
           data,
           taskQueue,
-          stashKey: ws.config.stashKey,
-          concurrency: defaults.concurrency,
-          maxStepRuns: defaults.maxStepRuns,
-          maxSubtasks: defaults.maxSubtasks,
-          maxDataBytes: defaults.maxDataBytes,
+          ...workspaceTaskSettings(ws.config),
         });
         return waitForTask(session.client, handle.workflowId, { timeoutMs: opts.timeoutMs ?? DEFAULT_SCENARIO_TIMEOUT_MS });
       })();

@@ -6,6 +6,7 @@ import { isTerminal, type TaskSnapshot } from '../model/task';
 import { installRuntime } from '../temporal/runtime';
 import { openSession } from '../temporal/server';
 import { createTaskWorker } from '../worker';
+import { workspaceTaskSettings } from '../workspace/config';
 import { openWorkspace, type Workspace } from '../workspace/workspace';
 import { evaluateScenario, loadScenarios, type Scenario, type ScenarioProblem, type ScenarioResult } from './scenarios';
 
@@ -66,18 +67,13 @@ export async function runScenarios(options: RunScenariosOptions): Promise<RunSce
 
 async function runOne(client: Client, ws: Workspace, taskQueue: string, scenario: Scenario, log: (line: string) => void): Promise<ScenarioResult> {
   const timeoutMs = scenario.timeoutMs ?? DEFAULT_SCENARIO_TIMEOUT_MS;
-  const defaults = ws.config.defaults;
   let taskId: string | undefined;
   let ended = false;
   try {
     const handle = await startTask(client, {
       data: scenario.data,
       taskQueue,
-      stashKey: ws.config.stashKey,
-      concurrency: defaults.concurrency,
-      maxStepRuns: defaults.maxStepRuns,
-      maxSubtasks: defaults.maxSubtasks,
-      maxDataBytes: defaults.maxDataBytes,
+      ...workspaceTaskSettings(ws.config),
     });
     taskId = handle.workflowId;
     log(`  ${scenario.name}: task ${taskId}`);

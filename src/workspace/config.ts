@@ -71,6 +71,21 @@ export interface ConfigProblem {
   message: string;
 }
 
+/**
+ * What a workspace's configuration gives every task started for it: its stash key and its `defaults`
+ * task limits. Spread into `startTask` by every entry point that has the workspace at hand.
+ */
+export function workspaceTaskSettings(config: WorkspaceConfig): {
+  stashKey: Buffer | null;
+  concurrency: number;
+  maxStepRuns: number;
+  maxSubtasks: number;
+  maxDataBytes: number;
+} {
+  const { concurrency, maxStepRuns, maxSubtasks, maxDataBytes } = config.defaults;
+  return { stashKey: config.stashKey, concurrency, maxStepRuns, maxSubtasks, maxDataBytes };
+}
+
 export function defaultWorkspaceConfig(): WorkspaceConfig {
   return {
     defaults: {

@@ -116,6 +116,26 @@ describe('R4: task data from outside', () => {
     expect(bad.stderr).toContain('--max-data-bytes');
   });
 
+  it('`task new -w` applies the workspace’s defaults: defaults.maxDataBytes refuses, defaults.maxStepRuns reaches the task', async () => {
+    const limited = mkdtempSync(join(tmpdir(), 'whenflow-defaults-'));
+    try {
+      writeFileSync(join(limited, 'whenflow.yaml'), 'defaults:\n  maxDataBytes: 100\n  maxStepRuns: 7\n');
+      const name = `defaults-${Math.random().toString(36).slice(2)}`;
+      const refused = await whenflow(['task', 'new', name, '-w', limited, '-d', JSON.stringify({ note: 'x'.repeat(200) }), '--task-queue', harness.taskQueue], cliEnv());
+      expect(refused.code).toBe(2);
+      expect(refused.stderr).toContain('invalid task: data: is 211 bytes as JSON, over the limit of 100 bytes set by maxDataBytes');
+      expect(await listTasks(harness.client, { name })).toEqual([]);
+      const started = await whenflow(['task', 'new', name, '-w', limited, '-d', '{"bad":"redo","n":0}', '--task-queue', harness.taskQueue, '--json'], cliEnv());
+      expect(started.code).toBe(0);
+      const { taskId } = JSON.parse(started.stdout) as { taskId: string };
+      harness.taskIds.push(taskId);
+      const failed = await waitForTask(harness.client, taskId, { timeoutMs: 30_000 });
+      expect(failed).toMatchObject({ state: 'error', stepRuns: 7, error: { reason: 'max-step-runs' } });
+    } finally {
+      rmSync(limited, { recursive: true, force: true });
+    }
+  });
+
   it('an update that would make the data exceed maxDataBytes is refused by the task, naming the size; the task goes on unharmed', async () => {
     const { workflowId } = await startTask(harness.client, { name: 'update too large', data: { waiting: true }, maxDataBytes: 2000, taskQueue: harness.taskQueue });
     harness.taskIds.push(workflowId);

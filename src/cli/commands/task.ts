@@ -4,7 +4,7 @@ import type { TaskEvent } from '../../model/events';
 import { isJsonObject, type JsonObject } from '../../model/json';
 import { TASK_STATES, type TaskSnapshot, type TaskState, type TraceEntry } from '../../model/task';
 import { maskStashForDisplay } from '../../runtime/stash';
-import { loadWorkspaceConfig } from '../../workspace/config';
+import { defaultWorkspaceConfig, loadWorkspaceConfig, workspaceTaskSettings, type WorkspaceConfig } from '../../workspace/config';
 import { DEFAULT_TASK_QUEUE } from '../../worker';
 import { withSession } from '../connect';
 import { UsageError } from '../errors';
@@ -18,12 +18,12 @@ export interface Io {
   err: (line: string) => void;
 }
 
-/** The stash key of a workspace, for commands that send data carrying `$stash`. */
-async function stashKeyOf(workspace: string | undefined): Promise<Buffer | null> {
-  if (!workspace) return null;
+/** The configuration of `-w`'s workspace (its defaults without one), for commands that start or change tasks. */
+async function configOf(workspace: string | undefined): Promise<WorkspaceConfig> {
+  if (!workspace) return defaultWorkspaceConfig();
   const { config, problems } = await loadWorkspaceConfig(workspace);
   if (problems.length > 0) throw new UsageError(`whenflow.yaml of ${workspace}: ${problems.map((p) => `${p.path}: ${p.message}`).join('; ')}`);
-  return config.stashKey;
+  return config;
 }
 
 /** Progress lines for people, from the event stream. */
@@ -49,10 +49,11 @@ export async function taskNew(
   const data = await readTaskData({ ...(opts.file !== undefined ? { data: opts.file } : {}), ...(opts.data !== undefined ? { json: opts.data } : {}) });
   if (opts.thenCycle && !opts.sequence) throw new UsageError('--then-cycle needs --sequence');
   await checkSequenceAgainst(opts.workspace, opts.sequence);
-  const stashKey = await stashKeyOf(opts.workspace);
+  // The workspace's stash key and `defaults` task limits apply to the task.
+  const settings = workspaceTaskSettings(await configOf(opts.workspace));
   const sequence = opts.sequence ? { sequence: opts.sequence, thenCycle: opts.thenCycle } : {};
   await withSession(async ({ client }) => {
-    const handle = await startTask(client, { name, tags: opts.tag ?? [], data, taskQueue: opts.taskQueue ?? DEFAULT_TASK_QUEUE, stashKey, ...sequence });
+    const handle = await startTask(client, { ...settings, name, tags: opts.tag ?? [], data, taskQueue: opts.taskQueue ?? DEFAULT_TASK_QUEUE, ...sequence });
     if (!opts.wait) {
       io.out(opts.json ? JSON.stringify({ taskId: handle.workflowId }) : handle.workflowId);
       return;
@@ -130,7 +131,7 @@ export async function taskLog(taskId: string, opts: { changes: boolean; logs: bo
 export async function taskUpdate(taskId: string, opts: { data?: string; file?: string; workspace?: string; json: boolean }, io: Io): Promise<void> {
   const patch: JsonObject = await readTaskData({ ...(opts.file !== undefined ? { data: opts.file } : {}), ...(opts.data !== undefined ? { json: opts.data } : {}) });
   if (!isJsonObject(patch)) throw new UsageError('the update must be a JSON object');
-  const stashKey = await stashKeyOf(opts.workspace);
+  const { stashKey } = await configOf(opts.workspace);
   const state = await withSession(({ client }) => updateTask(client, taskId, patch, { stashKey }));
   io.out(opts.json ? JSON.stringify({ taskId, state }) : `task ${taskId} updated (${state})`);
 }

@@ -3,6 +3,7 @@ import { startTask } from '../../client';
 import type { TemporalSession } from '../../temporal/server';
 import { startWebhookServer, type WebhookServer } from '../../webhooks/server';
 import { DEFAULT_TASK_QUEUE } from '../../worker';
+import { workspaceTaskSettings } from '../../workspace/config';
 import type { Workspace } from '../../workspace/workspace';
 import { connectForCommands } from '../connect';
 import { UsageError } from '../errors';
@@ -20,7 +21,7 @@ export async function serveWebhooks(ws: Workspace, session: TemporalSession, opt
     ...(options.host ? { host: options.host } : {}),
     log: (line) => io.err(pc.dim(line)),
     start: async (task) => {
-      const handle = await startTask(session.client, { ...task, taskQueue: options.taskQueue, stashKey: ws.config.stashKey });
+      const handle = await startTask(session.client, { ...workspaceTaskSettings(ws.config), ...task, taskQueue: options.taskQueue });
       return { taskId: handle.workflowId };
     },
   });
