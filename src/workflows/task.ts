@@ -13,6 +13,7 @@ import { TASK_NAME_KEY, TASK_STATE_KEY, TASK_TAGS_KEY } from '../model/search-at
 import { eventsQuery, progressQuery, reloadUpdate, resumeUpdate, snapshotQuery, stepDataQuery, stopSignal, stopUpdate, updateDataUpdate, type TaskWorkflowInput } from './api';
 import { DeferredCalls, heartbeatTimeoutFor, Subtasks, temporalRetryPolicy, type Inbox } from './effects';
 import { describeStepFailure } from './failures';
+import { startCycleSpan } from './cycle-span';
 
 const catalogActivityOptions: wf.ActivityOptions = {
   startToCloseTimeout: '2 minutes',
@@ -182,9 +183,11 @@ async function act(task: TaskBook, chosen: CatalogStep[], position?: SequencePos
   task.state = 'running';
   publishSearchAttributes(task);
   const snapshot = task.data;
-  const cycle = task.beginCycle(chosen.map((step) => step.name), position);
+  const steps = chosen.map((step) => step.name);
+  const cycle = task.beginCycle(steps, position);
   const startedAt = new Date(Date.now()).toISOString();
-  const settled = await Promise.allSettled(chosen.map((step) => runStep(task, step, cycle)));
+  const span = startCycleSpan({ taskId: task.taskId, cycle, steps, position });
+  const settled = await span.activate(() => Promise.allSettled(chosen.map((step) => runStep(task, step, cycle))));
 
   const runs: (StepRun & { patch: StepOutcome['patch'] })[] = [];
   let failure: TaskError | null = null;
@@ -203,6 +206,7 @@ async function act(task: TaskBook, chosen: CatalogStep[], position?: SequencePos
   // Steps that succeeded keep their effects even when a sibling failed: their side effects happened.
   const effects = task.recordCycle(runs, mergePatches(snapshot, runs.map((run) => ({ step: run.step, patch: run.patch }))));
   if (failure && !task.terminal) task.fail(failure);
+  span.end(failure);
   publishSearchAttributes(task);
   return effects;
 }

@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { basename, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
+import { SpanStatusCode } from '@opentelemetry/api';
 import { InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { Client, Connection } from '@temporalio/client';
 import { makeWorkflowExporter } from '@temporalio/interceptors-opentelemetry';
@@ -183,15 +184,36 @@ describe('tracing', () => {
       expect(startChild.parentSpanId).toBe(task.spanContext().spanId);
       expect(child.parentSpanId).toBe(startChild.spanContext().spanId);
 
-      // The child's step: its span under Temporal's activity spans, under the child task's span.
+      // The child's step: its span under Temporal's activity spans, under its cycle's span, under the child task's span.
       const step = named('step check_stock');
       const call = named('connector inventory.stock');
       const activity = byId(step.parentSpanId);
       expect(activity?.name).toBe('RunActivity:runStep');
       const scheduled = byId(activity?.parentSpanId);
       expect(scheduled?.name).toBe('StartActivity:runStep');
-      expect(scheduled?.parentSpanId).toBe(child.spanContext().spanId);
+      const childCycle = byId(scheduled?.parentSpanId);
+      expect(childCycle?.name).toBe('whenflow.cycle');
+      expect(childCycle?.parentSpanId).toBe(child.spanContext().spanId);
       expect(call.parentSpanId).toBe(step.spanContext().spanId);
+
+      // Task → cycle → step: every cycle is a span under its task, every step attempt under its cycle.
+      const cyclesOf = (taskSpan: ReadableSpan) => spans.filter((s) => s.name === 'whenflow.cycle' && s.parentSpanId === taskSpan.spanContext().spanId);
+      const cycleOf = (stepName: string) => byId(byId(byId(named(`step ${stepName}`).parentSpanId)?.parentSpanId)?.parentSpanId);
+      // (Temporal's sink adds the workflow info to the attributes of every span from the workflow.)
+      expect(cyclesOf(task).map((s) => s.attributes)).toMatchObject([
+        { 'whenflow.task_id': handle.workflowId, 'whenflow.cycle': 1, 'whenflow.steps': ['split'] },
+        { 'whenflow.task_id': handle.workflowId, 'whenflow.cycle': 2, 'whenflow.steps': ['joined'] },
+      ]);
+      expect(cyclesOf(child).map((s) => s.attributes)).toMatchObject([
+        { 'whenflow.task_id': childId, 'whenflow.cycle': 1, 'whenflow.steps': ['check_stock'] },
+        { 'whenflow.task_id': childId, 'whenflow.cycle': 2, 'whenflow.steps': ['done'] },
+      ]);
+      for (const cycle of [...cyclesOf(task), ...cyclesOf(child)]) expect(cycle.attributes).not.toHaveProperty('whenflow.sequence_index');
+      expect(cycleOf('split')).toBe(cyclesOf(task)[0]);
+      expect(cycleOf('joined')).toBe(cyclesOf(task)[1]);
+      expect(cycleOf('check_stock')).toBe(cyclesOf(child)[0]);
+      expect(cycleOf('done')).toBe(cyclesOf(child)[1]);
+      for (const cycle of [...cyclesOf(task), ...cyclesOf(child)]) expect(cycle.status.code).not.toBe(SpanStatusCode.ERROR);
       for (const span of spans) expect(span.spanContext().traceId).toBe(task.spanContext().traceId);
 
       expect(step.attributes).toMatchObject({ 'whenflow.task_id': childId, 'whenflow.step': 'check_stock', 'whenflow.cycle': 1, 'whenflow.attempt': 1 });
@@ -201,6 +223,58 @@ describe('tracing', () => {
       expect(call.attributes).toMatchObject({ 'whenflow.connector': 'inventory', 'whenflow.method': 'stock', 'whenflow.task_id': childId, 'whenflow.step': 'check_stock' });
       expect(task.resource.attributes['service.name']).toBe('whenflow-test');
     } finally {
+      worker.shutdown();
+      await running;
+      await nativeConnection.close();
+      await tracing.shutdown();
+    }
+  });
+
+  it('cycle spans carry the sequence position; a step that fails for good marks its cycle as an error; both histories replay', async () => {
+    const exporter = new InMemorySpanExporter();
+    const tracing = createTracing({ spanProcessor: new SimpleSpanProcessor(exporter), serviceName: 'whenflow-test' });
+    const nativeConnection = await NativeConnection.connect({ address: inject('temporalAddress') });
+    const taskQueue = `tracing-cycles-${process.pid}`;
+    const worker = await createTaskWorker({ connection: nativeConnection, namespace: inject('temporalNamespace'), workspace, taskQueue, tracing });
+    const running = worker.run();
+    const cyclesOf = (taskId: string) => exporter.getFinishedSpans().filter((s) => s.name === 'whenflow.cycle' && s.attributes['whenflow.task_id'] === taskId);
+    let failingId: string | undefined;
+    try {
+      inventory.failFirst = 0;
+      const sequenced = await startTask(client, { name: 'sequenced', data: { item: { sku: 'S-1', via: 'step' } }, sequence: ['check_stock', 'done'], taskQueue });
+      expect((await waitForTask(client, sequenced.workflowId, { timeoutMs: 60_000 })).state).toBe('done');
+      const sequenceCycles = await until(() => (cyclesOf(sequenced.workflowId).length === 2 ? cyclesOf(sequenced.workflowId) : undefined), 'both cycles of the sequence were exported');
+      expect(sequenceCycles.map((s) => s.attributes)).toMatchObject([
+        { 'whenflow.task_id': sequenced.workflowId, 'whenflow.cycle': 1, 'whenflow.steps': ['check_stock'], 'whenflow.sequence_index': 1, 'whenflow.sequence_length': 2 },
+        { 'whenflow.task_id': sequenced.workflowId, 'whenflow.cycle': 2, 'whenflow.steps': ['done'], 'whenflow.sequence_index': 2, 'whenflow.sequence_length': 2 },
+      ]);
+
+      // The inventory never answers: check_stock runs out of attempts and the task goes to error.
+      inventory.received = 0;
+      inventory.failFirst = Number.POSITIVE_INFINITY;
+      const failing = await startTask(client, { name: 'failing', data: { item: { sku: 'F-1', via: 'step' } }, taskQueue });
+      failingId = failing.workflowId;
+      const failed = await waitForTask(client, failing.workflowId, { timeoutMs: 60_000 });
+      expect(failed.state).toBe('error');
+      const [failedCycle] = await until(() => (cyclesOf(failing.workflowId).length === 1 ? cyclesOf(failing.workflowId) : undefined), 'the failed cycle was exported');
+      expect(failedCycle!.attributes).toMatchObject({ 'whenflow.task_id': failing.workflowId, 'whenflow.cycle': 1, 'whenflow.steps': ['check_stock'], 'whenflow.failed_step': 'check_stock' });
+      expect(failedCycle!.status.code).toBe(SpanStatusCode.ERROR);
+      expect(failedCycle!.status.message).toContain('step check_stock failed: ');
+      // Each attempt's activity span is a child of the failed cycle's span.
+      const attempts = exporter.getFinishedSpans().filter((s) => s.name === 'StartActivity:runStep' && s.parentSpanId === failedCycle!.spanContext().spanId);
+      expect(attempts).toHaveLength(1);
+      const runs = exporter.getFinishedSpans().filter((s) => s.name === 'RunActivity:runStep' && s.parentSpanId === attempts[0]!.spanContext().spanId);
+      expect(runs).toHaveLength(failed.error!.attempts);
+
+      // Histories recorded with cycle spans replay with the traced bundle (spans are not commands).
+      const sinks = { exporter: makeWorkflowExporter(tracing.spanProcessor, tracing.resource) };
+      for (const taskId of [sequenced.workflowId, failing.workflowId]) {
+        const history = await client.workflow.getHandle(taskId).fetchHistory();
+        await Worker.runReplayHistory({ workflowBundle: await workflowBundle({ tracing: true }), sinks }, history, taskId);
+      }
+    } finally {
+      inventory.failFirst = 0;
+      if (failingId) await client.workflow.getHandle(failingId).terminate('test over');
       worker.shutdown();
       await running;
       await nativeConnection.close();
