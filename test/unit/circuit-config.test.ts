@@ -1,30 +1,12 @@
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { scratchWorkspaces } from '../support/scratch-workspaces';
 import { CircuitBoard, DEFAULT_CIRCUIT } from '../../src/connectors/circuit';
 import { ConnectorRegistry } from '../../src/connectors/registry';
 import { cycleOf, connectorStatuses, serveTelemetry, WorkerMetrics, workerStatusSchema } from '../../src/observability';
-import { defaultWorkspaceConfig, loadWorkspaceConfig } from '../../src/workspace/config';
+import { defaultWorkspaceConfig } from '../../src/workspace/config';
 import { describeTransition } from '../../src/cli/commands/serve';
 
-let scratch: string;
-let counter = 0;
-
-beforeAll(async () => {
-  scratch = await mkdtemp(join(tmpdir(), 'whenflow-circuit-config-'));
-});
-
-afterAll(async () => {
-  await rm(scratch, { recursive: true, force: true });
-});
-
-async function load(yaml: string) {
-  const dir = join(scratch, `ws${counter++}`);
-  await mkdir(join(dir, 'steps'), { recursive: true });
-  await writeFile(join(dir, 'whenflow.yaml'), yaml);
-  return loadWorkspaceConfig(dir, {});
-}
+const { load } = scratchWorkspaces('circuit-config');
 
 describe('whenflow.yaml: connectors.<name>.circuit', () => {
   it('settings over the defaults, true for the defaults, false for none, absent when not written', async () => {

@@ -1,15 +1,13 @@
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { scratchWorkspaces } from '../support/scratch-workspaces';
 import { CircuitBoard } from '../../src/connectors/circuit';
 import { chainGuards, circuitGuard, concurrencyGuard } from '../../src/connectors/guard';
 import { ConnectorLimits } from '../../src/connectors/limits';
 import { ConnectorRegistry } from '../../src/connectors/registry';
 import type { GuardedCall } from '../../src/connectors/types';
 import { connectorStatuses, WorkerMetrics } from '../../src/observability';
-import { defaultWorkspaceConfig, loadWorkspaceConfig } from '../../src/workspace/config';
+import { defaultWorkspaceConfig } from '../../src/workspace/config';
 
 /** A call the test settles by hand, recording when it was sent. */
 class Calls {
@@ -216,23 +214,7 @@ describe('concurrencyGuard around the circuit breaker', () => {
   });
 });
 
-let scratch: string;
-let counter = 0;
-
-beforeAll(async () => {
-  scratch = await mkdtemp(join(tmpdir(), 'whenflow-limits-config-'));
-});
-
-afterAll(async () => {
-  await rm(scratch, { recursive: true, force: true });
-});
-
-async function load(yaml: string) {
-  const dir = join(scratch, `ws${counter++}`);
-  await mkdir(join(dir, 'steps'), { recursive: true });
-  await writeFile(join(dir, 'whenflow.yaml'), yaml);
-  return loadWorkspaceConfig(dir, {});
-}
+const { load } = scratchWorkspaces('limits-config');
 
 describe('whenflow.yaml: connectors.<name>.maxConcurrent', () => {
   it('a whole number ≥ 1; absent when not written', async () => {

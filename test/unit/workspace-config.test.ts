@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
+import { scratchWorkspaces } from '../support/scratch-workspaces';
 import { DEFAULT_RETRY, DEFAULT_STEP_TIMEOUT_MS } from '../../src/steps/options';
 import {
   CONFIG_FILE_NAMES,
@@ -13,29 +13,7 @@ import {
   type ConfigProblem,
 } from '../../src/workspace/config';
 
-let scratch: string;
-let counter = 0;
-
-beforeAll(async () => {
-  scratch = await mkdtemp(join(tmpdir(), 'whenflow-config-'));
-});
-
-afterAll(async () => {
-  await rm(scratch, { recursive: true, force: true });
-});
-
-/** A fresh workspace folder (with `steps/`) holding the given files. */
-async function workspace(files: Record<string, string> = {}): Promise<string> {
-  const dir = join(scratch, `ws${counter++}`);
-  await mkdir(join(dir, 'steps'), { recursive: true });
-  for (const [name, text] of Object.entries(files)) await writeFile(join(dir, name), text);
-  return dir;
-}
-
-async function load(yaml: string, env: NodeJS.ProcessEnv = {}, name = 'whenflow.yaml') {
-  const dir = await workspace({ [name]: yaml });
-  return { dir, ...(await loadWorkspaceConfig(dir, env)) };
-}
+const { workspace, load } = scratchWorkspaces('config');
 
 const KEY = randomBytes(32);
 const KEY_B64 = KEY.toString('base64');
