@@ -2,17 +2,13 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Client, Connection } from '@temporalio/client';
-import { NativeConnection, type Worker } from '@temporalio/worker';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { Client } from '@temporalio/client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectorStatus } from '../../src/cli/commands/connector';
 import { startTask, waitForTask } from '../../src/client';
 import { CircuitBoard, type CircuitTransition } from '../../src/connectors/circuit';
-import { connectorStatuses, serveTelemetry, WorkerMetrics, workerStatusSchema, type TelemetryServer } from '../../src/observability';
-import { installRuntime } from '../../src/temporal/runtime';
-import { createTaskWorker } from '../../src/worker';
-import { openWorkspace } from '../../src/workspace/workspace';
-import { replayTasks } from '../support/temporal';
+import { WorkerMetrics, workerStatusSchema, type TelemetryServer } from '../../src/observability';
+import { startObservedWorker, type ObservedWorker } from '../support/observed-worker';
 
 /**
  * A real local inventory service that fails its first requests on purpose, and a real worker whose
@@ -65,45 +61,20 @@ const transitions: CircuitTransition[] = [];
 circuits.onTransition((t) => transitions.push(t));
 const metrics = new WorkerMetrics(circuits, { processMetrics: false });
 const taskQueue = `circuit-${process.pid}`;
-let connection: Connection;
-let nativeConnection: NativeConnection;
+let observed: ObservedWorker;
 let client: Client;
-let worker: Worker;
-let running: Promise<void>;
 let endpoint: TelemetryServer;
 const taskIds: string[] = [];
 
 beforeAll(async () => {
-  installRuntime();
   await inventory.start();
   process.env.WHENFLOW_CIRCUIT_INVENTORY_URL = inventory.url;
-  const address = inject('temporalAddress');
-  const namespace = inject('temporalNamespace');
-  connection = await Connection.connect({ address });
-  nativeConnection = await NativeConnection.connect({ address });
-  client = new Client({ connection, namespace });
-  worker = await createTaskWorker({ connection: nativeConnection, namespace, workspace, taskQueue, circuits, metrics });
-  running = worker.run();
-  endpoint = await serveTelemetry({
-    port: 0,
-    host: '127.0.0.1',
-    metrics,
-    status: async () => ({
-      worker: { workspace, taskQueue, pid: process.pid, startedAt: new Date().toISOString() },
-      connectors: connectorStatuses(circuits, await openWorkspace(workspace)),
-    }),
-  });
+  observed = await startObservedWorker({ workspace, taskQueue, circuits, metrics });
+  ({ client, endpoint } = observed);
 });
 
 afterAll(async () => {
-  await endpoint?.close();
-  if (worker) {
-    expect(await replayTasks(client, taskIds, 'circuit')).toBe(taskIds.length);
-    worker.shutdown();
-    await running;
-  }
-  await nativeConnection?.close();
-  await connection?.close();
+  if (observed) expect(await observed.close(taskIds, 'circuit')).toBe(taskIds.length);
   await inventory.stop();
 });
 

@@ -1,21 +1,18 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { stripVTControlCharacters } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Client, Connection } from '@temporalio/client';
-import { NativeConnection, type Worker } from '@temporalio/worker';
+import type { Client } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { connectorStatus } from '../../src/cli/commands/connector';
 import { startTask, waitForTask } from '../../src/client';
 import { CircuitBoard } from '../../src/connectors/circuit';
 import { ConnectorLimits } from '../../src/connectors/limits';
-import { connectorStatuses, serveTelemetry, WorkerMetrics, workerStatusSchema, type TelemetryServer } from '../../src/observability';
-import { installRuntime } from '../../src/temporal/runtime';
-import { createTaskWorker } from '../../src/worker';
+import { WorkerMetrics, workerStatusSchema, type TelemetryServer } from '../../src/observability';
 import type { JsonObject } from '../../src/model/json';
-import { openWorkspace } from '../../src/workspace/workspace';
 import { whenflow } from '../support/cli';
-import { replayTasks } from '../support/temporal';
+import { startObservedWorker, type ObservedWorker } from '../support/observed-worker';
 import { spawnWorkerProcess, type WorkerProcess } from '../support/worker-process';
 
 /**
@@ -104,47 +101,22 @@ const circuits = new CircuitBoard();
 const connectorLimits = new ConnectorLimits();
 const metrics = new WorkerMetrics(circuits, { processMetrics: false, limits: connectorLimits });
 const taskQueue = `concurrency-${process.pid}`;
-let connection: Connection;
-let nativeConnection: NativeConnection;
+let observed: ObservedWorker;
 let client: Client;
-let worker: Worker;
-let running: Promise<void>;
 let endpoint: TelemetryServer;
 let cliWorker: WorkerProcess | null = null;
 const taskIds: string[] = [];
 
 beforeAll(async () => {
-  installRuntime();
   await service.start();
   process.env.WHENFLOW_CONCURRENCY_URL = service.url;
-  const address = inject('temporalAddress');
-  const namespace = inject('temporalNamespace');
-  connection = await Connection.connect({ address });
-  nativeConnection = await NativeConnection.connect({ address });
-  client = new Client({ connection, namespace });
-  worker = await createTaskWorker({ connection: nativeConnection, namespace, workspace, taskQueue, circuits, connectorLimits, metrics });
-  running = worker.run();
-  endpoint = await serveTelemetry({
-    port: 0,
-    host: '127.0.0.1',
-    metrics,
-    status: async () => ({
-      worker: { workspace, taskQueue, pid: process.pid, startedAt: new Date().toISOString() },
-      connectors: connectorStatuses(circuits, await openWorkspace(workspace), connectorLimits),
-    }),
-  });
+  observed = await startObservedWorker({ workspace, taskQueue, circuits, connectorLimits, metrics });
+  ({ client, endpoint } = observed);
 });
 
 afterAll(async () => {
   await cliWorker?.kill('SIGTERM');
-  await endpoint?.close();
-  if (worker) {
-    expect(await replayTasks(client, taskIds, 'concurrency')).toBe(taskIds.length);
-    worker.shutdown();
-    await running;
-  }
-  await nativeConnection?.close();
-  await connection?.close();
+  if (observed) expect(await observed.close(taskIds, 'concurrency')).toBe(taskIds.length);
   await service.stop();
 });
 
@@ -160,7 +132,8 @@ async function statusCommand() {
   await connectorStatus({ worker: endpoint.url, workspace, json: true }, { out: (l) => json.push(l), err: () => {} });
   const table: string[] = [];
   await connectorStatus({ worker: endpoint.url, workspace, json: false }, { out: (l) => table.push(l), err: () => {} });
-  return { status: workerStatusSchema.parse(JSON.parse(json.join('\n'))), table: table.join('\n') };
+  // Colours are on where the environment asks for them (CI=true does): compare the text.
+  return { status: workerStatusSchema.parse(JSON.parse(json.join('\n'))), table: stripVTControlCharacters(table.join('\n')) };
 }
 
 describe('per-connector limit (connectors.busy.maxConcurrent: 2)', () => {
