@@ -1,4 +1,3 @@
-import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { makeWorkflowExporter, OpenTelemetryActivityInboundInterceptor, OpenTelemetryActivityOutboundInterceptor } from '@temporalio/interceptors-opentelemetry';
 import { bundleWorkflowCode, Worker, type ActivityInterceptorsFactory, type NativeConnection, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
@@ -10,13 +9,13 @@ import { connectorTelemetryGuard, stepTelemetryInterceptor, type WorkerMetrics, 
 export const DEFAULT_TASK_QUEUE = 'whenflow';
 
 const workflowsPath = fileURLToPath(new URL('./workflows/index.ts', import.meta.url));
-const tracingInterceptorsPath = createRequire(import.meta.url).resolve('@temporalio/interceptors-opentelemetry/lib/workflow-interceptors');
+const tracingInterceptorsPath = fileURLToPath(new URL('./workflows/tracing-interceptors.ts', import.meta.url));
 const bundles: { plain?: Promise<WorkflowBundleWithSourceMap>; traced?: Promise<WorkflowBundleWithSourceMap> } = {};
 
 /**
  * The workflow code is bundled once per process (and per tracing on/off) and shared by every worker it
- * starts. Tracing adds Temporal's OpenTelemetry workflow interceptors, which issue no commands of their
- * own: a task's history replays the same with tracing on or off.
+ * starts. Tracing adds Temporal's OpenTelemetry workflow interceptors and cycle spans, which issue no
+ * commands of their own: a task's history replays the same with tracing on or off.
  */
 export function workflowBundle(options: { tracing?: boolean } = {}): Promise<WorkflowBundleWithSourceMap> {
   if (options.tracing) {

@@ -1,16 +1,11 @@
-import { context, SpanStatusCode, trace, type Span } from '@opentelemetry/api';
 import type { SequencePosition } from '../model/events';
 import type { TaskError } from '../model/task';
 
 /**
- * One cycle of a task as an OpenTelemetry span `whenflow.cycle`, a child of the task's workflow span and
- * the parent of the step activities scheduled while it is active.
- *
- * Runs in the workflow sandbox. A span is not a workflow command, so histories replay the same with or
- * without it. With tracing on, Temporal's workflow interceptors register a tracer provider and a context
- * manager for each workflow; span IDs come from the sandbox's seeded Math.random and times from workflow
- * time, so a replay rebuilds the same spans, and the sink that exports them is not called while replaying.
- * Without those interceptors the OpenTelemetry API answers with its no-op tracer and context manager.
+ * The seam for one cycle of a task as a span. Without tracing, cycles cost nothing: the workflow bundle
+ * without tracing does not even load OpenTelemetry, as its modules are evaluated for every workflow.
+ * A worker that traces bundles src/workflows/tracing-interceptors.ts, which installs the OpenTelemetry
+ * cycle span (src/workflows/traced-cycle-span.ts) when each workflow starts.
  */
 export interface CycleSpan {
   /** Runs `schedule` with this cycle's span active: activities scheduled in it carry the span as parent. */
@@ -26,32 +21,16 @@ export interface CycleFacts {
   position?: SequencePosition;
 }
 
-export const CYCLE_SPAN_NAME = 'whenflow.cycle';
-const TRACER_NAME = 'whenflow';
+export type CycleSpanFactory = (facts: CycleFacts) => CycleSpan;
 
-export function startCycleSpan({ taskId, cycle, steps, position }: CycleFacts): CycleSpan {
-  const parent = context.active();
-  const span: Span = trace.getTracer(TRACER_NAME).startSpan(
-    CYCLE_SPAN_NAME,
-    {
-      attributes: {
-        'whenflow.task_id': taskId,
-        'whenflow.cycle': cycle,
-        'whenflow.steps': steps,
-        ...(position ? { 'whenflow.sequence_index': position.index, 'whenflow.sequence_length': position.of } : {}),
-      },
-    },
-    parent,
-  );
-  const active = trace.setSpan(parent, span);
-  return {
-    activate: (schedule) => context.with(active, schedule),
-    end(failure) {
-      if (failure) {
-        span.setAttribute('whenflow.failed_step', failure.step);
-        span.setStatus({ code: SpanStatusCode.ERROR, message: `step ${failure.step} failed: ${failure.message}` });
-      }
-      span.end();
-    },
-  };
+const UNTRACED: CycleSpan = { activate: (schedule) => schedule(), end() {} };
+let startSpan: CycleSpanFactory = () => UNTRACED;
+
+/** Called by the tracing interceptors; the same factory for every workflow of the bundle. */
+export function traceCyclesWith(factory: CycleSpanFactory): void {
+  startSpan = factory;
+}
+
+export function startCycleSpan(facts: CycleFacts): CycleSpan {
+  return startSpan(facts);
 }

@@ -2,7 +2,8 @@ import { context, SpanStatusCode, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startCycleSpan } from '../../src/workflows/cycle-span';
+import { startCycleSpan, traceCyclesWith } from '../../src/workflows/cycle-span';
+import { openTelemetryCycleSpan } from '../../src/workflows/traced-cycle-span';
 
 /**
  * The cycle span against the OpenTelemetry API, as the workflow sandbox has it: with no provider
@@ -15,8 +16,25 @@ describe('cycle span', () => {
     context.disable();
   });
 
-  it('without a tracer provider: a no-op that returns what it runs', async () => {
+  it('untraced (no tracing interceptors installed a factory): runs what it is given, nothing else', async () => {
     const span = startCycleSpan({ taskId: 't-1', cycle: 1, steps: ['a'] });
+    expect(await span.activate(async () => 'scheduled')).toBe('scheduled');
+    expect(() => span.end({ step: 'a', message: 'broke' })).not.toThrow();
+  });
+
+  it('the tracing interceptors install the factory every cycle span comes from', () => {
+    const made: number[] = [];
+    traceCyclesWith((facts) => {
+      made.push(facts.cycle);
+      return { activate: (schedule) => schedule(), end() {} };
+    });
+    startCycleSpan({ taskId: 't-1', cycle: 4, steps: ['a'] });
+    traceCyclesWith(openTelemetryCycleSpan);
+    expect(made).toEqual([4]);
+  });
+
+  it('OpenTelemetry without a tracer provider: a no-op that returns what it runs', async () => {
+    const span = openTelemetryCycleSpan({ taskId: 't-1', cycle: 1, steps: ['a'] });
     expect(await span.activate(async () => 'scheduled')).toBe('scheduled');
     expect(trace.getActiveSpan()).toBeUndefined();
     expect(() => span.end({ step: 'a', message: 'broke' })).not.toThrow();
@@ -30,14 +48,14 @@ describe('cycle span', () => {
     const tracer = trace.getTracer('test');
 
     await tracer.startActiveSpan('RunWorkflow:taskWorkflow', async (task) => {
-      const first = startCycleSpan({ taskId: 't-1', cycle: 1, steps: ['a', 'b'], position: { index: 2, of: 3 } });
+      const first = openTelemetryCycleSpan({ taskId: 't-1', cycle: 1, steps: ['a', 'b'], position: { index: 2, of: 3 } });
       // Scheduling an activity reads the active context, also after an await.
       const scheduledUnder = await first.activate(async () => {
         await Promise.resolve();
         return trace.getActiveSpan()?.spanContext().spanId;
       });
       first.end(null);
-      const second = startCycleSpan({ taskId: 't-1', cycle: 2, steps: ['c'] });
+      const second = openTelemetryCycleSpan({ taskId: 't-1', cycle: 2, steps: ['c'] });
       second.activate(() => undefined);
       second.end({ step: 'c', message: 'the ledger is locked' });
       // Outside `activate` the task's span is active again.
