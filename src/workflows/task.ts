@@ -38,6 +38,7 @@ export async function taskWorkflow(input: TaskWorkflowInput): Promise<TaskSnapsh
   const { carried } = input;
   const task = carried ? TaskBook.resume(taskId, input.name, input.tags, input.options, carried.task) : new TaskBook(taskId, input.name, input.tags, input.data, input.options);
   if (!carried) startTask(task, input);
+  if (!carried && wf.patched(START_ATTRIBUTES_PATCH)) adoptStartAttributes(task);
   const inbox: Inbox = [];
   const record = task.record.bind(task);
   // Step activities and connector calls run in this scope: stopping the task cancels them.
@@ -266,10 +267,14 @@ const STOP_CANCELS_PATCH = 'stop-cancels-in-flight-work';
 
 /** Runs recorded before the catalog was read by a local activity read it with a regular one. */
 const CATALOG_LOCAL_PATCH = 'catalog-local-activity';
+/** Runs recorded before a task adopted the search attributes it was started with upserted them again. */
+const START_ATTRIBUTES_PATCH = 'start-attributes-adopted';
 
 async function loadCatalogInto(task: TaskBook): Promise<Catalog | undefined> {
   try {
-    const catalog = await (wf.patched(CATALOG_LOCAL_PATCH) ? loadCatalogLocally() : loadCatalog());
+    // Tasks started since the start attributes are adopted read the catalog locally too (one marker, not two).
+    const local = wf.patched(START_ATTRIBUTES_PATCH) || wf.patched(CATALOG_LOCAL_PATCH);
+    const catalog = await (local ? loadCatalogLocally() : loadCatalog());
     task.catalogVersion = catalog.version;
     return catalog;
   } catch (error) {
@@ -385,8 +390,23 @@ function listenForControl(
 // Keyed by task so that no state is shared between workflow executions in one worker context.
 const published = new WeakMap<TaskBook, string>();
 
+const attributesKey = (state: string, name: string, tags: readonly string[]) => JSON.stringify([state, name, tags]);
+
+/**
+ * A new task's search attributes were set by whoever started it (the client, or the parent of a subtask):
+ * taken as published, the same values are not upserted again, which would cost an event and a visibility
+ * write for every task.
+ */
+function adoptStartAttributes(task: TaskBook): void {
+  const attributes = wf.workflowInfo().typedSearchAttributes;
+  const state = attributes.get(TASK_STATE_KEY);
+  const name = attributes.get(TASK_NAME_KEY);
+  const tags = attributes.get(TASK_TAGS_KEY);
+  if (state !== undefined && name !== undefined && tags !== undefined) published.set(task, attributesKey(state, name, tags));
+}
+
 function publishSearchAttributes(task: TaskBook): void {
-  const current = JSON.stringify([task.state, task.name, task.tags]);
+  const current = attributesKey(task.state, task.name, task.tags);
   if (published.get(task) === current) return;
   published.set(task, current);
   wf.upsertSearchAttributes([

@@ -148,6 +148,19 @@ describe('search attributes', () => {
     expect(await find(`${byName} AND WhenflowTags = "eu"`)).toEqual([failed.taskId]);
     expect(await find(`${byName} AND WhenflowTags = "billing"`)).toEqual([failed.taskId, done.taskId].sort());
   });
+
+  it('are upserted only when they change: the values a task was started with are not written again', async () => {
+    const task = await harness.runTask({ name: 'upserts', tags: ['eu'], data: { seq: { stage: 'a' } } });
+    expect(task.state).toBe('done');
+    const history = await harness.client.workflow.getHandle(task.taskId).fetchHistory();
+    const upserted = (history.events ?? []).flatMap((event) => {
+      const fields = event.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes?.indexedFields ?? {};
+      const state = fields.WhenflowState?.data;
+      return state ? [JSON.parse(Buffer.from(state).toString('utf8')) as string] : [];
+    });
+    // Started as running (by the client), three steps, done: one upsert.
+    expect(upserted).toEqual(['done']);
+  });
 });
 
 describe('reload', () => {
