@@ -27,7 +27,7 @@ import {
   type Side,
 } from './support';
 
-const { values } = parseArgs({ options: { tasks: { type: 'string', default: '200' }, rounds: { type: 'string', default: '3' }, warmup: { type: 'string', default: '50' } } });
+const { values } = parseArgs({ options: { tasks: { type: 'string', default: '200' }, rounds: { type: 'string', default: '7' }, warmup: { type: 'string', default: '50' } } });
 const TASKS = Number(values.tasks);
 const ROUNDS = Number(values.rounds);
 const WARMUP = Number(values.warmup);
