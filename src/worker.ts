@@ -2,8 +2,8 @@ import { fileURLToPath } from 'node:url';
 import { makeWorkflowExporter, OpenTelemetryActivityInboundInterceptor, OpenTelemetryActivityOutboundInterceptor } from '@temporalio/interceptors-opentelemetry';
 import { bundleWorkflowCode, Worker, type ActivityInterceptorsFactory, type NativeConnection, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { createActivities } from './activities';
-import { CircuitBoard } from './connectors/circuit';
-import { ConnectorLimits } from './connectors/limits';
+import type { CircuitBoard } from './connectors/circuit';
+import type { ConnectorLimits } from './connectors/limits';
 import { connectorTelemetryGuard, stepTelemetryInterceptor, type WorkerMetrics, type WorkerTracing } from './observability';
 
 export const DEFAULT_TASK_QUEUE = 'whenflow';
@@ -70,8 +70,8 @@ export async function createTaskWorker(options: TaskWorkerOptions): Promise<Work
     taskQueue: options.taskQueue ?? DEFAULT_TASK_QUEUE,
     workflowBundle: await workflowBundle({ tracing: tracing !== undefined }),
     activities: createActivities(options.workspace, {
-      circuits: options.circuits ?? new CircuitBoard(),
-      limits: options.connectorLimits ?? new ConnectorLimits(),
+      ...(options.circuits ? { circuits: options.circuits } : {}),
+      ...(options.connectorLimits ? { limits: options.connectorLimits } : {}),
       ...(observed ? { connectorGuard: connectorTelemetryGuard({ metrics, tracing }) } : {}),
     }),
     ...(maxConcurrentSteps !== undefined ? { maxConcurrentActivityTaskExecutions: maxConcurrentSteps } : {}),

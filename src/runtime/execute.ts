@@ -1,7 +1,7 @@
 import { format } from 'node:util';
 import type { JsonObject } from '../model/json';
-import { DEFAULT_MAX_DATA_BYTES, type DeferredCall, type StepLog, type StepOutcome } from '../model/task';
-import { describeOverLimit, overDataLimit } from '../cycle/data-limit';
+import type { DeferredCall, StepLog, StepOutcome } from '../model/task';
+import { describeOverLimit, maxDataBytesOf, overDataLimit } from '../cycle/data-limit';
 import { diffData } from './diff';
 import { runInStepScope } from './globals';
 import { maskSecrets, sealSecretStrings, sealStash, stashSecrets, unsealStash } from './stash';
@@ -84,7 +84,7 @@ export async function executeStep(execution: StepExecution): Promise<StepOutcome
   // Unchanged secrets keep their sealed form, so they make no patch; new or changed ones are sealed now.
   const sealed = sealStash(after, key, execution.data);
   // Measured as the task would hold it (secrets sealed), before any of it leaves the activity.
-  const over = overDataLimit(sealed, execution.maxDataBytes ?? DEFAULT_MAX_DATA_BYTES, execution.data);
+  const over = overDataLimit(sealed, maxDataBytesOf(execution), execution.data);
   if (over) throw new DataLimitError(`step "${execution.step}" would make the task data ${describeOverLimit(over)}; nothing the step wrote was kept`);
   const secrets = [...new Set([...stashSecrets(plain), ...stashSecrets(after)])];
   // Secrets also leave through subtask data and deferred connector arguments: both go into history.

@@ -74,7 +74,6 @@ export function formatDataPath(segments: readonly Segment[], root = 'data'): str
   return out;
 }
 
-/** Internal-slot check: true for Dates of any realm, false for look-alikes. */
 /**
  * A Date of any realm. The tag test first keeps the throwing brand check (costly on large data) to values
  * that claim to be Dates; this module stays free of Node imports, so workflow code may use its helpers.

@@ -27,10 +27,8 @@ export interface WorkerFlags extends ObservabilityFlags {
   maxConcurrentSteps?: number;
 }
 
-function checkFlags(flags: WorkerFlags): void {
+function checkFlags(flags: ObservabilityFlags): void {
   if (flags.metricsPort !== undefined && flags.metricsPort > 65_535) throw new UsageError(`--metrics-port must be a port number (1–65535); got ${flags.metricsPort}`);
-  const steps = flags.maxConcurrentSteps;
-  if (steps !== undefined && !(Number.isInteger(steps) && steps >= 1)) throw new UsageError(`--max-concurrent-steps must be a whole number ≥ 1; got ${steps}`);
 }
 
 /** One line per circuit transition, on the worker's output. */
