@@ -1,16 +1,10 @@
-import { Client, Connection } from '@temporalio/client';
-import { NativeConnection } from '@temporalio/worker';
-import { inject } from 'vitest';
 import type { CircuitBoard } from '../../src/connectors/circuit';
 import type { ConnectorLimits } from '../../src/connectors/limits';
 import { connectorStatuses, serveTelemetry, type TelemetryServer, type WorkerMetrics } from '../../src/observability';
-import { installRuntime } from '../../src/temporal/runtime';
-import { createTaskWorker } from '../../src/worker';
 import { openWorkspace } from '../../src/workspace/workspace';
-import { replayTasks } from './temporal';
+import { replayTasks, startHarness, type TestHarness } from './temporal';
 
-export interface ObservedWorker {
-  client: Client;
+export interface ObservedWorker extends Pick<TestHarness, 'client'> {
   /** The worker's `/metrics` and `/status` endpoint, as `whenflow worker --metrics-port` serves it. */
   endpoint: TelemetryServer;
   /** Stops the endpoint and the worker after replaying `taskIds`; returns how many replayed. */
@@ -18,8 +12,8 @@ export interface ObservedWorker {
 }
 
 /**
- * A worker in this process on the suite's dev server, with its circuit board, connector limits and
- * metrics at hand, and the telemetry endpoint a `whenflow worker` serves.
+ * A harness worker with its circuit board, connector limits and metrics at hand, and the telemetry
+ * endpoint a `whenflow worker` serves.
  */
 export async function startObservedWorker(options: {
   workspace: string;
@@ -29,14 +23,7 @@ export async function startObservedWorker(options: {
   metrics: WorkerMetrics;
 }): Promise<ObservedWorker> {
   const { workspace, taskQueue, circuits, connectorLimits, metrics } = options;
-  installRuntime();
-  const address = inject('temporalAddress');
-  const namespace = inject('temporalNamespace');
-  const connection = await Connection.connect({ address });
-  const nativeConnection = await NativeConnection.connect({ address });
-  const client = new Client({ connection, namespace });
-  const worker = await createTaskWorker({ connection: nativeConnection, namespace, workspace, taskQueue, circuits, metrics, ...(connectorLimits ? { connectorLimits } : {}) });
-  const running = worker.run();
+  const harness = await startHarness(workspace, { taskQueue, circuits, metrics, ...(connectorLimits ? { connectorLimits } : {}) });
   const endpoint = await serveTelemetry({
     port: 0,
     host: '127.0.0.1',
@@ -47,15 +34,12 @@ export async function startObservedWorker(options: {
     }),
   });
   return {
-    client,
+    client: harness.client,
     endpoint,
     async close(taskIds, suite) {
       await endpoint.close();
-      const replayed = await replayTasks(client, taskIds, suite);
-      worker.shutdown();
-      await running;
-      await nativeConnection.close();
-      await connection.close();
+      const replayed = await replayTasks(harness.client, taskIds, suite);
+      await harness.close();
       return replayed;
     },
   };

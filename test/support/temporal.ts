@@ -8,7 +8,7 @@ import { inject } from 'vitest';
 import { startTask, waitForTask, type StartTaskOptions } from '../../src/client';
 import type { TaskSnapshot } from '../../src/model/task';
 import { installRuntime } from '../../src/temporal/runtime';
-import { createTaskWorker, workflowBundle } from '../../src/worker';
+import { createTaskWorker, workflowBundle, type TaskWorkerOptions } from '../../src/worker';
 
 export interface TestHarness {
   client: Client;
@@ -20,16 +20,19 @@ export interface TestHarness {
   close(): Promise<void>;
 }
 
-/** A worker on `workspace` connected to the suite's dev server, on a task queue of its own. */
-export async function startHarness(workspace: string): Promise<TestHarness> {
+/** Worker settings a test may choose; the connection, namespace and workspace come from the harness. */
+export type HarnessWorkerOptions = Omit<TaskWorkerOptions, 'connection' | 'namespace' | 'workspace'>;
+
+/** A worker on `workspace` connected to the suite's dev server, on a task queue of its own unless given one. */
+export async function startHarness(workspace: string, workerOptions: HarnessWorkerOptions = {}): Promise<TestHarness> {
   installRuntime();
   const address = inject('temporalAddress');
   const namespace = inject('temporalNamespace');
   const connection = await Connection.connect({ address });
   const nativeConnection = await NativeConnection.connect({ address });
   const client = new Client({ connection, namespace });
-  const taskQueue = `test-${randomUUID()}`;
-  const worker = await createTaskWorker({ connection: nativeConnection, namespace, workspace, taskQueue });
+  const taskQueue = workerOptions.taskQueue ?? `test-${randomUUID()}`;
+  const worker = await createTaskWorker({ ...workerOptions, connection: nativeConnection, namespace, workspace, taskQueue });
   const running = worker.run();
   const taskIds: string[] = [];
   return {
