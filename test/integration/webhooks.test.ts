@@ -1,7 +1,11 @@
+import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTask, waitForTask } from '../../src/client';
+import { serveWebhooks } from '../../src/cli/commands/webhook';
 import { parseWebhooks } from '../../src/webhooks/config';
+import { openWorkspace } from '../../src/workspace/workspace';
 import { startWebhookServer, type WebhookServer } from '../../src/webhooks/server';
 import { startHarness, type TestHarness } from '../support/temporal';
 
@@ -49,5 +53,27 @@ describe('webhooks on a real Temporal server', () => {
     expect(via.name).toBe('sequence');
     expect(via.id).toBe(body.via.id);
     expect(Date.parse(String(via.received))).not.toBeNaN();
+  });
+
+  it('a workspace served with its whenflow.yaml gives the tasks its webhooks start its defaults', async () => {
+    // The cycle workspace plus a whenflow.yaml: a hook, and a runaway guard far below the built-in 10,000.
+    const dir = mkdtempSync(join(tmpdir(), 'whenflow-webhook-defaults-'));
+    cpSync(workspace, dir, { recursive: true });
+    writeFileSync(join(dir, 'whenflow.yaml'), `defaults:\n  maxStepRuns: 5\nwebhooks:\n  loop:\n    secret: ${SECRET}\n`);
+    const served = await serveWebhooks(await openWorkspace(dir), { client: harness.client }, { port: 0, taskQueue: harness.taskQueue }, { out: () => {}, err: () => {} });
+    try {
+      const response = await fetch(`${served.url}/hooks/loop`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-whenflow-token': SECRET },
+        body: JSON.stringify({ runaway: { count: 0 } }),
+      });
+      expect(response.status).toBe(202);
+      const { taskId } = (await response.json()) as { taskId: string };
+      const task = await waitForTask(harness.client, taskId, { timeoutMs: 60_000 });
+      expect(task).toMatchObject({ state: 'error', stepRuns: 5, error: { step: 'runaway', reason: 'max-step-runs' } });
+    } finally {
+      await served.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

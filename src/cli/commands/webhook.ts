@@ -14,7 +14,7 @@ import type { Io } from './task';
 export const DEFAULT_WEBHOOK_PORT = 8787;
 
 /** Serves the workspace's webhooks: each accepted request starts a task on `session`. */
-export async function serveWebhooks(ws: Workspace, session: TemporalSession, options: { port: number; host?: string; taskQueue: string }, io: Io): Promise<WebhookServer> {
+export async function serveWebhooks(ws: Workspace, session: Pick<TemporalSession, 'client'>, options: { port: number; host?: string; taskQueue: string }, io: Io): Promise<WebhookServer> {
   const server = await startWebhookServer({
     hooks: ws.webhooks,
     port: options.port,
