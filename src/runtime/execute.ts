@@ -83,8 +83,10 @@ export async function executeStep(execution: StepExecution): Promise<StepOutcome
   const after = toJson(scope.data, { step: execution.step });
   // Unchanged secrets keep their sealed form, so they make no patch; new or changed ones are sealed now.
   const sealed = sealStash(after, key, execution.data);
-  // Measured as the task would hold it (secrets sealed), before any of it leaves the activity.
-  const over = overDataLimit(sealed, maxDataBytesOf(execution), execution.data);
+  const patch = diffData(execution.data, sealed);
+  // Measured as the task would hold it (secrets sealed), before any of it leaves the activity. A step that
+  // changed nothing leaves the data as large as it was, which the limit lets through: no need to measure.
+  const over = patch.length > 0 ? overDataLimit(sealed, maxDataBytesOf(execution), execution.data) : null;
   if (over) throw new DataLimitError(`step "${execution.step}" would make the task data ${describeOverLimit(over)}; nothing the step wrote was kept`);
   const secrets = [...new Set([...stashSecrets(plain), ...stashSecrets(after)])];
   // Secrets also leave through subtask data and deferred connector arguments: both go into history.
@@ -94,7 +96,7 @@ export async function executeStep(execution: StepExecution): Promise<StepOutcome
     return command;
   });
   return {
-    patch: diffData(execution.data, sealed),
+    patch,
     commands,
     logs: secrets.length === 0 ? logs.entries : logs.entries.map((entry) => ({ ...entry, message: maskSecrets(entry.message, secrets) })),
     logsDropped: logs.dropped,
