@@ -109,7 +109,7 @@ function leaf(at: At, test: LeafTestName, arg: JsonValue, canonArg: JsonValue = 
 }
 
 /** A leaf whose argument is a sub-query over a subject (array element, value under `$not`). */
-function subLeaf(at: At, test: 'some' | 'not', sub: Node[]): LeafNode {
+function subLeaf(at: At, test: 'some' | 'every' | 'not', sub: Node[]): LeafNode {
   return leaf(at, test, toQuery(sub), canonSet(sub));
 }
 
@@ -315,9 +315,16 @@ function compilePattern(value: unknown, at: At, problems: Problems): Node[] {
   return visit(value, at.where, problems, [], () => rule.compile(value, at, problems));
 }
 
-/** `["email","sms"]`: one `has` leaf per primitive; `[{ sku: String }]`: one `some` leaf per pattern. */
+/**
+ * `["email","sms"]`: one `has` leaf per primitive (contains all of them); `[{ sku: String }]`: one `every`
+ * leaf per object pattern (the array is not empty and each element matches; several patterns: each of them).
+ * In a mixed list (values and object patterns) each object pattern is matched by some element.
+ */
 function compileArray(items: unknown[], at: At, problems: Problems): Node[] {
   if (items.length === 0) return [leaf(at, 'type', 'array')];
+  // Only a list of object patterns describes the shape of every element; a list with any value, type check
+  // or RegExp in it is a contains-all list, each object pattern then matched by some element.
+  const elementTest = items.every((item, i) => i in items && isPlainObject(item) && !isReferenceObject(item)) ? 'every' : 'some';
   const nodes: Node[] = [];
   for (let i = 0; i < items.length; i++) {
     const where = [...at.where, i];
@@ -329,7 +336,7 @@ function compileArray(items: unknown[], at: At, problems: Problems): Node[] {
     } else if (isReferenceObject(item)) {
       nodes.push(leaf(at, 'has', reference(item, where, problems)));
     } else {
-      nodes.push(subLeaf(at, 'some', compilePattern(item, { path: [], where, subject: 'value' }, problems)));
+      nodes.push(subLeaf(at, elementTest, compilePattern(item, { path: [], where, subject: 'value' }, problems)));
     }
   }
   return nodes;

@@ -176,7 +176,7 @@ export const LEAF_TESTS = {
     build: (arg) => valueTester(arg, containsValue),
     describe: (arg) => `an array containing ${formatValue(arg)}`,
   },
-  /** Non-primitive element of an array pattern, or `$elemMatch`: some element matches the sub-query. */
+  /** `$elemMatch` (and object array patterns compiled before `every`): some element matches the sub-query. */
   some: {
     build: (arg, env) => {
       const sub = env.subQuery(arg as JsonObject);
@@ -187,6 +187,21 @@ export const LEAF_TESTS = {
       };
     },
     describe: (arg, env) => `an array with an element matching ${env.describeQuery(arg as JsonObject)}`,
+  },
+  /**
+   * Object element of an array pattern (`[{ sku: String }]`): the array is not empty and every element
+   * matches the sub-query. Conditions compiled before this rule recorded `some`, which stays for replay.
+   */
+  every: {
+    build: (arg, env) => {
+      const sub = env.subQuery(arg as JsonObject);
+      return (value, root) => {
+        if (!Array.isArray(value) || value.length === 0) return false;
+        for (let i = 0; i < value.length; i++) if (!sub(value[i], root)) return false;
+        return true;
+      };
+    },
+    describe: (arg, env) => `a non-empty array whose every element matches ${env.describeQuery(arg as JsonObject)}`,
   },
   /** `$not`: the sub-query (operators or RegExp applied to the same value) does not match. */
   not: {

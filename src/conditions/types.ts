@@ -53,7 +53,7 @@ export const LEVEL_OPERATION = '$at';
 /** The parameters of one `$wf` leaf: where it looks (pattern path, no array traversal) and what it tests. */
 export type CompiledLeaf = {
   path: string[];
-  /** A key of LEAF_TESTS (leaf-tests.ts): eq, type, absent, regexp, has, some, not, mongo. */
+  /** A key of LEAF_TESTS (leaf-tests.ts): eq, type, absent, regexp, has, some, every, not, mongo. */
   test: string;
   arg: JsonValue;
 };

@@ -89,6 +89,7 @@ function needsPresence(test: string, arg: JsonValue): boolean {
     case 'regexp':
     case 'has':
     case 'some':
+    case 'every':
       return true;
     case 'mongo':
       return mongoNeedsPresence(arg);

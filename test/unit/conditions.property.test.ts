@@ -59,7 +59,13 @@ function refMatch(p: Pattern, v: unknown, taskRoot: boolean): boolean {
   if (typeof p === 'string' || typeof p === 'number' || typeof p === 'boolean') return v === p;
   if ((TYPES as readonly unknown[]).includes(p)) return typeCheck(p as (typeof TYPES)[number], v);
   if (p instanceof RegExp) return typeof v === 'string' && new RegExp(p.source, p.flags).test(v);
-  if (Array.isArray(p)) return Array.isArray(v) && p.every((q) => v.some((e) => refMatch(q, e, false)));
+  if (Array.isArray(p)) {
+    if (!Array.isArray(v)) return false;
+    // Only object patterns: a non-empty array whose every element matches each of them; else contains-all.
+    const shapes = p.length > 0 && p.every((q) => isObj(q) && [Object.prototype, null].includes(Object.getPrototypeOf(q)) && !Object.hasOwn(q as object, '$data'));
+    if (shapes) return v.length > 0 && p.every((q) => v.every((e) => refMatch(q, e, false)));
+    return p.every((q) => v.some((e) => refMatch(q, e, false)));
+  }
   const obj = p as Record<string, unknown>;
   const keys = Object.keys(obj);
   if (keys.length === 0) return taskRoot || isObj(v);

@@ -180,10 +180,22 @@ const RULES: RuleCase[] = [
   },
   // --- arrays of patterns
   {
-    rule: 'array of patterns: each pattern matched by some element',
+    rule: 'array of object patterns: not empty, and every element matches the structure',
+    condition: { lines: [{ sku: String, price: Number }] },
+    yes: [{ lines: [{ sku: 'a', price: 1 }] }, { lines: [{ sku: 'a', price: 1 }, { sku: 'b', price: 0, qty: 2 }] }],
+    no: [{ lines: [] }, { lines: [{ sku: 'a', price: 1 }, { sku: 'b' }] }, { lines: [{ sku: 'a', price: 1 }, 'x'] }, { lines: { sku: 'a', price: 1 } }, {}],
+  },
+  {
+    rule: 'array of several object patterns: every element matches each of them',
     condition: { items: [{ sku: String }, { qty: { $gt: 10 } }] },
-    yes: [{ items: [{ sku: 'a', qty: 1 }, { qty: 11 }] }, { items: [{ sku: 'a', qty: 20 }] }],
-    no: [{ items: [{ sku: 'a', qty: 1 }] }, { items: [{ qty: 11 }] }, { items: { sku: 'a', qty: 11 } }, {}],
+    yes: [{ items: [{ sku: 'a', qty: 20 }] }, { items: [{ sku: 'a', qty: 11 }, { sku: 'b', qty: 12 }] }],
+    no: [{ items: [{ sku: 'a', qty: 1 }, { qty: 11 }] }, { items: [{ sku: 'a', qty: 20 }, { sku: 'b', qty: 1 }] }, { items: { sku: 'a', qty: 11 } }, {}],
+  },
+  {
+    rule: '$elemMatch: some element matches',
+    condition: { lines: { $elemMatch: { sku: String } } },
+    yes: [{ lines: [{ sku: 'a' }, { price: 1 }] }],
+    no: [{ lines: [{ price: 1 }] }, { lines: [] }],
   },
   {
     rule: 'array of patterns with type constructors and RegExp elements',
@@ -386,8 +398,8 @@ const RULES: RuleCase[] = [
   {
     rule: '$data inside $in and inside array patterns refers to the task root',
     condition: { s: { $in: [{ $data: 'allowed' }, 'z'] }, rows: [{ owner: { $data: 'me' } }], tags: [{ $data: 'me' }] },
-    yes: [{ allowed: 'x', s: 'x', me: 'u1', rows: [{ owner: 'u2' }, { owner: 'u1' }], tags: ['u1'] }],
-    no: [{ allowed: 'x', s: 'y', me: 'u1', rows: [{ owner: 'u1' }], tags: ['u1'] }],
+    yes: [{ allowed: 'x', s: 'x', me: 'u1', rows: [{ owner: 'u1' }, { owner: 'u1' }], tags: ['u1'] }],
+    no: [{ allowed: 'x', s: 'y', me: 'u1', rows: [{ owner: 'u1' }], tags: ['u1'] }, { allowed: 'x', s: 'x', me: 'u1', rows: [{ owner: 'u2' }, { owner: 'u1' }], tags: ['u1'] }],
   },
   {
     rule: '$data inside $elemMatch refers to the task root',
@@ -569,7 +581,8 @@ describe('constraints', () => {
 
   it('equivalent spellings share a constraint', () => {
     expect(constraints({ a: String })).toEqual(constraints({ a: { $type: 'string' } }));
-    expect(constraints({ a: [{ b: 1 }] })).toEqual(constraints({ a: { $elemMatch: { b: 1 } } }));
+    // An object pattern in a list constrains every element; $elemMatch only some: two constraints.
+    expect(constraints({ a: [{ b: 1 }] })).not.toEqual(constraints({ a: { $elemMatch: { b: 1 } } }));
     expect(constraints({ a: [] })).toEqual(constraints({ a: Array }));
     expect(constraints({ $and: [{ a: 1 }, { b: 2 }] })).toEqual(constraints({ a: 1, b: 2 }));
   });
@@ -711,7 +724,7 @@ describe('explainMismatch', () => {
       [{ a: Array }, { a: {} }, 'a', 'an Array'],
       [{ a: Object }, { a: [] }, 'a', 'an Object'],
       [{ a: ['x'] }, { a: ['y'] }, 'a', 'an array containing "x"'],
-      [{ a: [{ sku: String }] }, { a: [{}] }, 'a', 'an array with an element matching sku: a String'],
+      [{ a: [{ sku: String }] }, { a: [{}] }, 'a', 'a non-empty array whose every element matches sku: a String'],
       [{ a: { $gt: 5 } }, { a: 1 }, 'a', '$gt 5'],
       [{ a: { $in: ['x', /y/] } }, { a: 'z' }, 'a', '$in ["x", /y/]'],
       [{ a: { $regex: 'q', $options: 'i' } }, { a: 'z' }, 'a', '$regex /q/i'],
