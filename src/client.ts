@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { WorkflowNotFoundError, type Client, type WorkflowHandle } from '@temporalio/client';
 import { z } from 'zod';
-import { DEFAULT_MAX_DATA_BYTES, DEFAULT_TASK_OPTIONS, isSettled, TASK_STATES, type TaskSnapshot, type TaskState, type TraceEntry } from './model/task';
+import { CURRENT_RULES, DEFAULT_MAX_DATA_BYTES, DEFAULT_TASK_OPTIONS, isSettled, TASK_STATES, type TaskSnapshot, type TaskState, type TraceEntry } from './model/task';
 import { TASK_NAME_KEY, TASK_STATE_KEY, TASK_TAGS_KEY } from './model/search-attributes';
 import type { JsonObject } from './model/json';
 import { taskWorkflow } from './workflows';
@@ -21,7 +21,10 @@ export const startTaskSchema = z.object({
   data: jsonObject,
   taskId: z.string().min(1).optional(),
   taskQueue: z.string().min(1).default('whenflow'),
+  /** 1: every matching step runs one after another in rank order; more: parallel batches, merged as if run in rank order. */
   concurrency: z.number().int().min(1).default(DEFAULT_TASK_OPTIONS.concurrency),
+  /** A step of a parallel batch that met an earlier step's writes: run it again (default) or put the task in error. */
+  onConflict: z.enum(['rerun', 'error']).default('rerun'),
   maxStepRuns: z.number().int().min(1).default(DEFAULT_TASK_OPTIONS.maxStepRuns),
   maxSubtasks: z.number().int().min(1).default(DEFAULT_TASK_OPTIONS.maxSubtasks),
   /** Most bytes the task data may take as JSON (UTF-8); data over it is refused here, by steps and by updates. */
@@ -79,7 +82,7 @@ export async function startTask(client: Client, options: StartTaskOptions): Prom
         name: input.name,
         tags: input.tags,
         data,
-        options: { concurrency: input.concurrency, maxStepRuns: input.maxStepRuns, maxSubtasks: input.maxSubtasks, historyLimit: input.historyLimit, eventsKept: input.eventsKept, maxDataBytes: input.maxDataBytes },
+        options: { rules: CURRENT_RULES, concurrency: input.concurrency, onConflict: input.onConflict, maxStepRuns: input.maxStepRuns, maxSubtasks: input.maxSubtasks, historyLimit: input.historyLimit, eventsKept: input.eventsKept, maxDataBytes: input.maxDataBytes },
         ...(input.sequence ? { sequence: { steps: input.sequence, thenCycle: input.thenCycle } } : {}),
       },
     ],
@@ -115,7 +118,8 @@ export class TaskWaitTimeoutError extends Error {
 }
 
 /**
- * Waits until the task is terminal, `attention` or `error`, reporting progress as it goes.
+ * Waits until the task has settled: it ended, or it is in `attention` or `error` with no deadline pending
+ * (a deadline ends it without outside help). Reports progress as it goes.
  * Polls a query (not an update), so watching a task adds nothing to its history.
  */
 export async function waitForTask(client: Client, taskId: string, options: WaitOptions = {}): Promise<TaskSnapshot> {
@@ -138,7 +142,8 @@ export async function waitForTask(client: Client, taskId: string, options: WaitO
     }
     for (const entry of progress.trace) options.onStep?.(entry, progress);
     cursor = progress.next;
-    if (isSettled(progress.state)) return getTask(client, taskId);
+    // Workers before `settled` existed answer without it: then the state alone decides.
+    if (progress.settled ?? isSettled(progress.state)) return getTask(client, taskId);
     if (Date.now() > deadline) throw new TaskWaitTimeoutError(taskId, options.timeoutMs ?? 0);
     await new Promise((resolve) => setTimeout(resolve, interval));
   }
@@ -309,7 +314,7 @@ export async function* taskEvents(client: Client, taskId: string, options: TaskE
     }
     if (after + 1 < page.next) continue;
     const ended = page.events.some((event) => event.type === 'task-ended') || isTerminalTaskState(page.state);
-    if (!options.follow || ended || (options.until === 'settled' && isSettled(page.state))) return;
+    if (!options.follow || ended || (options.until === 'settled' && (page.settled ?? isSettled(page.state)))) return;
     if (options.signal?.aborted) return;
     await new Promise((resolve) => setTimeout(resolve, interval));
   }

@@ -10,7 +10,7 @@ import type { ConnectorCallGuard } from '../connectors/types';
 import { isJsonObject, type JsonObject, type JsonValue } from '../model/json';
 import type { Catalog, DeferredCall, StepOutcome } from '../model/task';
 import { DataLimitError, executeStep } from '../runtime/execute';
-import { StepUsageError } from '../runtime/step-api';
+import { isFinalStepError, StepUsageError } from '../runtime/step-api';
 import { StashError, unsealStrings } from '../runtime/stash';
 import { DataValueError, resultToJson } from '../runtime/to-json';
 import { workspaceFingerprint } from '../steps/file-stamps';
@@ -34,6 +34,8 @@ export interface RunStepInput {
   dataRef?: StepDataRef;
   /** The task's `maxDataBytes`; absent in steps scheduled before the limit existed (the default applies). */
   maxDataBytes?: number;
+  /** The step runs in a parallel batch: report the paths it reads. */
+  trackReads?: boolean;
 }
 
 export interface CallConnectorInput {
@@ -136,7 +138,8 @@ export function createActivities(
           stash: { key: stashKey },
           maxDataBytes: input.maxDataBytes,
           signal: Context.current().cancellationSignal,
-          connectors: (defer) =>
+          trackReads: input.trackReads === true,
+          connectors: (defer, calls) =>
             createConnectorsProxy(
               ws.connectors,
               (callIndex, connector) => ({
@@ -148,11 +151,14 @@ export function createActivities(
                 options: ws.config.connectors[connector]?.options ?? {},
               }),
               defer,
+              calls,
             ),
         }));
         return await whileHeartbeating(outcome);
       } catch (error) {
-        throw asFailure(error, attempt);
+        const failure = asFailure(error, attempt);
+        logFailedAttempt(input.taskId, `step ${input.step}`, attempt, failure);
+        throw failure;
       }
     },
 
@@ -174,7 +180,9 @@ export function createActivities(
         );
         return resultToJson(value, { step: input.step }, `connectors.${connector}.${method}()`);
       } catch (error) {
-        throw asFailure(error, attempt);
+        const failure = asFailure(error, attempt);
+        logFailedAttempt(input.taskId, `connectors.${connector}.${method} (into ${into}, from step ${input.step})`, attempt, failure);
+        throw failure;
       }
     },
   };
@@ -238,8 +246,18 @@ function isPermanent(error: Error): boolean {
     error instanceof StepUsageError ||
     error instanceof ConnectorError ||
     error instanceof StashError ||
-    error instanceof DataLimitError
+    error instanceof DataLimitError ||
+    isFinalStepError(error)
   );
+}
+
+/**
+ * One line per failed attempt in the worker's log; the full stack stays in the failure (task error and
+ * history). The SDK's own multi-line report of the same failure is left out unless the log level is DEBUG.
+ */
+function logFailedAttempt(taskId: string, what: string, attempt: number, failure: ApplicationFailure): void {
+  const next = failure.nonRetryable ? 'not retried' : 'retried unless it was the last attempt';
+  process.stderr.write(`whenflow: task ${taskId} ${what} attempt ${attempt} failed (${failure.type ?? 'Error'}, ${next}): ${failure.message.split('\n')[0]}\n`);
 }
 
 /** Keeps the original message, type and stack, and records the attempt for the task's error record. */

@@ -45,7 +45,7 @@ function buildProgram(setExitCode: (code: number) => void): Command {
     .addOption(new Option('--data <file>', 'task data as a JSON file').conflicts('jsonData'))
     .addOption(new Option('-d, --json-data <json>', 'task data as inline JSON').conflicts('data'))
     .option('--json', 'print one JSON object on stdout (progress goes to stderr)', false)
-    .option('--concurrency <n>', 'most steps run at once in one cycle (default 10)', parsePositiveInt('--concurrency'))
+    .option('--concurrency <n>', 'most steps run at once in one cycle (default 1: one after another in rank order)', parsePositiveInt('--concurrency'))
     .option('--max-step-runs <n>', 'runaway-loop guard: most step executions in the task', parsePositiveInt('--max-step-runs'))
     .option('--max-data-bytes <n>', 'most bytes the task data may take as JSON (default: whenflow.yaml defaults.maxDataBytes, else 1572864 = 1.5 MiB)', parsePositiveInt('--max-data-bytes'))
     .option('--name <name>', 'task name')

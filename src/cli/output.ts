@@ -1,7 +1,7 @@
 import pc from 'picocolors';
 import type { JsonValue } from '../model/json';
 import { maskStashForDisplay } from '../runtime/stash';
-import type { TaskSnapshot, TaskState, TraceEntry } from '../model/task';
+import type { ConflictRecord, TaskSnapshot, TaskState, TraceEntry } from '../model/task';
 import type { SequencePosition, TaskEvent } from '../model/events';
 
 /** The `whenflow run --json` contract (documented in the README); keep it stable. */
@@ -11,7 +11,7 @@ export interface RunJson {
   result: JsonValue | null;
   data: TaskSnapshot['data'];
   trace: TraceEntry[];
-  conflicts: { cycle: number; paths: string[]; kept: string; dropped: string }[];
+  conflicts: ConflictRecord[];
   error: { step: string; message: string; attempts: number } | null;
 }
 
@@ -69,7 +69,9 @@ export function formatEvent(event: TaskEvent): string | null {
     case 'step-failed':
       return `  ${stepPlace(event.cycle, event.position)}  ${pc.bold(event.step.padEnd(STEP_COLUMN))} ${pc.red(`failed after ${event.attempts} attempt(s): ${event.message}`)}`;
     case 'conflict':
-      return pc.yellow(`  conflict in cycle ${event.cycle}: ${event.kept} kept, ${event.dropped} dropped at ${event.paths.join(', ')}`);
+      return pc.yellow(`  ${describeConflict(event)}`);
+    case 'subtask-needs-help':
+      return pc.red(`  subtask ${event.taskId} is in ${event.state}`);
     case 'parked':
       return pc.dim(`  parked for ${event.ms} ms`);
     case 'subtask-started':
@@ -93,14 +95,29 @@ export function formatEvent(event: TaskEvent): string | null {
   }
 }
 
+/** What became of the step that lost a conflict, in words. */
+export function describeConflict(conflict: ConflictRecord): string {
+  const at = conflict.paths.length > 0 ? ` at ${conflict.paths.join(', ')}` : '';
+  switch (conflict.outcome) {
+    case 'rerun':
+      return conflict.paths.length > 0
+        ? `cycle ${conflict.cycle}: ${conflict.dropped} ran beside ${conflict.kept}, which wrote what it read or wrote${at}; its changes were not kept and it runs again if it still matches`
+        : `cycle ${conflict.cycle}: ${conflict.dropped} ranks after ${conflict.kept}, which runs again; its changes were not kept and it runs again if it still matches`;
+    case 'error':
+      return `cycle ${conflict.cycle}: ${conflict.dropped} ran beside ${conflict.kept}${at}; its changes were not kept and the task failed (onConflict: error)`;
+    case 'overwritten':
+      return `cycle ${conflict.cycle}: an update from outside replaced what ${conflict.dropped} wrote${at}`;
+    default:
+      return `cycle ${conflict.cycle}: ${conflict.kept} kept, ${conflict.dropped} dropped${at}`;
+  }
+}
+
 export function formatFinal(snapshot: TaskSnapshot): string {
   const lines = [`${pc.bold('state')}  ${STATE_COLOR[snapshot.state](snapshot.state)}  (${snapshot.stepRuns} step runs in ${snapshot.cycle} cycles)`];
   if (snapshot.error) {
     lines.push(`${pc.bold('error')}  step ${pc.bold(snapshot.error.step || '(catalog)')} after ${snapshot.error.attempts} attempt(s): ${pc.red(snapshot.error.message)}`);
   }
-  for (const conflict of snapshot.conflicts) {
-    lines.push(`${pc.yellow('conflict')}  cycle ${conflict.cycle}: ${conflict.kept} kept, ${conflict.dropped} dropped at ${conflict.paths.join(', ')}`);
-  }
+  for (const conflict of snapshot.conflicts) lines.push(`${pc.yellow('conflict')}  ${describeConflict(conflict)}`);
   if (snapshot.result !== null) lines.push(`${pc.bold('result')} ${JSON.stringify(snapshot.result)}`);
   lines.push(pc.bold('data'), JSON.stringify(maskStashForDisplay(snapshot.data), null, 2));
   return lines.join('\n');

@@ -13,6 +13,62 @@ export interface DeferredConnectorCall {
 
 export type ConnectorsProxy = Record<string, Record<string, (args?: unknown) => Promise<unknown>>>;
 
+/**
+ * A connector call made by step content. `await`, `.then`, `Promise.all` … all go through `then`, so a
+ * call nobody ever looked at is one the step forgot to await: its failure must not pass unnoticed.
+ */
+class ConnectorCall<T> extends Promise<T> {
+  observed = false;
+
+  // Promises derived from a call (`.then`, `.catch`, `await`) are plain promises.
+  static override get [Symbol.species](): PromiseConstructor {
+    return Promise;
+  }
+
+  override then<A = T, B = never>(
+    onFulfilled?: ((value: T) => A | PromiseLike<A>) | null,
+    onRejected?: ((reason: unknown) => B | PromiseLike<B>) | null,
+  ): Promise<A | B> {
+    this.observed = true;
+    return super.then(onFulfilled, onRejected);
+  }
+}
+
+/** Every connector call a step execution started, awaited or not: the step ends only when all have settled. */
+export class CallTracker {
+  private readonly calls: { call: ConnectorCall<unknown>; connector: string; method: string }[] = [];
+
+  track(connector: string, method: string, result: Promise<unknown>): Promise<unknown> {
+    const call = new ConnectorCall<unknown>((resolve, reject) => {
+      result.then(resolve, reject);
+    });
+    // Watched through the base `then`, which does not count as the step looking at the call.
+    Promise.prototype.then.call(call, undefined, () => undefined);
+    this.calls.push({ call, connector, method });
+    return call;
+  }
+
+  /**
+   * Waits until every call has settled (calls started while waiting included). A call that failed and
+   * that the step never awaited fails the step, naming the connector and method.
+   */
+  async settle(): Promise<void> {
+    for (let i = 0; i < this.calls.length; i++) {
+      const { call, connector, method } = this.calls[i]!;
+      const outcome = await Promise.prototype.then.call(
+        call,
+        () => null,
+        (error: unknown) => ({ error }),
+      ) as { error: unknown } | null;
+      if (outcome && !call.observed) {
+        const error = outcome.error instanceof Error ? outcome.error : new Error(String(outcome.error));
+        error.message = `connectors.${connector}.${method}() was not awaited and failed: ${error.message}`;
+        throw error;
+      }
+    }
+  }
+}
+
 const SEGMENT_BLOCKLIST = new Set(['__proto__']);
 
 /** `into` must be a dot path of non-empty keys, e.g. "crm.contact" or "items.0.price". */
@@ -43,6 +99,7 @@ export function createConnectorsProxy(
   registry: ConnectorRegistry,
   makeContext: (callIndex: number, connector: string) => ConnectorContext,
   defer: (call: DeferredConnectorCall) => void,
+  tracker: CallTracker = new CallTracker(),
 ): ConnectorsProxy {
   let calls = 0;
 
@@ -50,11 +107,8 @@ export function createConnectorsProxy(
     const callIndex = calls++;
     const deferred = args !== null && typeof args === 'object' && !Array.isArray(args) && (args as { into?: unknown }).into !== undefined;
     if (!deferred) {
-      const result = registry.call(connector, method, args, makeContext(callIndex, connector));
-      // A call the step forgot to await must not end the worker process with an unhandled rejection;
-      // a step that awaits it still sees the failure.
-      result.catch(() => undefined);
-      return result;
+      // Tracked, so the step waits for it and reports its failure even when the content forgot `await`.
+      return tracker.track(connector, method, registry.call(connector, method, args, makeContext(callIndex, connector)));
     }
     // A deferred call is usually not awaited: a mistake in it throws at the call, failing the step, where a
     // rejected promise nobody awaits would go unnoticed (or end the worker process as an unhandled rejection).

@@ -95,3 +95,74 @@ export function mergePatches(snapshot: JsonObject, patches: StepPatch[]): MergeR
 
   return { data, conflicts, applied };
 }
+
+/** One step of a parallel batch (rules 2): its patch and the JSON Pointers it read (content and condition). */
+export interface BatchRun {
+  step: string;
+  patch: DataPatch;
+  reads: readonly string[];
+}
+
+/** A step of the batch whose changes were not merged: it met `blockedBy`'s writes at `paths`. */
+export interface HeldStep {
+  step: string;
+  blockedBy: string;
+  /** The step's own read and write pointers that overlapped; empty when it ranks after a held step. */
+  paths: string[];
+}
+
+export interface BatchMerge {
+  data: JsonObject;
+  /** The steps merged, in rank order, each with the paths it changed. */
+  merged: { step: string; changed: string[] }[];
+  held: HeldStep[];
+}
+
+/**
+ * Merges a parallel batch so that the outcome equals running its steps one after another in rank order.
+ * A step is merged when nothing it read or wrote overlaps what an earlier step of the batch wrote: then it
+ * saw exactly the data it would have seen running after them. The first step that overlaps is held, and so
+ * is every step ranked after it, since the held step's second run may change what they would have seen.
+ * Held steps keep nothing; the cycle runs them again if they still match.
+ */
+export function mergeBatch(snapshot: JsonObject, runs: readonly BatchRun[]): BatchMerge {
+  const written: { step: string; footprint: string[] }[] = [];
+  const merged: BatchMerge['merged'] = [];
+  const held: HeldStep[] = [];
+  let data = snapshot;
+  for (const run of runs) {
+    const first = held[0];
+    if (first) {
+      held.push({ step: run.step, blockedBy: first.step, paths: [] });
+      continue;
+    }
+    const touched = [...run.reads, ...run.patch.map((op) => op.path)].map((pointer) => ({ pointer, footprint: footprint(snapshot, pointer) }));
+    // `written` is in rank order: the earliest-ranked step met is the one named.
+    const blocker = written.find((w) => touched.some((t) => overlaps(w.footprint, t.footprint)));
+    if (blocker) {
+      const paths = touched.filter((t) => written.some((w) => w.step === blocker.step && overlaps(w.footprint, t.footprint))).map((t) => t.pointer);
+      held.push({ step: run.step, blockedBy: blocker.step, paths: [...new Set(paths)].sort() });
+      continue;
+    }
+    for (const op of run.patch) written.push({ step: run.step, footprint: footprint(snapshot, op.path) });
+    if (run.patch.length > 0) data = applyPatchTo(data, run.patch);
+    merged.push({ step: run.step, changed: changedPaths(run.patch) });
+  }
+  return { data, merged, held };
+}
+
+/**
+ * The JSON Pointers a JSON Merge Patch (an update from outside) writes: each replaced or deleted leaf,
+ * and each object it sets where there was none.
+ */
+export function mergePatchPointers(patch: JsonObject, prefix = ''): string[] {
+  return Object.entries(patch).flatMap(([key, value]) => {
+    const pointer = `${prefix}/${key.replace(/~/g, '~0').replace(/\//g, '~1')}`;
+    return isJsonObject(value) && Object.keys(value).length > 0 ? mergePatchPointers(value, pointer) : [pointer];
+  });
+}
+
+/** Whether two JSON Pointers lie on one path (equal, or one inside the other). */
+export function pointersOverlap(a: string, b: string): boolean {
+  return overlaps(pathTokens(a), pathTokens(b));
+}

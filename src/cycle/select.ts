@@ -2,12 +2,15 @@ import { createMatcher } from '../conditions/match';
 import type { Matcher } from '../conditions/types';
 import type { JsonObject } from '../model/json';
 import type { Catalog, CatalogStep } from '../model/task';
+import { conditionReads } from './condition-reads';
 import { buildCatalogIndex, indexCandidates, type CatalogIndex } from './catalog-index';
 
 export interface CompiledStep {
   step: CatalogStep;
   matches: Matcher;
   constraints: ReadonlySet<string>;
+  /** What the condition looks at (JSON Pointers): part of what the step read, in a parallel batch. */
+  reads: readonly string[];
 }
 
 /**
@@ -30,6 +33,7 @@ export function compileCatalog(catalog: Catalog): CompiledCatalog {
       step,
       matches: createMatcher(step.condition),
       constraints: new Set(step.condition.constraints),
+      reads: conditionReads(step.condition.query),
     })),
     index: buildCatalogIndex(catalog.steps.map((step) => step.condition.query)),
   };

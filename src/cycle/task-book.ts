@@ -10,10 +10,11 @@ import {
   type TaskSnapshot,
   type TaskState,
   type TraceEntry,
+  UPDATE_WRITER,
 } from '../model/task';
 import type { SequencePosition, TaskEventBody } from '../model/events';
 import { EventLog, type CarriedEvents } from './event-log';
-import type { MergeResult } from './merge';
+import { mergePatchPointers, pointersOverlap, type BatchMerge, type MergeResult } from './merge';
 import { applyMergePatch, setAtPath } from './paths';
 
 /** What a cycle asks of the workflow beyond changing the task's own state: timers, children, activities. */
@@ -29,11 +30,20 @@ export interface CycleEffects {
 }
 
 /** What a resume runs again. */
-export type Retry = { kind: 'step'; step: string } | { kind: 'call'; step: string; call: DeferredCall };
+export type Retry = { kind: 'step'; step: string } | { kind: 'call'; step: string; call: DeferredCall } | { kind: 'subtask'; taskId: string };
+
+/** `task.complete()` / `task.ignore()` (or data become `{}`) while work the task started is still pending. */
+export interface Finishing {
+  state: 'done' | 'ignored';
+  result: JsonValue | null;
+}
 
 /** Something that arrives between cycles: new data from outside, a connector result, a subtask's end. */
 export type Arrival =
-  | { kind: 'update'; patch: JsonObject }
+  /** `during`: the cycle whose steps were running when the update arrived (rules 2), else null. */
+  | { kind: 'update'; patch: JsonObject; during?: number | null }
+  /** A subtask the task waits for is in `error` or `attention` (rules 2). */
+  | { kind: 'subtask-needs-help'; taskId: string; state: TaskState; error: TaskError | null }
   | { kind: 'call-result'; step: string; call: DeferredCall; value: JsonValue }
   | { kind: 'call-failed'; step: string; call: DeferredCall; message: string; attempts: number }
   | { kind: 'subtask-ended'; into: string | null; outcome: { taskId: string; state: TaskState; result: JsonValue | null } };
@@ -71,6 +81,8 @@ export interface CarriedTask {
   /** Absent in runs recorded before the event stream existed. */
   events?: CarriedEvents;
   sequence?: SequenceCursor | null;
+  /** Rules 2: an end the task reached while work it started was pending (still pending after an error). */
+  finishing?: Finishing | null;
 }
 
 /** A task started with an explicit list of steps: which one runs next, and what follows the list. */
@@ -101,8 +113,14 @@ export class TaskBook {
   trace: TraceEntry[] = [];
   traceOffset = 0;
   conflicts: ConflictRecord[] = [];
-  /** Steps that have run and not asked to run again (SEMANTICS.md: eligible until it has run). */
+  /** Steps that have run and not asked to run again (eligible until it has run). */
   private readonly ran = new Set<string>();
+  /** Rules 2: the task reached its end; it takes effect once the work it started is no longer pending. */
+  finishing: Finishing | null = null;
+  /** The cycle whose steps are running now, if any (updates arriving meanwhile are checked against its writes). */
+  actingCycle: number | null = null;
+  /** What each step of the latest cycle wrote (JSON Pointers), for updates that raced it. */
+  private lastWrites: { cycle: number; writes: { step: string; changed: string[] }[] } = { cycle: 0, writes: [] };
 
   constructor(
     readonly taskId: string,
@@ -116,6 +134,11 @@ export class TaskBook {
   }
 
   isEligible = (step: string): boolean => !this.ran.has(step);
+
+  /** Tasks started under rules 2 (TaskOptions.rules); older histories replay under the rules they were recorded with. */
+  get lossless(): boolean {
+    return this.options.rules === 2;
+  }
 
   get state(): TaskState {
     return this.current;
@@ -149,7 +172,9 @@ export class TaskBook {
   finishSequence(): void {
     const sequence = this.sequence;
     this.sequence = null;
-    if (sequence && !sequence.thenCycle && !this.terminal) this.state = 'done';
+    if (!sequence || sequence.thenCycle || this.terminal) return;
+    if (this.lossless) this.finishing ??= { state: 'done', result: null };
+    else this.state = 'done';
   }
 
   /** The state a continued-as-new run starts from. */
@@ -172,6 +197,7 @@ export class TaskBook {
       hasExpireResult: this.expireResult !== undefined,
       events: this.events.carry(),
       sequence: this.sequence,
+      ...(this.lossless ? { finishing: this.finishing } : {}),
     };
   }
 
@@ -191,6 +217,7 @@ export class TaskBook {
     book.conflicts = carried.conflicts;
     book.catalogVersion = carried.catalogVersion;
     if (carried.hasExpireResult) book.expireResult = carried.expireResult;
+    book.finishing = carried.finishing ?? null;
     return book;
   }
 
@@ -215,6 +242,7 @@ export class TaskBook {
   /** Act, first half: the chosen steps are about to run on one snapshot of the data. */
   beginCycle(steps: string[], position?: SequencePosition): number {
     const cycle = this.cycle + 1;
+    this.actingCycle = cycle;
     this.record({ type: 'cycle-began', cycle, steps });
     for (const step of steps) this.record({ type: 'step-started', cycle, step, ...(position ? { position } : {}) });
     return cycle;
@@ -228,6 +256,7 @@ export class TaskBook {
   recordCycle(runs: StepRun[], merged: MergeResult): CycleEffects {
     const effects: CycleEffects = { park: null, timeout: null, subtasks: [], calls: [], redone: [] };
     this.cycle += 1;
+    this.actingCycle = null;
     this.data = merged.data;
     for (const conflict of merged.conflicts) {
       this.conflicts.push({ cycle: this.cycle, ...conflict });
@@ -236,22 +265,76 @@ export class TaskBook {
     for (const run of runs) {
       this.stepRuns += 1;
       this.ran.add(run.step);
-      const changed = merged.applied.find((a) => a.step === run.step)?.changed ?? [];
-      this.trace.push({ step: run.step, cycle: this.cycle, startedAt: run.startedAt, durationMs: run.durationMs, attempt: run.attempt, changed, logs: run.logs });
-      const position = run.position ? { position: run.position } : {};
-      this.record({ type: 'step-finished', cycle: this.cycle, step: run.step, durationMs: run.durationMs, attempt: run.attempt, changed, ...position });
-      if (this.trace.length > 2 * TRACE_KEPT) {
-        // Bounded memory (and query size) for long tasks: keep the most recent entries.
-        const dropped = this.trace.length - TRACE_KEPT;
-        this.trace.splice(0, dropped);
-        this.traceOffset += dropped;
-      }
+      this.traceRun(run, merged.applied.find((a) => a.step === run.step)?.changed ?? []);
     }
     for (const run of runs) {
       for (const command of run.commands) this.apply(run.step, command, effects);
     }
     if (!this.terminal && Object.keys(this.data).length === 0) this.state = 'done';
     return effects;
+  }
+
+  /**
+   * Act, second half, under rules 2: the merged steps' changes become the task's data and their commands
+   * take effect in rank order; held steps (their reads or writes met an earlier step's writes) keep nothing
+   * and are recorded as conflicts: they run again if they still match, or fail the task (`onConflict: error`).
+   */
+  recordBatch(runs: StepRun[], batch: BatchMerge): CycleEffects {
+    const effects: CycleEffects = { park: null, timeout: null, subtasks: [], calls: [], redone: [] };
+    this.cycle += 1;
+    this.actingCycle = null;
+    this.data = batch.data;
+    this.lastWrites = { cycle: this.cycle, writes: batch.merged };
+    const failOnConflict = this.options.onConflict === 'error';
+    for (const held of batch.held) {
+      const conflict: ConflictRecord = { cycle: this.cycle, paths: held.paths, kept: held.blockedBy, dropped: held.step, outcome: failOnConflict ? 'error' : 'rerun' };
+      this.conflicts.push(conflict);
+      this.record({ type: 'conflict', ...conflict });
+    }
+    const mergedSteps = new Set(batch.merged.map((m) => m.step));
+    for (const run of runs) {
+      if (!mergedSteps.has(run.step)) continue;
+      this.stepRuns += 1;
+      this.ran.add(run.step);
+      const changed = batch.merged.find((m) => m.step === run.step)?.changed ?? [];
+      this.traceRun(run, changed);
+    }
+    // A held step ran (its side effects happened) but counts against the runaway guard only once it is merged.
+    for (const run of runs) {
+      if (mergedSteps.has(run.step)) for (const command of run.commands) this.apply(run.step, command, effects);
+    }
+    const firstHeld = batch.held[0];
+    if (firstHeld && failOnConflict && !this.terminal) {
+      this.fail({
+        step: firstHeld.step,
+        message: `step "${firstHeld.step}" ran beside "${firstHeld.blockedBy}", which wrote what it read or wrote (${firstHeld.paths.join(', ')}); its changes were not kept (onConflict: error)`,
+        attempts: 1,
+        reason: 'conflict',
+      });
+    }
+    if (!this.terminal && !this.finishing && Object.keys(this.data).length === 0) this.finishing = { state: 'done', result: null };
+    return effects;
+  }
+
+  private traceRun(run: StepRun, changed: string[]): void {
+    this.trace.push({ step: run.step, cycle: this.cycle, startedAt: run.startedAt, durationMs: run.durationMs, attempt: run.attempt, changed, logs: run.logs });
+    const position = run.position ? { position: run.position } : {};
+    this.record({ type: 'step-finished', cycle: this.cycle, step: run.step, durationMs: run.durationMs, attempt: run.attempt, changed, ...position });
+    if (this.trace.length > 2 * TRACE_KEPT) {
+      // Bounded memory (and query size) for long tasks: keep the most recent entries.
+      const dropped = this.trace.length - TRACE_KEPT;
+      this.trace.splice(0, dropped);
+      this.traceOffset += dropped;
+    }
+  }
+
+  /** Rules 2: the end the task reached takes effect (nothing it started is pending any more). */
+  finish(): void {
+    const finishing = this.finishing;
+    this.finishing = null;
+    if (!finishing || this.terminal) return;
+    this.state = finishing.state;
+    if (finishing.state === 'done') this.result = finishing.result;
   }
 
   private apply(step: string, command: StepCommand, effects: CycleEffects): void {
@@ -282,12 +365,20 @@ export class TaskBook {
         effects.redone.push(step);
         return;
       case 'complete':
-        if (this.terminal) return;
+        if (this.terminal || this.finishing) return;
+        if (this.lossless) {
+          this.finishing = { state: 'done', result: command.result };
+          return;
+        }
         this.state = 'done';
         this.result = command.result;
         return;
       case 'ignore':
-        if (this.terminal) return;
+        if (this.terminal || this.finishing) return;
+        if (this.lossless) {
+          this.finishing = { state: 'ignored', result: null };
+          return;
+        }
         this.state = 'ignored';
         return;
     }
@@ -316,9 +407,23 @@ export class TaskBook {
     switch (arrival.kind) {
       case 'update':
         this.record({ type: 'data-updated', keys: Object.keys(arrival.patch).sort() });
+        if (arrival.during != null && arrival.during === this.lastWrites.cycle) this.recordOverwrites(arrival.patch);
         this.data = applyMergePatch(this.data, arrival.patch) as JsonObject;
         if (this.needsOutsideHelp) this.revive();
         break;
+      case 'subtask-needs-help': {
+        const { taskId, state, error } = arrival;
+        this.record({ type: 'subtask-needs-help', taskId, state });
+        const cause = error ? `step "${error.step}" failed: ${error.message}` : 'no step matches its data';
+        this.fail({
+          step: error?.step ?? '',
+          message: `subtask ${taskId}, which this task waits for, is in ${state}: ${cause}`,
+          attempts: error?.attempts ?? 0,
+          reason: 'subtask-failed',
+          subtaskId: taskId,
+        });
+        return;
+      }
       case 'call-result':
         this.record({ type: 'call-answered', step: arrival.step, ...callOf(arrival.call) });
         this.data = setAtPath(this.data, arrival.call.into, arrival.value);
@@ -326,6 +431,8 @@ export class TaskBook {
       case 'subtask-ended':
         this.record({ type: 'subtask-ended', taskId: arrival.outcome.taskId, state: arrival.outcome.state });
         if (arrival.into) this.data = setAtPath(this.data, arrival.into, arrival.outcome);
+        // The subtask that put this task in error was helped directly, and has ended: this task goes on.
+        if (this.error?.reason === 'subtask-failed' && this.error.subtaskId === arrival.outcome.taskId) this.revive();
         break;
       case 'call-failed':
         this.record({ type: 'call-failed', step: arrival.step, ...callOf(arrival.call), message: arrival.message });
@@ -339,7 +446,22 @@ export class TaskBook {
         return;
     }
     if (this.state === 'attention') this.state = 'running';
-    if (Object.keys(this.data).length === 0) this.state = 'done';
+    if (Object.keys(this.data).length === 0) {
+      if (this.lossless) this.finishing ??= { state: 'done', result: null };
+      else this.state = 'done';
+    }
+  }
+
+  /** An update replaced what a step of the cycle that was running when it arrived had written. */
+  private recordOverwrites(patch: JsonObject): void {
+    const pointers = mergePatchPointers(patch);
+    for (const { step, changed } of this.lastWrites.writes) {
+      const paths = changed.filter((path) => pointers.some((pointer) => pointersOverlap(pointer, path)));
+      if (paths.length === 0) continue;
+      const conflict: ConflictRecord = { cycle: this.lastWrites.cycle, paths, kept: UPDATE_WRITER, dropped: step, outcome: 'overwritten' };
+      this.conflicts.push(conflict);
+      this.record({ type: 'conflict', ...conflict });
+    }
   }
 
   fail(error: TaskError): void {
@@ -370,6 +492,7 @@ export class TaskBook {
     this.state = 'running';
     if (error?.reason === 'max-step-runs') this.budgetStart = this.stepRuns;
     if (error?.reason === 'connector-failed' && failedCall) return { kind: 'call', ...failedCall };
+    if (error?.reason === 'subtask-failed' && error.subtaskId) return { kind: 'subtask', taskId: error.subtaskId };
     if (error?.reason !== 'step-failed') return null;
     this.ran.delete(error.step);
     return { kind: 'step', step: error.step };

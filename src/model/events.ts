@@ -14,7 +14,8 @@ export type TaskEventBody =
   | { type: 'step-finished'; cycle: number; step: string; durationMs: number; attempt: number; changed: string[]; position?: SequencePosition }
   | { type: 'step-failed'; cycle: number; step: string; message: string; attempts: number; position?: SequencePosition }
   | { type: 'step-skipped'; step: string; reason: string; position: SequencePosition }
-  | { type: 'conflict'; cycle: number; paths: string[]; kept: string; dropped: string }
+  | { type: 'conflict'; cycle: number; paths: string[]; kept: string; dropped: string; outcome?: 'rerun' | 'error' | 'overwritten' }
+  | { type: 'subtask-needs-help'; taskId: string; state: TaskState }
   | { type: 'parked'; ms: number }
   | { type: 'data-updated'; keys: string[] }
   | { type: 'subtask-started'; step: string; taskId: string; name: string }
@@ -42,4 +43,6 @@ export interface TaskEventPage {
   /** Sequence number the next event will get. */
   next: number;
   state: TaskState;
+  /** Nothing more happens without outside help (see TaskSnapshot.settled); absent from tasks on older workers. */
+  settled?: boolean;
 }

@@ -57,8 +57,19 @@ export interface Catalog {
 }
 
 export interface TaskOptions {
-  /** Most steps run at once in one cycle. */
+  /**
+   * Most steps run at once in one cycle. 1 (the default): every matching step runs one after another in
+   * rank order. Above 1: a batch runs side by side on one snapshot, merged as if run in rank order.
+   */
   concurrency: number;
+  /** A parallel step that read or wrote what an earlier step of its batch wrote: run it again (default) or fail the task. */
+  onConflict?: 'rerun' | 'error';
+  /**
+   * The version of the cycle's rules the task was started under. 2: lossless (batches merged as if run in
+   * rank order, pending work finished before the task ends, subtask failures reach the parent). Absent in
+   * tasks started before, whose recorded histories replay under the rules they were recorded with.
+   */
+  rules?: 2;
   /** Guard against runaway loops: most step executions in one task. */
   maxStepRuns: number;
   /** Fan-out bound: most subtasks of this task running at once (the rest wait their turn). */
@@ -84,7 +95,10 @@ export interface TaskOptions {
  */
 export const DEFAULT_MAX_DATA_BYTES = 1_572_864;
 
-export const DEFAULT_TASK_OPTIONS: TaskOptions = { concurrency: 10, maxStepRuns: 10_000, maxSubtasks: 100, historyLimit: 5_000, maxDataBytes: DEFAULT_MAX_DATA_BYTES };
+/** The rules new tasks run under (TaskOptions.rules). */
+export const CURRENT_RULES = 2 as const;
+
+export const DEFAULT_TASK_OPTIONS: TaskOptions = { concurrency: 1, onConflict: 'rerun', rules: CURRENT_RULES, maxStepRuns: 10_000, maxSubtasks: 100, historyLimit: 5_000, maxDataBytes: DEFAULT_MAX_DATA_BYTES };
 
 /** A subtask a step asked for: a child task on the same engine and catalog. */
 export interface SubtaskRequest {
@@ -134,6 +148,8 @@ export interface StepOutcome {
   durationMs: number;
   /** Which attempt of the step activity produced this outcome (1 = first try). */
   attempt: number;
+  /** JSON Pointers the content read, when it ran in a parallel batch (its reads are checked against the batch's writes). */
+  reads?: string[];
 }
 
 export interface TraceEntry {
@@ -147,12 +163,26 @@ export interface TraceEntry {
   logs: StepLog[];
 }
 
+/**
+ * Two writers met on the same data in one cycle. `dropped` did not get its way: a step of a parallel batch
+ * whose changes were not merged (it runs again, or the task fails with `onConflict: error`), or a step whose
+ * write an update from outside overwrote. `kept` is the earlier-ranked step (or `update`) that did.
+ */
 export interface ConflictRecord {
   cycle: number;
   paths: string[];
   kept: string;
   dropped: string;
+  /**
+   * `rerun`: the dropped step runs again if it still matches; `error`: the task failed (`onConflict: error`);
+   * `overwritten`: an update from outside replaced what the step wrote. Absent in records of tasks started
+   * before rules 2 (the dropped step's overlapping writes were discarded).
+   */
+  outcome?: 'rerun' | 'error' | 'overwritten';
 }
+
+/** The name a conflict record gives an update from outside. */
+export const UPDATE_WRITER = 'update';
 
 export interface TaskError {
   step: string;
@@ -160,7 +190,9 @@ export interface TaskError {
   stack?: string;
   attempts: number;
   /** `step-failed`: the step threw (or timed out) after its retries; the others are the engine's own verdicts. */
-  reason: 'step-failed' | 'max-step-runs' | 'catalog-invalid' | 'connector-failed' | 'sequence-invalid';
+  reason: 'step-failed' | 'max-step-runs' | 'catalog-invalid' | 'connector-failed' | 'sequence-invalid' | 'subtask-failed' | 'conflict';
+  /** With `subtask-failed`: the subtask the task waits for that is in error (or needs attention). */
+  subtaskId?: string;
 }
 
 export interface TaskSnapshot {
@@ -179,6 +211,13 @@ export interface TaskSnapshot {
   traceOffset: number;
   conflicts: ConflictRecord[];
   error: TaskError | null;
+  /**
+   * Nothing more happens without outside help: the task has ended, or it is in `error` or `attention` with
+   * no deadline pending. Absent in snapshots of tasks recorded before it existed.
+   */
+  settled?: boolean;
+  /** When the task's deadline (`task.timeout`) passes, as workflow time in ms; null or absent: none. */
+  deadlineAt?: number | null;
 }
 
 export interface TaskInput {

@@ -3,7 +3,9 @@ import type { JsonObject } from '../model/json';
 import type { DeferredCall, StepLog, StepOutcome } from '../model/task';
 import { describeOverLimit, maxDataBytesOf, overDataLimit } from '../cycle/data-limit';
 import { diffData } from './diff';
+import { CallTracker } from '../connectors/proxy';
 import { runInStepScope } from './globals';
+import { trackReads } from './read-tracking';
 import { maskSecrets, sealSecretStrings, sealStash, stashSecrets, unsealStash } from './stash';
 import { createStepApi, type StepApiInput } from './step-api';
 import { toJson } from './to-json';
@@ -13,8 +15,13 @@ export type StepContent = () => unknown;
 export interface StepExecution extends StepApiInput {
   data: JsonObject;
   content: StepContent;
-  /** Builds the `connectors` global; `defer` records a call made with `into` for the workflow to run. */
-  connectors?: (defer: (call: DeferredCall) => void) => object;
+  /**
+   * Builds the `connectors` global; `defer` records a call made with `into` for the workflow to run, and
+   * every other call goes through `calls`, so that the step ends only when all of them have settled.
+   */
+  connectors?: (defer: (call: DeferredCall) => void, calls: CallTracker) => object;
+  /** Record the paths the content reads (a step of a parallel batch: its reads are checked against the batch's writes). */
+  trackReads?: boolean;
   /** Key for `data.$stash` secrets: the step sees plaintext, the patch carries sealed values only. */
   stash?: { key: Buffer | null };
   /** The task's `maxDataBytes`: a step leaving more data than this fails (DataLimitError). Absent: the default. */
@@ -66,19 +73,29 @@ export async function executeStep(execution: StepExecution): Promise<StepOutcome
   const plain = unsealStash(execution.data, key);
   const logs = new LogBook();
   const api = createStepApi(execution, logs.add);
+  const calls = new CallTracker();
+  const reading = execution.trackReads ? trackReads(structuredClone(plain)) : null;
   const scope = {
-    data: structuredClone(plain) as unknown,
+    data: (reading?.data ?? structuredClone(plain)) as unknown,
     task: api.task,
     step: api.step,
     audit: api.audit,
-    connectors: execution.connectors?.((call) => api.commands.push({ type: 'call', call })) ?? {},
+    connectors: execution.connectors?.((call) => api.commands.push({ type: 'call', call }), calls) ?? {},
     lib: {},
     console: logs.console(),
   };
   const started = performance.now();
   await runInStepScope(scope, async () => {
-    await execution.content();
+    try {
+      await execution.content();
+    } catch (error) {
+      // The attempt failed; calls it started still finish before the next attempt may start.
+      await calls.settle().catch(() => undefined);
+      throw error;
+    }
+    await calls.settle();
   });
+  reading?.stop();
   const durationMs = Math.round(performance.now() - started);
   const after = toJson(scope.data, { step: execution.step });
   // Unchanged secrets keep their sealed form, so they make no patch; new or changed ones are sealed now.
@@ -102,5 +119,6 @@ export async function executeStep(execution: StepExecution): Promise<StepOutcome
     logsDropped: logs.dropped,
     durationMs,
     attempt: execution.attempt,
+    ...(reading ? { reads: reading.reads() } : {}),
   };
 }

@@ -89,6 +89,15 @@ function isDate(value: object): value is Date {
 }
 
 /** A plain object of any realm: its prototype is null or some realm's Object.prototype. */
+/** A Promise of any realm, or anything awaitable: a value written without `await`. */
+function isThenable(value: object): boolean {
+  try {
+    return typeof (value as { then?: unknown }).then === 'function';
+  } catch {
+    return false;
+  }
+}
+
 function isPlainObject(value: object): boolean {
   const proto: unknown = Object.getPrototypeOf(value);
   return proto === null || Object.getPrototypeOf(proto) === null;
@@ -180,6 +189,10 @@ class Converter {
       // the ancestor path meanwhile, so a toJSON() that returns something holding it is a cycle.
       if (replaced === value) return this.convert(replaced, key, false);
       return this.within(value, () => this.convert(replaced, key, false));
+    }
+    if (isThenable(value)) {
+      this.problem('a Promise (missing await?)');
+      return DROP;
     }
     if (!isPlainObject(value)) {
       this.problem(`an instance of ${className(value)} (only plain objects, arrays and Dates)`);

@@ -1,4 +1,19 @@
-import { DefaultLogger, makeTelemetryFilterString, Runtime, type LogLevel } from '@temporalio/worker';
+import { format } from 'node:util';
+import { DefaultLogger, makeTelemetryFilterString, Runtime, type LogEntry, type LogLevel } from '@temporalio/worker';
+
+/**
+ * The SDK reports every failed activity attempt as a multi-line warning with the whole failure (for a
+ * step: its stack and source location); the activities log one line of their own per attempt instead.
+ * At DEBUG or TRACE the SDK's report shows as well.
+ */
+function quietActivityFailures(level: LogLevel): (entry: LogEntry) => void {
+  const verbose = level === 'DEBUG' || level === 'TRACE';
+  return (entry) => {
+    if (!verbose && entry.message === 'Activity failed') return;
+    const time = new Date(Number(entry.timestampNanos / 1_000_000n)).toISOString();
+    process.stderr.write(`${time} [${entry.level}] ${entry.message}${entry.meta === undefined ? '' : ` ${format(entry.meta)}`}\n`);
+  };
+}
 
 let installed = false;
 
@@ -11,7 +26,7 @@ export function installRuntime(level: LogLevel = (process.env.WHENFLOW_LOG_LEVEL
   installed = true;
   // Commands handle SIGINT/SIGTERM themselves, to stop workers before closing connections and servers.
   Runtime.install({
-    logger: new DefaultLogger(level),
+    logger: new DefaultLogger(level, quietActivityFailures(level)),
     shutdownSignals: [],
     telemetryOptions: {
       logging: {

@@ -32,6 +32,8 @@ export interface TaskProgress {
   next: number;
   conflicts: ConflictRecord[];
   error: TaskError | null;
+  /** Nothing more happens without outside help (see TaskSnapshot.settled); absent from tasks on older workers. */
+  settled?: boolean;
 }
 
 export const snapshotQuery = defineQuery<TaskSnapshot>('whenflow.snapshot');
@@ -44,6 +46,15 @@ export const resumeUpdate = defineUpdate<TaskState>('whenflow.resume');
 export const stopUpdate = defineUpdate<TaskState>('whenflow.stop');
 /** The same as stopUpdate, for senders that can only signal (a parent stopping its subtasks). */
 export const stopSignal = defineSignal('whenflow.stop');
+/** A parent resuming a subtask it waits for, after the subtask's error put the parent in error. */
+export const resumeSignal = defineSignal('whenflow.resume');
+/** What a subtask tells its parent when it is in `error` or `attention`. */
+export interface SubtaskHelpReport {
+  taskId: string;
+  state: TaskState;
+  error: TaskError | null;
+}
+export const subtaskNeedsHelpSignal = defineSignal<[SubtaskHelpReport]>('whenflow.subtaskNeedsHelp');
 /** Loads the step catalog again (steps changed on disk) and runs a new cycle with it. */
 export const reloadUpdate = defineUpdate<string>('whenflow.reload');
 /** Merges new data from outside (RFC 7386 JSON Merge Patch) and starts a new cycle. */

@@ -4,7 +4,7 @@ import { callOf, type Arrival } from '../cycle/task-book';
 import type { TaskEventBody } from '../model/events';
 import { DEFAULT_CONNECTOR_POLICY, type ConnectorPolicy, type DeferredCall, type StepRetryPolicy, type SubtaskRequest, type TaskOptions, type TaskSnapshot } from '../model/task';
 import { TASK_NAME_KEY, TASK_STATE_KEY, TASK_TAGS_KEY } from '../model/search-attributes';
-import { stopSignal, type TaskWorkflowInput } from './api';
+import { resumeSignal, stopSignal, type TaskWorkflowInput } from './api';
 
 /** A step's or connector's retry policy as Temporal's activity options want it. */
 export function temporalRetryPolicy(retry: StepRetryPolicy): wf.RetryPolicy {
@@ -79,7 +79,10 @@ export class DeferredCalls {
  */
 export class Subtasks {
   private readonly queue: { step: string; request: SubtaskRequest }[] = [];
-  private readonly running = new Set<string>();
+  /** Running children by workflow ID: whether the parent waits for each. */
+  private readonly running = new Map<string, { waitFor: boolean }>();
+  /** Children launched whose start Temporal has not confirmed yet. */
+  private starting = 0;
   private started = 0;
   /** Children (running or queued) the parent must wait for before its next cycle. */
   blocking = 0;
@@ -95,6 +98,20 @@ export class Subtasks {
     return this.running.size + this.queue.length;
   }
 
+  /** What must happen before the parent may end: every child started, and those it waits for ended. */
+  get pendingBeforeEnd(): number {
+    return this.queue.length + this.starting + this.blocking;
+  }
+
+  waitsFor(taskId: string): boolean {
+    return this.running.get(taskId)?.waitFor === true;
+  }
+
+  /** Resumes a child in error (or attention) that the parent waits for. */
+  resume(taskId: string): void {
+    wf.getExternalWorkflowHandle(taskId).signal(resumeSignal).catch(() => undefined);
+  }
+
   start(step: string, request: SubtaskRequest): void {
     if (request.waitFor) this.blocking += 1;
     this.queue.push({ step, request });
@@ -102,7 +119,7 @@ export class Subtasks {
   }
 
   async stopAll(): Promise<void> {
-    await Promise.all([...this.running].map((id) => wf.getExternalWorkflowHandle(id).signal(stopSignal).catch(() => undefined)));
+    await Promise.all([...this.running.keys()].map((id) => wf.getExternalWorkflowHandle(id).signal(stopSignal).catch(() => undefined)));
     this.queue.length = 0;
   }
 
@@ -115,7 +132,8 @@ export class Subtasks {
   private launch({ step, request }: { step: string; request: SubtaskRequest }): void {
     this.started += 1;
     const workflowId = `${this.parentId}.${this.started}`;
-    this.running.add(workflowId);
+    this.running.set(workflowId, { waitFor: request.waitFor });
+    this.starting += 1;
     this.record({ type: 'subtask-started', step, taskId: workflowId, name: request.name });
     const input: TaskWorkflowInput = { name: request.name, tags: [], data: request.data, options: this.options };
     const ended = (state: TaskSnapshot['state'], result: TaskSnapshot['result']) => {
@@ -124,7 +142,14 @@ export class Subtasks {
       this.inbox.push({ kind: 'subtask-ended', into: request.into, outcome: { taskId: workflowId, state, result } });
       this.launchQueued();
     };
-    wf.executeChild<(input: TaskWorkflowInput) => Promise<TaskSnapshot>>('taskWorkflow', {
+    let confirmed = false;
+    const confirm = () => {
+      if (confirmed) return;
+      confirmed = true;
+      this.starting -= 1;
+    };
+    // startChild then result() issues the same commands as executeChild; the start is confirmed on its own.
+    wf.startChild<(input: TaskWorkflowInput) => Promise<TaskSnapshot>>('taskWorkflow', {
       workflowId,
       args: [input],
       parentClosePolicy: 'ABANDON',
@@ -133,10 +158,18 @@ export class Subtasks {
         { key: TASK_NAME_KEY, value: request.name },
         { key: TASK_TAGS_KEY, value: [] },
       ],
-    }).then(
-      (snapshot) => ended(snapshot.state, snapshot.result),
-      // Terminated or otherwise ended without a snapshot: from the parent's view it was stopped.
-      () => ended('stopped', null),
-    );
+    })
+      .then((child) => {
+        confirm();
+        return child.result();
+      })
+      .then(
+        (snapshot) => ended(snapshot.state, snapshot.result),
+        // Terminated or otherwise ended without a snapshot (or never started): from the parent's view it was stopped.
+        () => {
+          confirm();
+          ended('stopped', null);
+        },
+      );
   }
 }

@@ -1,6 +1,6 @@
 import * as wf from '@temporalio/workflow';
 import type { TaskActivities } from '../activities';
-import { mergePatches } from '../cycle/merge';
+import { mergeBatch, mergePatches } from '../cycle/merge';
 import { compileCatalog, selectSteps, type CompiledCatalog } from '../cycle/select';
 import type { SequencePosition } from '../model/events';
 import { TaskBook, type CycleEffects, type Retry, type StepRun } from '../cycle/task-book';
@@ -10,7 +10,7 @@ import { describeOverLimit, maxDataBytesOf, overDataLimit } from '../cycle/data-
 import { applyMergePatch } from '../cycle/paths';
 import type { Catalog, CatalogStep, StepOutcome, TaskError, TaskSnapshot } from '../model/task';
 import { TASK_NAME_KEY, TASK_STATE_KEY, TASK_TAGS_KEY } from '../model/search-attributes';
-import { eventsQuery, progressQuery, reloadUpdate, resumeUpdate, snapshotQuery, stepDataQuery, stopSignal, stopUpdate, updateDataUpdate, type TaskWorkflowInput } from './api';
+import { eventsQuery, progressQuery, reloadUpdate, resumeSignal, resumeUpdate, snapshotQuery, stepDataQuery, stopSignal, stopUpdate, subtaskNeedsHelpSignal, updateDataUpdate, type TaskWorkflowInput } from './api';
 import { DeferredCalls, heartbeatTimeoutFor, Subtasks, temporalRetryPolicy, type Inbox } from './effects';
 import { describeStepFailure } from './failures';
 import { startCycleSpan } from './cycle-span';
@@ -45,8 +45,8 @@ export async function taskWorkflow(input: TaskWorkflowInput): Promise<TaskSnapsh
   const inFlight = new wf.CancellationScope();
   const calls = new DeferredCalls(task.taskId, inbox, record, inFlight);
   const subtasks = new Subtasks(task.taskId, task.options, inbox, record);
-  const control = listenForControl(task, inbox, subtasks, inFlight);
   const deadline = new Deadline(task);
+  const control = listenForControl(task, inbox, subtasks, inFlight, deadline);
   let source = carried?.catalog;
   let catalog: CompiledCatalog | undefined = source && compileCatalog(source);
   let parkedUntil: number | null = carried?.parkedUntil ?? null;
@@ -57,12 +57,20 @@ export async function taskWorkflow(input: TaskWorkflowInput): Promise<TaskSnapsh
     publishSearchAttributes(task);
     await (timeoutMs === undefined ? wf.condition(until) : wf.condition(until, timeoutMs));
   };
-  /** `waiting`: parked, or for subtasks or deferred calls; anything arriving ends the wait. */
-  const waitForArrival = async (timeoutMs?: number) => {
+  /** `waiting`: parked, or for subtasks or deferred calls; anything arriving (or `done`) ends the wait. */
+  const waitForArrival = async (timeoutMs?: number | (() => boolean)) => {
     task.state = 'waiting';
-    await waitFor(somethingArrived, timeoutMs);
+    if (typeof timeoutMs === 'function') {
+      const done = timeoutMs;
+      await waitFor(() => somethingArrived() || done());
+    } else {
+      await waitFor(somethingArrived, timeoutMs);
+    }
     if (task.state === 'waiting') task.state = 'running';
   };
+
+  /** Rules 2: a subtask in error or attention tells its parent once each time (a parent may wait for it). */
+  let parentTold = false;
 
   while (!task.terminal) {
     for (const arrival of inbox.splice(0)) task.receive(arrival);
@@ -81,9 +89,12 @@ export async function taskWorkflow(input: TaskWorkflowInput): Promise<TaskSnapsh
     }
 
     if (task.needsOutsideHelp) {
+      if (!parentTold && task.lossless) tellParent(task);
+      parentTold = true;
       await waitFor(() => !task.needsOutsideHelp || somethingArrived());
       continue;
     }
+    parentTold = false;
     if (parkedUntil !== null) {
       // Parked: a durable timer, cut short by anything arriving (new data from outside above all).
       const remaining = parkedUntil - Date.now();
@@ -102,9 +113,18 @@ export async function taskWorkflow(input: TaskWorkflowInput): Promise<TaskSnapsh
       catalog = source && compileCatalog(source);
     }
     if (!catalog) continue;
+    const current = catalog;
     const retry = control.takeRetry();
     if (retry?.kind === 'call') {
-      calls.start(retry.step, retry.call, catalog.connectors, `${task.taskId}:retry:${task.cycle}`);
+      calls.start(retry.step, retry.call, current.connectors, `${task.taskId}:retry:${task.cycle}`);
+      continue;
+    }
+    if (task.finishing) {
+      // Rules 2: the task ends once the calls it made have answered and its subtasks have started (and
+      // ended, those it waits for); their results land in the data first.
+      const pending = () => calls.outstanding + subtasks.pendingBeforeEnd > 0;
+      if (pending()) await waitForArrival(() => !pending());
+      else task.finish();
       continue;
     }
     // An explicit sequence runs its steps one after another: each waits for the calls of the one before.
@@ -118,28 +138,37 @@ export async function taskWorkflow(input: TaskWorkflowInput): Promise<TaskSnapsh
       task.finishSequence();
       continue;
     }
-    const chosen = listed ? guard(task, catalog, listed) : recognize(task, catalog, retry?.step ?? null);
+    const chosen = listed ? guard(task, catalog, listed) : recognize(task, catalog, retry?.kind === 'step' ? retry.step : null);
     if (chosen.length === 0) {
       if (listed) task.advanceSequence();
       else if (calls.outstanding + subtasks.outstanding > 0) await waitForArrival();
       else task.state = 'attention';
       continue;
     }
-    const effects = await inFlight.run(() => act(task, chosen, listed?.position));
+    const effects = await inFlight.run(() => act(task, chosen, current, listed?.position));
     if (!effects) continue;
     if (listed && !task.needsOutsideHelp && !effects.redone.includes(listed.name)) task.advanceSequence();
-    if (effects.park !== null) {
+    if (effects.park !== null && !task.finishing) {
       parkedUntil = Date.now() + effects.park;
       task.record({ type: 'parked', ms: effects.park });
     }
     if (effects.timeout !== null) deadline.set(effects.timeout);
     for (const { step, request } of effects.subtasks) subtasks.start(step, request);
-    for (const { step, call } of effects.calls) calls.start(step, call, catalog.connectors, `${task.taskId}:${task.cycle}:${step}`);
+    for (const { step, call } of effects.calls) calls.start(step, call, current.connectors, `${task.taskId}:${task.cycle}:${step}`);
   }
   task.record({ type: 'task-ended', state: task.state });
   publishSearchAttributes(task);
   await wf.condition(wf.allHandlersFinished);
-  return task.snapshot();
+  return { ...task.snapshot(), settled: true, deadlineAt: null };
+}
+
+/** A subtask in error or attention tells its parent, which fails if it waits for it (and resumes it on resume). */
+function tellParent(task: TaskBook): void {
+  const parent = wf.workflowInfo().parent;
+  if (!parent) return;
+  const report = { taskId: task.taskId, state: task.state, error: task.error };
+  // The parent may have ended meanwhile: nobody is left to tell.
+  wf.getExternalWorkflowHandle(parent.workflowId).signal(subtaskNeedsHelpSignal, report).catch(() => undefined);
 }
 
 function startTask(task: TaskBook, input: TaskWorkflowInput): void {
@@ -170,8 +199,11 @@ function recognize(task: TaskBook, catalog: CompiledCatalog, forced: string | nu
   return selectSteps(catalog, task.data, task.isEligible, task.options.concurrency).run;
 }
 
-/** Act: run the chosen steps concurrently on one snapshot, merge their patches, apply their commands. */
-async function act(task: TaskBook, chosen: CatalogStep[], position?: SequencePosition): Promise<CycleEffects | null> {
+/**
+ * Act: run the chosen steps (one, or a parallel batch on one snapshot), merge their patches, apply their
+ * commands.
+ */
+async function act(task: TaskBook, chosen: CatalogStep[], catalog: CompiledCatalog, position?: SequencePosition): Promise<CycleEffects | null> {
   if (task.exceedsStepBudget(chosen.length)) {
     task.fail({
       step: chosen[0]!.name,
@@ -188,15 +220,19 @@ async function act(task: TaskBook, chosen: CatalogStep[], position?: SequencePos
   const cycle = task.beginCycle(steps, position);
   const startedAt = new Date(Date.now()).toISOString();
   const span = startCycleSpan({ taskId: task.taskId, cycle, steps, position });
-  const settled = await span.activate(() => Promise.allSettled(chosen.map((step) => runStep(task, step, cycle))));
+  // In a parallel batch each step reports what it read, to be checked against the writes ranked before it.
+  const trackReads = task.lossless && chosen.length > 1;
+  const settled = await span.activate(() => Promise.allSettled(chosen.map((step) => runStep(task, step, cycle, trackReads))));
 
-  const runs: (StepRun & { patch: StepOutcome['patch'] })[] = [];
+  const runs: (StepRun & { patch: StepOutcome['patch']; reads: string[] })[] = [];
   let failure: TaskError | null = null;
   settled.forEach((result, i) => {
     const step = chosen[i]!;
     if (result.status === 'fulfilled') {
-      const { attempt, durationMs, logs, commands, patch } = result.value;
-      runs.push({ step: step.name, startedAt, attempt, durationMs, logs, commands, patch, ...(position ? { position } : {}) });
+      const { attempt, durationMs, logs, commands, patch, reads } = result.value;
+      const contentReads = Array.isArray(reads) ? reads.filter((read): read is string => typeof read === 'string') : [];
+      const conditionReads = catalog.steps.find((entry) => entry.step === step)?.reads ?? [];
+      runs.push({ step: step.name, startedAt, attempt, durationMs, logs, commands, patch, reads: [...conditionReads, ...contentReads], ...(position ? { position } : {}) });
     } else if (!task.terminal) {
       // After a stop, the cancelled steps are not failures of the task.
       const error = describeStepFailure(step, result.reason);
@@ -205,7 +241,9 @@ async function act(task: TaskBook, chosen: CatalogStep[], position?: SequencePos
     }
   });
   // Steps that succeeded keep their effects even when a sibling failed: their side effects happened.
-  const effects = task.recordCycle(runs, mergePatches(snapshot, runs.map((run) => ({ step: run.step, patch: run.patch }))));
+  const effects = task.lossless
+    ? task.recordBatch(runs, mergeBatch(snapshot, runs))
+    : task.recordCycle(runs, mergePatches(snapshot, runs.map((run) => ({ step: run.step, patch: run.patch }))));
   if (failure && !task.terminal) task.fail(failure);
   span.end(failure);
   publishSearchAttributes(task);
@@ -213,7 +251,7 @@ async function act(task: TaskBook, chosen: CatalogStep[], position?: SequencePos
 }
 
 /** One step execution as an activity; its timeout and retry policy come from the step's file. */
-function runStep(task: TaskBook, step: CatalogStep, cycle: number): Promise<StepOutcome> {
+function runStep(task: TaskBook, step: CatalogStep, cycle: number, trackReads: boolean): Promise<StepOutcome> {
   const { runStep: run } = wf.proxyActivities<TaskActivities>({
     startToCloseTimeout: step.timeoutMs,
     heartbeatTimeout: heartbeatTimeoutFor(step.timeoutMs),
@@ -226,11 +264,12 @@ function runStep(task: TaskBook, step: CatalogStep, cycle: number): Promise<Step
   const replaying = wf.workflowInfo().unsafe.isReplaying;
   const data = replaying ? REPLAYED_INPUT : stepDataInput(task.data);
   const maxDataBytes = task.options.maxDataBytes;
-  if ('data' in data) return run({ taskId: task.taskId, executionId, step: step.name, file: step.file, name: task.name, tags: task.tags, maxDataBytes, ...data });
+  const tracking = trackReads ? { trackReads } : {};
+  if ('data' in data) return run({ taskId: task.taskId, executionId, step: step.name, file: step.file, name: task.name, tags: task.tags, maxDataBytes, ...tracking, ...data });
   // Large data stays out of the activity input (history): the step reads this snapshot through stepDataQuery.
   const served = servedSnapshots(task);
   served.set(executionId, task.data);
-  return run({ taskId: task.taskId, executionId, step: step.name, file: step.file, name: task.name, tags: task.tags, maxDataBytes, ...data }).finally(() => served.delete(executionId));
+  return run({ taskId: task.taskId, executionId, step: step.name, file: step.file, name: task.name, tags: task.tags, maxDataBytes, ...tracking, ...data }).finally(() => served.delete(executionId));
 }
 
 /** Stands for the input of a step activity scheduled before a replay; never sent. */
@@ -300,7 +339,9 @@ class Deadline {
     const generation = ++this.generation;
     this.at = at;
     void wf.sleep(Math.max(1, at - Date.now())).then(() => {
-      if (generation === this.generation) this.task.expire();
+      if (generation !== this.generation) return;
+      this.at = null;
+      this.task.expire();
     });
   }
 }
@@ -310,14 +351,32 @@ function listenForControl(
   inbox: Inbox,
   subtasks: Subtasks,
   inFlight: wf.CancellationScope,
+  deadline: Deadline,
 ): { takeRetry(): Retry | null; takeReload(): boolean; hasPending(): boolean } {
   let retry: Retry | null = null;
   let reload = false;
-  wf.setHandler(snapshotQuery, () => task.snapshot());
-  wf.setHandler(eventsQuery, (after, limit) => task.events.page(after, task.state, limit));
+  /** Nothing more happens without outside help: ended, or in error or attention with no deadline to wait for. */
+  const settled = () => task.terminal || (task.needsOutsideHelp && deadline.at === null);
+  wf.setHandler(snapshotQuery, () => ({ ...task.snapshot(), settled: settled(), deadlineAt: deadline.at }));
+  wf.setHandler(eventsQuery, (after, limit) => ({ ...task.events.page(after, task.state, limit), settled: settled() }));
   wf.setHandler(progressQuery, (cursor) => {
     const { entries, next } = task.traceSince(cursor);
-    return { state: task.state, cycle: task.cycle, trace: entries, next, conflicts: task.conflicts, error: task.error };
+    return { state: task.state, cycle: task.cycle, trace: entries, next, conflicts: task.conflicts, error: task.error, settled: settled() };
+  });
+  /** A resume: the failed step or call runs again; a failed subtask is resumed, and the task waits for it again. */
+  const resume = () => {
+    retry = task.revive();
+    if (retry?.kind === 'subtask') {
+      subtasks.resume(retry.taskId);
+      retry = null;
+    }
+  };
+  // A parent resuming this task (it failed, and the parent waits for it).
+  wf.setHandler(resumeSignal, () => {
+    if (task.needsOutsideHelp) resume();
+  });
+  wf.setHandler(subtaskNeedsHelpSignal, (report) => {
+    if (!task.terminal && subtasks.waitsFor(report.taskId)) inbox.push({ kind: 'subtask-needs-help', ...report });
   });
   const refuseWhenTerminal = () => {
     if (task.terminal) throw new Error(`task is already ${task.state}`);
@@ -325,7 +384,7 @@ function listenForControl(
   wf.setHandler(
     resumeUpdate,
     () => {
-      retry = task.revive();
+      resume();
       return task.state;
     },
     {
@@ -348,7 +407,9 @@ function listenForControl(
   wf.setHandler(
     updateDataUpdate,
     (patch) => {
-      inbox.push({ kind: 'update', patch });
+      // Rules 2: an update that arrives while steps run is taken in after their changes, and replaces what they
+      // wrote at the same paths (recorded as a conflict).
+      inbox.push(task.lossless ? { kind: 'update', patch, during: task.actingCycle } : { kind: 'update', patch });
       return task.state;
     },
     {
@@ -367,7 +428,10 @@ function listenForControl(
     () => {
       reload = true;
       // A reload is outside help too: a task in attention or error runs again with the new steps.
-      if (task.needsOutsideHelp) task.revive();
+      if (task.needsOutsideHelp) {
+        const again = task.revive();
+        if (again?.kind === 'subtask') subtasks.resume(again.taskId);
+      }
       return task.state;
     },
     { validator: refuseWhenTerminal },

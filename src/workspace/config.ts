@@ -14,7 +14,7 @@ import { join, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import type { JsonObject, JsonValue } from '../model/json';
-import { DEFAULT_MAX_DATA_BYTES, type StepRetryPolicy } from '../model/task';
+import { DEFAULT_MAX_DATA_BYTES, DEFAULT_TASK_OPTIONS, type StepRetryPolicy } from '../model/task';
 import { DEFAULT_RETRY, DEFAULT_STEP_TIMEOUT_MS, durationMs, resolveStepOptions, retryOptionsSchema } from '../steps/options';
 import { DEFAULT_CIRCUIT, type CircuitSettings } from '../connectors/circuit';
 
@@ -50,7 +50,7 @@ export interface ObservabilityConfig {
 }
 
 export interface WorkspaceConfig {
-  defaults: { retry: StepRetryPolicy; timeoutMs: number; concurrency: number; maxStepRuns: number; maxSubtasks: number; maxDataBytes: number };
+  defaults: { retry: StepRetryPolicy; timeoutMs: number; concurrency: number; onConflict: 'rerun' | 'error'; maxStepRuns: number; maxSubtasks: number; maxDataBytes: number };
   /** AES-256 key for `data.$stash` (32 bytes), or null when `secrets.key` is not set. */
   stashKey: Buffer | null;
   /** `config:`: what steps read with `task.config(KEY)`. */
@@ -78,12 +78,13 @@ export interface ConfigProblem {
 export function workspaceTaskSettings(config: WorkspaceConfig): {
   stashKey: Buffer | null;
   concurrency: number;
+  onConflict: 'rerun' | 'error';
   maxStepRuns: number;
   maxSubtasks: number;
   maxDataBytes: number;
 } {
-  const { concurrency, maxStepRuns, maxSubtasks, maxDataBytes } = config.defaults;
-  return { stashKey: config.stashKey, concurrency, maxStepRuns, maxSubtasks, maxDataBytes };
+  const { concurrency, onConflict, maxStepRuns, maxSubtasks, maxDataBytes } = config.defaults;
+  return { stashKey: config.stashKey, concurrency, onConflict, maxStepRuns, maxSubtasks, maxDataBytes };
 }
 
 export function defaultWorkspaceConfig(): WorkspaceConfig {
@@ -91,9 +92,10 @@ export function defaultWorkspaceConfig(): WorkspaceConfig {
     defaults: {
       retry: { ...DEFAULT_RETRY, nonRetryableErrorTypes: [...DEFAULT_RETRY.nonRetryableErrorTypes] },
       timeoutMs: DEFAULT_STEP_TIMEOUT_MS,
-      concurrency: 10,
-      maxStepRuns: 10_000,
-      maxSubtasks: 100,
+      concurrency: DEFAULT_TASK_OPTIONS.concurrency,
+      onConflict: 'rerun',
+      maxStepRuns: DEFAULT_TASK_OPTIONS.maxStepRuns,
+      maxSubtasks: DEFAULT_TASK_OPTIONS.maxSubtasks,
       maxDataBytes: DEFAULT_MAX_DATA_BYTES,
     },
     stashKey: null,
@@ -252,6 +254,7 @@ const defaultsSchema = z
     retry: retryOptionsSchema.nullish(),
     timeout: positiveDuration.nullish(),
     concurrency: atLeastOne.nullish(),
+    onConflict: z.enum(['rerun', 'error']).nullish(),
     maxStepRuns: atLeastOne.nullish(),
     maxSubtasks: atLeastOne.nullish(),
     maxDataBytes: atLeastOne.nullish(),
@@ -387,6 +390,7 @@ function resolveConfig(parsed: ConfigFile, file: string, problemFile: string, pr
     retry: resolveStepOptions({ retry: d.retry ?? undefined }, { retry: DEFAULT_RETRY, timeoutMs: DEFAULT_STEP_TIMEOUT_MS }).retry,
     timeoutMs: d.timeout ?? DEFAULT_STEP_TIMEOUT_MS,
     concurrency: d.concurrency ?? config.defaults.concurrency,
+    onConflict: d.onConflict ?? config.defaults.onConflict,
     maxStepRuns: d.maxStepRuns ?? config.defaults.maxStepRuns,
     maxSubtasks: d.maxSubtasks ?? config.defaults.maxSubtasks,
     maxDataBytes: d.maxDataBytes ?? config.defaults.maxDataBytes,
