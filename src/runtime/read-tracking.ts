@@ -1,8 +1,9 @@
 import type { JsonObject } from '../model/json';
 
 /**
- * Records which parts of the task data step content reads, so that steps run side by side on one snapshot
- * can be checked against each other's writes (docs/semantics.md, "Parallel batches").
+ * Records which parts of the task data step content reads (or assigns: an assignment that leaves a value as
+ * it was makes no patch, yet depends on it), so that steps run side by side on one snapshot can be checked
+ * against each other's writes (docs/semantics.md, "Parallel batches").
  *
  * `data` becomes a proxy over a private copy. Reading a primitive, a missing key or an array records its
  * JSON Pointer; listing an object's keys (`Object.keys`, spreading, `JSON.stringify`) records the object's
@@ -52,6 +53,21 @@ export function trackReads(data: JsonObject): ReadTracker {
         if (typeof found === 'object' && found !== null) return wrap(found, child(key));
         note(child(key));
         return found;
+      },
+      // An assignment or deletion is recorded too, even when it leaves the value as it was: run after an
+      // earlier step that changed the value, it would change it back. (The target as receiver keeps
+      // assignment from looking the key up through the proxy.)
+      set(target, key, value) {
+        if (typeof key === 'string') note(child(key));
+        return Reflect.set(target, key, value);
+      },
+      deleteProperty(target, key) {
+        if (typeof key === 'string') note(child(key));
+        return Reflect.deleteProperty(target, key);
+      },
+      defineProperty(target, key, descriptor) {
+        if (typeof key === 'string') note(child(key));
+        return Reflect.defineProperty(target, key, descriptor);
       },
       has(target, key) {
         if (typeof key === 'string') note(child(key));

@@ -117,6 +117,9 @@ describe('TaskBook sequences', () => {
   it('ends the task when the list is done, unless the condition cycle takes over', () => {
     const ending = sequenced(false);
     ending.finishSequence();
+    // Under rules 2 the end waits for pending work; with none pending, finish() makes it take effect.
+    expect(ending.finishing).toEqual({ state: 'done', result: null });
+    ending.finish();
     expect(ending.state).toBe('done');
     const continuing = sequenced(true);
     continuing.finishSequence();

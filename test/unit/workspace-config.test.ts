@@ -27,7 +27,7 @@ describe('loadWorkspaceConfig: no file', () => {
     expect(problems).toEqual([]);
     expect(config).toEqual(defaultWorkspaceConfig());
     expect(config).toEqual({
-      defaults: { retry: DEFAULT_RETRY, timeoutMs: DEFAULT_STEP_TIMEOUT_MS, concurrency: 10, maxStepRuns: 10_000, maxSubtasks: 100, maxDataBytes: 1_572_864 },
+      defaults: { retry: DEFAULT_RETRY, timeoutMs: DEFAULT_STEP_TIMEOUT_MS, concurrency: 1, onConflict: 'rerun', maxStepRuns: 10_000, maxSubtasks: 100, maxDataBytes: 1_572_864 },
       stashKey: null,
       values: {},
       connectors: {},
@@ -65,6 +65,7 @@ defaults:
     nonRetryableErrorTypes: [ValidationError]
   timeout: 90s
   concurrency: 4
+  onConflict: error
   maxStepRuns: 500
   maxSubtasks: 20
   maxDataBytes: 500000
@@ -93,6 +94,7 @@ webhooks:
       retry: { initialIntervalMs: 2000, backoffCoefficient: 3, maximumIntervalMs: 60_000, maximumAttempts: 4, nonRetryableErrorTypes: ['ValidationError'] },
       timeoutMs: 90_000,
       concurrency: 4,
+      onConflict: 'error',
       maxStepRuns: 500,
       maxSubtasks: 20,
       maxDataBytes: 500_000,
@@ -141,7 +143,7 @@ webhooks:
     expect(problems).toHaveLength(1);
     expect(problems[0]).toMatchObject({ file: 'whenflow.yml', path: '' });
     expect(problems[0]?.message).toMatch(/both whenflow\.yaml and whenflow\.yml/);
-    expect(config.defaults.concurrency).toBe(10);
+    expect(config.defaults.concurrency).toBe(1);
   });
 });
 
@@ -243,7 +245,7 @@ describe('loadWorkspaceConfig: problems', () => {
     expect(problems.length).toBeGreaterThan(0);
     expect(problems[0]).toMatchObject({ file: 'whenflow.yaml', path: '' });
     expect(problems[0]?.message).toMatch(/^YAML syntax error at line 4, column \d+: /);
-    expect(config.defaults.concurrency).toBe(10);
+    expect(config.defaults.concurrency).toBe(1);
   });
 
   it('a duplicate key is a YAML problem with its line', async () => {
