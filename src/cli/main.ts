@@ -5,7 +5,7 @@ import { installRuntime } from '../temporal/runtime';
 import { devCommand, workerCommand } from './commands/serve';
 import { connectorStatus } from './commands/connector';
 import { stepList, stepShow, stepValidate } from './commands/step';
-import { taskClone, taskEventsCommand, taskList, taskLog, taskNew, taskReload, taskResume, taskShow, taskStop, taskUpdate, type Io } from './commands/task';
+import { taskClone, taskEventsCommand, taskList, taskLog, taskNew, taskReload, taskResume, taskShow, taskStop, taskUpdate, type Io, type TaskNewOptions } from './commands/task';
 import { DEFAULT_WEBHOOK_PORT, webhookCommand } from './commands/webhook';
 import { testCommand } from './commands/test';
 import { workspaceCheck } from './commands/workspace';
@@ -25,6 +25,8 @@ const parseNonNegativeInt = (value: string) => {
 };
 const workspaceOption = () => new Option('-w, --workspace <dir>', 'workspace folder (holds steps/)').default('.');
 const jsonOption = () => new Option('--json', 'machine-readable output on stdout').default(false);
+const onConflictOption = () =>
+  new Option('--on-conflict <rule>', 'with --concurrency above 1: a step that met an earlier step\'s writes runs again (rerun, default) or fails the task (error)').choices(['rerun', 'error']);
 
 const EXIT_CODES = `
 Exit codes: 0 success; 2 bad input (arguments, JSON, workspace problems, unknown task, a request the task refuses); 1 infrastructure failure.
@@ -46,6 +48,7 @@ function buildProgram(setExitCode: (code: number) => void): Command {
     .addOption(new Option('-d, --json-data <json>', 'task data as inline JSON').conflicts('data'))
     .option('--json', 'print one JSON object on stdout (progress goes to stderr)', false)
     .option('--concurrency <n>', 'most steps run at once in one cycle (default 1: one after another in rank order)', parsePositiveInt('--concurrency'))
+    .addOption(onConflictOption())
     .option('--max-step-runs <n>', 'runaway-loop guard: most step executions in the task', parsePositiveInt('--max-step-runs'))
     .option('--max-data-bytes <n>', 'most bytes the task data may take as JSON (default: whenflow.yaml defaults.maxDataBytes, else 1572864 = 1.5 MiB)', parsePositiveInt('--max-data-bytes'))
     .option('--name <name>', 'task name')
@@ -62,7 +65,7 @@ Examples:
   whenflow run -w . -d '{"order":{"status":"new"}}' --json
   whenflow run -w . --data samples/order.json --sequence receive_order,charge_payment --then-cycle`,
     )
-    .action(async (opts: { workspace: string; data?: string; jsonData?: string; json: boolean; concurrency?: number; maxStepRuns?: number; maxDataBytes?: number; name?: string; sequence?: string[]; thenCycle: boolean }) => {
+    .action(async (opts: { workspace: string; data?: string; jsonData?: string; json: boolean; concurrency?: number; onConflict?: 'rerun' | 'error'; maxStepRuns?: number; maxDataBytes?: number; name?: string; sequence?: string[]; thenCycle: boolean }) => {
       if (opts.thenCycle && !opts.sequence) throw new UsageError('--then-cycle needs --sequence');
       await runOnce(
         {
@@ -71,6 +74,7 @@ Examples:
           ...(opts.jsonData !== undefined ? { json: opts.jsonData } : {}),
           jsonOutput: opts.json,
           ...(opts.concurrency ? { concurrency: opts.concurrency } : {}),
+          ...(opts.onConflict ? { onConflict: opts.onConflict } : {}),
           ...(opts.maxStepRuns ? { maxStepRuns: opts.maxStepRuns } : {}),
           ...(opts.maxDataBytes ? { maxDataBytes: opts.maxDataBytes } : {}),
           ...(opts.name ? { name: opts.name } : {}),
@@ -145,12 +149,14 @@ Example:
     .option('-w, --workspace <dir>', 'workspace whose whenflow.yaml holds the stash key (for data with $stash), and whose steps a --sequence is checked against')
     .option('--sequence <steps>', 'run these steps in this order (comma-separated); a step whose condition does not match is skipped', parseStepList)
     .option('--then-cycle', 'after the sequence, go on with the condition cycle instead of ending done', false)
+    .option('--concurrency <n>', 'most steps run at once in one cycle (default: whenflow.yaml defaults.concurrency, else 1)', parsePositiveInt('--concurrency'))
+    .addOption(onConflictOption())
     .addOption(jsonOption())
     .addHelpText(
       'after',
       '\nExamples:\n  whenflow task new "order A-1001" -f samples/order.json --wait\n  whenflow task new ping -d \'{"ping":true}\' -t smoke\n  whenflow task new picking -f samples/order.json -w . --sequence receive_order,charge_payment --wait',
     )
-    .action((name: string, opts: { file?: string; data?: string; wait: boolean; tag?: string[]; taskQueue?: string; workspace?: string; sequence?: string[]; thenCycle: boolean; json: boolean }) =>
+    .action((name: string, opts: TaskNewOptions) =>
       taskNew(name, opts, io),
     );
   task

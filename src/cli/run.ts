@@ -15,6 +15,7 @@ export interface RunOptions {
   json?: string;
   jsonOutput: boolean;
   concurrency?: number;
+  onConflict?: 'rerun' | 'error';
   maxStepRuns?: number;
   maxDataBytes?: number;
   name?: string;
@@ -52,6 +53,7 @@ export async function runOnce(options: RunOptions, io: { out: (s: string) => voi
         taskQueue,
         ...workspaceTaskSettings(ws.config),
         ...(options.concurrency ? { concurrency: options.concurrency } : {}),
+        ...(options.onConflict ? { onConflict: options.onConflict } : {}),
         ...(options.maxStepRuns ? { maxStepRuns: options.maxStepRuns } : {}),
         ...(options.maxDataBytes ? { maxDataBytes: options.maxDataBytes } : {}),
         ...(options.sequence ? { sequence: options.sequence, thenCycle: options.thenCycle ?? false, knownSteps } : {}),

@@ -202,11 +202,11 @@ describe('R4: step content that goes wrong', () => {
     expect(done.data).toEqual({ ...data, keep: 'me', fixed: step });
   });
 
-  it('a failing connector call the step forgot to await cannot take the worker down', async () => {
+  it('a failing connector call the step forgot to await fails the step, not the worker', async () => {
     const task = await harness.runTask({ name: 'forgets await', data: { bad: 'unawaited' } }, 30_000);
-    expect(task).toMatchObject({ state: 'done', result: 'sent', data: { bad: 'unawaited', sent: true } });
-    // The call fails after the step ended; the worker is still there.
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    // The step waits for the call, and its failure is the step's: nothing the step wrote is kept.
+    expect(task).toMatchObject({ state: 'error', data: { bad: 'unawaited' } });
+    expect(task.error!.message).toMatch(/^connectors\.\w+\.\w+\(\) was not awaited and failed: /);
     await expectWorkerServing();
   });
 

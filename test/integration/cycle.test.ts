@@ -33,8 +33,8 @@ describe('the recognize–act cycle on a real Temporal server', () => {
     expect(task.trace[0]!.changed).toEqual(['/seq/stage']);
   });
 
-  it('runs independent steps in the same cycle, concurrently, and merges disjoint writes', async () => {
-    const task = await harness.runTask({ name: 'pair', data: { pair: { go: true } } });
+  it('with concurrency 2 runs independent steps in the same cycle, concurrently, and merges disjoint writes', async () => {
+    const task = await harness.runTask({ name: 'pair', data: { pair: { go: true } }, concurrency: 2 });
     expect(task.state).toBe('done');
     expect(task.result).toBe('L+R');
     expect(stepsOf(task.trace)).toEqual(['1:pair_left', '1:pair_right', '2:pair_join']);
@@ -47,21 +47,30 @@ describe('the recognize–act cycle on a real Temporal server', () => {
     expect(rightSpan[0]).toBeLessThan(leftSpan[1]);
   });
 
-  it('with concurrency 1 runs the same steps one per cycle', async () => {
-    const task = await harness.runTask({ name: 'pair-serial', data: { pair: { go: true } }, concurrency: 1 });
+  it('by default runs the same steps one per cycle, in rank order', async () => {
+    const task = await harness.runTask({ name: 'pair-serial', data: { pair: { go: true } } });
     expect(task.state).toBe('done');
     expect(stepsOf(task.trace)).toEqual(['1:pair_left', '2:pair_right', '3:pair_join']);
     const { leftSpan, rightSpan } = task.data.pair as { leftSpan: [number, number]; rightSpan: [number, number] };
     expect(rightSpan[0]).toBeGreaterThanOrEqual(leftSpan[1]);
   });
 
-  it('keeps the higher-ranked write on a conflict and records it', async () => {
-    const task = await harness.runTask({ name: 'clash', data: { clash: { go: true, mode: 'race' } } });
+  it('by default two steps writing the same key both run, the lower-ranked one last, and nothing is dropped', async () => {
+    const task = await harness.runTask({ name: 'clash-serial', data: { clash: { go: true, mode: 'race' } } });
     expect(task.state).toBe('attention');
-    expect(task.data.clash).toEqual({ go: true, mode: 'race', winner: 'high', lowRan: true });
-    expect(task.conflicts).toEqual([{ cycle: 1, paths: ['/clash/winner'], kept: 'clash_high', dropped: 'clash_low' }]);
-    const low = task.trace.find((t) => t.step === 'clash_low')!;
-    expect(low.changed).toEqual(['/clash/lowRan']);
+    expect(task.data.clash).toEqual({ go: true, mode: 'race', winner: 'low', lowRan: true });
+    expect(task.conflicts).toEqual([]);
+    expect(stepsOf(task.trace)).toEqual(['1:clash_high', '2:clash_low']);
+  });
+
+  it('in parallel, holds the lower-ranked step that wrote what the higher-ranked one wrote, records it, and runs it again', async () => {
+    const task = await harness.runTask({ name: 'clash', data: { clash: { go: true, mode: 'race' } }, concurrency: 2 });
+    expect(task.state).toBe('attention');
+    // The same outcome as running them one after another in rank order.
+    expect(task.data.clash).toEqual({ go: true, mode: 'race', winner: 'low', lowRan: true });
+    expect(task.conflicts).toEqual([{ cycle: 1, paths: ['/clash/winner'], kept: 'clash_high', dropped: 'clash_low', outcome: 'rerun' }]);
+    expect(stepsOf(task.trace)).toEqual(['1:clash_high', '2:clash_low']);
+    expect(task.trace[1]!.changed).toEqual(['/clash/lowRan', '/clash/winner']);
   });
 
   it('defers subsumed steps: the 4-field, 2-field and 1-field conditions run in that order, one per cycle', async () => {

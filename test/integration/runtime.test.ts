@@ -166,14 +166,15 @@ describe('task.subtask', () => {
     expect(task.result).toEqual({ count: 500, states: ['done'], sum: 2 * ((499 * 500) / 2) });
   }, 150_000);
 
-  it('a subtask in error leaves the parent waiting until the subtask is stopped', async () => {
+  it('a subtask in error puts the parent that waits for it in error; once the subtask is stopped, the parent goes on', async () => {
     const taskId = await start({ batch: { items: [1, 2], failOn: 2 } });
-    const parent = await until(taskId, 'waiting');
-    expect(parent.trace.map((t) => t.step)).toEqual(['fan_out']);
     const failedChild = `${taskId}.2`;
     const child = await until(failedChild, 'error');
     // Two attempts: the workspace default (whenflow.yaml defaults.retry), not the built-in three.
     expect(child.error).toMatchObject({ step: 'child_work', message: 'item 2 cannot be processed', attempts: 2 });
+    const parent = await until(taskId, 'error');
+    expect(parent.trace.map((t) => t.step)).toEqual(['fan_out']);
+    expect(parent.error).toMatchObject({ reason: 'subtask-failed', subtaskId: failedChild, step: 'child_work' });
     await stopTask(harness.client, failedChild);
     const done = await waitForTask(harness.client, taskId, { timeoutMs: 10_000 });
     expect(done.result).toEqual({ count: 2, states: ['done', 'stopped'], sum: 2 });
@@ -183,9 +184,9 @@ describe('task.subtask', () => {
 describe('stopping a parent', () => {
   it('stops its running subtasks too', async () => {
     const taskId = await start({ batch: { items: [1, 2], failOn: 2 } });
-    await until(taskId, 'waiting');
     const child = `${taskId}.2`;
     await until(child, 'error');
+    await until(taskId, 'error');
     await stopTask(harness.client, taskId);
     expect((await getTask(harness.client, taskId)).state).toBe('stopped');
     expect((await until(child, 'stopped', 10_000)).state).toBe('stopped');
@@ -215,11 +216,10 @@ describe('task name, tags, id, audit and visualize', () => {
 });
 
 describe('task.timeout', () => {
-  it('expires a task at its deadline', async () => {
+  it('expires a task at its deadline (a run waits for the deadline rather than returning at attention)', async () => {
     const task = await harness.runTask({ name: 'deadline', data: { deadline: { ms: 300 } } });
-    expect(task.state).toBe('attention');
-    const expired = await until(task.taskId, 'expired', 10_000);
-    expect(expired.result).toBeNull();
+    expect(task.state).toBe('expired');
+    expect(task.result).toBeNull();
   });
 
   it('completes it with the completeOnExpire result instead', async () => {

@@ -13,6 +13,10 @@ declare const connectors: { mail: { send(args: JsonObject): Promise<{ sent: numb
 declare const task: { complete(result?: unknown): void };
 declare const step: { fail(message: string): never };
 
+const noFailure = (): Error => {
+  throw new Error('the step did not fail');
+};
+
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** A workspace connector module as a worker loads it, with a log of what it was asked and what it finished. */
@@ -113,12 +117,12 @@ describe('final errors', () => {
     const reference = await run(async () => {
       // @ts-expect-error a misspelt global, as content may have
       dta.x = 1;
-    }).outcome.catch((e: Error) => e);
+    }).outcome.then(noFailure, (e: Error) => e);
     expect(reference.name).toBe('ReferenceError');
     expect(isFinalStepError(reference)).toBe(true);
     const failed = await run(async () => {
       step.fail('the order is unusable');
-    }).outcome.catch((e: Error) => e);
+    }).outcome.then(noFailure, (e: Error) => e);
     expect(failed.message).toBe('the order is unusable');
     expect(isFinalStepError(failed)).toBe(true);
     expect(isFinalStepError(Object.assign(new Error('marked'), { final: true }))).toBe(true);

@@ -41,16 +41,30 @@ async function checkSequenceAgainst(workspace: string | undefined, sequence: str
   checkSequence(sequence, ws.catalog.steps.map((step) => step.name));
 }
 
-export async function taskNew(
-  name: string,
-  opts: { file?: string; data?: string; wait: boolean; tag?: string[]; taskQueue?: string; workspace?: string; sequence?: string[]; thenCycle: boolean; json: boolean },
-  io: Io,
-): Promise<void> {
+export interface TaskNewOptions {
+  file?: string;
+  data?: string;
+  wait: boolean;
+  tag?: string[];
+  taskQueue?: string;
+  workspace?: string;
+  sequence?: string[];
+  thenCycle: boolean;
+  concurrency?: number;
+  onConflict?: 'rerun' | 'error';
+  json: boolean;
+}
+
+export async function taskNew(name: string, opts: TaskNewOptions, io: Io): Promise<void> {
   const data = await readTaskData({ ...(opts.file !== undefined ? { data: opts.file } : {}), ...(opts.data !== undefined ? { json: opts.data } : {}) });
   if (opts.thenCycle && !opts.sequence) throw new UsageError('--then-cycle needs --sequence');
   await checkSequenceAgainst(opts.workspace, opts.sequence);
   // The workspace's stash key and `defaults` task limits apply to the task.
-  const settings = workspaceTaskSettings(await configOf(opts.workspace));
+  const settings = {
+    ...workspaceTaskSettings(await configOf(opts.workspace)),
+    ...(opts.concurrency ? { concurrency: opts.concurrency } : {}),
+    ...(opts.onConflict ? { onConflict: opts.onConflict } : {}),
+  };
   const sequence = opts.sequence ? { sequence: opts.sequence, thenCycle: opts.thenCycle } : {};
   await withSession(async ({ client }) => {
     const handle = await startTask(client, { ...settings, name, tags: opts.tag ?? [], data, taskQueue: opts.taskQueue ?? DEFAULT_TASK_QUEUE, ...sequence });

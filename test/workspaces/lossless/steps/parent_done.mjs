@@ -1,0 +1,4 @@
+export const condition = { parent: Object, child: { state: String } };
+export const content = async () => {
+  task.complete({ child: data.child.state });
+};

@@ -1,0 +1,4 @@
+export const condition = { sideJob: { n: Number } };
+export const content = async () => {
+  task.complete({ sideJob: data.sideJob.n });
+};
