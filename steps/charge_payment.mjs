@@ -1,6 +1,6 @@
 /**
- * Charge the payment. Runs in the same cycle as reserve_inventory: both match an open order
- * and write different parts of it.
+ * Charge the payment. Matches an open order together with pick_items; it ranks first (its condition
+ * is more specific), so it runs first, and pick_items runs next on the data it left.
  */
 export const condition = {
   order: { status: 'open', payment: { method: String, amount: { $gt: 0 } } },

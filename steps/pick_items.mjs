@@ -1,5 +1,6 @@
 /**
- * A batch of subtasks: one picking task per item, all run before the order moves on (waitFor).
+ * A batch of subtasks: one picking task per item, run side by side, all ended before the order moves on (waitFor).
+ * Every item must have a sku (an array of object patterns matches when every element matches).
  * Each subtask's outcome lands at order.picked.<index>.
  */
 export const condition = {

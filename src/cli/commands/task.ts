@@ -9,7 +9,7 @@ import { DEFAULT_TASK_QUEUE } from '../../worker';
 import { withSession } from '../connect';
 import { UsageError } from '../errors';
 import { readTaskData } from '../input';
-import { formatEvent, formatFinal, toRunJson } from '../output';
+import { describeConflict, formatEvent, formatFinal, toRunJson } from '../output';
 import { readWorkspace } from '../input';
 import { table } from '../table';
 
@@ -139,6 +139,11 @@ export async function taskLog(taskId: string, opts: { changes: boolean; logs: bo
     }
     const snapshot: TaskSnapshot = await getTask(client, taskId);
     selectTrace(snapshot.trace, opts).forEach(show);
+    // A step whose changes were not kept (or were replaced by an update) ran all the same: say so.
+    for (const conflict of snapshot.conflicts) {
+      if (opts.step && conflict.dropped !== opts.step && conflict.kept !== opts.step) continue;
+      io.out(opts.json ? JSON.stringify({ conflict }) : pc.yellow(`conflict  ${describeConflict(conflict)}`));
+    }
   });
 }
 
