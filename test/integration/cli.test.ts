@@ -17,12 +17,12 @@ describe('whenflow run --json (the documented contract)', () => {
     expect(trace.map((t) => `${t.cycle}:${t.step}`)).toEqual([
       '1:receive_order',
       '2:charge_payment',
-      '2:pick_items',
-      '3:fulfil_order',
-      '4:ship_express',
-      '5:notify_customer',
+      '3:pick_items',
+      '4:fulfil_order',
+      '5:ship_express',
       '6:notify_customer',
-      '7:complete_order',
+      '7:notify_customer',
+      '8:complete_order',
     ]);
     // The sample shows the runtime's patterns: subtasks (picked items), a deferred call (quote), park + redo (notify).
     const data = out.data as { order: { picked: Record<string, { state: string; result: { sku: string } }>; quote: { method: string }; notifyAttempts: number } };
@@ -47,20 +47,22 @@ describe('whenflow run --json (the documented contract)', () => {
     expect(out.error).toEqual({ step: 'boom', message: 'payment gateway said no', attempts: 2 });
   });
 
-  it('takes the branch for a standard customer and honours --concurrency 1', async () => {
-    const { code, stdout } = await whenflow(['run', '-w', '.', '--data', 'samples/order-standard.json', '--json', '--concurrency', '1'], suiteServer());
+  it('takes the branch for a standard customer; with --concurrency 2 the payment and the picking run in one batch', async () => {
+    const { code, stdout } = await whenflow(['run', '-w', '.', '--data', 'samples/order-standard.json', '--json', '--concurrency', '2'], suiteServer());
     expect(code).toBe(0);
-    const out = JSON.parse(stdout) as { trace: { step: string; cycle: number }[]; result: unknown };
+    const out = JSON.parse(stdout) as { trace: { step: string; cycle: number }[]; result: unknown; conflicts: unknown[] };
+    // They read and write different parts of the order: both are merged, nothing runs again.
     expect(out.trace.map((t) => `${t.cycle}:${t.step}`)).toEqual([
       '1:receive_order',
       '2:charge_payment',
-      '3:pick_items',
-      '4:fulfil_order',
-      '5:ship_standard',
+      '2:pick_items',
+      '3:fulfil_order',
+      '4:ship_standard',
+      '5:notify_customer',
       '6:notify_customer',
-      '7:notify_customer',
-      '8:complete_order',
+      '7:complete_order',
     ]);
+    expect(out.conflicts).toEqual([]);
     expect(out.result).toEqual({ orderId: 'A-1002', shipping: 'standard', arrivesInDays: 4, price: 4.5 });
   });
 });
