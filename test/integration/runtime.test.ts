@@ -169,10 +169,11 @@ describe('task.subtask', () => {
   it('a subtask in error puts the parent that waits for it in error; once the subtask is stopped, the parent goes on', async () => {
     const taskId = await start({ batch: { items: [1, 2], failOn: 2 } });
     const failedChild = `${taskId}.2`;
-    const child = await until(failedChild, 'error');
+    const parent = await until(taskId, 'error');
+    const child = await getTask(harness.client, failedChild);
+    expect(child.state).toBe('error');
     // Two attempts: the workspace default (whenflow.yaml defaults.retry), not the built-in three.
     expect(child.error).toMatchObject({ step: 'child_work', message: 'item 2 cannot be processed', attempts: 2 });
-    const parent = await until(taskId, 'error');
     expect(parent.trace.map((t) => t.step)).toEqual(['fan_out']);
     expect(parent.error).toMatchObject({ reason: 'subtask-failed', subtaskId: failedChild, step: 'child_work' });
     await stopTask(harness.client, failedChild);
@@ -185,8 +186,8 @@ describe('stopping a parent', () => {
   it('stops its running subtasks too', async () => {
     const taskId = await start({ batch: { items: [1, 2], failOn: 2 } });
     const child = `${taskId}.2`;
-    await until(child, 'error');
     await until(taskId, 'error');
+    expect((await getTask(harness.client, child)).state).toBe('error');
     await stopTask(harness.client, taskId);
     expect((await getTask(harness.client, taskId)).state).toBe('stopped');
     expect((await until(child, 'stopped', 10_000)).state).toBe('stopped');
