@@ -1,3 +1,4 @@
+import { format } from 'node:util';
 import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
 import { Command, CommanderError, Option } from 'commander';
 import { TaskClosedError, TaskInputError } from '../client';
@@ -108,7 +109,7 @@ Examples:
     .addOption(workspaceOption())
     .option('--port <n>', 'port to listen on', parsePositiveInt('--port'), DEFAULT_WEBHOOK_PORT)
     .option('--host <address>', 'address to listen on (default 127.0.0.1)')
-    .option('--task-queue <name>', 'task queue of the worker (default whenflow)')
+    .option('--task-queue <name>', 'task queue of the worker (default: whenflow-<name> from whenflow.yaml name:, else whenflow-<folder>)')
     .addHelpText(
       'after',
       `
@@ -122,7 +123,7 @@ Example:
     .command('worker')
     .description('A worker for an existing Temporal service (Temporal Cloud included)')
     .addOption(workspaceOption())
-    .option('--task-queue <name>', 'task queue (default whenflow)')
+    .option('--task-queue <name>', 'task queue (default: the workspace\'s, whenflow-<name>)')
     .option('--metrics-port <n>', 'serve /metrics (Prometheus) and /status (circuits) on this port', parsePositiveInt('--metrics-port'))
     .option('--metrics-host <address>', 'address of the metrics endpoint (default 127.0.0.1)')
     .option('--max-concurrent-steps <n>', 'most step executions and deferred connector calls run at once (default 100)', parsePositiveInt('--max-concurrent-steps'))
@@ -151,7 +152,7 @@ Example:
     .addOption(dataOption())
     .option('--wait', 'wait until the task settles, showing progress', false)
     .option('-t, --tag <tag>', 'a tag (repeatable)', collect)
-    .option('--task-queue <name>', 'task queue of the worker (default whenflow)')
+    .option('--task-queue <name>', 'task queue of the worker (default: the workspace\'s, whenflow-<name>)')
     .addOption(new Option('-w, --workspace <dir>', 'workspace of the task: its task queue, its whenflow.yaml (defaults, stash key), the steps a --sequence is checked against').default('.'))
     .option('--sequence <steps>', 'run these steps in this order (comma-separated); a step whose condition does not match is skipped', parseStepList)
     .option('--then-cycle', 'after the sequence, go on with the condition cycle instead of ending done', false)
@@ -226,7 +227,7 @@ Example:
   task
     .command('clone <id>')
     .description('Start a new task with the same name, tags and initial data')
-    .option('--task-queue <name>', 'task queue of the worker (default whenflow)')
+    .option('--task-queue <name>', "task queue of the worker (default: the original task's)")
     .addOption(jsonOption())
     .action((id: string, opts: { taskQueue?: string; json: boolean }) => taskClone(id, opts, io));
 
@@ -292,7 +293,19 @@ function asUsageError(error: unknown): UsageError | null {
   return null;
 }
 
+/**
+ * With `--json`, stdout carries the JSON alone: whatever code of the workspace writes with `console`
+ * (a connector module, a library, a step file as it loads) goes to stderr. Output of step content is
+ * captured with its step execution anyway.
+ */
+function keepStdoutForJson(argv: string[]): void {
+  if (!argv.includes('--json')) return;
+  const toStderr = (...args: unknown[]) => process.stderr.write(`${format(...args)}\n`);
+  Object.assign(console, { log: toStderr, info: toStderr, debug: toStderr });
+}
+
 export async function main(argv: string[]): Promise<number> {
+  keepStdoutForJson(argv);
   installRuntime();
   let exitCode: number = EXIT.ok;
   try {

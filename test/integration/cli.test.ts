@@ -39,9 +39,9 @@ describe('whenflow run --json (the documented contract)', () => {
     expect(out.conflicts).toEqual([]);
   });
 
-  it('reports a failed step in the error field and still exits 0', async () => {
+  it('reports a failed step in the error field and exits 1', async () => {
     const { code, stdout } = await whenflow(['run', '-w', 'test/workspaces/cycle', '-d', '{"boom":{"fail":true}}', '--json'], suiteServer());
-    expect(code).toBe(0);
+    expect(code).toBe(1);
     const out = JSON.parse(stdout) as { state: string; error: unknown };
     expect(out.state).toBe('error');
     expect(out.error).toEqual({ step: 'boom', message: 'payment gateway said no', attempts: 2 });

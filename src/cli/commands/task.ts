@@ -4,8 +4,7 @@ import type { TaskEvent } from '../../model/events';
 import { isJsonObject, type JsonObject } from '../../model/json';
 import { TASK_STATES, type TaskSnapshot, type TaskState, type TraceEntry } from '../../model/task';
 import { maskStashForDisplay } from '../../runtime/stash';
-import { defaultWorkspaceConfig, loadWorkspaceConfig, workspaceTaskSettings, type WorkspaceConfig } from '../../workspace/config';
-import { DEFAULT_TASK_QUEUE } from '../../worker';
+import { defaultWorkspaceConfig, loadWorkspaceConfig, workspaceTaskQueue, workspaceTaskSettings, type WorkspaceConfig } from '../../workspace/config';
 import { withSession } from '../connect';
 import { UsageError } from '../errors';
 import { readTaskData } from '../input';
@@ -61,14 +60,17 @@ export async function taskNew(name: string, opts: TaskNewOptions, io: Io): Promi
   if (opts.thenCycle && !opts.sequence) throw new UsageError('--then-cycle needs --sequence');
   await checkSequenceAgainst(opts.workspace, opts.sequence);
   // The workspace's stash key and `defaults` task limits apply to the task.
+  const config = await configOf(opts.workspace);
   const settings = {
-    ...workspaceTaskSettings(await configOf(opts.workspace)),
+    ...workspaceTaskSettings(config),
     ...(opts.concurrency ? { concurrency: opts.concurrency } : {}),
     ...(opts.onConflict ? { onConflict: opts.onConflict } : {}),
   };
   const sequence = opts.sequence ? { sequence: opts.sequence, thenCycle: opts.thenCycle } : {};
   return withSession(async ({ client }) => {
-    const handle = await startTask(client, { ...settings, name, tags: opts.tag ?? [], data, taskQueue: opts.taskQueue ?? DEFAULT_TASK_QUEUE, ...sequence });
+    // The workspace's own queue: its worker (`whenflow dev` or `worker` there) runs the task.
+    const taskQueue = opts.taskQueue ?? workspaceTaskQueue(config, opts.workspace ?? '.');
+    const handle = await startTask(client, { ...settings, name, tags: opts.tag ?? [], data, taskQueue, ...sequence });
     if (!opts.wait) {
       io.out(opts.json ? JSON.stringify({ taskId: handle.workflowId }) : handle.workflowId);
       return null;
