@@ -4,4 +4,4 @@ import { ensureDependencies, run } from './ensure-deps.mjs';
 
 ensureDependencies();
 const data = process.argv[2] ?? 'samples/order.json';
-run(process.execPath, ['bin/whenflow.mjs', 'run', '--workspace', '.', '--data', data, '--name', 'demo order']);
+run(process.execPath, ['bin/whenflow.mjs', 'run', '--workspace', '.', '--file', data, '--name', 'demo order']);

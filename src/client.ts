@@ -267,13 +267,15 @@ export async function getTaskInput(client: Client, taskId: string): Promise<Task
 /** Starts a new task with the same name, tags, options and initial data as an existing one. */
 export async function cloneTask(client: Client, taskId: string, options: { taskQueue?: string } = {}): Promise<string> {
   const input = await getTaskInput(client, taskId);
+  // On the original's task queue unless told otherwise: the workers of its workspace serve it.
+  const taskQueue = options.taskQueue ?? (await client.workflow.getHandle(taskId).describe()).taskQueue;
   const handle = await startTask(client, {
     name: input.name,
     tags: input.tags,
     data: input.data,
     ...input.options,
     ...(input.sequence ? { sequence: input.sequence.steps, thenCycle: input.sequence.thenCycle } : {}),
-    ...(options.taskQueue ? { taskQueue: options.taskQueue } : {}),
+    taskQueue,
   });
   return handle.workflowId;
 }

@@ -4,32 +4,39 @@ import { isJsonObject, type JsonObject } from '../model/json';
 import { InvalidWorkspaceError, openWorkspace, type Workspace } from '../workspace/workspace';
 import { UsageError } from './errors';
 
-/** Task data from `--data FILE` or `-d JSON`; names the source and the position of a JSON syntax error. */
-export async function readTaskData(options: { data?: string; json?: string }): Promise<JsonObject> {
-  if (options.data !== undefined && options.json !== undefined) throw new UsageError('give the task data once: either --data FILE or -d JSON');
+/**
+ * Task data (or a patch) as every command takes it: `-d/--data JSON` inline, or `-f/--file FILE`. Each
+ * message names the flag that was used and, for a JSON syntax error, the position.
+ */
+export async function readTaskData(options: { data?: string; file?: string }, what = 'task data'): Promise<JsonObject> {
+  if (options.data !== undefined && options.file !== undefined) throw new UsageError(`give the ${what} once: either -d/--data JSON or -f/--file FILE`);
   let text: string;
   let source: string;
-  if (options.data !== undefined) {
-    source = options.data;
+  if (options.file !== undefined) {
+    source = `-f ${options.file}`;
     try {
-      text = await readFile(options.data, 'utf8');
+      text = await readFile(options.file, 'utf8');
     } catch (error) {
-      throw new UsageError(`cannot read task data file ${options.data}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+      throw new UsageError(`cannot read the ${what} file given with -f/--file ${options.file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
     }
-  } else if (options.json !== undefined) {
-    source = '-d';
-    text = options.json;
+  } else if (options.data !== undefined) {
+    source = '-d/--data';
+    text = options.data;
+    // `--data FILE` was this command's spelling once: say what to write instead of a JSON error.
+    if (!/^\s*[[{"\d-]|^\s*(true|false|null)\s*$/.test(text) && (await stat(text).catch(() => null))?.isFile()) {
+      throw new UsageError(`-d/--data takes the ${what} as inline JSON; ${text} is a file: give it with -f/--file ${text}`);
+    }
   } else {
-    throw new UsageError('task data is required: --data FILE or -d JSON');
+    throw new UsageError(`the ${what} is required: -d/--data JSON, or -f/--file FILE`);
   }
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch (error) {
-    throw new UsageError(`task data from ${source} is not valid JSON: ${(error as Error).message}`);
+    throw new UsageError(`the ${what} from ${source} is not valid JSON: ${(error as Error).message}`);
   }
   if (!isJsonObject(value)) {
-    throw new UsageError(`task data from ${source} must be a JSON object, got ${value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value}`);
+    throw new UsageError(`the ${what} from ${source} must be a JSON object, got ${value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value}`);
   }
   return value;
 }

@@ -1,3 +1,4 @@
+import { format } from 'node:util';
 import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
 import { Command, CommanderError, Option } from 'commander';
 import { TaskClosedError, TaskInputError } from '../client';
@@ -9,7 +10,7 @@ import { taskClone, taskEventsCommand, taskList, taskLog, taskNew, taskReload, t
 import { DEFAULT_WEBHOOK_PORT, webhookCommand } from './commands/webhook';
 import { testCommand } from './commands/test';
 import { workspaceCheck } from './commands/workspace';
-import { EXIT, UsageError } from './errors';
+import { EXIT, exitCodeForTask, UsageError } from './errors';
 import { parsePositiveInt, parseStepList } from './input';
 import { runOnce } from './run';
 
@@ -24,12 +25,16 @@ const parseNonNegativeInt = (value: string) => {
   return Number(value);
 };
 const workspaceOption = () => new Option('-w, --workspace <dir>', 'workspace folder (holds steps/)').default('.');
+// One rule for data in every command: -d inline JSON, -f a file.
+const dataOption = (what = 'task data') => new Option('-d, --data <json>', `${what} as inline JSON`).conflicts('file');
+const fileOption = (what = 'task data') => new Option('-f, --file <file>', `${what} from a JSON file`).conflicts('data');
 const jsonOption = () => new Option('--json', 'machine-readable output on stdout').default(false);
 const onConflictOption = () =>
   new Option('--on-conflict <rule>', 'with --concurrency above 1: a step that met an earlier step\'s writes runs again (rerun, default) or fails the task (error)').choices(['rerun', 'error']);
 
 const EXIT_CODES = `
 Exit codes: 0 success; 2 bad input (arguments, JSON, workspace problems, unknown task, a request the task refuses); 1 infrastructure failure.
+A command that waits for a task (task new --wait, run): 0 done or ignored; 1 error, expired or stopped; 3 attention.
 Task commands use TEMPORAL_ADDRESS / TEMPORAL_NAMESPACE (TEMPORAL_API_KEY, TEMPORAL_TLS_CLIENT_CERT_PATH / _KEY_PATH), else the local \`whenflow dev\` server (localhost:7233).`;
 
 function buildProgram(setExitCode: (code: number) => void): Command {
@@ -43,9 +48,9 @@ function buildProgram(setExitCode: (code: number) => void): Command {
   program
     .command('run')
     .description('Run one task to the end (or until it needs attention) and print the outcome')
-    .requiredOption('-w, --workspace <dir>', 'workspace folder (holds steps/)')
-    .addOption(new Option('--data <file>', 'task data as a JSON file').conflicts('jsonData'))
-    .addOption(new Option('-d, --json-data <json>', 'task data as inline JSON').conflicts('data'))
+    .addOption(workspaceOption())
+    .addOption(dataOption())
+    .addOption(fileOption())
     .option('--json', 'print one JSON object on stdout (progress goes to stderr)', false)
     .option('--concurrency <n>', 'most steps run at once in one cycle (default 1: one after another in rank order)', parsePositiveInt('--concurrency'))
     .addOption(onConflictOption())
@@ -58,20 +63,21 @@ function buildProgram(setExitCode: (code: number) => void): Command {
       'after',
       `
 Uses TEMPORAL_ADDRESS / TEMPORAL_NAMESPACE when set, else starts an embedded Temporal dev server.
-Exit codes: 0 the task reached done/ignored/stopped/expired/attention/error; 2 bad input; 1 infrastructure failure.
+Exit codes: 0 the task is done or ignored; 1 it is in error, expired or stopped (or an infrastructure failure);
+3 it needs attention; 2 bad input.
 
 Examples:
-  whenflow run --workspace . --data samples/order.json
+  whenflow run -f samples/order.json
   whenflow run -w . -d '{"order":{"status":"new"}}' --json
-  whenflow run -w . --data samples/order.json --sequence receive_order,charge_payment --then-cycle`,
+  whenflow run -f samples/order.json --sequence receive_order,charge_payment --then-cycle`,
     )
-    .action(async (opts: { workspace: string; data?: string; jsonData?: string; json: boolean; concurrency?: number; onConflict?: 'rerun' | 'error'; maxStepRuns?: number; maxDataBytes?: number; name?: string; sequence?: string[]; thenCycle: boolean }) => {
+    .action(async (opts: { workspace: string; data?: string; file?: string; json: boolean; concurrency?: number; onConflict?: 'rerun' | 'error'; maxStepRuns?: number; maxDataBytes?: number; name?: string; sequence?: string[]; thenCycle: boolean }) => {
       if (opts.thenCycle && !opts.sequence) throw new UsageError('--then-cycle needs --sequence');
-      await runOnce(
+      const final = await runOnce(
         {
           workspace: opts.workspace,
           ...(opts.data !== undefined ? { data: opts.data } : {}),
-          ...(opts.jsonData !== undefined ? { json: opts.jsonData } : {}),
+          ...(opts.file !== undefined ? { file: opts.file } : {}),
           jsonOutput: opts.json,
           ...(opts.concurrency ? { concurrency: opts.concurrency } : {}),
           ...(opts.onConflict ? { onConflict: opts.onConflict } : {}),
@@ -82,6 +88,7 @@ Examples:
         },
         { out: io.out, progress: opts.json ? io.err : io.out },
       );
+      setExitCode(exitCodeForTask(final.state));
     });
 
   program
@@ -102,7 +109,7 @@ Examples:
     .addOption(workspaceOption())
     .option('--port <n>', 'port to listen on', parsePositiveInt('--port'), DEFAULT_WEBHOOK_PORT)
     .option('--host <address>', 'address to listen on (default 127.0.0.1)')
-    .option('--task-queue <name>', 'task queue of the worker (default whenflow)')
+    .option('--task-queue <name>', 'task queue of the worker (default: whenflow-<name> from whenflow.yaml name:, else whenflow-<folder>)')
     .addHelpText(
       'after',
       `
@@ -116,7 +123,7 @@ Example:
     .command('worker')
     .description('A worker for an existing Temporal service (Temporal Cloud included)')
     .addOption(workspaceOption())
-    .option('--task-queue <name>', 'task queue (default whenflow)')
+    .option('--task-queue <name>', 'task queue (default: the workspace\'s, whenflow-<name>)')
     .option('--metrics-port <n>', 'serve /metrics (Prometheus) and /status (circuits) on this port', parsePositiveInt('--metrics-port'))
     .option('--metrics-host <address>', 'address of the metrics endpoint (default 127.0.0.1)')
     .option('--max-concurrent-steps <n>', 'most step executions and deferred connector calls run at once (default 100)', parsePositiveInt('--max-concurrent-steps'))
@@ -141,12 +148,12 @@ Example:
   task
     .command('new <name>')
     .description('Start a task')
-    .addOption(new Option('-f, --file <file>', 'task data as a JSON file').conflicts('data'))
-    .addOption(new Option('-d, --data <json>', 'task data as inline JSON').conflicts('file'))
+    .addOption(fileOption())
+    .addOption(dataOption())
     .option('--wait', 'wait until the task settles, showing progress', false)
     .option('-t, --tag <tag>', 'a tag (repeatable)', collect)
-    .option('--task-queue <name>', 'task queue of the worker (default whenflow)')
-    .option('-w, --workspace <dir>', 'workspace whose whenflow.yaml holds the stash key (for data with $stash), and whose steps a --sequence is checked against')
+    .option('--task-queue <name>', 'task queue of the worker (default: the workspace\'s, whenflow-<name>)')
+    .addOption(new Option('-w, --workspace <dir>', 'workspace of the task: its task queue, its whenflow.yaml (defaults, stash key), the steps a --sequence is checked against').default('.'))
     .option('--sequence <steps>', 'run these steps in this order (comma-separated); a step whose condition does not match is skipped', parseStepList)
     .option('--then-cycle', 'after the sequence, go on with the condition cycle instead of ending done', false)
     .option('--concurrency <n>', 'most steps run at once in one cycle (default: whenflow.yaml defaults.concurrency, else 1)', parsePositiveInt('--concurrency'))
@@ -156,9 +163,10 @@ Example:
       'after',
       '\nExamples:\n  whenflow task new "order A-1001" -f samples/order.json --wait\n  whenflow task new ping -d \'{"ping":true}\' -t smoke\n  whenflow task new picking -f samples/order.json -w . --sequence receive_order,charge_payment --wait',
     )
-    .action((name: string, opts: TaskNewOptions) =>
-      taskNew(name, opts, io),
-    );
+    .action(async (name: string, opts: TaskNewOptions) => {
+      const final = await taskNew(name, opts, io);
+      if (final) setExitCode(exitCodeForTask(final.state));
+    });
   task
     .command('list')
     .description('List tasks through Temporal visibility, newest first')
@@ -195,9 +203,9 @@ Example:
   task
     .command('update <id>')
     .description('Merge data into a task (JSON Merge Patch; null deletes) and start a new cycle')
-    .addOption(new Option('-d, --data <json>', 'the patch as inline JSON').conflicts('file'))
-    .addOption(new Option('-f, --file <file>', 'the patch as a JSON file').conflicts('data'))
-    .option('-w, --workspace <dir>', "workspace whose whenflow.yaml holds the stash key (for patches with $stash)")
+    .addOption(dataOption('the patch'))
+    .addOption(fileOption('the patch'))
+    .addOption(new Option('-w, --workspace <dir>', 'workspace whose whenflow.yaml holds the stash key (for patches with $stash)').default('.'))
     .addOption(jsonOption())
     .addHelpText('after', '\nExample:\n  whenflow task update task-… -d \'{"approval":{"approved":true}}\'')
     .action((id: string, opts: { data?: string; file?: string; workspace?: string; json: boolean }) => taskUpdate(id, opts, io));
@@ -219,7 +227,7 @@ Example:
   task
     .command('clone <id>')
     .description('Start a new task with the same name, tags and initial data')
-    .option('--task-queue <name>', 'task queue of the worker (default whenflow)')
+    .option('--task-queue <name>', "task queue of the worker (default: the original task's)")
     .addOption(jsonOption())
     .action((id: string, opts: { taskQueue?: string; json: boolean }) => taskClone(id, opts, io));
 
@@ -240,8 +248,8 @@ Example:
     .command('validate [name]')
     .description('For some data: which steps match, their rank, and the first failing constraint of the others')
     .addOption(workspaceOption())
-    .addOption(new Option('-d, --data <json>', 'task data as inline JSON').conflicts('file'))
-    .addOption(new Option('-f, --file <file>', 'task data as a JSON file').conflicts('data'))
+    .addOption(dataOption())
+    .addOption(fileOption())
     .addOption(jsonOption())
     .addHelpText('after', '\nExample:\n  whenflow step validate -f samples/order.json\n  whenflow step validate ship_express -d \'{"order":{"status":"fulfilled"}}\'')
     .action((name: string | undefined, opts: { workspace: string; data?: string; file?: string; json: boolean }) => stepValidate(name, opts, io));
@@ -285,7 +293,19 @@ function asUsageError(error: unknown): UsageError | null {
   return null;
 }
 
+/**
+ * With `--json`, stdout carries the JSON alone: whatever code of the workspace writes with `console`
+ * (a connector module, a library, a step file as it loads) goes to stderr. Output of step content is
+ * captured with its step execution anyway.
+ */
+function keepStdoutForJson(argv: string[]): void {
+  if (!argv.includes('--json')) return;
+  const toStderr = (...args: unknown[]) => process.stderr.write(`${format(...args)}\n`);
+  Object.assign(console, { log: toStderr, info: toStderr, debug: toStderr });
+}
+
 export async function main(argv: string[]): Promise<number> {
+  keepStdoutForJson(argv);
   installRuntime();
   let exitCode: number = EXIT.ok;
   try {

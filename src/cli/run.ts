@@ -11,8 +11,9 @@ import { formatEvent, formatFinal, toRunJson } from './output';
 
 export interface RunOptions {
   workspace: string;
+  /** Task data as inline JSON (`-d`), or the file holding it (`-f`). */
   data?: string;
-  json?: string;
+  file?: string;
   jsonOutput: boolean;
   concurrency?: number;
   onConflict?: 'rerun' | 'error';

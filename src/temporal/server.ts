@@ -69,6 +69,12 @@ export interface ExistingServerSettings {
   namespace: string;
   apiKey?: string;
   tls?: { clientCertPair?: { crt: Buffer; key: Buffer } } | boolean;
+  /** Where the address came from, for messages; default: TEMPORAL_ADDRESS. */
+  source?: string;
+  /** What to do when the service cannot be reached. */
+  hint?: string;
+  /** How long to try to connect (default: the SDK's 10 s). */
+  connectTimeoutMs?: number;
 }
 
 export function settingsFromEnvironment(env: NodeJS.ProcessEnv = process.env): ExistingServerSettings | null {
@@ -88,6 +94,7 @@ export function settingsFromEnvironment(env: NodeJS.ProcessEnv = process.env): E
 export async function connectToServer(settings: ExistingServerSettings): Promise<TemporalSession> {
   const common = {
     address: settings.address,
+    ...(settings.connectTimeoutMs ? { connectTimeout: settings.connectTimeoutMs } : {}),
     ...(settings.apiKey ? { apiKey: settings.apiKey } : {}),
     ...(settings.tls ? { tls: settings.tls === true ? {} : settings.tls } : {}),
   };
@@ -97,7 +104,8 @@ export async function connectToServer(settings: ExistingServerSettings): Promise
     connection = await Connection.connect(common);
     nativeConnection = await NativeConnection.connect(common);
   } catch (error) {
-    throw new Error(`cannot reach Temporal at ${settings.address} (TEMPORAL_ADDRESS): ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new Error(`cannot reach Temporal at ${settings.address} (${settings.source ?? 'TEMPORAL_ADDRESS'}): ${reason}${settings.hint ? `\n${settings.hint}` : ''}`, { cause: error });
   }
   await registerSearchAttributes(connection, settings.namespace);
   return {

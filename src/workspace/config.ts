@@ -10,7 +10,7 @@
  * coerced number). `$${` writes a literal `${`. Problem messages never show the stash key.
  */
 import { readFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import type { JsonObject, JsonValue } from '../model/json';
@@ -50,6 +50,8 @@ export interface ObservabilityConfig {
 }
 
 export interface WorkspaceConfig {
+  /** `name:`, the workspace's name (its task queue is named after it), or null to name it after its folder. */
+  name: string | null;
   defaults: { retry: StepRetryPolicy; timeoutMs: number; concurrency: number; onConflict: 'rerun' | 'error'; maxStepRuns: number; maxSubtasks: number; maxDataBytes: number };
   /** AES-256 key for `data.$stash` (32 bytes), or null when `secrets.key` is not set. */
   stashKey: Buffer | null;
@@ -87,6 +89,15 @@ export function workspaceTaskSettings(config: WorkspaceConfig): {
   return { stashKey: config.stashKey, concurrency, onConflict, maxStepRuns, maxSubtasks, maxDataBytes };
 }
 
+/**
+ * The task queue of a workspace's tasks and workers: named after `name:` in whenflow.yaml, else after the
+ * workspace's folder. Two workspaces served on one Temporal server never take each other's tasks.
+ */
+export function workspaceTaskQueue(config: WorkspaceConfig, dir: string): string {
+  const folder = basename(resolve(dir)).replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^-+|-+$/g, '') || 'workspace';
+  return `whenflow-${config.name ?? folder}`;
+}
+
 export function defaultWorkspaceConfig(): WorkspaceConfig {
   return {
     defaults: {
@@ -103,6 +114,7 @@ export function defaultWorkspaceConfig(): WorkspaceConfig {
     connectors: {},
     observability: { metrics: null, tracing: null },
     webhooks: null,
+    name: null,
     file: null,
   };
 }
@@ -314,6 +326,10 @@ const observabilitySchema = z
 /** A section written as `defaults:` with nothing under it is YAML null: the same as leaving it out. */
 const fileSchema = z
   .object({
+    name: z
+      .string()
+      .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/, 'must be letters, digits, ".", "_" or "-" (at most 100), starting with a letter or digit')
+      .nullish(),
     defaults: defaultsSchema.nullish(),
     secrets: secretsSchema.nullish(),
     config: z.record(z.string(), jsonValue).nullish(),
@@ -395,6 +411,7 @@ function resolveConfig(parsed: ConfigFile, file: string, problemFile: string, pr
     maxSubtasks: d.maxSubtasks ?? config.defaults.maxSubtasks,
     maxDataBytes: d.maxDataBytes ?? config.defaults.maxDataBytes,
   };
+  config.name = parsed.name ?? null;
   config.stashKey = parsed.secrets?.key ?? null;
   config.values = parsed.config ?? {};
   config.webhooks = parsed.webhooks ?? null;

@@ -5,7 +5,7 @@ const suiteServer = () => ({ TEMPORAL_ADDRESS: inject('temporalAddress'), TEMPOR
 
 describe('whenflow run --json (the documented contract)', () => {
   it('prints exactly one JSON object with the contract fields; progress goes to stderr', async () => {
-    const { code, stdout, stderr } = await whenflow(['run', '--workspace', '.', '--data', 'samples/order.json', '--json'], suiteServer());
+    const { code, stdout, stderr } = await whenflow(['run', '--workspace', '.', '-f', 'samples/order.json', '--json'], suiteServer());
     expect(stderr).toContain('receive_order');
     expect(code).toBe(0);
     const out = JSON.parse(stdout) as Record<string, unknown>;
@@ -39,16 +39,16 @@ describe('whenflow run --json (the documented contract)', () => {
     expect(out.conflicts).toEqual([]);
   });
 
-  it('reports a failed step in the error field and still exits 0', async () => {
+  it('reports a failed step in the error field and exits 1', async () => {
     const { code, stdout } = await whenflow(['run', '-w', 'test/workspaces/cycle', '-d', '{"boom":{"fail":true}}', '--json'], suiteServer());
-    expect(code).toBe(0);
+    expect(code).toBe(1);
     const out = JSON.parse(stdout) as { state: string; error: unknown };
     expect(out.state).toBe('error');
     expect(out.error).toEqual({ step: 'boom', message: 'payment gateway said no', attempts: 2 });
   });
 
   it('takes the branch for a standard customer; with --concurrency 2 the payment and the picking run in one batch', async () => {
-    const { code, stdout } = await whenflow(['run', '-w', '.', '--data', 'samples/order-standard.json', '--json', '--concurrency', '2'], suiteServer());
+    const { code, stdout } = await whenflow(['run', '-w', '.', '-f', 'samples/order-standard.json', '--json', '--concurrency', '2'], suiteServer());
     expect(code).toBe(0);
     const out = JSON.parse(stdout) as { trace: { step: string; cycle: number }[]; result: unknown; conflicts: unknown[] };
     // They read and write different parts of the order: both are merged, nothing runs again.
@@ -69,7 +69,7 @@ describe('whenflow run --json (the documented contract)', () => {
 
 describe('whenflow run output for people', () => {
   it('shows progress per step, then the final state and data', async () => {
-    const { code, stdout } = await whenflow(['run', '--workspace', '.', '--data', 'samples/order.json'], suiteServer());
+    const { code, stdout } = await whenflow(['run', '--workspace', '.', '-f', 'samples/order.json'], suiteServer());
     expect(code).toBe(0);
     expect(stdout).toMatch(/cycle +1 +receive_order/);
     expect(stdout).toMatch(/cycle +2 +charge_payment/);
@@ -80,7 +80,7 @@ describe('whenflow run output for people', () => {
 
 describe('whenflow run with its own embedded dev server', () => {
   it('starts and stops a server itself, and keeps the server output off stdout', async () => {
-    const { code, stdout, stderr } = await whenflow(['run', '--workspace', '.', '--data', 'samples/order.json', '--json'], { TEMPORAL_ADDRESS: undefined });
+    const { code, stdout, stderr } = await whenflow(['run', '--workspace', '.', '-f', 'samples/order.json', '--json'], { TEMPORAL_ADDRESS: undefined });
     expect(code).toBe(0);
     expect(stderr).toMatch(/task task-[\w-]+ started on 127\.0\.0\.1:\d+/);
     expect((JSON.parse(stdout) as { state: string }).state).toBe('done');
@@ -97,7 +97,7 @@ describe('whenflow run on bad input', () => {
   it('exits 2 for invalid JSON, naming where it came from', async () => {
     const { code, stderr } = await whenflow(['run', '-w', '.', '-d', '{"order": ']);
     expect(code).toBe(2);
-    expect(stderr).toContain('task data from -d is not valid JSON');
+    expect(stderr).toContain('the task data from -d/--data is not valid JSON');
   });
 
   it('exits 2 for data that is not an object', async () => {
@@ -106,10 +106,16 @@ describe('whenflow run on bad input', () => {
     expect(stderr).toContain('must be a JSON object, got an array');
   });
 
-  it('exits 2 for a missing data file', async () => {
-    const { code, stderr } = await whenflow(['run', '-w', '.', '--data', 'nope.json']);
+  it('exits 2 for a missing data file, naming the flag', async () => {
+    const { code, stderr } = await whenflow(['run', '-w', '.', '-f', 'nope.json']);
     expect(code).toBe(2);
-    expect(stderr).toContain('cannot read task data file nope.json: ENOENT');
+    expect(stderr).toContain('cannot read the task data file given with -f/--file nope.json: ENOENT');
+  });
+
+  it('exits 2 for a file given as inline data, saying which flag takes a file', async () => {
+    const { code, stderr } = await whenflow(['run', '-w', '.', '--data', 'samples/order.json']);
+    expect(code).toBe(2);
+    expect(stderr).toContain('-d/--data takes the task data as inline JSON; samples/order.json is a file: give it with -f/--file samples/order.json');
   });
 
   it('exits 2 listing every problem of every invalid step file, not just the first', async () => {
@@ -131,7 +137,9 @@ describe('whenflow run on bad input', () => {
 
   it('exits 2 for an unknown option or a missing required one', async () => {
     expect((await whenflow(['run', '-w', '.', '-d', '{}', '--bogus'])).code).toBe(2);
-    expect((await whenflow(['run', '-d', '{}'])).code).toBe(2);
+    const noData = await whenflow(['run']);
+    expect(noData.code).toBe(2);
+    expect(noData.stderr).toContain('the task data is required: -d/--data JSON, or -f/--file FILE');
   });
 
   it('exits 1 when the Temporal service cannot be reached', async () => {

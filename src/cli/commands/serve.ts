@@ -1,13 +1,13 @@
-import { mkdirSync, watch } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, watch } from 'node:fs';
 import { join } from 'node:path';
 import pc from 'picocolors';
 import { CircuitBoard, type CircuitTransition } from '../../connectors/circuit';
 import { ConnectorLimits } from '../../connectors/limits';
 import { connectorStatuses, createTracing, serveTelemetry, tracingDisabled, tracingFromEnvironment, WorkerMetrics, type WorkerStatus, type WorkerTracing } from '../../observability';
 import { startDevServer, type TemporalSession } from '../../temporal/server';
-import { createTaskWorker, DEFAULT_TASK_QUEUE } from '../../worker';
+import { createTaskWorker } from '../../worker';
 import { describeProblems } from '../../model/problems';
-import { DEFAULT_METRICS_HOST } from '../../workspace/config';
+import { DEFAULT_METRICS_HOST, workspaceTaskQueue } from '../../workspace/config';
 import { openWorkspace, type Workspace } from '../../workspace/workspace';
 import { connectForCommands, DEV_SERVER_ADDRESS } from '../connect';
 import { UsageError } from '../errors';
@@ -96,12 +96,18 @@ async function serveWorker(session: TemporalSession, ws: Workspace, taskQueue: s
   }
 }
 
+/** Task data files the workspace keeps as examples (samples/*.json), for the hint `dev` prints. */
+function sampleFiles(dir: string): string[] {
+  const folder = join(dir, 'samples');
+  return existsSync(folder) ? readdirSync(folder).filter((file) => file.endsWith('.json')).sort().map((file) => `samples/${file}`) : [];
+}
+
 /** `whenflow worker`: a worker for an existing Temporal service (TEMPORAL_* variables, else localhost:7233). */
 export async function workerCommand(opts: { workspace: string; taskQueue?: string } & WorkerFlags, io: Io): Promise<void> {
   checkFlags(opts);
   const ws = await readWorkspace(opts.workspace);
   const session = await connectForCommands();
-  const taskQueue = opts.taskQueue ?? DEFAULT_TASK_QUEUE;
+  const taskQueue = opts.taskQueue ?? workspaceTaskQueue(ws.config, ws.dir);
   try {
     io.err(`whenflow worker: ${ws.catalog.steps.length} steps from ${ws.dir}, task queue ${taskQueue}, Temporal ${session.address} (namespace ${session.namespace}); Ctrl-C to stop`);
     await serveWorker(session, ws, taskQueue, opts, io, interrupted());
@@ -123,21 +129,23 @@ export async function devCommand(opts: { workspace: string; port: number; uiPort
   const session = await startDevServer({ dbFilename: join(stateDir, 'dev.db'), port: opts.port, ui: true, uiPort: opts.uiPort, log: io.err });
   const until = interrupted();
   const watcher = watchSteps(ws.dir, io);
+  const taskQueue = workspaceTaskQueue(ws.config, ws.dir);
+  const sample = sampleFiles(ws.dir)[0];
   try {
     io.err(
       [
         pc.bold('whenflow dev'),
         `  Temporal   ${session.address}${opts.port === 7233 ? '' : `  (task commands: TEMPORAL_ADDRESS=${session.address})`}`,
         `  Web UI     http://localhost:${opts.uiPort}`,
-        `  workspace  ${ws.dir} (${ws.catalog.steps.length} steps), task queue ${DEFAULT_TASK_QUEUE}`,
+        `  workspace  ${ws.dir} (${ws.catalog.steps.length} steps), task queue ${taskQueue}`,
         `  data       ${join(stateDir, 'dev.db')} (kept between runs)`,
-        `  try        whenflow task new demo -f samples/order.json --wait`,
+        sample ? `  try        whenflow task new demo -f ${sample} --wait` : `  try        whenflow task new demo -d '{"hello":"world"}' --wait`,
         pc.dim('  Ctrl-C stops everything'),
       ].join('\n'),
     );
-    const webhooks = ws.webhooks.size > 0 ? await serveWebhooks(ws, session, { port: opts.webhookPort, taskQueue: DEFAULT_TASK_QUEUE }, io) : null;
+    const webhooks = ws.webhooks.size > 0 ? await serveWebhooks(ws, session, { port: opts.webhookPort, taskQueue }, io) : null;
     try {
-      await serveWorker(session, ws, DEFAULT_TASK_QUEUE, opts, io, until);
+      await serveWorker(session, ws, taskQueue, opts, io, until);
     } finally {
       await webhooks?.close();
     }

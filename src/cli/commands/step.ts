@@ -54,7 +54,7 @@ interface Verdict {
 
 /** For some data: which steps match, in what order, and why each other step does not. */
 export async function stepValidate(name: string | undefined, opts: { workspace: string; data?: string; file?: string; json: boolean }, io: Io): Promise<void> {
-  const [{ catalog }, data] = await Promise.all([readWorkspace(opts.workspace), readTaskData({ ...(opts.file !== undefined ? { data: opts.file } : {}), ...(opts.data !== undefined ? { json: opts.data } : {}) })]);
+  const [{ catalog }, data] = await Promise.all([readWorkspace(opts.workspace), readTaskData(opts)]);
   const steps = name ? [findStep(catalog.steps, name)] : catalog.steps;
   const compiled = compileCatalog(catalog);
   const matching = compiled.steps.filter((entry) => entry.matches(data as JsonObject)).map((entry) => entry.step).sort(compareRank);

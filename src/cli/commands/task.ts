@@ -4,8 +4,7 @@ import type { TaskEvent } from '../../model/events';
 import { isJsonObject, type JsonObject } from '../../model/json';
 import { TASK_STATES, type TaskSnapshot, type TaskState, type TraceEntry } from '../../model/task';
 import { maskStashForDisplay } from '../../runtime/stash';
-import { defaultWorkspaceConfig, loadWorkspaceConfig, workspaceTaskSettings, type WorkspaceConfig } from '../../workspace/config';
-import { DEFAULT_TASK_QUEUE } from '../../worker';
+import { defaultWorkspaceConfig, loadWorkspaceConfig, workspaceTaskQueue, workspaceTaskSettings, type WorkspaceConfig } from '../../workspace/config';
 import { withSession } from '../connect';
 import { UsageError } from '../errors';
 import { readTaskData } from '../input';
@@ -55,26 +54,31 @@ export interface TaskNewOptions {
   json: boolean;
 }
 
-export async function taskNew(name: string, opts: TaskNewOptions, io: Io): Promise<void> {
-  const data = await readTaskData({ ...(opts.file !== undefined ? { data: opts.file } : {}), ...(opts.data !== undefined ? { json: opts.data } : {}) });
+/** Starts a task; with `--wait`, returns the settled task (for the exit code). */
+export async function taskNew(name: string, opts: TaskNewOptions, io: Io): Promise<TaskSnapshot | null> {
+  const data = await readTaskData(opts);
   if (opts.thenCycle && !opts.sequence) throw new UsageError('--then-cycle needs --sequence');
   await checkSequenceAgainst(opts.workspace, opts.sequence);
   // The workspace's stash key and `defaults` task limits apply to the task.
+  const config = await configOf(opts.workspace);
   const settings = {
-    ...workspaceTaskSettings(await configOf(opts.workspace)),
+    ...workspaceTaskSettings(config),
     ...(opts.concurrency ? { concurrency: opts.concurrency } : {}),
     ...(opts.onConflict ? { onConflict: opts.onConflict } : {}),
   };
   const sequence = opts.sequence ? { sequence: opts.sequence, thenCycle: opts.thenCycle } : {};
-  await withSession(async ({ client }) => {
-    const handle = await startTask(client, { ...settings, name, tags: opts.tag ?? [], data, taskQueue: opts.taskQueue ?? DEFAULT_TASK_QUEUE, ...sequence });
+  return withSession(async ({ client }) => {
+    // The workspace's own queue: its worker (`whenflow dev` or `worker` there) runs the task.
+    const taskQueue = opts.taskQueue ?? workspaceTaskQueue(config, opts.workspace ?? '.');
+    const handle = await startTask(client, { ...settings, name, tags: opts.tag ?? [], data, taskQueue, ...sequence });
     if (!opts.wait) {
       io.out(opts.json ? JSON.stringify({ taskId: handle.workflowId }) : handle.workflowId);
-      return;
+      return null;
     }
     io.err(`task ${handle.workflowId} started`);
     const final = await watchTask(client, handle.workflowId, showProgress(io.err));
     io.out(opts.json ? JSON.stringify(toRunJson(final)) : formatFinal(final));
+    return final;
   });
 }
 
@@ -148,7 +152,7 @@ export async function taskLog(taskId: string, opts: { changes: boolean; logs: bo
 }
 
 export async function taskUpdate(taskId: string, opts: { data?: string; file?: string; workspace?: string; json: boolean }, io: Io): Promise<void> {
-  const patch: JsonObject = await readTaskData({ ...(opts.file !== undefined ? { data: opts.file } : {}), ...(opts.data !== undefined ? { json: opts.data } : {}) });
+  const patch: JsonObject = await readTaskData(opts, 'patch');
   if (!isJsonObject(patch)) throw new UsageError('the update must be a JSON object');
   const { stashKey } = await configOf(opts.workspace);
   const state = await withSession(({ client }) => updateTask(client, taskId, patch, { stashKey }));

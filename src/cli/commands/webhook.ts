@@ -2,8 +2,7 @@ import pc from 'picocolors';
 import { startTask } from '../../client';
 import type { TemporalSession } from '../../temporal/server';
 import { startWebhookServer, type WebhookServer } from '../../webhooks/server';
-import { DEFAULT_TASK_QUEUE } from '../../worker';
-import { workspaceTaskSettings } from '../../workspace/config';
+import { workspaceTaskQueue, workspaceTaskSettings } from '../../workspace/config';
 import type { Workspace } from '../../workspace/workspace';
 import { connectForCommands } from '../connect';
 import { UsageError } from '../errors';
@@ -35,7 +34,7 @@ export async function webhookCommand(opts: { workspace: string; port: number; ho
   if (ws.webhooks.size === 0) throw new UsageError(`workspace ${ws.dir} declares no webhooks (add a webhooks: section to whenflow.yaml)`);
   const session = await connectForCommands();
   try {
-    const server = await serveWebhooks(ws, session, { port: opts.port, ...(opts.host ? { host: opts.host } : {}), taskQueue: opts.taskQueue ?? DEFAULT_TASK_QUEUE }, io);
+    const server = await serveWebhooks(ws, session, { port: opts.port, ...(opts.host ? { host: opts.host } : {}), taskQueue: opts.taskQueue ?? workspaceTaskQueue(ws.config, ws.dir) }, io);
     io.err(pc.dim('Ctrl-C to stop'));
     await interrupted();
     await server.close();
