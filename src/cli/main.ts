@@ -33,6 +33,7 @@ const onConflictOption = () =>
   new Option('--on-conflict <rule>', 'with --concurrency above 1: a step that met an earlier step\'s writes runs again (rerun, default) or fails the task (error)').choices(['rerun', 'error']);
 
 const EXIT_CODES = `
+Any command takes --verbose: the Temporal SDK's own log lines too (by default, one line per failed attempt).
 Exit codes: 0 success; 2 bad input (arguments, JSON, workspace problems, unknown task, a request the task refuses); 1 infrastructure failure.
 A command that waits for a task (task new --wait, run): 0 done or ignored; 1 error, expired or stopped; 3 attention.
 Task commands use TEMPORAL_ADDRESS / TEMPORAL_NAMESPACE (TEMPORAL_API_KEY, TEMPORAL_TLS_CLIENT_CERT_PATH / _KEY_PATH), else the local \`whenflow dev\` server (localhost:7233).`;
@@ -304,9 +305,12 @@ function keepStdoutForJson(argv: string[]): void {
   Object.assign(console, { log: toStderr, info: toStderr, debug: toStderr });
 }
 
-export async function main(argv: string[]): Promise<number> {
+export async function main(args: string[]): Promise<number> {
+  // `--verbose` anywhere: the Temporal SDK's own detail too (each failed attempt's full report).
+  const verbose = args.includes('--verbose');
+  const argv = args.filter((arg) => arg !== '--verbose');
   keepStdoutForJson(argv);
-  installRuntime();
+  installRuntime(verbose ? 'DEBUG' : undefined);
   let exitCode: number = EXIT.ok;
   try {
     await buildProgram((code) => {

@@ -54,6 +54,15 @@ function stepPlace(cycle: number, position: SequencePosition | undefined): strin
   return position ? `step ${`${position.index}/${position.of}`.padStart(5)}` : `cycle ${String(cycle).padStart(3)}`;
 }
 
+/** `3600000` → `1h`, `1500` → `1.5s`: durations as people read them. */
+export function formatDuration(milliseconds: number): string {
+  const units: [number, string][] = [[86_400_000, 'd'], [3_600_000, 'h'], [60_000, 'm'], [1000, 's']];
+  for (const [size, unit] of units) {
+    if (milliseconds >= size) return `${Number((milliseconds / size).toFixed(1))}${unit}`;
+  }
+  return `${milliseconds}ms`;
+}
+
 /** One line of live progress for an event, or null for events too fine-grained to show. */
 export function formatEvent(event: TaskEvent): string | null {
   switch (event.type) {
@@ -73,7 +82,7 @@ export function formatEvent(event: TaskEvent): string | null {
     case 'subtask-needs-help':
       return pc.red(`  subtask ${event.taskId} is in ${event.state}`);
     case 'parked':
-      return pc.dim(`  parked for ${event.ms} ms`);
+      return pc.dim(`  parked for ${formatDuration(event.ms)}, until ${new Date(Date.parse(event.at) + event.ms).toISOString()}`);
     case 'subtask-started':
       return pc.dim(`  subtask ${event.taskId} (${event.name}) started by ${event.step}`);
     case 'subtask-ended':

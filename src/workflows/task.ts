@@ -57,15 +57,11 @@ export async function taskWorkflow(input: TaskWorkflowInput): Promise<TaskSnapsh
     publishSearchAttributes(task);
     await (timeoutMs === undefined ? wf.condition(until) : wf.condition(until, timeoutMs));
   };
-  /** `waiting`: parked, or for subtasks or deferred calls; anything arriving (or `done`) ends the wait. */
-  const waitForArrival = async (timeoutMs?: number | (() => boolean)) => {
+  /** `waiting`: parked, or for subtasks or deferred calls; anything arriving (or `also`) ends the wait. */
+  const waitForArrival = async (options: { timeoutMs?: number; also?: () => boolean } = {}) => {
     task.state = 'waiting';
-    if (typeof timeoutMs === 'function') {
-      const done = timeoutMs;
-      await waitFor(() => somethingArrived() || done());
-    } else {
-      await waitFor(somethingArrived, timeoutMs);
-    }
+    const { also } = options;
+    await waitFor(also ? () => somethingArrived() || also() : somethingArrived, options.timeoutMs);
     if (task.state === 'waiting') task.state = 'running';
   };
 
@@ -99,7 +95,8 @@ export async function taskWorkflow(input: TaskWorkflowInput): Promise<TaskSnapsh
       // Parked: a durable timer, cut short by anything arriving (new data from outside above all).
       const remaining = parkedUntil - Date.now();
       parkedUntil = null;
-      if (remaining > 0) await waitForArrival(remaining);
+      // Rules 2: a reload ends the park too, so the new steps run at once.
+      if (remaining > 0) await waitForArrival({ timeoutMs: remaining, ...(task.lossless ? { also: control.reloadRequested } : {}) });
       continue;
     }
     if (subtasks.blocking > 0) {
@@ -123,7 +120,7 @@ export async function taskWorkflow(input: TaskWorkflowInput): Promise<TaskSnapsh
       // Rules 2: the task ends once the calls it made have answered and its subtasks have started (and
       // ended, those it waits for); their results land in the data first.
       const pending = () => calls.outstanding + subtasks.pendingBeforeEnd > 0;
-      if (pending()) await waitForArrival(() => !pending());
+      if (pending()) await waitForArrival({ also: () => !pending() });
       else task.finish();
       continue;
     }
@@ -352,7 +349,7 @@ function listenForControl(
   subtasks: Subtasks,
   inFlight: wf.CancellationScope,
   deadline: Deadline,
-): { takeRetry(): Retry | null; takeReload(): boolean; hasPending(): boolean } {
+): { takeRetry(): Retry | null; takeReload(): boolean; hasPending(): boolean; reloadRequested(): boolean } {
   let retry: Retry | null = null;
   let reload = false;
   /** Nothing more happens without outside help: ended, or in error or attention with no deadline to wait for. */
@@ -438,6 +435,7 @@ function listenForControl(
   );
   return {
     hasPending: () => retry !== null || reload,
+    reloadRequested: () => reload,
     takeReload() {
       const taken = reload;
       reload = false;

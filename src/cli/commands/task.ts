@@ -114,10 +114,6 @@ export async function taskShow(taskId: string, opts: { json: boolean }, io: Io):
   io.out(formatFinal(snapshot));
 }
 
-function selectTrace(trace: TraceEntry[], opts: { step?: string }): TraceEntry[] {
-  return opts.step ? trace.filter((entry) => entry.step === opts.step) : trace;
-}
-
 function formatLogEntry(entry: TraceEntry, opts: { changes: boolean; logs: boolean }): string {
   const lines = [`cycle ${entry.cycle}  ${pc.bold(entry.step)}  attempt ${entry.attempt}  ${entry.durationMs} ms  ${pc.dim(entry.startedAt)}`];
   if (opts.changes) lines.push(...(entry.changed.length ? entry.changed.map((path) => `  changed ${path}`) : ['  no change']));
@@ -125,30 +121,49 @@ function formatLogEntry(entry: TraceEntry, opts: { changes: boolean; logs: boole
   return lines.join('\n');
 }
 
-export async function taskLog(taskId: string, opts: { changes: boolean; logs: boolean; step?: string; follow: boolean; json: boolean }, io: Io): Promise<void> {
-  const show = (entry: TraceEntry) => {
-    if (opts.step && entry.step !== opts.step) return;
-    io.out(opts.json ? JSON.stringify(entry) : formatLogEntry(entry, opts));
-  };
+type LogOptions = { changes: boolean; logs: boolean; step?: string; follow: boolean; json: boolean };
+
+/**
+ * `task log`: every step execution of the task, those that failed included, with the conflicts and
+ * what else happened, in one layout whether it is read afterwards or followed live (`--follow`). It
+ * reads the event stream; the logs of each execution come from the task's trace.
+ */
+export async function taskLog(taskId: string, opts: LogOptions, io: Io): Promise<void> {
   await withSession(async ({ client }) => {
-    if (opts.follow) {
-      // Streams the task's events as they happen until it is terminal, in attention or in error.
-      const final = await watchTask(client, taskId, (event) => {
-        if (opts.step && 'step' in event && event.step !== opts.step) return;
-        if (opts.json) io.out(JSON.stringify(event));
-        else showProgress(io.out)(event);
-      });
-      if (!opts.json) io.out(pc.dim(`task is ${final.state}`));
-      return;
+    let trace: TraceEntry[] = [];
+    const traced = async (cycle: number, step: string): Promise<TraceEntry | undefined> => {
+      const find = () => trace.find((entry) => entry.cycle === cycle && entry.step === step);
+      if (!find()) trace = (await getTask(client, taskId)).trace;
+      return find();
+    };
+    for await (const event of taskEvents(client, taskId, { follow: opts.follow, until: 'settled' })) {
+      if (opts.step && !eventConcerns(event, opts.step)) continue;
+      const line = await formatLogEvent(event, opts, traced);
+      if (line !== null) io.out(line);
     }
-    const snapshot: TaskSnapshot = await getTask(client, taskId);
-    selectTrace(snapshot.trace, opts).forEach(show);
-    // A step whose changes were not kept (or were replaced by an update) ran all the same: say so.
-    for (const conflict of snapshot.conflicts) {
-      if (opts.step && conflict.dropped !== opts.step && conflict.kept !== opts.step) continue;
-      io.out(opts.json ? JSON.stringify({ conflict }) : pc.yellow(`conflict  ${describeConflict(conflict)}`));
-    }
+    if (opts.follow && !opts.json) io.out(pc.dim(`task is ${(await getTask(client, taskId)).state}`));
   });
+}
+
+function eventConcerns(event: TaskEvent, step: string): boolean {
+  if (event.type === 'conflict') return event.kept === step || event.dropped === step;
+  return 'step' in event && event.step === step;
+}
+
+/** One execution (finished or failed) or one other happening, as `task log` shows it; null: not shown. */
+async function formatLogEvent(event: TaskEvent, opts: LogOptions, traced: (cycle: number, step: string) => Promise<TraceEntry | undefined>): Promise<string | null> {
+  if (event.type === 'step-finished') {
+    const entry = (await traced(event.cycle, event.step)) ?? { step: event.step, cycle: event.cycle, startedAt: event.at, durationMs: event.durationMs, attempt: event.attempt, changed: event.changed, logs: [] };
+    return opts.json ? JSON.stringify(entry) : formatLogEntry(entry, opts);
+  }
+  if (event.type === 'step-failed') {
+    if (opts.json) return JSON.stringify({ step: event.step, cycle: event.cycle, attempt: event.attempts, failed: event.message, at: event.at });
+    return `cycle ${event.cycle}  ${pc.bold(event.step)}  ${pc.red(`failed after ${event.attempts} attempt(s): ${event.message}`)}  ${pc.dim(event.at)}`;
+  }
+  if (event.type === 'conflict') return opts.json ? JSON.stringify({ conflict: event }) : pc.yellow(`conflict  ${describeConflict(event)}`);
+  if (opts.json) return null;
+  const line = event.type === 'step-started' || event.type === 'step-skipped' ? null : formatEvent(event);
+  return line === null ? null : line.trimStart();
 }
 
 export async function taskUpdate(taskId: string, opts: { data?: string; file?: string; workspace?: string; json: boolean }, io: Io): Promise<void> {
