@@ -2,8 +2,11 @@ import { format } from 'node:util';
 import type { JsonObject } from '../model/json';
 import type { DeferredCall, StepLog, StepOutcome } from '../model/task';
 import { describeOverLimit, maxDataBytesOf, overDataLimit } from '../cycle/data-limit';
+import { openStepBlobs } from '../blobs/api';
+import type { BlobSettings } from '../blobs/config';
 import { diffData } from './diff';
 import { runInStepScope } from './globals';
+import { dropUnusedStash, offerStash } from './stash-slot';
 import { maskSecrets, sealSecretStrings, sealStash, stashSecrets, unsealStash } from './stash';
 import { createStepApi, type StepApiInput } from './step-api';
 import { toJson } from './to-json';
@@ -19,6 +22,10 @@ export interface StepExecution extends StepApiInput {
   stash?: { key: Buffer | null };
   /** The task's `maxDataBytes`: a step leaving more data than this fails (DataLimitError). Absent: the default. */
   maxDataBytes?: number;
+  /** The `lib` global: the workspace's libraries. */
+  lib?: object;
+  /** Where the `blob` global stores content; absent: `blob` refuses with a clear error. */
+  blobs?: BlobSettings;
 }
 
 /** A step left the task data over its `maxDataBytes`; the same would happen on every retry. */
@@ -66,21 +73,24 @@ export async function executeStep(execution: StepExecution): Promise<StepOutcome
   const plain = unsealStash(execution.data, key);
   const logs = new LogBook();
   const api = createStepApi(execution, logs.add);
+  const blobs = await openStepBlobs(execution.blobs, plain);
   const scope = {
-    data: structuredClone(plain) as unknown,
+    data: offerStash(structuredClone(plain)) as unknown,
     task: api.task,
     step: api.step,
     audit: api.audit,
     connectors: execution.connectors?.((call) => api.commands.push({ type: 'call', call })) ?? {},
-    lib: {},
+    lib: execution.lib ?? {},
+    blob: blobs.api,
     console: logs.console(),
   };
   const started = performance.now();
   await runInStepScope(scope, async () => {
     await execution.content();
   });
+  await blobs.settled();
   const durationMs = Math.round(performance.now() - started);
-  const after = toJson(scope.data, { step: execution.step });
+  const after = dropUnusedStash(toJson(scope.data, { step: execution.step }), plain);
   // Unchanged secrets keep their sealed form, so they make no patch; new or changed ones are sealed now.
   const sealed = sealStash(after, key, execution.data);
   const patch = diffData(execution.data, sealed);

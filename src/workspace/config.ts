@@ -59,6 +59,8 @@ export interface WorkspaceConfig {
   observability: ObservabilityConfig;
   /** Validated elsewhere; kept as written (after `${…}` substitution). */
   webhooks: JsonValue | null;
+  /** `blobs:`, validated elsewhere (src/blobs/config.ts); kept as written. */
+  blobs: JsonValue | null;
   /** Absolute path of the file read, or null when the workspace has none. */
   file: string | null;
 }
@@ -101,6 +103,7 @@ export function defaultWorkspaceConfig(): WorkspaceConfig {
     connectors: {},
     observability: { metrics: null, tracing: null },
     webhooks: null,
+    blobs: null,
     file: null,
   };
 }
@@ -316,6 +319,7 @@ const fileSchema = z
     config: z.record(z.string(), jsonValue).nullish(),
     connectors: z.record(z.string(), connectorSchema.nullish()).nullish(),
     webhooks: jsonValue.optional(),
+    blobs: jsonValue.optional(),
     observability: observabilitySchema.nullish(),
   })
   .strict();
@@ -394,6 +398,7 @@ function resolveConfig(parsed: ConfigFile, file: string, problemFile: string, pr
   config.stashKey = parsed.secrets?.key ?? null;
   config.values = parsed.config ?? {};
   config.webhooks = parsed.webhooks ?? null;
+  config.blobs = parsed.blobs ?? null;
   for (const [name, connector] of Object.entries(parsed.connectors ?? {})) {
     const resolved: ConnectorConfig = { options: connector?.options ?? {} };
     if (connector?.retry) {
