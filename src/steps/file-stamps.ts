@@ -28,7 +28,7 @@ export async function fileStamp(path: string, now = Date.now()): Promise<string 
 
 /** The folders and files of a workspace that make up its catalog, configuration, connectors and libraries. */
 const WORKSPACE_DIRS = ['steps', 'connectors', 'libraries'];
-const WORKSPACE_FILES = ['whenflow.yaml', 'whenflow.yml'];
+const WORKSPACE_FILES = ['whenflow.yaml', 'whenflow.yml', join('.whenflow', 'stash.key')];
 
 /**
  * One string that changes whenever any file a workspace reading depends on changes (a step file, a

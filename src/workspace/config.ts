@@ -12,6 +12,7 @@
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
+import { LOCAL_STASH_KEY_FILE, readLocalStashKey } from './local-key';
 import { z } from 'zod';
 import type { JsonObject, JsonValue } from '../model/json';
 import { DEFAULT_MAX_DATA_BYTES, type StepRetryPolicy } from '../model/task';
@@ -432,7 +433,17 @@ function resolveConfig(parsed: ConfigFile, file: string, problemFile: string, pr
  * problem, the configuration returned is the defaults (callers should refuse to run).
  */
 export async function loadWorkspaceConfig(workspace: string, env: NodeJS.ProcessEnv = process.env): Promise<{ config: WorkspaceConfig; problems: ConfigProblem[] }> {
-  const root = resolve(workspace);
+  const loaded = await loadConfigFile(resolve(workspace), env);
+  if (loaded.problems.length > 0 || loaded.config.stashKey !== null) return loaded;
+  // No secrets.key: the machine's own key (made by `whenflow dev`), when there is one.
+  const local = await readLocalStashKey(resolve(workspace));
+  if (local === null) return loaded;
+  const parsed = parseStashKey(local);
+  if ('error' in parsed) return { config: loaded.config, problems: [{ file: LOCAL_STASH_KEY_FILE, path: '', message: `${parsed.error}; delete the file and \`whenflow dev\` makes a new one` }] };
+  return { config: { ...loaded.config, stashKey: parsed.key }, problems: [] };
+}
+
+async function loadConfigFile(root: string, env: NodeJS.ProcessEnv): Promise<{ config: WorkspaceConfig; problems: ConfigProblem[] }> {
   const problems: ConfigProblem[] = [];
   let chosen: { name: string; path: string; text: string } | undefined;
   for (const name of CONFIG_FILE_NAMES) {

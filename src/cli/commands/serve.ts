@@ -1,5 +1,5 @@
 import { mkdirSync, watch } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import pc from 'picocolors';
 import { CircuitBoard, type CircuitTransition } from '../../connectors/circuit';
 import { ConnectorLimits } from '../../connectors/limits';
@@ -7,7 +7,8 @@ import { connectorStatuses, createTracing, serveTelemetry, tracingDisabled, trac
 import { startDevServer, type TemporalSession } from '../../temporal/server';
 import { createTaskWorker, DEFAULT_TASK_QUEUE } from '../../worker';
 import { describeProblems } from '../../model/problems';
-import { DEFAULT_METRICS_HOST } from '../../workspace/config';
+import { DEFAULT_METRICS_HOST, loadWorkspaceConfig } from '../../workspace/config';
+import { ensureLocalStashKey, readLocalStashKey } from '../../workspace/local-key';
 import { openWorkspace, type Workspace } from '../../workspace/workspace';
 import { connectForCommands, DEV_SERVER_ADDRESS } from '../connect';
 import { UsageError } from '../errors';
@@ -117,6 +118,7 @@ export async function workerCommand(opts: { workspace: string; taskQueue?: strin
  */
 export async function devCommand(opts: { workspace: string; port: number; uiPort: number; webhookPort: number } & WorkerFlags, io: Io): Promise<void> {
   checkFlags(opts);
+  const localKey = await devStashKey(opts.workspace);
   const ws = await readWorkspace(opts.workspace);
   const stateDir = join(ws.dir, '.whenflow');
   mkdirSync(stateDir, { recursive: true });
@@ -131,6 +133,7 @@ export async function devCommand(opts: { workspace: string; port: number; uiPort
         `  Web UI     http://localhost:${opts.uiPort}`,
         `  workspace  ${ws.dir} (${ws.catalog.steps.length} steps), task queue ${DEFAULT_TASK_QUEUE}`,
         `  data       ${join(stateDir, 'dev.db')} (kept between runs)`,
+        ...(localKey ? [`  secrets    ${localKey.path}${localKey.created ? ' (created now: a stash key for data.$stash on this machine, owner-only, never committed; secrets.key in whenflow.yaml takes precedence)' : ''}`] : []),
         `  try        whenflow task new demo -f samples/order.json --wait`,
         pc.dim('  Ctrl-C stops everything'),
       ].join('\n'),
@@ -145,6 +148,18 @@ export async function devCommand(opts: { workspace: string; port: number; uiPort
     watcher.close();
     await session.close();
   }
+}
+
+/**
+ * Without `secrets.key`, the workspace's local stash key (made on first start), so `data.$stash` works in
+ * dev without configuration. Null when whenflow.yaml sets a key (or has problems, which readWorkspace reports).
+ */
+async function devStashKey(workspace: string): Promise<{ path: string; created: boolean } | null> {
+  const { config, problems } = await loadWorkspaceConfig(workspace);
+  if (problems.length > 0) return null;
+  const local = await readLocalStashKey(resolve(workspace));
+  if (config.stashKey !== null && local === null) return null;
+  return ensureLocalStashKey(resolve(workspace));
 }
 
 function watchSteps(workspace: string, io: Io): { close(): void } {
