@@ -19,7 +19,7 @@ import { BLOB_ID, blobIdOf, type BlobStore } from './store';
 
 /** What `blob.create()` returns and the data keeps. */
 export interface BlobRef {
-  $blob: string;
+  blobId: string;
   size: number;
   contentType: string;
   name?: string;
@@ -42,7 +42,7 @@ export class BlobNotFoundError extends StepUsageError {
 }
 
 export function isBlobRef(value: unknown): value is BlobRef {
-  return value !== null && typeof value === 'object' && typeof (value as { $blob?: unknown }).$blob === 'string' && BLOB_ID.test((value as BlobRef).$blob);
+  return value !== null && typeof value === 'object' && typeof (value as { blobId?: unknown }).blobId === 'string' && BLOB_ID.test((value as BlobRef).blobId);
 }
 
 const TEXT_TYPE = /^text\/|[/+]json\b|[/+]xml\b|javascript/i;
@@ -82,7 +82,7 @@ function refsIn(value: JsonValue, found: Set<string>): void {
     for (const item of value) refsIn(item, found);
     return;
   }
-  if (isBlobRef(value)) found.add(value.$blob);
+  if (isBlobRef(value)) found.add(value.blobId);
   for (const item of Object.values(value)) refsIn(item, found);
 }
 
@@ -117,8 +117,8 @@ export async function openStepBlobs(settings: BlobSettings | undefined, data: Js
   }
 
   const idOf = (ref: unknown, method: string): string => {
-    const id = typeof ref === 'string' ? ref : isBlobRef(ref) ? ref.$blob : undefined;
-    if (!id || !BLOB_ID.test(id)) throw new StepUsageError(`blob.${method}() takes what blob.create() returned (or its $blob ID), got ${JSON.stringify(ref) ?? String(ref)}`);
+    const id = typeof ref === 'string' ? ref : isBlobRef(ref) ? ref.blobId : undefined;
+    if (!id || !BLOB_ID.test(id)) throw new StepUsageError(`blob.${method}() takes what blob.create() returned (or its blobId), got ${JSON.stringify(ref) ?? String(ref)}`);
     return id;
   };
 
@@ -150,7 +150,7 @@ export async function openStepBlobs(settings: BlobSettings | undefined, data: Js
         writes.push(write);
         cache?.set(id, bytes);
       }
-      return { $blob: id, size: bytes.length, contentType: input.contentType ?? contentType, ...(input.name !== undefined ? { name: input.name } : {}) };
+      return { blobId: id, size: bytes.length, contentType: input.contentType ?? contentType, ...(input.name !== undefined ? { name: input.name } : {}) };
     },
     getContent(ref) {
       const content = contentOf(idOf(ref, 'getContent'));
