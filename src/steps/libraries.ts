@@ -3,17 +3,18 @@
  * content, its exports as members.
  *
  * A library is compiled with esbuild (TypeScript syntax accepted in any of the three extensions, so
- * `declare function` lines in a `.js` library load) to CommonJS and evaluated with a `require` rooted at
- * its file: ES module `export`s and `module.exports = { … }` both work, and so do relative and package
+ * `declare function` lines in a `.js` library load) to CommonJS and evaluated with a `require` (tsx's,
+ * which also loads TypeScript) rooted at its file: ES module `export`s and `module.exports = { … }` both work, and so do relative and package
  * imports. The set of libraries is cached by the content of all library files together, so an edit to
  * any of them (one library may import another) is seen by the next step execution, as for step files.
  */
 import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
-import { createRequire, SourceMap } from 'node:module';
+import { SourceMap } from 'node:module';
 import { basename, extname, join, relative, resolve } from 'node:path';
 import { runInThisContext } from 'node:vm';
 import { transform, type Message } from 'esbuild';
+import { require as tsxRequire } from 'tsx/cjs/api';
 import { runOutsideStep } from '../runtime/globals';
 import { WorkspaceError } from './load';
 
@@ -85,6 +86,9 @@ export async function loadLibraries(workspace: string): Promise<LoadedLibraries>
 }
 
 async function evaluateAll(root: string, sources: { file: string; source: string }[]): Promise<LoadedLibraries> {
+  // A library one of them imports is read again too: the set is evaluated anew because some file changed.
+  const folder = join(root, LIBRARIES_DIR);
+  for (const key of Object.keys(tsxRequire.cache)) if (key.startsWith(folder)) delete tsxRequire.cache[key];
   const members = new Map<string, () => unknown>();
   const problems: LibraryProblem[] = [];
   for (const { file, source } of sources) {
@@ -138,7 +142,9 @@ async function evaluateLibrary(file: string, source: string): Promise<{ exports:
       dirname: string,
     ) => void;
     // A library that reads `data` (or another step global) while it loads is told so: they exist only while a step runs.
-    await runOutsideStep(async () => wrapper(module.exports, createRequire(file), module, file, join(file, '..')));
+    // Imports go through tsx, so a library may import a TypeScript file, its neighbours, or packages.
+    const requireFromLibrary = Object.assign((id: string): unknown => tsxRequire(id, file), tsxRequire) as unknown as NodeJS.Require;
+    await runOutsideStep(async () => wrapper(module.exports, requireFromLibrary, module, file, join(file, '..')));
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     return { error: `cannot load: ${message}${originalLocation(error, file, map)}` };
