@@ -7,6 +7,7 @@ import { dirname, join } from 'node:path';
 import type { Client } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resumeTask, waitForTask } from '../../src/client';
+import { whenflow } from '../support/cli';
 import { startHarness, type TestHarness } from '../support/temporal';
 
 /**
@@ -205,5 +206,24 @@ describe('the step API of hosted workspaces, on a real Temporal server', () => {
     expect(resumed.state).toBe('done');
     expect(resumed.data.label).toBe('fixed cy');
     expect(existsSync(join(workspace, '.whenflow', 'blobs'))).toBe(true);
+  });
+
+  it('whenflow workspace check lists the libraries, and every library problem with its file, line and column', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'whenflow-check-libraries-'));
+    try {
+      writeWorkspace(dir, {
+        'steps/noop.mjs': 'export const condition = { x: 1 };\nexport const content = async () => {};\n',
+        'libraries/good.js': 'export const ok = true;\n',
+      });
+      const ok = await whenflow(['workspace', 'check', '-w', dir]);
+      expect(ok.code).toBe(0);
+      expect(ok.stdout).toContain('libraries: good');
+      writeWorkspace(dir, { 'libraries/broken.ts': 'export const a = 1;\nexport const b = {;\n' });
+      const broken = await whenflow(['workspace', 'check', '-w', dir]);
+      expect(broken.code).toBe(2);
+      expect(broken.stderr).toMatch(/libraries\/broken\.ts: cannot load: .* at line 2, column 19/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -1,4 +1,4 @@
-import { mkdirSync, watch } from 'node:fs';
+import { existsSync, mkdirSync, watch } from 'node:fs';
 import { join, resolve } from 'node:path';
 import pc from 'picocolors';
 import { CircuitBoard, type CircuitTransition } from '../../connectors/circuit';
@@ -169,14 +169,16 @@ function watchSteps(workspace: string, io: Io): { close(): void } {
     if (ws.problems.length > 0) io.err(pc.yellow(`steps changed: ${describeProblems(ws.problems, 'the workspace')}`));
     else io.err(pc.green(`steps changed: ${ws.catalog.steps.length} steps (catalog ${ws.catalog.version}); new tasks use them, running tasks pick them up with: whenflow task reload <id>`));
   };
-  const watcher = watch(join(workspace, 'steps'), () => {
+  const changed = () => {
     clearTimeout(timer);
     timer = setTimeout(() => void check(), 200);
-  });
+  };
+  // Libraries are part of what a step runs: their problems are reported as they are saved too.
+  const watchers = ['steps', 'libraries'].filter((dir) => existsSync(join(workspace, dir))).map((dir) => watch(join(workspace, dir), changed));
   return {
     close() {
       clearTimeout(timer);
-      watcher.close();
+      for (const watcher of watchers) watcher.close();
     },
   };
 }
