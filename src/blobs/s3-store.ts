@@ -3,7 +3,7 @@
  * reads what any other stored. Objects are keyed `<prefix><id>`; S3 writes an object whole or not at
  * all, so a reader never sees part of one.
  */
-import { GetObjectCommand, HeadObjectCommand, NoSuchKey, NotFound, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
 import type { Readable } from 'node:stream';
 import { BLOB_ID, verified, type BlobStore } from './store';
 
@@ -20,27 +20,38 @@ export interface S3BlobStoreOptions {
   credentials?: { accessKeyId: string; secretAccessKey: string };
 }
 
+type Sdk = typeof import('@aws-sdk/client-s3');
+
 function isMissing(error: unknown): boolean {
-  if (error instanceof NoSuchKey || error instanceof NotFound) return true;
+  const name = (error as { name?: unknown }).name;
+  if (name === 'NoSuchKey' || name === 'NotFound') return true;
   const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
   return status === 404;
 }
 
 export class S3BlobStore implements BlobStore {
   readonly description: string;
-  private readonly client: S3Client;
+  /** The AWS SDK is loaded on first use: most workspaces never touch S3, and it is large to load. */
+  private connecting: Promise<{ sdk: Sdk; client: S3Client }> | null = null;
 
   constructor(private readonly options: S3BlobStoreOptions) {
     this.description = `s3 ${options.bucket}/${options.prefix}`;
-    this.client = new S3Client({
-      region: options.region,
-      forcePathStyle: options.forcePathStyle,
-      ...(options.endpoint ? { endpoint: options.endpoint } : {}),
-      ...(options.credentials ? { credentials: options.credentials } : {}),
-      // Plain PUT bodies (no aws-chunked trailers): understood by every S3-compatible service.
-      requestChecksumCalculation: 'WHEN_REQUIRED',
-      responseChecksumValidation: 'WHEN_REQUIRED',
-    });
+  }
+
+  private connect(): Promise<{ sdk: Sdk; client: S3Client }> {
+    this.connecting ??= import('@aws-sdk/client-s3').then((sdk) => ({
+      sdk,
+      client: new sdk.S3Client({
+        region: this.options.region,
+        forcePathStyle: this.options.forcePathStyle,
+        ...(this.options.endpoint ? { endpoint: this.options.endpoint } : {}),
+        ...(this.options.credentials ? { credentials: this.options.credentials } : {}),
+        // Plain PUT bodies (no aws-chunked trailers): understood by every S3-compatible service.
+        requestChecksumCalculation: 'WHEN_REQUIRED',
+        responseChecksumValidation: 'WHEN_REQUIRED',
+      }),
+    }));
+    return this.connecting;
   }
 
   private keyOf(id: string): string {
@@ -50,14 +61,15 @@ export class S3BlobStore implements BlobStore {
 
   async put(id: string, content: Buffer): Promise<void> {
     const Key = this.keyOf(id);
+    const { sdk, client } = await this.connect();
     try {
-      await this.client.send(new HeadObjectCommand({ Bucket: this.options.bucket, Key }));
+      await client.send(new sdk.HeadObjectCommand({ Bucket: this.options.bucket, Key }));
       return;
     } catch (error) {
       if (!isMissing(error)) throw new Error(`cannot store blob ${id} in ${this.description}: ${(error as Error).message}`, { cause: error });
     }
     try {
-      await this.client.send(new PutObjectCommand({ Bucket: this.options.bucket, Key, Body: content, ContentLength: content.length }));
+      await client.send(new sdk.PutObjectCommand({ Bucket: this.options.bucket, Key, Body: content, ContentLength: content.length }));
     } catch (error) {
       throw new Error(`cannot store blob ${id} in ${this.description}: ${(error as Error).message}`, { cause: error });
     }
@@ -75,8 +87,10 @@ export class S3BlobStore implements BlobStore {
   }
 
   private async body(id: string) {
+    const Key = this.keyOf(id);
+    const { sdk, client } = await this.connect();
     try {
-      const response = await this.client.send(new GetObjectCommand({ Bucket: this.options.bucket, Key: this.keyOf(id) }));
+      const response = await client.send(new sdk.GetObjectCommand({ Bucket: this.options.bucket, Key }));
       if (!response.Body) throw new Error('the response has no body');
       return response.Body;
     } catch (error) {
@@ -86,6 +100,6 @@ export class S3BlobStore implements BlobStore {
   }
 
   destroy(): void {
-    this.client.destroy();
+    void this.connecting?.then(({ client }) => client.destroy());
   }
 }

@@ -38,7 +38,7 @@ export async function serveWebhooks(ws: Workspace, session: Pick<TemporalSession
     log: (line) => io.err(pc.dim(line)),
     start: (task) => startWebhookTask(session.client, { ...workspaceTaskSettings(ws.config), ...task, taskQueue: options.taskQueue }),
   });
-  io.err(`webhooks  ${[...ws.webhooks.keys()].map((name) => `${server.url}/hooks/${name}`).join(', ')}`);
+  io.err(`webhooks  ${[...ws.webhooks.keys()].map((name) => `${server.url}/hooks/${encodeURIComponent(name)}`).join(', ')}`);
   return server;
 }
 
