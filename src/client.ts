@@ -20,6 +20,8 @@ export const startTaskSchema = z.object({
   tags: z.array(z.string().min(1)).default([]),
   data: jsonObject,
   taskId: z.string().min(1).optional(),
+  /** With `taskId`: a task that already has this ID (running or ended) is kept and its ID returned (a redelivered webhook); Temporal's ID policies decide. */
+  ifExists: z.enum(['fail', 'return-existing']).default('fail'),
   taskQueue: z.string().min(1).default('whenflow'),
   /** 1: every matching step runs one after another in rank order; more: parallel batches, merged as if run in rank order. */
   concurrency: z.number().int().min(1).default(DEFAULT_TASK_OPTIONS.concurrency),
@@ -77,6 +79,7 @@ export async function startTask(client: Client, options: StartTaskOptions): Prom
   return client.workflow.start(taskWorkflow, {
     taskQueue: input.taskQueue,
     workflowId: input.taskId ?? `task-${randomUUID()}`,
+    ...(input.ifExists === 'return-existing' ? { workflowIdConflictPolicy: 'USE_EXISTING' as const, workflowIdReusePolicy: 'REJECT_DUPLICATE' as const } : {}),
     args: [
       {
         name: input.name,

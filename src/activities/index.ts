@@ -15,6 +15,7 @@ import { StashError, unsealStrings } from '../runtime/stash';
 import { DataValueError, resultToJson } from '../runtime/to-json';
 import { workspaceFingerprint } from '../steps/file-stamps';
 import { currentStep } from '../steps/library';
+import { loadLibraries } from '../steps/libraries';
 import { checkStepData, type StepDataRef } from '../cycle/step-data';
 import { stepDataQuery } from '../workflows/api';
 import { WorkspaceError } from '../steps/load';
@@ -92,7 +93,7 @@ export function createActivities(
    */
   const forExecution = async (): Promise<Workspace> => {
     const opened = await readWorkspace(WORKSPACE_REUSE_MS);
-    const blocking = opened.problems.filter((p) => p.kind !== 'step');
+    const blocking = opened.problems.filter((p) => p.kind !== 'step' && p.kind !== 'library');
     if (blocking.length > 0) throw new InvalidWorkspaceError(opened.dir, blocking);
     // Every connector call, in a step or deferred, goes through the worker's limits and circuits (as configured now).
     const breaker = circuitGuard(circuits, (name) => opened.config.connectors[name]?.circuit);
@@ -125,6 +126,7 @@ export function createActivities(
       try {
         const ws = await forExecution();
         const step = await currentStep(ws.dir, input.step, input.file);
+        const { lib } = await loadLibraries(ws.dir);
         const stashKey = ws.config.stashKey;
         const outcome = scheduledData(input).then((data) => executeStep({
           step: input.step,
@@ -135,6 +137,8 @@ export function createActivities(
           config: ws.config.values,
           data,
           content: step.content,
+          lib,
+          blobs: ws.blobs,
           stash: { key: stashKey },
           maxDataBytes: input.maxDataBytes,
           signal: Context.current().cancellationSignal,

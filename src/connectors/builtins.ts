@@ -82,8 +82,31 @@ const postSchema = z.object({ ...common, ...payload }).strict();
 
 type RequestArgs = z.output<typeof requestSchema>;
 
+/**
+ * The hosted product's form, `connectors.fetch({ url, options })`, with `options` as in `fetch`'s RequestInit
+ * (method, headers, body): a workspace moved over keeps its step files as they are.
+ */
+const fetchFormSchema = z
+  .object({
+    url: common.url,
+    options: z
+      .object({
+        method,
+        headers: z.record(z.string(), z.string()).optional(),
+        body: z.string().optional(),
+      })
+      .strict()
+      .default({ method: 'GET' }),
+    timeoutMs: common.timeoutMs,
+    responseType: common.responseType,
+    throwOnError: common.throwOnError,
+  })
+  .strict();
+
 export interface FetchResult {
   status: number;
+  /** The reason phrase, e.g. `Not Found` (empty when the server sent none). */
+  statusText: string;
   ok: boolean;
   /** Response headers, names lower-case. */
   headers: Record<string, string>;
@@ -125,6 +148,7 @@ async function request(args: RequestArgs, context: ConnectorContext, label: stri
   if (args.throwOnError && !response.ok) throw new HttpError(args.method, args.url, response.status, response.statusText, text);
   return {
     status: response.status,
+    statusText: response.statusText,
     ok: response.ok,
     headers: Object.fromEntries(response.headers),
     body: decodeBody(text, args.responseType, response.headers.get('content-type'), `${args.method} ${args.url}`),
@@ -148,7 +172,13 @@ function decodeBody(text: string, responseType: RequestArgs['responseType'], con
 const fetchConnector: Connector = {
   name: 'fetch',
   source: 'builtin',
+  callable: 'fetch',
   methods: {
+    /** `connectors.fetch({ url, options })`: the connector called as a function runs this. */
+    fetch: async (args, context) => {
+      const { url, options, ...rest } = parseArgs(fetchFormSchema, 'fetch', 'fetch', args);
+      return request({ ...rest, url, method: options.method, ...(options.headers ? { headers: options.headers } : {}), ...(options.body !== undefined ? { body: options.body } : {}) }, context, 'fetch');
+    },
     request: async (args, context) => request(parseArgs(requestSchema, 'fetch', 'request', args), context, 'request'),
     get: async (args, context) => request({ ...parseArgs(getSchema, 'fetch', 'get', args), method: 'GET' }, context, 'get'),
     post: async (args, context) => request({ ...parseArgs(postSchema, 'fetch', 'post', args), method: 'POST' }, context, 'post'),
@@ -158,11 +188,17 @@ const fetchConnector: Connector = {
 // ---------------------------------------------------------------------------------------------------
 // utils
 
-const sleepSchema = z.object({ ms: z.number().finite().nonnegative().max(MAX_TIMER_MS) }).strict();
+const duration = z.number().finite().nonnegative().max(MAX_TIMER_MS);
+/** `{ ms }`, or `{ milliseconds }` as hosted workspaces write it. */
+const sleepSchema = z
+  .object({ ms: duration.optional(), milliseconds: duration.optional() })
+  .strict()
+  .refine((a) => (a.ms === undefined) !== (a.milliseconds === undefined), { message: 'give the time to wait once: { ms } or { milliseconds }', path: ['ms'] });
 const nowSchema = z.object({}).strict();
 
 const sleep: ConnectorMethod = async (args, context) => {
-  const { ms } = parseArgs(sleepSchema, 'utils', 'sleep', args);
+  const parsed = parseArgs(sleepSchema, 'utils', 'sleep', args);
+  const ms = parsed.ms ?? parsed.milliseconds ?? 0;
   const { signal } = context;
   return new Promise<null>((resolve, reject) => {
     if (signal.aborted) return reject(signal.reason);
@@ -182,7 +218,7 @@ const utilsConnector: Connector = {
   name: 'utils',
   source: 'builtin',
   methods: {
-    /** Waits `ms` milliseconds, resolves to null; rejects with the signal's reason when aborted. */
+    /** Waits `ms` (or `milliseconds`) milliseconds, resolves to null; rejects with the signal's reason when aborted. */
     sleep,
     /** The current time as an ISO string. */
     now: async (args: JsonObject) => {

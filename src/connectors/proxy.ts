@@ -135,7 +135,9 @@ export function createConnectorsProxy(
       }
       return fn;
     };
-    return new Proxy({} as Record<string, (args?: unknown) => Promise<unknown>>, {
+    // A function target, so that a connector with a `callable` method can be called itself: connectors.fetch({ url, options }).
+    return new Proxy((() => undefined) as unknown as Record<string, (args?: unknown) => Promise<unknown>>, {
+      apply: (_target, _this, args: unknown[]) => invoke(connector, registry.callableMethod(connector), args[0]),
       get: (_target, method) => methodFn(method),
       has: (_target, method) => typeof method === 'string' && hasMethod(connector, method),
       ownKeys: () => Object.keys(registry.get(connector)?.methods ?? {}),

@@ -6,6 +6,7 @@ import { transform } from 'esbuild';
 import { tsImport } from 'tsx/esm/api';
 import type { JsonObject, JsonValue } from '../model/json';
 import { runOutsideStep } from '../runtime/globals';
+import { stringValueOf } from '../runtime/task-id';
 import { BUILTIN_CONNECTORS, BUILTIN_NAMES } from './builtins';
 import { ConnectorError, type Connector, type ConnectorCallGuard, type ConnectorContext, type ConnectorMethod, type RawConnectorPolicy, type ConnectorProblem } from './types';
 
@@ -64,6 +65,15 @@ export class ConnectorRegistry {
     return fn;
   }
 
+  /** The method that runs when `connectors.<name>(args)` is called as a function, or a ConnectorError saying how to call it. */
+  callableMethod(name: string): string {
+    const connector = this.connectors.get(name);
+    if (connector?.callable) return connector.callable;
+    const methods = connector ? Object.keys(connector.methods).sort() : [];
+    const example = methods[0] ? `connectors.${name}.${methods[0]}(args)` : `connectors.${name}.<method>(args)`;
+    throw new ConnectorError(name, '(call)', connector ? `connectors.${name} is not a function: call one of its methods, e.g. ${example} (its methods: ${list(methods)})` : `no connector named "${name}" (known connectors: ${list(this.names())})`);
+  }
+
   /**
    * Calls a method with a JSON copy of `args` (undefined → {}), outside any step scope: a connector sees its
    * arguments and context only, the same whether the call runs inside the step or deferred as its own activity.
@@ -91,6 +101,8 @@ export function jsonArgs(args: unknown, connector: string, method: string): Json
     if (value === undefined) return undefined;
     if (value === null || typeof value === 'string' || typeof value === 'boolean') return value;
     if (typeof value === 'number') return Number.isFinite(value) ? value : fail(path, String(value));
+    const asString = stringValueOf(value);
+    if (asString !== undefined) return asString;
     if (typeof value !== 'object') return fail(path, `a ${typeof value}`);
     if (value instanceof Date) return Number.isNaN(value.getTime()) ? fail(path, 'an invalid Date') : value.toISOString();
     if (ancestors.has(value)) return fail(path, 'a circular reference');

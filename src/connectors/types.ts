@@ -21,6 +21,8 @@ export interface Connector {
   methods: Record<string, ConnectorMethod>;
   /** `'builtin'`, or the connector's file relative to the workspace, e.g. `connectors/crm.ts`. */
   source: 'builtin' | string;
+  /** The method that runs when the connector itself is called, e.g. `connectors.fetch({ url, options })`. */
+  callable?: string;
 }
 
 /** The call a guard wraps: which connector and method, for whom. */

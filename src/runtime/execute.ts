@@ -2,10 +2,13 @@ import { format } from 'node:util';
 import type { JsonObject } from '../model/json';
 import type { DeferredCall, StepLog, StepOutcome } from '../model/task';
 import { describeOverLimit, maxDataBytesOf, overDataLimit } from '../cycle/data-limit';
+import { openStepBlobs } from '../blobs/api';
+import type { BlobSettings } from '../blobs/config';
 import { diffData } from './diff';
 import { CallTracker } from '../connectors/proxy';
 import { runInStepScope } from './globals';
 import { trackReads } from './read-tracking';
+import { dropUnusedStash, offerStash } from './stash-slot';
 import { maskSecrets, sealSecretStrings, sealStash, stashSecrets, unsealStash } from './stash';
 import { createStepApi, type StepApiInput } from './step-api';
 import { toJson } from './to-json';
@@ -26,6 +29,10 @@ export interface StepExecution extends StepApiInput {
   stash?: { key: Buffer | null };
   /** The task's `maxDataBytes`: a step leaving more data than this fails (DataLimitError). Absent: the default. */
   maxDataBytes?: number;
+  /** The `lib` global: the workspace's libraries. */
+  lib?: object;
+  /** Where the `blob` global stores content; absent: `blob` refuses with a clear error. */
+  blobs?: BlobSettings;
 }
 
 /** A step left the task data over its `maxDataBytes`; the same would happen on every retry. */
@@ -74,14 +81,17 @@ export async function executeStep(execution: StepExecution): Promise<StepOutcome
   const logs = new LogBook();
   const api = createStepApi(execution, logs.add);
   const calls = new CallTracker();
-  const reading = execution.trackReads ? trackReads(structuredClone(plain)) : null;
+  const blobs = await openStepBlobs(execution.blobs, plain);
+  // offerStash first: the read tracker then sees `$stash` created like any other key.
+  const reading = execution.trackReads ? trackReads(offerStash(structuredClone(plain))) : null;
   const scope = {
-    data: (reading?.data ?? structuredClone(plain)) as unknown,
+    data: (reading?.data ?? offerStash(structuredClone(plain))) as unknown,
     task: api.task,
     step: api.step,
     audit: api.audit,
     connectors: execution.connectors?.((call) => api.commands.push({ type: 'call', call }), calls) ?? {},
-    lib: {},
+    lib: execution.lib ?? {},
+    blob: blobs.api,
     console: logs.console(),
   };
   const started = performance.now();
@@ -96,8 +106,9 @@ export async function executeStep(execution: StepExecution): Promise<StepOutcome
     await calls.settle();
   });
   reading?.stop();
+  await blobs.settled();
   const durationMs = Math.round(performance.now() - started);
-  const after = toJson(scope.data, { step: execution.step });
+  const after = dropUnusedStash(toJson(scope.data, { step: execution.step }), plain);
   // Unchanged secrets keep their sealed form, so they make no patch; new or changed ones are sealed now.
   const sealed = sealStash(after, key, execution.data);
   const patch = diffData(execution.data, sealed);

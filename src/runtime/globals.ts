@@ -13,10 +13,12 @@ export interface StepScope {
   connectors: object;
   audit: object;
   lib: object;
+  /** Absent in scopes made without a blob store. */
+  blob?: object;
   console: Console;
 }
 
-const SCOPED_GLOBALS = ['data', 'task', 'step', 'connectors', 'audit', 'lib'] as const satisfies readonly (keyof StepScope)[];
+const SCOPED_GLOBALS = ['data', 'task', 'step', 'connectors', 'audit', 'lib', 'blob'] as const satisfies readonly (keyof StepScope)[];
 
 const storage = new AsyncLocalStorage<StepScope>();
 let installed = false;

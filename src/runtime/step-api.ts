@@ -1,6 +1,7 @@
 import ms from 'ms';
 import { isJsonObject, type JsonValue } from '../model/json';
 import type { StepCommand, StepLog } from '../model/task';
+import { taskIdValue } from './task-id';
 import { resultToJson, toJson } from './to-json';
 
 /**
@@ -64,7 +65,7 @@ export function createStepApi(input: StepApiInput, log: (entry: StepLog) => void
   const where = { step: input.step };
 
   const task = {
-    id: () => input.taskId,
+    id: taskIdValue(input.taskId),
     complete: (result?: unknown) => {
       commands.push({ type: 'complete', result: resultToJson(result, where) });
     },

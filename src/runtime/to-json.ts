@@ -14,6 +14,7 @@
  * another realm (a `node:vm` context running step code) convert the same way.
  */
 import { isJsonObject, type JsonObject, type JsonValue } from '../model/json';
+import { stringValueOf } from './task-id';
 
 /** One value in step data that is not JSON. `path` is like `data.a.b[2]["odd key"]`. */
 export interface DataProblem {
@@ -161,6 +162,8 @@ class Converter {
     if (value === undefined) return DROP;
     if (value === null || typeof value === 'string' || typeof value === 'boolean') return value;
     if (typeof value === 'number' && Number.isFinite(value)) return value === 0 ? 0 : value;
+    const asString = stringValueOf(value);
+    if (asString !== undefined) return asString;
     const bad = describePrimitive(value);
     if (bad !== undefined || typeof value !== 'object') {
       this.problem(bad ?? `a ${typeof value}`);

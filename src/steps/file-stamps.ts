@@ -26,13 +26,13 @@ export async function fileStamp(path: string, now = Date.now()): Promise<string 
   }
 }
 
-/** The folders and files of a workspace that make up its catalog, configuration and connectors. */
-const WORKSPACE_DIRS = ['steps', 'connectors'];
-const WORKSPACE_FILES = ['whenflow.yaml', 'whenflow.yml'];
+/** The folders and files of a workspace that make up its catalog, configuration, connectors and libraries. */
+const WORKSPACE_DIRS = ['steps', 'connectors', 'libraries'];
+const WORKSPACE_FILES = ['whenflow.yaml', 'whenflow.yml', join('.whenflow', 'stash.key')];
 
 /**
  * One string that changes whenever any file a workspace reading depends on changes (a step file, a
- * connector module, whenflow.yaml, or a file added to or removed from those folders). Null when some
+ * connector module, a library, whenflow.yaml, or a file added to or removed from those folders). Null when some
  * file changed too recently for its stamp to be trusted: the workspace must be read.
  */
 export async function workspaceFingerprint(workspace: string, now = Date.now()): Promise<string | null> {

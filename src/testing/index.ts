@@ -3,7 +3,8 @@
  * tasks against a private dev server, and check scenario files.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import { dirname, resolve } from 'node:path';
+import { tmpdir } from 'node:os';
+import { basename, dirname, join, resolve } from 'node:path';
 import type { Client } from '@temporalio/client';
 import { startTask, waitForTask } from '../client';
 import { ConnectorRegistry, createConnectorsProxy } from '../connectors';
@@ -13,6 +14,8 @@ import { applyPatchTo, type DataPatch } from '../runtime/diff';
 import { executeStep } from '../runtime/execute';
 import { unsealStash, unsealStrings } from '../runtime/stash';
 import { loadStepFile, WorkspaceError } from '../steps/load';
+import { loadLibraries } from '../steps/libraries';
+import { defaultBlobSettings } from '../blobs/config';
 import { installRuntime } from '../temporal/runtime';
 import { startDevServer } from '../temporal/server';
 import { createTaskWorker } from '../worker';
@@ -61,6 +64,9 @@ export async function runStep(stepFile: string, data: JsonObject, options: RunSt
   // Without a workspace key, a throwaway one: `$stash` in test data works, and nothing sealed leaves.
   const key = ws?.config.stashKey ?? randomBytes(32);
   const registry = ws?.connectors ?? new ConnectorRegistry();
+  // Libraries of the workspace, or of the folder holding the step's `steps/` folder.
+  const libraryRoot = ws?.dir ?? (basename(dirname(file)) === 'steps' ? dirname(dirname(file)) : null);
+  const { lib } = libraryRoot ? await loadLibraries(libraryRoot) : { lib: {} };
   const outcome = await executeStep({
     step: step.name,
     taskId,
@@ -70,6 +76,8 @@ export async function runStep(stepFile: string, data: JsonObject, options: RunSt
     config: options.config ?? ws?.config.values ?? {},
     data,
     content: step.content,
+    lib,
+    blobs: ws?.blobs ?? defaultBlobSettings(join(tmpdir(), 'whenflow-run-step')),
     stash: { key },
     connectors: (defer) =>
       createConnectorsProxy(

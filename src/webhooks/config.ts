@@ -6,25 +6,36 @@
  * webhooks:
  *   orders:
  *     secret: ${ORDERS_HOOK_SECRET}   # required, at least 16 characters
- *     auth: hmac                      # token (default) | hmac
+ *     auth: hmac                      # token (default) | hmac | github | stripe
  *     taskName: order from shop       # default: the hook's name
  *     tags: [shop]
  *     maxBytes: 1048576               # default 1 MiB
+ *     idempotencyKey: { header: X-GitHub-Delivery }   # or { path: id }: redeliveries return the first task
+ *     tolerance: 5m                   # stripe: how old a signed timestamp may be (default 5 minutes)
+ *     signatureHeader: Stripe-Signature   # stripe: the header carrying t=…,v1=… (default Stripe-Signature)
  * ```
  *
  * The section arrives as written (after `${…}` substitution, see src/workspace/config.ts) and is
  * validated here. Like the rest of the configuration, parsing never throws: every problem comes back
  * at once, located by a dot path such as `webhooks.orders.secret`. Messages never contain a secret.
  */
+import ms from 'ms';
 import { z } from 'zod';
 import { isJsonObject, type JsonValue } from '../model/json';
 import { formatConfigPath } from '../workspace/config';
 
-/** `token`: header `X-Whenflow-Token: <secret>`. `hmac`: header `X-Whenflow-Signature: sha256=<hex HMAC-SHA256 of the raw body>`. */
-export const WEBHOOK_AUTH_MODES = ['token', 'hmac'] as const;
+/**
+ * `token`: header `X-Whenflow-Token: <secret>`. `hmac`: header `X-Whenflow-Signature: sha256=<hex HMAC-SHA256 of the raw body>`.
+ * `github`: GitHub's `X-Hub-Signature-256: sha256=<hex HMAC-SHA256 of the raw body>`. `stripe`: Stripe's timestamped
+ * scheme, `Stripe-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<raw body>">`, refused outside `tolerance`.
+ */
+export const WEBHOOK_AUTH_MODES = ['token', 'hmac', 'github', 'stripe'] as const;
 export type WebhookAuth = (typeof WEBHOOK_AUTH_MODES)[number];
 
-export const WEBHOOK_NAME = /^[A-Za-z0-9_-]+$/;
+/** Any printable name (spaces included); it is URL-encoded in the path: `POST /hooks/aloma%20ui%20feedback`. */
+export const WEBHOOK_NAME = /^[^\x00-\x1f\x7f]+$/;
+export const WEBHOOK_DEFAULT_TOLERANCE_MS = 5 * 60_000;
+export const STRIPE_SIGNATURE_HEADER = 'Stripe-Signature';
 export const WEBHOOK_MIN_SECRET_LENGTH = 16;
 export const WEBHOOK_DEFAULT_MAX_BYTES = 1024 * 1024;
 
@@ -38,6 +49,12 @@ export interface WebhookDefinition {
   tags: string[];
   /** Largest accepted request body, in bytes. */
   maxBytes: number;
+  /** Where a delivery's idempotency key is: a header, or a dot path in the JSON body; null: every request starts a task. */
+  idempotencyKey: { header: string } | { path: string } | null;
+  /** `stripe`: the oldest (or furthest in the future) signed timestamp accepted, in milliseconds. */
+  toleranceMs: number;
+  /** `stripe`: the header carrying `t=…,v1=…`. */
+  signatureHeader: string;
 }
 
 export interface WebhookProblem {
@@ -70,6 +87,22 @@ export const webhookSchema = z
       .int('must be a whole number of bytes')
       .min(1, 'must be at least 1')
       .nullish(),
+    idempotencyKey: z
+      .union([z.object({ header: z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'must be a header name') }).strict(), z.object({ path: z.string().regex(/^[^.]+(\.[^.]+)*$/, 'must be a dot path in the JSON body, e.g. id or event.id') }).strict()], {
+        error: 'must be { header: <name> } (e.g. X-GitHub-Delivery, Idempotency-Key) or { path: <dot path in the body> } (e.g. id)',
+      })
+      .nullish(),
+    tolerance: z
+      .union([z.number().int().positive(), z.string().transform((text, ctx) => {
+        const value = ms(text as ms.StringValue);
+        if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
+          ctx.addIssue({ code: 'custom', message: 'must be a duration: milliseconds, or a string such as "5m"' });
+          return z.NEVER;
+        }
+        return value;
+      })], { error: 'must be a duration: milliseconds, or a string such as "5m"' })
+      .nullish(),
+    signatureHeader: z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'must be a header name').nullish(),
   })
   .strict()
   .superRefine((hook, ctx) => {
@@ -79,6 +112,11 @@ export const webhookSchema = z
         path: ['secret'],
         message: 'with auth "token" the secret is sent as a header value: use printable ASCII characters only, without spaces at either end',
       });
+    }
+    if (hook.auth !== 'stripe') {
+      for (const key of ['tolerance', 'signatureHeader'] as const) {
+        if (hook[key] != null) ctx.addIssue({ code: 'custom', path: [key], message: 'applies to auth "stripe" only' });
+      }
     }
   });
 
@@ -92,6 +130,9 @@ function toDefinition(name: string, hook: z.output<typeof webhookSchema>): Webho
     taskName: hook.taskName ?? name,
     tags: hook.tags ?? [],
     maxBytes: hook.maxBytes ?? WEBHOOK_DEFAULT_MAX_BYTES,
+    idempotencyKey: hook.idempotencyKey ?? null,
+    toleranceMs: hook.tolerance ?? WEBHOOK_DEFAULT_TOLERANCE_MS,
+    signatureHeader: hook.signatureHeader ?? STRIPE_SIGNATURE_HEADER,
   };
 }
 
@@ -115,7 +156,7 @@ export function parseWebhooks(raw: JsonValue | null): { hooks: Map<string, Webho
       ok = false;
       problems.push({
         path: formatConfigPath(['webhooks', name]),
-        message: `"${name}" is not a usable webhook name (it is the URL path /hooks/<name>): use letters, digits, "_" and "-"`,
+        message: `"${name}" is not a usable webhook name (it is the URL path /hooks/<name>): use printable characters, no control characters`,
       });
     }
     if (value !== null && !isJsonObject(value)) {

@@ -21,11 +21,17 @@ import { WEBHOOK_DEFAULT_MAX_BYTES, type WebhookDefinition } from './config';
 
 export const TOKEN_HEADER = 'X-Whenflow-Token';
 export const SIGNATURE_HEADER = 'X-Whenflow-Signature';
+export const GITHUB_SIGNATURE_HEADER = 'X-Hub-Signature-256';
 
 export interface WebhookTask {
   name: string;
   tags: string[];
   data: JsonObject;
+  /**
+   * For a hook with an idempotency key: the task ID the delivery maps to. `start` must return the task
+   * that already has this ID, if any, instead of starting another (startTask's `ifExists: 'return-existing'`).
+   */
+  taskId?: string;
 }
 
 export interface WebhookServerOptions {
@@ -55,7 +61,12 @@ export interface WebhookVia {
   id: string;
   name: string;
   type: 'webhook';
-  received: string;
+  /** When the request arrived, in epoch milliseconds. */
+  received: number;
+  /** The same moment as an ISO 8601 string. */
+  receivedAt: string;
+  /** The delivery's idempotency key, for a hook that has one. */
+  deliveryId?: string;
 }
 
 const CLOSE_GRACE_MS = 2000;
@@ -113,7 +124,13 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
   async function handle(req: IncomingMessage, path: string): Promise<Reply> {
     const match = /^\/hooks\/([^/]+)$/.exec(path);
     if (!match) throw new Reply(404, { error: `nothing at ${path}: webhooks are POST /hooks/<name>` }, 'no such path');
-    const name = match[1]!;
+    // Names may hold spaces and other printable characters, URL-encoded in the path.
+    let name: string;
+    try {
+      name = decodeURIComponent(match[1]!);
+    } catch {
+      throw new Reply(404, { error: `nothing at ${path}: the hook name is not valid URL encoding` }, 'bad URL encoding');
+    }
     const hook = hooks.get(name);
     // Listing the configured names is deliberate: the receiver is a local tool (127.0.0.1 by default) and
     // the names are not secrets (the URL path already shows them); it turns a typo into a one-look fix.
@@ -123,9 +140,9 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
     }
 
     const declared = declaredLength(req);
-    let signature: Buffer | null = null;
+    let signature: Signature | null = null;
     if (hook.auth === 'token') checkToken(req, hook);
-    else signature = readSignature(req);
+    else signature = readSignature(req, hook);
 
     const contentType = checkContentType(req.headers['content-type']);
     if (contentType) throw new Reply(415, { error: contentType }, 'not JSON');
@@ -138,7 +155,7 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
     if (read === 'too large') throw tooLarge;
     if (read === 'aborted') throw new Reply(400, { error: 'the request ended before its body' }, 'client went away');
 
-    if (signature) checkSignature(read, signature, hook);
+    if (signature) checkSignature(read, signature, hook, now());
 
     let text: string;
     try {
@@ -156,14 +173,23 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
       throw new Reply(400, { error: `request body must be a JSON object, not ${jsonKind(body)}` }, 'not an object');
     }
 
-    const via: WebhookVia = { id: randomUUID(), name: hook.name, type: 'webhook', received: now().toISOString() };
+    const deliveryId = idempotencyKeyOf(req, body, hook);
+    const received = now();
+    const via: WebhookVia = {
+      id: randomUUID(),
+      name: hook.name,
+      type: 'webhook',
+      received: received.getTime(),
+      receivedAt: received.toISOString(),
+      ...(deliveryId !== null ? { deliveryId } : {}),
+    };
     // `$via` is provenance and the engine owns it: a body's own `$via` is replaced, never merged, so a caller
     // cannot make a task look as if it came from somewhere else (steps may match on `$via`).
     const data: JsonObject = { ...body, $via: { ...via } };
 
     let taskId: string;
     try {
-      ({ taskId } = await start({ name: hook.taskName, tags: [...hook.tags], data }));
+      ({ taskId } = await start({ name: hook.taskName, tags: [...hook.tags], data, ...(deliveryId !== null ? { taskId: deliveryTaskId(hook.name, deliveryId) } : {}) }));
     } catch (error) {
       if (isTaskInputError(error)) {
         const issues = error.issues.map((issue) => ({ path: String(issue.path ?? ''), message: String(issue.message ?? '') }));
@@ -231,23 +257,89 @@ function checkToken(req: IncomingMessage, hook: WebhookDefinition): void {
 }
 
 const SIGNATURE_FORM = /^sha256=([0-9a-fA-F]{64})$/;
-const SIGNATURE_HELP = `"${SIGNATURE_HEADER}: sha256=<hex HMAC-SHA256 of the raw request body, keyed with the webhook's secret>"`;
 
-function readSignature(req: IncomingMessage): Buffer {
-  const given = header(req, SIGNATURE_HEADER);
-  if (given === undefined || given === '') {
-    throw new Reply(401, { error: `missing ${SIGNATURE_HEADER} header: this webhook expects ${SIGNATURE_HELP}` }, 'no signature');
+/** A signature header read and checked for form before the body is read; verified against the body after. */
+type Signature = { scheme: 'hmac' | 'github'; header: string; digest: Buffer } | { scheme: 'stripe'; header: string; timestamp: string; digests: Buffer[] };
+
+function signatureHelp(hook: WebhookDefinition): string {
+  switch (hook.auth) {
+    case 'github':
+      return `"${GITHUB_SIGNATURE_HEADER}: sha256=<hex HMAC-SHA256 of the raw request body, keyed with the webhook's secret>" (GitHub's scheme)`;
+    case 'stripe':
+      return `"${hook.signatureHeader}: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<raw request body>", keyed with the webhook's secret>" (Stripe's scheme)`;
+    default:
+      return `"${SIGNATURE_HEADER}: sha256=<hex HMAC-SHA256 of the raw request body, keyed with the webhook's secret>"`;
   }
-  const hex = SIGNATURE_FORM.exec(given.trim())?.[1];
-  if (!hex) throw new Reply(401, { error: `malformed ${SIGNATURE_HEADER} header: this webhook expects ${SIGNATURE_HELP}` }, 'malformed signature');
-  return Buffer.from(hex, 'hex');
 }
 
-function checkSignature(body: Buffer, given: Buffer, hook: WebhookDefinition): void {
-  const expected = createHmac('sha256', hook.secret).update(body).digest();
-  if (!timingSafeEqual(expected, given)) {
-    throw new Reply(401, { error: `${SIGNATURE_HEADER} does not match the request body: this webhook expects ${SIGNATURE_HELP}` }, 'wrong signature');
+function readSignature(req: IncomingMessage, hook: WebhookDefinition): Signature {
+  const name = hook.auth === 'github' ? GITHUB_SIGNATURE_HEADER : hook.auth === 'stripe' ? hook.signatureHeader : SIGNATURE_HEADER;
+  const given = header(req, name);
+  if (given === undefined || given === '') {
+    throw new Reply(401, { error: `missing ${name} header: this webhook expects ${signatureHelp(hook)}` }, 'no signature');
   }
+  const malformed = () => new Reply(401, { error: `malformed ${name} header: this webhook expects ${signatureHelp(hook)}` }, 'malformed signature');
+  if (hook.auth === 'stripe') {
+    // `t=1492774577,v1=5257a8…,v0=6ffbb5…`: one timestamp, one or more v1 signatures (several while a secret is rolled); other schemes are ignored.
+    let timestamp: string | undefined;
+    const digests: Buffer[] = [];
+    for (const part of given.split(',')) {
+      const [key = '', value = ''] = part.trim().split('=', 2);
+      if (key === 't') timestamp = value;
+      else if (key === 'v1' && /^[0-9a-fA-F]{64}$/.test(value)) digests.push(Buffer.from(value, 'hex'));
+    }
+    if (timestamp === undefined || !/^\d{1,12}$/.test(timestamp) || digests.length === 0) throw malformed();
+    return { scheme: 'stripe', header: name, timestamp, digests };
+  }
+  const hex = SIGNATURE_FORM.exec(given.trim())?.[1];
+  if (!hex) throw malformed();
+  return { scheme: hook.auth === 'github' ? 'github' : 'hmac', header: name, digest: Buffer.from(hex, 'hex') };
+}
+
+function checkSignature(body: Buffer, signature: Signature, hook: WebhookDefinition, now: Date): void {
+  const wrong = () => new Reply(401, { error: `${signature.header} does not match the request body: this webhook expects ${signatureHelp(hook)}` }, 'wrong signature');
+  if (signature.scheme !== 'stripe') {
+    const expected = createHmac('sha256', hook.secret).update(body).digest();
+    if (!timingSafeEqual(expected, signature.digest)) throw wrong();
+    return;
+  }
+  const expected = createHmac('sha256', hook.secret).update(`${signature.timestamp}.`, 'utf8').update(body).digest();
+  if (!signature.digests.some((digest) => timingSafeEqual(expected, digest))) throw wrong();
+  // Checked after the signature (which covers the timestamp), so the answer tells nothing to a caller without the secret.
+  const ageMs = now.getTime() - Number(signature.timestamp) * 1000;
+  if (Math.abs(ageMs) > hook.toleranceMs) {
+    throw new Reply(
+      401,
+      { error: `${signature.header} timestamp is ${Math.round(Math.abs(ageMs) / 1000)} s ${ageMs >= 0 ? 'old' : 'in the future'}, outside this webhook's tolerance of ${Math.round(hook.toleranceMs / 1000)} s: a replayed delivery, or a clock far off` },
+      'timestamp outside tolerance',
+    );
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Idempotency
+
+/** The delivery's idempotency key (a header, or a value at a dot path of the body), or null for a hook without one. */
+function idempotencyKeyOf(req: IncomingMessage, body: JsonObject, hook: WebhookDefinition): string | null {
+  const where = hook.idempotencyKey;
+  if (!where) return null;
+  if ('header' in where) {
+    const value = header(req, where.header)?.trim();
+    if (!value) throw new Reply(400, { error: `missing ${where.header} header: this webhook takes its idempotency key from it` }, 'no idempotency key');
+    return value;
+  }
+  let value: JsonValue | undefined = body;
+  for (const key of where.path.split('.')) value = isJsonObject(value) && Object.hasOwn(value, key) ? value[key] : undefined;
+  if ((typeof value !== 'string' || value === '') && typeof value !== 'number') {
+    throw new Reply(400, { error: `the body has no idempotency key at ${where.path} (a string or number): this webhook takes it from there` }, 'no idempotency key');
+  }
+  return String(value);
+}
+
+/** The task ID a delivery maps to: the same hook and key give the same ID, so a redelivery finds the first task. */
+export function deliveryTaskId(hook: string, key: string): string {
+  const slug = hook.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 40) || 'hook';
+  return `task-${slug}-${createHash('sha256').update(`${hook}\0${key}`).digest('hex').slice(0, 32)}`;
 }
 
 // ---------------------------------------------------------------------------------------------

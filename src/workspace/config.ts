@@ -12,6 +12,7 @@
 import { readFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
+import { LOCAL_STASH_KEY_FILE, readLocalStashKey } from './local-key';
 import { z } from 'zod';
 import type { JsonObject, JsonValue } from '../model/json';
 import { DEFAULT_MAX_DATA_BYTES, DEFAULT_TASK_OPTIONS, type StepRetryPolicy } from '../model/task';
@@ -61,6 +62,8 @@ export interface WorkspaceConfig {
   observability: ObservabilityConfig;
   /** Validated elsewhere; kept as written (after `${…}` substitution). */
   webhooks: JsonValue | null;
+  /** `blobs:`, validated elsewhere (src/blobs/config.ts); kept as written. */
+  blobs: JsonValue | null;
   /** Absolute path of the file read, or null when the workspace has none. */
   file: string | null;
 }
@@ -115,6 +118,7 @@ export function defaultWorkspaceConfig(): WorkspaceConfig {
     observability: { metrics: null, tracing: null },
     webhooks: null,
     name: null,
+    blobs: null,
     file: null,
   };
 }
@@ -335,6 +339,7 @@ const fileSchema = z
     config: z.record(z.string(), jsonValue).nullish(),
     connectors: z.record(z.string(), connectorSchema.nullish()).nullish(),
     webhooks: jsonValue.optional(),
+    blobs: jsonValue.optional(),
     observability: observabilitySchema.nullish(),
   })
   .strict();
@@ -415,6 +420,7 @@ function resolveConfig(parsed: ConfigFile, file: string, problemFile: string, pr
   config.stashKey = parsed.secrets?.key ?? null;
   config.values = parsed.config ?? {};
   config.webhooks = parsed.webhooks ?? null;
+  config.blobs = parsed.blobs ?? null;
   for (const [name, connector] of Object.entries(parsed.connectors ?? {})) {
     const resolved: ConnectorConfig = { options: connector?.options ?? {} };
     if (connector?.retry) {
@@ -448,7 +454,17 @@ function resolveConfig(parsed: ConfigFile, file: string, problemFile: string, pr
  * problem, the configuration returned is the defaults (callers should refuse to run).
  */
 export async function loadWorkspaceConfig(workspace: string, env: NodeJS.ProcessEnv = process.env): Promise<{ config: WorkspaceConfig; problems: ConfigProblem[] }> {
-  const root = resolve(workspace);
+  const loaded = await loadConfigFile(resolve(workspace), env);
+  if (loaded.problems.length > 0 || loaded.config.stashKey !== null) return loaded;
+  // No secrets.key: the machine's own key (made by `whenflow dev`), when there is one.
+  const local = await readLocalStashKey(resolve(workspace));
+  if (local === null) return loaded;
+  const parsed = parseStashKey(local);
+  if ('error' in parsed) return { config: loaded.config, problems: [{ file: LOCAL_STASH_KEY_FILE, path: '', message: `${parsed.error}; delete the file and \`whenflow dev\` makes a new one` }] };
+  return { config: { ...loaded.config, stashKey: parsed.key }, problems: [] };
+}
+
+async function loadConfigFile(root: string, env: NodeJS.ProcessEnv): Promise<{ config: WorkspaceConfig; problems: ConfigProblem[] }> {
   const problems: ConfigProblem[] = [];
   let chosen: { name: string; path: string; text: string } | undefined;
   for (const name of CONFIG_FILE_NAMES) {

@@ -5,12 +5,14 @@ import { DEFAULT_CONNECTOR_POLICY, type Catalog, type ConnectorPolicy } from '..
 import { resolveStepOptions, stepOptionsSchema } from '../steps/options';
 import { loadWorkspace, type LoadedStep } from '../steps/load';
 import { parseWebhooks, type WebhookDefinition } from '../webhooks/config';
+import { parseBlobSettings, type BlobSettings } from '../blobs/config';
+import { loadLibraries, type LoadedLibraries } from '../steps/libraries';
 import { loadWorkspaceConfig, type WorkspaceConfig } from './config';
 
 /** One thing wrong anywhere in a workspace: a step file, a connector module, or whenflow.yaml. */
 export interface WorkspaceProblem extends FileProblem {
   /** What kind of file has it; a step activity needs valid configuration and connectors, not every step. */
-  kind: 'config' | 'connector' | 'step';
+  kind: 'config' | 'connector' | 'step' | 'library';
 }
 
 
@@ -33,6 +35,10 @@ export interface Workspace {
   steps: Map<string, LoadedStep>;
   /** Webhooks declared in whenflow.yaml, by name. */
   webhooks: Map<string, WebhookDefinition>;
+  /** `libraries/`: the `lib` global of step content. */
+  libraries: LoadedLibraries;
+  /** Where `blob.create()` stores content (whenflow.yaml `blobs:`). */
+  blobs: BlobSettings;
   problems: WorkspaceProblem[];
 }
 
@@ -42,25 +48,29 @@ export interface Workspace {
  */
 export async function openWorkspace(dir: string, env: NodeJS.ProcessEnv = process.env): Promise<Workspace> {
   const root = resolve(dir);
-  const [{ config, problems: configProblems }, { registry, problems: connectorProblems, policies }] = await Promise.all([
+  const [{ config, problems: configProblems }, { registry, problems: connectorProblems, policies }, libraries] = await Promise.all([
     loadWorkspaceConfig(root, env),
     loadConnectors(root),
+    loadLibraries(root),
   ]);
   const loaded = await loadWorkspace(root, { retry: config.defaults.retry, timeoutMs: config.defaults.timeoutMs });
   const problems: WorkspaceProblem[] = [
     ...configProblems.map((p) => ({ kind: 'config' as const, file: p.file, ...(p.path ? { path: p.path } : {}), message: p.message })),
     ...connectorProblems.map((p) => ({ kind: 'connector' as const, file: p.file, message: p.message })),
     ...loaded.problems.map((p) => ({ kind: 'step' as const, file: p.file, ...(p.path ? { path: p.path } : {}), message: p.message })),
+    ...libraries.problems.map((p) => ({ kind: 'library' as const, file: p.file, message: p.message })),
   ];
   const webhooks = parseWebhooks(config.webhooks);
   const configFile = config.file ? relative(root, config.file) : 'whenflow.yaml';
   problems.push(...webhooks.problems.map((p) => ({ kind: 'config' as const, file: configFile, path: p.path, message: p.message })));
+  const blobs = parseBlobSettings(config.blobs, root);
+  problems.push(...blobs.problems.map((p) => ({ kind: 'config' as const, file: configFile, path: p.path, message: p.message })));
   const connectors: Record<string, ConnectorPolicy> = {};
   for (const name of registry.names()) {
     const policy = connectorPolicy(name, config, policies[name], problems);
     if (policy) connectors[name] = policy;
   }
-  return { dir: root, config, connectors: registry, catalog: { ...loaded.catalog, connectors }, steps: loaded.steps, webhooks: webhooks.hooks, problems };
+  return { dir: root, config, connectors: registry, catalog: { ...loaded.catalog, connectors }, steps: loaded.steps, webhooks: webhooks.hooks, libraries, blobs: blobs.settings, problems };
 }
 
 /**

@@ -26,8 +26,8 @@ describe('parseWebhooks', () => {
       orders: { secret: HMAC_SECRET, auth: 'hmac', taskName: 'order from shop', tags: ['shop', 'eu'], maxBytes: 2048 },
     });
     expect(problems).toEqual([]);
-    expect(hooks.get('plain')).toEqual({ name: 'plain', secret: TOKEN_SECRET, auth: 'token', taskName: 'plain', tags: [], maxBytes: 1024 * 1024 });
-    expect(hooks.get('orders')).toEqual({ name: 'orders', secret: HMAC_SECRET, auth: 'hmac', taskName: 'order from shop', tags: ['shop', 'eu'], maxBytes: 2048 });
+    expect(hooks.get('plain')).toEqual({ name: 'plain', secret: TOKEN_SECRET, auth: 'token', taskName: 'plain', tags: [], maxBytes: 1024 * 1024, idempotencyKey: null, toleranceMs: 300_000, signatureHeader: 'Stripe-Signature' });
+    expect(hooks.get('orders')).toEqual({ name: 'orders', secret: HMAC_SECRET, auth: 'hmac', taskName: 'order from shop', tags: ['shop', 'eu'], maxBytes: 2048, idempotencyKey: null, toleranceMs: 300_000, signatureHeader: 'Stripe-Signature' });
     expect([...hooks.keys()]).toEqual(['plain', 'orders']);
   });
 
@@ -70,25 +70,38 @@ describe('parseWebhooks', () => {
     expect(parseWebhooks({ orders: { secret: odd, auth: 'hmac' } }).problems).toEqual([]);
   });
 
-  it('accepts only "token" and "hmac" as auth', () => {
+  it('accepts only "token", "hmac", "github" and "stripe" as auth', () => {
     const { hooks, problems } = parseWebhooks({ orders: { secret: TOKEN_SECRET, auth: 'basic' } });
     expect(hooks.size).toBe(0);
-    expect(problems).toEqual([{ path: 'webhooks.orders.auth', message: 'must be "token" or "hmac"' }]);
+    expect(problems).toEqual([{ path: 'webhooks.orders.auth', message: 'must be "token" or "hmac" or "github" or "stripe"' }]);
   });
 
-  it('refuses a name that is not a plain URL segment, and keeps the good hooks', () => {
-    const { hooks, problems } = parseWebhooks({ 'new order': { secret: TOKEN_SECRET }, 'a/b': { secret: TOKEN_SECRET }, 'ok_name-2': { secret: TOKEN_SECRET } });
-    expect(problems.map((p) => p.path)).toEqual(['webhooks["new order"]', 'webhooks["a/b"]']);
-    expect(problems[0]!.message).toMatch(/letters, digits, "_" and "-"/);
-    expect([...hooks.keys()]).toEqual(['ok_name-2']);
+  it('accepts any printable name (spaces too), refuses control characters, and keeps the good hooks', () => {
+    const { hooks, problems } = parseWebhooks({ 'aloma ui feedback': { secret: TOKEN_SECRET }, 'a/b': { secret: TOKEN_SECRET }, 'bad\nname': { secret: TOKEN_SECRET } });
+    expect(problems.map((p) => p.path)).toEqual(['webhooks["bad\\nname"]']);
+    expect(problems[0]!.message).toMatch(/printable characters/);
+    expect([...hooks.keys()]).toEqual(['aloma ui feedback', 'a/b']);
+  });
+
+  it('reads idempotency keys, the stripe tolerance and signature header, and refuses them where they do not apply', () => {
+    const { hooks, problems } = parseWebhooks({
+      gh: { secret: HMAC_SECRET, auth: 'github', idempotencyKey: { header: 'X-GitHub-Delivery' } },
+      pay: { secret: HMAC_SECRET, auth: 'stripe', idempotencyKey: { path: 'id' }, tolerance: '2m', signatureHeader: 'Acme-Signature' },
+    });
+    expect(problems).toEqual([]);
+    expect(hooks.get('gh')).toMatchObject({ auth: 'github', idempotencyKey: { header: 'X-GitHub-Delivery' } });
+    expect(hooks.get('pay')).toMatchObject({ auth: 'stripe', idempotencyKey: { path: 'id' }, toleranceMs: 120_000, signatureHeader: 'Acme-Signature' });
+    expect(parseWebhooks({ x: { secret: HMAC_SECRET, idempotencyKey: { cookie: 'x' } } }).problems.map((p) => p.path)).toEqual(['webhooks.x.idempotencyKey']);
+    expect(parseWebhooks({ x: { secret: HMAC_SECRET, auth: 'github', tolerance: '2m' } }).problems).toEqual([{ path: 'webhooks.x.tolerance', message: 'applies to auth "stripe" only' }]);
+    expect(parseWebhooks({ x: { secret: HMAC_SECRET, auth: 'stripe', tolerance: 'soon' } }).problems.map((p) => p.path)).toEqual(['webhooks.x.tolerance']);
   });
 
   it('reports every unknown key with the allowed ones', () => {
     const { hooks, problems } = parseWebhooks({ orders: { secret: TOKEN_SECRET, token: 'x', path: '/x' } });
     expect(hooks.size).toBe(0);
     expect(problems).toEqual([
-      { path: 'webhooks.orders.token', message: 'unknown key "token" (allowed: secret, auth, taskName, tags, maxBytes)' },
-      { path: 'webhooks.orders.path', message: 'unknown key "path" (allowed: secret, auth, taskName, tags, maxBytes)' },
+      { path: 'webhooks.orders.token', message: 'unknown key "token" (allowed: secret, auth, taskName, tags, maxBytes, idempotencyKey, tolerance, signatureHeader)' },
+      { path: 'webhooks.orders.path', message: 'unknown key "path" (allowed: secret, auth, taskName, tags, maxBytes, idempotencyKey, tolerance, signatureHeader)' },
     ]);
   });
 
@@ -117,7 +130,7 @@ describe('parseWebhooks', () => {
       expect(loaded.problems).toEqual([]);
       const { hooks, problems } = parseWebhooks(loaded.config.webhooks);
       expect(problems).toEqual([]);
-      expect(hooks.get('orders')).toEqual({ name: 'orders', secret: HMAC_SECRET, auth: 'hmac', taskName: 'order from shop', tags: ['shop'], maxBytes: WEBHOOK_DEFAULT_MAX_BYTES });
+      expect(hooks.get('orders')).toEqual({ name: 'orders', secret: HMAC_SECRET, auth: 'hmac', taskName: 'order from shop', tags: ['shop'], maxBytes: WEBHOOK_DEFAULT_MAX_BYTES, idempotencyKey: null, toleranceMs: 300_000, signatureHeader: 'Stripe-Signature' });
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
@@ -196,7 +209,7 @@ describe('the webhook server', () => {
     const viaId = (res.body.via as { id: string }).id;
     expect(call.name).toBe('order from shop');
     expect(call.tags).toEqual(['shop']);
-    expect(call.data).toEqual({ ...order, $via: { id: viaId, name: 'orders', type: 'webhook', received: RECEIVED.toISOString() } });
+    expect(call.data).toEqual({ ...order, $via: { id: viaId, name: 'orders', type: 'webhook', received: RECEIVED.getTime(), receivedAt: RECEIVED.toISOString() } });
     expect(logLines.some((l) => l.includes('202') && l.includes(viaId))).toBe(true);
   });
 
@@ -211,7 +224,7 @@ describe('the webhook server', () => {
   it('replaces a $via sent in the body (provenance belongs to the engine)', async () => {
     const res = await post('/hooks/orders', JSON.stringify({ x: 1, $via: { type: 'email', name: 'forged', extra: true } }), { ...json, ...token() });
     expect(res.status).toBe(202);
-    expect(calls[0]!.data).toEqual({ x: 1, $via: { id: (res.body.via as { id: string }).id, name: 'orders', type: 'webhook', received: RECEIVED.toISOString() } });
+    expect(calls[0]!.data).toEqual({ x: 1, $via: { id: (res.body.via as { id: string }).id, name: 'orders', type: 'webhook', received: RECEIVED.getTime(), receivedAt: RECEIVED.toISOString() } });
   });
 
   it('accepts an HMAC-signed body; the task name defaults to the hook name', async () => {

@@ -1,5 +1,5 @@
 import { existsSync, mkdirSync, readdirSync, watch } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import pc from 'picocolors';
 import { CircuitBoard, type CircuitTransition } from '../../connectors/circuit';
 import { ConnectorLimits } from '../../connectors/limits';
@@ -7,7 +7,8 @@ import { connectorStatuses, createTracing, serveTelemetry, tracingDisabled, trac
 import { startDevServer, type TemporalSession } from '../../temporal/server';
 import { createTaskWorker } from '../../worker';
 import { describeProblems } from '../../model/problems';
-import { DEFAULT_METRICS_HOST, workspaceTaskQueue } from '../../workspace/config';
+import { DEFAULT_METRICS_HOST, loadWorkspaceConfig, workspaceTaskQueue } from '../../workspace/config';
+import { ensureLocalStashKey, readLocalStashKey } from '../../workspace/local-key';
 import { openWorkspace, type Workspace } from '../../workspace/workspace';
 import { connectForCommands, DEV_SERVER_ADDRESS } from '../connect';
 import { UsageError } from '../errors';
@@ -123,6 +124,7 @@ export async function workerCommand(opts: { workspace: string; taskQueue?: strin
  */
 export async function devCommand(opts: { workspace: string; port: number; uiPort: number; webhookPort: number } & WorkerFlags, io: Io): Promise<void> {
   checkFlags(opts);
+  const localKey = await devStashKey(opts.workspace);
   const ws = await readWorkspace(opts.workspace);
   const stateDir = join(ws.dir, '.whenflow');
   mkdirSync(stateDir, { recursive: true });
@@ -139,6 +141,7 @@ export async function devCommand(opts: { workspace: string; port: number; uiPort
         `  Web UI     http://localhost:${opts.uiPort}`,
         `  workspace  ${ws.dir} (${ws.catalog.steps.length} steps), task queue ${taskQueue}`,
         `  data       ${join(stateDir, 'dev.db')} (kept between runs)`,
+        ...(localKey ? [`  secrets    ${localKey.path}${localKey.created ? ' (created now: a stash key for data.$stash on this machine, owner-only, never committed; secrets.key in whenflow.yaml takes precedence)' : ''}`] : []),
         sample ? `  try        whenflow task new demo -f ${sample} --wait` : `  try        whenflow task new demo -d '{"hello":"world"}' --wait`,
         pc.dim('  Ctrl-C stops everything'),
       ].join('\n'),
@@ -155,6 +158,18 @@ export async function devCommand(opts: { workspace: string; port: number; uiPort
   }
 }
 
+/**
+ * Without `secrets.key`, the workspace's local stash key (made on first start), so `data.$stash` works in
+ * dev without configuration. Null when whenflow.yaml sets a key (or has problems, which readWorkspace reports).
+ */
+async function devStashKey(workspace: string): Promise<{ path: string; created: boolean } | null> {
+  const { config, problems } = await loadWorkspaceConfig(workspace);
+  if (problems.length > 0) return null;
+  const local = await readLocalStashKey(resolve(workspace));
+  if (config.stashKey !== null && local === null) return null;
+  return ensureLocalStashKey(resolve(workspace));
+}
+
 function watchSteps(workspace: string, io: Io): { close(): void } {
   let timer: NodeJS.Timeout | undefined;
   const check = async () => {
@@ -162,14 +177,16 @@ function watchSteps(workspace: string, io: Io): { close(): void } {
     if (ws.problems.length > 0) io.err(pc.yellow(`steps changed: ${describeProblems(ws.problems, 'the workspace')}`));
     else io.err(pc.green(`steps changed: ${ws.catalog.steps.length} steps (catalog ${ws.catalog.version}); new tasks use them, running tasks pick them up with: whenflow task reload <id>`));
   };
-  const watcher = watch(join(workspace, 'steps'), () => {
+  const changed = () => {
     clearTimeout(timer);
     timer = setTimeout(() => void check(), 200);
-  });
+  };
+  // Libraries are part of what a step runs: their problems are reported as they are saved too.
+  const watchers = ['steps', 'libraries'].filter((dir) => existsSync(join(workspace, dir))).map((dir) => watch(join(workspace, dir), changed));
   return {
     close() {
       clearTimeout(timer);
-      watcher.close();
+      for (const watcher of watchers) watcher.close();
     },
   };
 }

@@ -1,5 +1,6 @@
 import pc from 'picocolors';
-import { startTask } from '../../client';
+import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
+import { startTask, type StartTaskOptions } from '../../client';
 import type { TemporalSession } from '../../temporal/server';
 import { startWebhookServer, type WebhookServer } from '../../webhooks/server';
 import { workspaceTaskQueue, workspaceTaskSettings } from '../../workspace/config';
@@ -12,6 +13,21 @@ import type { Io } from './task';
 
 export const DEFAULT_WEBHOOK_PORT = 8787;
 
+/**
+ * Starts the task of one delivery. A delivery with an idempotency key has a task ID of its own: when a task
+ * with that ID exists (running, or ended and still on the server), its ID is returned and nothing starts.
+ */
+export async function startWebhookTask(client: Client, options: StartTaskOptions): Promise<{ taskId: string }> {
+  if (options.taskId === undefined) return { taskId: (await startTask(client, options)).workflowId };
+  try {
+    return { taskId: (await startTask(client, { ...options, ifExists: 'return-existing' })).workflowId };
+  } catch (error) {
+    // A task with this ID that has ended: Temporal refuses a new one (REJECT_DUPLICATE).
+    if (error instanceof WorkflowExecutionAlreadyStartedError) return { taskId: options.taskId };
+    throw error;
+  }
+}
+
 /** Serves the workspace's webhooks: each accepted request starts a task on `session`. */
 export async function serveWebhooks(ws: Workspace, session: Pick<TemporalSession, 'client'>, options: { port: number; host?: string; taskQueue: string }, io: Io): Promise<WebhookServer> {
   const server = await startWebhookServer({
@@ -19,12 +35,9 @@ export async function serveWebhooks(ws: Workspace, session: Pick<TemporalSession
     port: options.port,
     ...(options.host ? { host: options.host } : {}),
     log: (line) => io.err(pc.dim(line)),
-    start: async (task) => {
-      const handle = await startTask(session.client, { ...workspaceTaskSettings(ws.config), ...task, taskQueue: options.taskQueue });
-      return { taskId: handle.workflowId };
-    },
+    start: (task) => startWebhookTask(session.client, { ...workspaceTaskSettings(ws.config), ...task, taskQueue: options.taskQueue }),
   });
-  io.err(`webhooks  ${[...ws.webhooks.keys()].map((name) => `${server.url}/hooks/${name}`).join(', ')}`);
+  io.err(`webhooks  ${[...ws.webhooks.keys()].map((name) => `${server.url}/hooks/${encodeURIComponent(name)}`).join(', ')}`);
   return server;
 }
 
