@@ -113,8 +113,11 @@ export function createActivities(
     async loadCatalog(): Promise<Catalog> {
       try {
         const ws = await readWorkspace(0);
-        if (ws.problems.length > 0) throw new InvalidWorkspaceError(ws.dir, ws.problems);
-        return ws.catalog;
+        // A broken step file disables that step only; broken configuration, connectors or libraries concern every step.
+        const blocking = ws.problems.filter((p) => p.kind !== 'step');
+        if (blocking.length > 0) throw new InvalidWorkspaceError(ws.dir, ws.problems);
+        const broken = ws.problems.filter((p) => p.kind === 'step').map(({ kind: _kind, ...problem }) => problem);
+        return broken.length > 0 ? { ...ws.catalog, broken } : ws.catalog;
       } catch (error) {
         throw asFailure(error, 1);
       }

@@ -2,7 +2,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { extname, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import { isJsonObject, type JsonObject } from '../model/json';
-import { InvalidWorkspaceError, openWorkspace, type Workspace } from '../workspace/workspace';
+import { InvalidWorkspaceError, openWorkspace, type Workspace, type WorkspaceProblem } from '../workspace/workspace';
 import { UsageError } from './errors';
 
 /**
@@ -63,10 +63,16 @@ function parseYamlData(text: string, source: string): unknown {
 }
 
 /** Opens a workspace for a command, turning every problem (steps, connectors, whenflow.yaml) into one usage error. */
-export async function readWorkspace(dir: string): Promise<Workspace> {
+export async function readWorkspace(dir: string, options: { tolerateBrokenSteps?: (problems: WorkspaceProblem[]) => void } = {}): Promise<Workspace> {
   const info = await stat(dir).catch(() => null);
   if (!info?.isDirectory()) throw new UsageError(`workspace ${resolve(dir)} is not a directory`);
   const workspace = await openWorkspace(dir);
+  const { tolerateBrokenSteps } = options;
+  const stepProblems = workspace.problems.filter((p) => p.kind === 'step');
+  if (tolerateBrokenSteps && stepProblems.length === workspace.problems.length) {
+    if (stepProblems.length > 0) tolerateBrokenSteps(stepProblems);
+    return workspace;
+  }
   if (workspace.problems.length > 0) throw new UsageError(new InvalidWorkspaceError(resolve(dir), workspace.problems).message);
   return workspace;
 }

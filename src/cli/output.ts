@@ -79,6 +79,10 @@ export function formatEvent(event: TaskEvent): string | null {
       return `  ${stepPlace(event.cycle, event.position)}  ${pc.bold(event.step.padEnd(STEP_COLUMN))} ${pc.red(`failed after ${event.attempts} attempt(s): ${event.message}`)}`;
     case 'conflict':
       return pc.yellow(`  ${describeConflict(event)}`);
+    case 'steps-disabled':
+      return pc.red(
+        `  step files disabled until fixed and reloaded (the other steps run):\n${event.problems.map((p) => `    ${p.file}${p.path ? ` (${p.path})` : ''}: ${p.message}`).join('\n')}`,
+      );
     case 'subtask-needs-help':
       return pc.red(`  subtask ${event.taskId} is in ${event.state}`);
     case 'parked':

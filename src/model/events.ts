@@ -16,6 +16,8 @@ export type TaskEventBody =
   | { type: 'step-skipped'; step: string; reason: string; position: SequencePosition }
   | { type: 'conflict'; cycle: number; paths: string[]; kept: string; dropped: string; outcome?: 'rerun' | 'error' | 'overwritten' }
   | { type: 'subtask-needs-help'; taskId: string; state: TaskState }
+  /** The catalog the task loaded leaves out step files that could not be loaded. */
+  | { type: 'steps-disabled'; problems: { file: string; path?: string; message: string }[] }
   | { type: 'parked'; ms: number }
   | { type: 'data-updated'; keys: string[] }
   | { type: 'subtask-started'; step: string; taskId: string; name: string }

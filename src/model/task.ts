@@ -54,6 +54,8 @@ export interface Catalog {
   steps: CatalogStep[];
   /** Policies of connectors that differ from DEFAULT_CONNECTOR_POLICY, by connector name. */
   connectors: Record<string, ConnectorPolicy>;
+  /** Step files that could not be loaded: disabled until fixed and reloaded; the other steps run. */
+  broken?: { file: string; path?: string; message: string }[];
 }
 
 export interface TaskOptions {

@@ -312,6 +312,7 @@ async function loadCatalogInto(task: TaskBook): Promise<Catalog | undefined> {
     const local = wf.patched(START_ATTRIBUTES_PATCH) || wf.patched(CATALOG_LOCAL_PATCH);
     const catalog = await (local ? loadCatalogLocally() : loadCatalog());
     task.catalogVersion = catalog.version;
+    if (catalog.broken?.length) task.record({ type: 'steps-disabled', problems: catalog.broken });
     return catalog;
   } catch (error) {
     const cause = error instanceof wf.ActivityFailure && error.cause ? error.cause : error;

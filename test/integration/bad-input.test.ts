@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { getTask, listTasks, resumeTask, startTask, TaskInputError, updateTask, waitForTask } from '../../src/client';
+import { getTask, listTasks, resumeTask, startTask, TaskInputError, taskEvents, updateTask, waitForTask } from '../../src/client';
 import type { JsonObject } from '../../src/model/json';
 import type { TaskSnapshot } from '../../src/model/task';
 import { updateDataUpdate } from '../../src/workflows/api';
@@ -237,24 +237,20 @@ describe('R4: step files that cannot be used', () => {
     'bad_options.mjs': `export const condition = { broken: true };\nexport const options = { timeout: 'soon', retry: { maximumAttempts: 0 } };\nexport const content = async () => {};\n`,
   };
 
-  it('a task started on them is in error listing every problem with file and key path; fixing and resuming finishes it', async () => {
+  it('disables only the broken files: a task runs its other steps, and its events list every problem with file and key path', async () => {
     for (const [file, text] of Object.entries(broken)) writeFileSync(join(workspace, 'steps', file), text);
-    const failed = await harness.runTask({ name: 'broken steps', data: { healthy: true } }, 30_000);
-    expect(failed.state).toBe('error');
-    expect(failed.error).toMatchObject({ reason: 'catalog-invalid' });
-    const message = failed.error!.message;
-    expect(message).toMatch(/steps\/syntax_error\.mjs: cannot load: .*line 3/);
-    expect(message).toMatch(/steps\/no_content\.mjs.*content/);
-    expect(message).toMatch(/steps\/bad_condition\.mjs \(condition\.order\.total\): a function/);
-    expect(message).toContain('steps/bad_options.mjs (options.timeout)');
-    expect(message).toContain('steps/bad_options.mjs (options.retry.maximumAttempts)');
-
+    const task = await harness.runTask({ name: 'broken steps', data: { healthy: true } }, 30_000);
     for (const file of Object.keys(broken)) unlinkSync(join(workspace, 'steps', file));
-    await resumeTask(harness.client, failed.taskId);
-    const done = await waitForTask(harness.client, failed.taskId, { timeoutMs: 30_000 });
-    expect(done).toMatchObject({ state: 'done', result: 'healthy', error: null });
-    const again = await getTask(harness.client, failed.taskId);
-    expect(again.catalogVersion).not.toBe('');
+    expect(task).toMatchObject({ state: 'done', result: 'healthy', error: null });
+    const events = [];
+    for await (const event of taskEvents(harness.client, task.taskId)) events.push(event);
+    const disabled = events.find((event) => event.type === 'steps-disabled');
+    const message = JSON.stringify(disabled);
+    expect(message).toMatch(/steps\/syntax_error\.mjs.*cannot load: .*line 3/);
+    expect(message).toMatch(/steps\/no_content\.mjs.*content/);
+    expect(message).toMatch(/steps\/bad_condition\.mjs","path":"condition\.order\.total","message":"a function/);
+    expect(message).toContain('"file":"steps/bad_options.mjs","path":"options.timeout"');
+    expect(message).toContain('"file":"steps/bad_options.mjs","path":"options.retry.maximumAttempts"');
     await expectWorkerServing();
   });
 });

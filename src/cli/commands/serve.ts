@@ -106,7 +106,8 @@ function sampleFiles(dir: string): string[] {
 /** `whenflow worker`: a worker for an existing Temporal service (TEMPORAL_* variables, else localhost:7233). */
 export async function workerCommand(opts: { workspace: string; taskQueue?: string } & WorkerFlags, io: Io): Promise<void> {
   checkFlags(opts);
-  const ws = await readWorkspace(opts.workspace);
+  // A broken step file is disabled, not fatal: the worker serves the other steps, and says which files to fix.
+  const ws = await readWorkspace(opts.workspace, { tolerateBrokenSteps: (problems) => io.err(pc.red(describeProblems(problems, `${opts.workspace}: disabled until fixed (tasks reload with \`whenflow task reload\`)`))) });
   const session = await connectForCommands();
   const taskQueue = opts.taskQueue ?? workspaceTaskQueue(ws.config, ws.dir);
   try {
@@ -125,7 +126,8 @@ export async function workerCommand(opts: { workspace: string; taskQueue?: strin
 export async function devCommand(opts: { workspace: string; port: number; uiPort: number; webhookPort: number } & WorkerFlags, io: Io): Promise<void> {
   checkFlags(opts);
   const localKey = await devStashKey(opts.workspace);
-  const ws = await readWorkspace(opts.workspace);
+  // A broken step file is disabled, not fatal: the worker serves the other steps, and says which files to fix.
+  const ws = await readWorkspace(opts.workspace, { tolerateBrokenSteps: (problems) => io.err(pc.red(describeProblems(problems, `${opts.workspace}: disabled until fixed (tasks reload with \`whenflow task reload\`)`))) });
   const stateDir = join(ws.dir, '.whenflow');
   mkdirSync(stateDir, { recursive: true });
   const session = await startDevServer({ dbFilename: join(stateDir, 'dev.db'), port: opts.port, ui: true, uiPort: opts.uiPort, log: io.err });

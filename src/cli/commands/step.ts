@@ -4,6 +4,7 @@ import { compileCatalog, compareRank, selectSteps } from '../../cycle/select';
 import type { JsonObject, JsonValue } from '../../model/json';
 import type { CatalogStep } from '../../model/task';
 import { UsageError } from '../errors';
+import { describeProblems } from '../../model/problems';
 import { readTaskData, readWorkspace } from '../input';
 import { table } from '../table';
 import type { Io } from './task';
@@ -54,7 +55,8 @@ interface Verdict {
 
 /** For some data: which steps match, in what order, and why each other step does not. */
 export async function stepValidate(name: string | undefined, opts: { workspace: string; data?: string; file?: string; json: boolean }, io: Io): Promise<void> {
-  const [{ catalog }, data] = await Promise.all([readWorkspace(opts.workspace), readTaskData(opts)]);
+  // A broken step file leaves the others to answer for: it is named on stderr, as the worker disables it.
+  const [{ catalog }, data] = await Promise.all([readWorkspace(opts.workspace, { tolerateBrokenSteps: (problems) => io.err(describeProblems(problems, `${opts.workspace} (disabled until fixed)`)) }), readTaskData(opts)]);
   const steps = name ? [findStep(catalog.steps, name)] : catalog.steps;
   const compiled = compileCatalog(catalog);
   const matching = compiled.steps.filter((entry) => entry.matches(data as JsonObject)).map((entry) => entry.step).sort(compareRank);
