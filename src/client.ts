@@ -79,6 +79,8 @@ export async function startTask(client: Client, options: StartTaskOptions): Prom
   return client.workflow.start(taskWorkflow, {
     taskQueue: input.taskQueue,
     workflowId: input.taskId ?? `task-${randomUUID()}`,
+    // What the Temporal Web UI shows for the workflow in lists and at the top of its page.
+    staticSummary: `whenflow task: ${input.name}`,
     ...(input.ifExists === 'return-existing' ? { workflowIdConflictPolicy: 'USE_EXISTING' as const, workflowIdReusePolicy: 'REJECT_DUPLICATE' as const } : {}),
     args: [
       {

@@ -453,6 +453,18 @@ function listenForControl(
 // Keyed by task so that no state is shared between workflow executions in one worker context.
 const published = new WeakMap<TaskBook, string>();
 
+/**
+ * The workflow's current details in the Temporal Web UI, where every live task shows as "Running": the
+ * task's own state, cycle, last step, and its error. Details are read by a query, never recorded in history.
+ */
+function describeForWebUi(task: TaskBook): void {
+  const last = task.trace[task.trace.length - 1];
+  const lines = [`**${task.name}**: ${task.state}`, `cycle ${task.cycle}${last ? `, last step ${last.step}` : ''}`];
+  if (task.error) lines.push(`error in ${task.error.step || 'the catalog'}: ${task.error.message}`);
+  if (task.state === 'attention') lines.push('no step matches the data and nothing is pending: new data, a reload or a resume makes it run again');
+  wf.setCurrentDetails(lines.join('\n\n'));
+}
+
 const attributesKey = (state: string, name: string, tags: readonly string[]) => JSON.stringify([state, name, tags]);
 
 /**
@@ -469,6 +481,7 @@ function adoptStartAttributes(task: TaskBook): void {
 }
 
 function publishSearchAttributes(task: TaskBook): void {
+  describeForWebUi(task);
   const current = attributesKey(task.state, task.name, task.tags);
   if (published.get(task) === current) return;
   published.set(task, current);
