@@ -49,7 +49,7 @@ describe('whenflow dev', () => {
     try {
       await eventually(() => first.output().includes('Ctrl-C stops everything'), 'the dev banner');
       expect(first.output()).toContain(`Web UI     http://localhost:${uiPort}`);
-      const run = await whenflow(['task', 'new', 'dev order', '-f', join(workspace, 'samples', 'order.json'), '--wait', '--json'], env);
+      const run = await whenflow(['task', 'new', 'dev order', '-w', workspace, '-f', join(workspace, 'samples', 'order.json'), '--wait', '--json'], env);
       expect(run.code).toBe(0);
       expect((JSON.parse(run.stdout) as { state: string }).state).toBe('done');
 
