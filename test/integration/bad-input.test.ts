@@ -61,7 +61,7 @@ describe('R4: task data from outside', () => {
   const cliEnv = () => ({ TEMPORAL_ADDRESS: inject('temporalAddress'), TEMPORAL_NAMESPACE: inject('temporalNamespace') });
 
   it.each([
-    ['malformed JSON', '{"order": {"id": 1', 'task data from -d is not valid JSON'],
+    ['malformed JSON', '{"order": {"id": 1', 'the task data from -d/--data is not valid JSON'],
     ['an array', '[1, 2]', 'must be a JSON object, got an array'],
     ['a string', '"order"', 'must be a JSON object'],
   ])('`task new` refuses %s with exit 2 and starts nothing', async (_what, data, message) => {

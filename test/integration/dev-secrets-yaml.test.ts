@@ -96,18 +96,18 @@ describe('whenflow dev without secrets.key', () => {
 });
 
 describe('YAML task data', () => {
-  it('whenflow run --data task.yaml runs the task; a YAML mistake names the line and column', async () => {
+  it('whenflow run -f task.yaml runs the task; a YAML mistake names the line and column', async () => {
     const env = { TEMPORAL_ADDRESS: inject('temporalAddress'), TEMPORAL_NAMESPACE: inject('temporalNamespace') };
     const dir = mkdtempSync(join(tmpdir(), 'whenflow-yaml-data-'));
     try {
       mkdirSync(join(dir, 'steps'));
       writeFileSync(join(dir, 'steps', 'greet.mjs'), 'export const condition = { user: { name: String } };\nexport const content = async () => { task.complete({ user: data.user.name, tags: data.user.tags }); };\n');
-      const run = await whenflow(['run', '-w', dir, '--data', join(workspace, 'task.yaml'), '--json'], env);
+      const run = await whenflow(['run', '-w', dir, '-f', join(workspace, 'task.yaml'), '--json'], env);
       expect(run.code).toBe(0);
       expect((JSON.parse(run.stdout) as { state: string; result: unknown }).result).toEqual({ user: 'ada', tags: ['admin', 'ops'] });
 
       writeFileSync(join(dir, 'bad.yml'), 'user:\n  name: ada\n  tags: [admin\n');
-      const bad = await whenflow(['run', '-w', dir, '--data', join(dir, 'bad.yml')], env);
+      const bad = await whenflow(['run', '-w', dir, '-f', join(dir, 'bad.yml')], env);
       expect(bad.code).toBe(2);
       expect(bad.stderr).toMatch(/task data from .*bad\.yml is not valid YAML at line \d+, column \d+/);
     } finally {
