@@ -4,7 +4,7 @@
  * started and what it measured, and stops everything it started, also when a check fails.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connectToServer, settingsFromEnvironment, type TemporalSession } from '../../src/temporal/server';
@@ -47,6 +47,8 @@ async function check(name: string, run: () => Promise<void>): Promise<void> {
 async function main(): Promise<number> {
   installRuntime();
   const root = mkdtempSync(join(tmpdir(), 'whenflow-cluster-'));
+  // PostgreSQL runs as its own system user when this runs as root: it must be able to pass through.
+  chmodSync(root, 0o711);
   const workers: WorkerProcess[] = [];
   const mail = new MailServer();
   let session: TemporalSession | null = null;

@@ -35,7 +35,7 @@ function ownByDatabaseUser(path: string): void {
 export async function startPostgres(options: { bin: string; root: string; port: number; log: (line: string) => void }): Promise<PostgresServer> {
   const dataDir = join(options.root, 'pgdata');
   const socketDir = join(options.root, 'pgsocket');
-  mkdirSync(socketDir, { recursive: true });
+  mkdirSync(socketDir, { recursive: true, mode: 0o700 });
   ownByDatabaseUser(options.root);
   ownByDatabaseUser(socketDir);
   const passwordFile = join(options.root, 'pgpass-init');
