@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connectToServer, settingsFromEnvironment, type TemporalSession } from '../../src/temporal/server';
 import { installRuntime } from '../../src/temporal/runtime';
+import { TASK_NAME_KEY, TASK_STATE_KEY, TASK_TAGS_KEY } from '../../src/model/search-attributes';
 import { provisionTemporalBinary } from '../../src/temporal/binary';
 import { catalogCheck } from './checks/catalog';
 import { assembleDemoWorkspace, scaleOutCheck } from './checks/scale-out';
@@ -18,7 +19,7 @@ import { makeTestCertificates } from './support/certs';
 import { workerStarter, type CheckContext } from './support/context';
 import { MailServer } from './support/mail-server';
 import { startPostgres } from './support/postgres';
-import { freePort, stopAll } from './support/processes';
+import { freePort, stopAll, waitFor } from './support/processes';
 import { provisionCluster } from './support/provision';
 import { startTemporalCluster } from './support/temporal-cluster';
 import type { WorkerProcess } from '../support/worker-process';
@@ -30,6 +31,37 @@ const log = (line: string) => process.stdout.write(`[${stamp()}] ${line}\n`);
 const figures: [string, string][] = [];
 const checks: { name: string; ok: boolean; ms: number; error?: string }[] = [];
 
+function describeError(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  const cause = error.cause instanceof Error ? `\ncaused by: ${error.cause.message}` : '';
+  return `${error.stack ?? error.message}${cause}`;
+}
+
+/**
+ * A new namespace and new search attributes reach every service's cache within seconds, not at once:
+ * wait until a workflow start carrying whenflow's search attributes is accepted.
+ */
+async function startsAccepted(session: TemporalSession): Promise<void> {
+  const queue = `probe-${randomBytes(4).toString('hex')}`;
+  let last = '';
+  await waitFor('workflow starts with whenflow\'s search attributes to be accepted', 120_000, async () => {
+    try {
+      const handle = await session.client.workflow.start('probe', {
+        taskQueue: queue,
+        workflowId: `${queue}-${Date.now()}`,
+        typedSearchAttributes: [{ key: TASK_STATE_KEY, value: 'running' }, { key: TASK_NAME_KEY, value: 'probe' }, { key: TASK_TAGS_KEY, value: ['probe'] }],
+      });
+      await handle.terminate('probe');
+      return true;
+    } catch (error) {
+      last = describeError(error);
+      return false;
+    }
+  }, 1000).catch((error: unknown) => {
+    throw new Error(`${error instanceof Error ? error.message : String(error)}: ${last}`);
+  });
+}
+
 async function check(name: string, run: () => Promise<void>): Promise<void> {
   const started = Date.now();
   log(`check: ${name}`);
@@ -38,7 +70,7 @@ async function check(name: string, run: () => Promise<void>): Promise<void> {
     checks.push({ name, ok: true, ms: Date.now() - started });
     log(`check passed: ${name} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
   } catch (error) {
-    const message = error instanceof Error ? (error.stack ?? error.message) : String(error);
+    const message = describeError(error);
     checks.push({ name, ok: false, ms: Date.now() - started, error: message });
     log(`check FAILED: ${name}\n${message}`);
   }
@@ -81,6 +113,7 @@ async function main(): Promise<number> {
     if (!settings) throw new Error('no connection settings from the cluster environment');
     // Connecting registers whenflow's search attributes in the SQL visibility store.
     session = await connectToServer(settings);
+    await startsAccepted(session);
     log(`cluster: search attributes WhenflowState, WhenflowName, WhenflowTags registered in namespace ${cluster.namespace}`);
     await mail.start();
     log(`cluster: mail service on ${mail.url}`);

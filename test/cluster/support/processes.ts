@@ -117,16 +117,26 @@ export async function waitFor(what: string, timeoutMs: number, probe: () => bool
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError instanceof Error ? `: ${lastError.message}` : ''}`);
 }
 
-/** A free TCP port on 127.0.0.1 (the OS picks; closed again at once). */
+/**
+ * A free TCP port on 127.0.0.1, below 32768: Temporal records each service's membership port in a
+ * PostgreSQL smallint, so the kernel's ephemeral ports (32768 and up) cannot be used.
+ */
 export async function freePort(): Promise<number> {
   const { createServer } = await import('node:net');
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    if (handedOut.has(port)) continue;
+    const free = await new Promise<boolean>((resolve) => {
+      const server = createServer();
+      server.once('error', () => resolve(false));
+      server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
     });
-  });
+    if (free) {
+      handedOut.add(port);
+      return port;
+    }
+  }
+  throw new Error('no free TCP port found between 20000 and 32000 on 127.0.0.1');
 }
+
+const handedOut = new Set<number>();

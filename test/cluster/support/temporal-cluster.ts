@@ -153,11 +153,16 @@ export async function startTemporalCluster(options: StartClusterOptions): Promis
   const startService = async (service: ServiceName) => {
     const proc = spawnManaged(`temporal ${service}`, options.binaries.temporalServer, ['--root', options.root, '--config', 'temporal-config', '--env', 'development', '--allow-no-auth', 'start', '--service', service], {});
     current[service] = proc;
-    const port = ports[service].grpcPort;
-    await waitFor(`the Temporal ${service} service on port ${port}`, 60_000, async () => {
-      if (proc.exited) throw new Error(`the Temporal ${service} service exited: ${proc.output().slice(-3000)}`);
-      return portOpen(port);
-    });
+    // The worker service serves no gRPC of its own; it is up once it has joined the membership ring.
+    const port = service === 'worker' ? ports[service].membershipPort : ports[service].grpcPort;
+    try {
+      await waitFor(`the Temporal ${service} service on port ${port}`, 60_000, async () => {
+        if (proc.exited) throw new Error(`the Temporal ${service} service exited`);
+        return portOpen(port);
+      });
+    } catch (error) {
+      throw new Error(`${error instanceof Error ? error.message : String(error)}; its output:\n${proc.output().slice(-4000)}`, { cause: error });
+    }
   };
   for (const service of SERVICES) await startService(service);
 
