@@ -7,21 +7,16 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connectToServer, settingsFromEnvironment, type TemporalSession } from '../../src/temporal/server';
+import type { TemporalSession } from '../../src/temporal/server';
 import { installRuntime } from '../../src/temporal/runtime';
-import { TASK_NAME_KEY, TASK_STATE_KEY, TASK_TAGS_KEY } from '../../src/model/search-attributes';
-import { provisionTemporalBinary } from '../../src/temporal/binary';
 import { catalogCheck } from './checks/catalog';
 import { assembleDemoWorkspace, scaleOutCheck } from './checks/scale-out';
 import { replayCheck, tlsCheck } from './checks/tls-and-replay';
 import { visibilityCheck } from './checks/visibility';
-import { makeTestCertificates } from './support/certs';
 import { workerStarter, type CheckContext } from './support/context';
 import { MailServer } from './support/mail-server';
-import { startPostgres } from './support/postgres';
-import { freePort, stopAll, waitFor } from './support/processes';
-import { provisionCluster } from './support/provision';
-import { startTemporalCluster } from './support/temporal-cluster';
+import { stopAll } from './support/processes';
+import { databaseWrites, describeError, standUpCluster } from './support/stand-up';
 import type { WorkerProcess } from '../support/worker-process';
 
 const began = Date.now();
@@ -30,37 +25,6 @@ const log = (line: string) => process.stdout.write(`[${stamp()}] ${line}\n`);
 
 const figures: [string, string][] = [];
 const checks: { name: string; ok: boolean; ms: number; error?: string }[] = [];
-
-function describeError(error: unknown): string {
-  if (!(error instanceof Error)) return String(error);
-  const cause = error.cause instanceof Error ? `\ncaused by: ${error.cause.message}` : '';
-  return `${error.stack ?? error.message}${cause}`;
-}
-
-/**
- * A new namespace and new search attributes reach every service's cache within seconds, not at once:
- * wait until a workflow start carrying whenflow's search attributes is accepted.
- */
-async function startsAccepted(session: TemporalSession): Promise<void> {
-  const queue = `probe-${randomBytes(4).toString('hex')}`;
-  let last = '';
-  await waitFor('workflow starts with whenflow\'s search attributes to be accepted', 120_000, async () => {
-    try {
-      const handle = await session.client.workflow.start('probe', {
-        taskQueue: queue,
-        workflowId: `${queue}-${Date.now()}`,
-        typedSearchAttributes: [{ key: TASK_STATE_KEY, value: 'running' }, { key: TASK_NAME_KEY, value: 'probe' }, { key: TASK_TAGS_KEY, value: ['probe'] }],
-      });
-      await handle.terminate('probe');
-      return true;
-    } catch (error) {
-      last = describeError(error);
-      return false;
-    }
-  }, 1000).catch((error: unknown) => {
-    throw new Error(`${error instanceof Error ? error.message : String(error)}: ${last}`);
-  });
-}
 
 async function check(name: string, run: () => Promise<void>): Promise<void> {
   const started = Date.now();
@@ -102,19 +66,9 @@ async function main(): Promise<number> {
   }
 
   try {
-    const binaries = await provisionCluster(log);
-    // The Temporal CLI (for `temporal workflow list`) is the one the rest of whenflow uses.
-    if (!(await provisionTemporalBinary(log))) throw new Error('the Temporal CLI is missing and cannot be built (no Go toolchain)');
-    log(`cluster: temporal-server ${binaries.temporalServer}, temporal-sql-tool ${binaries.sqlTool}, schemas from ${binaries.serverSource}`);
-    const certs = makeTestCertificates(join(root, 'certs'));
-    const postgres = await startPostgres({ bin: binaries.postgresBin, root: join(root, 'postgres'), port: await freePort(), log });
-    const cluster = await startTemporalCluster({ binaries, postgres, certs, root: join(root, 'temporal'), log });
-    const settings = settingsFromEnvironment(cluster.clientEnv);
-    if (!settings) throw new Error('no connection settings from the cluster environment');
-    // Connecting registers whenflow's search attributes in the SQL visibility store.
-    session = await connectToServer(settings);
-    await startsAccepted(session);
-    log(`cluster: search attributes WhenflowState, WhenflowName, WhenflowTags registered in namespace ${cluster.namespace}`);
+    const stood = await standUpCluster(root, log);
+    const { cluster, postgres } = stood;
+    session = stood.session;
     await mail.start();
     log(`cluster: mail service on ${mail.url}`);
 
@@ -145,8 +99,8 @@ async function main(): Promise<number> {
     });
     const cpu = cluster.cpuMs();
     figures.push(['server CPU', Object.entries(cpu).map(([service, ms]) => `${service} ${(ms / 1000).toFixed(1)} s`).join(', ')]);
-    const writes = postgres.query("select sum(tup_inserted + tup_updated + tup_deleted) || ' rows written, ' || sum(xact_commit) || ' commits' from pg_stat_database where datname like 'temporal%'");
-    figures.push(['database', writes]);
+    const writes = databaseWrites(postgres);
+    figures.push(['database', `${writes.rows} rows written, ${writes.commits} commits, ${(writes.walBytes / 1e6).toFixed(0)} MB of WAL in temporal and temporal_visibility`]);
   } catch (error) {
     const message = error instanceof Error ? (error.stack ?? error.message) : String(error);
     checks.push({ name: 'cluster set-up', ok: false, ms: 0, error: message });

@@ -11,6 +11,11 @@ import type { MailServer } from '../support/mail-server';
 const repo = join(import.meta.dirname, '..', '..', '..');
 export const SCALE_OUT_TASKS = 300;
 const WORKERS = 3;
+/**
+ * Steps each worker takes on at once. Three workers, four Temporal services and PostgreSQL share two
+ * cores here: a worker that takes more work than it can run lets it wait past its heartbeat timeout.
+ */
+const STEPS_PER_WORKER = 10;
 
 /**
  * The repository's demo workspace (steps/, connectors/, samples/) with one change: the mailer talks to
@@ -98,13 +103,14 @@ async function startBatch(context: CheckContext, inputs: DemoInput[], taskQueue:
  */
 export async function scaleOutCheck(context: CheckContext, workspace: string, mail: MailServer): Promise<{ taskIds: string[]; workers: WorkerProcess[] }> {
   const taskQueue = `cluster-demo-${context.runId}`;
-  const workers = Array.from({ length: WORKERS }, () => context.startWorker({ workspace, taskQueue, env: { WHENFLOW_CLUSTER_MAIL_URL: mail.url } }));
+  const startWorker = () => context.startWorker({ workspace, taskQueue, env: { WHENFLOW_CLUSTER_MAIL_URL: mail.url }, args: ['--max-concurrent-steps', String(STEPS_PER_WORKER)] });
+  const workers = Array.from({ length: WORKERS }, startWorker);
   context.log(`scale-out: ${WORKERS} worker processes on task queue ${taskQueue} (pids ${workers.map((w) => w.pid).join(', ')})`);
 
   // Reference: one fault-free task per sample.
   const references = SAMPLES.map((_, variant) => demoInput(context.runId, 'ref', variant));
   const referenceIds = await startBatch(context, references, taskQueue, 'reference');
-  const referenceTasks = await settleAll(context.client, referenceIds, 180_000);
+  const referenceTasks = await settleAll(context.client, referenceIds, 180_000, `run-${context.runId}`);
   const expected = referenceTasks.map((task, variant) => shape(task, references[variant]!));
   for (const reference of expected) assert.equal(reference.state, 'done', 'the fault-free reference tasks end done');
 
@@ -123,7 +129,7 @@ export async function scaleOutCheck(context: CheckContext, workspace: string, ma
   const victim = workers[1]!;
   const { signal } = await victim.kill('SIGKILL');
   assert.equal(signal, 'SIGKILL');
-  workers[1] = context.startWorker({ workspace, taskQueue, env: { WHENFLOW_CLUSTER_MAIL_URL: mail.url } });
+  workers[1] = startWorker();
   context.log(`scale-out: worker ${victim.pid} killed with SIGKILL after ${deliveredToBatch()} deliveries; started ${workers[1].pid} in its place`);
 
   await until('half of the batch delivered its mail', 300_000, async () => (deliveredToBatch() >= SCALE_OUT_TASKS / 2 ? true : undefined));
@@ -132,7 +138,7 @@ export async function scaleOutCheck(context: CheckContext, workspace: string, ma
   await context.cluster.restart('history');
   context.log(`scale-out: history service restarted (pid ${historyBefore} → ${context.cluster.processes().history.pid}, ${Date.now() - restartStarted} ms) after ${deliveredToBatch()} deliveries`);
 
-  const settled = await settleAll(context.client, ids, 600_000);
+  const settled = await settleAll(context.client, ids, 600_000, `run-${context.runId}`);
   const elapsed = (Date.now() - started) / 1000;
 
   let stepRuns = 0;
