@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { Connection, type TLSConfig } from '@temporalio/client';
+import type { HistoryAndWorkflowId } from '@temporalio/common';
 import { Worker } from '@temporalio/worker';
 import { workflowBundle } from '../../../src/worker';
 import { whenflow } from '../../support/cli';
@@ -49,17 +50,35 @@ export async function tlsCheck(context: CheckContext): Promise<void> {
   context.figure('TLS', 'workers, whenflow and temporal CLI over mutual TLS (test CA); plain and certificate-less connections refused');
 }
 
-/** Every task history on the cluster (parents and subtasks) replays exactly with the current code. */
+/**
+ * Every task history on the cluster (parents and subtasks) replays exactly with the current code. The
+ * histories also show what the faults did: workflow tasks that timed out on a dead worker's sticky queue
+ * and step executions that started again after a timeout.
+ */
 export async function replayCheck(context: CheckContext): Promise<number> {
-  const histories = context.client.workflow.list({ query: 'WorkflowType = "taskWorkflow"' }).intoHistories({ concurrency: 4 });
+  const seen = { workflowTaskTimeouts: 0, activityTimeouts: 0, laterAttempts: 0 };
+  const source = context.client.workflow.list({ query: 'WorkflowType = "taskWorkflow"' }).intoHistories({ concurrency: 4 });
+  async function* counted(): AsyncGenerator<HistoryAndWorkflowId> {
+    for await (const item of source) {
+      for (const event of item.history.events ?? []) {
+        if (event.workflowTaskTimedOutEventAttributes) seen.workflowTaskTimeouts += 1;
+        if (event.activityTaskTimedOutEventAttributes) seen.activityTimeouts += 1;
+        if ((event.activityTaskStartedEventAttributes?.attempt ?? 1) > 1) seen.laterAttempts += 1;
+      }
+      yield item;
+    }
+  }
   const failures: string[] = [];
   let replayed = 0;
-  for await (const result of Worker.runReplayHistories({ workflowBundle: await workflowBundle() }, histories)) {
+  for await (const result of Worker.runReplayHistories({ workflowBundle: await workflowBundle() }, counted())) {
     replayed += 1;
     if (result.error) failures.push(`${result.workflowId}: ${String(result.error)}`);
   }
   assert.deepEqual(failures, [], 'every history replays');
   assert.ok(replayed >= context.taskIds.length, `replayed ${replayed} histories, at least the ${context.taskIds.length} tasks started`);
+  // The SIGKILL left work behind on the dead worker that other workers took over after a timeout.
+  assert.ok(seen.workflowTaskTimeouts + seen.activityTimeouts > 0, 'the killed worker held work that timed out and ran elsewhere');
   context.figure('replay', `${replayed} task histories (parents and subtasks) replayed exactly`);
+  context.figure('work taken over after the kill', `${seen.workflowTaskTimeouts} workflow tasks timed out, ${seen.activityTimeouts} activity attempts timed out, ${seen.laterAttempts} activities completed on a later attempt`);
   return replayed;
 }
