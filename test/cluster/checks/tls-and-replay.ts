@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { Connection, type TLSConfig } from '@temporalio/client';
 import type { HistoryAndWorkflowId } from '@temporalio/common';
+import type { temporal } from '@temporalio/proto';
 import { Worker } from '@temporalio/worker';
 import { workflowBundle } from '../../../src/worker';
 import { whenflow } from '../../support/cli';
@@ -60,7 +61,9 @@ export async function replayCheck(context: CheckContext): Promise<number> {
   const source = context.client.workflow.list({ query: 'WorkflowType = "taskWorkflow"' }).intoHistories({ concurrency: 4 });
   async function* counted(): AsyncGenerator<HistoryAndWorkflowId> {
     for await (const item of source) {
-      for (const event of item.history.events ?? []) {
+      // The client lists histories as decoded protobuf objects.
+      const history = item.history as temporal.api.history.v1.IHistory | undefined;
+      for (const event of history?.events ?? []) {
         if (event.workflowTaskTimedOutEventAttributes) seen.workflowTaskTimeouts += 1;
         if (event.activityTaskTimedOutEventAttributes) seen.activityTimeouts += 1;
         if ((event.activityTaskStartedEventAttributes?.attempt ?? 1) > 1) seen.laterAttempts += 1;
