@@ -47,6 +47,8 @@ interface Round {
   machineBusy: number;
   /** Activities of the round's tasks that completed only on a later attempt (an earlier one timed out). */
   retried: number;
+  /** Tasks that did not end done (whenflow: in error after its step's attempts; baseline: failed). */
+  failed: number;
   ids: string[];
 }
 
@@ -70,10 +72,48 @@ async function startOne(client: Client, side: Side, taskQueue: string): Promise<
   return { id: handle.workflowId, done: handle.result() };
 }
 
-async function batch(client: Client, side: Side, taskQueue: string, tasks: number): Promise<string[]> {
+/**
+ * Starts `tasks` at once and waits until each has settled: done, or (whenflow) in error — a task in
+ * error stays open and would be waited for for ever, so the task queue's tasks in error are looked up
+ * in visibility every few seconds. Returns the IDs and how many did not end well.
+ */
+async function batch(client: Client, side: Side, taskQueue: string, tasks: number): Promise<{ ids: string[]; failed: number }> {
   const started = await Promise.all(Array.from({ length: tasks }, () => startOne(client, side, taskQueue)));
-  await Promise.all(started.map((s) => s.done));
-  return started.map((s) => s.id);
+  const failed = new Set<string>();
+  const waiting = new Map<string, () => void>();
+  const settled = started.map(
+    (s) =>
+      new Promise<void>((resolve) => {
+        waiting.set(s.id, resolve);
+        s.done.then(
+          () => resolve(),
+          () => {
+            failed.add(s.id);
+            resolve();
+          },
+        );
+      }),
+  );
+  let watching = true;
+  const watcher = (async () => {
+    while (watching) {
+      await new Promise((resolve) => setTimeout(resolve, 3000));
+      if (!watching || side !== 'whenflow') continue;
+      try {
+        for await (const execution of client.workflow.list({ query: `TaskQueue = "${taskQueue}" AND WhenflowState = "error"` })) {
+          if (failed.has(execution.workflowId)) continue;
+          failed.add(execution.workflowId);
+          waiting.get(execution.workflowId)?.();
+        }
+      } catch {
+        // Visibility may be briefly unavailable; look again next time.
+      }
+    }
+  })();
+  await Promise.all(settled);
+  watching = false;
+  await watcher;
+  return { ids: started.map((s) => s.id), failed: failed.size };
 }
 
 async function round(options: {
@@ -96,7 +136,7 @@ async function round(options: {
     const writes0 = options.writes();
     const machine0 = machineCpu();
     const t0 = performance.now();
-    const ids = await batch(options.client, options.side, taskQueue, TASKS);
+    const { ids, failed } = await batch(options.client, options.side, taskQueue, TASKS);
     const ms = performance.now() - t0;
     const machine1 = machineCpu();
     // PostgreSQL's statistics are flushed by each backend within about a second.
@@ -116,12 +156,13 @@ async function round(options: {
       walBytesPerStep: writes0 && writes1 ? (writes1.walBytes - writes0.walBytes) / steps : NaN,
       machineBusy: (machine1.busy - machine0.busy) / (machine1.total - machine0.total),
       retried: await retriedActivities(options.client, ids),
+      failed,
       ids,
     };
     log(
       `  ${options.target}, ${options.side}, ${options.workers} worker(s): ${fmt(result.tasksPerSecond)} tasks/s, server ${fmt(result.serverMsPerStep)} ms CPU/step, workers ${fmt(result.workerMsPerStep)} ms CPU/step` +
         (Number.isFinite(result.rowsPerStep) ? `, ${fmt(result.rowsPerStep)} rows / ${fmt(result.commitsPerStep)} commits / ${fmt(result.walBytesPerStep, 0)} WAL bytes per step` : '') +
-        `, machine ${fmt(result.machineBusy * 100, 0)}% busy, ${result.retried} activities retried after a timeout`,
+        `, machine ${fmt(result.machineBusy * 100, 0)}% busy, ${result.retried} activities retried after a timeout, ${result.failed} tasks not done`,
     );
     return result;
   } finally {
@@ -179,7 +220,7 @@ try {
   const clusterB = await sample(stood.session.client, find('cluster', 'baseline', 1).ids);
 
   const row = (r: Round) =>
-    `| ${r.target} | ${r.side} | ${r.workers} | **${fmt(r.tasksPerSecond)}** | ${fmt(r.tasksPerSecond * STEPS)} | ${fmt(r.serverMsPerStep)} ms | ${fmt(r.workerMsPerStep)} ms | ${Number.isFinite(r.rowsPerStep) ? `${fmt(r.rowsPerStep)} / ${fmt(r.commitsPerStep)} / ${fmt(r.walBytesPerStep / 1024)} KiB` : '—'} | ${fmt(r.machineBusy * 100, 0)}% | ${r.retried} |`;
+    `| ${r.target} | ${r.side} | ${r.workers} | **${fmt(r.tasksPerSecond)}** | ${fmt(r.tasksPerSecond * STEPS)} | ${fmt(r.serverMsPerStep)} ms | ${fmt(r.workerMsPerStep)} ms | ${Number.isFinite(r.rowsPerStep) ? `${fmt(r.rowsPerStep)} / ${fmt(r.commitsPerStep)} / ${fmt(r.walBytesPerStep / 1024)} KiB` : '—'} | ${fmt(r.machineBusy * 100, 0)}% | ${r.retried} | ${r.failed} |`;
   const order = (['cluster', 'dev server'] as Target[]).flatMap((target) => (['whenflow', 'baseline'] as Side[]).flatMap((side) => rounds.filter((r) => r.target === target && r.side === side)));
   const w1 = find('cluster', 'whenflow', 1);
   const b1 = find('cluster', 'baseline', 1);
@@ -194,11 +235,11 @@ try {
     `- Command: \`node --import tsx bench/p5-cluster.ts\` (one round of ${TASKS} tasks started at once per configuration, after a warm-up of ${WARMUP} tasks per worker; ${fmt((Date.now() - began) / 60_000, 0)} minutes including the cluster's start)`,
     `- Cluster: PostgreSQL 15 (fsync on) and the Temporal server v1.29.1 as four processes (history, matching, frontend, worker; 4 history shards), SQL visibility, frontend behind mutual TLS — the set-up of \`npm run test:cluster\`. Dev server: \`startDevServer()\` (Temporal CLI, SQLite in memory). Workers: separate \`whenflow worker\` processes on \`bench/workspaces/chain\` (steps s06..s10), or processes of \`bench/p5-baseline-worker.ts\` (the P3 baseline: activities s06..s10), default settings.`,
     '',
-    '| server | side | worker processes | tasks/s | steps/s | server CPU per step | worker CPU per step | per step: rows written / transactions (reads included) / WAL | machine busy | activities retried after a timeout |',
-    '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    '| server | side | worker processes | tasks/s | steps/s | server CPU per step | worker CPU per step | per step: rows written / transactions (reads included) / WAL | machine busy | activities retried after a timeout | tasks not done |',
+    '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
     ...order.map(row),
     '',
-    `An activity retried after a timeout is one whose first attempt never reported back (no worker died in P5; this benchmark does not establish why the attempt was lost — a long poll that gave up on the saturated machine just as the server handed it a task is the likely cause); whenflow's step activities heartbeat and are retried after at most 15 s, the baseline's activities (no heartbeat, 2-minute start-to-close timeout) only after 2 minutes — a few of those decide a baseline round's time.`,
+    `An activity retried after a timeout is one whose first attempt never reported back (no worker died in P5; this benchmark does not establish why the attempt was lost — a long poll that gave up on the saturated machine just as the server handed it a task is the likely cause); whenflow's step activities heartbeat and are retried after at most 15 s, the baseline's activities (no heartbeat, 2-minute start-to-close timeout) only after 2 minutes — a few of those decide a baseline round's time. A whenflow task whose step lost all of its 3 attempts ends in \`error\` (counted as not done; \`whenflow task resume\` would run the step again).`,
     '',
     `With one worker process, whenflow on the cluster ran **${fmt(w1.tasksPerSecond / b1.tasksPerSecond, 2)}×** the baseline's throughput on the same cluster, and **${fmt(w1.tasksPerSecond / d1.tasksPerSecond, 2)}×** its own throughput on the dev server.`,
     '',
