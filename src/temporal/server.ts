@@ -1,10 +1,10 @@
-import { readFileSync } from 'node:fs';
-import { Client, Connection, isGrpcServiceError } from '@temporalio/client';
+import { Client, Connection, isGrpcServiceError, type TLSConfig } from '@temporalio/client';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { NativeConnection } from '@temporalio/worker';
 import { TASK_SEARCH_ATTRIBUTES } from '../model/search-attributes';
 import { provisionTemporalBinary, type Log } from './binary';
 import { spawnDevServer, type SpawnDevServerOptions } from './dev-server';
+import { tlsFromEnvironment } from './tls-settings';
 
 /** A live connection to a Temporal service: for clients, for workers, and how to let go of it. */
 export interface TemporalSession {
@@ -68,7 +68,7 @@ export interface ExistingServerSettings {
   address: string;
   namespace: string;
   apiKey?: string;
-  tls?: { clientCertPair?: { crt: Buffer; key: Buffer } } | boolean;
+  tls?: TLSConfig | boolean;
   /** Where the address came from, for messages; default: TEMPORAL_ADDRESS. */
   source?: string;
   /** What to do when the service cannot be reached. */
@@ -79,9 +79,7 @@ export interface ExistingServerSettings {
 
 export function settingsFromEnvironment(env: NodeJS.ProcessEnv = process.env): ExistingServerSettings | null {
   if (!env.TEMPORAL_ADDRESS) return null;
-  const cert = env.TEMPORAL_TLS_CLIENT_CERT_PATH;
-  const key = env.TEMPORAL_TLS_CLIENT_KEY_PATH;
-  const tls = cert && key ? { clientCertPair: { crt: readFileSync(cert), key: readFileSync(key) } } : env.TEMPORAL_TLS === 'true' || Boolean(env.TEMPORAL_API_KEY);
+  const tls = tlsFromEnvironment(env);
   return {
     address: env.TEMPORAL_ADDRESS,
     namespace: env.TEMPORAL_NAMESPACE ?? 'default',
