@@ -9,7 +9,7 @@ import { DEFAULT_TASK_QUEUE } from '../../worker';
 import { withSession } from '../connect';
 import { UsageError } from '../errors';
 import { readTaskData } from '../input';
-import { describeConflict, formatEvent, formatFinal, toRunJson } from '../output';
+import { describeConflict, formatAttention, formatEvent, formatFinal, toRunJson } from '../output';
 import { readWorkspace } from '../input';
 import { table } from '../table';
 
@@ -135,15 +135,18 @@ export async function taskLog(taskId: string, opts: { changes: boolean; logs: bo
         else showProgress(io.out)(event);
       });
       if (!opts.json) io.out(pc.dim(`task is ${final.state}`));
+      if (!opts.json && final.attention) io.out(formatAttention(final.attention).join('\n'));
       return;
     }
-    const snapshot: TaskSnapshot = await getTask(client, taskId);
+    const snapshot = await getTask(client, taskId);
     selectTrace(snapshot.trace, opts).forEach(show);
     // A step whose changes were not kept (or were replaced by an update) ran all the same: say so.
     for (const conflict of snapshot.conflicts) {
       if (opts.step && conflict.dropped !== opts.step && conflict.kept !== opts.step) continue;
       io.out(opts.json ? JSON.stringify({ conflict }) : pc.yellow(`conflict  ${describeConflict(conflict)}`));
     }
+    // A task in attention: why no step matches its data.
+    if (snapshot.attention) io.out(opts.json ? JSON.stringify({ attention: snapshot.attention }) : formatAttention(snapshot.attention).join('\n'));
   });
 }
 
