@@ -274,18 +274,21 @@ Example:
     .description('Run scenario tests (default folder: <workspace>/scenarios) as real tasks on a test server')
     .addOption(workspaceOption())
     .option('--filter <text>', 'only scenarios whose name or file contains this text')
+    .option('--time-skipping', "run on Temporal's time-skipping test server: parks and deadlines take no wall time (needs Java; Maven once)", false)
     .addOption(jsonOption())
     .addHelpText(
       'after',
       `
-A scenario file (YAML or JSON): name, data (or dataFile), expectedSteps (in order, or { set: [...] }),
-expectedState (default done), validateFinalState (dot path → value, or a type name such as String).
+A scenario file (YAML or JSON): name, data (or dataFile), updates (data sent once a step has run:
+[{ afterStep: name, data: {…} }]), expectedSteps (in order, or { set: [...] }), expectedState (default
+done; waiting: judged as soon as the task waits), validateFinalState (dot path → value, or a type name).
 Exit codes: 0 every scenario passed; 1 a scenario failed; 2 invalid scenario files or workspace.
 
 Example:
-  whenflow test -w .`,
+  whenflow test -w .
+  whenflow test -w . --time-skipping`,
     )
-    .action(async (dir: string | undefined, opts: { workspace: string; filter?: string; json: boolean }) => setExitCode(await testCommand(dir, opts, io)));
+    .action(async (dir: string | undefined, opts: { workspace: string; filter?: string; timeSkipping: boolean; json: boolean }) => setExitCode(await testCommand(dir, opts, io)));
 
   program
     .command('workspace')

@@ -17,6 +17,8 @@ import { cacheDir, type Log } from './binary';
 export const TEST_SERVER_ARTIFACT = 'io.temporal:temporal-test-server';
 export const TEST_SERVER_VERSION = '1.31.0';
 const MAIN_CLASS = 'io.temporal.testserver.TestServer';
+/** Versioned with its contents: a launcher written by an older whenflow is replaced, not reused. */
+const LAUNCHER_NAME = 'launcher-2';
 
 export class TimeSkippingUnavailableError extends Error {
   constructor(message: string) {
@@ -41,7 +43,7 @@ function onPath(name: string): string | null {
 
 /** Where the launcher of the cached test server lives. */
 export function testServerLauncherPath(): string {
-  return join(cacheDir(), `temporal-test-server-${TEST_SERVER_VERSION}`, 'temporal-test-server');
+  return join(cacheDir(), `temporal-test-server-${TEST_SERVER_VERSION}`, LAUNCHER_NAME);
 }
 
 const POM = `<project xmlns="http://maven.apache.org/POM/4.0.0">
@@ -98,7 +100,7 @@ export async function provisionTestServer(log: Log = (line) => process.stderr.wr
     const classpath = readFileSync(join(staging, 'classpath.txt'), 'utf8').trim();
     if (!classpath) throw new Error('Maven resolved an empty classpath for the test server');
     writeFileSync(join(dir, 'classpath.txt'), classpath);
-    const script = `#!/bin/sh\n# Temporal's time-skipping test server ${TEST_SERVER_VERSION}; arguments: <port>\nexec java -cp "$(cat '${join(dir, 'classpath.txt')}')" ${MAIN_CLASS} "$@"\n`;
+    const script = `#!/bin/sh\n# Temporal's time-skipping test server ${TEST_SERVER_VERSION}; arguments: <port>. Its output goes to stderr: stdout of whenflow commands is theirs.\nexec java -cp "$(cat '${join(dir, 'classpath.txt')}')" ${MAIN_CLASS} "$@" 1>&2\n`;
     writeFileSync(join(staging, 'launcher'), script);
     chmodSync(join(staging, 'launcher'), 0o755);
     renameSync(join(staging, 'launcher'), launcher);

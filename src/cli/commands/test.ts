@@ -1,19 +1,27 @@
 import pc from 'picocolors';
 import { formatScenarioReport, runScenarios } from '../../testing';
-import { EXIT } from '../errors';
+import { EXIT, UsageError } from '../errors';
+import { TimeSkippingUnavailableError } from '../../temporal/time-skipping';
 import type { Io } from './task';
 
 /**
  * `whenflow test [DIR]`: every scenario file of DIR (default <workspace>/scenarios) as a real task on a
  * test server. Returns the exit code: 0 all passed, 1 a scenario failed, 2 invalid scenarios or workspace.
  */
-export async function testCommand(dir: string | undefined, opts: { workspace: string; filter?: string; json: boolean }, io: Io): Promise<number> {
-  const outcome = await runScenarios({
-    workspace: opts.workspace,
-    ...(dir ? { dir } : {}),
-    ...(opts.filter ? { filter: opts.filter } : {}),
-    log: (line) => io.err(pc.dim(line)),
-  });
+export async function testCommand(dir: string | undefined, opts: { workspace: string; filter?: string; timeSkipping?: boolean; json: boolean }, io: Io): Promise<number> {
+  let outcome: Awaited<ReturnType<typeof runScenarios>>;
+  try {
+    outcome = await runScenarios({
+      workspace: opts.workspace,
+      ...(dir ? { dir } : {}),
+      ...(opts.filter ? { filter: opts.filter } : {}),
+      ...(opts.timeSkipping ? { timeSkipping: true } : {}),
+      log: (line) => io.err(pc.dim(line)),
+    });
+  } catch (error) {
+    if (error instanceof TimeSkippingUnavailableError) throw new UsageError(error.message);
+    throw error;
+  }
   if (opts.json) io.out(JSON.stringify(outcome));
   else io.out(formatScenarioReport(outcome.results, { color: pc.isColorSupported, problems: outcome.problems }));
   if (outcome.problems.length > 0) return EXIT.usage;

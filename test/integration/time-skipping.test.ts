@@ -1,0 +1,49 @@
+/** Scenarios and test environments on Temporal's time-skipping test server: an hour-long park takes no wall time. */
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestEnvironment, type TestEnvironment } from '../../src/testing';
+import { whenflow } from '../support/cli';
+
+const workspace = join(import.meta.dirname, '..', 'workspaces', 'approval');
+
+describe('whenflow test --time-skipping', () => {
+  it('passes a scenario with a one-hour park and an update sent mid-run, in seconds', async () => {
+    const started = Date.now();
+    const result = await whenflow(['test', '-w', workspace, '--time-skipping', '--json']);
+    const elapsed = Date.now() - started;
+    const outcome = JSON.parse(result.stdout) as { results: { name: string; passed: boolean; failures: unknown[] }[]; problems: unknown[] };
+    expect(outcome.problems).toEqual([]);
+    expect(outcome.results).toEqual([
+      { name: 'approved an hour later, after the reminder', file: 'approved-after-reminder.yaml', passed: true, failures: [] },
+      { name: 'without an answer the expense waits for approval', file: 'still-waiting.yaml', passed: true, failures: [] },
+    ]);
+    expect(result.code).toBe(0);
+    // Server start included; the hour of the park is skipped.
+    expect(elapsed).toBeLessThan(60_000);
+  });
+
+  it('fails a scenario whose update never gets sent, saying which step never ran', async () => {
+    const result = await whenflow(['test', join(workspace, 'failing-scenarios'), '-w', workspace, '--time-skipping', '--json']);
+    expect(result.code).toBe(1);
+    const outcome = JSON.parse(result.stdout) as { results: { passed: boolean; failures: { what: string; actual: string }[] }[] };
+    expect(outcome.results[0]!.passed).toBe(false);
+    expect(outcome.results[0]!.failures).toContainEqual({ what: 'updates', expected: 'data sent after approve', actual: 'approve never ran, so 1 update was not sent' });
+  });
+});
+
+describe('createTestEnvironment({ timeSkipping: true })', () => {
+  let env: TestEnvironment;
+  beforeAll(async () => {
+    env = await createTestEnvironment({ workspace, timeSkipping: true });
+  }, 120_000);
+  afterAll(() => env?.close());
+
+  it('runs a task through an hour-long park without waiting for it', async () => {
+    const started = Date.now();
+    const final = await env.runTask({ expense: { status: 'new', amount: 5 } }, { timeoutMs: 30_000 });
+    expect(Date.now() - started).toBeLessThan(30_000);
+    expect(final.state).toBe('attention');
+    expect(final.trace.map((entry) => entry.step)).toEqual(['request_approval', 'remind']);
+    expect(final.data).toEqual({ expense: { status: 'awaiting-approval', amount: 5, reminded: true } });
+  });
+});
