@@ -294,7 +294,7 @@ Example:
     .command('workspace')
     .description('Workspace tools')
     .command('check')
-    .description('Validate steps, connectors and whenflow.yaml; list every problem')
+    .description('Validate steps, connectors and whenflow.yaml (problems: exit 2); warn about never-matching conditions, shadowed steps, unknown keys and overlapping writes')
     .addOption(workspaceOption())
     .addOption(jsonOption())
     .action((opts: { workspace: string; json: boolean }) => workspaceCheck(opts, io));

@@ -29,6 +29,8 @@ export interface RunScenariosOptions {
    * so waits of hours take no wall time. Scenarios then run one after another.
    */
   timeSkipping?: boolean;
+  /** Called with each scenario's settled task (e.g. to record what its steps wrote). */
+  onSettled?: (scenario: Scenario, snapshot: TaskSnapshot) => void;
 }
 
 /** Where scenarios run: a Temporal server, a client on it, and (time-skipping) a way to let time jump. */
@@ -84,7 +86,7 @@ export async function runScenarios(options: RunScenariosOptions): Promise<RunSce
     const worker = await createTaskWorker({ connection: session.nativeConnection, namespace: session.namespace, workspace: ws.dir, taskQueue });
     log(`running ${scenarios.length} scenario${scenarios.length === 1 ? '' : 's'} on ${session.address}${session.skipTime ? ' (time-skipping)' : ''} (task queue ${taskQueue})`);
     const runAndReport = async (scenario: Scenario) => {
-      const result = await runOne(session, ws, taskQueue, scenario, log);
+      const result = await runOne(session, ws, taskQueue, scenario, log, options.onSettled);
       log(`${result.passed ? '✓' : '✗'} ${scenario.name}`);
       return result;
     };
@@ -113,7 +115,7 @@ async function remainingPark(clock: NonNullable<ScenarioSession['skipTime']>, ha
   return remaining > 0 ? remaining + 1 : null;
 }
 
-async function runOne(session: ScenarioSession, ws: Workspace, taskQueue: string, scenario: Scenario, log: (line: string) => void): Promise<ScenarioResult> {
+async function runOne(session: ScenarioSession, ws: Workspace, taskQueue: string, scenario: Scenario, log: (line: string) => void, onSettled?: RunScenariosOptions['onSettled']): Promise<ScenarioResult> {
   const client = session.client;
   const timeoutMs = scenario.timeoutMs ?? DEFAULT_SCENARIO_TIMEOUT_MS;
   const updates = scenario.updates ?? [];
@@ -162,6 +164,7 @@ async function runOne(session: ScenarioSession, ws: Workspace, taskQueue: string
     }
     const snapshot: TaskSnapshot = await getTask(client, taskId);
     ended = isTerminal(snapshot.state);
+    onSettled?.(scenario, snapshot);
     const result = evaluateScenario(scenario, snapshot);
     const unsent = updates.slice(sent);
     if (unsent.length > 0) {

@@ -1,4 +1,6 @@
 import pc from 'picocolors';
+import { resolve } from 'node:path';
+import { recordObservedWrites } from '../../analysis';
 import { formatScenarioReport, runScenarios } from '../../testing';
 import { EXIT, UsageError } from '../errors';
 import { TimeSkippingUnavailableError } from '../../temporal/time-skipping';
@@ -10,6 +12,8 @@ import type { Io } from './task';
  */
 export async function testCommand(dir: string | undefined, opts: { workspace: string; filter?: string; timeSkipping?: boolean; json: boolean }, io: Io): Promise<number> {
   let outcome: Awaited<ReturnType<typeof runScenarios>>;
+  // The paths each step was seen writing: `workspace check` looks for steps that write the same paths.
+  const writes: Record<string, Set<string>> = {};
   try {
     outcome = await runScenarios({
       workspace: opts.workspace,
@@ -17,11 +21,15 @@ export async function testCommand(dir: string | undefined, opts: { workspace: st
       ...(opts.filter ? { filter: opts.filter } : {}),
       ...(opts.timeSkipping ? { timeSkipping: true } : {}),
       log: (line) => io.err(pc.dim(line)),
+      onSettled: (_scenario, snapshot) => {
+        for (const entry of snapshot.trace) for (const path of entry.changed) (writes[entry.step] ??= new Set()).add(path);
+      },
     });
   } catch (error) {
     if (error instanceof TimeSkippingUnavailableError) throw new UsageError(error.message);
     throw error;
   }
+  if (outcome.problems.length === 0) await recordObservedWrites(resolve(opts.workspace), writes).catch((error: unknown) => io.err(pc.yellow(`could not record the observed writes: ${String(error)}`)));
   if (opts.json) io.out(JSON.stringify(outcome));
   else io.out(formatScenarioReport(outcome.results, { color: pc.isColorSupported, problems: outcome.problems }));
   if (outcome.problems.length > 0) return EXIT.usage;
