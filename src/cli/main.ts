@@ -275,6 +275,7 @@ Example:
     .addOption(workspaceOption())
     .option('--filter <text>', 'only scenarios whose name or file contains this text')
     .option('--time-skipping', "run on Temporal's time-skipping test server: parks and deadlines take no wall time (needs Java; Maven once)", false)
+    .option('--coverage', 'report the steps that ran and the condition constraints and $or branches exercised, and list those never exercised', false)
     .addOption(jsonOption())
     .addHelpText(
       'after',
@@ -288,7 +289,7 @@ Example:
   whenflow test -w .
   whenflow test -w . --time-skipping`,
     )
-    .action(async (dir: string | undefined, opts: { workspace: string; filter?: string; timeSkipping: boolean; json: boolean }) => setExitCode(await testCommand(dir, opts, io)));
+    .action(async (dir: string | undefined, opts: { workspace: string; filter?: string; timeSkipping: boolean; coverage: boolean; json: boolean }) => setExitCode(await testCommand(dir, opts, io)));
 
   program
     .command('workspace')

@@ -6,6 +6,7 @@ import { isSettled, isTerminal, type TaskSnapshot } from '../model/task';
 import { installRuntime } from '../temporal/runtime';
 import { openSession } from '../temporal/server';
 import { createTimeSkippingEnvironment } from '../temporal/time-skipping';
+import { coverageOfTask, coverageReport, type CoverageHits, type CoverageReport } from '../analysis/coverage';
 import { eventsQuery, progressQuery } from '../workflows/api';
 import type { TaskEventPage } from '../model/events';
 import { createTaskWorker } from '../worker';
@@ -29,6 +30,8 @@ export interface RunScenariosOptions {
    * so waits of hours take no wall time. Scenarios then run one after another.
    */
   timeSkipping?: boolean;
+  /** Also report which steps ran and which condition constraints and `$or` branches were exercised. */
+  coverage?: boolean;
   /** Called with each scenario's settled task (e.g. to record what its steps wrote). */
   onSettled?: (scenario: Scenario, snapshot: TaskSnapshot) => void;
 }
@@ -62,6 +65,8 @@ export interface RunScenariosOutcome {
   results: ScenarioResult[];
   /** Workspace and scenario-file problems; when there are any, nothing was run. */
   problems: ScenarioProblem[];
+  /** With `coverage`: steps that ran, constraints and branches exercised, and those never exercised. */
+  coverage?: CoverageReport;
 }
 
 /**
@@ -85,8 +90,12 @@ export async function runScenarios(options: RunScenariosOptions): Promise<RunSce
     const taskQueue = `whenflow-scenarios-${randomUUID()}`;
     const worker = await createTaskWorker({ connection: session.nativeConnection, namespace: session.namespace, workspace: ws.dir, taskQueue });
     log(`running ${scenarios.length} scenario${scenarios.length === 1 ? '' : 's'} on ${session.address}${session.skipTime ? ' (time-skipping)' : ''} (task queue ${taskQueue})`);
+    const hits: CoverageHits | null = options.coverage ? new Map() : null;
     const runAndReport = async (scenario: Scenario) => {
-      const result = await runOne(session, ws, taskQueue, scenario, log, options.onSettled);
+      const result = await runOne(session, ws, taskQueue, scenario, log, async (settled, snapshot) => {
+        options.onSettled?.(settled, snapshot);
+        if (hits) await coverageOfTask(session.client, snapshot.taskId, hits);
+      });
       log(`${result.passed ? '✓' : '✗'} ${scenario.name}`);
       return result;
     };
@@ -97,7 +106,7 @@ export async function runScenarios(options: RunScenariosOptions): Promise<RunSce
       for (const scenario of scenarios) out.push(await runAndReport(scenario));
       return out;
     });
-    return { results, problems: [] };
+    return { results, problems: [], ...(hits ? { coverage: coverageReport(ws.catalog.steps, hits) } : {}) };
   } finally {
     await session.close();
   }
@@ -115,7 +124,7 @@ async function remainingPark(clock: NonNullable<ScenarioSession['skipTime']>, ha
   return remaining > 0 ? remaining + 1 : null;
 }
 
-async function runOne(session: ScenarioSession, ws: Workspace, taskQueue: string, scenario: Scenario, log: (line: string) => void, onSettled?: RunScenariosOptions['onSettled']): Promise<ScenarioResult> {
+async function runOne(session: ScenarioSession, ws: Workspace, taskQueue: string, scenario: Scenario, log: (line: string) => void, onSettled?: (scenario: Scenario, snapshot: TaskSnapshot) => Promise<void>): Promise<ScenarioResult> {
   const client = session.client;
   const timeoutMs = scenario.timeoutMs ?? DEFAULT_SCENARIO_TIMEOUT_MS;
   const updates = scenario.updates ?? [];
@@ -164,7 +173,7 @@ async function runOne(session: ScenarioSession, ws: Workspace, taskQueue: string
     }
     const snapshot: TaskSnapshot = await getTask(client, taskId);
     ended = isTerminal(snapshot.state);
-    onSettled?.(scenario, snapshot);
+    await onSettled?.(scenario, snapshot);
     const result = evaluateScenario(scenario, snapshot);
     const unsent = updates.slice(sent);
     if (unsent.length > 0) {

@@ -31,6 +31,29 @@ describe('whenflow test --time-skipping', () => {
   });
 });
 
+describe('whenflow test --coverage', () => {
+  it('lists the steps that never ran and the constraints and $or branches never exercised', async () => {
+    const result = await whenflow(['test', '-w', workspace, '--time-skipping', '--coverage', '--json']);
+    expect(result.code).toBe(0);
+    const { coverage } = JSON.parse(result.stdout) as { coverage: { steps: { step: string; runs: number }[]; neverRan: string[]; neverExercised: { step: string; constraint: string; branch?: { index: number } }[] } };
+    expect(coverage.steps).toEqual([
+      { step: 'approve', runs: 1 },
+      { step: 'escalate', runs: 0 },
+      { step: 'remind', runs: 1 },
+      { step: 'request_approval', runs: 2 },
+    ]);
+    expect(coverage.neverRan).toEqual(['escalate']);
+    expect(coverage.neverExercised).toContainEqual({ step: 'approve', constraint: 'approval.overriddenBy: a String', branch: { group: '$or [ approval.approved: true | approval.overriddenBy: a String ]', index: 2 }, exercised: false });
+    expect(coverage.neverExercised).not.toContainEqual(expect.objectContaining({ step: 'approve', branch: expect.objectContaining({ index: 1 }) }));
+    expect(coverage.neverExercised.filter((item) => item.step === 'escalate').map((item) => item.constraint)).toEqual(['expense.status: "awaiting-approval"', 'approval.approved: false']);
+
+    const words = await whenflow(['test', '-w', workspace, '--time-skipping', '--coverage']);
+    expect(words.stdout).toContain('coverage: 3/4 steps ran');
+    expect(words.stdout).toContain('never ran: escalate');
+    expect(words.stdout).toContain('never taken: approve $or [ approval.approved: true | approval.overriddenBy: a String ] branch 2 (approval.overriddenBy: a String)');
+  });
+});
+
 describe('createTestEnvironment({ timeSkipping: true })', () => {
   let env: TestEnvironment;
   beforeAll(async () => {

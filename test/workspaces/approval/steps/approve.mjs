@@ -1,5 +1,8 @@
-/** The approver said yes: the expense is paid. */
-export const condition = { expense: { status: 'awaiting-approval' }, approval: { approved: true } };
+/** The approver said yes (or a manager overrode the approval): the expense is paid. */
+export const condition = {
+  expense: { status: 'awaiting-approval' },
+  approval: { $or: [{ approved: true }, { overriddenBy: String }] },
+};
 
 export const content = async () => {
   data.expense.status = 'paid';
