@@ -10,6 +10,7 @@ import { DEFAULT_WEBHOOK_PORT, webhookCommand } from './commands/webhook';
 import { testCommand } from './commands/test';
 import { workspaceCheck } from './commands/workspace';
 import { taskExplain, taskLogData } from './commands/explain';
+import { planCommand } from './commands/plan';
 import { EXIT, UsageError } from './errors';
 import { parsePositiveInt, parseStepList } from './input';
 import { runOnce } from './run';
@@ -290,6 +291,16 @@ Example:
   whenflow test -w . --time-skipping`,
     )
     .action(async (dir: string | undefined, opts: { workspace: string; filter?: string; timeSkipping: boolean; coverage: boolean; json: boolean }) => setExitCode(await testCommand(dir, opts, io)));
+
+  program
+    .command('plan')
+    .description('The live tasks whose next step would change if they reloaded the steps on disk (compared with the catalog each recorded)')
+    .addOption(workspaceOption())
+    .option('--name <name>', 'only tasks with this name')
+    .option('--tag <tag>', 'only tasks with this tag')
+    .addOption(jsonOption())
+    .addHelpText('after', '\nExample:\n  whenflow plan -w .')
+    .action((opts: { workspace: string; name?: string; tag?: string; json: boolean }) => planCommand(opts, io));
 
   program
     .command('workspace')

@@ -1,6 +1,10 @@
 /** Explanations from history through the CLI: a misspelt condition key, explained with its did-you-mean. */
+import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { randomUUID } from 'node:crypto';
 import { describe, expect, inject, it } from 'vitest';
+import type { Plan } from '../../src/analysis/plan';
 import type { RunJson } from '../../src/cli/output';
 import type { TaskExplanation } from '../../src/explain';
 import { whenflow } from '../support/cli';
@@ -74,5 +78,31 @@ describe('why a step did or did not run', () => {
     const words = await whenflow(['task', 'log', taskId, '--diff', '0', '2'], suiteServer());
     expect(words.stdout).toContain('~ /order/status = "awaiting-approval"');
     expect(words.stdout).toContain('+ /approval = {"approved":true,"by":"desk"}');
+  });
+});
+
+describe('whenflow plan', () => {
+  it('lists the live tasks whose next step would change after a reload, and only those', async () => {
+    const name = `plan-${randomUUID()}`;
+    const run = await whenflow(['run', '-w', workspace, '--name', name, '-d', JSON.stringify({ order: { id: 9, status: 'new' } }), '--json'], suiteServer());
+    const taskId = (JSON.parse(run.stdout) as RunJson).taskId;
+
+    const unchanged = JSON.parse((await whenflow(['plan', '-w', workspace, '--name', name, '--json'], suiteServer())).stdout) as Plan;
+    expect(unchanged).toMatchObject({ checked: 1, changes: [] });
+
+    // The misspelt key fixed on disk: after a reload, approve would run next.
+    const fixed = await mkdtemp(join(tmpdir(), 'whenflow-plan-'));
+    try {
+      await cp(workspace, fixed, { recursive: true });
+      const file = join(fixed, 'steps', 'approve.mjs');
+      await writeFile(file, (await readFile(file, 'utf8')).replace('aproval:', 'approval:'));
+      const plan = JSON.parse((await whenflow(['plan', '-w', fixed, '--name', name, '--json'], suiteServer())).stdout) as Plan;
+      expect(plan.checked).toBe(1);
+      expect(plan.changes).toEqual([expect.objectContaining({ taskId, name, state: 'attention', now: [], afterReload: ['approve'] })]);
+      const words = await whenflow(['plan', '-w', fixed, '--name', name], suiteServer());
+      expect(words.stdout).toContain('1 of 1 live tasks would change');
+    } finally {
+      await rm(fixed, { recursive: true, force: true });
+    }
   });
 });
