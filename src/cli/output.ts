@@ -21,7 +21,6 @@ export interface RunJson {
 /** Output never shows secrets: sealed `$stash` values are shown as `‹sealed string›` and so on. */
 export function toRunJson(snapshot: TaskSnapshot & { attention?: AttentionReason }): RunJson {
   return {
-    ...(snapshot.attention ? { attention: { reason: snapshot.attention.summary, nearMisses: snapshot.attention.nearMisses, alreadyRan: snapshot.attention.alreadyRan } } : {}),
     taskId: snapshot.taskId,
     state: snapshot.state,
     result: snapshot.result,
@@ -29,6 +28,7 @@ export function toRunJson(snapshot: TaskSnapshot & { attention?: AttentionReason
     trace: snapshot.trace,
     conflicts: snapshot.conflicts,
     error: snapshot.error ? { step: snapshot.error.step, message: snapshot.error.message, attempts: snapshot.error.attempts } : null,
+    ...(snapshot.attention ? { attention: { reason: snapshot.attention.summary, nearMisses: snapshot.attention.nearMisses, alreadyRan: snapshot.attention.alreadyRan } } : {}),
   };
 }
 
