@@ -10,6 +10,7 @@ import { sealStash, StashError } from './runtime/stash';
 import type { TaskEvent, TaskEventPage } from './model/events';
 import { EVENTS_KEPT } from './cycle/event-log';
 import { describeOverLimit, overDataLimit } from './cycle/data-limit';
+import { explainAttention, type AttentionReason } from './explain';
 
 export { DEFAULT_TASK_QUEUE } from './worker';
 
@@ -99,13 +100,20 @@ export async function startTask(client: Client, options: StartTaskOptions): Prom
   });
 }
 
-/** The task's full state: data, result, trace, conflicts, error. */
-export async function getTask(client: Client, taskId: string): Promise<TaskSnapshot> {
+/** A task's snapshot, and for a task in `attention` why no step matches its data. */
+export type TaskView = TaskSnapshot & { attention?: AttentionReason };
+
+/** The task's full state: data, result, trace, conflicts, error; and why it is in `attention` when it is. */
+export async function getTask(client: Client, taskId: string): Promise<TaskView> {
   const handle = client.workflow.getHandle<typeof taskWorkflow>(taskId);
   const { status } = await handle.describe();
   // A finished workflow's result is the final snapshot; no worker is needed to read it.
   if (status.name === 'COMPLETED') return handle.result();
-  return handle.query(snapshotQuery);
+  const snapshot: TaskView = await handle.query(snapshotQuery);
+  if (snapshot.state !== 'attention') return snapshot;
+  // Worked out from the catalog and eligibility the history recorded; the task itself is not asked.
+  const attention = await explainAttention(client, taskId, snapshot.data).catch(() => null);
+  return attention ? { ...snapshot, attention } : snapshot;
 }
 
 export interface WaitOptions {
@@ -127,7 +135,7 @@ export class TaskWaitTimeoutError extends Error {
  * (a deadline ends it without outside help). Reports progress as it goes.
  * Polls a query (not an update), so watching a task adds nothing to its history.
  */
-export async function waitForTask(client: Client, taskId: string, options: WaitOptions = {}): Promise<TaskSnapshot> {
+export async function waitForTask(client: Client, taskId: string, options: WaitOptions = {}): Promise<TaskView> {
   const handle = client.workflow.getHandle<typeof taskWorkflow>(taskId);
   const deadline = options.timeoutMs === undefined ? Infinity : Date.now() + options.timeoutMs;
   const interval = options.pollIntervalMs ?? 100;
@@ -358,7 +366,7 @@ async function runInput(client: Client, taskId: string, runId: string): Promise<
  * Follows a task's event stream until it settles (terminal, attention or error), handing each event to
  * `onEvent`, and returns the settled task.
  */
-export async function watchTask(client: Client, taskId: string, onEvent: (event: TaskEvent) => void, options: { signal?: AbortSignal } = {}): Promise<TaskSnapshot> {
+export async function watchTask(client: Client, taskId: string, onEvent: (event: TaskEvent) => void, options: { signal?: AbortSignal } = {}): Promise<TaskView> {
   for await (const event of taskEvents(client, taskId, { follow: true, until: 'settled', ...(options.signal ? { signal: options.signal } : {}) })) onEvent(event);
   return getTask(client, taskId);
 }

@@ -10,6 +10,8 @@ import { taskClone, taskEventsCommand, taskList, taskLog, taskNew, taskReload, t
 import { DEFAULT_WEBHOOK_PORT, webhookCommand } from './commands/webhook';
 import { testCommand } from './commands/test';
 import { workspaceCheck } from './commands/workspace';
+import { taskExplain, taskLogData } from './commands/explain';
+import { planCommand } from './commands/plan';
 import { EXIT, exitCodeForTask, UsageError } from './errors';
 import { parsePositiveInt, parseStepList } from './input';
 import { runOnce } from './run';
@@ -23,6 +25,14 @@ const collect = (value: string, previous: string[] = []) => [...previous, value]
 const parseNonNegativeInt = (value: string) => {
   if (!/^\d+$/.test(value)) throw new UsageError(`--after takes a sequence number (0 or more); got "${value}"`);
   return Number(value);
+};
+const parseCycle = (flag: string) => (value: string) => {
+  if (!/^\d+$/.test(value)) throw new UsageError(`${flag} takes a cycle number (0 or more); got "${value}"`);
+  return Number(value);
+};
+const parseCyclePair = (values: string[]): [number, number] => {
+  if (values.length !== 2) throw new UsageError(`--diff takes two cycle numbers, N and M; got ${values.length === 0 ? 'none' : values.map((v) => `"${v}"`).join(' ')}`);
+  return [parseCycle('--diff')(values[0]!), parseCycle('--diff')(values[1]!)];
 };
 const workspaceOption = () => new Option('-w, --workspace <dir>', 'workspace folder (holds steps/)').default('.');
 // One rule for data in every command: -d inline JSON, -f a file.
@@ -190,9 +200,23 @@ Example:
     .option('--logs', "show each step's console output, audit lines and visuals", false)
     .option('--step <name>', 'only this step')
     .option('--follow', 'stream new executions live until the task settles', false)
+    .addOption(new Option('--at <n>', 'show the data after cycle N (0: as the task started), rebuilt from the history').argParser(parseCycle('--at')).conflicts(['diff', 'follow']))
+    .addOption(new Option('--diff <cycles...>', 'show what changed in the data between cycle N and cycle M (two numbers)').conflicts(['at', 'follow']))
     .addOption(jsonOption())
-    .addHelpText('after', '\nExample:\n  whenflow task log task-… --changes --logs --follow')
-    .action((id: string, opts: { changes: boolean; logs: boolean; step?: string; follow: boolean; json: boolean }) => taskLog(id, opts, io));
+    .addHelpText('after', '\nExamples:\n  whenflow task log task-… --changes --logs --follow\n  whenflow task log task-… --at 3\n  whenflow task log task-… --diff 2 5')
+    .action((id: string, opts: { changes: boolean; logs: boolean; step?: string; follow: boolean; json: boolean; at?: number; diff?: string[] }) => {
+      if (opts.at !== undefined) return taskLogData(id, { at: opts.at, json: opts.json }, io);
+      if (opts.diff !== undefined) return taskLogData(id, { diff: parseCyclePair(opts.diff), json: opts.json }, io);
+      return taskLog(id, opts, io);
+    });
+  task
+    .command('explain <id>')
+    .description('Why each step did or did not run: matched or not, rank, the first failing constraint, what held a matching step back (rebuilt from the history)')
+    .option('--cycle <n>', 'explain cycle N (the data its steps were chosen on); default: the task as it stands now', parsePositiveInt('--cycle'))
+    .option('--step <name>', 'only this step')
+    .addOption(jsonOption())
+    .addHelpText('after', '\nExamples:\n  whenflow task explain task-…\n  whenflow task explain task-… --cycle 3 --step approve')
+    .action((id: string, opts: { cycle?: number; step?: string; json: boolean }) => taskExplain(id, opts, io));
   task
     .command('events <id>')
     .description("The task's event stream (steps, cycles, calls, subtasks, state changes), numbered from 1")
@@ -260,24 +284,38 @@ Example:
     .description('Run scenario tests (default folder: <workspace>/scenarios) as real tasks on a test server')
     .addOption(workspaceOption())
     .option('--filter <text>', 'only scenarios whose name or file contains this text')
+    .option('--time-skipping', "run on Temporal's time-skipping test server: parks and deadlines take no wall time (needs Java; Maven once)", false)
+    .option('--coverage', 'report the steps that ran and the condition constraints and $or branches exercised, and list those never exercised', false)
     .addOption(jsonOption())
     .addHelpText(
       'after',
       `
-A scenario file (YAML or JSON): name, data (or dataFile), expectedSteps (in order, or { set: [...] }),
-expectedState (default done), validateFinalState (dot path → value, or a type name such as String).
+A scenario file (YAML or JSON): name, data (or dataFile), updates (data sent once a step has run:
+[{ afterStep: name, data: {…} }]), expectedSteps (in order, or { set: [...] }), expectedState (default
+done; waiting: judged as soon as the task waits), validateFinalState (dot path → value, or a type name).
 Exit codes: 0 every scenario passed; 1 a scenario failed; 2 invalid scenario files or workspace.
 
 Example:
-  whenflow test -w .`,
+  whenflow test -w .
+  whenflow test -w . --time-skipping`,
     )
-    .action(async (dir: string | undefined, opts: { workspace: string; filter?: string; json: boolean }) => setExitCode(await testCommand(dir, opts, io)));
+    .action(async (dir: string | undefined, opts: { workspace: string; filter?: string; timeSkipping: boolean; coverage: boolean; json: boolean }) => setExitCode(await testCommand(dir, opts, io)));
+
+  program
+    .command('plan')
+    .description('The live tasks whose next step would change if they reloaded the steps on disk (compared with the catalog each recorded)')
+    .addOption(workspaceOption())
+    .option('--name <name>', 'only tasks with this name')
+    .option('--tag <tag>', 'only tasks with this tag')
+    .addOption(jsonOption())
+    .addHelpText('after', '\nExample:\n  whenflow plan -w .')
+    .action((opts: { workspace: string; name?: string; tag?: string; json: boolean }) => planCommand(opts, io));
 
   program
     .command('workspace')
     .description('Workspace tools')
     .command('check')
-    .description('Validate steps, connectors and whenflow.yaml; list every problem')
+    .description('Validate steps, connectors and whenflow.yaml (problems: exit 2); warn about never-matching conditions, shadowed steps, unknown keys and overlapping writes')
     .addOption(workspaceOption())
     .addOption(jsonOption())
     .action((opts: { workspace: string; json: boolean }) => workspaceCheck(opts, io));

@@ -3,6 +3,7 @@ import type { JsonValue } from '../model/json';
 import { maskStashForDisplay } from '../runtime/stash';
 import type { ConflictRecord, TaskSnapshot, TaskState, TraceEntry } from '../model/task';
 import type { SequencePosition, TaskEvent } from '../model/events';
+import { describeFailing, type AttentionReason, type NearMiss } from '../explain';
 
 /** The `whenflow run --json` contract (documented in the README); keep it stable. */
 export interface RunJson {
@@ -13,10 +14,12 @@ export interface RunJson {
   trace: TraceEntry[];
   conflicts: ConflictRecord[];
   error: { step: string; message: string; attempts: number } | null;
+  /** With state `attention`: why no step matches, and each near-miss step with the constraint it fails. */
+  attention?: { reason: string; nearMisses: NearMiss[]; alreadyRan: string[] };
 }
 
 /** Output never shows secrets: sealed `$stash` values are shown as `‹sealed string›` and so on. */
-export function toRunJson(snapshot: TaskSnapshot): RunJson {
+export function toRunJson(snapshot: TaskSnapshot & { attention?: AttentionReason }): RunJson {
   return {
     taskId: snapshot.taskId,
     state: snapshot.state,
@@ -25,6 +28,7 @@ export function toRunJson(snapshot: TaskSnapshot): RunJson {
     trace: snapshot.trace,
     conflicts: snapshot.conflicts,
     error: snapshot.error ? { step: snapshot.error.step, message: snapshot.error.message, attempts: snapshot.error.attempts } : null,
+    ...(snapshot.attention ? { attention: { reason: snapshot.attention.summary, nearMisses: snapshot.attention.nearMisses, alreadyRan: snapshot.attention.alreadyRan } } : {}),
   };
 }
 
@@ -125,8 +129,17 @@ export function describeConflict(conflict: ConflictRecord): string {
   }
 }
 
-export function formatFinal(snapshot: TaskSnapshot): string {
+/** Why a task is in attention, one line per near-miss step. */
+export function formatAttention(attention: AttentionReason): string[] {
+  const lines = [`${pc.bold('why')}    ${pc.yellow('no eligible step matches the data')}`];
+  for (const miss of attention.nearMisses) lines.push(`       ${pc.bold(miss.step)} needs ${describeFailing(miss.failing)}`);
+  if (attention.alreadyRan.length > 0) lines.push(`       matching but already ran: ${attention.alreadyRan.join(', ')}`);
+  return lines;
+}
+
+export function formatFinal(snapshot: TaskSnapshot & { attention?: AttentionReason }): string {
   const lines = [`${pc.bold('state')}  ${STATE_COLOR[snapshot.state](snapshot.state)}  (${snapshot.stepRuns} step runs in ${snapshot.cycle} cycles)`];
+  if (snapshot.attention) lines.push(...formatAttention(snapshot.attention));
   if (snapshot.error) {
     lines.push(`${pc.bold('error')}  step ${pc.bold(snapshot.error.step || '(catalog)')} after ${snapshot.error.attempts} attempt(s): ${pc.red(snapshot.error.message)}`);
   }

@@ -34,7 +34,8 @@ export function installRuntime(level: LogLevel = (process.env.WHENFLOW_LOG_LEVEL
         // large task data is served to steps by a query (one warning per step otherwise). whenflow's own
         // maxDataBytes keeps payloads below the server's limit, whose errors still show.
         filter: `${makeTelemetryFilterString({ core: 'WARN', other: 'ERROR' })},temporalio_common::payload_limits=ERROR`,
-        console: {},
+        // Through the logger above, to stderr: stdout belongs to the commands (`--json` prints one object there).
+        forward: {},
       },
     },
   });

@@ -18,6 +18,10 @@ import { loadLibraries } from '../steps/libraries';
 import { defaultBlobSettings } from '../blobs/config';
 import { installRuntime } from '../temporal/runtime';
 import { startDevServer } from '../temporal/server';
+import { createTimeSkippingEnvironment } from '../temporal/time-skipping';
+import { snapshotQuery } from '../workflows/api';
+import { isTerminal } from '../model/task';
+import type { NativeConnection } from '@temporalio/worker';
 import { createTaskWorker } from '../worker';
 import { workspaceTaskSettings } from '../workspace/config';
 import { InvalidWorkspaceError, openWorkspace, type Workspace } from '../workspace/workspace';
@@ -25,6 +29,7 @@ import { DEFAULT_SCENARIO_TIMEOUT_MS } from './run-scenarios';
 
 export { evaluateScenario, formatScenarioReport, loadScenarios, type ExpectedSteps, type Scenario, type ScenarioFailure, type ScenarioProblem, type ScenarioResult } from './scenarios';
 export { runScenarios, type RunScenariosOptions, type RunScenariosOutcome } from './run-scenarios';
+export { type ScenarioUpdate } from './scenarios';
 
 export interface RunStepOptions {
   /** What `task.id()` returns; default `test-task`. */
@@ -101,6 +106,34 @@ export async function runStep(stepFile: string, data: JsonObject, options: RunSt
   return { patch: outcome.patch, data: unsealStash(applyPatchTo(data, outcome.patch), key), commands, logs: outcome.logs };
 }
 
+/** Temporal's time-skipping test server as a session like the dev server's. */
+async function timeSkippingSession(): Promise<{ client: Client; namespace: string; nativeConnection: NativeConnection; close(): Promise<void> }> {
+  const env = await createTimeSkippingEnvironment();
+  return { client: env.client, namespace: env.namespace ?? 'default', nativeConnection: env.nativeConnection, close: () => env.teardown() };
+}
+
+/**
+ * Waits on the time-skipping server until the task ends or settles: the workflow result is awaited (the
+ * test client lets time jump meanwhile), raced against a poll for attention and error, which have no result.
+ */
+async function waitForEnd(client: Client, taskId: string, timeoutMs: number): Promise<void> {
+  const handle = client.workflow.getHandle(taskId);
+  let settled = false;
+  const poll = (async () => {
+    const until = Date.now() + timeoutMs;
+    while (!settled && Date.now() < until) {
+      const snapshot = await handle.query(snapshotQuery).catch(() => null);
+      if (snapshot && (snapshot.settled ?? false) && !isTerminal(snapshot.state)) return;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  })();
+  await Promise.race([handle.result().then(
+    () => undefined,
+    () => undefined,
+  ), poll]);
+  settled = true;
+}
+
 async function openCheckedWorkspace(dir: string): Promise<Workspace> {
   const ws = await openWorkspace(dir);
   // As on a worker: no step of a workspace with problems runs.
@@ -122,14 +155,14 @@ export interface TestEnvironment {
  * A Temporal dev server of its own and a worker on `workspace` (which must have no problems). Start it
  * in `beforeAll` and close it in `afterAll`.
  */
-export async function createTestEnvironment(options: { workspace: string }): Promise<TestEnvironment> {
+export async function createTestEnvironment(options: { workspace: string; timeSkipping?: boolean }): Promise<TestEnvironment> {
   const ws = await openCheckedWorkspace(options.workspace);
   try {
     installRuntime();
   } catch {
     // A Runtime already exists in this process: keep it.
   }
-  const session = await startDevServer();
+  const session = options.timeSkipping ? await timeSkippingSession() : await startDevServer();
   const taskQueue = `whenflow-test-${randomUUID()}`;
   let worker: Awaited<ReturnType<typeof createTaskWorker>>;
   try {
@@ -158,6 +191,8 @@ export async function createTestEnvironment(options: { workspace: string }): Pro
           taskQueue,
           ...workspaceTaskSettings(ws.config),
         });
+        // On the time-skipping server, waiting for the result lets time jump over parks and deadlines.
+        if (options.timeSkipping) await waitForEnd(session.client, handle.workflowId, opts.timeoutMs ?? DEFAULT_SCENARIO_TIMEOUT_MS);
         return waitForTask(session.client, handle.workflowId, { timeoutMs: opts.timeoutMs ?? DEFAULT_SCENARIO_TIMEOUT_MS });
       })();
       // A crashed worker would otherwise leave the task waiting until the timeout.

@@ -32,6 +32,14 @@ export interface Scenario {
   validateFinalState: Record<string, JsonValue>;
   /** How long the runner waits for the task to settle; the runner's default when absent. */
   timeoutMs?: number;
+  /** Data sent to the running task (a JSON Merge Patch), each once the step it names has run, in order. */
+  updates?: ScenarioUpdate[];
+}
+
+/** New data from outside, sent while the scenario's task runs, once `afterStep` has run. */
+export interface ScenarioUpdate {
+  afterStep: string;
+  data: JsonObject;
 }
 
 /** Something wrong with a scenario file; `path` is the field inside it (empty for the file as a whole). */
@@ -95,6 +103,15 @@ const scenarioSchema = z
     expectedState: z.enum(TASK_STATES).default('done'),
     validateFinalState: validateFinalStateSchema.default({}),
     timeoutMs: z.number().int('must be a whole number of milliseconds').positive('must be more than 0').optional(),
+    updates: z
+      .array(
+        z.strictObject({
+          afterStep: z.string({ error: 'must name the step after which the data is sent' }).min(1, 'must name the step after which the data is sent'),
+          data: z.record(z.string(), z.json(), { error: 'must be an object (merged into the task data)' }),
+        }),
+        { error: 'must be a list of { afterStep: step name, data: { … } }' },
+      )
+      .optional(),
   });
 
 /** Checked on the raw mapping, so it is reported together with every problem of the fields. */
@@ -188,6 +205,7 @@ export function parseScenarioSource(text: string, file: string): { drafts: Scena
       expectedState: s.expectedState,
       validateFinalState: s.validateFinalState as Record<string, JsonValue>,
       ...(s.timeoutMs !== undefined ? { timeoutMs: s.timeoutMs } : {}),
+      ...(s.updates !== undefined ? { updates: s.updates as ScenarioUpdate[] } : {}),
     });
   });
   return { drafts, problems };

@@ -8,7 +8,7 @@ import { defaultWorkspaceConfig, loadWorkspaceConfig, workspaceTaskQueue, worksp
 import { withSession } from '../connect';
 import { UsageError } from '../errors';
 import { readTaskData } from '../input';
-import { describeConflict, formatEvent, formatFinal, toRunJson } from '../output';
+import { describeConflict, formatAttention, formatEvent, formatFinal, toRunJson } from '../output';
 import { readWorkspace } from '../input';
 import { table } from '../table';
 
@@ -141,7 +141,10 @@ export async function taskLog(taskId: string, opts: LogOptions, io: Io): Promise
       const line = await formatLogEvent(event, opts, traced);
       if (line !== null) io.out(line);
     }
-    if (opts.follow && !opts.json) io.out(pc.dim(`task is ${(await getTask(client, taskId)).state}`));
+    // Where the task stands (read afterwards, the state is in the events); in attention: why no step matches its data.
+    const final = await getTask(client, taskId);
+    if (opts.follow && !opts.json) io.out(pc.dim(`task is ${final.state}`));
+    if (final.attention) io.out(opts.json ? JSON.stringify({ attention: final.attention }) : formatAttention(final.attention).join('\n'));
   });
 }
 
