@@ -7,6 +7,8 @@ import { join } from 'node:path';
 import { ensureDependencies, root, run } from './ensure-deps.mjs';
 
 ensureDependencies();
+// The time-skipping scenario tests run Temporal's Java test server: Java and Maven, from Debian's packages when missing.
+if (process.platform === 'linux') run('sh', ['scripts/install-java-maven.sh']);
 run('npx', ['tsc', '-p', '.']);
 
 const reportDir = mkdtempSync(join(tmpdir(), 'whenflow-test-'));
