@@ -26,7 +26,7 @@ export function cachedBinaryPath(): string {
   return join(cacheDir(), `temporal-${TEMPORAL_CLI_VERSION}`, 'temporal');
 }
 
-function isExecutable(path: string): boolean {
+export function isExecutable(path: string): boolean {
   try {
     accessSync(path, constants.X_OK);
     return true;
@@ -35,7 +35,7 @@ function isExecutable(path: string): boolean {
   }
 }
 
-function findOnPath(name: string): string | null {
+export function findOnPath(name: string): string | null {
   for (const dir of (process.env.PATH ?? '').split(delimiter)) {
     if (dir && isExecutable(join(dir, name))) return join(dir, name);
   }

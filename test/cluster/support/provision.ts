@@ -1,8 +1,8 @@
 import { execFileSync, spawn } from 'node:child_process';
-import { accessSync, constants, existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync } from 'node:fs';
-import { delimiter, join } from 'node:path';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { z } from 'zod';
-import { cacheDir, type Log } from '../../../src/temporal/binary';
+import { cacheDir, findOnPath, isExecutable, type Log } from '../../../src/temporal/binary';
 
 /**
  * What a self-hosted Temporal cluster needs on this machine, found or made once and cached outside the
@@ -23,22 +23,6 @@ export interface ClusterBinaries {
 
 export function serverCacheDir(): string {
   return join(cacheDir(), `temporal-server-${TEMPORAL_SERVER_VERSION}`);
-}
-
-function isExecutable(path: string): boolean {
-  try {
-    accessSync(path, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function findOnPath(name: string): string | null {
-  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
-    if (dir && isExecutable(join(dir, name))) return join(dir, name);
-  }
-  return null;
 }
 
 async function runLogged(command: string, args: string[], env: NodeJS.ProcessEnv, log: Log): Promise<void> {
