@@ -17,7 +17,8 @@ describe('why a step did or did not run', () => {
 
   it('whenflow run --json says why the task is in attention, naming the near-miss step and the key it misspells', async () => {
     const result = await whenflow(['run', '-w', workspace, '-d', JSON.stringify({ order: { id: 7, status: 'new' } }), '--json'], suiteServer());
-    expect(result.code).toBe(0);
+    // A task that needs attention: exit 3.
+    expect(result.code).toBe(3);
     const out = JSON.parse(result.stdout) as RunJson;
     taskId = out.taskId;
     expect(out.state).toBe('attention');
