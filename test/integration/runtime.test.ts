@@ -177,7 +177,8 @@ describe('task.subtask', () => {
     expect(parent.trace.map((t) => t.step)).toEqual(['fan_out']);
     expect(parent.error).toMatchObject({ reason: 'subtask-failed', subtaskId: failedChild, step: 'child_work' });
     await stopTask(harness.client, failedChild);
-    const done = await waitForTask(harness.client, taskId, { timeoutMs: 10_000 });
+    // The parent is still in `error` until the child's end reaches it; wait for it to finish.
+    const done = await until(taskId, 'done');
     expect(done.result).toEqual({ count: 2, states: ['done', 'stopped'], sum: 2 });
   });
 });

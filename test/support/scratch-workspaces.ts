@@ -1,6 +1,6 @@
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll } from 'vitest';
 import { loadWorkspaceConfig } from '../../src/workspace/config';
 
@@ -22,7 +22,10 @@ export function scratchWorkspaces(prefix: string) {
   async function workspace(files: Record<string, string> = {}): Promise<string> {
     const dir = join(scratch, `ws${counter++}`);
     await mkdir(join(dir, 'steps'), { recursive: true });
-    for (const [name, text] of Object.entries(files)) await writeFile(join(dir, name), text);
+    for (const [name, text] of Object.entries(files)) {
+      await mkdir(dirname(join(dir, name)), { recursive: true });
+      await writeFile(join(dir, name), text);
+    }
     return dir;
   }
 

@@ -131,6 +131,9 @@ describe('reading steps and catalogs again only when files changed', () => {
     later();
     await activities.loadCatalog();
     await writeFile(join(dir, 'steps', 'a.mjs'), 'export const condition = { a: 1 };\n');
-    await expect(activities.loadCatalog()).rejects.toThrow(/content/);
+    // A broken step file disables that step only: the reading lists it as broken, with the reason.
+    const broken = await activities.loadCatalog();
+    expect(broken.steps).toEqual([]);
+    expect(broken.broken).toEqual([{ file: 'steps/a.mjs', message: expect.stringMatching(/content/) }]);
   });
 });
