@@ -15,9 +15,9 @@
  * (`whenflow:sealed:v1:<type>:<payload>`, additional data the prefix alone) still open with any key.
  *
  * Step code sees plaintext: the activity unseals before the step runs and seals what it leaves,
- * reusing the sealed string it started from for every value that did not change (when it is sealed
- * in today's form with the first key), so unchanged secrets make no patch although every sealing
- * draws a fresh IV.
+ * reusing the sealed string it started from for every value that did not change, so unchanged
+ * secrets make no patch although every sealing draws a fresh IV. A value is sealed with the current
+ * first key (and in today's form) when a step changes it.
  */
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { isJsonObject, type JsonObject, type JsonValue } from '../model/json';
@@ -176,12 +176,6 @@ export function unsealValue(sealed: string, keys: StashKeys, place = ''): JsonVa
   return value;
 }
 
-/** True when `sealed` is in today's form, sealed with the key that seals now: nothing to re-seal. */
-function sealedWithFirstKey(sealed: string, ring: readonly StashKey[]): boolean {
-  const parts = sealedParts(sealed);
-  return parts !== null && parts.version === 2 && parts.keyId === ring[0]?.id;
-}
-
 /** JSON deep equality; object key order does not matter. */
 function jsonEqual(a: JsonValue, b: JsonValue): boolean {
   if (a === b) return true;
@@ -219,8 +213,8 @@ function withPath(error: unknown, name: string): never {
 /**
  * Seals every direct child of `data.$stash` that is not sealed yet, each bound to its place. A child
  * whose plaintext equals the plaintext of the sealed value at the same key in `previous` keeps that
- * sealed string, unless it was sealed in the v1 form or with a key other than the first: those are
- * sealed afresh, so tasks move to the current key (and to bound seals) as their steps run.
+ * sealed string, whichever configured key (or form, v1 included) sealed it: re-sealing unchanged values
+ * would make every step of a parallel batch write them, which the merge takes for conflicting writes.
  */
 export function sealStash(data: JsonObject, keys: StashKeys | null, previous?: JsonObject): JsonObject {
   const stash = stashOf(data);
@@ -239,7 +233,7 @@ export function sealStash(data: JsonObject, keys: StashKeys | null, previous?: J
   const sealed = entries.map(([name, value]): [string, JsonValue] => {
     if (isSealed(value)) return [name, value];
     const old = before && Object.hasOwn(before, name) ? before[name] : undefined;
-    if (isSealed(old) && sealedWithFirstKey(old, ring)) {
+    if (isSealed(old)) {
       try {
         if (jsonEqual(unsealValue(old, ring, stashPlace(name)), value)) return [name, old];
       } catch {

@@ -117,15 +117,17 @@ describe('seals bound to their place, with key ids', () => {
     expect(() => unsealArgs({ url: (first.$stash as JsonObject).apiKey! }, KEY_A, callArgsPlace('fetch', 'get'))).toThrow(StashError);
   });
 
-  it('rotation: the first key seals, any key opens; unchanged values sealed with an old key are sealed afresh with the new one', () => {
+  it('rotation: the first key seals, any key opens; an unchanged value keeps its old seal, a changed one gets the new key', () => {
     const oldRing = [{ id: 'old', key: KEY_A }];
-    const parked = sealStash({ $stash: { token: 'tok-parked' } }, oldRing);
+    const parked = sealStash({ $stash: { token: 'tok-parked', other: 'tok-other' } }, oldRing);
     const rotated = [{ id: 'new', key: KEY_B }, { id: 'old', key: KEY_A }];
     const opened = unsealStash(parked, rotated);
-    expect(opened.$stash).toEqual({ token: 'tok-parked' });
-    const resealed = sealStash(opened, rotated, parked);
-    expect((resealed.$stash as JsonObject).token).toMatch(/^whenflow:sealed:v2:string:new:/);
-    expect(unsealStash(resealed, [{ id: 'new', key: KEY_B }]).$stash).toEqual({ token: 'tok-parked' });
+    expect(opened.$stash).toEqual({ token: 'tok-parked', other: 'tok-other' });
+    const next = sealStash({ ...opened, $stash: { token: 'tok-parked', other: 'tok-changed' } }, rotated, parked);
+    const nextStash = next.$stash as JsonObject;
+    expect(nextStash.token).toBe((parked.$stash as JsonObject).token);
+    expect(nextStash.other).toMatch(/^whenflow:sealed:v2:string:new:/);
+    expect(unsealValue(nextStash.other as string, [{ id: 'new', key: KEY_B }], stashPlace('other'))).toBe('tok-changed');
     // Without the old key, the parked value does not open, and the error names the key it needs.
     const missing = thrown(() => unsealStash(parked, [{ id: 'new', key: KEY_B }]));
     expect(missing.message).toContain('"old"');
@@ -143,9 +145,10 @@ describe('seals bound to their place, with key ids', () => {
     expect(sealedType((parked.$stash as JsonObject).pin)).toBe('number');
     expect(unsealStash(parked, KEY_A).$stash).toEqual({ token: 'tok-v1-parked', pin: 1234 });
     expect(unsealStash(parked, [{ id: 'new', key: KEY_B }, { id: 'old', key: KEY_A }]).$stash).toEqual({ token: 'tok-v1-parked', pin: 1234 });
-    // The next step seals them in today's form, bound to their place.
-    const next = sealStash(unsealStash(parked, KEY_A), KEY_A, parked);
-    expect((next.$stash as JsonObject).token).toMatch(/^whenflow:sealed:v2:string:default:/);
+    // Unchanged, they keep their v1 seal (no patch); changed, a value is sealed in today's form, bound to its place.
+    const next = sealStash({ $stash: { token: 'tok-v1-parked', pin: 4321 } }, KEY_A, parked);
+    expect((next.$stash as JsonObject).token).toBe((parked.$stash as JsonObject).token);
+    expect((next.$stash as JsonObject).pin).toMatch(/^whenflow:sealed:v2:number:default:/);
   });
 
   it('refuses a keyring with a bad id, a repeated id or a key of the wrong length', () => {
