@@ -55,16 +55,15 @@ function formsOf(text: string): string[] {
   return [...forms];
 }
 
-/** Every string (not sealed) and finite number inside `value`, numbers in their decimal form. */
-export function secretLeaves(value: unknown, into: Set<string> = new Set()): Set<string> {
+/** Every string (not sealed) and finite number inside `value`, numbers in their decimal form; cycles are walked once. */
+export function secretLeaves(value: unknown, into: Set<string> = new Set(), seen: Set<object> = new Set()): Set<string> {
   if (typeof value === 'string') {
     if (value.length > 0 && !isSealed(value)) into.add(value);
   } else if (typeof value === 'number') {
     if (Number.isFinite(value)) into.add(String(value));
-  } else if (Array.isArray(value)) {
-    for (const item of value) secretLeaves(item, into);
-  } else if (typeof value === 'object' && value !== null) {
-    for (const item of Object.values(value)) secretLeaves(item, into);
+  } else if (typeof value === 'object' && value !== null && !seen.has(value)) {
+    seen.add(value);
+    for (const item of Array.isArray(value) ? value : Object.values(value)) secretLeaves(item, into, seen);
   }
   return into;
 }

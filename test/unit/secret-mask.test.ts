@@ -88,6 +88,12 @@ describe('the secret mask', () => {
     expect(SecretMask.of(['abc']).error('thrown abc').message).toBe(`thrown ${SECRET_MASK}`);
   });
 
+  it('walks a value that refers to itself once', () => {
+    const looped: Record<string, unknown> = { token: 'tok-looped' };
+    looped.self = looped;
+    expect(SecretMask.of(looped).secrets).toEqual(['tok-looped']);
+  });
+
   it('stashMask takes the secrets of the plaintext $stash only', () => {
     expect(stashMask({ visible: 'plain-text-value', $stash: { k: 'hidden-value' } }).secrets).toEqual(['hidden-value']);
     expect(stashMask({ a: 1 }).isEmpty).toBe(true);
