@@ -345,9 +345,11 @@ export function sealCallSecrets(mask: SecretMask, keys: StashKeys | null, connec
   return sealValue([...mask.secrets], keys, callSecretsPlace(connector, method));
 }
 
-/** The mask a deferred call's activity uses: the step's secrets it carries, and every argument that was sealed. */
+/**
+ * The mask a deferred call's activity uses: the step's secrets the call carries; for a call scheduled
+ * before calls carried them, every argument that was sealed, whole.
+ */
 export function callMask(sealedSecrets: string | undefined, openedArgs: readonly JsonValue[], keys: StashKeys | null, connector: string, method: string): SecretMask {
-  let secrets: JsonValue = [];
-  if (sealedSecrets !== undefined && keys !== null) secrets = unsealValue(sealedSecrets, keys, callSecretsPlace(connector, method));
-  return SecretMask.of(secrets, openedArgs);
+  if (sealedSecrets === undefined || keys === null) return SecretMask.of(openedArgs);
+  return SecretMask.of(unsealValue(sealedSecrets, keys, callSecretsPlace(connector, method)));
 }

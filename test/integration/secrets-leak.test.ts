@@ -89,6 +89,13 @@ export const content = async () => {
   await connectors.fetch({ url: data.closed + '/v1/items?key=' + data.$stash.apiKey + '&code=' + data.$stash.code });
 };
 `,
+  // The same failure in a deferred call: its own activity, which has only the secrets the step sealed for it.
+  'steps/defers.mjs': `
+export const condition = { kind: 'defer', shown: true, reply: { $exists: true } };
+export const content = async () => {
+  await connectors.fetch.get({ url: data.closed + '/v2/items?key=' + data.$stash.apiKey + '&code=' + data.$stash.code, into: 'items' });
+};
+`,
 };
 
 beforeAll(async () => {
@@ -103,6 +110,8 @@ beforeAll(async () => {
       `    - { id: new, key: "${NEW_KEY.toString('base64')}" }`,
       `    - { id: old, key: "${OLD_KEY.toString('base64')}" }`,
       '  config: [API_TOKEN]',
+      'connectors:',
+      '  fetch: { retry: { maximumAttempts: 1 } }',
       'config:',
       `  API_TOKEN: ${CONFIG_TOKEN}`,
       '  CHANNEL: "#ops"',
@@ -126,7 +135,7 @@ afterAll(async () => {
   await echo.stop();
 });
 
-async function runSecretTask(kind: 'throw' | 'fetch'): Promise<string> {
+async function runSecretTask(kind: 'throw' | 'fetch' | 'defer'): Promise<string> {
   const handle = await startTask(harness.client, {
     name: `secrets ${kind}`,
     data: { kind, echo: echo.url, closed: closedUrl, $stash: { apiKey: API_KEY, pin: PIN, code: CODE } },
@@ -195,6 +204,15 @@ describe('secrets never leave in plaintext', () => {
     expect(where.spans).toContain('connector fetch.fetch');
     expect(where.spans).toContain('/v1/items?key=‹secret›&code=‹secret›');
     expect(where['worker stderr']).toContain(`task ${taskId} step fetches attempt 1 failed`);
+    expectNoSecrets(where);
+  });
+
+  it('a deferred fetch failing on a URL that carries the key: its failure is masked everywhere too', async () => {
+    const taskId = await runSecretTask('defer');
+    const task = await getTask(harness.client, taskId);
+    expect(task.error?.message).toContain(`GET ${closedUrl}/v2/items?key=‹secret›&code=‹secret› failed`);
+    const where = await everythingAbout(taskId);
+    expect(where['worker stderr']).toContain(`task ${taskId} connectors.fetch.get (into items, from step defers) attempt 1 failed`);
     expectNoSecrets(where);
   });
 });
