@@ -215,4 +215,15 @@ describe('secrets never leave in plaintext', () => {
     expect(where['worker stderr']).toContain(`task ${taskId} connectors.fetch.get (into items, from step defers) attempt 1 failed`);
     expectNoSecrets(where);
   });
+
+  it('a sealed value copied from one task into another under another key name does not open there', async () => {
+    const source = await runSecretTask('throw');
+    const sealed = ((await getTask(harness.client, source)).data.$stash as Record<string, string>).apiKey!;
+    const handle = await startTask(harness.client, { name: 'copied secret', data: { kind: 'copy', $stash: { stolen: sealed } }, taskQueue: harness.taskQueue });
+    const task = await waitForTask(harness.client, handle.workflowId, { timeoutMs: 60_000 });
+    expect(task.state).toBe('error');
+    expect(task.error?.message).toContain('data.$stash.stolen: cannot decrypt sealed value');
+    expect(task.error?.message).toContain('sealed for another place');
+    expectNoSecrets(await everythingAbout(handle.workflowId));
+  });
 });
