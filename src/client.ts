@@ -6,7 +6,7 @@ import { TASK_NAME_KEY, TASK_STATE_KEY, TASK_TAGS_KEY } from './model/search-att
 import type { JsonObject } from './model/json';
 import { taskWorkflow } from './workflows';
 import { eventsQuery, progressQuery, reloadUpdate, resumeUpdate, snapshotQuery, stopUpdate, updateDataUpdate, type TaskProgress, type TaskWorkflowInput } from './workflows/api';
-import { sealStash, StashError } from './runtime/stash';
+import { sealStash, StashError, type StashKeys } from './runtime/stash';
 import type { TaskEvent, TaskEventPage } from './model/events';
 import { EVENTS_KEPT } from './cycle/event-log';
 import { describeOverLimit, overDataLimit } from './cycle/data-limit';
@@ -44,8 +44,14 @@ export const startTaskSchema = z.object({
    * the task starts. (The task checks again against the catalog it loads, before any step runs.)
    */
   knownSteps: z.array(z.string()).optional(),
-  /** Key for `data.$stash` secrets (whenflow.yaml `secrets.key`): they are sealed before they leave this process. */
-  stashKey: z.instanceof(Buffer).nullable().default(null),
+  /**
+   * Key for `data.$stash` secrets (whenflow.yaml `secrets.key`), or several with ids (`secrets.keys`, the
+   * first seals): they are sealed before they leave this process.
+   */
+  stashKey: z
+    .union([z.instanceof(Buffer), z.array(z.object({ id: z.string(), key: z.instanceof(Buffer) })).min(1).readonly()])
+    .nullable()
+    .default(null),
 });
 
 export type StartTaskOptions = z.input<typeof startTaskSchema>;
@@ -163,7 +169,7 @@ export async function waitForTask(client: Client, taskId: string, options: WaitO
 }
 
 /** Secrets never travel in plaintext: a task or update carrying `$stash` needs the workspace's stash key. */
-function sealForTemporal(data: JsonObject, key: Buffer | null, path: string): JsonObject {
+function sealForTemporal(data: JsonObject, key: StashKeys | null, path: string): JsonObject {
   try {
     return sealStash(data, key);
   } catch (error) {
@@ -173,7 +179,7 @@ function sealForTemporal(data: JsonObject, key: Buffer | null, path: string): Js
 }
 
 /** Merges new data into a task (RFC 7386 JSON Merge Patch: `null` deletes a key) and starts a new cycle. */
-export async function updateTask(client: Client, taskId: string, patch: JsonObject, options: { stashKey?: Buffer | null } = {}): Promise<TaskState> {
+export async function updateTask(client: Client, taskId: string, patch: JsonObject, options: { stashKey?: StashKeys | null } = {}): Promise<TaskState> {
   const parsed = jsonObject.safeParse(patch);
   if (!parsed.success) throw new TaskInputError(parsed.error.issues.map((issue) => ({ path: ['patch', ...issue.path.map(String)].join('.'), message: issue.message })));
   const sealed = sealForTemporal(parsed.data as JsonObject, options.stashKey ?? null, 'patch');

@@ -11,7 +11,9 @@ import { isJsonObject, type JsonObject, type JsonValue } from '../model/json';
 import type { Catalog, DeferredCall, StepOutcome } from '../model/task';
 import { DataLimitError, executeStep } from '../runtime/execute';
 import { isFinalStepError, StepUsageError } from '../runtime/step-api';
-import { StashError, unsealStrings } from '../runtime/stash';
+import { callArgsPlace, callMask, StashError, unsealArgs } from '../runtime/stash';
+import { SecretMask } from '../runtime/mask';
+import { secretConfigValues, stashKeysOf } from '../workspace/config';
 import { DataValueError, resultToJson } from '../runtime/to-json';
 import { workspaceFingerprint } from '../steps/file-stamps';
 import { currentStep } from '../steps/library';
@@ -130,7 +132,7 @@ export function createActivities(
         const ws = await forExecution();
         const step = await currentStep(ws.dir, input.step, input.file);
         const { lib } = await loadLibraries(ws.dir);
-        const stashKey = ws.config.stashKey;
+        const stashKey = stashKeysOf(ws.config);
         const outcome = scheduledData(input).then((data) => executeStep({
           step: input.step,
           taskId: input.taskId,
@@ -143,10 +145,11 @@ export function createActivities(
           lib,
           blobs: ws.blobs,
           stash: { key: stashKey },
+          secretTexts: SecretMask.of(secretConfigValues(ws.config)).secrets,
           maxDataBytes: input.maxDataBytes,
           signal: Context.current().cancellationSignal,
           trackReads: input.trackReads === true,
-          connectors: (defer, calls) =>
+          connectors: (defer, calls, maskSecrets) =>
             createConnectorsProxy(
               ws.connectors,
               (callIndex, connector) => ({
@@ -156,6 +159,7 @@ export function createActivities(
                 idempotencyKey: idempotencyKey(input.executionId, callIndex),
                 signal: Context.current().cancellationSignal,
                 options: ws.config.connectors[connector]?.options ?? {},
+                maskSecrets,
               }),
               defer,
               calls,
@@ -173,21 +177,30 @@ export function createActivities(
     async callConnector(input: CallConnectorInput): Promise<JsonValue> {
       const { attempt } = Context.current().info;
       const { connector, method, args, into } = input.call;
+      // Until the call's secrets are known, a failure can only be masked with what is known.
+      let mask = SecretMask.NONE;
       try {
         const ws = await forExecution();
+        const keys = stashKeysOf(ws.config);
+        const opened: JsonValue[] = [];
+        const plainArgs = unsealArgs(args, keys, callArgsPlace(connector, method), opened);
+        mask = callMask(input.call.secrets, opened, keys, connector, method).with(SecretMask.of(secretConfigValues(ws.config)));
+        const callMasked = mask;
         const value = await whileHeartbeating(
-          ws.connectors.call(connector, method, unsealStrings(args, ws.config.stashKey), {
+          ws.connectors.call(connector, method, plainArgs, {
             taskId: input.taskId,
             step: input.step,
             attempt,
             idempotencyKey: idempotencyKey(input.executionId, connector, method, into),
             signal: Context.current().cancellationSignal,
             options: ws.config.connectors[connector]?.options ?? {},
+            maskSecrets: (text) => callMasked.text(text),
           }),
         );
-        return resultToJson(value, { step: input.step }, `connectors.${connector}.${method}()`);
+        // The result is written into the task data (and history): a secret the service echoes back is masked.
+        return mask.json(resultToJson(value, { step: input.step }, `connectors.${connector}.${method}()`));
       } catch (error) {
-        const failure = asFailure(error, attempt);
+        const failure = asFailure(mask.error(error), attempt);
         logFailedAttempt(input.taskId, `connectors.${connector}.${method} (into ${into}, from step ${input.step})`, attempt, failure);
         throw failure;
       }

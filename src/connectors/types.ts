@@ -12,6 +12,11 @@ export interface ConnectorContext {
   signal: AbortSignal;
   /** Worker-side options for this connector (configuration, never task data). */
   options: JsonObject;
+  /**
+   * Hides the task's secrets (`$stash` values, `config:` values marked secret) in a text, as whenflow does
+   * in errors, logs and spans. Use it before writing anything about the call to a log of your own.
+   */
+  maskSecrets?: (text: string) => string;
 }
 
 export type ConnectorMethod = (args: JsonObject, context: ConnectorContext) => Promise<unknown>;

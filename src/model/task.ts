@@ -118,6 +118,8 @@ export interface DeferredCall {
   method: string;
   args: JsonObject;
   into: string;
+  /** The deferring step's secrets, sealed (a JSON list of texts): the call masks them in its failure and result. */
+  secrets?: string;
 }
 
 /** Commands step content gives; applied by the workflow after the cycle's merge. */

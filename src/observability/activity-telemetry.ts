@@ -87,7 +87,7 @@ export function connectorTelemetryGuard(telemetry: { metrics?: WorkerMetrics | u
         'whenflow.step': call.context.step,
         'whenflow.attempt': call.context.attempt,
       };
-      return inSpan(telemetry.tracing.tracer, `connector ${call.connector}.${call.method}`, attributes, measured);
+      return inSpan(telemetry.tracing.tracer, `connector ${call.connector}.${call.method}`, attributes, measured, call.context.maskSecrets);
     },
   };
 }

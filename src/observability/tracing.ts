@@ -66,14 +66,29 @@ export function tracingDisabled(env: NodeJS.ProcessEnv = process.env): boolean {
   return env.OTEL_SDK_DISABLED === 'true' || env.OTEL_TRACES_EXPORTER === 'none';
 }
 
-/** Runs `fn` in a new active span that records an error and always ends. */
-export async function inSpan<T>(tracer: Tracer, name: string, attributes: Record<string, string | number>, fn: (span: Span) => Promise<T>): Promise<T> {
+/**
+ * Runs `fn` in a new active span that records an error and always ends. `maskSecrets` hides the task's
+ * secrets in what the span records of the error (its message and stack).
+ */
+export async function inSpan<T>(
+  tracer: Tracer,
+  name: string,
+  attributes: Record<string, string | number>,
+  fn: (span: Span) => Promise<T>,
+  maskSecrets: (text: string) => string = (text) => text,
+): Promise<T> {
   return tracer.startActiveSpan(name, { attributes }, async (span) => {
     try {
       return await fn(span);
     } catch (error) {
-      span.recordException(error instanceof Error ? error : String(error));
-      span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message : String(error) });
+      const message = maskSecrets(error instanceof Error ? error.message : String(error));
+      if (error instanceof Error) {
+        const stack = error.stack === undefined ? undefined : maskSecrets(error.stack);
+        span.recordException({ name: error.name, message, ...(stack !== undefined ? { stack } : {}) });
+      } else {
+        span.recordException(message);
+      }
+      span.setStatus({ code: SpanStatusCode.ERROR, message });
       throw error;
     } finally {
       span.end();

@@ -9,7 +9,8 @@ import { CallTracker } from '../connectors/proxy';
 import { runInStepScope } from './globals';
 import { trackReads } from './read-tracking';
 import { dropUnusedStash, offerStash } from './stash-slot';
-import { maskSecrets, sealSecretStrings, sealStash, stashSecrets, unsealStash } from './stash';
+import { callArgsPlace, sealCallSecrets, sealSecretArgs, sealStash, stashMask, unsealStash, type StashKeys } from './stash';
+import { SecretMask } from './mask';
 import { createStepApi, type StepApiInput } from './step-api';
 import { toJson } from './to-json';
 
@@ -22,11 +23,13 @@ export interface StepExecution extends StepApiInput {
    * Builds the `connectors` global; `defer` records a call made with `into` for the workflow to run, and
    * every other call goes through `calls`, so that the step ends only when all of them have settled.
    */
-  connectors?: (defer: (call: DeferredCall) => void, calls: CallTracker) => object;
+  connectors?: (defer: (call: DeferredCall) => void, calls: CallTracker, maskSecrets: (text: string) => string) => object;
   /** Record the paths the content reads (a step of a parallel batch: its reads are checked against the batch's writes). */
   trackReads?: boolean;
   /** Key for `data.$stash` secrets: the step sees plaintext, the patch carries sealed values only. */
-  stash?: { key: Buffer | null };
+  stash?: { key: StashKeys | null };
+  /** Further secrets to keep out of everything the step lets out (the `config:` values marked secret). */
+  secretTexts?: readonly string[];
   /** The task's `maxDataBytes`: a step leaving more data than this fails (DataLimitError). Absent: the default. */
   maxDataBytes?: number;
   /** The `lib` global: the workspace's libraries. */
@@ -78,22 +81,51 @@ class LogBook {
 export async function executeStep(execution: StepExecution): Promise<StepOutcome> {
   const key = execution.stash?.key ?? null;
   const plain = unsealStash(execution.data, key);
+  const known = stashMask(plain).with(new SecretMask(execution.secretTexts ?? []));
+  // The data the content works on, once it exists: secrets it writes to `$stash` are masked too.
+  let working: (() => unknown) | null = null;
+  const secretsNow = (): SecretMask => known.with(liveStashMask(working?.()));
+  try {
+    return await executeUnsealed(execution, plain, key, (data) => (working = data), secretsNow);
+  } catch (error) {
+    // Every failure leaves as a Temporal failure (history, task error, worker log, spans): never with a secret in it.
+    throw secretsNow().error(error);
+  }
+}
+
+/** The mask for what content wrote under `$stash` so far; read without side effects (no tracked read, no `$stash` created). */
+function liveStashMask(data: unknown): SecretMask {
+  if (typeof data !== 'object' || data === null) return SecretMask.NONE;
+  const slot = Object.getOwnPropertyDescriptor(data, '$stash');
+  return slot && 'value' in slot ? SecretMask.of(slot.value) : SecretMask.NONE;
+}
+
+async function executeUnsealed(
+  execution: StepExecution,
+  plain: JsonObject,
+  key: StashKeys | null,
+  exposeWorking: (data: () => unknown) => void,
+  secretsNow: () => SecretMask,
+): Promise<StepOutcome> {
   const logs = new LogBook();
   const api = createStepApi(execution, logs.add);
   const calls = new CallTracker();
   const blobs = await openStepBlobs(execution.blobs, plain);
   // offerStash first: the read tracker then sees `$stash` created like any other key.
-  const reading = execution.trackReads ? trackReads(offerStash(structuredClone(plain))) : null;
+  const offered = offerStash(structuredClone(plain));
+  const reading = execution.trackReads ? trackReads(offered) : null;
   const scope = {
-    data: (reading?.data ?? offerStash(structuredClone(plain))) as unknown,
+    data: (reading?.data ?? offered) as unknown,
     task: api.task,
     step: api.step,
     audit: api.audit,
-    connectors: execution.connectors?.((call) => api.commands.push({ type: 'call', call }), calls) ?? {},
+    connectors: execution.connectors?.((call) => api.commands.push({ type: 'call', call }), calls, (text) => secretsNow().text(text)) ?? {},
     lib: execution.lib ?? {},
     blob: blobs.api,
     console: logs.console(),
   };
+  // The tracked proxy is not read from (that would count as the content reading); its target holds the same writes.
+  exposeWorking(() => (reading && scope.data === reading.data ? offered : scope.data));
   const started = performance.now();
   await runInStepScope(scope, async () => {
     try {
@@ -116,20 +148,32 @@ export async function executeStep(execution: StepExecution): Promise<StepOutcome
   // changed nothing leaves the data as large as it was, which the limit lets through: no need to measure.
   const over = patch.length > 0 ? overDataLimit(sealed, maxDataBytesOf(execution), execution.data) : null;
   if (over) throw new DataLimitError(`step "${execution.step}" would make the task data ${describeOverLimit(over)}; nothing the step wrote was kept`);
-  const secrets = [...new Set([...stashSecrets(plain), ...stashSecrets(after)])];
+  const mask = secretsNow().with(stashMask(after));
   // Secrets also leave through subtask data and deferred connector arguments: both go into history.
   const commands = api.commands.map((command) => {
     if (command.type === 'subtask') return { ...command, request: { ...command.request, data: sealStash(command.request.data, key) } };
-    if (command.type === 'call') return { ...command, call: { ...command.call, args: sealSecretStrings(command.call.args, secrets, key) as JsonObject } };
+    if (command.type === 'call') {
+      const { connector, method } = command.call;
+      const secrets = sealCallSecrets(mask, key, connector, method);
+      const args = sealSecretArgs(command.call.args, mask, key, callArgsPlace(connector, method)) as JsonObject;
+      return { ...command, call: { ...command.call, args, ...(secrets !== null ? { secrets } : {}) } };
+    }
     return command;
   });
   return {
     patch,
     commands,
-    logs: secrets.length === 0 ? logs.entries : logs.entries.map((entry) => ({ ...entry, message: maskSecrets(entry.message, secrets) })),
+    logs: mask.isEmpty ? logs.entries : logs.entries.map((entry) => maskLog(entry, mask)),
     logsDropped: logs.dropped,
     durationMs,
     attempt: execution.attempt,
     ...(reading ? { reads: reading.reads() } : {}),
   };
+}
+
+/** A log line, audit line or visual with every secret masked (a visual's data included). */
+function maskLog(entry: StepLog, mask: SecretMask): StepLog {
+  const masked: StepLog = { ...entry, message: mask.text(entry.message) };
+  if (entry.visual) masked.visual = mask.json(entry.visual) as JsonObject;
+  return masked;
 }

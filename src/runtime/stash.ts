@@ -1,28 +1,44 @@
 /**
- * Secrets under `data.$stash` (SEMANTICS.md "Durability"): never plaintext in Temporal history.
+ * Secrets under `data.$stash` (docs/semantics.md "Durability"): never plaintext in Temporal history.
  *
  * Each direct child of `data.$stash` is stored sealed, as the string
- *   whenflow:sealed:v1:<type>:<payload>
+ *   whenflow:sealed:v2:<type>:<keyId>:<payload>
  * `<type>` is the JSON type of the plaintext (so conditions can type-match `$stash: { apiKey: String }`
- * without the key) and `<payload>` is base64url(iv(12) | authTag(16) | AES-256-GCM ciphertext of
- * JSON.stringify(value)). The `whenflow:sealed:v1:<type>:` prefix is the GCM additional data: a
- * sealed value whose type label was edited does not decrypt.
+ * without the key), `<keyId>` names the key that sealed it, and `<payload>` is base64url(iv(12) |
+ * authTag(16) | AES-256-GCM ciphertext of JSON.stringify(value)). The GCM additional data is the
+ * `whenflow:sealed:v2:<type>:<keyId>:` prefix followed by the value's place (`/$stash/apiKey`, or a
+ * deferred call's argument): an edited label, or a sealed value copied to another key or into another
+ * call's arguments, does not decrypt.
+ *
+ * Several keys may be configured: the first seals, any opens (the one named by the value first), so
+ * keys can be rotated while tasks are parked. Values sealed before key ids and places existed
+ * (`whenflow:sealed:v1:<type>:<payload>`, additional data the prefix alone) still open with any key.
  *
  * Step code sees plaintext: the activity unseals before the step runs and seals what it leaves,
  * reusing the sealed string it started from for every value that did not change, so unchanged
- * secrets make no patch although every sealing draws a fresh IV.
+ * secrets make no patch although every sealing draws a fresh IV. A value is sealed with the current
+ * first key (and in today's form) when a step changes it.
  */
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { isJsonObject, type JsonObject, type JsonValue } from '../model/json';
-
-import { IV_BYTES, isSealed, SEALED_PATTERN, SEALED_PREFIX, sealedType, TAG_BYTES, type SealedType } from '../model/sealed';
+import { IV_BYTES, isSealed, KEY_ID_PATTERN, LEGACY_SEALED_PREFIX, SEALED_PREFIX, sealedParts, sealedType, TAG_BYTES, type SealedType } from '../model/sealed';
+import { SECRET_MASK, SecretMask } from './mask';
 
 export { isSealed, SEALED_PREFIX, SEALED_TYPES, sealedType, type SealedType } from '../model/sealed';
+export { SECRET_MASK } from './mask';
 
 const STASH = '$stash';
 const KEY_BYTES = 32;
+/** The id of a key given alone (`secrets.key`, the machine's own key, a Buffer passed to the client). */
+export const DEFAULT_KEY_ID = 'default';
 
-export const SECRET_MASK = '‹secret›';
+/** One stash key and the id written into every value it seals. */
+export interface StashKey {
+  id: string;
+  key: Buffer;
+}
+/** One key (its id is `default`), or several: the first seals, any opens. */
+export type StashKeys = Buffer | readonly StashKey[];
 
 export type StashErrorReason = 'malformed' | 'undecryptable' | 'not-an-object' | 'not-json' | 'bad-key' | 'key-missing';
 
@@ -66,48 +82,87 @@ function jsonType(value: JsonValue): SealedType {
   }
 }
 
-function checkKey(key: Buffer): void {
-  if (!Buffer.isBuffer(key) || key.length !== KEY_BYTES) {
-    throw new StashError(`the stash key must be ${KEY_BYTES} bytes (got ${Buffer.isBuffer(key) ? key.length : typeof key})`, 'bad-key');
+/** The keys as a list, checked: 32 bytes each, ids well-formed and distinct. */
+export function stashKeyring(keys: StashKeys): StashKey[] {
+  const ring = Buffer.isBuffer(keys) ? [{ id: DEFAULT_KEY_ID, key: keys }] : [...keys];
+  if (ring.length === 0) throw new StashError('no stash key given', 'bad-key');
+  const ids = new Set<string>();
+  for (const { id, key } of ring) {
+    if (!Buffer.isBuffer(key) || key.length !== KEY_BYTES) {
+      throw new StashError(`the stash key ${JSON.stringify(id)} must be ${KEY_BYTES} bytes (got ${Buffer.isBuffer(key) ? key.length : typeof key})`, 'bad-key');
+    }
+    if (typeof id !== 'string' || !KEY_ID_PATTERN.test(id)) throw new StashError(`stash key id ${JSON.stringify(id)} must be 1 to 64 letters, digits, "_" or "-"`, 'bad-key');
+    if (ids.has(id)) throw new StashError(`stash key id ${JSON.stringify(id)} is given twice`, 'bad-key');
+    ids.add(id);
   }
+  return ring;
 }
 
-function header(type: SealedType): string {
-  return `${SEALED_PREFIX}${type}:`;
+function header(type: SealedType, keyId: string): string {
+  return `${SEALED_PREFIX}${type}:${keyId}:`;
 }
 
-export function sealValue(value: JsonValue, key: Buffer): string {
-  checkKey(key);
+/** Where a `$stash` child is kept: the place its seal is bound to. */
+export function stashPlace(name: string): string {
+  return `/${STASH}/${escapePointer(name)}`;
+}
+
+/**
+ * Seals one value with the first key, bound to `place` (where it is kept, e.g. `/$stash/apiKey`):
+ * it opens only with the same place.
+ */
+export function sealValue(value: JsonValue, keys: StashKeys, place = ''): string {
+  const [first] = stashKeyring(keys);
+  const { id, key } = first as StashKey;
   const type = jsonType(value);
   const iv = randomBytes(IV_BYTES);
   const cipher = createCipheriv('aes-256-gcm', key, iv, { authTagLength: TAG_BYTES });
-  cipher.setAAD(Buffer.from(header(type), 'utf8'));
+  cipher.setAAD(Buffer.from(header(type, id) + place, 'utf8'));
   const ciphertext = Buffer.concat([cipher.update(JSON.stringify(value), 'utf8'), cipher.final()]);
   const payload = Buffer.concat([iv, cipher.getAuthTag(), ciphertext]).toString('base64url');
-  return header(type) + payload;
+  return header(type, id) + payload;
 }
 
-export function unsealValue(sealed: string, key: Buffer): JsonValue {
-  checkKey(key);
-  const m = typeof sealed === 'string' ? SEALED_PATTERN.exec(sealed) : null;
-  const type = m?.[1] as SealedType | undefined;
-  const payloadText = m?.[2];
-  if (!type || payloadText === undefined) {
-    throw new StashError(`malformed sealed value: expected ${SEALED_PREFIX}<type>:<base64url payload>`, 'malformed');
-  }
-  const payload = Buffer.from(payloadText, 'base64url');
-  if (payload.length < IV_BYTES + TAG_BYTES + 1 || payload.toString('base64url') !== payloadText) {
-    throw new StashError('malformed sealed value: the payload is not base64url of iv, tag and ciphertext', 'malformed');
-  }
-  let plaintext: string;
+function decrypt(payload: Buffer, key: Buffer, aad: string): string | null {
   try {
     const decipher = createDecipheriv('aes-256-gcm', key, payload.subarray(0, IV_BYTES), { authTagLength: TAG_BYTES });
-    decipher.setAAD(Buffer.from(header(type), 'utf8'));
+    decipher.setAAD(Buffer.from(aad, 'utf8'));
     decipher.setAuthTag(payload.subarray(IV_BYTES, IV_BYTES + TAG_BYTES));
-    plaintext = Buffer.concat([decipher.update(payload.subarray(IV_BYTES + TAG_BYTES)), decipher.final()]).toString('utf8');
+    return Buffer.concat([decipher.update(payload.subarray(IV_BYTES + TAG_BYTES)), decipher.final()]).toString('utf8');
   } catch {
-    // GCM cannot tell the two apart: both fail the authentication tag.
-    throw new StashError('cannot decrypt sealed value: wrong stash key, or the sealed value was altered', 'undecryptable');
+    return null;
+  }
+}
+
+/**
+ * Opens a sealed value kept at `place` (as it was sealed). The key the value names is tried first,
+ * then the others (a key may have been given another id since); a value sealed before places and
+ * key ids (v1) opens wherever it is, with any key.
+ */
+export function unsealValue(sealed: string, keys: StashKeys, place = ''): JsonValue {
+  const ring = stashKeyring(keys);
+  const parts = sealedParts(sealed);
+  if (!parts) {
+    throw new StashError(`malformed sealed value: expected ${SEALED_PREFIX}<type>:<key id>:<base64url payload>`, 'malformed');
+  }
+  const payload = Buffer.from(parts.payload, 'base64url');
+  if (payload.length < IV_BYTES + TAG_BYTES + 1 || payload.toString('base64url') !== parts.payload) {
+    throw new StashError('malformed sealed value: the payload is not base64url of iv, tag and ciphertext', 'malformed');
+  }
+  const aad = parts.keyId === null ? `${LEGACY_SEALED_PREFIX}${parts.type}:` : header(parts.type, parts.keyId) + place;
+  const tried = parts.keyId === null ? ring : [...ring.filter((k) => k.id === parts.keyId), ...ring.filter((k) => k.id !== parts.keyId)];
+  let plaintext: string | null = null;
+  for (const { key } of tried) {
+    plaintext = decrypt(payload, key, aad);
+    if (plaintext !== null) break;
+  }
+  if (plaintext === null) {
+    // GCM cannot tell these apart: all fail the authentication tag.
+    const named = parts.keyId === null ? '' : ` (sealed with key id ${JSON.stringify(parts.keyId)}${ring.some((k) => k.id === parts.keyId) ? '' : `, which is not configured: configured are ${ring.map((k) => JSON.stringify(k.id)).join(', ')}`})`;
+    throw new StashError(
+      `cannot decrypt sealed value${named}: wrong stash key, the sealed value was altered, or it was sealed for another place (a sealed value opens only where it was sealed${place ? `, and this is ${place}` : ''})`,
+      'undecryptable',
+    );
   }
   let value: JsonValue;
   try {
@@ -115,8 +170,8 @@ export function unsealValue(sealed: string, key: Buffer): JsonValue {
   } catch {
     throw new StashError('malformed sealed value: the decrypted text is not JSON', 'malformed');
   }
-  if (jsonType(value) !== type) {
-    throw new StashError(`malformed sealed value: labelled ${type} but holds ${jsonType(value)}`, 'malformed');
+  if (jsonType(value) !== parts.type) {
+    throw new StashError(`malformed sealed value: labelled ${parts.type} but holds ${jsonType(value)}`, 'malformed');
   }
   return value;
 }
@@ -156,16 +211,19 @@ function withPath(error: unknown, name: string): never {
 }
 
 /**
- * Seals every direct child of `data.$stash` that is not sealed yet. A child whose plaintext equals
- * the plaintext of the sealed value at the same key in `previous` keeps that sealed string.
+ * Seals every direct child of `data.$stash` that is not sealed yet, each bound to its place. A child
+ * whose plaintext equals the plaintext of the sealed value at the same key in `previous` keeps that
+ * sealed string, whichever configured key (or form, v1 included) sealed it: re-sealing unchanged values
+ * would make every step of a parallel batch write them, which the merge takes for conflicting writes.
  */
-export function sealStash(data: JsonObject, key: Buffer | null, previous?: JsonObject): JsonObject {
+export function sealStash(data: JsonObject, keys: StashKeys | null, previous?: JsonObject): JsonObject {
   const stash = stashOf(data);
   if (!stash) return data;
   const entries = Object.entries(stash);
   const toSeal = entries.filter(([, v]) => !isSealed(v));
   if (toSeal.length === 0) return data;
-  if (!key) throw new StashKeyMissingError(`data.$stash holds ${toSeal.map(([k]) => keyPath(k)).join(', ')}`);
+  if (!keys) throw new StashKeyMissingError(`data.$stash holds ${toSeal.map(([k]) => keyPath(k)).join(', ')}`);
+  const ring = stashKeyring(keys);
   let before: JsonObject | undefined;
   try {
     before = previous ? stashOf(previous) : undefined;
@@ -177,13 +235,13 @@ export function sealStash(data: JsonObject, key: Buffer | null, previous?: JsonO
     const old = before && Object.hasOwn(before, name) ? before[name] : undefined;
     if (isSealed(old)) {
       try {
-        if (jsonEqual(unsealValue(old, key), value)) return [name, old];
+        if (jsonEqual(unsealValue(old, ring, stashPlace(name)), value)) return [name, old];
       } catch {
         // sealed under another key or damaged: seal afresh
       }
     }
     try {
-      return [name, sealValue(value, key)];
+      return [name, sealValue(value, ring, stashPlace(name))];
     } catch (error) {
       return withPath(error, name);
     }
@@ -191,18 +249,19 @@ export function sealStash(data: JsonObject, key: Buffer | null, previous?: JsonO
   return { ...data, [STASH]: Object.fromEntries(sealed) };
 }
 
-/** Decrypts every sealed direct child of `data.$stash`; other children are left as they are. */
-export function unsealStash(data: JsonObject, key: Buffer | null): JsonObject {
+/** Decrypts every sealed direct child of `data.$stash` (each at its own place); other children are left as they are. */
+export function unsealStash(data: JsonObject, keys: StashKeys | null): JsonObject {
   const stash = stashOf(data);
   if (!stash) return data;
   const entries = Object.entries(stash);
   const sealedNames = entries.filter(([, v]) => isSealed(v)).map(([k]) => k);
   if (sealedNames.length === 0) return data;
-  if (!key) throw new StashKeyMissingError(`data.$stash holds sealed ${sealedNames.map(keyPath).join(', ')}`);
+  if (!keys) throw new StashKeyMissingError(`data.$stash holds sealed ${sealedNames.map(keyPath).join(', ')}`);
+  const ring = stashKeyring(keys);
   const plain = entries.map(([name, value]): [string, JsonValue] => {
     if (!isSealed(value)) return [name, value];
     try {
-      return [name, unsealValue(value, key)];
+      return [name, unsealValue(value, ring, stashPlace(name))];
     } catch (error) {
       return withPath(error, name);
     }
@@ -210,68 +269,9 @@ export function unsealStash(data: JsonObject, key: Buffer | null): JsonObject {
   return { ...data, [STASH]: Object.fromEntries(plain) };
 }
 
-const MIN_SECRET_CHARS = 4;
-
-/**
- * The texts to mask in logs and messages: every string of at least 4 characters anywhere inside the
- * plaintext `$stash` (and the decimal form of numbers that long), plus the JSON-escaped form of a
- * string when it differs (so `JSON.stringify` output is masked too). Longest first, no duplicates.
- */
-export function stashSecrets(plainData: JsonObject): string[] {
-  const found = new Set<string>();
-  const add = (text: string) => {
-    if (text.length < MIN_SECRET_CHARS) return;
-    found.add(text);
-    const escaped = JSON.stringify(text).slice(1, -1);
-    if (escaped !== text) found.add(escaped);
-  };
-  const walk = (value: unknown): void => {
-    if (typeof value === 'string') {
-      if (!isSealed(value)) add(value);
-    } else if (typeof value === 'number') {
-      if (Number.isFinite(value)) add(String(value));
-    } else if (Array.isArray(value)) {
-      value.forEach(walk);
-    } else if (typeof value === 'object' && value !== null) {
-      Object.values(value).forEach(walk);
-    }
-  };
-  if (Object.hasOwn(plainData, STASH)) walk(plainData[STASH]);
-  return [...found].sort((a, b) => b.length - a.length || (a < b ? -1 : a > b ? 1 : 0));
-}
-
-/**
- * Replaces every occurrence of every secret with `‹secret›`. Occurrences are found in the original
- * text (never inside a mask already written), and overlapping ones become one mask, so no part of a
- * longer secret survives because a shorter one matched first.
- */
-export function maskSecrets(text: string, secrets: string[]): string {
-  const ranges: [number, number][] = [];
-  for (const secret of secrets) {
-    if (secret.length === 0) continue;
-    for (let at = text.indexOf(secret); at !== -1; at = text.indexOf(secret, at + 1)) ranges.push([at, at + secret.length]);
-  }
-  if (ranges.length === 0) return text;
-  ranges.sort((a, b) => a[0] - b[0] || b[1] - a[1]);
-  let out = '';
-  let cursor = 0;
-  let current: [number, number] | undefined;
-  for (const range of ranges) {
-    if (current && range[0] < current[1]) {
-      current[1] = Math.max(current[1], range[1]);
-      continue;
-    }
-    if (current) {
-      out += text.slice(cursor, current[0]) + SECRET_MASK;
-      cursor = current[1];
-    }
-    current = [range[0], range[1]];
-  }
-  if (current) {
-    out += text.slice(cursor, current[0]) + SECRET_MASK;
-    cursor = current[1];
-  }
-  return out + text.slice(cursor);
+/** The mask for the secrets of plaintext data: every string and number anywhere under its `$stash`. */
+export function stashMask(plainData: JsonObject): SecretMask {
+  return Object.hasOwn(plainData, STASH) ? SecretMask.of(plainData[STASH]) : SecretMask.NONE;
 }
 
 /**
@@ -295,24 +295,61 @@ export function maskStashForDisplay(data: JsonObject): JsonObject {
   return out;
 }
 
+/** The place a deferred call's sealed arguments are bound to: they open only as that call's arguments. */
+export function callArgsPlace(connector: string, method: string): string {
+  return `connectors.${connector}.${method}(args)`;
+}
+
 /**
- * Seals every string in `value` that contains a secret, e.g. the arguments of a deferred connector
- * call (they are recorded in history as the call's activity input). `unsealStrings` undoes it.
+ * Seals every string of a deferred call's arguments that holds a secret, and every number that is one
+ * (they are recorded in history as the call's activity input), each bound to its place in the
+ * arguments. `unsealArgs` undoes it.
  */
-export function sealSecretStrings(value: JsonValue, secrets: readonly string[], key: Buffer | null): JsonValue {
-  if (secrets.length === 0 || key === null) return value;
-  if (typeof value === 'string') return secrets.some((secret) => value.includes(secret)) ? sealValue(value, key) : value;
-  if (Array.isArray(value)) return value.map((item) => sealSecretStrings(item, secrets, key));
-  if (isJsonObject(value)) return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, sealSecretStrings(v, secrets, key)]));
+export function sealSecretArgs(value: JsonValue, mask: SecretMask, keys: StashKeys | null, place: string): JsonValue {
+  if (mask.isEmpty || keys === null) return value;
+  if (typeof value === 'string') return !isSealed(value) && mask.finds(value) ? sealValue(value, keys, place) : value;
+  if (typeof value === 'number') return mask.finds(String(value)) ? sealValue(value, keys, place) : value;
+  if (Array.isArray(value)) return value.map((item, i) => sealSecretArgs(item, mask, keys, `${place}/${i}`));
+  if (isJsonObject(value)) return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, sealSecretArgs(v, mask, keys, `${place}/${escapePointer(k)}`)]));
   return value;
 }
 
-export function unsealStrings(value: JsonValue, key: Buffer | null): JsonValue {
+/** Opens what `sealSecretArgs` sealed; `found` receives every plaintext opened (the call's secrets). */
+export function unsealArgs(value: JsonValue, keys: StashKeys | null, place: string, found?: JsonValue[]): JsonValue {
   if (isSealed(value)) {
-    if (key === null) throw new StashKeyMissingError('a value is sealed');
-    return unsealValue(value, key);
+    if (keys === null) throw new StashKeyMissingError(`a connector argument (${place}) is sealed`);
+    const plain = unsealValue(value, keys, place);
+    found?.push(plain);
+    return plain;
   }
-  if (Array.isArray(value)) return value.map((item) => unsealStrings(item, key));
-  if (isJsonObject(value)) return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, unsealStrings(v, key)]));
+  if (Array.isArray(value)) return value.map((item, i) => unsealArgs(item, keys, `${place}/${i}`, found));
+  if (isJsonObject(value)) return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, unsealArgs(v, keys, `${place}/${escapePointer(k)}`, found)]));
   return value;
+}
+
+function escapePointer(token: string): string {
+  return token.replace(/~/g, '~0').replace(/\//g, '~1');
+}
+
+/** The place a deferred call's list of secrets is bound to. */
+export function callSecretsPlace(connector: string, method: string): string {
+  return `connectors.${connector}.${method}(secrets)`;
+}
+
+/**
+ * The secrets of the step that deferred a call, sealed for the call's activity: it masks them in the
+ * call's failure and result as the step would. Null when there are none.
+ */
+export function sealCallSecrets(mask: SecretMask, keys: StashKeys | null, connector: string, method: string): string | null {
+  if (mask.isEmpty || keys === null) return null;
+  return sealValue([...mask.secrets], keys, callSecretsPlace(connector, method));
+}
+
+/**
+ * The mask a deferred call's activity uses: the step's secrets the call carries; for a call scheduled
+ * before calls carried them, every argument that was sealed, whole.
+ */
+export function callMask(sealedSecrets: string | undefined, openedArgs: readonly JsonValue[], keys: StashKeys | null, connector: string, method: string): SecretMask {
+  if (sealedSecrets === undefined || keys === null) return SecretMask.of(openedArgs);
+  return SecretMask.of(unsealValue(sealedSecrets, keys, callSecretsPlace(connector, method)));
 }

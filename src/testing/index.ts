@@ -12,7 +12,8 @@ import type { JsonObject, JsonValue } from '../model/json';
 import type { StepCommand, StepLog, TaskSnapshot } from '../model/task';
 import { applyPatchTo, type DataPatch } from '../runtime/diff';
 import { executeStep } from '../runtime/execute';
-import { unsealStash, unsealStrings } from '../runtime/stash';
+import { callArgsPlace, unsealArgs, unsealStash } from '../runtime/stash';
+import { SecretMask } from '../runtime/mask';
 import { loadStepFile, WorkspaceError } from '../steps/load';
 import { loadLibraries } from '../steps/libraries';
 import { defaultBlobSettings } from '../blobs/config';
@@ -23,7 +24,7 @@ import { snapshotQuery } from '../workflows/api';
 import { isTerminal } from '../model/task';
 import type { NativeConnection } from '@temporalio/worker';
 import { createTaskWorker } from '../worker';
-import { workspaceTaskSettings } from '../workspace/config';
+import { secretConfigValues, stashKeysOf, workspaceTaskSettings } from '../workspace/config';
 import { InvalidWorkspaceError, openWorkspace, type Workspace } from '../workspace/workspace';
 import { DEFAULT_SCENARIO_TIMEOUT_MS } from './run-scenarios';
 
@@ -67,7 +68,7 @@ export async function runStep(stepFile: string, data: JsonObject, options: RunSt
   const step = loaded.step;
   const taskId = options.taskId ?? 'test-task';
   // Without a workspace key, a throwaway one: `$stash` in test data works, and nothing sealed leaves.
-  const key = ws?.config.stashKey ?? randomBytes(32);
+  const key = (ws ? stashKeysOf(ws.config) : null) ?? randomBytes(32);
   const registry = ws?.connectors ?? new ConnectorRegistry();
   // Libraries of the workspace, or of the folder holding the step's `steps/` folder.
   const libraryRoot = ws?.dir ?? (basename(dirname(file)) === 'steps' ? dirname(dirname(file)) : null);
@@ -84,7 +85,8 @@ export async function runStep(stepFile: string, data: JsonObject, options: RunSt
     lib,
     blobs: ws?.blobs ?? defaultBlobSettings(join(tmpdir(), 'whenflow-run-step')),
     stash: { key },
-    connectors: (defer) =>
+    ...(ws ? { secretTexts: SecretMask.of(secretConfigValues(ws.config)).secrets } : {}),
+    connectors: (defer, _calls, maskSecrets) =>
       createConnectorsProxy(
         registry,
         (callIndex, connector) => ({
@@ -94,12 +96,17 @@ export async function runStep(stepFile: string, data: JsonObject, options: RunSt
           idempotencyKey: `${taskId}-${step.name}-${callIndex}`,
           signal: new AbortController().signal,
           options: ws?.config.connectors[connector]?.options ?? {},
+          maskSecrets,
         }),
         defer,
       ),
   });
   const commands = outcome.commands.map((command): StepCommand => {
-    if (command.type === 'call') return { ...command, call: { ...command.call, args: unsealStrings(command.call.args, key) as JsonObject } };
+    if (command.type === 'call') {
+      // What the step asked for, in plaintext: without the sealing (and the secrets it carries along) meant for history.
+      const { secrets: _sealedSecrets, ...call } = command.call;
+      return { ...command, call: { ...call, args: unsealArgs(call.args, key, callArgsPlace(call.connector, call.method)) as JsonObject } };
+    }
     if (command.type === 'subtask') return { ...command, request: { ...command.request, data: unsealStash(command.request.data, key) } };
     return command;
   });

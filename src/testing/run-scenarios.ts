@@ -10,7 +10,7 @@ import { coverageOfTask, coverageReport, type CoverageHits, type CoverageReport 
 import { eventsQuery, progressQuery } from '../workflows/api';
 import type { TaskEventPage } from '../model/events';
 import { createTaskWorker } from '../worker';
-import { workspaceTaskSettings } from '../workspace/config';
+import { stashKeysOf, workspaceTaskSettings } from '../workspace/config';
 import { openWorkspace, type Workspace } from '../workspace/workspace';
 import { evaluateScenario, loadScenarios, type Scenario, type ScenarioProblem, type ScenarioResult } from './scenarios';
 
@@ -148,7 +148,7 @@ async function runOne(session: ScenarioSession, ws: Workspace, taskQueue: string
       const ran = new Set(progress.trace.map((entry) => entry.step));
       const next = updates[sent];
       if (next && ran.has(next.afterStep) && !isTerminal(progress.state)) {
-        await updateTask(client, taskId, next.data, { stashKey: ws.config.stashKey });
+        await updateTask(client, taskId, next.data, { stashKey: stashKeysOf(ws.config) });
         log(`  ${scenario.name}: sent update ${sent + 1} after ${next.afterStep}`);
         sent += 1;
         continue;

@@ -18,6 +18,8 @@ import type { JsonObject, JsonValue } from '../model/json';
 import { DEFAULT_MAX_DATA_BYTES, DEFAULT_TASK_OPTIONS, type StepRetryPolicy } from '../model/task';
 import { DEFAULT_RETRY, DEFAULT_STEP_TIMEOUT_MS, durationMs, resolveStepOptions, retryOptionsSchema } from '../steps/options';
 import { DEFAULT_CIRCUIT, type CircuitSettings } from '../connectors/circuit';
+import { KEY_ID_PATTERN } from '../model/sealed';
+import type { StashKey, StashKeys } from '../runtime/stash';
 
 /** Looked for in this order; the first is the one to write. */
 export const CONFIG_FILE_NAMES = ['whenflow.yaml', 'whenflow.yml'] as const;
@@ -54,8 +56,12 @@ export interface WorkspaceConfig {
   /** `name:`, the workspace's name (its task queue is named after it), or null to name it after its folder. */
   name: string | null;
   defaults: { retry: StepRetryPolicy; timeoutMs: number; concurrency: number; onConflict: 'rerun' | 'error'; maxStepRuns: number; maxSubtasks: number; maxDataBytes: number };
-  /** AES-256 key for `data.$stash` (32 bytes), or null when `secrets.key` is not set. */
+  /** AES-256 key that seals `data.$stash` (32 bytes): `secrets.key`, or the first of `secrets.keys`; null when neither is set. */
   stashKey: Buffer | null;
+  /** `secrets.keys`: every key with its id, the first seals, any opens; null when only `stashKey` is given. */
+  stashKeys: StashKey[] | null;
+  /** `secrets.config`: the names of `config:` values that are secrets (masked like `$stash` values). */
+  secretConfig: string[];
   /** `config:`: what steps read with `task.config(KEY)`. */
   values: Record<string, JsonValue>;
   connectors: Record<string, ConnectorConfig>;
@@ -76,12 +82,22 @@ export interface ConfigProblem {
   message: string;
 }
 
+/** The keys that seal and open `data.$stash`: all of `secrets.keys`, or the one key; null without any. */
+export function stashKeysOf(config: Pick<WorkspaceConfig, 'stashKey' | 'stashKeys'>): StashKeys | null {
+  return config.stashKeys ?? config.stashKey;
+}
+
+/** The texts of the `config:` values listed under `secrets.config`, for masking. */
+export function secretConfigValues(config: Pick<WorkspaceConfig, 'values' | 'secretConfig'>): JsonValue[] {
+  return config.secretConfig.filter((name) => Object.hasOwn(config.values, name)).map((name) => config.values[name] as JsonValue);
+}
+
 /**
  * What a workspace's configuration gives every task started for it: its stash key and its `defaults`
  * task limits. Spread into `startTask` by every entry point that has the workspace at hand.
  */
 export function workspaceTaskSettings(config: WorkspaceConfig): {
-  stashKey: Buffer | null;
+  stashKey: StashKeys | null;
   concurrency: number;
   onConflict: 'rerun' | 'error';
   maxStepRuns: number;
@@ -89,7 +105,7 @@ export function workspaceTaskSettings(config: WorkspaceConfig): {
   maxDataBytes: number;
 } {
   const { concurrency, onConflict, maxStepRuns, maxSubtasks, maxDataBytes } = config.defaults;
-  return { stashKey: config.stashKey, concurrency, onConflict, maxStepRuns, maxSubtasks, maxDataBytes };
+  return { stashKey: stashKeysOf(config), concurrency, onConflict, maxStepRuns, maxSubtasks, maxDataBytes };
 }
 
 /**
@@ -113,6 +129,8 @@ export function defaultWorkspaceConfig(): WorkspaceConfig {
       maxDataBytes: DEFAULT_MAX_DATA_BYTES,
     },
     stashKey: null,
+    stashKeys: null,
+    secretConfig: [],
     values: {},
     connectors: {},
     observability: { metrics: null, tracing: null },
@@ -277,7 +295,27 @@ const defaultsSchema = z
   })
   .strict();
 
-const secretsSchema = z.object({ key: stashKeySchema.nullish() }).strict();
+const keyIdSchema = z.string().regex(KEY_ID_PATTERN, 'must be 1 to 64 letters, digits, "_" or "-" (it is written into every sealed value)');
+const keyringSchema = z
+  .array(z.object({ id: keyIdSchema, key: stashKeySchema }).strict(), { error: 'must be a list of { id, key }, the key that seals first' })
+  .min(1, 'must list at least one { id, key }')
+  .superRefine((keys, ctx) => {
+    const seen = new Set<string>();
+    keys.forEach(({ id }, i) => {
+      if (seen.has(id)) ctx.addIssue({ code: 'custom', path: [i, 'id'], message: `id "${id}" is given twice` });
+      seen.add(id);
+    });
+  });
+const secretsSchema = z
+  .object({
+    key: stashKeySchema.nullish(),
+    keys: keyringSchema.nullish(),
+    config: z.array(z.string().min(1), { error: 'must be a list of names under config:, e.g. [API_TOKEN]' }).nullish(),
+  })
+  .strict()
+  .superRefine((secrets, ctx) => {
+    if (secrets.key != null && secrets.keys != null) ctx.addIssue({ code: 'custom', path: ['keys'], message: 'give either key (one key) or keys (several, with ids), not both' });
+  });
 
 const circuitSettingsSchema = z
   .object(
@@ -353,7 +391,8 @@ function allowedKeys(path: readonly Segment[]): string[] {
   const shapeKeys = (o: { shape: object }) => Object.keys(o.shape);
   if (path.length === 0) return shapeKeys(fileSchema);
   if (path.length === 1 && path[0] === 'defaults') return shapeKeys(defaultsSchema);
-  if (path.length === 1 && path[0] === 'secrets') return shapeKeys(secretsSchema);
+  if (path.length === 1 && path[0] === 'secrets') return ['key', 'keys', 'config'];
+  if (path.length === 3 && path[0] === 'secrets' && path[1] === 'keys') return ['id', 'key'];
   if (path.length === 2 && path[0] === 'connectors') return shapeKeys(connectorSchema);
   if (path.length === 3 && path[0] === 'connectors' && path[2] === 'circuit') return shapeKeys(circuitSettingsSchema);
   if (path.length === 1 && path[0] === 'observability') return shapeKeys(observabilitySchema);
@@ -417,8 +456,17 @@ function resolveConfig(parsed: ConfigFile, file: string, problemFile: string, pr
     maxDataBytes: d.maxDataBytes ?? config.defaults.maxDataBytes,
   };
   config.name = parsed.name ?? null;
-  config.stashKey = parsed.secrets?.key ?? null;
+  const ring = (parsed.secrets?.keys ?? []).filter((k): k is StashKey => k.key !== null);
+  config.stashKey = ring.length > 0 ? ring[0]!.key : (parsed.secrets?.key ?? null);
+  config.stashKeys = ring.length > 0 ? ring : null;
   config.values = parsed.config ?? {};
+  config.secretConfig = parsed.secrets?.config ?? [];
+  config.secretConfig.forEach((name, i) => {
+    if (!Object.hasOwn(config.values, name)) {
+      const known = Object.keys(config.values);
+      problems.push({ file: problemFile, path: formatConfigPath(['secrets', 'config', i]), message: `"${name}" is not a value under config:${known.length ? ` (known: ${known.join(', ')})` : ''}` });
+    }
+  });
   config.webhooks = parsed.webhooks ?? null;
   config.blobs = parsed.blobs ?? null;
   for (const [name, connector] of Object.entries(parsed.connectors ?? {})) {

@@ -7,7 +7,7 @@ import { NativeConnection, type Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTask } from '../../src/client';
 import type { TaskSnapshot } from '../../src/model/task';
-import { unsealValue } from '../../src/runtime/stash';
+import { stashPlace, unsealValue } from '../../src/runtime/stash';
 import { provisionTemporalBinary } from '../../src/temporal/binary';
 import { freePort, spawnDevServer, type SpawnedDevServer } from '../../src/temporal/dev-server';
 import { installRuntime } from '../../src/temporal/runtime';
@@ -112,7 +112,7 @@ describe('R2: the Temporal dev server stops and starts again (persistent databas
       expect(task.data.count).toBe(5 + loops);
       expect(task.data.log).toEqual(['begin', ...Array.from({ length: loops }, (_, l) => `loop ${l}`), 'fork', `rest after child ${loops * 10}`, 'seal', 'finish']);
       expect(task.result).toEqual({ count: 5 + loops, child: loops * 10 });
-      expect(unsealValue((task.data.$stash as { derived: string }).derived, stashKey)).toBe(`${token}-derived`);
+      expect(unsealValue((task.data.$stash as { derived: string }).derived, stashKey, stashPlace('derived'))).toBe(`${token}-derived`);
     });
     // Every step execution's content ran; the ones caught by the outage may have run twice.
     const ours = new Set(taskIds);

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { getTask, startTask } from '../../src/client';
 import type { JsonObject } from '../../src/model/json';
 import type { TaskSnapshot } from '../../src/model/task';
-import { unsealValue } from '../../src/runtime/stash';
+import { stashPlace, unsealValue } from '../../src/runtime/stash';
 import { historyText } from '../support/history';
 import { executionKey, ProbeServer, type Mark } from '../support/probe-server';
 import { rng } from '../support/random';
@@ -155,8 +155,8 @@ describe('R1: the worker process is killed with SIGKILL while 100 tasks are in f
       expect(task.data.log).toEqual(expectedLog(inputs[i]!.loops));
       // The secret came through intact and sealed; the step's derived secret too.
       const stash = task.data.$stash as { token: string; derived: string };
-      expect(unsealValue(stash.token, stashKey)).toBe(inputs[i]!.token);
-      expect(unsealValue(stash.derived, stashKey)).toBe(`${inputs[i]!.token}-derived`);
+      expect(unsealValue(stash.token, stashKey, stashPlace('token'))).toBe(inputs[i]!.token);
+      expect(unsealValue(stash.derived, stashKey, stashPlace('derived'))).toBe(`${inputs[i]!.token}-derived`);
     });
     const children = await Promise.all(ids.map((id) => getTask(harness.client, `${id}.1`)));
     for (const child of children) expect({ state: child.state, count: child.data.count, log: child.data.log }).toEqual({ state: 'done', count: 1, log: ['child'] });
@@ -192,7 +192,7 @@ describe('R5: secrets stay sealed in the histories of the fault tests', () => {
       const { raw, decoded } = await historyText(harness.client, taskId);
       const leaked = secrets.filter((secret) => raw.includes(secret) || decoded.includes(secret));
       expect(leaked, `plaintext secrets in the history of ${taskId}`).toEqual([]);
-      if (decoded.includes('whenflow:sealed:v1:string:')) sealedSeen += 1;
+      if (decoded.includes('whenflow:sealed:v2:string:default:')) sealedSeen += 1;
     }
     // Every parent carries its secrets sealed (children have none).
     expect(sealedSeen).toBe(TASKS);

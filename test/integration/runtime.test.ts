@@ -288,7 +288,7 @@ describe('secrets in data.$stash', () => {
       expect(raw).not.toContain(secret);
       expect(decoded).not.toContain(secret);
     }
-    expect(decoded).toContain('whenflow:sealed:v1:string:');
+    expect(decoded).toContain('whenflow:sealed:v2:string:default:');
   });
 
   it('refuses to start a task with secrets when no stash key is given', async () => {

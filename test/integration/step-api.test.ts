@@ -182,7 +182,7 @@ describe('the step API of hosted workspaces, on a real Temporal server', () => {
 
     // data.$stash.apiKey on data without $stash: created, and sealed in what Temporal holds.
     const stash = data.$stash as Record<string, unknown>;
-    expect(String(stash.apiKey)).toMatch(/^whenflow:sealed:v1:string:/);
+    expect(String(stash.apiKey)).toMatch(/^whenflow:sealed:v2:string:/);
     expect(history).not.toContain('k-1');
   });
 

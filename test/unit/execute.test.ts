@@ -4,7 +4,7 @@ import type { JsonObject } from '../../src/model/json';
 import { applyPatchTo, type DataPatch } from '../../src/runtime/diff';
 import { DataLimitError, executeStep, LOG_LIMITS, type StepContent } from '../../src/runtime/execute';
 import { installStepGlobals, OutsideStepError, runInStepScope, runOutsideStep } from '../../src/runtime/globals';
-import { sealStash, unsealStash, unsealStrings } from '../../src/runtime/stash';
+import { callArgsPlace, sealStash, unsealArgs, unsealStash } from '../../src/runtime/stash';
 import { DataValueError } from '../../src/runtime/to-json';
 
 // The step globals, as step content sees them (free variables resolved on globalThis).
@@ -401,7 +401,7 @@ describe('executeStep: secrets in data.$stash', () => {
     const call = outcome.commands.find((c) => c.type === 'call');
     const args = call?.type === 'call' ? call.call.args : {};
     expect(args.plain).toBe('ok');
-    expect(unsealStrings(args, key)).toEqual({ headers: { authorization: 'Bearer key-0123456789' }, plain: 'ok' });
+    expect(unsealArgs(args, key, callArgsPlace('api', 'send'))).toEqual({ headers: { authorization: 'Bearer key-0123456789' }, plain: 'ok' });
     const child = outcome.commands.find((c) => c.type === 'subtask');
     expect(child?.type === 'subtask' && unsealStash(child.request.data, key)).toEqual({ $stash: { token: 'key-0123456789' }, n: 1 });
   });

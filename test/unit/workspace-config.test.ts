@@ -10,6 +10,8 @@ import {
   defaultWorkspaceConfig,
   loadWorkspaceConfig,
   parseStashKey,
+  secretConfigValues,
+  stashKeysOf,
   type ConfigProblem,
 } from '../../src/workspace/config';
 
@@ -29,6 +31,8 @@ describe('loadWorkspaceConfig: no file', () => {
     expect(config).toEqual({
       defaults: { retry: DEFAULT_RETRY, timeoutMs: DEFAULT_STEP_TIMEOUT_MS, concurrency: 1, onConflict: 'rerun', maxStepRuns: 10_000, maxSubtasks: 100, maxDataBytes: 1_572_864 },
       stashKey: null,
+      stashKeys: null,
+      secretConfig: [],
       values: {},
       connectors: {},
       observability: { metrics: null, tracing: null },
@@ -384,5 +388,42 @@ describe('stash key', () => {
     const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
     const sibling = alphabet[(alphabet.indexOf(last) ^ 1) % 64] ?? 'B';
     expect(parseStashKey(text.slice(0, -1) + sibling)).toMatchObject({ error: expect.stringContaining('canonical') });
+  });
+});
+
+describe('secrets: several keys with ids, and config values that are secrets', () => {
+  const OTHER = randomBytes(32);
+
+  it('keys: the first seals, all open; the single key form still works as id "default"', async () => {
+    const { config, problems } = await load(`secrets:\n  keys:\n    - { id: k2, key: "${OTHER.toString('base64')}" }\n    - { id: default, key: "\${OLD_KEY}" }\n`, { OLD_KEY: KEY_B64 });
+    expect(problems).toEqual([]);
+    expect(config.stashKey?.equals(OTHER)).toBe(true);
+    expect(config.stashKeys?.map((k) => k.id)).toEqual(['k2', 'default']);
+    expect(stashKeysOf(config)).toBe(config.stashKeys);
+    const single = await load(`secrets:\n  key: "${KEY_B64}"\n`);
+    expect(single.problems).toEqual([]);
+    expect(single.config.stashKeys).toBeNull();
+    expect(stashKeysOf(single.config)).toBe(single.config.stashKey);
+  });
+
+  it('reports key and keys together, a repeated id, a bad id and a bad key at their paths', async () => {
+    const both = await load(`secrets:\n  key: "${KEY_B64}"\n  keys: [{ id: a, key: "${KEY_B64}" }]\n`);
+    expect(paths(both.problems)).toEqual(['secrets.keys']);
+    const repeated = await load(`secrets:\n  keys:\n    - { id: a, key: "${KEY_B64}" }\n    - { id: a, key: "${OTHER.toString('base64')}" }\n`);
+    expect(repeated.problems.map((p) => [p.path, p.message])).toEqual([['secrets.keys[1].id', 'id "a" is given twice']]);
+    const badId = await load(`secrets:\n  keys: [{ id: "no spaces", key: "${KEY_B64}" }]\n`);
+    expect(paths(badId.problems)).toEqual(['secrets.keys[0].id']);
+    const badKey = await load('secrets:\n  keys: [{ id: a, key: "short" }]\n');
+    expect(paths(badKey.problems)).toEqual(['secrets.keys[0].key']);
+    expect(badKey.problems[0]!.message).not.toContain('short');
+  });
+
+  it('secrets.config names config values to mask; an unknown name is a problem', async () => {
+    const { config, problems } = await load('secrets:\n  config: [API_TOKEN]\nconfig:\n  API_TOKEN: tok-123\n  CHANNEL: "#ops"\n');
+    expect(problems).toEqual([]);
+    expect(config.secretConfig).toEqual(['API_TOKEN']);
+    expect(secretConfigValues(config)).toEqual(['tok-123']);
+    const unknown = await load('secrets:\n  config: [API_TOKN]\nconfig:\n  API_TOKEN: tok-123\n');
+    expect(unknown.problems.map((p) => [p.path, p.message])).toEqual([['secrets.config[0]', '"API_TOKN" is not a value under config: (known: API_TOKEN)']]);
   });
 });

@@ -4,7 +4,7 @@ import type { TaskEvent } from '../../model/events';
 import { isJsonObject, type JsonObject } from '../../model/json';
 import { TASK_STATES, type TaskSnapshot, type TaskState, type TraceEntry } from '../../model/task';
 import { maskStashForDisplay } from '../../runtime/stash';
-import { defaultWorkspaceConfig, loadWorkspaceConfig, workspaceTaskQueue, workspaceTaskSettings, type WorkspaceConfig } from '../../workspace/config';
+import { defaultWorkspaceConfig, loadWorkspaceConfig, workspaceTaskQueue, workspaceTaskSettings, stashKeysOf, type WorkspaceConfig } from '../../workspace/config';
 import { withSession } from '../connect';
 import { UsageError } from '../errors';
 import { readTaskData } from '../input';
@@ -172,7 +172,7 @@ async function formatLogEvent(event: TaskEvent, opts: LogOptions, traced: (cycle
 export async function taskUpdate(taskId: string, opts: { data?: string; file?: string; workspace?: string; json: boolean }, io: Io): Promise<void> {
   const patch: JsonObject = await readTaskData(opts, 'patch');
   if (!isJsonObject(patch)) throw new UsageError('the update must be a JSON object');
-  const { stashKey } = await configOf(opts.workspace);
+  const stashKey = stashKeysOf(await configOf(opts.workspace));
   const state = await withSession(({ client }) => updateTask(client, taskId, patch, { stashKey }));
   io.out(opts.json ? JSON.stringify({ taskId, state }) : `task ${taskId} updated (${state})`);
 }
