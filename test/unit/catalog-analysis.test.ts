@@ -3,7 +3,9 @@ import { describe, expect, it } from 'vitest';
 import { analyzeCatalog, type CatalogFacts } from '../../src/analysis';
 import { conditionImplies } from '../../src/analysis/implication';
 import { compileCondition } from '../../src/conditions';
-import type { CatalogStep } from '../../src/model/task';
+import { coverageOfRuns, coverageReport, formatCoverage, type CoverageHits } from '../../src/analysis/coverage';
+import type { RecordedRun } from '../../src/explain/timeline';
+import { DEFAULT_TASK_OPTIONS, type Catalog, type CatalogStep, type StepOutcome } from '../../src/model/task';
 
 const step = (name: string, condition: object, priority = 0): CatalogStep => ({
   name,
@@ -99,5 +101,49 @@ describe('keys conditions read that no step writes', () => {
     expect(analyzeCatalog(facts(steps, { refund: 'async () => { data.order.refund; }' }, [{ order: { refund: { amount: 2 } } }]))).toEqual([]);
     // Writes the text does not show make the check step aside.
     expect(analyzeCatalog(facts(steps, { refund: 'async () => { Object.assign(data.order, await lookup()); data.order.refund.amount; }' }, data))).toEqual([]);
+  });
+});
+
+describe('coverage per step', () => {
+  const outcome = (patch: StepOutcome['patch']): StepOutcome => ({ patch, commands: [], logs: [], logsDropped: 0, durationMs: 1, attempt: 1 });
+  const catalog: Catalog = {
+    version: 'v1',
+    connectors: {},
+    steps: [step('approve', { expense: { status: 'open' }, $or: [{ approval: { approved: true } }, { approval: { overriddenBy: String } }] }), step('close', { expense: { status: 'approved' } })],
+  };
+  const run: RecordedRun = {
+    runId: 'r1',
+    input: { name: 't', tags: [], data: { expense: { status: 'open' }, approval: { approved: true } }, options: DEFAULT_TASK_OPTIONS },
+    facts: [
+      { kind: 'catalog', catalog },
+      { kind: 'step-scheduled', id: '1', cycle: 1, step: 'approve' },
+      { kind: 'step-completed', id: '1', outcome: outcome([{ op: 'replace', path: '/expense/status', value: 'approved' }]) },
+      { kind: 'step-scheduled', id: '2', cycle: 2, step: 'close' },
+      { kind: 'step-completed', id: '2', outcome: outcome([{ op: 'replace', path: '/expense/status', value: 'closed' }]) },
+    ],
+  };
+
+  it('counts per step the data its condition matched and, per constraint and branch, the data it held and failed on', () => {
+    const hits: CoverageHits = new Map();
+    coverageOfRuns([run], hits);
+    const report = coverageReport(catalog.steps, hits);
+    // Cycle 1's data, cycle 2's, and the data at the end.
+    expect(report.dataSeen).toBe(3);
+    expect(report.steps).toEqual([
+      { step: 'approve', runs: 1, matched: 1 },
+      { step: 'close', runs: 1, matched: 1 },
+    ]);
+    const counts = report.items.map((item) => [item.step, item.constraint, item.held, item.failed, item.exercised]);
+    expect(counts).toEqual([
+      ['approve', 'expense.status: "open"', 1, 2, true],
+      ['approve', 'approval.approved: true', 3, 0, true],
+      ['approve', 'approval.overriddenBy: a String', 0, 3, false],
+      ['close', 'expense.status: "approved"', 1, 2, true],
+    ]);
+    const text = formatCoverage(report);
+    expect(text).toContain('per step, on 3 data seen');
+    expect(text).toContain('    approve: ran 1, matched 1');
+    expect(text).toContain('branch 1 (approval.approved: true): held 3, failed 0  ← never failed');
+    expect(text).toContain('branch 2 (approval.overriddenBy: a String): held 0, failed 3  ← never held');
   });
 });
