@@ -6,7 +6,7 @@
 import { hostname } from 'node:os';
 import type { Client } from '@temporalio/client';
 import proto from '@temporalio/proto';
-import { catalogConflicts, type CatalogConflict } from './catalog-peers';
+import { catalogConflicts, catalogOfIdentity, type CatalogConflict } from './catalog-peers';
 
 /** A live worker polls again at least every minute (a long poll's length); older entries are workers gone. */
 const LIVE_POLLER_MS = 90_000;
@@ -58,20 +58,34 @@ export interface CatalogWatchOptions {
 
 export const CATALOG_CHECK_INTERVAL_MS = 30_000;
 
-/** Checks the queue now and every interval until stopped; `check()` runs one look-up on demand. */
-export function watchCatalogPeers(options: CatalogWatchOptions): { check(): Promise<void>; stop(): void } {
+/** What one look-up found: the other workers polling the queue, and those serving another catalog. */
+export interface CatalogPeers {
+  /** Other whenflow workers of the queue with the same catalog. */
+  sameCatalog: string[];
+  conflicts: CatalogConflict[];
+}
+
+/**
+ * Checks the queue every interval until stopped; `check()` runs one look-up now (null when it failed).
+ * Each conflict is reported once.
+ */
+export function watchCatalogPeers(options: CatalogWatchOptions): { check(): Promise<CatalogPeers | null>; stop(): void } {
   const reported = new Set<string>();
-  const check = async () => {
+  const check = async (): Promise<CatalogPeers | null> => {
     try {
       const identities = await queuePollerIdentities(options.client, options.namespace, options.taskQueue);
-      for (const conflict of catalogConflicts(options.taskQueue, identities, options.identity, options.catalogVersion)) {
+      const conflicts = catalogConflicts(options.taskQueue, identities, options.identity, options.catalogVersion);
+      for (const conflict of conflicts) {
         const key = `${conflict.identity}\0${conflict.catalog}`;
         if (reported.has(key)) continue;
         reported.add(key);
         options.onConflict(conflict);
       }
+      const sameCatalog = identities.filter((identity) => identity !== options.identity && catalogOfIdentity(identity) === options.catalogVersion);
+      return { sameCatalog, conflicts };
     } catch (error) {
       options.onError?.(error);
+      return null;
     }
   };
   const timer = setInterval(() => void check(), options.intervalMs ?? CATALOG_CHECK_INTERVAL_MS);

@@ -98,7 +98,12 @@ async function serveWorker(session: TemporalSession, ws: Workspace, taskQueue: s
       onConflict: (conflict) => io.err(pc.yellow(describeCatalogConflict(conflict, `this worker (${worker.options.identity})`))),
       onError: (error) => io.err(pc.dim(`could not list the workers of task queue ${taskQueue}: ${(error as Error).message}`)),
     });
-    void peers.check();
+    void peers.check().then((found) => {
+      const same = found?.sameCatalog.length ?? 0;
+      if (same > 0) {
+        io.err(`  peers      ${same} other worker${same === 1 ? '' : 's'} on task queue ${taskQueue} with the same step catalog (${ws.catalog.version})`);
+      }
+    });
     try {
       const signal = await Promise.race([until, running.then(() => 'stopped')]);
       if (signal !== 'stopped') {
