@@ -43,3 +43,15 @@ export function catalogConflicts(taskQueue: string, pollerIdentities: readonly s
 export function describeCatalogConflict(conflict: CatalogConflict, own = 'this worker'): string {
   return `warning: task queue ${conflict.taskQueue} is also polled by ${conflict.identity} with step catalog ${conflict.catalog}, but ${own} has catalog ${conflict.ownCatalog}: tasks on this queue run steps from either catalog; give each workspace its own queue or deploy the same steps to every worker`;
 }
+
+/** For a command that starts a task: one warning line when the queue's workers serve more than one catalog, else null. */
+export function describeMixedCatalogs(taskQueue: string, pollerIdentities: readonly string[]): string | null {
+  const byCatalog = new Map<string, string[]>();
+  for (const identity of new Set(pollerIdentities)) {
+    const catalog = catalogOfIdentity(identity);
+    if (catalog !== null) byCatalog.set(catalog, [...(byCatalog.get(catalog) ?? []), identity]);
+  }
+  if (byCatalog.size < 2) return null;
+  const listed = [...byCatalog.entries()].map(([catalog, identities]) => `catalog ${catalog} (${identities.join(', ')})`).join('; ');
+  return `warning: task queue ${taskQueue} is polled by workers with different step catalogs: ${listed}; the task's steps run from either catalog`;
+}

@@ -5,7 +5,9 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, inject, it } from 'vitest';
+import { whenflow } from '../support/cli';
 
+const suiteServer = () => ({ TEMPORAL_ADDRESS: inject('temporalAddress'), TEMPORAL_NAMESPACE: inject('temporalNamespace') });
 const root = join(import.meta.dirname, '..', '..');
 const scratch: string[] = [];
 const running: ChildProcess[] = [];
@@ -60,7 +62,8 @@ async function eventually(check: () => boolean, what: string, output: () => stri
 describe('workers with different step catalogs on one task queue', () => {
   it('the second worker warns, naming the queue, the other worker and both catalogs', async () => {
     const name = `peers-${randomBytes(4).toString('hex')}`;
-    const first = startWorker(workspace(name, { 'greet.mjs': greet }));
+    const firstDir = workspace(name, { 'greet.mjs': greet });
+    const first = startWorker(firstDir);
     const second = startWorker(workspace(name, { 'greet.mjs': greet, 'shout.mjs': shout }));
     try {
       await eventually(() => first.output().includes('Ctrl-C to stop'), 'the first worker to start', first.output);
@@ -71,6 +74,12 @@ describe('workers with different step catalogs on one task queue', () => {
       expect(line).toMatch(/polled by \d+@\S+ whenflow-catalog:[0-9a-f]{16} with step catalog/);
       expect(catalogs).toHaveLength(2);
       expect(catalogs[0]).not.toBe(catalogs[1]);
+
+      // Starting a task on that queue says so too.
+      const started = await whenflow(['task', 'new', 'greeting', '-w', firstDir, '-d', '{"name":"ada"}'], suiteServer());
+      expect(started.code).toBe(0);
+      expect(started.stderr).toContain(`warning: task queue whenflow-${name} is polled by workers with different step catalogs: `);
+      for (const catalog of catalogs) expect(started.stderr).toContain(`catalog ${catalog} (`);
     } finally {
       await Promise.all([first.stop(), second.stop()]);
     }
@@ -91,6 +100,9 @@ describe('workers with different step catalogs on one task queue', () => {
         await second.stop();
       }
       expect(first.output()).not.toContain('warning');
+      const started = await whenflow(['task', 'new', 'greeting', '-w', dir, '-d', '{"name":"ada"}'], suiteServer());
+      expect(started.code).toBe(0);
+      expect(started.stderr).not.toContain('warning');
     } finally {
       await first.stop();
     }
