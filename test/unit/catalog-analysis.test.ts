@@ -66,7 +66,7 @@ describe('shadowed by a more general condition', () => {
 
   it('reports a more general winner that can complete the task', () => {
     const steps = [step('close', { amount: { $gt: 0 } }, 5), step('refund', { amount: { $gt: 100 } })];
-    const findings = analyzeCatalog(facts(steps, { close: 'async () => { step.complete(); }', refund: 'async () => {}' }, [{ amount: 150 }]));
+    const findings = analyzeCatalog(facts(steps, { close: 'async () => { task.complete(); }', refund: 'async () => {}' }, [{ amount: 150 }]));
     expect(findings).toEqual([expect.objectContaining({ kind: 'shadowed', steps: ['refund', 'close'], paths: [], message: expect.stringContaining('refund runs only if close does not complete the task') })]);
   });
 
