@@ -51,7 +51,7 @@ function startWorker(dir: string): { output: () => string; stop: () => Promise<v
   };
 }
 
-async function eventually(check: () => boolean, what: string, output: () => string, timeoutMs = 90_000): Promise<void> {
+async function eventually(check: () => boolean, what: string, output: () => string, timeoutMs = 120_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!check()) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; the worker printed:\n${output()}`);
@@ -64,9 +64,10 @@ describe('workers with different step catalogs on one task queue', () => {
     const name = `peers-${randomBytes(4).toString('hex')}`;
     const firstDir = workspace(name, { 'greet.mjs': greet });
     const first = startWorker(firstDir);
+    await eventually(() => first.output().includes('Ctrl-C to stop'), 'the first worker to start', first.output);
+    // The second worker looks on start, then every 30 s: whichever look sees the first worker warns.
     const second = startWorker(workspace(name, { 'greet.mjs': greet, 'shout.mjs': shout }));
     try {
-      await eventually(() => first.output().includes('Ctrl-C to stop'), 'the first worker to start', first.output);
       await eventually(() => second.output().includes('warning: task queue'), 'the warning', second.output);
       const line = second.output().split('\n').find((l) => l.includes('warning: task queue'))!;
       const catalogs = [...line.matchAll(/catalog ([0-9a-f]{16})/g)].map((m) => m[1]);
@@ -83,7 +84,7 @@ describe('workers with different step catalogs on one task queue', () => {
     } finally {
       await Promise.all([first.stop(), second.stop()]);
     }
-  }, 180_000);
+  }, 240_000);
 
   it('workers of the same workspace see each other and do not warn', async () => {
     const name = `peers-${randomBytes(4).toString('hex')}`;
@@ -106,5 +107,5 @@ describe('workers with different step catalogs on one task queue', () => {
     } finally {
       await first.stop();
     }
-  }, 180_000);
+  }, 240_000);
 });
