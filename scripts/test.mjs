@@ -9,6 +9,8 @@ import { ensureDependencies, root, run } from './ensure-deps.mjs';
 ensureDependencies();
 // The time-skipping scenario tests run Temporal's Java test server: Java and Maven, from Debian's packages when missing.
 if (process.platform === 'linux') run('sh', ['scripts/install-java-maven.sh']);
+// The Web UI check opens the Temporal Web UI in headless Chromium: from Debian's packages when missing.
+if (process.platform === 'linux') run('sh', ['scripts/install-chromium.sh']);
 run('npx', ['tsc', '-p', '.']);
 
 const reportDir = mkdtempSync(join(tmpdir(), 'whenflow-test-'));

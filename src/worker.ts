@@ -4,6 +4,8 @@ import { bundleWorkflowCode, Worker, type ActivityInterceptorsFactory, type Nati
 import { createActivities } from './activities';
 import type { CircuitBoard } from './connectors/circuit';
 import type { ConnectorLimits } from './connectors/limits';
+import { workerIdentity } from './observability/catalog-peers';
+import { openWorkspace } from './workspace/workspace';
 import { connectorTelemetryGuard, stepTelemetryInterceptor, type WorkerMetrics, type WorkerTracing } from './observability';
 
 export const DEFAULT_TASK_QUEUE = 'whenflow';
@@ -46,6 +48,11 @@ export interface TaskWorkerOptions {
   metrics?: WorkerMetrics;
   /** OpenTelemetry spans for tasks (workflows), steps (activities) and connector calls. */
   tracing?: WorkerTracing;
+  /**
+   * The fingerprint of the step catalog this worker serves, carried in its Temporal identity so that
+   * workers of one queue can see they serve different catalogs (default: the workspace's, read now).
+   */
+  catalogVersion?: string;
 }
 
 /** Composition root: the task workflow plus the activities bound to one workspace's steps. */
@@ -64,7 +71,9 @@ export async function createTaskWorker(options: TaskWorkerOptions): Promise<Work
     }));
   }
   if (observed) activityInterceptors.push(stepTelemetryInterceptor({ metrics, tracing }));
+  const catalogVersion = options.catalogVersion ?? (await openWorkspace(options.workspace)).catalog.version;
   return Worker.create({
+    identity: workerIdentity(catalogVersion),
     connection: options.connection,
     namespace: options.namespace,
     taskQueue: options.taskQueue ?? DEFAULT_TASK_QUEUE,

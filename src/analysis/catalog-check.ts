@@ -3,10 +3,13 @@
  * sources, the sample and scenario data, and the writes observed in scenario runs say comes in as input.
  *
  * - never-matches: a condition whose constraints contradict each other (`status: 'a'` and `$ne: 'a'`).
- * - shadowed: a step with the same condition as another that always ranks first and writes what the
- *   step's condition reads, so the step can run only if those changes leave its condition matching.
+ * - shadowed: a step whose condition implies another's (the same, or the other more general) while the
+ *   other always acts first and writes what the step's condition reads (or can complete the task), so
+ *   the step can run only if those changes leave its condition matching.
  * - unknown-key: a key a condition reads that no step writes and no sample or scenario holds (a typo,
  *   most often), with the key one edit away when there is one.
+ * - unwritten-key: a key a condition reads that step code mentions but never assigns (as far as its
+ *   text shows) and no sample or scenario holds: only data from outside the steps can bring it.
  * - overlapping-writes: two steps that can match the same data and were seen writing the same paths.
  */
 import { LEAF_TESTS, isLeafTestName, type LeafEnv, type LeafTester } from '../conditions/leaf-tests';
@@ -16,10 +19,11 @@ import { conditionReads } from '../cycle/condition-reads';
 import { pointersOverlap } from '../cycle/merge';
 import { compareRank } from '../cycle/select';
 import { suggestKey } from '../explain/explain';
+import { conditionImplies } from './implication';
 import { isJsonObject, type JsonObject, type JsonValue } from '../model/json';
 import type { CatalogStep } from '../model/task';
 
-export type FindingKind = 'never-matches' | 'shadowed' | 'unknown-key' | 'overlapping-writes';
+export type FindingKind = 'never-matches' | 'shadowed' | 'unknown-key' | 'unwritten-key' | 'overlapping-writes';
 
 export interface Finding {
   kind: FindingKind;
@@ -177,9 +181,45 @@ function findNeverMatching(steps: readonly CatalogStep[]): Finding[] {
   return findings;
 }
 
+/**
+ * What the steps' code may write, approximated from its text: keys assigned (`.key =`, `key:` in an
+ * object literal), keys named in string literals (`into: 'order.quote'`, `data['key'] =`), and paths
+ * under which any key may appear (`data.a.b = someValue`, `data.a[k] =`, a connector or subtask result
+ * `into` a path). `anything` when code writes in ways the text does not show (`Object.assign`, spreads).
+ */
+interface WriteModel {
+  keys: Set<string>;
+  openPaths: string[][];
+  anything: boolean;
+}
+
+/** A right-hand side whose keys the text shows: a literal, or an object or array literal. */
+const LITERAL_START = /^(?:\{|\[|['"`\d-]|true\b|false\b|null\b)/;
+
+function writeModel(sources: readonly string[]): WriteModel {
+  const model: WriteModel = { keys: new Set(), openPaths: [], anything: false };
+  for (const source of sources) {
+    for (const key of assignedKeys(source)) model.keys.add(key);
+    for (const match of source.matchAll(/(['"`])((?:(?!\1)[^\\\n])*)\1/g)) for (const token of match[2]!.match(WORD) ?? []) model.keys.add(token);
+    for (const match of source.matchAll(/\bdata((?:\.[A-Za-z_$][\w$]*)+)\s*(=(?!=)\s*(.{0,10})|\[)/g)) {
+      const path = match[1]!.slice(1).split('.');
+      if (match[2] === '[' || !LITERAL_START.test(match[3] ?? '')) model.openPaths.push(path);
+    }
+    for (const match of source.matchAll(/\binto\s*:\s*(['"`])([^'"`]*)\1/g)) model.openPaths.push(match[2]!.split('.'));
+    if (/Object\.assign\s*\(|[{,]\s*\.\.\.|\bdata\s*\[/.test(source)) model.anything = true;
+  }
+  return model;
+}
+
+/** Whether the key at `path[index]` sits under a path any key may be written to. */
+const underOpenPath = (model: WriteModel, path: readonly string[], index: number) => model.openPaths.some((open) => open.length <= index && open.every((key, i) => path[i] === key));
+
+const mayBeWritten = (model: WriteModel, path: readonly string[], index: number) => model.anything || model.keys.has(path[index]!) || underOpenPath(model, path, index);
+
 function findUnknownKeys(facts: CatalogFacts): Finding[] {
   const present = dataPaths(facts.data);
   const sourceWords = new Set(Object.values(facts.sources).flatMap((text) => text.match(WORD) ?? []));
+  const writes = writeModel(Object.values(facts.sources));
   const conditionKeys = new Map<string, Set<string>>();
   for (const step of facts.steps) {
     for (const path of readPaths(step.condition.query)) {
@@ -189,16 +229,19 @@ function findUnknownKeys(facts: CatalogFacts): Finding[] {
       });
     }
   }
-  const byKey = new Map<string, { steps: Set<string>; didYouMean: string | null }>();
+  const byKey = new Map<string, { kind: 'unknown-key' | 'unwritten-key'; steps: Set<string>; didYouMean: string | null }>();
   for (const step of facts.steps) {
     for (const path of readPaths(step.condition.query)) {
       for (let i = 0; i < path.length; i++) {
         const key = path[i]!;
         const prefix = path.slice(0, i).join('.');
-        if (ENGINE_KEYS.has(key) || present.get(prefix)?.has(key) || sourceWords.has(key)) continue;
-        const siblings = [...(present.get(prefix) ?? []), ...[...(conditionKeys.get(prefix) ?? [])].filter((k) => k !== key), ...sourceWords];
+        if (ENGINE_KEYS.has(key) || present.get(prefix)?.has(key) || underOpenPath(writes, path, i)) continue;
+        // Mentioned in code but never assigned there: only data from outside can bring it.
+        const kind = !sourceWords.has(key) ? 'unknown-key' : mayBeWritten(writes, path, i) ? null : 'unwritten-key';
+        if (kind === null) continue;
+        const siblings = [...(present.get(prefix) ?? []), ...[...(conditionKeys.get(prefix) ?? [])].filter((k) => k !== key), ...(kind === 'unknown-key' ? sourceWords : [])];
         const shown = formatPath(path.slice(0, i + 1));
-        const entry = byKey.get(shown) ?? { steps: new Set<string>(), didYouMean: suggestKey(key, siblings) };
+        const entry = byKey.get(shown) ?? { kind, steps: new Set<string>(), didYouMean: suggestKey(key, siblings) };
         entry.steps.add(step.name);
         byKey.set(shown, entry);
         break;
@@ -208,12 +251,16 @@ function findUnknownKeys(facts: CatalogFacts): Finding[] {
   return [...byKey.entries()].map(([path, entry]) => {
     const steps = [...entry.steps].sort();
     const hint = entry.didYouMean ? ` (did you mean \`${entry.didYouMean}\`?)` : '';
+    const reads = `${steps.join(', ')} read${steps.length === 1 ? 's' : ''} ${path}`;
     return {
-      kind: 'unknown-key' as const,
+      kind: entry.kind,
       severity: 'warning' as const,
       steps,
       paths: [path],
-      message: `${steps.join(', ')} read${steps.length === 1 ? 's' : ''} ${path}, which no step writes and no sample or scenario holds${hint}`,
+      message:
+        entry.kind === 'unknown-key'
+          ? `${reads}, which no step writes and no sample or scenario holds${hint}`
+          : `${reads}, which step code mentions but never assigns and no sample or scenario holds: only task data or an update from outside can bring it${hint}`,
       ...(entry.didYouMean ? { didYouMean: entry.didYouMean } : {}),
     };
   });
@@ -223,6 +270,10 @@ function sameSet(a: readonly string[], b: readonly string[]): boolean {
   return a.length === b.length && a.every((x) => b.includes(x));
 }
 
+function isStrictSubset(small: readonly string[], large: readonly string[]): boolean {
+  return small.length < large.length && small.every((x) => large.includes(x));
+}
+
 /** The keys a content source assigns (`.key =`, `key:`), for steps no scenario run was seen with. */
 function assignedKeys(source: string): Set<string> {
   const keys = new Set<string>();
@@ -230,28 +281,61 @@ function assignedKeys(source: string): Set<string> {
   return keys;
 }
 
+/** Whether a content source can complete the task (`step.complete(…)`). */
+const mayComplete = (source: string) => /\.complete\s*\(/.test(source);
+
+/**
+ * Whether `winner` acts before `step` in every cycle both match (concurrency 1): `step` is not the more
+ * specific one (which would hold `winner` back), `winner` ranks first, and every step that could hold
+ * `winner` back as less specific holds `step` back too.
+ */
+function alwaysActsFirst(winner: CatalogStep, step: CatalogStep, steps: readonly CatalogStep[]): boolean {
+  const w = winner.condition.constraints;
+  const s = step.condition.constraints;
+  if (isStrictSubset(w, s)) return false;
+  if (!isStrictSubset(s, w) && compareRank(winner, step) >= 0) return false;
+  return steps.every((other) => !isStrictSubset(w, other.condition.constraints) || isStrictSubset(s, other.condition.constraints));
+}
+
+/**
+ * A step never gets its turn while another step that matches whenever it matches (the same condition,
+ * or a more general one: conditionImplies) always acts first — unless what that step writes makes the
+ * first stop matching, or it completes the task. Reported when the winner writes what the step reads
+ * (observed in scenario runs, else assigned in its source) or can complete the task.
+ */
 function findShadowed(facts: CatalogFacts): Finding[] {
   const findings: Finding[] = [];
   for (const step of facts.steps) {
     for (const winner of facts.steps) {
-      if (winner === step || !sameSet(winner.condition.constraints, step.condition.constraints) || compareRank(winner, step) >= 0) continue;
+      if (winner === step || !alwaysActsFirst(winner, step, facts.steps)) continue;
+      const same = sameSet(winner.condition.constraints, step.condition.constraints);
+      if (!same && !conditionImplies(step.condition, winner.condition)) continue;
       const reads = conditionReads(step.condition.query);
+      const source = facts.sources[winner.name] ?? '';
       const observed = facts.observedWrites?.[winner.name];
       let touched: string[];
       if (observed) {
         touched = reads.filter((read) => observed.some((write) => pointersOverlap(read, write)));
       } else {
-        const assigned = assignedKeys(facts.sources[winner.name] ?? '');
+        const assigned = assignedKeys(source);
         touched = reads.filter((read) => read.split('/').slice(1).some((token) => assigned.has(token)));
       }
-      if (touched.length === 0) continue;
+      const completes = mayComplete(source);
+      if (touched.length === 0 && !completes) continue;
       const paths = touched.map((pointer) => formatPath(pointer.split('/').slice(1).map((t) => t.replace(/~1/g, '/').replace(/~0/g, '~'))));
+      const effects = [
+        ...(paths.length > 0 ? [`writes ${paths.join(', ')} that ${step.name}'s condition reads`] : []),
+        ...(completes ? ['can complete the task'] : []),
+      ].join(' and ');
+      const unless = [...(paths.length > 0 ? ['those changes leave it matching'] : []), ...(completes ? [`${winner.name} does not complete the task`] : [])].join(' and ');
       findings.push({
         kind: 'shadowed',
         severity: 'warning',
         steps: [step.name, winner.name],
         paths,
-        message: `${step.name} has the same condition as ${winner.name}, which always runs first and writes ${paths.join(', ')} that ${step.name}'s condition reads: ${step.name} runs only if those changes leave it matching`,
+        message: same
+          ? `${step.name} has the same condition as ${winner.name}, which always runs first and ${effects}: ${step.name} runs only if ${unless}`
+          : `${step.name} matches only data that ${winner.name}'s more general condition matches too, and ${winner.name} always runs first and ${effects}: ${step.name} runs only if ${unless}`,
       });
     }
   }

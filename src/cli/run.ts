@@ -46,7 +46,7 @@ export async function runOnce(options: RunOptions, io: { out: (s: string) => voi
   try {
     // A private task queue: this run's worker must not take tasks of other workspaces on a shared server.
     const taskQueue = `whenflow-run-${randomUUID()}`;
-    const worker = await createTaskWorker({ connection: session.nativeConnection, namespace: session.namespace, workspace: resolve(options.workspace), taskQueue });
+    const worker = await createTaskWorker({ connection: session.nativeConnection, namespace: session.namespace, workspace: resolve(options.workspace), taskQueue, catalogVersion: ws.catalog.version });
     const final = await worker.runUntil(async () => {
       const handle = await startTask(session.client, {
         name: options.name ?? 'task',

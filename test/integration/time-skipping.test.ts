@@ -35,15 +35,23 @@ describe('whenflow test --coverage', () => {
   it('lists the steps that never ran and the constraints and $or branches never exercised', async () => {
     const result = await whenflow(['test', '-w', workspace, '--time-skipping', '--coverage', '--json']);
     expect(result.code).toBe(0);
-    const { coverage } = JSON.parse(result.stdout) as { coverage: { steps: { step: string; runs: number }[]; neverRan: string[]; neverExercised: { step: string; constraint: string; branch?: { index: number } }[] } };
+    const { coverage } = JSON.parse(result.stdout) as {
+      coverage: { dataSeen: number; steps: { step: string; runs: number; matched: number }[]; items: { held: number; failed: number }[]; neverRan: string[]; neverExercised: { step: string; constraint: string; branch?: { index: number } }[] };
+    };
     expect(coverage.steps).toEqual([
-      { step: 'approve', runs: 1 },
-      { step: 'escalate', runs: 0 },
-      { step: 'remind', runs: 1 },
-      { step: 'request_approval', runs: 2 },
+      { step: 'approve', runs: 1, matched: 1 },
+      { step: 'escalate', runs: 0, matched: 0 },
+      // Also on the data the waiting scenario's task ends with: remind runs when its park is over.
+      { step: 'remind', runs: 1, matched: 2 },
+      { step: 'request_approval', runs: 2, matched: 2 },
     ]);
+    // Every constraint and branch is judged on every data seen.
+    expect(coverage.dataSeen).toBeGreaterThan(0);
+    for (const item of coverage.items) expect(item.held + item.failed).toBe(coverage.dataSeen);
     expect(coverage.neverRan).toEqual(['escalate']);
-    expect(coverage.neverExercised).toContainEqual({ step: 'approve', constraint: 'approval.overriddenBy: a String', branch: { group: '$or [ approval.approved: true | approval.overriddenBy: a String ]', index: 2 }, exercised: false });
+    expect(coverage.neverExercised).toContainEqual(
+      expect.objectContaining({ step: 'approve', constraint: 'approval.overriddenBy: a String', branch: { group: '$or [ approval.approved: true | approval.overriddenBy: a String ]', index: 2 }, exercised: false, held: 0 }),
+    );
     expect(coverage.neverExercised).not.toContainEqual(expect.objectContaining({ step: 'approve', branch: expect.objectContaining({ index: 1 }) }));
     expect(coverage.neverExercised.filter((item) => item.step === 'escalate').map((item) => item.constraint)).toEqual(['expense.status: "awaiting-approval"', 'approval.approved: false']);
 
@@ -51,6 +59,8 @@ describe('whenflow test --coverage', () => {
     expect(words.stdout).toContain('coverage: 3/4 steps ran');
     expect(words.stdout).toContain('never ran: escalate');
     expect(words.stdout).toContain('never taken: approve $or [ approval.approved: true | approval.overriddenBy: a String ] branch 2 (approval.overriddenBy: a String)');
+    expect(words.stdout).toContain('    escalate: ran 0, matched 0');
+    expect(words.stdout).toMatch(/approval\.overriddenBy: a String\): held 0, failed \d+ {2}← never held/);
   });
 });
 

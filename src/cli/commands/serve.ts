@@ -4,6 +4,8 @@ import pc from 'picocolors';
 import { CircuitBoard, type CircuitTransition } from '../../connectors/circuit';
 import { ConnectorLimits } from '../../connectors/limits';
 import { connectorStatuses, createTracing, serveTelemetry, tracingDisabled, tracingFromEnvironment, WorkerMetrics, type WorkerStatus, type WorkerTracing } from '../../observability';
+import { describeCatalogConflict } from '../../observability/catalog-peers';
+import { watchCatalogPeers } from '../../observability/catalog-watch';
 import { startDevServer, type TemporalSession } from '../../temporal/server';
 import { createTaskWorker } from '../../worker';
 import { describeProblems } from '../../model/problems';
@@ -83,13 +85,34 @@ async function serveWorker(session: TemporalSession, ws: Workspace, taskQueue: s
       ...(flags.maxConcurrentSteps !== undefined ? { maxConcurrentSteps: flags.maxConcurrentSteps } : {}),
       ...(metrics ? { metrics } : {}),
       ...(tracing ? { tracing } : {}),
+      catalogVersion: ws.catalog.version,
     });
     const running = worker.run();
-    const signal = await Promise.race([until, running.then(() => 'stopped')]);
-    if (signal !== 'stopped') {
-      io.err(pc.dim(`${signal}: stopping the worker…`));
-      worker.shutdown();
-      await running;
+    // Another catalog on this queue runs tasks by other rules: say so on start and while serving.
+    const peers = watchCatalogPeers({
+      client: session.client,
+      namespace: session.namespace,
+      taskQueue,
+      identity: worker.options.identity,
+      catalogVersion: ws.catalog.version,
+      onConflict: (conflict) => io.err(pc.yellow(describeCatalogConflict(conflict, `this worker (${worker.options.identity})`))),
+      onError: (error) => io.err(pc.dim(`could not list the workers of task queue ${taskQueue}: ${(error as Error).message}`)),
+    });
+    void peers.check().then((found) => {
+      const same = found?.sameCatalog.length ?? 0;
+      if (same > 0) {
+        io.err(`  peers      ${same} other worker${same === 1 ? '' : 's'} on task queue ${taskQueue} with the same step catalog (${ws.catalog.version})`);
+      }
+    });
+    try {
+      const signal = await Promise.race([until, running.then(() => 'stopped')]);
+      if (signal !== 'stopped') {
+        io.err(pc.dim(`${signal}: stopping the worker…`));
+        worker.shutdown();
+        await running;
+      }
+    } finally {
+      peers.stop();
     }
   } finally {
     await endpoint?.close();

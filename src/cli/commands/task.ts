@@ -1,8 +1,11 @@
 import pc from 'picocolors';
+import type { Client } from '@temporalio/client';
 import { checkSequence, cloneTask, getTask, listTasks, reloadTask, resumeTask, startTask, stopTask, taskEvents, updateTask, watchTask, type TaskSummary } from '../../client';
 import type { TaskEvent } from '../../model/events';
 import { isJsonObject, type JsonObject } from '../../model/json';
 import { TASK_STATES, type TaskSnapshot, type TaskState, type TraceEntry } from '../../model/task';
+import { describeMixedCatalogs } from '../../observability/catalog-peers';
+import { queuePollerIdentities } from '../../observability/catalog-watch';
 import { maskStashForDisplay } from '../../runtime/stash';
 import { defaultWorkspaceConfig, loadWorkspaceConfig, workspaceTaskQueue, workspaceTaskSettings, stashKeysOf, type WorkspaceConfig } from '../../workspace/config';
 import { withSession } from '../connect';
@@ -70,6 +73,7 @@ export async function taskNew(name: string, opts: TaskNewOptions, io: Io): Promi
   return withSession(async ({ client }) => {
     // The workspace's own queue: its worker (`whenflow dev` or `worker` there) runs the task.
     const taskQueue = opts.taskQueue ?? workspaceTaskQueue(config, opts.workspace ?? '.');
+    await warnOfMixedCatalogs(client, taskQueue, io);
     const handle = await startTask(client, { ...settings, name, tags: opts.tag ?? [], data, taskQueue, ...sequence });
     if (!opts.wait) {
       io.out(opts.json ? JSON.stringify({ taskId: handle.workflowId }) : handle.workflowId);
@@ -80,6 +84,13 @@ export async function taskNew(name: string, opts: TaskNewOptions, io: Io): Promi
     io.out(opts.json ? JSON.stringify(toRunJson(final)) : formatFinal(final));
     return final;
   });
+}
+
+/** Workers of the queue serving different step catalogs run the task by two sets of rules: say so (a failed look-up says nothing). */
+async function warnOfMixedCatalogs(client: Client, taskQueue: string, io: Io): Promise<void> {
+  const identities = await queuePollerIdentities(client, client.options.namespace, taskQueue).catch(() => []);
+  const warning = describeMixedCatalogs(taskQueue, identities);
+  if (warning) io.err(pc.yellow(warning));
 }
 
 function parseState(state: string | undefined): TaskState | undefined {

@@ -9,6 +9,7 @@ const KIND_LABEL: Record<Finding['kind'], string> = {
   'never-matches': 'never matches',
   shadowed: 'shadowed',
   'unknown-key': 'unknown key',
+  'unwritten-key': 'key never written',
   'overlapping-writes': 'overlapping writes',
 };
 
