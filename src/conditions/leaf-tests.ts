@@ -5,7 +5,7 @@
  * sift sub-testers are prepared there), the returned tester runs on every evaluation.
  * Deterministic and side-effect free: runs inside the Temporal workflow sandbox.
  */
-import sift from 'sift';
+import sift, { createEqualsOperation } from 'sift';
 import type { JsonObject, JsonValue } from '../model/json';
 import { sealedType } from '../model/sealed';
 import {
@@ -85,13 +85,22 @@ function containsValue(actual: unknown, expected: unknown): boolean {
 const ORDERED = new Set(['$gt', '$gte', '$lt', '$lte']);
 
 type SiftTester = (item: unknown) => boolean;
-const createSift = sift as unknown as (query: unknown, options: { operations: Record<string, () => never> }) => SiftTester;
-/** sift with its MongoDB operators, minus `$where` (never compiled; it would evaluate code). */
+type SiftOperation = (params: unknown, ownerQuery: Record<string, unknown>, options: unknown, name: string) => unknown;
+const createSift = sift as unknown as (query: unknown, options: { operations: Record<string, SiftOperation> }) => SiftTester;
+const createEquals = createEqualsOperation as unknown as (tester: (value: unknown) => boolean, ownerQuery: unknown, options: unknown) => unknown;
+/**
+ * sift with its MongoDB operators, minus `$where` (never compiled; it would evaluate code), and with
+ * `$regex` on the linear-time engine instead of sift's `new RegExp`.
+ */
 const siftTester = (query: unknown): SiftTester =>
   createSift(query, {
     operations: {
       $where: () => {
         throw new Error('whenflow: $where is not allowed in a compiled condition');
+      },
+      $regex: (pattern, ownerQuery, options) => {
+        const flags = typeof ownerQuery.$options === 'string' ? ownerQuery.$options : '';
+        return createEquals(regExpTester({ source: String(pattern), flags }), ownerQuery, options);
       },
     },
   });
