@@ -5,7 +5,7 @@
  * sift sub-testers are prepared there), the returned tester runs on every evaluation.
  * Deterministic and side-effect free: runs inside the Temporal workflow sandbox.
  */
-import sift, { createEqualsOperation } from 'sift';
+import sift from 'sift';
 import type { JsonObject, JsonValue } from '../model/json';
 import { sealedType } from '../model/sealed';
 import {
@@ -85,25 +85,26 @@ function containsValue(actual: unknown, expected: unknown): boolean {
 const ORDERED = new Set(['$gt', '$gte', '$lt', '$lte']);
 
 type SiftTester = (item: unknown) => boolean;
-type SiftOperation = (params: unknown, ownerQuery: Record<string, unknown>, options: unknown, name: string) => unknown;
-const createSift = sift as unknown as (query: unknown, options: { operations: Record<string, SiftOperation> }) => SiftTester;
-const createEquals = createEqualsOperation as unknown as (tester: (value: unknown) => boolean, ownerQuery: unknown, options: unknown) => unknown;
-/**
- * sift with its MongoDB operators, minus `$where` (never compiled; it would evaluate code), and with
- * `$regex` on the linear-time engine instead of sift's `new RegExp`.
- */
+const createSift = sift as unknown as (query: unknown, options: { operations: Record<string, () => never> }) => SiftTester;
+/** sift with its MongoDB operators, minus `$where` (never compiled; it would evaluate code). */
 const siftTester = (query: unknown): SiftTester =>
   createSift(query, {
     operations: {
       $where: () => {
         throw new Error('whenflow: $where is not allowed in a compiled condition');
       },
-      $regex: (pattern, ownerQuery, options) => {
-        const flags = typeof ownerQuery.$options === 'string' ? ownerQuery.$options : '';
-        return createEquals(regExpTester({ source: String(pattern), flags }), ownerQuery, options);
-      },
     },
   });
+
+/**
+ * `$regex` runs on the linear-time engine, not through sift's `new RegExp`: sift's `$eq` with a tester
+ * function is the very operation its `$regex` builds (an array value matches when an element does).
+ */
+function linearRegexQuery(query: JsonObject): JsonObject | { $eq: (value: unknown) => boolean } {
+  if (typeof query.$regex !== 'string') return query;
+  const flags = typeof query.$options === 'string' ? query.$options : '';
+  return { $eq: regExpTester({ source: query.$regex, flags }) };
+}
 
 /**
  * One MongoDB operator (`$gt`, `$in`, `$regex`+`$options`, …) evaluated by sift against a one-key
@@ -115,7 +116,7 @@ function mongoTester(arg: JsonValue): LeafTester {
   const operator = Object.keys(arg as JsonObject)[0] ?? '';
   const wrap = (tester: SiftTester): LeafTester => (value) =>
     tester(value === undefined ? {} : { v: value });
-  if (template.refs.length === 0) return wrap(siftTester({ v: template.instantiate([]) }));
+  if (template.refs.length === 0) return wrap(siftTester({ v: linearRegexQuery(template.instantiate([]) as JsonObject) }));
 
   let lastValues: unknown[] | null = null;
   let lastTester: LeafTester = () => false;
