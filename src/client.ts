@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { WorkflowNotFoundError, type Client, type WorkflowHandle } from '@temporalio/client';
+import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
 import { z } from 'zod';
 import { CURRENT_RULES, DEFAULT_MAX_DATA_BYTES, DEFAULT_TASK_OPTIONS, isSettled, TASK_STATES, type TaskSnapshot, type TaskState, type TraceEntry } from './model/task';
 import { TASK_NAME_KEY, TASK_STATE_KEY, TASK_TAGS_KEY } from './model/search-attributes';
@@ -216,9 +216,29 @@ export async function reloadTask(client: Client, taskId: string): Promise<void> 
   await toOpenTask(client, taskId, (handle) => handle.executeUpdate(reloadUpdate));
 }
 
-/** Ends a task that is not terminal yet. */
-export async function stopTask(client: Client, taskId: string): Promise<void> {
-  await toOpenTask(client, taskId, (handle) => handle.executeUpdate(stopUpdate));
+/** How long `stopTask` waits for the task to take the stop before it terminates the workflow. */
+export const STOP_DELIVERY_TIMEOUT_MS = 15_000;
+
+/**
+ * Ends a task that is not terminal yet, in any state: `stopped` when the task took the stop (its steps
+ * and calls cancelled, its subtasks stopped); `terminated` when it could not take it in time — its
+ * workflow tasks keep failing, or no worker serves it — and the workflow was terminated instead.
+ * A task that refuses the stop (it has ended) is an error, as before.
+ */
+export async function stopTask(client: Client, taskId: string, options: { deliveryTimeoutMs?: number } = {}): Promise<'stopped' | 'terminated'> {
+  const timeoutMs = options.deliveryTimeoutMs ?? STOP_DELIVERY_TIMEOUT_MS;
+  try {
+    await toOpenTask(client, taskId, (handle) => client.withDeadline(Date.now() + timeoutMs, () => handle.executeUpdate(stopUpdate)));
+    return 'stopped';
+  } catch (error) {
+    if (error instanceof TaskClosedError || error instanceof WorkflowUpdateFailedError || error instanceof WorkflowNotFoundError) throw error;
+    const handle = client.workflow.getHandle(taskId);
+    const { status } = await handle.describe();
+    if (status.name !== 'RUNNING') return 'stopped';
+    const why = error instanceof Error ? error.message : String(error);
+    await handle.terminate(`whenflow task stop: the task did not take the stop request within ${timeoutMs} ms (${why})`);
+    return 'terminated';
+  }
 }
 
 export interface TaskSummary {
@@ -253,7 +273,8 @@ export async function listTasks(client: Client, filter: z.input<typeof listTasks
   if (tag) clauses.push(`${TASK_TAGS_KEY.name} = ${visibilityLiteral(tag)}`);
   const tasks: TaskSummary[] = [];
   for await (const execution of client.workflow.list({ query: clauses.join(' AND ') })) {
-    const taskState = execution.typedSearchAttributes.get(TASK_STATE_KEY);
+    // A terminated workflow (`task stop` of a task that could not take the stop) kept its last published state.
+    const taskState = execution.status.name === 'TERMINATED' ? 'stopped' : execution.typedSearchAttributes.get(TASK_STATE_KEY);
     tasks.push({
       taskId: execution.workflowId,
       name: execution.typedSearchAttributes.get(TASK_NAME_KEY) ?? '',
