@@ -9,6 +9,7 @@
 import type { JsonObject, JsonValue } from '../model/json';
 import { parseReference, resolveReference, type Path } from './paths';
 import { compileSafeRegExp } from './safe-regexp';
+import { chargeWork } from './work-meter';
 
 export const REGEXP_TAG = '$re';
 export const DATA_TAG = '$data';
@@ -50,7 +51,11 @@ export function asReference(value: unknown): string | null {
  */
 export function regExpTester(encoded: EncodedRegExp): (value: unknown) => boolean {
   const re = compileSafeRegExp(encoded.source, encoded.flags);
-  return (value) => typeof value === 'string' && re.test(value);
+  return (value) => {
+    if (typeof value !== 'string') return false;
+    chargeWork(value.length >>> 4);
+    return re.test(value);
+  };
 }
 
 export function formatRegExp(encoded: EncodedRegExp): string {

@@ -14,6 +14,7 @@ import { eventsQuery, progressQuery, reloadUpdate, resumeSignal, resumeUpdate, s
 import { DeferredCalls, heartbeatTimeoutFor, Subtasks, temporalRetryPolicy, type Inbox } from './effects';
 import { describeStepFailure } from './failures';
 import { checkCatalog, checkStepOutcome } from '../model/activity-results';
+import { RECOGNIZE_WORK_LIMIT, WorkLimitError, withWorkLimit } from '../conditions/work-meter';
 import { startCycleSpan } from './cycle-span';
 
 const catalogActivityOptions: wf.ActivityOptions = {
@@ -136,7 +137,8 @@ export async function taskWorkflow(input: TaskWorkflowInput): Promise<TaskSnapsh
       task.finishSequence();
       continue;
     }
-    const chosen = listed ? guard(task, catalog, listed) : recognize(task, catalog, retry?.kind === 'step' ? retry.step : null);
+    const chosen = boundedRecognize(task, () => (listed ? guard(task, current, listed) : recognize(task, current, retry?.kind === 'step' ? retry.step : null)));
+    if (chosen === null) continue;
     if (chosen.length === 0) {
       if (listed) task.advanceSequence();
       else if (calls.outstanding + subtasks.outstanding > 0) await waitForArrival();
@@ -189,6 +191,21 @@ function guard(task: TaskBook, catalog: CompiledCatalog, listed: { name: string;
   if (entry.matches(task.data)) return [entry.step];
   task.record({ type: 'step-skipped', step: listed.name, reason: 'its condition does not match the data', position: listed.position });
   return [];
+}
+
+/**
+ * Runs one recognize phase within RECOGNIZE_WORK_LIMIT, so that no data makes a workflow task run past
+ * its timeout (and fail again on every retry). Past the limit the task is in error (null); new data
+ * (`task update`) or a reload and a resume let it go on.
+ */
+function boundedRecognize(task: TaskBook, select: () => CatalogStep[]): CatalogStep[] | null {
+  try {
+    return withWorkLimit(RECOGNIZE_WORK_LIMIT, select);
+  } catch (error) {
+    if (!(error instanceof WorkLimitError)) throw error;
+    task.fail({ step: '', message: error.message, attempts: 0, reason: 'work-limit' });
+    return null;
+  }
 }
 
 /** Recognize: the steps that act in this cycle (or the one step a resume asked to run again). */

@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { compileCondition, ConditionError, createMatcher, explainMismatch } from '../../src/conditions';
+import { compileCondition, ConditionError, createMatcher, explainMismatch, RECOGNIZE_WORK_LIMIT, WorkLimitError, withWorkLimit } from '../../src/conditions';
 import { loadWorkspace } from '../../src/steps/load';
 
 /** Catastrophic for a backtracking engine: exponential in the length of a near-miss. */
@@ -94,5 +94,25 @@ describe('step load refuses patterns the linear-time engine cannot run', () => {
     expect(byStep.repeated_word?.message).toContain('a backreference (\\1)');
     expect(byStep.priced).toMatchObject({ file: 'steps/priced.mjs', path: 'condition.price.$regex' });
     expect(byStep.priced?.message).toContain('a lookahead');
+  });
+});
+
+describe('the work of one recognize phase is bounded', () => {
+  const nums = Array.from({ length: 50_000 }, (_, i) => i % 7);
+
+  it('an evaluation past the limit stops with WorkLimitError naming the limit; within it, answers as usual', () => {
+    const matcher = createMatcher(compileCondition({ nums: { $elemMatch: { $gt: 100 } } }));
+    expect(() => withWorkLimit(10_000, () => matcher({ nums }))).toThrow(WorkLimitError);
+    expect(() => withWorkLimit(10_000, () => matcher({ nums }))).toThrow(/more than 10,000 units of work/);
+    expect(withWorkLimit(RECOGNIZE_WORK_LIMIT, () => matcher({ nums }))).toBe(false);
+    // Outside a bounded evaluation nothing is counted.
+    expect(matcher({ nums })).toBe(false);
+  });
+
+  it('regular expressions count the characters they read', () => {
+    const matcher = createMatcher(compileCondition({ text: /needle/ }));
+    const text = 'x'.repeat(1_000_000);
+    expect(() => withWorkLimit(50_000, () => matcher({ text }))).toThrow(WorkLimitError);
+    expect(withWorkLimit(100_000, () => matcher({ text }))).toBe(false);
   });
 });
