@@ -32,6 +32,8 @@ export const startTaskSchema = z.object({
   maxSubtasks: z.number().int().min(1).default(DEFAULT_TASK_OPTIONS.maxSubtasks),
   /** Most bytes the task data may take as JSON (UTF-8); data over it is refused here, by steps and by updates. */
   maxDataBytes: z.number().int().min(1).default(DEFAULT_MAX_DATA_BYTES),
+  /** Most units of work of one recognize phase (default RECOGNIZE_WORK_LIMIT, 3,000,000). */
+  maxRecognizeWork: z.number().int().min(1).optional(),
   /** History events after which a long task continues as new. */
   historyLimit: z.number().int().min(50).default(DEFAULT_TASK_OPTIONS.historyLimit),
   /** Events of the task's stream each run keeps (older ones stay readable from earlier runs). */
@@ -88,7 +90,7 @@ export async function startTask(client: Client, options: StartTaskOptions): Prom
         name: input.name,
         tags: input.tags,
         data,
-        options: { rules: CURRENT_RULES, concurrency: input.concurrency, onConflict: input.onConflict, maxStepRuns: input.maxStepRuns, maxSubtasks: input.maxSubtasks, historyLimit: input.historyLimit, eventsKept: input.eventsKept, maxDataBytes: input.maxDataBytes },
+        options: { rules: CURRENT_RULES, concurrency: input.concurrency, onConflict: input.onConflict, maxStepRuns: input.maxStepRuns, maxSubtasks: input.maxSubtasks, historyLimit: input.historyLimit, eventsKept: input.eventsKept, maxDataBytes: input.maxDataBytes, ...(input.maxRecognizeWork !== undefined ? { maxRecognizeWork: input.maxRecognizeWork } : {}) },
         ...(input.sequence ? { sequence: { steps: input.sequence, thenCycle: input.thenCycle } } : {}),
       },
     ],

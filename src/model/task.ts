@@ -88,6 +88,11 @@ export interface TaskOptions {
    * existed (DEFAULT_MAX_DATA_BYTES applies).
    */
   maxDataBytes?: number;
+  /**
+   * Most units of work of one recognize phase (a unit per leaf test, one per 16 characters a RegExp
+   * reads); past it the task is in error. Absent: RECOGNIZE_WORK_LIMIT.
+   */
+  maxRecognizeWork?: number;
 }
 
 /**

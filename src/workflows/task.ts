@@ -200,7 +200,7 @@ function guard(task: TaskBook, catalog: CompiledCatalog, listed: { name: string;
  */
 function boundedRecognize(task: TaskBook, select: () => CatalogStep[]): CatalogStep[] | null {
   try {
-    return withWorkLimit(RECOGNIZE_WORK_LIMIT, select);
+    return withWorkLimit(task.options.maxRecognizeWork ?? RECOGNIZE_WORK_LIMIT, select);
   } catch (error) {
     if (!(error instanceof WorkLimitError)) throw error;
     task.fail({ step: '', message: error.message, attempts: 0, reason: 'work-limit' });

@@ -14,6 +14,7 @@ mkdirSync(join(workspace, 'steps'));
 writeFileSync(join(workspace, 'package.json'), '{ "type": "module" }\n');
 // Exponential for a backtracking engine on 32 letters and a `!`.
 writeFileSync(join(workspace, 'steps', 'valid_sku.mjs'), "export const condition = { sku: /^([A-Z0-9]+-?)+$/ };\nexport const content = async () => {\n  task.complete('valid sku');\n};\n");
+writeFileSync(join(workspace, 'steps', 'big_number.mjs'), "export const condition = { nums: { $elemMatch: { $gt: 100 } } };\nexport const content = async () => {\n  task.complete('big number');\n};\n");
 writeFileSync(join(workspace, 'steps', 'healthy.mjs'), "export const condition = { healthy: true };\nexport const content = async () => {\n  task.complete('healthy');\n};\n");
 let harness: TestHarness;
 
@@ -37,6 +38,18 @@ describe('a catastrophic pattern in a condition', () => {
     expect(healthy).toMatchObject({ state: 'done', result: 'healthy' });
     const matching = await harness.runTask({ name: 'good sku', data: { sku: 'AB-12-CD' } }, 30_000);
     expect(matching).toMatchObject({ state: 'done', result: 'valid sku' });
+  });
+});
+
+describe('the work of one recognize phase', () => {
+  it('data that needs more work than the bound puts the task in error with a message; the worker serves on', async () => {
+    const nums = Array.from({ length: 20_000 }, (_, i) => i % 50);
+    const over = await harness.runTask({ name: 'too much work', data: { nums }, maxRecognizeWork: 5_000 }, 60_000);
+    expect(over.state).toBe('error');
+    expect(over.error).toMatchObject({ reason: 'work-limit', step: '' });
+    expect(over.error?.message).toContain('more than 5,000 units of work');
+    const within = await harness.runTask({ name: 'enough room', data: { nums: [...nums, 101] } }, 60_000);
+    expect(within).toMatchObject({ state: 'done', result: 'big number' });
   });
 });
 
