@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTask, stopTask, waitForTask } from '../../src/client';
+import { whenflow } from '../support/cli';
 import { startHarness, type TestHarness } from '../support/temporal';
 
 const workspace = mkdtempSync(join(tmpdir(), 'whenflow-hardening-'));
@@ -38,6 +39,15 @@ describe('a catastrophic pattern in a condition', () => {
     expect(healthy).toMatchObject({ state: 'done', result: 'healthy' });
     const matching = await harness.runTask({ name: 'good sku', data: { sku: 'AB-12-CD' } }, 30_000);
     expect(matching).toMatchObject({ state: 'done', result: 'valid sku' });
+  });
+});
+
+describe('step validate on hostile data', () => {
+  it('answers at once that the catastrophic pattern does not match, naming the path', async () => {
+    const result = await whenflow(['step', 'validate', 'valid_sku', '-w', workspace, '-d', JSON.stringify({ sku: `${'A'.repeat(32)}!` }), '--json']);
+    expect(result.code).toBe(0);
+    const [verdict] = JSON.parse(result.stdout) as { step: string; matches: boolean; mismatch: { path: string } }[];
+    expect(verdict).toMatchObject({ step: 'valid_sku', matches: false, mismatch: { path: 'sku' } });
   });
 });
 
