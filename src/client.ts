@@ -111,11 +111,40 @@ export async function getTask(client: Client, taskId: string): Promise<TaskView>
   const { status } = await handle.describe();
   // A finished workflow's result is the final snapshot; no worker is needed to read it.
   if (status.name === 'COMPLETED') return handle.result();
+  if (status.name === 'TERMINATED') return terminatedTask(client, taskId);
   const snapshot: TaskView = await handle.query(snapshotQuery);
   if (snapshot.state !== 'attention') return snapshot;
   // Worked out from the catalog and eligibility the history recorded; the task itself is not asked.
   const attention = await explainAttention(client, taskId, snapshot.data).catch(() => null);
   return attention ? { ...snapshot, attention } : snapshot;
+}
+
+/**
+ * A task whose workflow was terminated (`task stop` of a task that could not take the stop): `stopped`,
+ * with its last snapshot when its history can still answer the query, else with what it was started with.
+ */
+async function terminatedTask(client: Client, taskId: string): Promise<TaskView> {
+  const handle = client.workflow.getHandle<typeof taskWorkflow>(taskId);
+  const last = await handle.query(snapshotQuery).catch(() => null);
+  if (last) return { ...last, state: 'stopped', settled: true, deadlineAt: null };
+  const input = await getTaskInput(client, taskId).catch(() => null);
+  return {
+    taskId,
+    name: typeof input?.name === 'string' ? input.name : '',
+    tags: Array.isArray(input?.tags) ? input.tags : [],
+    state: 'stopped',
+    data: input?.data && typeof input.data === 'object' && !Array.isArray(input.data) ? input.data : {},
+    result: null,
+    cycle: 0,
+    stepRuns: 0,
+    catalogVersion: '',
+    trace: [],
+    traceOffset: 0,
+    conflicts: [],
+    error: null,
+    settled: true,
+    deadlineAt: null,
+  };
 }
 
 export interface WaitOptions {

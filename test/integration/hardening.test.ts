@@ -6,7 +6,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTask, stopTask, waitForTask } from '../../src/client';
+import { getTask, startTask, stopTask, waitForTask } from '../../src/client';
 import { whenflow } from '../support/cli';
 import { startHarness, type TestHarness } from '../support/temporal';
 
@@ -75,6 +75,7 @@ describe('task stop', () => {
     expect(how).toBe('terminated');
     const description = await handle.describe();
     expect(description.status.name).toBe('TERMINATED');
+    expect(await getTask(harness.client, handle.workflowId)).toMatchObject({ taskId: handle.workflowId, name: 'unreadable', state: 'stopped', settled: true });
     // The worker serves on.
     expect(await harness.runTask({ name: 'healthy after', data: { healthy: true } }, 30_000)).toMatchObject({ state: 'done' });
   });
