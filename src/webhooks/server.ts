@@ -102,18 +102,18 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
       connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(limits.headersTimeoutMs / 4))),
     },
     (req, res) => {
-    // A client that goes away mid-body makes the request emit 'error'; it is handled where the body is read.
-    req.on('error', () => {});
-    res.on('error', () => {});
-    const path = (req.url ?? '/').split('?')[0] ?? '/';
-    const label = `${req.method ?? '?'} ${path}`;
-    handle(req, path)
-      .then((reply) => send(req, res, reply, label))
-      .catch((error: unknown) => {
-        if (error instanceof Reply) return send(req, res, error, label);
-        log(`${label} → 500 (${errorMessage(error)})`);
-        if (!res.headersSent) send(req, res, new Reply(500, { error: 'internal error in the webhook receiver' }, 'internal error'), label, { quiet: true });
-      });
+      // A client that goes away mid-body makes the request emit 'error'; it is handled where the body is read.
+      req.on('error', () => {});
+      res.on('error', () => {});
+      const path = (req.url ?? '/').split('?')[0] ?? '/';
+      const label = `${req.method ?? '?'} ${path}`;
+      handle(req, path)
+        .then((reply) => send(req, res, reply, label))
+        .catch((error: unknown) => {
+          if (error instanceof Reply) return send(req, res, error, label);
+          log(`${label} → 500 (${errorMessage(error)})`);
+          if (!res.headersSent) send(req, res, new Reply(500, { error: 'internal error in the webhook receiver' }, 'internal error'), label, { quiet: true });
+        });
     },
   );
   // Connections past the cap are closed on arrival, before a byte is read.
