@@ -11,5 +11,10 @@ for (const stream of [process.stdout, process.stderr]) {
   });
 }
 const { main } = await import('../src/cli/main.ts');
+const code = await main(process.argv.slice(2));
+// A pipe takes 64 KiB at a time: what it has not taken yet waits in the stream's buffer, and exiting now
+// would cut the output short. An empty write's callback runs once everything written before it is out.
+const drained = (stream) => new Promise((resolve) => (stream.writableLength > 0 ? stream.write('', () => resolve()) : resolve()));
+await Promise.all([drained(process.stdout), drained(process.stderr)]);
 // The Temporal runtime keeps native threads alive; exit explicitly once the command is done.
-process.exit(await main(process.argv.slice(2)));
+process.exit(code);

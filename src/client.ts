@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { WorkflowNotFoundError, type Client, type WorkflowHandle } from '@temporalio/client';
+import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
 import { z } from 'zod';
 import { CURRENT_RULES, DEFAULT_MAX_DATA_BYTES, DEFAULT_TASK_OPTIONS, isSettled, TASK_STATES, type TaskSnapshot, type TaskState, type TraceEntry } from './model/task';
 import { TASK_NAME_KEY, TASK_STATE_KEY, TASK_TAGS_KEY } from './model/search-attributes';
@@ -32,6 +32,8 @@ export const startTaskSchema = z.object({
   maxSubtasks: z.number().int().min(1).default(DEFAULT_TASK_OPTIONS.maxSubtasks),
   /** Most bytes the task data may take as JSON (UTF-8); data over it is refused here, by steps and by updates. */
   maxDataBytes: z.number().int().min(1).default(DEFAULT_MAX_DATA_BYTES),
+  /** Most units of work of one recognize phase (default RECOGNIZE_WORK_LIMIT, 3,000,000). */
+  maxRecognizeWork: z.number().int().min(1).optional(),
   /** History events after which a long task continues as new. */
   historyLimit: z.number().int().min(50).default(DEFAULT_TASK_OPTIONS.historyLimit),
   /** Events of the task's stream each run keeps (older ones stay readable from earlier runs). */
@@ -94,7 +96,7 @@ export async function startTask(client: Client, options: StartTaskOptions): Prom
         name: input.name,
         tags: input.tags,
         data,
-        options: { rules: CURRENT_RULES, concurrency: input.concurrency, onConflict: input.onConflict, maxStepRuns: input.maxStepRuns, maxSubtasks: input.maxSubtasks, historyLimit: input.historyLimit, eventsKept: input.eventsKept, maxDataBytes: input.maxDataBytes },
+        options: { rules: CURRENT_RULES, concurrency: input.concurrency, onConflict: input.onConflict, maxStepRuns: input.maxStepRuns, maxSubtasks: input.maxSubtasks, historyLimit: input.historyLimit, eventsKept: input.eventsKept, maxDataBytes: input.maxDataBytes, ...(input.maxRecognizeWork !== undefined ? { maxRecognizeWork: input.maxRecognizeWork } : {}) },
         ...(input.sequence ? { sequence: { steps: input.sequence, thenCycle: input.thenCycle } } : {}),
       },
     ],
@@ -115,11 +117,40 @@ export async function getTask(client: Client, taskId: string): Promise<TaskView>
   const { status } = await handle.describe();
   // A finished workflow's result is the final snapshot; no worker is needed to read it.
   if (status.name === 'COMPLETED') return handle.result();
+  if (status.name === 'TERMINATED') return terminatedTask(client, taskId);
   const snapshot: TaskView = await handle.query(snapshotQuery);
   if (snapshot.state !== 'attention') return snapshot;
   // Worked out from the catalog and eligibility the history recorded; the task itself is not asked.
   const attention = await explainAttention(client, taskId, snapshot.data).catch(() => null);
   return attention ? { ...snapshot, attention } : snapshot;
+}
+
+/**
+ * A task whose workflow was terminated (`task stop` of a task that could not take the stop): `stopped`,
+ * with its last snapshot when its history can still answer the query, else with what it was started with.
+ */
+async function terminatedTask(client: Client, taskId: string): Promise<TaskView> {
+  const handle = client.workflow.getHandle<typeof taskWorkflow>(taskId);
+  const last = await handle.query(snapshotQuery).catch(() => null);
+  if (last) return { ...last, state: 'stopped', settled: true, deadlineAt: null };
+  const input = await getTaskInput(client, taskId).catch(() => null);
+  return {
+    taskId,
+    name: typeof input?.name === 'string' ? input.name : '',
+    tags: Array.isArray(input?.tags) ? input.tags : [],
+    state: 'stopped',
+    data: input?.data && typeof input.data === 'object' && !Array.isArray(input.data) ? input.data : {},
+    result: null,
+    cycle: 0,
+    stepRuns: 0,
+    catalogVersion: '',
+    trace: [],
+    traceOffset: 0,
+    conflicts: [],
+    error: null,
+    settled: true,
+    deadlineAt: null,
+  };
 }
 
 export interface WaitOptions {
@@ -222,9 +253,29 @@ export async function reloadTask(client: Client, taskId: string): Promise<void> 
   await toOpenTask(client, taskId, (handle) => handle.executeUpdate(reloadUpdate));
 }
 
-/** Ends a task that is not terminal yet. */
-export async function stopTask(client: Client, taskId: string): Promise<void> {
-  await toOpenTask(client, taskId, (handle) => handle.executeUpdate(stopUpdate));
+/** How long `stopTask` waits for the task to take the stop before it terminates the workflow. */
+export const STOP_DELIVERY_TIMEOUT_MS = 15_000;
+
+/**
+ * Ends a task that is not terminal yet, in any state: `stopped` when the task took the stop (its steps
+ * and calls cancelled, its subtasks stopped); `terminated` when it could not take it in time — its
+ * workflow tasks keep failing, or no worker serves it — and the workflow was terminated instead.
+ * A task that refuses the stop (it has ended) is an error, as before.
+ */
+export async function stopTask(client: Client, taskId: string, options: { deliveryTimeoutMs?: number } = {}): Promise<'stopped' | 'terminated'> {
+  const timeoutMs = options.deliveryTimeoutMs ?? STOP_DELIVERY_TIMEOUT_MS;
+  try {
+    await toOpenTask(client, taskId, (handle) => client.withDeadline(Date.now() + timeoutMs, () => handle.executeUpdate(stopUpdate)));
+    return 'stopped';
+  } catch (error) {
+    if (error instanceof TaskClosedError || error instanceof WorkflowUpdateFailedError || error instanceof WorkflowNotFoundError) throw error;
+    const handle = client.workflow.getHandle(taskId);
+    const { status } = await handle.describe();
+    if (status.name !== 'RUNNING') return 'stopped';
+    const why = error instanceof Error ? error.message : String(error);
+    await handle.terminate(`whenflow task stop: the task did not take the stop request within ${timeoutMs} ms (${why})`);
+    return 'terminated';
+  }
 }
 
 export interface TaskSummary {
@@ -259,7 +310,8 @@ export async function listTasks(client: Client, filter: z.input<typeof listTasks
   if (tag) clauses.push(`${TASK_TAGS_KEY.name} = ${visibilityLiteral(tag)}`);
   const tasks: TaskSummary[] = [];
   for await (const execution of client.workflow.list({ query: clauses.join(' AND ') })) {
-    const taskState = execution.typedSearchAttributes.get(TASK_STATE_KEY);
+    // A terminated workflow (`task stop` of a task that could not take the stop) kept its last published state.
+    const taskState = execution.status.name === 'TERMINATED' ? 'stopped' : execution.typedSearchAttributes.get(TASK_STATE_KEY);
     tasks.push({
       taskId: execution.workflowId,
       name: execution.typedSearchAttributes.get(TASK_NAME_KEY) ?? '',

@@ -19,6 +19,7 @@ import {
   type CompiledLeaf,
   type ConditionProblem,
 } from './types';
+import { unsupportedRegExpConstruct } from './safe-regexp';
 import { DATA_TAG, encodeRegExp } from './values';
 
 // ---------------------------------------------------------------------------------------------
@@ -238,6 +239,14 @@ function checkSymbolKeys(obj: object, where: KeyPath, problems: Problems): void 
   if (Object.getOwnPropertySymbols(obj).length > 0) problems.add(where, 'symbol keys are not allowed');
 }
 
+/** Conditions run regular expressions on a linear-time engine: a pattern it cannot run is a problem. */
+function linearTimeRegExp(source: string, flags: string, where: KeyPath, problems: Problems): boolean {
+  const unsupported = unsupportedRegExpConstruct(source, flags);
+  if (unsupported === null) return true;
+  problems.add(where, unsupported);
+  return false;
+}
+
 // ---------------------------------------------------------------------------------------------
 // `$data` references
 
@@ -284,8 +293,9 @@ const PATTERN_RULES: PatternRule[] = [
   {
     name: 'regexp',
     applies: isRegExp,
-    compile: (value, at) => {
+    compile: (value, at, problems) => {
       const re = value as RegExp;
+      if (!linearTimeRegExp(re.source, re.flags, at.where, problems)) return [];
       return [leaf(at, 'regexp', { source: re.source, flags: re.flags })];
     },
   },
@@ -400,7 +410,7 @@ function encodeLiteral(value: unknown, where: KeyPath, problems: Problems, optio
     return null;
   }
   if (isRegExp(value)) {
-    if (options.regexp) return encodeRegExp(value);
+    if (options.regexp) return linearTimeRegExp(value.source, value.flags, where, problems) ? encodeRegExp(value) : null;
     problems.add(where, 'a RegExp is not allowed here (only in $eq, $ne, $in, $nin, $all, $regex, $not and as a pattern)');
     return null;
   }
@@ -483,6 +493,7 @@ const OPERATORS: Record<string, OperatorRule> = {
     } catch (error) {
       return problems.add(at.where, `invalid regular expression: ${(error as Error).message}`);
     }
+    if (!linearTimeRegExp(source, flags, at.where, problems)) return [];
     return [mongoLeaf(at, flags ? { $regex: source, $options: flags } : { $regex: source })];
   },
   $options: (_arg, at, owner, problems) =>

@@ -8,3 +8,4 @@ export {
   type Matcher,
   type Mismatch,
 } from './types';
+export { RECOGNIZE_WORK_LIMIT, WorkLimitError, withWorkLimit } from './work-meter';

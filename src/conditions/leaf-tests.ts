@@ -97,6 +97,16 @@ const siftTester = (query: unknown): SiftTester =>
   });
 
 /**
+ * `$regex` runs on the linear-time engine, not through sift's `new RegExp`: sift's `$eq` with a tester
+ * function is the very operation its `$regex` builds (an array value matches when an element does).
+ */
+function linearRegexQuery(query: JsonObject): JsonObject | { $eq: (value: unknown) => boolean } {
+  if (typeof query.$regex !== 'string') return query;
+  const flags = typeof query.$options === 'string' ? query.$options : '';
+  return { $eq: regExpTester({ source: query.$regex, flags }) };
+}
+
+/**
  * One MongoDB operator (`$gt`, `$in`, `$regex`+`$options`, …) evaluated by sift against a one-key
  * wrapper `{ v: value }` (no `v` when the value is missing, so `$exists` and `$ne` behave).
  * With `$data` references the sift tester is rebuilt only when a referenced value changes.
@@ -106,7 +116,7 @@ function mongoTester(arg: JsonValue): LeafTester {
   const operator = Object.keys(arg as JsonObject)[0] ?? '';
   const wrap = (tester: SiftTester): LeafTester => (value) =>
     tester(value === undefined ? {} : { v: value });
-  if (template.refs.length === 0) return wrap(siftTester({ v: template.instantiate([]) }));
+  if (template.refs.length === 0) return wrap(siftTester({ v: linearRegexQuery(template.instantiate([]) as JsonObject) }));
 
   let lastValues: unknown[] | null = null;
   let lastTester: LeafTester = () => false;

@@ -8,12 +8,13 @@
  * frame is never an array, so sift never traverses it.
  *
  * Runs inside the Temporal workflow sandbox: deterministic, no I/O, no clock, no node built-ins,
- * no global state (all state lives in the testers built here).
+ * no global state (all state lives in the testers built here; the work meter lives for one evaluation).
  */
 import sift from 'sift';
 import type { JsonObject, JsonValue } from '../model/json';
 import { LEAF_TESTS, isLeafTestName, type LeafEnv, type LeafTester, type SubTester } from './leaf-tests';
 import { formatPath, parentIsObject, valueAt } from './paths';
+import { chargeWork } from './work-meter';
 import {
   LEAF_OPERATION,
   LEVEL_OPERATION,
@@ -56,6 +57,7 @@ class LeafOperation implements SiftOperation {
     this.done = false;
   }
   next(item: unknown): void {
+    chargeWork(1);
     const frame = item as Frame;
     this.keep = parentIsObject(frame.s, this.path) && this.test(valueAt(frame.s, this.path), frame.r);
     this.done = true;

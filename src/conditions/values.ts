@@ -8,6 +8,8 @@
  */
 import type { JsonObject, JsonValue } from '../model/json';
 import { parseReference, resolveReference, type Path } from './paths';
+import { compileSafeRegExp } from './safe-regexp';
+import { chargeWork } from './work-meter';
 
 export const REGEXP_TAG = '$re';
 export const DATA_TAG = '$data';
@@ -42,15 +44,17 @@ export function asReference(value: unknown): string | null {
   return typeof path === 'string' ? path : null;
 }
 
-/** A RegExp tested statelessly: `lastIndex` is reset around every test (g/y flags). */
+/**
+ * A RegExp tested on the linear-time engine (safe-regexp.ts), statelessly (g/y flags change nothing).
+ * sift calls a function operand as the tester, so this is also what a RegExp inside `$in`, `$eq`, …
+ * becomes: JavaScript's backtracking engine never sees condition patterns.
+ */
 export function regExpTester(encoded: EncodedRegExp): (value: unknown) => boolean {
-  const re = new RegExp(encoded.source, encoded.flags);
+  const re = compileSafeRegExp(encoded.source, encoded.flags);
   return (value) => {
     if (typeof value !== 'string') return false;
-    re.lastIndex = 0;
-    const result = re.test(value);
-    re.lastIndex = 0;
-    return result;
+    chargeWork(value.length >>> 4);
+    return re.test(value);
   };
 }
 
@@ -121,8 +125,8 @@ function templateBuilder(encoded: JsonValue, refs: Path[]): Builder {
   }
   const re = asEncodedRegExp(encoded);
   if (re !== null) {
-    const regExp = new RegExp(re.source, re.flags);
-    return () => regExp;
+    const tester = regExpTester(re);
+    return () => tester;
   }
   if (Array.isArray(encoded)) {
     const items = encoded.map((item) => templateBuilder(item, refs));

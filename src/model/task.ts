@@ -88,6 +88,11 @@ export interface TaskOptions {
    * existed (DEFAULT_MAX_DATA_BYTES applies).
    */
   maxDataBytes?: number;
+  /**
+   * Most units of work of one recognize phase (a unit per leaf test, one per 16 characters a RegExp
+   * reads); past it the task is in error. Absent: RECOGNIZE_WORK_LIMIT.
+   */
+  maxRecognizeWork?: number;
 }
 
 /**
@@ -194,7 +199,7 @@ export interface TaskError {
   stack?: string;
   attempts: number;
   /** `step-failed`: the step threw (or timed out) after its retries; the others are the engine's own verdicts. */
-  reason: 'step-failed' | 'max-step-runs' | 'catalog-invalid' | 'connector-failed' | 'sequence-invalid' | 'subtask-failed' | 'conflict';
+  reason: 'step-failed' | 'max-step-runs' | 'catalog-invalid' | 'connector-failed' | 'sequence-invalid' | 'subtask-failed' | 'conflict' | 'work-limit';
   /** With `subtask-failed`: the subtask the task waits for that is in error (or needs attention). */
   subtaskId?: string;
 }

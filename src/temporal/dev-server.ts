@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { Connection } from '@temporalio/client';
 import { TASK_SEARCH_ATTRIBUTES } from '../model/search-attributes';
 
@@ -33,11 +33,43 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/** A port asked for explicitly that something else already holds: starting there would talk to that instead. */
+export class PortInUseError extends Error {
+  constructor(
+    readonly port: number,
+    readonly flag: string,
+  ) {
+    super(`port ${port} on 127.0.0.1 is already in use (something answers there, perhaps an earlier dev server): stop it, or choose another port with ${flag}`);
+    this.name = 'PortInUseError';
+  }
+}
+
+/** Whether something accepts connections on 127.0.0.1:`port`, or holds it so that we cannot listen there. */
+export async function portInUse(port: number): Promise<boolean> {
+  const answers = await new Promise<boolean>((resolve) => {
+    const socket = connect({ port, host: '127.0.0.1' });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+  if (answers) return true;
+  return new Promise<boolean>((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(true));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(false)));
+  });
+}
+
 /**
  * Runs `temporal server start-dev` as a child process whose output we own: the server's banner and logs
  * must never reach a command's stdout (`whenflow run --json` promises exactly one JSON object there).
+ * Ports asked for explicitly must be free: a server already there would silently be used instead.
  */
 export async function spawnDevServer(options: SpawnDevServerOptions): Promise<SpawnedDevServer> {
+  if (options.port !== undefined && (await portInUse(options.port))) throw new PortInUseError(options.port, '--port');
+  if (options.ui && options.uiPort !== undefined && (await portInUse(options.uiPort))) throw new PortInUseError(options.uiPort, '--ui-port');
   // The dev server occasionally fails while starting one of its listeners (a port taken between our
   // check and its bind, or a start-up panic); a second or third start succeeds.
   let lastError: unknown;
@@ -71,7 +103,11 @@ async function spawnOnce(options: SpawnDevServerOptions): Promise<SpawnedDevServ
     ...(options.dbFilename ? ['--db-filename', options.dbFilename] : []),
     ...(uiPort ? ['--ui-port', String(uiPort)] : ['--headless']),
   ];
-  const child = spawn(options.binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  // The server runs under a watchdog that holds the read end of a pipe whose write end only this process
+  // has: when this process ends in any way, SIGKILL included, the pipe closes and the watchdog stops the
+  // server, so no orphan keeps the port (and the database) after us.
+  const child = spawn('/bin/sh', ['-c', WATCHDOG, 'whenflow-temporal-watchdog', options.binary, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+  child.stdin?.on('error', () => {});
   let output = '';
   const keep = (chunk: Buffer) => {
     output = (output + chunk.toString()).slice(-8000);
@@ -87,6 +123,7 @@ async function spawnOnce(options: SpawnDevServerOptions): Promise<SpawnedDevServ
   try {
     await waitUntilServing(address, exited, options.readyTimeoutMs ?? 60_000);
   } catch (error) {
+    child.stdin?.end();
     child.kill('SIGKILL');
     throw new Error(`the Temporal dev server (${options.binary}) did not start: ${(error as Error).message}\n${output}`);
   }
@@ -113,10 +150,33 @@ async function waitUntilServing(address: string, exited: Promise<number | null>,
   }
 }
 
+/**
+ * `sh -c WATCHDOG name binary args…`: starts the server, and stops it (SIGTERM, SIGKILL 10 s later) once its
+ * standard input reaches end of file — when the parent closes it, or dies. The server's own exit ends the
+ * watchdog with the server's exit code. Background jobs of a script read /dev/null unless told otherwise,
+ * hence the copy of the pipe on descriptor 3.
+ */
+const WATCHDOG = [
+  // Ctrl-C reaches the whole process group: the parent decides when the server stops, through the pipe.
+  "trap '' INT",
+  'exec 3<&0',
+  '"$@" </dev/null & server=$!',
+  // The watcher waits in `wait`, where a TERM from below is handled at once (and ends its reader and timer).
+  '( trap \'kill "$reader" "$timer" 2>/dev/null; exit 0\' TERM',
+  '  cat <&3 >/dev/null & reader=$!; wait "$reader"',
+  '  kill -TERM "$server" 2>/dev/null; sleep 10 & timer=$!; wait "$timer"',
+  '  kill -KILL "$server" 2>/dev/null ) & watcher=$!',
+  'exec 3<&- 0</dev/null',
+  'wait "$server"; code=$?',
+  'kill "$watcher" 2>/dev/null',
+  'exit "$code"',
+].join('\n');
+
+/** Closing the watchdog's pipe stops the server; the watchdog itself is killed when it does not end in time. */
 async function stopChild(child: ChildProcess, exited: Promise<number | null>): Promise<void> {
   if (child.exitCode !== null) return;
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+  child.stdin?.end();
+  const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
   await exited;
   clearTimeout(timer);
 }

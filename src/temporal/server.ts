@@ -3,7 +3,7 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { NativeConnection } from '@temporalio/worker';
 import { TASK_SEARCH_ATTRIBUTES } from '../model/search-attributes';
 import { provisionTemporalBinary, type Log } from './binary';
-import { spawnDevServer, type SpawnDevServerOptions } from './dev-server';
+import { portInUse, PortInUseError, spawnDevServer, type SpawnDevServerOptions } from './dev-server';
 import { tlsFromEnvironment } from './tls-settings';
 
 /** A live connection to a Temporal service: for clients, for workers, and how to let go of it. */
@@ -45,6 +45,8 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<Te
       },
     };
   }
+  // The SDK's own server: the same rule, a port asked for must be free (else that server would be used).
+  if (options.port && (await portInUse(options.port))) throw new PortInUseError(options.port, '--port');
   const env = await TestWorkflowEnvironment.createLocal({
     server: {
       executable: { type: 'cached-download' },

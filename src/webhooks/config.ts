@@ -122,6 +122,78 @@ export const webhookSchema = z
 
 const ALLOWED_KEYS = Object.keys(webhookSchema.shape);
 
+/**
+ * The `webhookServer:` section: limits of the receiver itself, for every hook.
+ *
+ * ```yaml
+ * webhookServer:
+ *   maxDepth: 64            # deepest nesting of objects and arrays in a body (default 64)
+ *   headersTimeout: 10s     # a request's headers must arrive within this (default 10 s)
+ *   bodyTimeout: 30s        # its body within this, once the headers are in (default 30 s)
+ *   maxConnections: 256     # open connections at once; more are closed on arrival (default 256)
+ * ```
+ */
+export interface WebhookServerLimits {
+  maxDepth: number;
+  headersTimeoutMs: number;
+  bodyTimeoutMs: number;
+  maxConnections: number;
+}
+
+export const WEBHOOK_SERVER_DEFAULTS: WebhookServerLimits = {
+  maxDepth: 64,
+  headersTimeoutMs: 10_000,
+  bodyTimeoutMs: 30_000,
+  maxConnections: 256,
+};
+
+const duration = z.union([z.number().int().positive(), z.string().transform((text, ctx) => {
+  const value = ms(text as ms.StringValue);
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
+    ctx.addIssue({ code: 'custom', message: 'must be a duration: milliseconds, or a string such as "10s"' });
+    return z.NEVER;
+  }
+  return value;
+})], { error: 'must be a duration: milliseconds, or a string such as "10s"' });
+
+const wholeNumber = (min: number, max: number) =>
+  z.number({ error: 'must be a whole number' }).int('must be a whole number').min(min, `must be at least ${min}`).max(max, `must be at most ${max}`);
+
+const webhookServerSchema = z
+  .object({
+    maxDepth: wholeNumber(1, 1000).nullish(),
+    headersTimeout: duration.nullish(),
+    bodyTimeout: duration.nullish(),
+    maxConnections: wholeNumber(1, 100_000).nullish(),
+  })
+  .strict();
+
+/** Validates the raw `webhookServer:` section; a bad setting is a problem (and its default is used meanwhile). */
+export function parseWebhookServerLimits(raw: JsonValue | null): { limits: WebhookServerLimits; problems: WebhookProblem[] } {
+  if (raw === null) return { limits: { ...WEBHOOK_SERVER_DEFAULTS }, problems: [] };
+  const parsed = webhookServerSchema.safeParse(raw);
+  if (!parsed.success) {
+    const allowed = Object.keys(webhookServerSchema.shape).join(', ');
+    const problems = parsed.error.issues.flatMap((issue) => {
+      const path = ['webhookServer', ...issue.path.filter((s): s is string | number => typeof s !== 'symbol')];
+      if (issue.code === 'unrecognized_keys') return issue.keys.map((key) => ({ path: formatConfigPath([...path, key]), message: `unknown key "${key}" (allowed: ${allowed})` }));
+      if (issue.code === 'invalid_type' && path.length === 1) return [{ path: 'webhookServer', message: `must be a mapping with some of the keys ${allowed}` }];
+      return [{ path: formatConfigPath(path), message: issue.message }];
+    });
+    return { limits: { ...WEBHOOK_SERVER_DEFAULTS }, problems };
+  }
+  const d = WEBHOOK_SERVER_DEFAULTS;
+  return {
+    limits: {
+      maxDepth: parsed.data.maxDepth ?? d.maxDepth,
+      headersTimeoutMs: parsed.data.headersTimeout ?? d.headersTimeoutMs,
+      bodyTimeoutMs: parsed.data.bodyTimeout ?? d.bodyTimeoutMs,
+      maxConnections: parsed.data.maxConnections ?? d.maxConnections,
+    },
+    problems: [],
+  };
+}
+
 function toDefinition(name: string, hook: z.output<typeof webhookSchema>): WebhookDefinition {
   return {
     name,

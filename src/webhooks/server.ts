@@ -4,8 +4,10 @@
  *
  * Order of checks, each answered with JSON `{ error }`:
  *   path (404) → hook name (404) → method (405) → credentials (401) → Content-Type (415)
- *   → declared and streamed size (413) → HMAC of the raw body (401) → UTF-8 and JSON (400)
- *   → a JSON object (400) → start (202; 400 for bad task input; 502 when starting fails).
+ *   → declared and streamed size (413), body within `bodyTimeout` (408) → HMAC of the raw body (401)
+ *   → UTF-8 and JSON (400) → a JSON object, at most `maxDepth` deep, without `__proto__`,
+ *   `constructor` or `prototype` keys (400) → start (202; 400 for bad task input; 502 when starting fails).
+ * Headers must arrive within `headersTimeout`; at most `maxConnections` connections are open at once.
  * Nothing is parsed before the caller is authenticated. A token is checked before the body is read;
  * an HMAC signature covers the raw body, so its header is checked first for form and the body is
  * read (never more than `maxBytes`) and verified before it is parsed.
@@ -17,7 +19,8 @@ import { createHash, createHmac, randomUUID, timingSafeEqual } from 'node:crypto
 import { createServer, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { isJsonObject, type JsonObject, type JsonValue } from '../model/json';
-import { WEBHOOK_DEFAULT_MAX_BYTES, type WebhookDefinition } from './config';
+import { WEBHOOK_DEFAULT_MAX_BYTES, WEBHOOK_SERVER_DEFAULTS, type WebhookDefinition, type WebhookServerLimits } from './config';
+import { checkJsonShape } from './json-shape';
 
 export const TOKEN_HEADER = 'X-Whenflow-Token';
 export const SIGNATURE_HEADER = 'X-Whenflow-Signature';
@@ -42,6 +45,8 @@ export interface WebhookServerOptions {
   host?: string;
   /** 0 (default): any free port. */
   port?: number;
+  /** Nesting, timeouts and connections (whenflow.yaml `webhookServer:`); each defaults to WEBHOOK_SERVER_DEFAULTS. */
+  limits?: Partial<WebhookServerLimits>;
   /** Clock for `$via.received`. */
   now?: () => Date;
   /** One line per request answered (method, path, status, why); never secrets or bodies. Default: stderr. */
@@ -86,21 +91,34 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
   const host = options.host ?? '127.0.0.1';
   const now = options.now ?? (() => new Date());
   const log = options.log ?? ((line: string) => void process.stderr.write(`${line}\n`));
+  const limits: WebhookServerLimits = { ...WEBHOOK_SERVER_DEFAULTS, ...options.limits };
 
-  const server = createServer((req, res) => {
-    // A client that goes away mid-body makes the request emit 'error'; it is handled where the body is read.
-    req.on('error', () => {});
-    res.on('error', () => {});
-    const path = (req.url ?? '/').split('?')[0] ?? '/';
-    const label = `${req.method ?? '?'} ${path}`;
-    handle(req, path)
-      .then((reply) => send(req, res, reply, label))
-      .catch((error: unknown) => {
-        if (error instanceof Reply) return send(req, res, error, label);
-        log(`${label} → 500 (${errorMessage(error)})`);
-        if (!res.headersSent) send(req, res, new Reply(500, { error: 'internal error in the webhook receiver' }, 'internal error'), label, { quiet: true });
-      });
-  });
+  const server = createServer(
+    {
+      // Node answers 408 and closes a connection whose headers (or whole request) are late; it looks every
+      // `connectionsCheckingInterval`, 30 s by default, which would let a short timeout run far over.
+      headersTimeout: limits.headersTimeoutMs,
+      requestTimeout: limits.headersTimeoutMs + limits.bodyTimeoutMs,
+      connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(limits.headersTimeoutMs / 4))),
+    },
+    (req, res) => {
+      // A client that goes away mid-body makes the request emit 'error'; it is handled where the body is read.
+      req.on('error', () => {});
+      res.on('error', () => {});
+      const path = (req.url ?? '/').split('?')[0] ?? '/';
+      const label = `${req.method ?? '?'} ${path}`;
+      handle(req, path)
+        .then((reply) => send(req, res, reply, label))
+        .catch((error: unknown) => {
+          if (error instanceof Reply) return send(req, res, error, label);
+          log(`${label} → 500 (${errorMessage(error)})`);
+          if (!res.headersSent) send(req, res, new Reply(500, { error: 'internal error in the webhook receiver' }, 'internal error'), label, { quiet: true });
+        });
+    },
+  );
+  // Connections past the cap are closed on arrival, before a byte is read.
+  server.maxConnections = limits.maxConnections;
+  server.on('drop', (data?: { remoteAddress?: string }) => log(`connection from ${data?.remoteAddress ?? '?'} closed: ${limits.maxConnections} connections are open (maxConnections)`));
 
   function send(req: IncomingMessage, res: ServerResponse, reply: Reply, label: string, opts: { quiet?: boolean } = {}): void {
     if (!opts.quiet) log(`${label} → ${reply.status} (${reply.why})`);
@@ -151,8 +169,11 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
       connection: 'close',
     });
     if (declared !== null && declared > hook.maxBytes) throw tooLarge;
-    const read = await readBody(req, hook.maxBytes);
+    const read = await readBody(req, hook.maxBytes, limits.bodyTimeoutMs);
     if (read === 'too large') throw tooLarge;
+    if (read === 'too slow') {
+      throw new Reply(408, { error: `the request body did not arrive within ${seconds(limits.bodyTimeoutMs)} (bodyTimeout)` }, 'body too slow', { connection: 'close' });
+    }
     if (read === 'aborted') throw new Reply(400, { error: 'the request ended before its body' }, 'client went away');
 
     if (signature) checkSignature(read, signature, hook, now());
@@ -171,6 +192,13 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
     }
     if (!isJsonObject(body)) {
       throw new Reply(400, { error: `request body must be a JSON object, not ${jsonKind(body)}` }, 'not an object');
+    }
+    const shape = checkJsonShape(body, limits.maxDepth);
+    if (shape?.kind === 'too-deep') {
+      throw new Reply(400, { error: `request body nests deeper than ${shape.maxDepth} levels at ${shape.path} (maxDepth)`, path: shape.path }, 'nested too deep');
+    }
+    if (shape?.kind === 'forbidden-key') {
+      throw new Reply(400, { error: `request body has the key "${shape.key}" at ${shape.path}: __proto__, constructor and prototype are not allowed as keys`, path: shape.path }, 'forbidden key');
     }
 
     const deliveryId = idempotencyKeyOf(req, body, hook);
@@ -370,13 +398,19 @@ function checkContentType(value: string | undefined): string | undefined {
 
 /**
  * Reads the whole body, but stops at the first chunk that takes it past `limit`: the rest is never
- * buffered, and the 413 answer (with `Connection: close`) ends the connection.
+ * buffered, and the 413 answer (with `Connection: close`) ends the connection. A body still arriving
+ * after `timeoutMs` is given up on the same way (408), so a slow sender cannot hold the receiver.
  */
-function readBody(req: IncomingMessage, limit: number): Promise<Buffer | 'too large' | 'aborted'> {
+function readBody(req: IncomingMessage, limit: number, timeoutMs: number): Promise<Buffer | 'too large' | 'too slow' | 'aborted'> {
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];
     let size = 0;
-    const finish = (result: Buffer | 'too large' | 'aborted') => {
+    const timer = setTimeout(() => {
+      req.pause();
+      finish('too slow');
+    }, timeoutMs);
+    const finish = (result: Buffer | 'too large' | 'too slow' | 'aborted') => {
+      clearTimeout(timer);
       req.off('data', onData);
       req.off('end', onEnd);
       req.off('error', onAbort);
@@ -417,6 +451,10 @@ function discardBody(req: IncomingMessage, limit: number): void {
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
+
+function seconds(ms: number): string {
+  return ms % 1000 === 0 ? `${ms / 1000} s` : `${ms} ms`;
+}
 
 function jsonKind(value: JsonValue): string {
   if (value === null) return 'null';

@@ -1,4 +1,5 @@
 import * as wf from '@temporalio/workflow';
+import { checkSubtaskEnd } from '../model/activity-results';
 import type { TaskActivities } from '../activities';
 import { callOf, type Arrival } from '../cycle/task-book';
 import type { TaskEventBody } from '../model/events';
@@ -164,7 +165,12 @@ export class Subtasks {
         return child.result();
       })
       .then(
-        (snapshot) => ended(snapshot.state, snapshot.result),
+        (snapshot: unknown) => {
+          // What a child returns is checked like any outside result: an unreadable one counts as an error.
+          const checked = checkSubtaskEnd(snapshot);
+          if (checked.ok) ended(checked.value.state, checked.value.result as TaskSnapshot['result']);
+          else ended('error', { error: `the subtask returned a malformed result: ${checked.problem}` });
+        },
         // Terminated or otherwise ended without a snapshot (or never started): from the parent's view it was stopped.
         () => {
           confirm();

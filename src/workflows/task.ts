@@ -13,6 +13,8 @@ import { TASK_NAME_KEY, TASK_STATE_KEY, TASK_TAGS_KEY } from '../model/search-at
 import { eventsQuery, progressQuery, reloadUpdate, resumeSignal, resumeUpdate, snapshotQuery, stepDataQuery, stopSignal, stopUpdate, subtaskNeedsHelpSignal, updateDataUpdate, type TaskWorkflowInput } from './api';
 import { DeferredCalls, heartbeatTimeoutFor, Subtasks, temporalRetryPolicy, type Inbox } from './effects';
 import { describeStepFailure } from './failures';
+import { checkCatalog, checkStepOutcome } from '../model/activity-results';
+import { RECOGNIZE_WORK_LIMIT, WorkLimitError, withWorkLimit } from '../conditions/work-meter';
 import { startCycleSpan } from './cycle-span';
 
 const catalogActivityOptions: wf.ActivityOptions = {
@@ -48,7 +50,7 @@ export async function taskWorkflow(input: TaskWorkflowInput): Promise<TaskSnapsh
   const deadline = new Deadline(task);
   const control = listenForControl(task, inbox, subtasks, inFlight, deadline);
   let source = carried?.catalog;
-  let catalog: CompiledCatalog | undefined = source && compileCatalog(source);
+  let catalog: CompiledCatalog | undefined = source && compileCatalogFor(task, source);
   let parkedUntil: number | null = carried?.parkedUntil ?? null;
   if (carried?.deadlineAt != null) deadline.setAt(carried.deadlineAt);
 
@@ -107,7 +109,7 @@ export async function taskWorkflow(input: TaskWorkflowInput): Promise<TaskSnapsh
     if (control.takeReload()) catalog = undefined;
     if (!catalog) {
       source = await loadCatalogInto(task);
-      catalog = source && compileCatalog(source);
+      catalog = source && compileCatalogFor(task, source);
     }
     if (!catalog) continue;
     const current = catalog;
@@ -135,7 +137,8 @@ export async function taskWorkflow(input: TaskWorkflowInput): Promise<TaskSnapsh
       task.finishSequence();
       continue;
     }
-    const chosen = listed ? guard(task, catalog, listed) : recognize(task, catalog, retry?.kind === 'step' ? retry.step : null);
+    const chosen = boundedRecognize(task, () => (listed ? guard(task, current, listed) : recognize(task, current, retry?.kind === 'step' ? retry.step : null)));
+    if (chosen === null) continue;
     if (chosen.length === 0) {
       if (listed) task.advanceSequence();
       else if (calls.outstanding + subtasks.outstanding > 0) await waitForArrival();
@@ -190,6 +193,21 @@ function guard(task: TaskBook, catalog: CompiledCatalog, listed: { name: string;
   return [];
 }
 
+/**
+ * Runs one recognize phase within RECOGNIZE_WORK_LIMIT, so that no data makes a workflow task run past
+ * its timeout (and fail again on every retry). Past the limit the task is in error (null); new data
+ * (`task update`) or a reload and a resume let it go on.
+ */
+function boundedRecognize(task: TaskBook, select: () => CatalogStep[]): CatalogStep[] | null {
+  try {
+    return withWorkLimit(task.options.maxRecognizeWork ?? RECOGNIZE_WORK_LIMIT, select);
+  } catch (error) {
+    if (!(error instanceof WorkLimitError)) throw error;
+    task.fail({ step: '', message: error.message, attempts: 0, reason: 'work-limit' });
+    return null;
+  }
+}
+
 /** Recognize: the steps that act in this cycle (or the one step a resume asked to run again). */
 function recognize(task: TaskBook, catalog: CompiledCatalog, forced: string | null): CatalogStep[] {
   if (forced) return catalog.steps.filter((entry) => entry.step.name === forced).map((entry) => entry.step);
@@ -223,8 +241,12 @@ async function act(task: TaskBook, chosen: CatalogStep[], catalog: CompiledCatal
 
   const runs: (StepRun & { patch: StepOutcome['patch']; reads: string[] })[] = [];
   let failure: TaskError | null = null;
-  settled.forEach((result, i) => {
+  settled.forEach((settledRun, i) => {
     const step = chosen[i]!;
+    // A step activity's result is checked like any outside input: a wrong shape fails the step, not the workflow.
+    const checked = settledRun.status === 'fulfilled' ? checkStepOutcome(settledRun.value) : null;
+    const result: PromiseSettledResult<StepOutcome> =
+      checked === null ? settledRun : checked.ok ? { status: 'fulfilled', value: checked.value } : { status: 'rejected', reason: new Error(`the step activity returned a malformed outcome: ${checked.problem}`) };
     if (result.status === 'fulfilled') {
       const { attempt, durationMs, logs, commands, patch, reads } = result.value;
       const contentReads = Array.isArray(reads) ? reads.filter((read): read is string => typeof read === 'string') : [];
@@ -306,11 +328,27 @@ const CATALOG_LOCAL_PATCH = 'catalog-local-activity';
 /** Runs recorded before a task adopted the search attributes it was started with upserted them again. */
 const START_ATTRIBUTES_PATCH = 'start-attributes-adopted';
 
+/** The catalog's conditions compiled; one that cannot be (a pattern the engine refuses) puts the task in error. */
+function compileCatalogFor(task: TaskBook, source: Catalog): CompiledCatalog | undefined {
+  try {
+    return compileCatalog(source);
+  } catch (error) {
+    task.fail({ step: '', message: `the catalog's conditions cannot be evaluated: ${error instanceof Error ? error.message : String(error)}`, attempts: 1, reason: 'catalog-invalid' });
+    return undefined;
+  }
+}
+
 async function loadCatalogInto(task: TaskBook): Promise<Catalog | undefined> {
   try {
     // Tasks started since the start attributes are adopted read the catalog locally too (one marker, not two).
     const local = wf.patched(START_ATTRIBUTES_PATCH) || wf.patched(CATALOG_LOCAL_PATCH);
-    const catalog = await (local ? loadCatalogLocally() : loadCatalog());
+    const loaded = await (local ? loadCatalogLocally() : loadCatalog());
+    const checked = checkCatalog(loaded);
+    if (!checked.ok) {
+      task.fail({ step: '', message: `the catalog the worker loaded is malformed: ${checked.problem}`, attempts: 1, reason: 'catalog-invalid' });
+      return undefined;
+    }
+    const catalog = checked.value;
     task.catalogVersion = catalog.version;
     if (catalog.broken?.length) task.record({ type: 'steps-disabled', problems: catalog.broken });
     return catalog;

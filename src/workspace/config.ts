@@ -68,6 +68,8 @@ export interface WorkspaceConfig {
   observability: ObservabilityConfig;
   /** Validated elsewhere; kept as written (after `${…}` substitution). */
   webhooks: JsonValue | null;
+  /** `webhookServer:`, the receiver's limits; validated in src/webhooks/config.ts, kept as written. */
+  webhookServer: JsonValue | null;
   /** `blobs:`, validated elsewhere (src/blobs/config.ts); kept as written. */
   blobs: JsonValue | null;
   /** Absolute path of the file read, or null when the workspace has none. */
@@ -135,6 +137,7 @@ export function defaultWorkspaceConfig(): WorkspaceConfig {
     connectors: {},
     observability: { metrics: null, tracing: null },
     webhooks: null,
+    webhookServer: null,
     name: null,
     blobs: null,
     file: null,
@@ -377,6 +380,7 @@ const fileSchema = z
     config: z.record(z.string(), jsonValue).nullish(),
     connectors: z.record(z.string(), connectorSchema.nullish()).nullish(),
     webhooks: jsonValue.optional(),
+    webhookServer: jsonValue.optional(),
     blobs: jsonValue.optional(),
     observability: observabilitySchema.nullish(),
   })
@@ -468,6 +472,7 @@ function resolveConfig(parsed: ConfigFile, file: string, problemFile: string, pr
     }
   });
   config.webhooks = parsed.webhooks ?? null;
+  config.webhookServer = parsed.webhookServer ?? null;
   config.blobs = parsed.blobs ?? null;
   for (const [name, connector] of Object.entries(parsed.connectors ?? {})) {
     const resolved: ConnectorConfig = { options: connector?.options ?? {} };

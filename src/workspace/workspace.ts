@@ -4,7 +4,7 @@ import { loadConnectors, type ConnectorRegistry } from '../connectors';
 import { DEFAULT_CONNECTOR_POLICY, type Catalog, type ConnectorPolicy } from '../model/task';
 import { resolveStepOptions, stepOptionsSchema } from '../steps/options';
 import { loadWorkspace, type LoadedStep } from '../steps/load';
-import { parseWebhooks, type WebhookDefinition } from '../webhooks/config';
+import { parseWebhookServerLimits, parseWebhooks, type WebhookDefinition, type WebhookServerLimits } from '../webhooks/config';
 import { parseBlobSettings, type BlobSettings } from '../blobs/config';
 import { loadLibraries, type LoadedLibraries } from '../steps/libraries';
 import { loadWorkspaceConfig, type WorkspaceConfig } from './config';
@@ -35,6 +35,8 @@ export interface Workspace {
   steps: Map<string, LoadedStep>;
   /** Webhooks declared in whenflow.yaml, by name. */
   webhooks: Map<string, WebhookDefinition>;
+  /** The webhook receiver's limits (whenflow.yaml `webhookServer:`). */
+  webhookLimits: WebhookServerLimits;
   /** `libraries/`: the `lib` global of step content. */
   libraries: LoadedLibraries;
   /** Where `blob.create()` stores content (whenflow.yaml `blobs:`). */
@@ -63,6 +65,8 @@ export async function openWorkspace(dir: string, env: NodeJS.ProcessEnv = proces
   const webhooks = parseWebhooks(config.webhooks);
   const configFile = config.file ? relative(root, config.file) : 'whenflow.yaml';
   problems.push(...webhooks.problems.map((p) => ({ kind: 'config' as const, file: configFile, path: p.path, message: p.message })));
+  const webhookLimits = parseWebhookServerLimits(config.webhookServer);
+  problems.push(...webhookLimits.problems.map((p) => ({ kind: 'config' as const, file: configFile, path: p.path, message: p.message })));
   const blobs = parseBlobSettings(config.blobs, root);
   problems.push(...blobs.problems.map((p) => ({ kind: 'config' as const, file: configFile, path: p.path, message: p.message })));
   const connectors: Record<string, ConnectorPolicy> = {};
@@ -70,7 +74,7 @@ export async function openWorkspace(dir: string, env: NodeJS.ProcessEnv = proces
     const policy = connectorPolicy(name, config, policies[name], problems);
     if (policy) connectors[name] = policy;
   }
-  return { dir: root, config, connectors: registry, catalog: { ...loaded.catalog, connectors }, steps: loaded.steps, webhooks: webhooks.hooks, libraries, blobs: blobs.settings, problems };
+  return { dir: root, config, connectors: registry, catalog: { ...loaded.catalog, connectors }, steps: loaded.steps, webhooks: webhooks.hooks, webhookLimits: webhookLimits.limits, libraries, blobs: blobs.settings, problems };
 }
 
 /**

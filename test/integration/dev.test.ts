@@ -1,10 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer as createHttpServer } from 'node:http';
+import { readdirSync, readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, inject, it } from 'vitest';
-import { freePort } from '../../src/temporal/dev-server';
+import { freePort, portInUse } from '../../src/temporal/dev-server';
 import { waitForTask } from '../../src/client';
 import { whenflow } from '../support/cli';
 import { startHarness } from '../support/temporal';
@@ -76,6 +78,66 @@ describe('whenflow dev', () => {
       second.child.kill('SIGKILL');
     }
   }, 180_000);
+});
+
+/** Processes whose command line names `needle` as one argument (read from /proc). */
+function processesWithArgument(needle: string): number[] {
+  const found: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0').includes(needle)) found.push(Number(entry));
+    } catch {
+      // The process ended while we looked.
+    }
+  }
+  return found;
+}
+
+describe('whenflow dev owns its ports and its server', () => {
+  it('refuses a port something already serves, naming it, and exits non-zero', async () => {
+    const occupant = createHttpServer((_req, res) => res.end('not temporal'));
+    await new Promise<void>((resolve) => occupant.listen(0, '127.0.0.1', resolve));
+    const port = (occupant.address() as { port: number }).port;
+    const workspace = mkdtempSync(join(tmpdir(), 'whenflow-dev-port-'));
+    cpSync(join(root, 'steps'), join(workspace, 'steps'), { recursive: true });
+    try {
+      const dev = startDev(workspace, port, await freePort());
+      const code = await dev.exited;
+      expect(code).not.toBe(0);
+      expect(dev.output()).toContain(`port ${port} on 127.0.0.1 is already in use`);
+      expect(dev.output()).toContain('--port');
+    } finally {
+      occupant.close();
+      rmSync(workspace, { recursive: true, force: true });
+    }
+  }, 60_000);
+
+  it('kill -9 of dev leaves no Temporal server behind on its port', async () => {
+    const workspace = mkdtempSync(join(tmpdir(), 'whenflow-dev-kill-'));
+    cpSync(join(root, 'steps'), join(workspace, 'steps'), { recursive: true });
+    writeFileSync(join(workspace, 'package.json'), '{ "type": "module" }\n');
+    const [port, uiPort] = [await freePort(), await freePort()];
+    const dev = startDev(workspace, port, uiPort);
+    try {
+      await eventually(() => dev.output().includes('Ctrl-C stops everything'), 'the dev banner');
+      expect(await portInUse(port)).toBe(true);
+      expect(processesWithArgument(String(port)).length).toBeGreaterThan(0);
+      dev.child.kill('SIGKILL');
+      await dev.exited;
+      let free = false;
+      for (let i = 0; i < 300 && !free; i++) {
+        free = !(await portInUse(port)) && processesWithArgument(String(port)).length === 0;
+        if (!free) await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      expect(processesWithArgument(String(port))).toEqual([]);
+      expect(await portInUse(port)).toBe(false);
+    } finally {
+      dev.child.kill('SIGKILL');
+      for (const pid of processesWithArgument(String(port))) process.kill(pid, 'SIGKILL');
+      rmSync(workspace, { recursive: true, force: true });
+    }
+  }, 120_000);
 });
 
 describe('whenflow worker', () => {

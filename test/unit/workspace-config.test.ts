@@ -37,6 +37,7 @@ describe('loadWorkspaceConfig: no file', () => {
       connectors: {},
       observability: { metrics: null, tracing: null },
       webhooks: null,
+      webhookServer: null,
       blobs: null,
       name: null,
       file: null,
@@ -265,7 +266,7 @@ describe('loadWorkspaceConfig: problems', () => {
     const { problems } = await load(yaml);
     expect(paths(problems).sort()).toEqual(['connectors.crm.option', 'default', 'defaults.retries', 'defaults.retry.maxAttempts', 'secrets.token']);
     const byPath = new Map(problems.map((p) => [p.path, p.message]));
-    expect(byPath.get('default')).toBe('unknown key "default" (allowed: name, defaults, secrets, config, connectors, webhooks, blobs, observability)');
+    expect(byPath.get('default')).toBe('unknown key "default" (allowed: name, defaults, secrets, config, connectors, webhooks, webhookServer, blobs, observability)');
     expect(byPath.get('defaults.retry.maxAttempts')).toContain('maximumAttempts');
     expect(byPath.get('connectors.crm.option')).toContain('options');
   });

@@ -6,6 +6,7 @@ import { ConnectorLimits } from '../../connectors/limits';
 import { connectorStatuses, createTracing, serveTelemetry, tracingDisabled, tracingFromEnvironment, WorkerMetrics, type WorkerStatus, type WorkerTracing } from '../../observability';
 import { describeCatalogConflict } from '../../observability/catalog-peers';
 import { watchCatalogPeers } from '../../observability/catalog-watch';
+import { PortInUseError } from '../../temporal/dev-server';
 import { startDevServer, type TemporalSession } from '../../temporal/server';
 import { createTaskWorker } from '../../worker';
 import { describeProblems } from '../../model/problems';
@@ -153,7 +154,9 @@ export async function devCommand(opts: { workspace: string; port: number; uiPort
   const ws = await readWorkspace(opts.workspace, { tolerateBrokenSteps: (problems) => io.err(pc.red(describeProblems(problems, `${opts.workspace}: disabled until fixed (tasks reload with \`whenflow task reload\`)`))) });
   const stateDir = join(ws.dir, '.whenflow');
   mkdirSync(stateDir, { recursive: true });
-  const session = await startDevServer({ dbFilename: join(stateDir, 'dev.db'), port: opts.port, ui: true, uiPort: opts.uiPort, log: io.err });
+  const session = await startDevServer({ dbFilename: join(stateDir, 'dev.db'), port: opts.port, ui: true, uiPort: opts.uiPort, log: io.err }).catch((error: unknown) => {
+    throw error instanceof PortInUseError ? new UsageError(error.message) : error;
+  });
   const until = interrupted();
   const watcher = watchSteps(ws.dir, io);
   const taskQueue = workspaceTaskQueue(ws.config, ws.dir);

@@ -194,8 +194,9 @@ export async function taskResume(taskId: string, opts: { json: boolean }, io: Io
 }
 
 export async function taskStop(taskId: string, opts: { json: boolean }, io: Io): Promise<void> {
-  await withSession(({ client }) => stopTask(client, taskId));
-  io.out(opts.json ? JSON.stringify({ taskId, state: 'stopped' }) : `task ${taskId} stopped`);
+  const how = await withSession(({ client }) => stopTask(client, taskId));
+  const note = how === 'terminated' ? ' (it did not take the stop request in time, so its workflow was terminated)' : '';
+  io.out(opts.json ? JSON.stringify({ taskId, state: 'stopped', ...(how === 'terminated' ? { terminated: true } : {}) }) : `task ${taskId} stopped${note}`);
 }
 
 export async function taskClone(taskId: string, opts: { taskQueue?: string; json: boolean }, io: Io): Promise<void> {

@@ -32,6 +32,7 @@ export async function startWebhookTask(client: Client, options: StartTaskOptions
 export async function serveWebhooks(ws: Workspace, session: Pick<TemporalSession, 'client'>, options: { port: number; host?: string; taskQueue: string }, io: Io): Promise<WebhookServer> {
   const server = await startWebhookServer({
     hooks: ws.webhooks,
+    limits: ws.webhookLimits,
     port: options.port,
     ...(options.host ? { host: options.host } : {}),
     log: (line) => io.err(pc.dim(line)),
