@@ -1,0 +1,11 @@
+import { register } from 'tsx/esm/api';
+import { parentPort } from 'node:worker_threads';
+const t0 = performance.now();
+register();
+const t1 = performance.now();
+const mod = await import('/work/wt-14c/src/runtime/execute.ts');
+const t2 = performance.now();
+const { tsImport } = await import('tsx/esm/api');
+const step = await tsImport('file:///work/wt-14c/bench/workspaces/chain/steps/s01.mjs', import.meta.url);
+const t3 = performance.now();
+parentPort.postMessage({ register: t1 - t0, engine: t2 - t1, step: t3 - t2 });
