@@ -92,11 +92,14 @@ export function realmChange(before: RealmSnapshot, after: RealmSnapshot): string
   return null;
 }
 
-/** Handles and requests that can run code later, counted by kind (fs requests end on their own and are left out). */
+/**
+ * Handles and requests that can run code later, counted by kind. Left out: fs requests (they end on their
+ * own) and message ports (the module loader opens one for each step file it imports, and keeps it).
+ */
 export function activeResources(): Map<string, number> {
   const counts = new Map<string, number>();
   for (const kind of process.getActiveResourcesInfo()) {
-    if (kind.startsWith('FS') || kind === 'FileHandleCloseReq') continue;
+    if (kind.startsWith('FS') || kind === 'FileHandleCloseReq' || kind === 'MessagePort') continue;
     counts.set(kind, (counts.get(kind) ?? 0) + 1);
   }
   return counts;

@@ -4,6 +4,7 @@
  * telemetry are); everything else — the step file, libraries, blobs, the step API — lives here.
  */
 import { deserialize } from 'node:v8';
+import { transform } from 'esbuild';
 import { parentPort } from 'node:worker_threads';
 import { parseBlobSettings } from '../blobs/config';
 import { createConnectorsProxy } from '../connectors/proxy';
@@ -79,6 +80,8 @@ async function run(job: StepJob) {
 }
 
 installStepGlobals();
+// esbuild (libraries, syntax errors) keeps a service process; start it now, so it is not taken for something a step left running.
+await transform('');
 settleLazyGlobals();
 const realm = snapshotRealm();
 let resources = activeResources();
