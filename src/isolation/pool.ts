@@ -15,6 +15,7 @@ const BOOT = new URL('./boot.mjs', import.meta.url);
 /** An idle thread is kept this long for the next execution, then ended (a new one starts when needed). */
 const IDLE_MS = 5 * 60_000;
 export const DEFAULT_STEP_THREADS = 16;
+export const DEFAULT_SPARE_THREADS = 2;
 
 export interface ConnectorCallRequest {
   connector: string;
@@ -115,7 +116,11 @@ export class StepThreadPool {
   /** Threads retired because an execution left something behind in them, for the worker's log and tests. */
   retired = 0;
 
-  constructor(private readonly maxThreads: number = DEFAULT_STEP_THREADS) {
+  constructor(
+    private readonly maxThreads: number = DEFAULT_STEP_THREADS,
+    /** Idle threads kept started for the next executions: a thread takes a while to start (it loads the engine). */
+    private readonly spares: number = DEFAULT_SPARE_THREADS,
+  ) {
     if (!(Number.isInteger(maxThreads) && maxThreads >= 1)) throw new RangeError(`StepThreadPool: maxThreads must be a whole number ≥ 1; got ${maxThreads}`);
   }
 
@@ -123,9 +128,11 @@ export class StepThreadPool {
   async run(job: StepJob, limits: StepRunLimits): Promise<StepOutcome> {
     const started = performance.now();
     const remaining = () => limits.stopAfterMs - (performance.now() - started);
+    // "timed out after N ms" as when Temporal itself ends an attempt at its timeout.
     const timeoutError = (what: string) =>
-      new StepLimitError(`step "${job.step}" ${what} its timeout of ${seconds(limits.timeoutMs)} and was stopped`, 'StepTimeoutError');
+      new StepLimitError(`step "${job.step}" timed out after ${limits.timeoutMs} ms: it ${what} its timeout (${seconds(limits.timeoutMs)}) and was stopped`, 'StepTimeoutError');
     const thread = await this.acquire(limits.heapMb, remaining(), limits.signal, () => timeoutError('waited for a free step thread past'));
+    this.keepSpares(limits.heapMb);
     return new Promise<StepOutcome>((resolve, reject) => {
       let settled = false;
       const finish = (end: () => void) => {
@@ -243,6 +250,18 @@ export class StepThreadPool {
       signal.addEventListener('abort', onAbort, { once: true });
       this.waiting.push(waiter);
     });
+  }
+
+  /** Starts idle threads of this heap size until there are `spares` of them (within the thread limit). */
+  private keepSpares(heapMb: number): void {
+    let idle = this.idle.filter((t) => t.heapMb === heapMb).length;
+    while (idle < this.spares && this.threads.size < this.maxThreads) {
+      const thread = this.spawn(heapMb);
+      this.idle.push(thread);
+      thread.idleTimer = setTimeout(() => void thread.stop(), IDLE_MS);
+      thread.idleTimer.unref();
+      idle += 1;
+    }
   }
 
   private spawn(heapMb: number): StepThread {
