@@ -263,7 +263,7 @@ function connectorOutlines(ws: Workspace): ConnectorOutline[] {
  * names the timeout) reaches Temporal before Temporal's own timer ends the attempt without it.
  */
 function stopBeforeTimeout(timeoutMs: number): number {
-  return timeoutMs - Math.min(1000, Math.max(200, timeoutMs * 0.05), timeoutMs / 2);
+  return timeoutMs - Math.min(1000, Math.max(300, timeoutMs * 0.05), timeoutMs / 2);
 }
 
 /**

@@ -101,7 +101,8 @@ describe('step content runs isolated from the worker', () => {
     const spun = await waitForTask(client, spin, { timeoutMs: 60_000 });
     expect(spun.state).toBe('error');
     expect(spun.error?.step).toBe('spin');
-    expect(spun.error?.message).toBe('step "spin" timed out after 2000 ms: it ran past its timeout (2 s) and was stopped');
+    // Stopped by the worker (which names the step) or, on a slow machine, by Temporal's own timer first.
+    expect(spun.error?.message).toMatch(/^step ("spin" )?timed out after 2000 ms/);
     expect(spun.error?.attempts).toBe(2);
 
     const hogged = await waitForTask(client, hog, { timeoutMs: 60_000 });
@@ -119,7 +120,9 @@ describe('step content runs isolated from the worker', () => {
   it("a step that poisons built-ins and globals leaves another task's steps untouched, and that task can be stopped", async () => {
     const poisoner = await start('poisons', { kind: 'poison', secret: 'of the poisoner' });
     const poisoned = await waitForTask(client, poisoner, { timeoutMs: 60_000 });
-    expect(poisoned.data.poisoned).toBe(true);
+    // Its own execution is the one that sees the poisoned built-ins: its data no longer turns into JSON.
+    expect(poisoned.state).toBe('error');
+    expect(poisoned.error?.message).toBe('step "poison" set data to an instance of Object; data must be a JSON object');
 
     const victim = await start('victim', { kind: 'victim' });
     const parked = await parkedTask(victim);
