@@ -16,6 +16,8 @@ const BOOT = new URL('./boot.mjs', import.meta.url);
 const IDLE_MS = 5 * 60_000;
 export const DEFAULT_STEP_THREADS = 16;
 export const DEFAULT_SPARE_THREADS = 2;
+/** How long cancelled content may go on (it sees `step.signal` abort) before its thread is terminated. */
+const CANCEL_GRACE_MS = 1000;
 
 export interface ConnectorCallRequest {
   connector: string;
@@ -151,8 +153,20 @@ export class StepThreadPool {
         reject(timeoutError('ran past'));
       }), Math.max(0, remaining()));
       const onAbort = () => finish(() => {
-        stopThread();
-        reject(limits.signal.reason instanceof Error ? limits.signal.reason : new Error('the step was cancelled'));
+        const reason = limits.signal.reason instanceof Error ? limits.signal.reason : new Error('the step was cancelled');
+        // The content sees `step.signal` abort and may wrap up for a moment; then its thread ends, whatever it does.
+        thread.send({ type: 'cancel', reason: reason.message });
+        const grace = setTimeout(stopThread, CANCEL_GRACE_MS);
+        thread.execution = {
+          onMessage: (message) => {
+            if (message.type === 'done' || message.type === 'failed') {
+              clearTimeout(grace);
+              stopThread();
+            }
+          },
+          onGone: () => clearTimeout(grace),
+        };
+        reject(reason);
       });
       limits.signal.addEventListener('abort', onAbort, { once: true });
       thread.execution = {

@@ -51,6 +51,7 @@ export interface SentError {
 
 export type ToThread =
   | { type: 'run'; job: StepJob }
+  | { type: 'cancel'; reason: string }
   | { type: 'settled'; id: number; ok: true; value: Uint8Array }
   | { type: 'settled'; id: number; ok: false; error: SentError };
 

@@ -48,12 +48,15 @@ function standInRegistry(outlines: ConnectorOutline[]): ConnectorRegistry {
   return new ConnectorRegistry(connectors);
 }
 
+/** Aborted when the main thread cancels the running execution (`step.signal`); it then ends this thread. */
+let cancellation = new AbortController();
+
 async function run(job: StepJob) {
+  cancellation = new AbortController();
+  const { signal } = cancellation;
   const step = await currentStep(job.workspace, job.step, job.file);
   const { lib } = await loadLibraries(job.workspace);
   const registry = standInRegistry(job.connectors);
-  // Cancellation is the main thread's business: it ends the call there, and ends this thread.
-  const signal = new AbortController().signal;
   return executeStep({
     step: job.step,
     taskId: job.taskId,
@@ -96,6 +99,10 @@ async function leftBehind(): Promise<string | null> {
 }
 
 port.on('message', (message: ToThread) => {
+  if (message.type === 'cancel') {
+    cancellation.abort(new Error(message.reason));
+    return;
+  }
   if (message.type === 'settled') {
     const call = pending.get(message.id);
     if (!call) return;
