@@ -135,6 +135,11 @@ export class StepThreadPool {
       new StepLimitError(`step "${job.step}" timed out after ${limits.timeoutMs} ms: it ${what} its timeout (${seconds(limits.timeoutMs)}) and was stopped`, 'StepTimeoutError');
     const thread = await this.acquire(limits.heapMb, remaining(), limits.signal, () => timeoutError('waited for a free step thread past'));
     this.keepSpares(limits.heapMb);
+    // Cancelled while its thread was starting: the thread has run nothing and serves the next execution.
+    if (limits.signal.aborted) {
+      this.release(thread);
+      throw limits.signal.reason instanceof Error ? limits.signal.reason : new Error('the step was cancelled');
+    }
     return new Promise<StepOutcome>((resolve, reject) => {
       let settled = false;
       const finish = (end: () => void) => {

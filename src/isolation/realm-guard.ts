@@ -28,43 +28,78 @@ const CHURNING = new Set(['_events', '_eventsCount', 'exitCode', '_exiting', 'do
 
 type Descriptor = readonly unknown[];
 
-function describe(descriptor: PropertyDescriptor): Descriptor {
-  return [descriptor.value, descriptor.get, descriptor.set, descriptor.writable, descriptor.enumerable, descriptor.configurable];
-}
-
 function keyName(key: string | symbol): string {
   return typeof key === 'symbol' ? `[${key.description ?? 'symbol'}]` : key;
 }
 
-/** Every property (and its descriptor) of the objects above, by a readable path. */
-export type RealmSnapshot = Map<string, Descriptor>;
+/**
+ * Walks the objects above in a fixed order: globalThis's own properties, and for each object or function
+ * held there its own properties and those of its `prototype`. `visit` gets every property's descriptor.
+ */
+/** Starts the entry of an object's prototype and extensibility, which property entries (starting with their key) never do. */
+const OBJECT_ENTRY = Symbol('object');
 
-export function snapshotRealm(): RealmSnapshot {
-  const snapshot: RealmSnapshot = new Map();
+function walkRealm(visit: (entry: Descriptor, path: () => string, owner: { target: object; path: () => string }) => void): void {
   const seen = new Set<object>();
-  const record = (target: object, path: string, deep: boolean) => {
+  const record = (target: object, path: () => string, deep: boolean) => {
     if (seen.has(target)) return;
     seen.add(target);
-    snapshot.set(`${path}.[[Prototype]]`, [Object.getPrototypeOf(target)]);
-    snapshot.set(`${path}.[[Extensible]]`, [Object.isExtensible(target)]);
+    const owner = { target, path };
+    visit([target, OBJECT_ENTRY, Object.getPrototypeOf(target), Object.isExtensible(target)], () => `${path()}.[[Prototype]]`, owner);
     for (const key of Reflect.ownKeys(target)) {
-      const name = keyName(key);
-      if (target === process && CHURNING.has(name)) continue;
+      if (target === process && typeof key === 'string' && CHURNING.has(key)) continue;
       const descriptor = Reflect.getOwnPropertyDescriptor(target, key);
       if (!descriptor) continue;
-      snapshot.set(`${path}.${name}`, describe(descriptor));
+      const at = () => `${path()}.${keyName(key)}`;
+      visit([target, key, descriptor.value, descriptor.get, descriptor.set, descriptor.writable, descriptor.enumerable, descriptor.configurable], at, owner);
       if (!deep) continue;
       const value: unknown = descriptor.value;
       if ((typeof value === 'object' && value !== null) || typeof value === 'function') {
-        record(value as object, `${path}.${name}`, false);
+        record(value as object, at, false);
         const prototype: unknown = typeof value === 'function' ? (value as { prototype?: unknown }).prototype : undefined;
-        if (typeof prototype === 'object' && prototype !== null) record(prototype, `${path}.${name}.prototype`, false);
+        if (typeof prototype === 'object' && prototype !== null) record(prototype, () => `${at()}.prototype`, false);
       }
     }
   };
-  record(globalThis, 'globalThis', true);
-  hiddenIntrinsics().forEach((intrinsic, i) => record(intrinsic, `intrinsic${i}`, false));
-  return snapshot;
+  record(globalThis, () => 'globalThis', true);
+  hiddenIntrinsics().forEach((intrinsic, i) => record(intrinsic, () => `intrinsic${i}`, false));
+}
+
+/** Every property descriptor of the realm's globals and built-ins, in walking order. */
+export type RealmSnapshot = Descriptor[];
+
+export function snapshotRealm(): RealmSnapshot {
+  const parts: Descriptor[] = [];
+  walkRealm((entry) => parts.push(entry));
+  return parts;
+}
+
+/** The first property that differs from the snapshot (as a path), or null when the realm is as it was. */
+export function realmChange(before: RealmSnapshot, after: RealmSnapshot = snapshotRealm()): string | null {
+  const same = (a: Descriptor | undefined, b: Descriptor | undefined) => !!a && !!b && a.length === b.length && a.every((part, i) => Object.is(part, b[i]));
+  if (before.length === after.length && before.every((descriptor, i) => same(descriptor, after[i]))) return null;
+  // Something changed: walk again, naming the first difference (slow, and rare).
+  const earlier = new Map<unknown, Map<unknown, Descriptor>>();
+  for (const entry of before) {
+    if (!earlier.has(entry[0])) earlier.set(entry[0], new Map());
+    earlier.get(entry[0])!.set(entry[1], entry);
+  }
+  const paths = new Map<unknown, () => string>();
+  let found: string | null = null;
+  walkRealm((entry, path, owner) => {
+    paths.set(owner.target, owner.path);
+    const keys = earlier.get(owner.target);
+    const old = keys?.get(entry[1]);
+    keys?.delete(entry[1]);
+    if (found !== null) return;
+    if (!old) found = `${path()} was added`;
+    else if (!same(old, entry)) found = `${path()} was changed`;
+  });
+  if (found !== null) return found;
+  for (const [owner, keys] of earlier) {
+    for (const key of keys.keys()) if (key !== OBJECT_ENTRY) return `${paths.get(owner)?.() ?? 'a built-in'}.${keyName(key as string | symbol)} was deleted`;
+  }
+  return 'a global or built-in was changed';
 }
 
 /**
@@ -79,17 +114,6 @@ export function settleLazyGlobals(): void {
       // A step global read outside a step throws; nothing to settle there.
     }
   }
-}
-
-/** The first path that differs between two snapshots, or null when the realm is as it was. */
-export function realmChange(before: RealmSnapshot, after: RealmSnapshot): string | null {
-  for (const [path, descriptor] of after) {
-    const earlier = before.get(path);
-    if (!earlier) return `${path} was added`;
-    if (earlier.some((part, i) => !Object.is(part, descriptor[i]))) return `${path} was changed`;
-  }
-  for (const path of before.keys()) if (!after.has(path)) return `${path} was deleted`;
-  return null;
 }
 
 /**

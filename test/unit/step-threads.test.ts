@@ -90,6 +90,8 @@ describe('StepThreadPool', () => {
         };`,
       'steps/spin.mjs': `export const condition = {};
         export const content = async () => { while (true) {} };`,
+      'steps/call_then_spin.mjs': `export const condition = {};
+        export const content = async () => { await connectors.echo.say({}); while (true) {} };`,
     });
     const outcome = await pool.run(job(dir, 'greet', { who: 'Ada' }), limits());
     expect(outcome.patch).toEqual([
@@ -101,10 +103,13 @@ describe('StepThreadPool', () => {
       'step "spin" timed out after 700 ms: it ran past its timeout (0.7 s) and was stopped',
     );
 
+    // Cancelled once it is surely spinning: after the call it makes first has been answered.
     const cancel = new AbortController();
-    const spinning = pool.run(job(dir, 'spin'), limits({ signal: cancel.signal }));
-    setTimeout(() => cancel.abort(new Error('the task was stopped')), 300);
-    await expect(spinning).rejects.toThrow('the task was stopped');
+    const calledFirst = async () => {
+      setTimeout(() => cancel.abort(new Error('the task was stopped')), 200);
+      return { said: {} };
+    };
+    await expect(pool.run(job(dir, 'call_then_spin'), limits({ signal: cancel.signal, call: calledFirst }))).rejects.toThrow('the task was stopped');
 
     // The pool still serves executions after both threads were stopped.
     expect((await pool.run(job(dir, 'greet', { who: 'Bob' }), limits())).patch[0]).toEqual({ op: 'add', path: '/greeting', value: 'hello Bob' });
