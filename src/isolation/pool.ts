@@ -117,6 +117,9 @@ export class StepThreadPool {
   private readonly waiting: { heapMb: number; take: (thread: StepThread) => void }[] = [];
   /** Threads retired because an execution left something behind in them, for the worker's log and tests. */
   retired = 0;
+  /** The heap size of the latest execution: spares are started for it, also when a thread ends. */
+  private lastHeapMb: number | null = null;
+  private closing = false;
 
   constructor(
     private readonly maxThreads: number = DEFAULT_STEP_THREADS,
@@ -134,6 +137,7 @@ export class StepThreadPool {
     const timeoutError = (what: string) =>
       new StepLimitError(`step "${job.step}" timed out after ${limits.timeoutMs} ms: it ${what} its timeout (${seconds(limits.timeoutMs)}) and was stopped`, 'StepTimeoutError');
     const thread = await this.acquire(limits.heapMb, remaining(), limits.signal, () => timeoutError('waited for a free step thread past'));
+    this.lastHeapMb = limits.heapMb;
     this.keepSpares(limits.heapMb);
     // Cancelled while its thread was starting: the thread has run nothing and serves the next execution.
     if (limits.signal.aborted) {
@@ -223,6 +227,7 @@ export class StepThreadPool {
 
   /** Ends every thread (a worker shutting down). */
   async close(): Promise<void> {
+    this.closing = true;
     await Promise.all([...this.threads].map((thread) => thread.stop()));
   }
 
@@ -289,6 +294,8 @@ export class StepThreadPool {
       const at = this.idle.indexOf(gone);
       if (at >= 0) this.idle.splice(at, 1);
       this.serveWaiter();
+      // A thread stopped at a limit, cancelled or retired is replaced now, not when the next step needs it.
+      if (!this.closing && this.lastHeapMb !== null) this.keepSpares(this.lastHeapMb);
     });
     this.threads.add(thread);
     return thread;
