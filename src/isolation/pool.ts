@@ -62,6 +62,8 @@ class StepThread {
   execution: Execution | null = null;
   idleTimer: NodeJS.Timeout | null = null;
   gone = false;
+  /** Ended because nobody needed it for a while: not replaced. */
+  expired = false;
 
   constructor(readonly heapMb: number, onGone: (thread: StepThread) => void) {
     this.worker = new Worker(BOOT, { resourceLimits: { maxOldGenerationSizeMb: heapMb }, stdout: false, stderr: false });
@@ -251,7 +253,7 @@ export class StepThreadPool {
     const other = this.idle.shift();
     if (other) {
       this.claim(other);
-      void other.stop();
+      this.expire(other);
       this.threads.delete(other);
       return Promise.resolve(this.spawn(heapMb));
     }
@@ -282,10 +284,15 @@ export class StepThreadPool {
     while (idle < this.spares && this.threads.size < this.maxThreads) {
       const thread = this.spawn(heapMb);
       this.idle.push(thread);
-      thread.idleTimer = setTimeout(() => void thread.stop(), IDLE_MS);
+      thread.idleTimer = setTimeout(() => this.expire(thread), IDLE_MS);
       thread.idleTimer.unref();
       idle += 1;
     }
+  }
+
+  private expire(thread: StepThread): void {
+    thread.expired = true;
+    void thread.stop();
   }
 
   private spawn(heapMb: number): StepThread {
@@ -295,7 +302,7 @@ export class StepThreadPool {
       if (at >= 0) this.idle.splice(at, 1);
       this.serveWaiter();
       // A thread stopped at a limit, cancelled or retired is replaced now, not when the next step needs it.
-      if (!this.closing && this.lastHeapMb !== null) this.keepSpares(this.lastHeapMb);
+      if (!this.closing && !gone.expired && this.lastHeapMb !== null) this.keepSpares(this.lastHeapMb);
     });
     this.threads.add(thread);
     return thread;
@@ -315,7 +322,7 @@ export class StepThreadPool {
       return;
     }
     this.idle.push(thread);
-    thread.idleTimer = setTimeout(() => void thread.stop(), IDLE_MS);
+    thread.idleTimer = setTimeout(() => this.expire(thread), IDLE_MS);
     thread.idleTimer.unref();
     this.serveWaiter();
   }
@@ -328,7 +335,7 @@ export class StepThreadPool {
       const other = this.idle.shift();
       if (!other) return;
       this.claim(other);
-      void other.stop();
+      this.expire(other);
       this.threads.delete(other);
     }
     this.waiting.shift();
