@@ -134,7 +134,6 @@ export function createActivities(
       const { attempt, startToCloseTimeoutMs } = context.info;
       try {
         const ws = await forExecution();
-        const data = await scheduledData(input);
         const connectorContext = (connector: string, key: string): ConnectorContext => ({
           taskId: input.taskId,
           step: input.step,
@@ -143,7 +142,7 @@ export function createActivities(
           signal: context.cancellationSignal,
           options: ws.config.connectors[connector]?.options ?? {},
         });
-        const job: StepJob = {
+        const job = (data: JsonObject): StepJob => ({
           workspace: ws.dir,
           step: input.step,
           file: input.file,
@@ -159,14 +158,14 @@ export function createActivities(
           trackReads: input.trackReads === true,
           blobs: ws.config.blobs,
           connectors: connectorOutlines(ws),
-        };
-        const outcome = stepThreads.run(job, {
+        });
+        const outcome = scheduledData(input).then((data) => stepThreads.run(job(data), {
           heapMb: ws.steps.get(input.step)?.declared.maxHeapMb ?? ws.config.defaults.maxHeapMb,
           timeoutMs: startToCloseTimeoutMs,
           stopAfterMs: stopBeforeTimeout(startToCloseTimeoutMs) - (performance.now() - started),
           signal: context.cancellationSignal,
           call: (request) => ws.connectors.call(request.connector, request.method, request.args, connectorContext(request.connector, request.idempotencyKey)),
-        });
+        }));
         return await whileHeartbeating(outcome);
       } catch (error) {
         const failure = asFailure(error, attempt);
