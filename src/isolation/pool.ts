@@ -4,6 +4,7 @@
  * heartbeats, other steps) carries on. A thread serves one execution at a time and is reused only when
  * the execution left nothing behind in it (src/isolation/realm-guard.ts); otherwise it is retired.
  */
+import { AsyncResource } from 'node:async_hooks';
 import { serialize } from 'node:v8';
 import { Worker } from 'node:worker_threads';
 import type { JsonObject } from '../model/json';
@@ -134,6 +135,8 @@ export class StepThreadPool {
   /** Runs one execution; rejects with the step's own error, a StepLimitError, or the cancellation. */
   async run(job: StepJob, limits: StepRunLimits): Promise<StepOutcome> {
     const started = performance.now();
+    // Calls arrive as thread messages; they run in the caller's async context (its trace span, its activity).
+    const call = AsyncResource.bind(limits.call);
     const remaining = () => limits.stopAfterMs - (performance.now() - started);
     // "timed out after N ms" as when Temporal itself ends an attempt at its timeout.
     const timeoutError = (what: string) =>
@@ -184,7 +187,7 @@ export class StepThreadPool {
         onMessage: (message) => {
           if (message.type === 'call') {
             const { id, connector, method, args, idempotencyKey } = message;
-            limits.call({ connector, method, args, idempotencyKey }).then(
+            call({ connector, method, args, idempotencyKey }).then(
               (value) => {
                 let bytes: Uint8Array;
                 try {
