@@ -82,6 +82,8 @@ export async function createTaskWorker(options: TaskWorkerOptions): Promise<Work
       ...(options.circuits ? { circuits: options.circuits } : {}),
       ...(options.connectorLimits ? { limits: options.connectorLimits } : {}),
       ...(observed ? { connectorGuard: connectorTelemetryGuard({ metrics, tracing }) } : {}),
+      // One step thread per step that may run at once.
+      ...(maxConcurrentSteps !== undefined ? { stepThreads: maxConcurrentSteps } : {}),
     }),
     ...(maxConcurrentSteps !== undefined ? { maxConcurrentActivityTaskExecutions: maxConcurrentSteps } : {}),
     ...(activityInterceptors.length > 0 ? { interceptors: { activity: activityInterceptors } } : {}),

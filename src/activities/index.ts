@@ -1,26 +1,23 @@
-import { createHash } from 'node:crypto';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { z } from 'zod';
-import { ConnectorError, createConnectorsProxy } from '../connectors';
-import { CircuitBoard, CircuitOpenError } from '../connectors/circuit';
+import { CircuitBoard } from '../connectors/circuit';
+import { idempotencyKey } from '../connectors/idempotency';
 import { chainGuards, circuitGuard, concurrencyGuard } from '../connectors/guard';
 import { ConnectorLimits } from '../connectors/limits';
-import type { ConnectorCallGuard } from '../connectors/types';
+import type { ConnectorCallGuard, ConnectorContext } from '../connectors/types';
 import { isJsonObject, type JsonObject, type JsonValue } from '../model/json';
 import type { Catalog, DeferredCall, StepOutcome } from '../model/task';
-import { DataLimitError, executeStep } from '../runtime/execute';
-import { isFinalStepError, StepUsageError } from '../runtime/step-api';
-import { callArgsPlace, callMask, StashError, unsealArgs } from '../runtime/stash';
+import { callArgsPlace, callMask, DEFAULT_KEY_ID, unsealArgs } from '../runtime/stash';
 import { SecretMask } from '../runtime/mask';
 import { secretConfigValues, stashKeysOf } from '../workspace/config';
-import { DataValueError, resultToJson } from '../runtime/to-json';
+import { resultToJson } from '../runtime/to-json';
 import { workspaceFingerprint } from '../steps/file-stamps';
-import { currentStep } from '../steps/library';
-import { loadLibraries } from '../steps/libraries';
+import { DEFAULT_STEP_THREADS, StepThreadPool } from '../isolation/pool';
+import type { ConnectorOutline, StepJob } from '../isolation/protocol';
+import { attemptVerdict } from '../isolation/verdict';
 import { checkStepData, type StepDataRef } from '../cycle/step-data';
 import { stepDataQuery } from '../workflows/api';
-import { WorkspaceError } from '../steps/load';
 import { InvalidWorkspaceError, openWorkspace, type Workspace } from '../workspace/workspace';
 
 export interface RunStepInput {
@@ -48,10 +45,6 @@ export interface CallConnectorInput {
   call: DeferredCall;
 }
 
-function idempotencyKey(...parts: (string | number)[]): string {
-  return createHash('sha256').update(parts.join('\0')).digest('hex').slice(0, 32);
-}
-
 /**
  * The activities of a worker bound to one workspace. They read files, run user code and call
  * connectors; they decide nothing about what runs next.
@@ -62,8 +55,15 @@ export function createActivities(
    * The worker's circuit board and connector concurrency limits (kept across tasks and readings), and a
    * guard around every connector call that is sent (telemetry).
    */
-  options: { circuits?: CircuitBoard; limits?: ConnectorLimits; connectorGuard?: ConnectorCallGuard } = {},
+  options: {
+    circuits?: CircuitBoard;
+    limits?: ConnectorLimits;
+    connectorGuard?: ConnectorCallGuard;
+    /** Most step threads (step executions running at once); the others wait for a thread. */
+    stepThreads?: number;
+  } = {},
 ) {
+  const stepThreads = new StepThreadPool(options.stepThreads ?? DEFAULT_STEP_THREADS);
   const circuits = options.circuits ?? new CircuitBoard();
   const limits = options.limits ?? new ConnectorLimits();
   /**
@@ -125,45 +125,52 @@ export function createActivities(
       }
     },
 
-    /** Runs one step's content and returns its patch and commands. */
+    /**
+     * Runs one step's content in a step thread (src/isolation) and returns its patch and commands. This
+     * thread keeps heartbeating, makes the step's connector calls, and stops the step thread when the
+     * step overruns its timeout or heap limit, or is cancelled.
+     */
     async runStep(input: RunStepInput): Promise<StepOutcome> {
-      const { attempt } = Context.current().info;
+      const started = performance.now();
+      const context = Context.current();
+      const { attempt, startToCloseTimeoutMs } = context.info;
       try {
         const ws = await forExecution();
-        const step = await currentStep(ws.dir, input.step, input.file);
-        const { lib } = await loadLibraries(ws.dir);
-        const stashKey = stashKeysOf(ws.config);
-        const outcome = scheduledData(input).then((data) => executeStep({
-          step: input.step,
+        const connectorContext = (connector: string, key: string, secrets: readonly string[]): ConnectorContext => ({
           taskId: input.taskId,
+          step: input.step,
+          attempt,
+          idempotencyKey: key,
+          signal: context.cancellationSignal,
+          options: ws.config.connectors[connector]?.options ?? {},
+          maskSecrets: (text) => new SecretMask(secrets).text(text),
+        });
+        const stashKeys = stashKeysOf(ws.config);
+        const job = (data: JsonObject): StepJob => ({
+          workspace: ws.dir,
+          step: input.step,
+          file: input.file,
+          taskId: input.taskId,
+          executionId: input.executionId,
           attempt,
           name: input.name,
           tags: input.tags,
           config: ws.config.values,
           data,
-          content: step.content,
-          lib,
-          blobs: ws.blobs,
-          stash: { key: stashKey },
-          secretTexts: SecretMask.of(secretConfigValues(ws.config)).secrets,
-          maxDataBytes: input.maxDataBytes,
-          signal: Context.current().cancellationSignal,
+          // Buffers arrive in the thread as plain bytes: the keys travel as a list with their ids.
+          stashKeys: stashKeys === null ? null : Buffer.isBuffer(stashKeys) ? [{ id: DEFAULT_KEY_ID, key: stashKeys }] : [...stashKeys],
+          secretTexts: [...SecretMask.of(secretConfigValues(ws.config)).secrets],
+          ...(input.maxDataBytes !== undefined ? { maxDataBytes: input.maxDataBytes } : {}),
           trackReads: input.trackReads === true,
-          connectors: (defer, calls, maskSecrets) =>
-            createConnectorsProxy(
-              ws.connectors,
-              (callIndex, connector) => ({
-                taskId: input.taskId,
-                step: input.step,
-                attempt,
-                idempotencyKey: idempotencyKey(input.executionId, callIndex),
-                signal: Context.current().cancellationSignal,
-                options: ws.config.connectors[connector]?.options ?? {},
-                maskSecrets,
-              }),
-              defer,
-              calls,
-            ),
+          blobs: ws.config.blobs,
+          connectors: connectorOutlines(ws),
+        });
+        const outcome = scheduledData(input).then((data) => stepThreads.run(job(data), {
+          heapMb: ws.steps.get(input.step)?.declared.maxHeapMb ?? ws.config.defaults.maxHeapMb,
+          timeoutMs: startToCloseTimeoutMs,
+          stopAfterMs: stopBeforeTimeout(startToCloseTimeoutMs) - (performance.now() - started),
+          signal: context.cancellationSignal,
+          call: (request) => ws.connectors.call(request.connector, request.method, request.args, connectorContext(request.connector, request.idempotencyKey, request.secrets)),
         }));
         return await whileHeartbeating(outcome);
       } catch (error) {
@@ -257,18 +264,20 @@ function untilCancelled<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
   });
 }
 
-/** Errors that fail the same way on every retry: retrying them only delays the task's error state. */
-function isPermanent(error: Error): boolean {
-  return (
-    error instanceof DataValueError ||
-    error instanceof WorkspaceError ||
-    error instanceof InvalidWorkspaceError ||
-    error instanceof StepUsageError ||
-    error instanceof ConnectorError ||
-    error instanceof StashError ||
-    error instanceof DataLimitError ||
-    isFinalStepError(error)
-  );
+/** What the step thread needs to know of the worker's connectors to stand in for them. */
+function connectorOutlines(ws: Workspace): ConnectorOutline[] {
+  return ws.connectors.names().map((name) => {
+    const connector = ws.connectors.get(name)!;
+    return { name, methods: Object.keys(connector.methods), source: connector.source, ...(connector.callable !== undefined ? { callable: connector.callable } : {}) };
+  });
+}
+
+/**
+ * The step thread is stopped a moment before the step's timeout, so that the attempt's failure (which
+ * names the timeout) reaches Temporal before Temporal's own timer ends the attempt without it.
+ */
+function stopBeforeTimeout(timeoutMs: number): number {
+  return timeoutMs - Math.min(1000, Math.max(300, timeoutMs * 0.05), timeoutMs / 2);
 }
 
 /**
@@ -283,13 +292,14 @@ function logFailedAttempt(taskId: string, what: string, attempt: number, failure
 /** Keeps the original message, type and stack, and records the attempt for the task's error record. */
 function asFailure(error: unknown, attempt: number): ApplicationFailure {
   const original = error instanceof Error ? error : new Error(String(error));
+  const verdict = attemptVerdict(original);
   const failure = ApplicationFailure.create({
     message: original.message,
     type: original.name,
-    nonRetryable: isPermanent(original),
+    nonRetryable: verdict.nonRetryable,
     details: [{ attempt }],
     // An open circuit says when its probe goes through: retrying earlier would only fail fast again.
-    ...(original instanceof CircuitOpenError && original.retryAt !== null ? { nextRetryDelay: Math.max(1, original.retryAt - Date.now()) } : {}),
+    ...(verdict.retryAt !== null ? { nextRetryDelay: Math.max(1, verdict.retryAt - Date.now()) } : {}),
   });
   // Step files are imported in a private namespace; its query string is noise in a stack trace.
   if (original.stack) failure.stack = original.stack.replace(/\?tsx-namespace=[\w-]+/g, '');

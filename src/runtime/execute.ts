@@ -23,7 +23,8 @@ export interface StepExecution extends StepApiInput {
    * Builds the `connectors` global; `defer` records a call made with `into` for the workflow to run, and
    * every other call goes through `calls`, so that the step ends only when all of them have settled.
    */
-  connectors?: (defer: (call: DeferredCall) => void, calls: CallTracker, maskSecrets: (text: string) => string) => object;
+  /** `maskSecrets` masks the step's secrets in a text; `secrets` lists them (for a connector run in another thread). */
+  connectors?: (defer: (call: DeferredCall) => void, calls: CallTracker, maskSecrets: (text: string) => string, secrets: () => readonly string[]) => object;
   /** Record the paths the content reads (a step of a parallel batch: its reads are checked against the batch's writes). */
   trackReads?: boolean;
   /** Key for `data.$stash` secrets: the step sees plaintext, the patch carries sealed values only. */
@@ -119,7 +120,7 @@ async function executeUnsealed(
     task: api.task,
     step: api.step,
     audit: api.audit,
-    connectors: execution.connectors?.((call) => api.commands.push({ type: 'call', call }), calls, (text) => secretsNow().text(text)) ?? {},
+    connectors: execution.connectors?.((call) => api.commands.push({ type: 'call', call }), calls, (text) => secretsNow().text(text), () => secretsNow().secrets) ?? {},
     lib: execution.lib ?? {},
     blob: blobs.api,
     console: logs.console(),

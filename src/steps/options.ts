@@ -42,6 +42,14 @@ export const retryOptionsSchema = z
     }
   });
 
+/**
+ * Step content runs in a worker thread whose old-generation heap is limited to this many MiB. The thread's
+ * own engine code needs some of it, hence the floor.
+ */
+export const MIN_HEAP_MB = 64;
+export const DEFAULT_MAX_HEAP_MB = 512;
+export const maxHeapMbSchema = z.number().int('must be a whole number of MiB').min(MIN_HEAP_MB, `must be at least ${MIN_HEAP_MB} (MiB)`).max(65_536);
+
 export const stepOptionsSchema = z
   .object({
     /** Higher runs first when several steps match in one cycle. */
@@ -49,6 +57,8 @@ export const stepOptionsSchema = z
     /** Longest one attempt of the step may run. */
     timeout: positiveDurationMs.optional(),
     retry: retryOptionsSchema.optional(),
+    /** Heap limit of the thread that runs the step's content, in MiB (whenflow.yaml `defaults.maxHeapMb` otherwise). */
+    maxHeapMb: maxHeapMbSchema.optional(),
   })
   .strict();
 

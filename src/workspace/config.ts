@@ -16,7 +16,7 @@ import { LOCAL_STASH_KEY_FILE, readLocalStashKey } from './local-key';
 import { z } from 'zod';
 import type { JsonObject, JsonValue } from '../model/json';
 import { DEFAULT_MAX_DATA_BYTES, DEFAULT_TASK_OPTIONS, type StepRetryPolicy } from '../model/task';
-import { DEFAULT_RETRY, DEFAULT_STEP_TIMEOUT_MS, durationMs, resolveStepOptions, retryOptionsSchema } from '../steps/options';
+import { DEFAULT_MAX_HEAP_MB, DEFAULT_RETRY, DEFAULT_STEP_TIMEOUT_MS, durationMs, maxHeapMbSchema, resolveStepOptions, retryOptionsSchema } from '../steps/options';
 import { DEFAULT_CIRCUIT, type CircuitSettings } from '../connectors/circuit';
 import { KEY_ID_PATTERN } from '../model/sealed';
 import type { StashKey, StashKeys } from '../runtime/stash';
@@ -55,7 +55,7 @@ export interface ObservabilityConfig {
 export interface WorkspaceConfig {
   /** `name:`, the workspace's name (its task queue is named after it), or null to name it after its folder. */
   name: string | null;
-  defaults: { retry: StepRetryPolicy; timeoutMs: number; concurrency: number; onConflict: 'rerun' | 'error'; maxStepRuns: number; maxSubtasks: number; maxDataBytes: number };
+  defaults: { retry: StepRetryPolicy; timeoutMs: number; concurrency: number; onConflict: 'rerun' | 'error'; maxStepRuns: number; maxSubtasks: number; maxDataBytes: number; maxHeapMb: number };
   /** AES-256 key that seals `data.$stash` (32 bytes): `secrets.key`, or the first of `secrets.keys`; null when neither is set. */
   stashKey: Buffer | null;
   /** `secrets.keys`: every key with its id, the first seals, any opens; null when only `stashKey` is given. */
@@ -129,6 +129,7 @@ export function defaultWorkspaceConfig(): WorkspaceConfig {
       maxStepRuns: DEFAULT_TASK_OPTIONS.maxStepRuns,
       maxSubtasks: DEFAULT_TASK_OPTIONS.maxSubtasks,
       maxDataBytes: DEFAULT_MAX_DATA_BYTES,
+      maxHeapMb: DEFAULT_MAX_HEAP_MB,
     },
     stashKey: null,
     stashKeys: null,
@@ -295,6 +296,7 @@ const defaultsSchema = z
     maxStepRuns: atLeastOne.nullish(),
     maxSubtasks: atLeastOne.nullish(),
     maxDataBytes: atLeastOne.nullish(),
+    maxHeapMb: maxHeapMbSchema.nullish(),
   })
   .strict();
 
@@ -458,6 +460,7 @@ function resolveConfig(parsed: ConfigFile, file: string, problemFile: string, pr
     maxStepRuns: d.maxStepRuns ?? config.defaults.maxStepRuns,
     maxSubtasks: d.maxSubtasks ?? config.defaults.maxSubtasks,
     maxDataBytes: d.maxDataBytes ?? config.defaults.maxDataBytes,
+    maxHeapMb: d.maxHeapMb ?? config.defaults.maxHeapMb,
   };
   config.name = parsed.name ?? null;
   const ring = (parsed.secrets?.keys ?? []).filter((k): k is StashKey => k.key !== null);

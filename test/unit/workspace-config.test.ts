@@ -29,7 +29,7 @@ describe('loadWorkspaceConfig: no file', () => {
     expect(problems).toEqual([]);
     expect(config).toEqual(defaultWorkspaceConfig());
     expect(config).toEqual({
-      defaults: { retry: DEFAULT_RETRY, timeoutMs: DEFAULT_STEP_TIMEOUT_MS, concurrency: 1, onConflict: 'rerun', maxStepRuns: 10_000, maxSubtasks: 100, maxDataBytes: 1_572_864 },
+      defaults: { retry: DEFAULT_RETRY, timeoutMs: DEFAULT_STEP_TIMEOUT_MS, concurrency: 1, onConflict: 'rerun', maxStepRuns: 10_000, maxSubtasks: 100, maxDataBytes: 1_572_864, maxHeapMb: 512 },
       stashKey: null,
       stashKeys: null,
       secretConfig: [],
@@ -76,6 +76,7 @@ defaults:
   maxStepRuns: 500
   maxSubtasks: 20
   maxDataBytes: 500000
+  maxHeapMb: 256
 secrets:
   key: ${KEY_B64}
 config:
@@ -105,6 +106,7 @@ webhooks:
       maxStepRuns: 500,
       maxSubtasks: 20,
       maxDataBytes: 500_000,
+      maxHeapMb: 256,
     });
     expect(config.stashKey?.equals(KEY)).toBe(true);
     expect(config.values).toEqual({ SLACK_CHANNEL: '#ops', LIMITS: { daily: 100, regions: ['eu', 'us'] }, ENABLED: true, NOTHING: null });

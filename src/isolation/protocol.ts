@@ -1,0 +1,138 @@
+/**
+ * The messages between a worker's main thread and a step thread. Everything crosses by structured
+ * clone, so nothing the step content touches (prototypes, getters, `toJSON`) is ever run by the main
+ * thread; what comes back is checked with zod like any other outside input.
+ */
+import { z } from 'zod';
+import type { JsonObject, JsonValue } from '../model/json';
+import type { StepOutcome } from '../model/task';
+
+/** What a connector offers, as the thread's stand-in registry needs it (the calls themselves run in the main thread). */
+export interface ConnectorOutline {
+  name: string;
+  methods: string[];
+  callable?: string;
+  source: string;
+}
+
+/** One step execution, as the thread needs it: where to read the step from, and its inputs. */
+export interface StepJob {
+  workspace: string;
+  step: string;
+  /** Step file relative to the workspace. */
+  file: string;
+  taskId: string;
+  executionId: string;
+  attempt: number;
+  name: string;
+  tags: string[];
+  config: Record<string, JsonValue>;
+  data: JsonObject;
+  /** The stash keys with their ids (the first seals, any opens), or null when none is set. */
+  stashKeys: { id: string; key: Uint8Array }[] | null;
+  /** Texts masked like `$stash` values (the `config:` values listed under `secrets.config`). */
+  secretTexts: string[];
+  maxDataBytes?: number;
+  trackReads: boolean;
+  /** `blobs:` of whenflow.yaml as written; the thread opens its own store from it. */
+  blobs: JsonValue | null;
+  connectors: ConnectorOutline[];
+}
+
+/** An error as it crosses between threads: its class is gone, what the engine decides on is kept. */
+export interface SentError {
+  name: string;
+  message: string;
+  stack?: string;
+  /** Retrying cannot help (decided where the error was made, where its class is known). */
+  nonRetryable: boolean;
+  /** An open circuit's time for its probe call (ms since the epoch), to schedule the retry for then. */
+  retryAt: number | null;
+  /** Own JSON properties of the error (`status`, `code`, `final`, …) that step content may look at. */
+  props: Record<string, JsonValue>;
+}
+
+export type ToThread =
+  | { type: 'run'; job: StepJob }
+  | { type: 'cancel'; reason: string }
+  | { type: 'settled'; id: number; ok: true; value: Uint8Array }
+  | { type: 'settled'; id: number; ok: false; error: SentError };
+
+export type FromThread =
+  | { type: 'ready' }
+  /** `secrets`: what the call's connector must mask in what it logs or records (the step's secrets at the time of the call). */
+  | { type: 'call'; id: number; connector: string; method: string; args: JsonObject; idempotencyKey: string; secrets: string[] }
+  | { type: 'done'; outcome: StepOutcome; reusable: boolean; retireReason?: string }
+  | { type: 'failed'; error: SentError; reusable: boolean; retireReason?: string };
+
+const jsonValue: z.ZodType<JsonValue> = z.lazy(() => z.union([z.null(), z.boolean(), z.number(), z.string(), z.array(jsonValue), z.record(z.string(), jsonValue)]));
+const jsonObject = z.record(z.string(), jsonValue);
+
+const sentErrorSchema = z.object({
+  name: z.string(),
+  message: z.string(),
+  stack: z.string().optional(),
+  nonRetryable: z.boolean(),
+  retryAt: z.number().nullable(),
+  props: z.record(z.string(), jsonValue),
+});
+
+/** The engine's own code in the thread builds the outcome; checked for shape, its values are plain data after the clone. */
+const outcomeSchema = z.object({
+  patch: z.array(z.object({ op: z.string(), path: z.string() }).loose()),
+  commands: z.array(z.object({ type: z.string() }).loose()),
+  logs: z.array(z.object({ level: z.string(), message: z.string() }).loose()),
+  logsDropped: z.number(),
+  durationMs: z.number(),
+  attempt: z.number(),
+  reads: z.array(z.string()).optional(),
+});
+
+const retire = { reusable: z.boolean(), retireReason: z.string().optional() };
+
+const fromThreadSchema = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('ready') }),
+  z.object({ type: z.literal('call'), id: z.number().int(), connector: z.string(), method: z.string(), args: jsonObject, idempotencyKey: z.string(), secrets: z.array(z.string()) }),
+  z.object({ type: z.literal('done'), outcome: outcomeSchema, ...retire }),
+  z.object({ type: z.literal('failed'), error: sentErrorSchema, ...retire }),
+]);
+
+/** A message from a step thread, or an error saying what was wrong with it. */
+export function parseFromThread(message: unknown): FromThread {
+  const parsed = fromThreadSchema.safeParse(message);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new Error(`a step thread sent a malformed message (${issue ? `${issue.path.join('.') || 'message'}: ${issue.message}` : 'unknown'})`);
+  }
+  return parsed.data as FromThread;
+}
+
+const sentErrorProps = ['status', 'statusCode', 'code', 'final', 'connector', 'method', 'field', 'retryAt', 'step', 'path'] as const;
+
+/** An error made ready to cross to the other thread, with the engine's verdict on it. */
+export function sendError(error: unknown, verdict: (error: Error) => { nonRetryable: boolean; retryAt: number | null }): SentError {
+  const original = error instanceof Error ? error : new Error(String(error));
+  const props: Record<string, JsonValue> = {};
+  for (const key of sentErrorProps) {
+    const value: unknown = (original as unknown as Record<string, unknown>)[key];
+    if (value === null || typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') props[key] = value;
+  }
+  let name = 'Error';
+  let message = '';
+  try {
+    name = String(original.name);
+    message = String(original.message);
+  } catch {
+    message = 'an error whose name or message could not be read';
+  }
+  const stack = typeof original.stack === 'string' ? original.stack : undefined;
+  return { name, message, ...(stack !== undefined ? { stack } : {}), ...verdict(original), props };
+}
+
+/** An Error standing for one that crossed from the other thread: its name, message, stack and plain properties. */
+export function receivedError(sent: SentError): Error & Record<string, unknown> {
+  const error = Object.assign(new Error(sent.message), sent.props) as Error & Record<string, unknown>;
+  Object.defineProperty(error, 'name', { value: sent.name, writable: true, configurable: true, enumerable: false });
+  if (sent.stack !== undefined) error.stack = sent.stack;
+  return error;
+}
