@@ -14,7 +14,7 @@ await rm(dist, { recursive: true, force: true });
 
 /** The package's entries (see "exports" in package.json); code they share goes into chunks beside them. */
 const entryPoints = {
-  index: 'src/client.ts',
+  index: 'src/index.ts',
   worker: 'src/worker.ts',
   testing: 'src/testing/index.ts',
   workflows: 'src/workflows/index.ts',

@@ -64,7 +64,7 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-describe('the README step API table', () => {
+describe('the step API table of docs/step-api.md', () => {
   it('lists every global a step can use', async () => {
     const globals = (await readmeRows()).map((row) => row.global).join(' ');
     for (const name of ['data', 'task.', 'step.', 'connectors.', 'audit.', 'lib.', 'blob.', 'console.', 'data.$stash', 'task.id']) {
