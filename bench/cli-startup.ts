@@ -4,7 +4,7 @@
  * against a bare `node -e ""` measured in the same run, alternating.
  *
  * For `run`, the time outside the task is what the command spends before the task has started (the
- * line "task … started") plus after it has settled (the line "state …") until the process exits: the
+ * line "task … started") plus after its last event (the last progress line) until the process exits: the
  * embedded dev server, the worker, the workflow bundle, the module loading. The Temporal CLI must be
  * cached already (any earlier `whenflow run` or `npm test` does that).
  *
@@ -44,6 +44,7 @@ function timeCommand(args: string[]): Promise<Timed> {
     const started = performance.now();
     let beforeTaskMs: number | undefined;
     let settledAt: number | undefined;
+    let lastEventAt: number | undefined;
     const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1' };
     delete env.TEMPORAL_ADDRESS;
     const child = spawn(process.execPath, args, { cwd: REPO_DIR, env, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -52,9 +53,12 @@ function timeCommand(args: string[]): Promise<Timed> {
       buffered += chunk.toString('utf8');
       const lines = buffered.split('\n');
       buffered = lines.pop() ?? '';
+      const now = performance.now();
       for (const line of lines) {
-        if (beforeTaskMs === undefined && /^task \S+ started/.test(line)) beforeTaskMs = performance.now() - started;
-        if (settledAt === undefined && /^state\s/.test(line)) settledAt = performance.now();
+        if (beforeTaskMs === undefined && /^task \S+ started/.test(line)) beforeTaskMs = now - started;
+        // The task settled with its last event; what follows (the worker's shutdown, the result) is outside it.
+        if (settledAt === undefined && /^state\s/.test(line)) settledAt = lastEventAt ?? now;
+        if (line.startsWith('  ')) lastEventAt = now;
       }
     });
     child.stderr.resume();
@@ -98,7 +102,7 @@ Medians. "installed" is the package's bin (\`dist/cli.js\`), "sources" the repos
 | \`whenflow run\` on the demo, in all | — | ${fmt(median(total.compiled))} ms | ${fmt(median(total.sources))} ms | |
 
 "Outside the task": from the process start to the line \`task … started\` (embedded dev server, worker,
-workflow bundle, modules) plus from the line \`state …\` to the exit. The installed CLI loads a
+workflow bundle, modules) plus from the task's last event (its last progress line) to the exit. The installed CLI loads a
 command's modules only when it runs and uses the workflow bundle built with the package.`;
 process.stdout.write(`${body}\n`);
 process.stdout.write(`wrote ${writeSection(HEADING, body)}\n`);

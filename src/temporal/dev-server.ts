@@ -90,7 +90,8 @@ async function spawnOnce(options: SpawnDevServerOptions): Promise<SpawnedDevServ
     child.kill('SIGKILL');
     throw new Error(`the Temporal dev server (${options.binary}) did not start: ${(error as Error).message}\n${output}`);
   }
-  return { address, uiAddress: uiPort ? `http://127.0.0.1:${uiPort}` : null, stop: () => stopChild(child, exited) };
+  // A server in memory keeps nothing worth a graceful stop (`whenflow run`, `whenflow test`): it is killed at once.
+  return { address, uiAddress: uiPort ? `http://127.0.0.1:${uiPort}` : null, stop: () => stopChild(child, exited, options.dbFilename ? 'SIGTERM' : 'SIGKILL') };
 }
 
 async function waitUntilServing(address: string, exited: Promise<number | null>, timeoutMs: number): Promise<void> {
@@ -108,14 +109,15 @@ async function waitUntilServing(address: string, exited: Promise<number | null>,
       return;
     } catch (error) {
       if (Date.now() > deadline) throw new Error(`not serving on ${address} after ${timeoutMs} ms (${(error as Error).message})`);
-      await new Promise((resolve) => setTimeout(resolve, 200));
+      // Polled often: `whenflow run` waits for this before anything else can happen.
+      await new Promise((resolve) => setTimeout(resolve, 50));
     }
   }
 }
 
-async function stopChild(child: ChildProcess, exited: Promise<number | null>): Promise<void> {
+async function stopChild(child: ChildProcess, exited: Promise<number | null>, signal: NodeJS.Signals): Promise<void> {
   if (child.exitCode !== null) return;
-  child.kill('SIGTERM');
+  child.kill(signal);
   const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
   await exited;
   clearTimeout(timer);
