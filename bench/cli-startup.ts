@@ -12,6 +12,7 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import os from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { fmt, machine, median, REPO_DIR, writeSection } from './support';
@@ -92,6 +93,9 @@ for (let i = 0; i < TASK_RUNS; i++) {
 }
 
 const helpRatio = median(help.compiled) / median(help.node);
+// A shared machine slows every process alike; in bare Node starts, the cost outside the task does not depend on it as much.
+const outsideInNodeStarts = median(outside.compiled) / median(help.node);
+const load = os.loadavg()[0]!;
 const body = `Measured with \`node --import tsx bench/cli-startup.ts --runs ${RUNS} --task-runs ${TASK_RUNS}\` on ${machine()}, ${new Date().toISOString().slice(0, 10)}.
 Medians. "installed" is the package's bin (\`dist/cli.js\`), "sources" the repository's \`bin/whenflow.mjs\` (TypeScript through tsx).
 
@@ -103,6 +107,9 @@ Medians. "installed" is the package's bin (\`dist/cli.js\`), "sources" the repos
 
 "Outside the task": from the process start to the line \`task … started\` (embedded dev server, worker,
 workflow bundle, modules) plus from the task's last event (its last progress line) to the exit. The installed CLI loads a
-command's modules only when it runs and uses the workflow bundle built with the package.`;
+command's modules only when it runs and uses the workflow bundle built with the package.
+
+The machine's 1-minute load average at the end of the run: ${load.toFixed(1)} on ${os.cpus().length} cores (a bare Node start
+took ${fmt(median(help.node))} ms). Outside its task, the installed \`whenflow run\` took **${outsideInNodeStarts.toFixed(1)}** bare Node starts.`;
 process.stdout.write(`${body}\n`);
 process.stdout.write(`wrote ${writeSection(HEADING, body)}\n`);
