@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 
 /**
  * whenflow as a team gets it: the package is built and packed (`npm pack`), installed from the tarball
@@ -140,4 +140,47 @@ describe('the packed package', () => {
     expect(wrong.stdout).toContain('steps/wrong.ts');
     expect(wrong.stdout).toContain("Argument of type 'boolean' is not assignable to parameter of type 'StepDuration'");
   }, 120_000);
+
+  it("runs whenflow tasks in the team's own worker, its workflows file re-exporting whenflow/workflows", async () => {
+    await writeFile(
+      join(project, 'team-workflows.js'),
+      `import { proxyActivities } from '@temporalio/workflow';
+export { taskWorkflow } from 'whenflow/workflows';
+const { shout } = proxyActivities({ startToCloseTimeout: '10 seconds' });
+export async function greetingWorkflow(name) { return shout('hello, ' + name); }
+`,
+    );
+    await writeFile(
+      join(project, 'team-worker.mjs'),
+      `import { randomUUID } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection, Worker } from '@temporalio/worker';
+import { startTask, waitForTask } from 'whenflow';
+import { whenflowWorkerOptions } from 'whenflow/worker';
+
+const [address, namespace] = process.argv.slice(2);
+const taskQueue = 'team-' + randomUUID();
+const connection = await NativeConnection.connect({ address });
+const client = new Client({ connection: await Connection.connect({ address }), namespace });
+const whenflow = await whenflowWorkerOptions({ workspace: 'flows' });
+const worker = await Worker.create({
+  connection, namespace, taskQueue,
+  workflowsPath: fileURLToPath(new URL('./team-workflows.js', import.meta.url)),
+  activities: { ...whenflow.activities, shout: async (text) => text.toUpperCase() },
+});
+const outcome = await worker.runUntil(async () => {
+  const own = client.workflow.execute('greetingWorkflow', { taskQueue, workflowId: 'greeting-' + randomUUID(), args: ['team'] });
+  const handle = await startTask(client, { data: { person: { name: 'Grace' } }, taskQueue });
+  const task = await waitForTask(client, handle.workflowId, { timeoutMs: 60000 });
+  return { own: await own, state: task.state, result: task.result };
+});
+console.log(JSON.stringify(outcome));
+process.exit(0);
+`,
+    );
+    const ran = await exec(process.execPath, ['team-worker.mjs', inject('temporalAddress'), inject('temporalNamespace')], project);
+    expectOk(ran, 'the team worker');
+    expect(JSON.parse(ran.stdout.trim().split('\n').at(-1)!)).toEqual({ own: 'HELLO, TEAM', state: 'done', result: { greeting: 'Hello, Grace!' } });
+  }, 180_000);
 });
