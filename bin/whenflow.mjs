@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// Runs the TypeScript sources directly (through tsx), so there is no build step to remember.
+// The repository's own runner: the TypeScript sources through tsx, so there is no build to remember while
+// working on whenflow (npm run demo and the tests use it). The published package's bin is dist/cli.js.
 import { register } from 'tsx/esm/api';
 
 register();

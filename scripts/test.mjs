@@ -1,5 +1,6 @@
 // `npm test`: installs what is missing, type-checks, then runs the unit and integration suites
-// (the integration suite provisions and starts a real Temporal dev server itself).
+// (the integration suite provisions and starts a real Temporal dev server itself; test/integration/package.test.ts
+// builds the package, through `npm pack` and its prepack script).
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -12,7 +12,7 @@ import { EVENTS_KEPT } from './cycle/event-log';
 import { describeOverLimit, overDataLimit } from './cycle/data-limit';
 import { explainAttention, type AttentionReason } from './explain';
 
-export { DEFAULT_TASK_QUEUE } from './worker';
+export { DEFAULT_TASK_QUEUE } from './model/task-queue';
 
 const jsonObject = z.record(z.string(), z.json()).refine((v) => typeof v === 'object' && v !== null && !Array.isArray(v), 'must be a JSON object');
 

@@ -1,31 +1,47 @@
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { makeWorkflowExporter, OpenTelemetryActivityInboundInterceptor, OpenTelemetryActivityOutboundInterceptor } from '@temporalio/interceptors-opentelemetry';
-import { bundleWorkflowCode, Worker, type ActivityInterceptorsFactory, type NativeConnection, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
-import { createActivities } from './activities';
+import { bundleWorkflowCode, Worker, type ActivityInterceptorsFactory, type NativeConnection, type WorkflowBundleOption, type WorkflowBundleWithSourceMap, type WorkerOptions } from '@temporalio/worker';
+import { createActivities, type TaskActivities } from './activities';
 import type { CircuitBoard } from './connectors/circuit';
 import type { ConnectorLimits } from './connectors/limits';
 import { workerIdentity } from './observability/catalog-peers';
 import { openWorkspace } from './workspace/workspace';
 import { connectorTelemetryGuard, stepTelemetryInterceptor, type WorkerMetrics, type WorkerTracing } from './observability';
 
-export const DEFAULT_TASK_QUEUE = 'whenflow';
+import { DEFAULT_TASK_QUEUE } from './model/task-queue';
+
+export { DEFAULT_TASK_QUEUE };
 
 const workflowsPath = fileURLToPath(new URL('./workflows/index.ts', import.meta.url));
 const tracingInterceptorsPath = fileURLToPath(new URL('./workflows/tracing-interceptors.ts', import.meta.url));
-const bundles: { plain?: Promise<WorkflowBundleWithSourceMap>; traced?: Promise<WorkflowBundleWithSourceMap> } = {};
+const bundles: { plain?: Promise<WorkflowBundleOption>; traced?: Promise<WorkflowBundleOption> } = {};
 
 /**
- * The workflow code is bundled once per process (and per tracing on/off) and shared by every worker it
+ * The installed package ships the workflow code bundled at build time (scripts/build.mjs writes it next
+ * to the compiled worker), so a worker starts without webpack. Run from the sources, there is no such
+ * file and the code is bundled when the first worker starts.
+ */
+function prebuiltBundle(tracing: boolean): WorkflowBundleOption | undefined {
+  const codePath = fileURLToPath(new URL(tracing ? './workflow-bundle-traced.js' : './workflow-bundle.js', import.meta.url));
+  return existsSync(codePath) ? { codePath } : undefined;
+}
+
+/**
+ * The workflow code, bundled once per process (and per tracing on/off) and shared by every worker it
  * starts. Tracing adds Temporal's OpenTelemetry workflow interceptors and cycle spans, which issue no
  * commands of their own: a task's history replays the same with tracing on or off.
  */
-export function workflowBundle(options: { tracing?: boolean } = {}): Promise<WorkflowBundleWithSourceMap> {
-  if (options.tracing) {
-    bundles.traced ??= bundleWorkflowCode({ workflowsPath, workflowInterceptorModules: [tracingInterceptorsPath], logger: quietBundlerLogger });
-    return bundles.traced;
-  }
-  bundles.plain ??= bundleWorkflowCode({ workflowsPath, logger: quietBundlerLogger });
-  return bundles.plain;
+export function workflowBundle(options: { tracing?: boolean } = {}): Promise<WorkflowBundleOption> {
+  const tracing = options.tracing === true;
+  const key = tracing ? 'traced' : 'plain';
+  bundles[key] ??= Promise.resolve(prebuiltBundle(tracing) ?? bundleFromSources(tracing));
+  return bundles[key];
+}
+
+/** Bundles the workflow code with webpack (the build uses this too, to write the shipped bundles). */
+export function bundleFromSources(tracing: boolean): Promise<WorkflowBundleWithSourceMap> {
+  return bundleWorkflowCode({ workflowsPath, ...(tracing ? { workflowInterceptorModules: [tracingInterceptorsPath] } : {}), logger: quietBundlerLogger });
 }
 
 const quietBundlerLogger = { trace() {}, debug() {}, info() {}, warn() {}, error: (message: string) => process.stderr.write(`${message}\n`), log() {} };
@@ -55,12 +71,29 @@ export interface TaskWorkerOptions {
   catalogVersion?: string;
 }
 
-/** Composition root: the task workflow plus the activities bound to one workspace's steps. */
-export async function createTaskWorker(options: TaskWorkerOptions): Promise<Worker> {
+/** What whenflow adds to a worker that serves one workspace's tasks (see whenflowWorkerOptions). */
+export interface WhenflowWorkerParts {
+  /** Whenflow's workflow, prebundled. A worker that runs workflows of its own bundles `whenflow/workflows` with them instead (docs/embedding.md). */
+  workflowBundle: WorkflowBundleOption;
+  /** The activities bound to the workspace: spread them next to your own. */
+  activities: TaskActivities;
+  interceptors?: { activity: ActivityInterceptorsFactory[] };
+  sinks?: WorkerOptions['sinks'];
+  /** Names the worker's step catalog, so that workers of one queue notice when they serve different catalogs. */
+  identity: string;
+}
+
+export type WhenflowWorkerOptionsInput = Omit<TaskWorkerOptions, 'connection' | 'namespace' | 'taskQueue'>;
+
+/**
+ * The parts of `Worker.create` options that make a worker run whenflow tasks of one workspace, for a
+ * team that creates its Temporal workers itself:
+ *
+ *   const whenflow = await whenflowWorkerOptions({ workspace: './automations' });
+ *   await Worker.create({ connection, taskQueue: 'orders', ...whenflow });
+ */
+export async function whenflowWorkerOptions(options: WhenflowWorkerOptionsInput): Promise<WhenflowWorkerParts> {
   const { metrics, tracing, maxConcurrentSteps } = options;
-  if (maxConcurrentSteps !== undefined && !(Number.isInteger(maxConcurrentSteps) && maxConcurrentSteps >= 1)) {
-    throw new RangeError(`createTaskWorker: maxConcurrentSteps must be a whole number ≥ 1; got ${maxConcurrentSteps}`);
-  }
   const observed = metrics !== undefined || tracing !== undefined;
   const activityInterceptors: ActivityInterceptorsFactory[] = [];
   if (tracing) {
@@ -72,11 +105,9 @@ export async function createTaskWorker(options: TaskWorkerOptions): Promise<Work
   }
   if (observed) activityInterceptors.push(stepTelemetryInterceptor({ metrics, tracing }));
   const catalogVersion = options.catalogVersion ?? (await openWorkspace(options.workspace)).catalog.version;
-  return Worker.create({
+  return {
+    // Workers of one queue see each other's catalogs through their identities (observability/catalog-peers).
     identity: workerIdentity(catalogVersion),
-    connection: options.connection,
-    namespace: options.namespace,
-    taskQueue: options.taskQueue ?? DEFAULT_TASK_QUEUE,
     workflowBundle: await workflowBundle({ tracing: tracing !== undefined }),
     activities: createActivities(options.workspace, {
       ...(options.circuits ? { circuits: options.circuits } : {}),
@@ -85,9 +116,24 @@ export async function createTaskWorker(options: TaskWorkerOptions): Promise<Work
       // One step thread per step that may run at once.
       ...(maxConcurrentSteps !== undefined ? { stepThreads: maxConcurrentSteps } : {}),
     }),
-    ...(maxConcurrentSteps !== undefined ? { maxConcurrentActivityTaskExecutions: maxConcurrentSteps } : {}),
     ...(activityInterceptors.length > 0 ? { interceptors: { activity: activityInterceptors } } : {}),
     // Workflow spans are made in the sandbox and leave it through this sink.
     ...(tracing ? { sinks: { exporter: makeWorkflowExporter(tracing.spanProcessor, tracing.resource) } } : {}),
+  };
+}
+
+/** Composition root: the task workflow plus the activities bound to one workspace's steps. */
+export async function createTaskWorker(options: TaskWorkerOptions): Promise<Worker> {
+  const { maxConcurrentSteps } = options;
+  if (maxConcurrentSteps !== undefined && !(Number.isInteger(maxConcurrentSteps) && maxConcurrentSteps >= 1)) {
+    throw new RangeError(`createTaskWorker: maxConcurrentSteps must be a whole number ≥ 1; got ${maxConcurrentSteps}`);
+  }
+  const { connection, namespace, taskQueue, ...parts } = options;
+  return Worker.create({
+    connection,
+    namespace,
+    taskQueue: taskQueue ?? DEFAULT_TASK_QUEUE,
+    ...(await whenflowWorkerOptions(parts)),
+    ...(maxConcurrentSteps !== undefined ? { maxConcurrentActivityTaskExecutions: maxConcurrentSteps } : {}),
   });
 }

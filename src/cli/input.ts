@@ -77,17 +77,4 @@ export async function readWorkspace(dir: string, options: { tolerateBrokenSteps?
   return workspace;
 }
 
-/** `--sequence a,b,c`: step names in order, none empty. */
-export function parseStepList(value: string): string[] {
-  const names = value.split(',').map((name) => name.trim());
-  if (names.some((name) => name === '')) throw new UsageError(`--sequence takes step names separated by commas; got "${value}"`);
-  return names;
-}
-
-export function parsePositiveInt(name: string) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (!Number.isInteger(n) || n < 1) throw new UsageError(`${name} must be a whole number ≥ 1, got "${value}"`);
-    return n;
-  };
-}
+export { parsePositiveInt, parseStepList } from './arguments';

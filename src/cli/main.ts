@@ -1,20 +1,15 @@
+// Every command loads its modules when it runs: `whenflow --help` (or a typo) must not pay for the
+// Temporal SDK, its native bridge or webpack.
 import { format } from 'node:util';
-import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
 import { Command, CommanderError, Option } from 'commander';
-import { TaskClosedError, TaskInputError } from '../client';
-import { installRuntime } from '../temporal/runtime';
-import { devCommand, workerCommand } from './commands/serve';
-import { connectorStatus } from './commands/connector';
-import { stepList, stepShow, stepValidate } from './commands/step';
-import { taskClone, taskEventsCommand, taskList, taskLog, taskNew, taskReload, taskResume, taskShow, taskStop, taskUpdate, type Io, type TaskNewOptions } from './commands/task';
-import { DEFAULT_WEBHOOK_PORT, webhookCommand } from './commands/webhook';
-import { testCommand } from './commands/test';
-import { workspaceCheck } from './commands/workspace';
-import { taskExplain, taskLogData } from './commands/explain';
-import { planCommand } from './commands/plan';
+import type { Io, TaskNewOptions } from './commands/task';
 import { EXIT, exitCodeForTask, UsageError } from './errors';
-import { parsePositiveInt, parseStepList } from './input';
-import { runOnce } from './run';
+import { DEFAULT_WEBHOOK_PORT, parsePositiveInt, parseStepList } from './arguments';
+
+const serve = () => import('./commands/serve');
+const taskCommands = () => import('./commands/task');
+const explainCommands = () => import('./commands/explain');
+const stepCommands = () => import('./commands/step');
 
 const io: Io = {
   out: (line) => process.stdout.write(`${line}\n`),
@@ -57,6 +52,12 @@ function buildProgram(setExitCode: (code: number) => void): Command {
     .addHelpText('after', EXIT_CODES);
 
   program
+    .command('init [dir]')
+    .description('Create a workspace (default: the current folder): a step, whenflow.yaml, a scenario, a sample task, tsconfig.json, .gitignore')
+    .addHelpText('after', '\nNever overwrites a file: when one of them exists already, nothing is written (exit 2).\n\nExample:\n  whenflow init my-flows && whenflow run -w my-flows -f my-flows/samples/hello.json')
+    .action(async (dir: string | undefined) => (await import('./commands/init')).initCommand(dir, io));
+
+  program
     .command('run')
     .description('Run one task to the end (or until it needs attention) and print the outcome')
     .addOption(workspaceOption())
@@ -84,6 +85,7 @@ Examples:
     )
     .action(async (opts: { workspace: string; data?: string; file?: string; json: boolean; concurrency?: number; onConflict?: 'rerun' | 'error'; maxStepRuns?: number; maxDataBytes?: number; name?: string; sequence?: string[]; thenCycle: boolean }) => {
       if (opts.thenCycle && !opts.sequence) throw new UsageError('--then-cycle needs --sequence');
+      const { runOnce } = await import('./run');
       const final = await runOnce(
         {
           workspace: opts.workspace,
@@ -112,7 +114,7 @@ Examples:
     .option('--metrics-port <n>', 'serve /metrics and /status on this port (127.0.0.1)', parsePositiveInt('--metrics-port'))
     .option('--max-concurrent-steps <n>', 'most step executions and deferred connector calls the worker runs at once (default 100)', parsePositiveInt('--max-concurrent-steps'))
     .addHelpText('after', '\nExample:\n  whenflow dev -w .   # then, in another terminal: whenflow task new demo -f samples/order.json --wait')
-    .action((opts: { workspace: string; port: number; uiPort: number; webhookPort: number; metricsPort?: number; maxConcurrentSteps?: number }) => devCommand(opts, io));
+    .action(async (opts: { workspace: string; port: number; uiPort: number; webhookPort: number; metricsPort?: number; maxConcurrentSteps?: number }) => (await serve()).devCommand(opts, io));
 
   program
     .command('webhook')
@@ -128,7 +130,7 @@ Example:
   whenflow webhook -w . --port 8787
   curl -X POST localhost:8787/hooks/orders -H 'content-type: application/json' -H "X-Whenflow-Token: $ORDERS_HOOK_SECRET" -d '{"order":{"status":"new"}}'`,
     )
-    .action((opts: { workspace: string; port: number; host?: string; taskQueue?: string }) => webhookCommand(opts, io));
+    .action(async (opts: { workspace: string; port: number; host?: string; taskQueue?: string }) => (await import('./commands/webhook')).webhookCommand(opts, io));
 
   program
     .command('worker')
@@ -142,7 +144,7 @@ Example:
       'after',
       '\nExamples:\n  TEMPORAL_ADDRESS=my-ns.a1b2c.tmprl.cloud:7233 TEMPORAL_NAMESPACE=my-ns.a1b2c TEMPORAL_API_KEY=… whenflow worker -w .\n  whenflow worker -w . --metrics-port 9464   # then: curl http://127.0.0.1:9464/metrics',
     )
-    .action((opts: { workspace: string; taskQueue?: string; metricsPort?: number; metricsHost?: string; maxConcurrentSteps?: number }) => workerCommand(opts, io));
+    .action(async (opts: { workspace: string; taskQueue?: string; metricsPort?: number; metricsHost?: string; maxConcurrentSteps?: number }) => (await serve()).workerCommand(opts, io));
 
   program
     .command('connector')
@@ -153,7 +155,7 @@ Example:
     .addOption(workspaceOption())
     .addOption(jsonOption())
     .addHelpText('after', '\nExample:\n  whenflow worker -w . --metrics-port 9464 &\n  whenflow connector status --worker http://127.0.0.1:9464')
-    .action((opts: { worker?: string; workspace: string; json: boolean }) => connectorStatus(opts, io));
+    .action(async (opts: { worker?: string; workspace: string; json: boolean }) => (await import('./commands/connector')).connectorStatus(opts, io));
 
   const task = program.command('task').description('Start, inspect and steer tasks');
   task
@@ -175,7 +177,7 @@ Example:
       '\nExamples:\n  whenflow task new "order A-1001" -f samples/order.json --wait\n  whenflow task new ping -d \'{"ping":true}\' -t smoke\n  whenflow task new picking -f samples/order.json -w . --sequence receive_order,charge_payment --wait',
     )
     .action(async (name: string, opts: TaskNewOptions) => {
-      const final = await taskNew(name, opts, io);
+      const final = await (await taskCommands()).taskNew(name, opts, io);
       if (final) setExitCode(exitCodeForTask(final.state));
     });
   task
@@ -187,12 +189,12 @@ Example:
     .option('--limit <n>', 'at most this many (default 100)', parsePositiveInt('--limit'))
     .addOption(jsonOption())
     .addHelpText('after', '\nExample:\n  whenflow task list --state error')
-    .action((opts: { state?: string; name?: string; tag?: string; limit?: number; json: boolean }) => taskList(opts, io));
+    .action(async (opts: { state?: string; name?: string; tag?: string; limit?: number; json: boolean }) => (await taskCommands()).taskList(opts, io));
   task
     .command('show <id>')
     .description('State, data, result, error and conflicts of a task')
     .addOption(jsonOption())
-    .action((id: string, opts: { json: boolean }) => taskShow(id, opts, io));
+    .action(async (id: string, opts: { json: boolean }) => (await taskCommands()).taskShow(id, opts, io));
   task
     .command('log <id>')
     .description('The step executions of a task')
@@ -204,10 +206,10 @@ Example:
     .addOption(new Option('--diff <cycles...>', 'show what changed in the data between cycle N and cycle M (two numbers)').conflicts(['at', 'follow']))
     .addOption(jsonOption())
     .addHelpText('after', '\nExamples:\n  whenflow task log task-… --changes --logs --follow\n  whenflow task log task-… --at 3\n  whenflow task log task-… --diff 2 5')
-    .action((id: string, opts: { changes: boolean; logs: boolean; step?: string; follow: boolean; json: boolean; at?: number; diff?: string[] }) => {
-      if (opts.at !== undefined) return taskLogData(id, { at: opts.at, json: opts.json }, io);
-      if (opts.diff !== undefined) return taskLogData(id, { diff: parseCyclePair(opts.diff), json: opts.json }, io);
-      return taskLog(id, opts, io);
+    .action(async (id: string, opts: { changes: boolean; logs: boolean; step?: string; follow: boolean; json: boolean; at?: number; diff?: string[] }) => {
+      if (opts.at !== undefined) return (await explainCommands()).taskLogData(id, { at: opts.at, json: opts.json }, io);
+      if (opts.diff !== undefined) return (await explainCommands()).taskLogData(id, { diff: parseCyclePair(opts.diff), json: opts.json }, io);
+      return (await taskCommands()).taskLog(id, opts, io);
     });
   task
     .command('explain <id>')
@@ -216,7 +218,7 @@ Example:
     .option('--step <name>', 'only this step')
     .addOption(jsonOption())
     .addHelpText('after', '\nExamples:\n  whenflow task explain task-…\n  whenflow task explain task-… --cycle 3 --step approve')
-    .action((id: string, opts: { cycle?: number; step?: string; json: boolean }) => taskExplain(id, opts, io));
+    .action(async (id: string, opts: { cycle?: number; step?: string; json: boolean }) => (await explainCommands()).taskExplain(id, opts, io));
   task
     .command('events <id>')
     .description("The task's event stream (steps, cycles, calls, subtasks, state changes), numbered from 1")
@@ -224,7 +226,7 @@ Example:
     .option('--follow', 'keep streaming new events until the task ends', false)
     .addOption(jsonOption())
     .addHelpText('after', '\nExamples:\n  whenflow task events task-… --follow --json     one JSON object per line\n  whenflow task events task-… --after 120')
-    .action((id: string, opts: { after?: number; follow: boolean; json: boolean }) => taskEventsCommand(id, opts, io));
+    .action(async (id: string, opts: { after?: number; follow: boolean; json: boolean }) => (await taskCommands()).taskEventsCommand(id, opts, io));
   task
     .command('update <id>')
     .description('Merge data into a task (JSON Merge Patch; null deletes) and start a new cycle')
@@ -233,28 +235,28 @@ Example:
     .addOption(new Option('-w, --workspace <dir>', 'workspace whose whenflow.yaml holds the stash key (for patches with $stash)').default('.'))
     .addOption(jsonOption())
     .addHelpText('after', '\nExample:\n  whenflow task update task-… -d \'{"approval":{"approved":true}}\'')
-    .action((id: string, opts: { data?: string; file?: string; workspace?: string; json: boolean }) => taskUpdate(id, opts, io));
+    .action(async (id: string, opts: { data?: string; file?: string; workspace?: string; json: boolean }) => (await taskCommands()).taskUpdate(id, opts, io));
   task
     .command('resume <id>')
     .description('Run the failed step (or connector call) of a task in error again')
     .addOption(jsonOption())
-    .action((id: string, opts: { json: boolean }) => taskResume(id, opts, io));
+    .action(async (id: string, opts: { json: boolean }) => (await taskCommands()).taskResume(id, opts, io));
   task
     .command('reload <id>')
     .description('Load the step files again (after they changed) and run a new cycle with them')
     .addOption(jsonOption())
-    .action((id: string, opts: { json: boolean }) => taskReload(id, opts, io));
+    .action(async (id: string, opts: { json: boolean }) => (await taskCommands()).taskReload(id, opts, io));
   task
     .command('stop <id>')
     .description('End a task that is not terminal (and its running subtasks)')
     .addOption(jsonOption())
-    .action((id: string, opts: { json: boolean }) => taskStop(id, opts, io));
+    .action(async (id: string, opts: { json: boolean }) => (await taskCommands()).taskStop(id, opts, io));
   task
     .command('clone <id>')
     .description('Start a new task with the same name, tags and initial data')
     .option('--task-queue <name>', "task queue of the worker (default: the original task's)")
     .addOption(jsonOption())
-    .action((id: string, opts: { taskQueue?: string; json: boolean }) => taskClone(id, opts, io));
+    .action(async (id: string, opts: { taskQueue?: string; json: boolean }) => (await taskCommands()).taskClone(id, opts, io));
 
   const step = program.command('step').description('Inspect the steps of a workspace');
   step
@@ -262,13 +264,13 @@ Example:
     .description('Steps with their conditions, priority and specificity')
     .addOption(workspaceOption())
     .addOption(jsonOption())
-    .action((opts: { workspace: string; json: boolean }) => stepList(opts, io));
+    .action(async (opts: { workspace: string; json: boolean }) => (await stepCommands()).stepList(opts, io));
   step
     .command('show <name>')
     .description('One step: condition, specificity, priority, timeout, retry policy')
     .addOption(workspaceOption())
     .addOption(jsonOption())
-    .action((name: string, opts: { workspace: string; json: boolean }) => stepShow(name, opts, io));
+    .action(async (name: string, opts: { workspace: string; json: boolean }) => (await stepCommands()).stepShow(name, opts, io));
   step
     .command('validate [name]')
     .description('For some data: which steps match, their rank, and the first failing constraint of the others')
@@ -277,7 +279,7 @@ Example:
     .addOption(fileOption())
     .addOption(jsonOption())
     .addHelpText('after', '\nExample:\n  whenflow step validate -f samples/order.json\n  whenflow step validate ship_express -d \'{"order":{"status":"fulfilled"}}\'')
-    .action((name: string | undefined, opts: { workspace: string; data?: string; file?: string; json: boolean }) => stepValidate(name, opts, io));
+    .action(async (name: string | undefined, opts: { workspace: string; data?: string; file?: string; json: boolean }) => (await stepCommands()).stepValidate(name, opts, io));
 
   program
     .command('test [dir]')
@@ -299,7 +301,7 @@ Example:
   whenflow test -w .
   whenflow test -w . --time-skipping`,
     )
-    .action(async (dir: string | undefined, opts: { workspace: string; filter?: string; timeSkipping: boolean; coverage: boolean; json: boolean }) => setExitCode(await testCommand(dir, opts, io)));
+    .action(async (dir: string | undefined, opts: { workspace: string; filter?: string; timeSkipping: boolean; coverage: boolean; json: boolean }) => setExitCode(await (await import('./commands/test')).testCommand(dir, opts, io)));
 
   program
     .command('plan')
@@ -309,7 +311,7 @@ Example:
     .option('--tag <tag>', 'only tasks with this tag')
     .addOption(jsonOption())
     .addHelpText('after', '\nExample:\n  whenflow plan -w .')
-    .action((opts: { workspace: string; name?: string; tag?: string; json: boolean }) => planCommand(opts, io));
+    .action(async (opts: { workspace: string; name?: string; tag?: string; json: boolean }) => (await import('./commands/plan')).planCommand(opts, io));
 
   program
     .command('workspace')
@@ -318,14 +320,16 @@ Example:
     .description('Validate steps, connectors and whenflow.yaml (problems: exit 2); warn about never-matching conditions, shadowed steps, unknown keys and overlapping writes')
     .addOption(workspaceOption())
     .addOption(jsonOption())
-    .action((opts: { workspace: string; json: boolean }) => workspaceCheck(opts, io));
+    .action(async (opts: { workspace: string; json: boolean }) => (await import('./commands/workspace')).workspaceCheck(opts, io));
 
   return program;
 }
 
 /** Bad input the Temporal service reports (unknown task, a request the task's validator refused). */
-function asUsageError(error: unknown): UsageError | null {
+async function asUsageError(error: unknown): Promise<UsageError | null> {
   if (error instanceof UsageError) return error;
+  // Loaded only now: an error of these kinds can only come from a command that loaded them already.
+  const [{ TaskClosedError, TaskInputError }, { WorkflowNotFoundError, WorkflowUpdateFailedError }] = await Promise.all([import('../client'), import('@temporalio/client')]);
   if (error instanceof TaskInputError || error instanceof TaskClosedError) return new UsageError(error.message);
   if (error instanceof WorkflowNotFoundError) return new UsageError(`no such task: ${error.workflowId ?? error.message}`);
   if (error instanceof WorkflowUpdateFailedError) return new UsageError(`the task refused: ${error.cause instanceof Error ? error.cause.message : error.message}`);
@@ -348,19 +352,25 @@ export async function main(args: string[]): Promise<number> {
   const verbose = args.includes('--verbose');
   const argv = args.filter((arg) => arg !== '--verbose');
   keepStdoutForJson(argv);
-  installRuntime(verbose ? 'DEBUG' : undefined);
   let exitCode: number = EXIT.ok;
   try {
-    await buildProgram((code) => {
+    const program = buildProgram((code) => {
       exitCode = code;
-    }).parseAsync(argv, { from: 'user' });
+    });
+    // Before any command connects to Temporal (the runtime is process-wide); `init` never does.
+    program.hook('preAction', async (_program, action) => {
+      if (action.name() === 'init') return;
+      const { installRuntime } = await import('../temporal/runtime');
+      installRuntime(verbose ? 'DEBUG' : undefined);
+    });
+    await program.parseAsync(argv, { from: 'user' });
     return exitCode;
   } catch (error) {
     if (error instanceof CommanderError) {
       // Help and version are not errors; every other parse failure is bad input.
       return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
     }
-    const usage = asUsageError(error);
+    const usage = await asUsageError(error);
     if (usage) {
       process.stderr.write(`whenflow: ${usage.message}\n`);
       return EXIT.usage;

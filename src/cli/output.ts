@@ -5,7 +5,7 @@ import type { ConflictRecord, TaskSnapshot, TaskState, TraceEntry } from '../mod
 import type { SequencePosition, TaskEvent } from '../model/events';
 import { describeFailing, type AttentionReason, type NearMiss } from '../explain';
 
-/** The `whenflow run --json` contract (documented in the README); keep it stable. */
+/** The `whenflow run --json` contract (documented in docs/cli.md); keep it stable. */
 export interface RunJson {
   taskId: string;
   state: TaskState;

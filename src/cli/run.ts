@@ -30,19 +30,30 @@ export interface RunOptions {
  * else an embedded dev server. Returns the task's final snapshot.
  */
 export async function runOnce(options: RunOptions, io: { out: (s: string) => void; progress: (s: string) => void }): Promise<TaskSnapshot> {
-  // Check all input before starting anything, and report every problem at once.
+  // The server starts while the input is read: it is most of the time a run spends outside its task.
+  const opening = openSession(options.jsonOutput ? io.progress : (line) => io.progress(line));
+  opening.catch(() => undefined); // reported below, after any input problem
+  // Every input problem is reported at once, before the server's own failure if any.
   const [workspace, data] = await Promise.allSettled([readWorkspace(options.workspace), readTaskData(options)]);
   const problems = [workspace, data].flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
   if (problems.length > 0) {
+    void opening.then((session) => session.close()).catch(() => undefined);
     if (problems.every((p) => p instanceof UsageError)) throw new UsageError(problems.map((p) => (p as Error).message).join('\n'));
     throw problems[0];
   }
   const taskData = (data as PromiseFulfilledResult<Awaited<ReturnType<typeof readTaskData>>>).value;
   const ws = (workspace as PromiseFulfilledResult<Awaited<ReturnType<typeof readWorkspace>>>).value;
   const knownSteps = ws.catalog.steps.map((step) => step.name);
-  if (options.sequence) checkSequence(options.sequence, knownSteps);
+  if (options.sequence) {
+    try {
+      checkSequence(options.sequence, knownSteps);
+    } catch (error) {
+      void opening.then((session) => session.close()).catch(() => undefined);
+      throw error;
+    }
+  }
 
-  const session = await openSession(options.jsonOutput ? io.progress : (line) => io.progress(line));
+  const session = await opening;
   try {
     // A private task queue: this run's worker must not take tasks of other workspaces on a shared server.
     const taskQueue = `whenflow-run-${randomUUID()}`;

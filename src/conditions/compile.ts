@@ -1,6 +1,6 @@
 /**
  * The condition compiler: a step's `condition` (a JS pattern over task data) → a plain-JSON sift
- * query plus its specificity and canonical constraints (SEMANTICS.md "Conditions").
+ * query plus its specificity and canonical constraints (docs/semantics.md "Conditions").
  *
  * Structure, like sift itself: a table of pattern rules (literal, null, type, RegExp, reference,
  * array, object) and a table of operators; each entry turns one piece of the pattern into leaf
@@ -58,7 +58,7 @@ interface At {
 
 const isTaskRoot = (at: At) => at.subject === 'task' && at.path.length === 0;
 
-/** `$` keys that are task data, not operators (SEMANTICS.md: "data like any other key"). */
+/** `$` keys that are task data, not operators (docs/semantics.md: "data like any other key"). */
 const DATA_KEYS = new Set(['$via', '$stash']);
 const isOperatorKey = (key: string) => key.startsWith('$') && !DATA_KEYS.has(key);
 

@@ -1,5 +1,5 @@
 /**
- * Merge step of the cycle (SEMANTICS.md "The cycle", item 4): the patches of the steps that ran
+ * Merge step of the cycle (docs/semantics.md "The cycle", item 4): the patches of the steps that ran
  * concurrently on one snapshot are applied in rank order; where a later patch writes a path that
  * equals, contains or lies inside a path an earlier patch wrote, the earlier write stands and the
  * later op is dropped and recorded as a conflict.

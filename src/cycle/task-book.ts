@@ -400,7 +400,7 @@ export class TaskBook {
 
   /**
    * Takes in what arrived between cycles. New data revives a task in `attention` or `error`
-   * (SEMANTICS.md: new data makes them run again); a connector call that failed for good is an error.
+   * (docs/semantics.md: new data makes them run again); a connector call that failed for good is an error.
    */
   receive(arrival: Arrival): void {
     if (this.terminal) return;

@@ -1,7 +1,7 @@
 import { context, propagation, trace, SpanStatusCode, type Span, type Tracer } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import { createRequire } from 'node:module';
 import { Resource } from '@opentelemetry/resources';
 import { BasicTracerProvider, BatchSpanProcessor, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { DEFAULT_SERVICE_NAME } from '../workspace/config';
@@ -38,10 +38,15 @@ export interface TracingOptions {
   serviceName?: string;
 }
 
+/** Loaded when a worker exports traces: every other command (`whenflow run`, the client) starts without it. */
+function otlpExporter(): typeof import('@opentelemetry/exporter-trace-otlp-http') {
+  return createRequire(import.meta.url)('@opentelemetry/exporter-trace-otlp-http') as typeof import('@opentelemetry/exporter-trace-otlp-http');
+}
+
 export function createTracing(options: TracingOptions): WorkerTracing {
   installGlobals();
   const resource = new Resource({ 'service.name': options.serviceName ?? process.env.OTEL_SERVICE_NAME ?? DEFAULT_SERVICE_NAME });
-  const spanProcessor = options.spanProcessor ?? new BatchSpanProcessor(new OTLPTraceExporter(options.endpoint ? { url: options.endpoint } : {}));
+  const spanProcessor = options.spanProcessor ?? new BatchSpanProcessor(new (otlpExporter().OTLPTraceExporter)(options.endpoint ? { url: options.endpoint } : {}));
   // A provider of our own, not the global one: an application embedding whenflow keeps its own tracing.
   const provider = new BasicTracerProvider({ resource, spanProcessors: [spanProcessor] });
   return {

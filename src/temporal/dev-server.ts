@@ -127,6 +127,7 @@ async function spawnOnce(options: SpawnDevServerOptions): Promise<SpawnedDevServ
     child.kill('SIGKILL');
     throw new Error(`the Temporal dev server (${options.binary}) did not start: ${(error as Error).message}\n${output}`);
   }
+  // A server in memory keeps nothing worth a graceful stop (`whenflow run`, `whenflow test`): it is killed at once.
   return { address, uiAddress: uiPort ? `http://127.0.0.1:${uiPort}` : null, stop: () => stopChild(child, exited) };
 }
 
@@ -145,7 +146,8 @@ async function waitUntilServing(address: string, exited: Promise<number | null>,
       return;
     } catch (error) {
       if (Date.now() > deadline) throw new Error(`not serving on ${address} after ${timeoutMs} ms (${(error as Error).message})`);
-      await new Promise((resolve) => setTimeout(resolve, 200));
+      // Polled often: `whenflow run` waits for this before anything else can happen.
+      await new Promise((resolve) => setTimeout(resolve, 50));
     }
   }
 }

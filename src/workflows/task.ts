@@ -29,7 +29,7 @@ const { loadCatalog } = wf.proxyActivities<TaskActivities>(catalogActivityOption
 const { loadCatalog: loadCatalogLocally } = wf.proxyLocalActivities<TaskActivities>(catalogActivityOptions);
 
 /**
- * One task: the recognize–act cycle of SEMANTICS.md over the task's data.
+ * One task: the recognize–act cycle of docs/semantics.md over the task's data.
  * Between cycles it takes in what arrived (new data, connector results, ended subtasks) and waits
  * while it is parked, waiting for subtasks or calls, or needs outside help.
  * recognize: match conditions, resolve conflicts; act: run the chosen steps as activities on one

@@ -55,7 +55,7 @@ beforeAll(async () => {
   await probe.start();
   process.env.WHENFLOW_FAULTS_PROBE_URL = probe.url;
   const found = await provisionTemporalBinary();
-  if (!found) throw new Error('the server restart test needs a local Temporal CLI (see README, "The Temporal server")');
+  if (!found) throw new Error('the server restart test needs a local Temporal CLI (see docs/server.md)');
   binary = found;
   // A fixed port: the restarted server must be where the worker and the client look for it.
   port = await freePort();

@@ -7,8 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runStep } from '../../src/testing';
 
 /**
- * The step API table of the README: every global a step can use, each with an example. The examples
- * run here exactly as the README shows them, one after another in one step, on a workspace that has
+ * The step API table of docs/step-api.md: every global a step can use, each with an example. The examples
+ * run here exactly as the page shows them, one after another in one step, on a workspace that has
  * what they name (a library, a connector, a config value, an HTTP endpoint).
  */
 const root = join(import.meta.dirname, '..', '..');
@@ -19,7 +19,7 @@ interface Row {
 }
 
 async function readmeRows(): Promise<Row[]> {
-  const readme = await readFile(join(root, 'README.md'), 'utf8');
+  const readme = await readFile(join(root, 'docs', 'step-api.md'), 'utf8');
   const start = readme.indexOf('<!-- step-api:start -->');
   const end = readme.indexOf('<!-- step-api:end -->');
   expect(start).toBeGreaterThan(0);
@@ -64,7 +64,7 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-describe('the README step API table', () => {
+describe('the step API table of docs/step-api.md', () => {
   it('lists every global a step can use', async () => {
     const globals = (await readmeRows()).map((row) => row.global).join(' ');
     for (const name of ['data', 'task.', 'step.', 'connectors.', 'audit.', 'lib.', 'blob.', 'console.', 'data.$stash', 'task.id']) {

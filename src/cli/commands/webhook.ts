@@ -11,7 +11,7 @@ import { readWorkspace } from '../input';
 import { interrupted } from '../signals';
 import type { Io } from './task';
 
-export const DEFAULT_WEBHOOK_PORT = 8787;
+export { DEFAULT_WEBHOOK_PORT } from '../arguments';
 
 /**
  * Starts the task of one delivery. A delivery with an idempotency key has a task ID of its own: when a task
