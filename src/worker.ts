@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { makeWorkflowExporter, OpenTelemetryActivityInboundInterceptor, OpenTelemetryActivityOutboundInterceptor } from '@temporalio/interceptors-opentelemetry';
 import { bundleWorkflowCode, Worker, type ActivityInterceptorsFactory, type NativeConnection, type WorkflowBundleOption, type WorkflowBundleWithSourceMap, type WorkerOptions } from '@temporalio/worker';
 import { createActivities, type TaskActivities } from './activities';
+import { DEFAULT_STEP_THREADS } from './isolation/pool';
 import type { CircuitBoard } from './connectors/circuit';
 import type { ConnectorLimits } from './connectors/limits';
 import { workerIdentity } from './observability/catalog-peers';
@@ -56,8 +57,8 @@ export interface TaskWorkerOptions {
   /** Per-connector concurrency limits (`maxConcurrent`); pass one to read its state (default: its own). */
   connectorLimits?: ConnectorLimits;
   /**
-   * Most activities this worker runs at once: step executions and deferred connector calls (Temporal's
-   * `maxConcurrentActivityTaskExecutions`; default: the SDK's, 100). Others wait in the task queue.
+   * Most activities this worker runs at once, and its number of step threads: step executions and deferred
+   * connector calls (Temporal's `maxConcurrentActivityTaskExecutions`; default 16). Others wait in the task queue.
    */
   maxConcurrentSteps?: number;
   /** Prometheus metrics of steps and connector calls. */
@@ -134,6 +135,9 @@ export async function createTaskWorker(options: TaskWorkerOptions): Promise<Work
     namespace,
     taskQueue: taskQueue ?? DEFAULT_TASK_QUEUE,
     ...(await whenflowWorkerOptions(parts)),
-    ...(maxConcurrentSteps !== undefined ? { maxConcurrentActivityTaskExecutions: maxConcurrentSteps } : {}),
+    // As many step activities at once as there are step threads: a step the worker took must not wait
+    // for a thread inside the worker, where the wait would count toward its timeout; further steps wait
+    // in the task queue (or for another worker) instead.
+    maxConcurrentActivityTaskExecutions: maxConcurrentSteps ?? DEFAULT_STEP_THREADS,
   });
 }

@@ -177,7 +177,8 @@ describe('R4: step content that goes wrong', () => {
     ['writes_bigint', { bad: 'bigint' }, 'step "writes_bigint" wrote a BigInt (12345678901234567890n) at data.ledger.entries[0].amount', 1],
     ['writes_cycle', { bad: 'cycle' }, 'step "writes_cycle" wrote a circular reference (back to data.tree) at data.tree.children[0].parent', 1],
     ['throws', { bad: 'throw' }, 'the ledger is locked', 2],
-    ['hangs', { bad: 'hang' }, 'step timed out after 300 ms', 2],
+    // The step's thread is stopped just before Temporal's timeout; on a busy machine Temporal's own timeout may come first.
+    ['hangs', { bad: 'hang' }, /step( "hangs")? timed out after 300 ms/, 2],
     ['unknown_connector', { bad: 'connector' }, 'connectors.ledgr.post: no connector named "ledgr" (known connectors: fetch, utils)', 1],
     ['unknown_method', { bad: 'method' }, 'connectors.fetch.fetchAll: connector "fetch" has no method "fetchAll"', 1],
     ['deferred_unknown', { bad: 'deferred' }, 'connectors.mailer.send: no connector named "mailer"', 1],
@@ -193,7 +194,8 @@ describe('R4: step content that goes wrong', () => {
     const failed = await harness.runTask({ name: step, data: { ...data, keep: 'me' } }, 30_000);
     expect(failed.state).toBe('error');
     expect(failed.error).toMatchObject({ step, attempts, reason: 'step-failed' });
-    expect(failed.error!.message).toContain(message);
+    if (typeof message === 'string') expect(failed.error!.message).toContain(message);
+    else expect(failed.error!.message).toMatch(message);
     // Nothing of the failed step reached the data.
     expect(failed.data).toEqual({ ...data, keep: 'me' });
     await expectWorkerServing();

@@ -6,15 +6,9 @@ import { compileCondition } from '../../src/conditions';
 import { coverageOfRuns, coverageReport, formatCoverage, type CoverageHits } from '../../src/analysis/coverage';
 import type { RecordedRun } from '../../src/explain/timeline';
 import { DEFAULT_TASK_OPTIONS, type Catalog, type CatalogStep, type StepOutcome } from '../../src/model/task';
+import { catalogStep } from '../support/catalog-steps';
 
-const step = (name: string, condition: object, priority = 0): CatalogStep => ({
-  name,
-  file: `steps/${name}.mjs`,
-  condition: compileCondition(condition),
-  priority,
-  timeoutMs: 1000,
-  retry: { initialIntervalMs: 1, backoffCoefficient: 2, maximumAttempts: 1, nonRetryableErrorTypes: [] },
-});
+const step = catalogStep;
 
 const implies = (specific: object, general: object) => conditionImplies(compileCondition(specific), compileCondition(general));
 

@@ -6,15 +6,9 @@ import { walkHistory, type RecordedRun } from '../../src/explain/timeline';
 import type { Catalog, CatalogStep, StepOutcome } from '../../src/model/task';
 import { DEFAULT_TASK_OPTIONS } from '../../src/model/task';
 import { parseScenarioSource } from '../../src/testing/scenarios';
+import { catalogStep } from '../support/catalog-steps';
 
-const step = (name: string, condition: object, priority = 0): CatalogStep => ({
-  name,
-  file: `steps/${name}.mjs`,
-  condition: compileCondition(condition),
-  priority,
-  timeoutMs: 1000,
-  retry: { initialIntervalMs: 1, backoffCoefficient: 2, maximumAttempts: 1, nonRetryableErrorTypes: [] },
-});
+const step = catalogStep;
 
 const leavesOf = (condition: object) => {
   const query = compileCondition(condition).query as { $and: { $wf: { path: string[]; test: string; arg: never } }[] };

@@ -17,18 +17,10 @@ import {
   sealSecretArgs,
 } from '../../src/runtime/stash';
 import { executeStep } from '../../src/runtime/execute';
+import { thrown } from '../support/errors';
 
 const KEY_A = Buffer.alloc(32, 1);
 const KEY_B = Buffer.alloc(32, 2);
-
-function thrown(fn: () => unknown): Error {
-  try {
-    fn();
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error('expected the call to throw');
-}
 
 /** A value sealed the way releases before key ids did: `whenflow:sealed:v1:<type>:<payload>`, the prefix as additional data. */
 function sealV1(value: unknown, key: Buffer): string {

@@ -3,6 +3,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { JsonObject, JsonValue } from '../../src/model/json';
 import { diffData } from '../../src/runtime/diff';
+import { thrown } from '../support/errors';
 import {
   isSealed,
   maskStashForDisplay,
@@ -28,16 +29,6 @@ const EXAMPLES: [string, JsonValue][] = [
   ['array', ['tok-aaaa', 42, { deep: 'tok-bbbb' }]],
   ['object', { user: 'svc-account', password: 'hunter2-hunter2' }],
 ];
-
-/** Catches and returns the error a function throws (fails the test when it does not throw). */
-function thrown(fn: () => unknown): Error {
-  try {
-    fn();
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error('expected the call to throw');
-}
 
 /** A sealed value with one base64url character of its payload replaced. */
 function tamper(sealed: string, index: number): string {
