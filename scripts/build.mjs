@@ -2,7 +2,7 @@
 // of whenflow, and quick), type declarations from tsc, and the task workflow prebundled by Temporal's
 // bundleWorkflowCode so an installed worker never runs webpack. See docs/packaging.md.
 import { spawn } from 'node:child_process';
-import { readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { copyFile, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve } from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { build } from 'esbuild';
@@ -20,6 +20,8 @@ const entryPoints = {
   workflows: 'src/workflows/index.ts',
   step: 'src/step.ts',
   cli: 'src/cli/bin.ts',
+  // Step threads start from boot.mjs (copied beside the chunks), which imports this.
+  'step-thread': 'src/isolation/thread.ts',
 };
 
 const javascript = build({
@@ -55,6 +57,7 @@ const declarations = typeScriptDeclarations();
 await Promise.all([javascript, workflowBundles, declarations]);
 await writeFile(join(dist, 'cli.js'), `#!/usr/bin/env node\n${(await readFile(join(dist, 'cli.js'), 'utf8')).replace(/^#!.*\n/, '')}`, { mode: 0o755 });
 
+await copyFile(join(root, 'src/isolation/boot.mjs'), join(dist, 'boot.mjs'));
 await addDeclarationExtensions(join(dist, 'types'));
 process.stderr.write(`whenflow: built dist/ in ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
 
