@@ -4,6 +4,8 @@
  * thread; what comes back is checked with zod like any other outside input.
  */
 import { z } from 'zod';
+// The same contract the task workflow holds step outcomes to: a thread's answer is checked as it arrives.
+import { stepOutcomeSchema } from '../model/activity-results';
 import type { JsonObject, JsonValue } from '../model/json';
 import type { StepOutcome } from '../model/task';
 
@@ -77,23 +79,12 @@ const sentErrorSchema = z.object({
   props: z.record(z.string(), jsonValue),
 });
 
-/** The engine's own code in the thread builds the outcome; checked for shape, its values are plain data after the clone. */
-const outcomeSchema = z.object({
-  patch: z.array(z.object({ op: z.string(), path: z.string() }).loose()),
-  commands: z.array(z.object({ type: z.string() }).loose()),
-  logs: z.array(z.object({ level: z.string(), message: z.string() }).loose()),
-  logsDropped: z.number(),
-  durationMs: z.number(),
-  attempt: z.number(),
-  reads: z.array(z.string()).optional(),
-});
-
 const retire = { reusable: z.boolean(), retireReason: z.string().optional() };
 
 const fromThreadSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('ready') }),
   z.object({ type: z.literal('call'), id: z.number().int(), connector: z.string(), method: z.string(), args: jsonObject, idempotencyKey: z.string(), secrets: z.array(z.string()) }),
-  z.object({ type: z.literal('done'), outcome: outcomeSchema, ...retire }),
+  z.object({ type: z.literal('done'), outcome: stepOutcomeSchema, ...retire }),
   z.object({ type: z.literal('failed'), error: sentErrorSchema, ...retire }),
 ]);
 

@@ -249,7 +249,8 @@ async function act(task: TaskBook, chosen: CatalogStep[], catalog: CompiledCatal
       checked === null ? settledRun : checked.ok ? { status: 'fulfilled', value: checked.value } : { status: 'rejected', reason: new Error(`the step activity returned a malformed outcome: ${checked.problem}`) };
     if (result.status === 'fulfilled') {
       const { attempt, durationMs, logs, commands, patch, reads } = result.value;
-      const contentReads = Array.isArray(reads) ? reads.filter((read): read is string => typeof read === 'string') : [];
+      // Checked by checkStepOutcome above: a list of paths when present.
+      const contentReads = reads ?? [];
       const conditionReads = catalog.steps.find((entry) => entry.step === step)?.reads ?? [];
       runs.push({ step: step.name, startedAt, attempt, durationMs, logs, commands, patch, reads: [...conditionReads, ...contentReads], ...(position ? { position } : {}) });
     } else if (!task.terminal) {
