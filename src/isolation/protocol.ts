@@ -95,7 +95,8 @@ export function parseFromThread(message: unknown): FromThread {
     const issue = parsed.error.issues[0];
     throw new Error(`a step thread sent a malformed message (${issue ? `${issue.path.join('.') || 'message'}: ${issue.message}` : 'unknown'})`);
   }
-  return parsed.data as FromThread;
+  // The message itself, not zod's copy (which drops keys a schema does not list): checked, then passed on as sent.
+  return message as FromThread;
 }
 
 const sentErrorProps = ['status', 'statusCode', 'code', 'final', 'connector', 'method', 'field', 'retryAt', 'step', 'path'] as const;

@@ -20,7 +20,7 @@ const dataOperation = z.discriminatedUnion('op', [
   z.object({ op: z.literal('replace'), path: z.string(), value: jsonValue }),
 ]);
 
-const deferredCall = z.object({ connector: z.string(), method: z.string(), args: jsonObject, into: z.string() });
+const deferredCall = z.object({ connector: z.string(), method: z.string(), args: jsonObject, into: z.string(), secrets: z.string().optional() });
 const subtaskRequest = z.object({ name: z.string(), data: jsonObject, into: z.string().nullable(), waitFor: z.boolean() });
 
 const stepCommand = z.discriminatedUnion('type', [
