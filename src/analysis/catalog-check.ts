@@ -22,6 +22,7 @@ import { suggestKey } from '../explain/explain';
 import { conditionImplies } from './implication';
 import { isJsonObject, type JsonObject, type JsonValue } from '../model/json';
 import type { CatalogStep } from '../model/task';
+import { unescapePointerToken } from '../model/patch';
 
 export type FindingKind = 'never-matches' | 'shadowed' | 'unknown-key' | 'unwritten-key' | 'overlapping-writes';
 
@@ -322,7 +323,7 @@ function findShadowed(facts: CatalogFacts): Finding[] {
       }
       const completes = mayComplete(source);
       if (touched.length === 0 && !completes) continue;
-      const paths = touched.map((pointer) => formatPath(pointer.split('/').slice(1).map((t) => t.replace(/~1/g, '/').replace(/~0/g, '~'))));
+      const paths = touched.map((pointer) => formatPath(pointer.split('/').slice(1).map(unescapePointerToken)));
       const effects = [
         ...(paths.length > 0 ? [`writes ${paths.join(', ')} that ${step.name}'s condition reads`] : []),
         ...(completes ? ['can complete the task'] : []),

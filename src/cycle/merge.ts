@@ -8,6 +8,7 @@
  */
 import { isJsonObject, type JsonObject, type JsonValue } from '../model/json';
 import { applyPatchTo, changedPaths, pathTokens, type DataOperation, type DataPatch } from '../runtime/diff';
+import { escapePointerToken } from '../model/patch';
 
 /** One step's patch; the list given to mergePatches is in rank order (index 0 ranks highest). */
 export interface StepPatch {
@@ -157,7 +158,7 @@ export function mergeBatch(snapshot: JsonObject, runs: readonly BatchRun[]): Bat
  */
 export function mergePatchPointers(patch: JsonObject, prefix = ''): string[] {
   return Object.entries(patch).flatMap(([key, value]) => {
-    const pointer = `${prefix}/${key.replace(/~/g, '~0').replace(/\//g, '~1')}`;
+    const pointer = `${prefix}/${escapePointerToken(key)}`;
     return isJsonObject(value) && Object.keys(value).length > 0 ? mergePatchPointers(value, pointer) : [pointer];
   });
 }

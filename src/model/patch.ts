@@ -8,3 +8,9 @@ export type DataOperation =
 
 /** What a step changed: the only data a step activity sends back to the workflow. */
 export type DataPatch = DataOperation[];
+
+/** One JSON Pointer token for a key (`a/b` → `a~1b`, `~` → `~0`), as RFC 6901 spells it. */
+export const escapePointerToken = (key: string): string => key.replace(/~/g, '~0').replace(/\//g, '~1');
+
+/** The key a JSON Pointer token stands for (the inverse of escapePointerToken). */
+export const unescapePointerToken = (token: string): string => token.replace(/~1/g, '/').replace(/~0/g, '~');

@@ -8,6 +8,7 @@
 import { createPatch, type Operation, type Pointer } from 'rfc6902';
 import { isJsonObject, type JsonObject, type JsonValue } from '../model/json';
 import type { DataOperation, DataPatch } from '../model/patch';
+import { unescapePointerToken } from '../model/patch';
 
 export type { DataOperation, DataPatch } from '../model/patch';
 
@@ -104,7 +105,7 @@ export function pathTokens(pointer: string): string[] {
   return pointer
     .slice(1)
     .split('/')
-    .map((t) => t.replace(/~1/g, '/').replace(/~0/g, '~'));
+    .map(unescapePointerToken);
 }
 
 /** The JSON Pointers a patch writes, sorted and unique. */

@@ -1,4 +1,5 @@
 import type { JsonObject } from '../model/json';
+import { escapePointerToken } from '../model/patch';
 
 /**
  * Records which parts of the task data step content reads (or assigns: an assignment that leaves a value as
@@ -21,7 +22,6 @@ export interface ReadTracker {
 /** Beyond this many paths a step's reads are kept per top-level key, to keep the step's result small. */
 export const MAX_READS = 500;
 
-const escapeToken = (token: string) => token.replace(/~/g, '~0').replace(/\//g, '~1');
 
 export function trackReads(data: JsonObject): ReadTracker {
   const reads = new Set<string>();
@@ -40,7 +40,7 @@ export function trackReads(data: JsonObject): ReadTracker {
     }
     const known = proxies.get(value);
     if (known) return known;
-    const child = (key: string) => `${pointer}/${escapeToken(key)}`;
+    const child = (key: string) => `${pointer}/${escapePointerToken(key)}`;
     const proxy = new Proxy(value, {
       get(target, key, receiver) {
         const found: unknown = Reflect.get(target, key, receiver);

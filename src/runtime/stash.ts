@@ -23,6 +23,7 @@ import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { isJsonObject, type JsonObject, type JsonValue } from '../model/json';
 import { IV_BYTES, isSealed, KEY_ID_PATTERN, LEGACY_SEALED_PREFIX, SEALED_PREFIX, sealedParts, sealedType, TAG_BYTES, type SealedType } from '../model/sealed';
 import { SECRET_MASK, SecretMask } from './mask';
+import { escapePointerToken } from '../model/patch';
 
 export { isSealed, SEALED_PREFIX, SEALED_TYPES, sealedType, type SealedType } from '../model/sealed';
 export { SECRET_MASK } from './mask';
@@ -104,7 +105,7 @@ function header(type: SealedType, keyId: string): string {
 
 /** Where a `$stash` child is kept: the place its seal is bound to. */
 export function stashPlace(name: string): string {
-  return `/${STASH}/${escapePointer(name)}`;
+  return `/${STASH}/${escapePointerToken(name)}`;
 }
 
 /**
@@ -310,7 +311,7 @@ export function sealSecretArgs(value: JsonValue, mask: SecretMask, keys: StashKe
   if (typeof value === 'string') return !isSealed(value) && mask.finds(value) ? sealValue(value, keys, place) : value;
   if (typeof value === 'number') return mask.finds(String(value)) ? sealValue(value, keys, place) : value;
   if (Array.isArray(value)) return value.map((item, i) => sealSecretArgs(item, mask, keys, `${place}/${i}`));
-  if (isJsonObject(value)) return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, sealSecretArgs(v, mask, keys, `${place}/${escapePointer(k)}`)]));
+  if (isJsonObject(value)) return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, sealSecretArgs(v, mask, keys, `${place}/${escapePointerToken(k)}`)]));
   return value;
 }
 
@@ -323,12 +324,8 @@ export function unsealArgs(value: JsonValue, keys: StashKeys | null, place: stri
     return plain;
   }
   if (Array.isArray(value)) return value.map((item, i) => unsealArgs(item, keys, `${place}/${i}`, found));
-  if (isJsonObject(value)) return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, unsealArgs(v, keys, `${place}/${escapePointer(k)}`, found)]));
+  if (isJsonObject(value)) return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, unsealArgs(v, keys, `${place}/${escapePointerToken(k)}`, found)]));
   return value;
-}
-
-function escapePointer(token: string): string {
-  return token.replace(/~/g, '~0').replace(/\//g, '~1');
 }
 
 /** The place a deferred call's list of secrets is bound to. */
