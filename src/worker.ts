@@ -139,5 +139,7 @@ export async function createTaskWorker(options: TaskWorkerOptions): Promise<Work
     // for a thread inside the worker, where the wait would count toward its timeout; further steps wait
     // in the task queue (or for another worker) instead.
     maxConcurrentActivityTaskExecutions: maxConcurrentSteps ?? DEFAULT_STEP_THREADS,
+    // Local steps (local activities) wait in the worker for a slot, not in the task queue: as many as threads.
+    maxConcurrentLocalActivityExecutions: maxConcurrentSteps ?? DEFAULT_STEP_THREADS,
   });
 }

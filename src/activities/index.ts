@@ -231,6 +231,8 @@ async function scheduledData(input: RunStepInput): Promise<JsonObject> {
   if (!parsed.success) throw new Error(`step "${input.step}" of task ${input.taskId}: its input has neither valid \`data\` nor a valid \`dataRef\` (${parsed.error.issues.map((i) => `${i.path.join('.') || 'input'}: ${i.message}`).join('; ')})`);
   if ('data' in parsed.data) return parsed.data.data;
   const context = Context.current();
+  // The workflow answers no query while its workflow task runs local activities: the query would wait for itself.
+  if (context.info.isLocal) throw new Error(`step "${input.step}" of task ${input.taskId}: its data is held by reference, which a step run as a local activity cannot read`);
   const execution = context.info.workflowExecution;
   if (!execution) throw new Error(`step "${input.step}": its data is held by its task's workflow, and this activity was not started by one`);
   const data = await context.client.workflow.getHandle(execution.workflowId, execution.runId).query(stepDataQuery, input.executionId);
@@ -247,7 +249,9 @@ const WORKSPACE_REUSE_MS = 1000;
  */
 async function whileHeartbeating<T>(work: Promise<T>): Promise<T> {
   const context = Context.current();
-  const beat = setInterval(() => context.heartbeat(), HEARTBEAT_EVERY_MS);
+  // A local activity has no heartbeat timeout and nothing on the server to beat to: its cancellation
+  // comes from its workflow task, and a dead worker shows as that workflow task's timeout.
+  const beat = context.info.isLocal ? undefined : setInterval(() => context.heartbeat(), HEARTBEAT_EVERY_MS);
   try {
     return await untilCancelled(work, context.cancellationSignal);
   } finally {

@@ -67,6 +67,7 @@ const catalogStep = z.looseObject({
   priority: z.number(),
   timeoutMs: z.number().positive(),
   retry: retryPolicy,
+  local: z.boolean().optional(),
 });
 
 export const catalogSchema = z.looseObject({

@@ -35,6 +35,8 @@ export interface CatalogStep {
   priority: number;
   timeoutMs: number;
   retry: StepRetryPolicy;
+  /** May run as a local activity; absent in catalogs recorded before local steps (regular activities). */
+  local?: boolean;
 }
 
 /** How the engine runs a connector's deferred calls (each one its own activity). */

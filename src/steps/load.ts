@@ -41,6 +41,8 @@ export interface LoadedStep extends CatalogStep {
 export interface StepDefaults {
   retry: StepRetryPolicy;
   timeoutMs: number;
+  /** `defaults.local`: absent, each step is local by its timeout. */
+  local?: boolean | undefined;
 }
 
 export const BUILT_IN_STEP_DEFAULTS: StepDefaults = { retry: DEFAULT_RETRY, timeoutMs: DEFAULT_STEP_TIMEOUT_MS };

@@ -59,6 +59,11 @@ export const stepOptionsSchema = z
     retry: retryOptionsSchema.optional(),
     /** Heap limit of the thread that runs the step's content, in MiB (whenflow.yaml `defaults.maxHeapMb` otherwise). */
     maxHeapMb: maxHeapMbSchema.optional(),
+    /**
+     * Run the step as a Temporal local activity (inside the workflow task, no activity task of its own):
+     * `true` or `false`; by default a step is local when its timeout is at most LOCAL_STEP_MAX_TIMEOUT_MS.
+     */
+    local: z.boolean().optional(),
   })
   .strict();
 
@@ -67,18 +72,29 @@ export type StepOptions = z.output<typeof stepOptionsSchema>;
 
 export const DEFAULT_STEP_TIMEOUT_MS = 60_000;
 
+/**
+ * Steps whose timeout is at most this run as local activities unless they say otherwise. While a local
+ * step runs, its task answers no query and takes no signal (they wait for the workflow task, which the
+ * worker extends every few seconds); a bound this short keeps that wait short.
+ */
+export const LOCAL_STEP_MAX_TIMEOUT_MS = 10_000;
+
 export interface ResolvedStepOptions {
   priority: number;
   timeoutMs: number;
   retry: StepRetryPolicy;
+  /** Whether the step may run as a local activity (docs/how-a-task-runs.md, "Local steps"). */
+  local: boolean;
 }
 
-export function resolveStepOptions(options: StepOptions, defaults: { retry: StepRetryPolicy; timeoutMs: number }): ResolvedStepOptions {
+export function resolveStepOptions(options: StepOptions, defaults: { retry: StepRetryPolicy; timeoutMs: number; local?: boolean | undefined }): ResolvedStepOptions {
   const retry = options.retry ?? {};
   const maximumIntervalMs = retry.maximumInterval ?? defaults.retry.maximumIntervalMs;
+  const timeoutMs = options.timeout ?? defaults.timeoutMs;
   return {
     priority: options.priority ?? 0,
-    timeoutMs: options.timeout ?? defaults.timeoutMs,
+    timeoutMs,
+    local: options.local ?? defaults.local ?? timeoutMs <= LOCAL_STEP_MAX_TIMEOUT_MS,
     retry: {
       initialIntervalMs: retry.initialInterval ?? defaults.retry.initialIntervalMs,
       backoffCoefficient: retry.backoffCoefficient ?? defaults.retry.backoffCoefficient,

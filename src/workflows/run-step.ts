@@ -1,5 +1,5 @@
 import * as wf from '@temporalio/workflow';
-import type { TaskActivities } from '../activities';
+import type { RunStepInput, TaskActivities } from '../activities';
 import type { TaskBook } from '../cycle/task-book';
 import { stepDataInput } from '../cycle/step-data';
 import type { JsonObject } from '../model/json';
@@ -7,26 +7,53 @@ import type { CatalogStep, StepOutcome } from '../model/task';
 import { stepDataQuery } from './api';
 import { heartbeatTimeoutFor, temporalRetryPolicy } from './effects';
 
-/** One step execution as an activity; its timeout and retry policy come from the step's file. */
+/**
+ * Runs recorded before short steps ran as local activities scheduled every step as a regular activity;
+ * they replay that way.
+ */
+const LOCAL_STEPS_PATCH = 'local-step-activities';
+
+/**
+ * One step execution as an activity; its timeout and retry policy come from the step's file. A step the
+ * catalog marks `local` whose data goes inline runs as a local activity: within the workflow task, with
+ * no activity task and no extra workflow task, recorded as one marker. Data served by reference needs
+ * the stepData query, which is not answered while a workflow task runs local activities: such a step
+ * stays a regular activity.
+ */
 export function runStep(task: TaskBook, step: CatalogStep, cycle: number, trackReads: boolean): Promise<StepOutcome> {
-  const { runStep: run } = wf.proxyActivities<TaskActivities>({
+  const executionId = `${task.taskId}:${cycle}:${step.name}`;
+  const mayRunLocally = step.local === true && wf.patched(LOCAL_STEPS_PATCH);
+  // Replaying, the input of a regular step is already in history and is not sent again: measuring the data
+  // would only slow the replay down. A step that may run locally needs the measure either way: whether it
+  // ran locally depends on it. A step still running may read its snapshot, so it is served either way.
+  const replaying = wf.workflowInfo().unsafe.isReplaying;
+  const data = replaying && !mayRunLocally ? REPLAYED_INPUT : stepDataInput(task.data);
+  const maxDataBytes = task.options.maxDataBytes;
+  const tracking = trackReads ? { trackReads } : {};
+  const input: RunStepInput = { taskId: task.taskId, executionId, step: step.name, file: step.file, name: task.name, tags: task.tags, maxDataBytes, ...tracking, ...data };
+  if ('data' in data) return mayRunLocally ? localStep(step)(input) : regularStep(step)(input);
+  // Large data stays out of the activity input (history): the step reads this snapshot through stepDataQuery.
+  const served = servedSnapshots(task);
+  served.set(executionId, task.data);
+  return regularStep(step)(input).finally(() => served.delete(executionId));
+}
+
+function regularStep(step: CatalogStep): TaskActivities['runStep'] {
+  return wf.proxyActivities<TaskActivities>({
     startToCloseTimeout: step.timeoutMs,
     heartbeatTimeout: heartbeatTimeoutFor(step.timeoutMs),
     retry: temporalRetryPolicy(step.retry),
     summary: step.name,
-  });
-  const executionId = `${task.taskId}:${cycle}:${step.name}`;
-  // Replaying, the input is already in history and is not sent again: measuring the data would only slow
-  // the replay down. A step still running may read its snapshot, so it is served either way.
-  const replaying = wf.workflowInfo().unsafe.isReplaying;
-  const data = replaying ? REPLAYED_INPUT : stepDataInput(task.data);
-  const maxDataBytes = task.options.maxDataBytes;
-  const tracking = trackReads ? { trackReads } : {};
-  if ('data' in data) return run({ taskId: task.taskId, executionId, step: step.name, file: step.file, name: task.name, tags: task.tags, maxDataBytes, ...tracking, ...data });
-  // Large data stays out of the activity input (history): the step reads this snapshot through stepDataQuery.
-  const served = servedSnapshots(task);
-  served.set(executionId, task.data);
-  return run({ taskId: task.taskId, executionId, step: step.name, file: step.file, name: task.name, tags: task.tags, maxDataBytes, ...tracking, ...data }).finally(() => served.delete(executionId));
+  }).runStep;
+}
+
+/** The same timeout, retry policy and cancellation (the scope's) as a regular step; no heartbeat timeout. */
+function localStep(step: CatalogStep): TaskActivities['runStep'] {
+  return wf.proxyLocalActivities<TaskActivities>({
+    startToCloseTimeout: step.timeoutMs,
+    retry: temporalRetryPolicy(step.retry),
+    summary: step.name,
+  }).runStep;
 }
 
 /** Stands for the input of a step activity scheduled before a replay; never sent. */
@@ -48,4 +75,3 @@ function servedSnapshots(task: TaskBook): Map<string, JsonObject> {
   });
   return snapshots;
 }
-

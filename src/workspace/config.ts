@@ -55,7 +55,7 @@ export interface ObservabilityConfig {
 export interface WorkspaceConfig {
   /** `name:`, the workspace's name (its task queue is named after it), or null to name it after its folder. */
   name: string | null;
-  defaults: { retry: StepRetryPolicy; timeoutMs: number; concurrency: number; onConflict: 'rerun' | 'error'; maxStepRuns: number; maxSubtasks: number; maxDataBytes: number; maxHeapMb: number };
+  defaults: { retry: StepRetryPolicy; timeoutMs: number; concurrency: number; onConflict: 'rerun' | 'error'; maxStepRuns: number; maxSubtasks: number; maxDataBytes: number; maxHeapMb: number; local?: boolean | undefined };
   /** AES-256 key that seals `data.$stash` (32 bytes): `secrets.key`, or the first of `secrets.keys`; null when neither is set. */
   stashKey: Buffer | null;
   /** `secrets.keys`: every key with its id, the first seals, any opens; null when only `stashKey` is given. */
@@ -297,6 +297,7 @@ const defaultsSchema = z
     maxSubtasks: atLeastOne.nullish(),
     maxDataBytes: atLeastOne.nullish(),
     maxHeapMb: maxHeapMbSchema.nullish(),
+    local: z.boolean().nullish(),
   })
   .strict();
 
@@ -461,6 +462,7 @@ function resolveConfig(parsed: ConfigFile, file: string, problemFile: string, pr
     maxSubtasks: d.maxSubtasks ?? config.defaults.maxSubtasks,
     maxDataBytes: d.maxDataBytes ?? config.defaults.maxDataBytes,
     maxHeapMb: d.maxHeapMb ?? config.defaults.maxHeapMb,
+    ...(d.local != null ? { local: d.local } : {}),
   };
   config.name = parsed.name ?? null;
   const ring = (parsed.secrets?.keys ?? []).filter((k): k is StashKey => k.key !== null);

@@ -55,7 +55,7 @@ export async function openWorkspace(dir: string, env: NodeJS.ProcessEnv = proces
     loadConnectors(root),
     loadLibraries(root),
   ]);
-  const loaded = await loadWorkspace(root, { retry: config.defaults.retry, timeoutMs: config.defaults.timeoutMs });
+  const loaded = await loadWorkspace(root, { retry: config.defaults.retry, timeoutMs: config.defaults.timeoutMs, local: config.defaults.local });
   const problems: WorkspaceProblem[] = [
     ...configProblems.map((p) => ({ kind: 'config' as const, file: p.file, ...(p.path ? { path: p.path } : {}), message: p.message })),
     ...connectorProblems.map((p) => ({ kind: 'connector' as const, file: p.file, message: p.message })),
