@@ -78,6 +78,24 @@ export const DEFAULT_STEP_TIMEOUT_MS = 60_000;
  * worker extends every few seconds); a bound this short keeps that wait short.
  */
 export const LOCAL_STEP_MAX_TIMEOUT_MS = 10_000;
+/** ...and whose attempts and waits between them, at worst, take at most this: long-retrying steps stay regular. */
+export const LOCAL_STEP_MAX_RETRYING_MS = 60_000;
+
+/** The longest a step's execution can take over all its attempts: every attempt timing out, every backoff waited. */
+export function worstCaseMs(timeoutMs: number, retry: StepRetryPolicy): number {
+  let total = timeoutMs * retry.maximumAttempts;
+  let wait = retry.initialIntervalMs;
+  for (let attempt = 1; attempt < retry.maximumAttempts && total <= Number.MAX_SAFE_INTEGER; attempt++) {
+    total += Math.min(wait, retry.maximumIntervalMs ?? Infinity);
+    wait *= retry.backoffCoefficient;
+  }
+  return total;
+}
+
+/** The default when neither the step nor the workspace says: local for a step that is short, however it retries. */
+export function isShortStep(timeoutMs: number, retry: StepRetryPolicy): boolean {
+  return timeoutMs <= LOCAL_STEP_MAX_TIMEOUT_MS && worstCaseMs(timeoutMs, retry) <= LOCAL_STEP_MAX_RETRYING_MS;
+}
 
 export interface ResolvedStepOptions {
   priority: number;
@@ -91,16 +109,17 @@ export function resolveStepOptions(options: StepOptions, defaults: { retry: Step
   const retry = options.retry ?? {};
   const maximumIntervalMs = retry.maximumInterval ?? defaults.retry.maximumIntervalMs;
   const timeoutMs = options.timeout ?? defaults.timeoutMs;
+  const resolvedRetry: StepRetryPolicy = {
+    initialIntervalMs: retry.initialInterval ?? defaults.retry.initialIntervalMs,
+    backoffCoefficient: retry.backoffCoefficient ?? defaults.retry.backoffCoefficient,
+    ...(maximumIntervalMs === undefined ? {} : { maximumIntervalMs }),
+    maximumAttempts: retry.maximumAttempts ?? defaults.retry.maximumAttempts,
+    nonRetryableErrorTypes: retry.nonRetryableErrorTypes ?? defaults.retry.nonRetryableErrorTypes,
+  };
   return {
     priority: options.priority ?? 0,
     timeoutMs,
-    local: options.local ?? defaults.local ?? timeoutMs <= LOCAL_STEP_MAX_TIMEOUT_MS,
-    retry: {
-      initialIntervalMs: retry.initialInterval ?? defaults.retry.initialIntervalMs,
-      backoffCoefficient: retry.backoffCoefficient ?? defaults.retry.backoffCoefficient,
-      ...(maximumIntervalMs === undefined ? {} : { maximumIntervalMs }),
-      maximumAttempts: retry.maximumAttempts ?? defaults.retry.maximumAttempts,
-      nonRetryableErrorTypes: retry.nonRetryableErrorTypes ?? defaults.retry.nonRetryableErrorTypes,
-    },
+    retry: resolvedRetry,
+    local: options.local ?? defaults.local ?? isShortStep(timeoutMs, resolvedRetry),
   };
 }

@@ -275,8 +275,31 @@ describe('step options', () => {
   };
 
   it('defaults: priority 0, the default timeout and retry policy', () => {
-    expect(resolved({})).toEqual({ priority: 0, timeoutMs: DEFAULT_STEP_TIMEOUT_MS, retry: DEFAULT_RETRY });
+    expect(resolved({})).toEqual({ priority: 0, timeoutMs: DEFAULT_STEP_TIMEOUT_MS, retry: DEFAULT_RETRY, local: false });
     expect(DEFAULT_RETRY).toEqual({ initialIntervalMs: 1000, backoffCoefficient: 2, maximumAttempts: 3, nonRetryableErrorTypes: [] });
+  });
+
+  it('local: a step is local by default when its timeout is at most 10 s and all its attempts take at most a minute', () => {
+    expect(resolved({ timeout: '10s' }).local).toBe(true);
+    expect(resolved({ timeout: '10.001s' }).local).toBe(false);
+    // 3 × 10 s + 1 s + 2 s of backoff: 33 s. 6 × 10 s + 31 s: long-retrying.
+    expect(resolved({ timeout: '10s', retry: { maximumAttempts: 6 } }).local).toBe(false);
+    expect(resolved({ timeout: '1s', retry: { maximumAttempts: 5, initialInterval: '20s', backoffCoefficient: 1 } }).local).toBe(false);
+    expect(resolved({ timeout: '1s', retry: { maximumAttempts: 20, maximumInterval: '2s' } }).local).toBe(true);
+  });
+
+  it('local: the step says, else the workspace default, else the rule', () => {
+    const withDefault = (options: unknown, local: boolean) => {
+      const result = parse(options);
+      if (!result.success) throw new Error(result.error.message);
+      return resolveStepOptions(result.data, { retry: DEFAULT_RETRY, timeoutMs: DEFAULT_STEP_TIMEOUT_MS, local }).local;
+    };
+    expect(resolved({ local: true }).local).toBe(true);
+    expect(resolved({ timeout: '1s', local: false }).local).toBe(false);
+    expect(withDefault({ timeout: '1s' }, false)).toBe(false);
+    expect(withDefault({}, true)).toBe(true);
+    expect(withDefault({ local: false }, true)).toBe(false);
+    expect(parse({ local: 'yes' }).error?.issues.map((i) => i.path.join('.'))).toEqual(['local']);
   });
 
   it('durations: strings like "2s" parse to milliseconds, numbers are milliseconds', () => {
