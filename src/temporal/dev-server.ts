@@ -20,6 +20,27 @@ export interface SpawnDevServerOptions {
   ui?: boolean;
   uiPort?: number;
   readyTimeoutMs?: number;
+  /** Dynamic configuration values of the server (`--dynamic-config-value KEY=VALUE`), on top of DEV_SERVER_DYNAMIC_CONFIG. */
+  dynamicConfig?: Record<string, string | number | boolean>;
+}
+
+/**
+ * Dynamic configuration every dev server whenflow starts gets. The history service reads new tasks
+ * (a workflow task after an activity, an activity after a workflow task) from its transfer queue at most
+ * `transferProcessorMaxPollRPS` times a second, 20 by default: every hand-off between server and worker
+ * waited for the next read, about 40 ms (BENCHMARKS.md, "Hand-offs"). Reads follow new tasks, so lifting
+ * the limit costs nothing when idle. Eager activity dispatch hands an activity scheduled by a workflow
+ * task straight back to the worker that completed it, when it has a free slot.
+ */
+export const DEV_SERVER_DYNAMIC_CONFIG: Readonly<Record<string, string | number | boolean>> = {
+  'history.transferProcessorMaxPollRPS': 10_000,
+  'history.transferProcessorMaxPollHostRPS': 10_000,
+  'system.enableActivityEagerExecution': true,
+};
+
+/** `--dynamic-config-value KEY=VALUE` arguments of the Temporal CLI's dev server: whenflow's settings, then `extra`. */
+export function dynamicConfigArgs(extra: Record<string, string | number | boolean> = {}): string[] {
+  return Object.entries({ ...DEV_SERVER_DYNAMIC_CONFIG, ...extra }).flatMap(([key, value]) => ['--dynamic-config-value', `${key}=${JSON.stringify(value)}`]);
 }
 
 export async function freePort(): Promise<number> {
@@ -100,6 +121,7 @@ async function spawnOnce(options: SpawnDevServerOptions): Promise<SpawnedDevServ
     '--log-level',
     'warn',
     ...TASK_SEARCH_ATTRIBUTES.flatMap((key) => ['--search-attribute', `${key.name}=${CLI_TYPE_NAMES[key.type]}`]),
+    ...dynamicConfigArgs(options.dynamicConfig),
     ...(options.dbFilename ? ['--db-filename', options.dbFilename] : []),
     ...(uiPort ? ['--ui-port', String(uiPort)] : ['--headless']),
   ];

@@ -3,7 +3,7 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { NativeConnection } from '@temporalio/worker';
 import { TASK_SEARCH_ATTRIBUTES } from '../model/search-attributes';
 import { provisionTemporalBinary, type Log } from './binary';
-import { portInUse, PortInUseError, spawnDevServer, type SpawnDevServerOptions } from './dev-server';
+import { dynamicConfigArgs, portInUse, PortInUseError, spawnDevServer, type SpawnDevServerOptions } from './dev-server';
 import { tlsFromEnvironment } from './tls-settings';
 
 /** A live connection to a Temporal service: for clients, for workers, and how to let go of it. */
@@ -22,6 +22,8 @@ export interface DevServerOptions {
   port?: number;
   ui?: boolean;
   uiPort?: number;
+  /** Dynamic configuration values of the server, on top of whenflow's own (a spawned Temporal CLI only). */
+  dynamicConfig?: Record<string, string | number | boolean>;
 }
 
 /**
@@ -51,6 +53,7 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<Te
     server: {
       executable: { type: 'cached-download' },
       searchAttributes: TASK_SEARCH_ATTRIBUTES,
+      extraArgs: dynamicConfigArgs(options.dynamicConfig),
       ...(options.dbFilename ? { dbFilename: options.dbFilename } : {}),
       ...(options.port ? { port: options.port } : {}),
       ...(options.ui ? { ui: true, ...(options.uiPort ? { uiPort: options.uiPort } : {}) } : {}),
@@ -147,5 +150,6 @@ function pick(options: DevServerOptions): Omit<SpawnDevServerOptions, 'binary'> 
     ...(options.port ? { port: options.port } : {}),
     ...(options.ui ? { ui: true } : {}),
     ...(options.uiPort ? { uiPort: options.uiPort } : {}),
+    ...(options.dynamicConfig ? { dynamicConfig: options.dynamicConfig } : {}),
   };
 }

@@ -2,6 +2,7 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { TestProject } from 'vitest/node';
 import { TASK_SEARCH_ATTRIBUTES } from '../../src/model/search-attributes';
 import { provisionTemporalBinary } from '../../src/temporal/binary';
+import { dynamicConfigArgs } from '../../src/temporal/dev-server';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -21,6 +22,8 @@ export default async function setup(project: TestProject): Promise<() => Promise
       server: {
         executable: path ? { type: 'existing-path', path } : { type: 'cached-download' },
         searchAttributes: TASK_SEARCH_ATTRIBUTES,
+        // The settings of whenflow's own dev server (no 40 ms wait per hand-off).
+        extraArgs: dynamicConfigArgs(),
         log: { format: 'pretty', level: 'warn' },
       },
     });
