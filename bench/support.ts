@@ -20,7 +20,7 @@ import { startDevServer, type TemporalSession } from '../src/temporal/server';
 import { createTaskWorker, workflowBundle } from '../src/worker';
 import * as baselineActivities from './baseline/activities';
 import type { ChainData } from './baseline/activities';
-import type { chainWorkflow } from './baseline/workflows';
+import type { chainWorkflow, chainWorkflowLocal } from './baseline/workflows';
 
 type History = temporal.api.history.v1.IHistory;
 
@@ -124,7 +124,7 @@ export async function startBench(label: string, limitMs: number): Promise<Bench>
         const usage = process.cpuUsage();
         return (usage.user + usage.system) / 1000;
       },
-      workerThreads: { whenflow: whenflowThreads, baseline: baselineThreads },
+      workerThreads: { whenflow: whenflowThreads, baseline: baselineThreads, 'baseline-local': baselineThreads },
       serverPid,
       close,
     };
@@ -257,7 +257,8 @@ export function threadLoad(before: Map<string, ThreadSample>, after: Map<string,
 // ---------------------------------------------------------------------------------------------------
 // Tasks
 
-export type Side = 'whenflow' | 'baseline';
+/** `baseline-local`: the baseline's workflow with local activities, on the baseline's worker. */
+export type Side = 'whenflow' | 'baseline' | 'baseline-local';
 
 export interface Started {
   side: Side;
@@ -276,7 +277,7 @@ export async function startChain(bench: Bench, side: Side, from: number): Promis
     const handle = await startTask(bench.client, { name: 'chain', data: { chain: { at: from } }, taskQueue: bench.whenflowQueue });
     return { side, workflowId: handle.workflowId, done: handle.result().then((snapshot) => checkWhenflow(snapshot, from)) };
   }
-  const handle: WorkflowHandle<typeof chainWorkflow> = await bench.client.workflow.start<typeof chainWorkflow>('chainWorkflow', {
+  const handle: WorkflowHandle<typeof chainWorkflow> = await bench.client.workflow.start<typeof chainWorkflow | typeof chainWorkflowLocal>(side === 'baseline-local' ? 'chainWorkflowLocal' : 'chainWorkflow', {
     taskQueue: bench.baselineQueue,
     workflowId: `baseline-${randomUUID()}`,
     args: [{ data }],
@@ -312,6 +313,8 @@ export interface HistoryStats {
   events: number;
   workflowTasks: number;
   activities: number;
+  /** Local activities (markers): the catalog's and local steps'. */
+  localActivities: number;
   /** Activity input and result payload bytes (decoded `data`), summed over the history. */
   activityInputBytes: number;
   activityResultBytes: number;
@@ -343,7 +346,7 @@ export async function historyStats(client: Client, workflowId: string): Promise<
   const activityTypes = new Map<string, string>();
   const byType: Record<string, number> = {};
   const activityEventBytes: Record<string, number> = {};
-  const stats: HistoryStats = { bytes: Buffer.byteLength(json), events: events.length, workflowTasks: 0, activities: 0, activityInputBytes: 0, activityResultBytes: 0, wftQueueMs: 0, wftRunMs: 0, actQueueMs: 0, actRunMs: 0, spanMs: 0, byType, activityEventBytes };
+  const stats: HistoryStats = { bytes: Buffer.byteLength(json), events: events.length, workflowTasks: 0, activities: 0, localActivities: 0, activityInputBytes: 0, activityResultBytes: 0, wftQueueMs: 0, wftRunMs: 0, actQueueMs: 0, actRunMs: 0, spanMs: 0, byType, activityEventBytes };
   const payloadBytes = (payloads: unknown) => ((payloads as { payloads?: { data?: string }[] } | undefined)?.payloads ?? []).reduce((sum, p) => sum + Buffer.from(p.data ?? '', 'base64').length, 0);
   for (const event of events) {
     const type = eventTypeName(event.eventType);
@@ -359,10 +362,13 @@ export async function historyStats(client: Client, workflowId: string): Promise<
       const size = Buffer.byteLength(JSON.stringify(event, null, 2).replace(/\n/g, '\n    ')) + 6;
       activityEventBytes[activity] = (activityEventBytes[activity] ?? 0) + size;
     }
-    // whenflow's only local activity reads the catalog; its result is a marker event.
+    // A local activity's result is a marker event (the catalog's, and local steps'); its details name the activity.
     if (type === 'MARKER_RECORDED' && attrs?.markerName === 'core_local_activity') {
       const size = Buffer.byteLength(JSON.stringify(event, null, 2).replace(/\n/g, '\n    ')) + 6;
-      activityEventBytes.loadCatalog = (activityEventBytes.loadCatalog ?? 0) + size;
+      const about = (attrs.details as { data?: { payloads?: { data?: string }[] } } | undefined)?.data?.payloads?.[0]?.data;
+      const activity = about ? ((JSON.parse(Buffer.from(about, 'base64').toString('utf8')) as { activity_type?: string }).activity_type ?? '?') : '?';
+      activityEventBytes[activity] = (activityEventBytes[activity] ?? 0) + size;
+      stats.localActivities += 1;
     }
     switch (type) {
       case 'WORKFLOW_TASK_STARTED':
@@ -403,6 +409,7 @@ export function medianStats(all: HistoryStats[]): HistoryStats {
     events: pick('events'),
     workflowTasks: pick('workflowTasks'),
     activities: pick('activities'),
+    localActivities: pick('localActivities'),
     activityInputBytes: pick('activityInputBytes'),
     activityResultBytes: pick('activityResultBytes'),
     wftQueueMs: pick('wftQueueMs'),

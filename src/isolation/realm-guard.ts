@@ -74,6 +74,43 @@ export function snapshotRealm(): RealmSnapshot {
   return parts;
 }
 
+/**
+ * Whether the realm is exactly as in the snapshot: the same walk, compared as it goes, without building
+ * a second snapshot, path names or descriptor lists; it stops at the first difference.
+ */
+export function realmIntact(before: RealmSnapshot): boolean {
+  const seen = new Set<object>();
+  let index = 0;
+  const matches = (...parts: unknown[]): boolean => {
+    const old = before[index++];
+    if (!old || old.length !== parts.length) return false;
+    for (let i = 0; i < parts.length; i++) if (!Object.is(old[i], parts[i])) return false;
+    return true;
+  };
+  const check = (target: object, deep: boolean): boolean => {
+    if (seen.has(target)) return true;
+    seen.add(target);
+    if (!matches(target, OBJECT_ENTRY, Object.getPrototypeOf(target), Object.isExtensible(target))) return false;
+    for (const key of Reflect.ownKeys(target)) {
+      if (target === process && typeof key === 'string' && CHURNING.has(key)) continue;
+      const descriptor = Reflect.getOwnPropertyDescriptor(target, key);
+      if (!descriptor) continue;
+      if (!matches(target, key, descriptor.value, descriptor.get, descriptor.set, descriptor.writable, descriptor.enumerable, descriptor.configurable)) return false;
+      if (!deep) continue;
+      const value: unknown = descriptor.value;
+      if ((typeof value === 'object' && value !== null) || typeof value === 'function') {
+        if (!check(value as object, false)) return false;
+        const prototype: unknown = typeof value === 'function' ? (value as { prototype?: unknown }).prototype : undefined;
+        if (typeof prototype === 'object' && prototype !== null && !check(prototype, false)) return false;
+      }
+    }
+    return true;
+  };
+  if (!check(globalThis, true)) return false;
+  for (const intrinsic of hiddenIntrinsics()) if (!check(intrinsic, false)) return false;
+  return index === before.length;
+}
+
 /** The first property that differs from the snapshot (as a path), or null when the realm is as it was. */
 export function realmChange(before: RealmSnapshot, after: RealmSnapshot = snapshotRealm()): string | null {
   const same = (a: Descriptor | undefined, b: Descriptor | undefined) => !!a && !!b && a.length === b.length && a.every((part, i) => Object.is(part, b[i]));

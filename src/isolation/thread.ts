@@ -17,7 +17,7 @@ import { loadLibraries } from '../steps/libraries';
 import { currentStep } from '../steps/library';
 import { idempotencyKey } from '../connectors/idempotency';
 import { receivedError, sendError, type ConnectorOutline, type FromThread, type StepJob, type ToThread } from './protocol';
-import { activeResources, realmChange, resourcesLeft, settleLazyGlobals, snapshotRealm } from './realm-guard';
+import { activeResources, realmChange, realmIntact, resourcesLeft, settleLazyGlobals, snapshotRealm } from './realm-guard';
 import { attemptVerdict, rememberVerdict } from './verdict';
 
 const port = parentPort;
@@ -99,7 +99,8 @@ let resources = activeResources();
 async function leftBehind(): Promise<string | null> {
   // Let handles the execution closed go away before counting.
   await new Promise((resolve) => setImmediate(resolve));
-  const changed = realmChange(realm, snapshotRealm());
+  // The cheap comparison first; only a changed realm is walked again to name what changed.
+  const changed = realmIntact(realm) ? null : realmChange(realm, snapshotRealm());
   if (changed) return `the step changed the thread's globals or built-ins (${changed})`;
   return resourcesLeft(resources, activeResources()) ?? null;
 }
