@@ -91,7 +91,7 @@ export async function startBench(label: string, limitMs: number): Promise<Bench>
     const before = new Set(childPids());
     const session = await startServer(label);
     closers.push(() => session.close());
-    const serverPid = childPids().find((pid) => !before.has(pid)) ?? null;
+    const serverPid = serverProcess(childPids().find((pid) => !before.has(pid)) ?? null);
 
     const run = process.pid;
     const whenflowQueue = `bench-whenflow-${run}-${randomUUID().slice(0, 8)}`;
@@ -151,12 +151,28 @@ export async function startServer(label: string): Promise<TemporalSession> {
 
 const quietLogger = { trace() {}, debug() {}, info() {}, warn() {}, error: (message: string) => process.stderr.write(`${message}\n`), log() {} };
 
-/** Direct children of this process (Linux /proc), to find the dev server's process. */
-export function childPids(): number[] {
+/**
+ * The dev server runs under a watchdog shell (src/temporal/dev-server.ts): its process is the shell's
+ * child running the Temporal binary; the shell itself when there is none.
+ */
+export function serverProcess(shell: number | null): number | null {
+  if (shell === null) return null;
+  const comm = (pid: number) => {
+    try {
+      return readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+    } catch {
+      return '';
+    }
+  };
+  return childPids(shell).find((pid) => !['sh', 'dash', 'bash', 'cat', 'sleep'].includes(comm(pid))) ?? shell;
+}
+
+/** Direct children of a process, by default this one (Linux /proc), to find the dev server's process. */
+export function childPids(parent: number = process.pid): number[] {
   try {
     const pids: number[] = [];
-    for (const tid of readdirSync(`/proc/${process.pid}/task`)) {
-      const text = readFileSync(`/proc/${process.pid}/task/${tid}/children`, 'utf8').trim();
+    for (const tid of readdirSync(`/proc/${parent}/task`)) {
+      const text = readFileSync(`/proc/${parent}/task/${tid}/children`, 'utf8').trim();
       if (text) pids.push(...text.split(/\s+/).map(Number));
     }
     return pids;
