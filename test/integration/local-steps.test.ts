@@ -86,8 +86,8 @@ describe('local steps', () => {
     const records = await stepRecords(task.taskId);
     expect(records.local).toEqual(['quick']);
     expect(records.localAttempts.quick).toBe(2);
-    // `end` keeps the default timeout (60 s): a regular activity, like `long` (2 min) and `forced` (local: false).
-    expect(records.scheduled.sort()).toEqual(['end', 'forced', 'long']);
+    // `end` keeps the default timeout (60 s): a regular activity, like `long` (2 min) and `forced_regular` (local: false).
+    expect(records.scheduled.sort()).toEqual(['end', 'forced_regular', 'long']);
   });
 
   it('a short step whose data is served by reference (large data) runs as a regular activity', async () => {
