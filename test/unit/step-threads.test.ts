@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { StepThreadPool, type StepRunLimits } from '../../src/isolation/pool';
 import type { StepJob } from '../../src/isolation/protocol';
-import { realmChange, snapshotRealm } from '../../src/isolation/realm-guard';
+import { realmChange, realmIntact, snapshotRealm } from '../../src/isolation/realm-guard';
 import { stepOptionsSchema } from '../../src/steps/options';
 import { scratchWorkspaces } from '../support/scratch-workspaces';
 
@@ -48,6 +48,36 @@ describe('the realm guard', () => {
       JSON.stringify = stringify;
     }
     expect(realmChange(before, snapshotRealm())).toBeNull();
+  });
+
+  it('the quick check agrees: intact until something is added, changed or deleted, and intact again once undone', () => {
+    const before = snapshotRealm();
+    expect(realmIntact(before)).toBe(true);
+    const proto = Object.prototype as { toJSON?: () => string };
+    proto.toJSON = () => 'poisoned';
+    expect(realmIntact(before)).toBe(false);
+    delete proto.toJSON;
+    const stringify = JSON.stringify;
+    JSON.stringify = () => 'poisoned';
+    expect(realmIntact(before)).toBe(false);
+    JSON.stringify = stringify;
+    const descriptor = Object.getOwnPropertyDescriptor(Array.prototype, 'at')!;
+    delete (Array.prototype as { at?: unknown }).at;
+    try {
+      expect(realmIntact(before)).toBe(false);
+      expect(realmChange(before, snapshotRealm())).toBe('globalThis.Array.prototype.at was deleted');
+    } finally {
+      Object.defineProperty(Array.prototype, 'at', descriptor);
+    }
+    // A hidden intrinsic (not reachable as a global by name) changed.
+    const generatorPrototype = Object.getPrototypeOf(function* () {}) as { leaked?: string };
+    generatorPrototype.leaked = 'data of another task';
+    try {
+      expect(realmIntact(before)).toBe(false);
+    } finally {
+      delete generatorPrototype.leaked;
+    }
+    expect(realmIntact(before)).toBe(true);
   });
 });
 
