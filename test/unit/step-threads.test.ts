@@ -69,15 +69,18 @@ describe('the realm guard', () => {
     } finally {
       Object.defineProperty(Array.prototype, 'at', descriptor);
     }
+    // Put back, the property comes last among Array.prototype's keys: an order a step could observe, so a change too.
+    expect(realmIntact(before)).toBe(false);
+    const now = snapshotRealm();
     // A hidden intrinsic (not reachable as a global by name) changed.
     const generatorPrototype = Object.getPrototypeOf(function* () {}) as { leaked?: string };
     generatorPrototype.leaked = 'data of another task';
     try {
-      expect(realmIntact(before)).toBe(false);
+      expect(realmIntact(now)).toBe(false);
     } finally {
       delete generatorPrototype.leaked;
     }
-    expect(realmIntact(before)).toBe(true);
+    expect(realmIntact(now)).toBe(true);
   });
 });
 
