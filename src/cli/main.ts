@@ -5,6 +5,7 @@ import { Command, CommanderError, Option } from 'commander';
 import type { Io, TaskNewOptions } from './commands/task';
 import { EXIT, exitCodeForTask, UsageError } from './errors';
 import { DEFAULT_WEBHOOK_PORT, parsePositiveInt, parseStepList } from './arguments';
+import { phase } from './timings';
 
 const serve = () => import('./commands/serve');
 const taskCommands = () => import('./commands/task');
@@ -43,7 +44,7 @@ Exit codes: 0 success; 2 bad input (arguments, JSON, workspace problems, unknown
 A command that waits for a task (task new --wait, run): 0 done or ignored; 1 error, expired or stopped; 3 attention.
 Task commands use TEMPORAL_ADDRESS / TEMPORAL_NAMESPACE (TEMPORAL_API_KEY, TEMPORAL_TLS_CLIENT_CERT_PATH / _KEY_PATH), else the local \`whenflow dev\` server (localhost:7233).`;
 
-function buildProgram(setExitCode: (code: number) => void): Command {
+function buildProgram(setExitCode: (code: number) => void, verbose: boolean): Command {
   const program = new Command('whenflow')
     .description('Conditional step automations, run durably on Temporal')
     .version('0.1.0')
@@ -85,7 +86,9 @@ Examples:
     )
     .action(async (opts: { workspace: string; data?: string; file?: string; json: boolean; concurrency?: number; onConflict?: 'rerun' | 'error'; maxStepRuns?: number; maxDataBytes?: number; name?: string; sequence?: string[]; thenCycle: boolean }) => {
       if (opts.thenCycle && !opts.sequence) throw new UsageError('--then-cycle needs --sequence');
+      phase('cli: run command parsed');
       const { runOnce } = await import('./run');
+      phase('cli: run module loaded');
       const final = await runOnce(
         {
           workspace: opts.workspace,
@@ -98,6 +101,7 @@ Examples:
           ...(opts.maxDataBytes ? { maxDataBytes: opts.maxDataBytes } : {}),
           ...(opts.name ? { name: opts.name } : {}),
           ...(opts.sequence ? { sequence: opts.sequence, thenCycle: opts.thenCycle } : {}),
+          ...(verbose ? { logLevel: 'DEBUG' as const } : {}),
         },
         { out: io.out, progress: opts.json ? io.err : io.out },
       );
@@ -356,10 +360,11 @@ export async function main(args: string[]): Promise<number> {
   try {
     const program = buildProgram((code) => {
       exitCode = code;
-    });
-    // Before any command connects to Temporal (the runtime is process-wide); `init` never does.
+    }, verbose);
+    // Before any command connects to Temporal (the runtime is process-wide); `init` never does, and `run`
+    // installs it itself while its server starts.
     program.hook('preAction', async (_program, action) => {
-      if (action.name() === 'init') return;
+      if (action.name() === 'init' || action.name() === 'run') return;
       const { installRuntime } = await import('../temporal/runtime');
       installRuntime(verbose ? 'DEBUG' : undefined);
     });
