@@ -25,10 +25,10 @@ export interface RunOptions {
   logLevel?: LogLevel;
 }
 
-/** The modules a run needs besides the server, loaded while the server starts. */
+/** The modules a run needs besides the server and the input, loaded while the server starts. */
 async function loadEngine() {
-  const [client, worker, config, input, output] = await Promise.all([import('../client'), import('../worker'), import('../workspace/config'), import('./input'), import('./output')]);
-  return { ...client, ...worker, ...config, ...input, ...output };
+  const [client, worker, config, output] = await Promise.all([import('../client'), import('../worker'), import('../workspace/config'), import('./output')]);
+  return { ...client, ...worker, ...config, ...output };
 }
 
 /**
@@ -44,6 +44,10 @@ export async function runOnce(options: RunOptions, io: { out: (s: string) => voi
   const serverSpawned = new Promise<void>((done) => {
     spawned = done;
   });
+  // The workspace is read first: loading its step files starts tsx's module hooks thread, which then
+  // works beside the main thread's loading of the SDK.
+  const input = serverSpawned.then(() => import('./input'));
+  const reading = [input.then((m) => m.readWorkspace(options.workspace)), input.then((m) => m.readTaskData(options))] as const;
   // The runtime must be installed before the first native connection; the session waits for it.
   const runtimeInstalled = serverSpawned.then(async () => {
     (await import('../temporal/runtime')).installRuntime(options.logLevel);
@@ -62,7 +66,7 @@ export async function runOnce(options: RunOptions, io: { out: (s: string) => voi
   const loading = serverSpawned.then(loadEngine);
   void loading.then(() => phase('run: engine loaded'), () => undefined);
   // Every input problem is reported at once, before the server's own failure if any.
-  const [workspace, data] = await Promise.allSettled([loading.then((engine) => engine.readWorkspace(options.workspace)), loading.then((engine) => engine.readTaskData(options))]);
+  const [workspace, data] = await Promise.allSettled(reading);
   phase('run: workspace and task data read');
   const problems = [workspace, data].flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
   const closeUnused = () => void opening.then((session) => session.close()).catch(() => undefined);
@@ -72,8 +76,8 @@ export async function runOnce(options: RunOptions, io: { out: (s: string) => voi
     throw problems[0];
   }
   const engine = await loading;
-  const taskData = (data as PromiseFulfilledResult<Awaited<ReturnType<typeof engine.readTaskData>>>).value;
-  const ws = (workspace as PromiseFulfilledResult<Awaited<ReturnType<typeof engine.readWorkspace>>>).value;
+  const taskData = (data as PromiseFulfilledResult<Awaited<(typeof reading)[1]>>).value;
+  const ws = (workspace as PromiseFulfilledResult<Awaited<(typeof reading)[0]>>).value;
   const knownSteps = ws.catalog.steps.map((step) => step.name);
   if (options.sequence) {
     try {
