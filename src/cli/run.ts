@@ -109,12 +109,14 @@ export async function runOnce(options: RunOptions, io: { out: (s: string) => voi
       });
       phase('run: task started');
       io.progress(`task ${handle.workflowId} started on ${session.address} (${ws.catalog.steps.length} steps in ${ws.dir})`);
-      return engine.watchTask(session.client, handle.workflowId, (event) => {
+      const settled = await engine.watchTask(session.client, handle.workflowId, (event) => {
         const line = engine.formatEvent(event);
         if (line !== null) io.progress(line);
       });
+      phase('run: task settled');
+      return settled;
     });
-    phase('run: task settled, worker stopped');
+    phase('run: worker stopped');
     io.out(options.jsonOutput ? JSON.stringify(engine.toRunJson(final)) : engine.formatFinal(final));
     return final;
   } finally {

@@ -79,8 +79,9 @@ describe('whenflow run start-up', () => {
       ['run: Temporal runtime installed', 'run: server connected'],
       ['run: server connected', 'run: worker created'],
       ['run: worker created', 'run: task started'],
-      ['run: task started', 'run: task settled, worker stopped'],
-      ['run: task settled, worker stopped', 'run: server stopped'],
+      ['run: task started', 'run: task settled'],
+      ['run: task settled', 'run: worker stopped'],
+      ['run: worker stopped', 'run: server stopped'],
     ]) {
       expect(phases, `${earlier} before ${later}`).toContain(earlier);
       expect(phases.indexOf(earlier)).toBeLessThan(phases.indexOf(later!));
