@@ -39,7 +39,7 @@ describe('the embedded dev server', () => {
     expect(await portInUse(Number(port))).toBe(false);
   });
 
-  it('stops a server with a database file gracefully: its tasks are there when it starts again', async () => {
+  it('stops a server with a database file gracefully: what it stored is there when it starts again', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'whenflow-dev-server-'));
     const dbFilename = join(dir, 'dev.db');
     try {
