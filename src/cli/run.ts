@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { resolve } from 'node:path';
 import type { LogLevel } from '@temporalio/worker';
 import type { TaskSnapshot } from '../model/task';
+import { findTemporalBinary } from '../temporal/binary';
 import { openSession } from '../temporal/server';
 import { UsageError } from './errors';
 import { phase } from './timings';
@@ -29,6 +30,14 @@ export interface RunOptions {
 async function loadEngine() {
   const [client, worker, config, output] = await Promise.all([import('../client'), import('../worker'), import('../workspace/config'), import('./output')]);
   return { ...client, ...worker, ...config, ...output };
+}
+
+function temporalBinaryAtHand(): boolean {
+  try {
+    return findTemporalBinary() !== null;
+  } catch {
+    return false; // a wrong WHENFLOW_TEMPORAL_BIN: the session reports it
+  }
 }
 
 /**
@@ -60,8 +69,10 @@ export async function runOnce(options: RunOptions, io: { out: (s: string) => voi
       return runtimeInstalled;
     },
   });
-  // Failed before a process was spawned: input problems are still reported first.
+  // Failed before a process was spawned, or no Temporal CLI to spawn at once (it is built first, or the
+  // SDK downloads its own): nothing waits for the spawn, and input problems are still reported first.
   opening.catch(() => spawned());
+  if (!temporalBinaryAtHand()) spawned();
   opening.catch(() => undefined); // reported below, after any input problem
   const loading = serverSpawned.then(loadEngine);
   void loading.then(() => phase('run: engine loaded'), () => undefined);

@@ -120,8 +120,8 @@ async function spawnOnce(options: SpawnDevServerOptions, onSpawned: (() => void)
   try {
     await waitUntilServing(address, port, exited, options.readyTimeoutMs ?? 60_000);
   } catch (error) {
-    child.kill('SIGUSR1');
     child.stdin?.end();
+    child.kill(now ? 'SIGUSR1' : 'SIGKILL');
     throw new Error(`the Temporal dev server (${options.binary}) did not start: ${(error as Error).message}\n${output}`);
   }
   return { address, uiAddress: uiPort ? `http://127.0.0.1:${uiPort}` : null, stop: () => stopChild(child, exited, { now }) };
