@@ -53,8 +53,8 @@ export async function runOnce(options: RunOptions, io: { out: (s: string) => voi
   const serverSpawned = new Promise<void>((done) => {
     spawned = done;
   });
-  // The workspace is read first: loading its step files starts tsx's module hooks thread, which then
-  // works beside the main thread's loading of the SDK.
+  // The input is asked for first: reading the step files runs partly off the main thread (tsx's module
+  // hooks thread, esbuild's service), beside the main thread's loading of the SDK.
   const input = serverSpawned.then(() => import('./input'));
   const reading = [input.then((m) => m.readWorkspace(options.workspace)), input.then((m) => m.readTaskData(options))] as const;
   // The runtime must be installed before the first native connection; the session waits for it.
