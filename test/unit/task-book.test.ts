@@ -138,7 +138,7 @@ describe('TaskBook.recordCycle: commands', () => {
 
   it('commands are ignored once the task is terminal (e.g. stopped while the cycle ran)', () => {
     const task = book();
-    task.state = 'stopped';
+    task.stop();
     cycle(task, [{ step: 'finish', commands: [{ type: 'complete', result: 'x' }] }]);
     expect(task.state).toBe('stopped');
     expect(task.result).toBeNull();
@@ -199,7 +199,7 @@ describe('TaskBook.recordCycle: commands', () => {
     expect(ignored.state).toBe('ignored');
 
     const stopped = book({ a: 1 });
-    stopped.state = 'stopped';
+    stopped.stop();
     cycle(stopped, [{ step: 'clear', patch: [{ op: 'remove', path: '/a' }] }]);
     expect(stopped.data).toEqual({});
     expect(stopped.state).toBe('stopped');
@@ -252,7 +252,7 @@ describe('TaskBook: fail, revive and the step budget', () => {
 
   it('revive from attention (no error) returns null and runs again', () => {
     const task = book();
-    task.state = 'attention';
+    task.needAttention();
     expect(task.needsOutsideHelp).toBe(true);
     expect(task.revive()).toBeNull();
     expect(task.state).toBe('running');
