@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
 import { z } from 'zod';
-import { CURRENT_RULES, DEFAULT_MAX_DATA_BYTES, DEFAULT_TASK_OPTIONS, isSettled, TASK_STATES, type TaskSnapshot, type TaskState, type TraceEntry } from './model/task';
+import { CURRENT_RULES, DEFAULT_MAX_DATA_BYTES, DEFAULT_TASK_OPTIONS, isSettled, TASK_STATES, type TaskSnapshot, type TaskState } from './model/task';
 import { TASK_NAME_KEY, TASK_STATE_KEY, TASK_TAGS_KEY } from './model/search-attributes';
 import type { JsonObject } from './model/json';
 import { taskWorkflow } from './workflows';
-import { eventsQuery, progressQuery, reloadUpdate, resumeUpdate, snapshotQuery, stopUpdate, updateDataUpdate, type TaskProgress, type TaskWorkflowInput } from './workflows/api';
+import { eventsQuery, reloadUpdate, resumeUpdate, snapshotQuery, stopUpdate, updateDataUpdate, type TaskWorkflowInput } from './workflows/api';
 import { sealStash, StashError, type StashKeys } from './runtime/stash';
 import type { TaskEvent, TaskEventPage } from './model/events';
 import { EVENTS_KEPT } from './cycle/event-log';
@@ -154,8 +154,8 @@ async function terminatedTask(client: Client, taskId: string): Promise<TaskView>
 }
 
 export interface WaitOptions {
-  /** Called with each new trace entry, in order, as steps finish. */
-  onStep?: (entry: TraceEntry, progress: TaskProgress) => void;
+  /** Called with each event of the task's stream, in order (steps finishing, state changes, arrivals). */
+  onEvent?: (event: TaskEvent) => void;
   pollIntervalMs?: number;
   timeoutMs?: number;
 }
@@ -169,34 +169,27 @@ export class TaskWaitTimeoutError extends Error {
 
 /**
  * Waits until the task has settled: it ended, or it is in `attention` or `error` with no deadline pending
- * (a deadline ends it without outside help). Reports progress as it goes.
- * Polls a query (not an update), so watching a task adds nothing to its history.
+ * (a deadline ends it without outside help). Follows the task's event stream (`taskEvents`), the one
+ * progress channel, by query: watching a task adds nothing to its history.
  */
 export async function waitForTask(client: Client, taskId: string, options: WaitOptions = {}): Promise<TaskView> {
-  const handle = client.workflow.getHandle<typeof taskWorkflow>(taskId);
-  const deadline = options.timeoutMs === undefined ? Infinity : Date.now() + options.timeoutMs;
-  const interval = options.pollIntervalMs ?? 100;
-  let cursor = 0;
-  for (;;) {
-    let progress: TaskProgress;
-    try {
-      progress = await handle.query(progressQuery, cursor);
-    } catch (error) {
-      if (error instanceof WorkflowNotFoundError) throw error;
-      // The workflow may have just completed and its worker gone: its result still has everything.
-      const { status } = await handle.describe();
-      if (status.name !== 'COMPLETED') throw error;
-      const final = await handle.result();
-      for (const entry of final.trace.slice(cursor)) options.onStep?.(entry, { ...final, trace: [entry], next: final.trace.length });
-      return final;
-    }
-    for (const entry of progress.trace) options.onStep?.(entry, progress);
-    cursor = progress.next;
-    // Workers before `settled` existed answer without it: then the state alone decides.
-    if (progress.settled ?? isSettled(progress.state)) return getTask(client, taskId);
-    if (Date.now() > deadline) throw new TaskWaitTimeoutError(taskId, options.timeoutMs ?? 0);
-    await new Promise((resolve) => setTimeout(resolve, interval));
+  const timeout = options.timeoutMs === undefined ? undefined : new AbortController();
+  const timer = timeout && setTimeout(() => timeout.abort(), options.timeoutMs);
+  try {
+    const follow = { follow: true, until: 'settled', ...(options.pollIntervalMs === undefined ? {} : { pollIntervalMs: options.pollIntervalMs }) } as const;
+    for await (const event of taskEvents(client, taskId, timeout ? { ...follow, signal: timeout.signal } : follow)) options.onEvent?.(event);
+  } catch (error) {
+    if (error instanceof WorkflowNotFoundError) throw error;
+    // The workflow may have just completed and its worker gone: its result still has everything.
+    const handle = client.workflow.getHandle<typeof taskWorkflow>(taskId);
+    const { status } = await handle.describe();
+    if (status.name !== 'COMPLETED') throw error;
+    return handle.result();
+  } finally {
+    clearTimeout(timer);
   }
+  if (timeout?.signal.aborted) throw new TaskWaitTimeoutError(taskId, options.timeoutMs ?? 0);
+  return getTask(client, taskId);
 }
 
 /** Secrets never travel in plaintext: a task or update carrying `$stash` needs the workspace's stash key. */

@@ -243,11 +243,6 @@ export class TaskBook {
     return book;
   }
 
-  /** Trace entries from absolute index `cursor` on, and the cursor that follows them. */
-  traceSince(cursor: number): { entries: TraceEntry[]; next: number } {
-    return { entries: this.trace.slice(Math.max(0, cursor - this.traceOffset)), next: this.traceOffset + this.trace.length };
-  }
-
   get terminal(): boolean {
     return isTerminal(this.state);
   }

@@ -3,7 +3,7 @@ import { applyMergePatch } from '../cycle/paths';
 import { describeOverLimit, maxDataBytesOf, overDataLimit } from '../cycle/data-limit';
 import type { Retry, TaskBook } from '../cycle/task-book';
 import { isJsonObject, type JsonObject } from '../model/json';
-import { eventsQuery, progressQuery, reloadUpdate, resumeSignal, resumeUpdate, snapshotQuery, stopSignal, stopUpdate, subtaskNeedsHelpSignal, updateDataUpdate } from './api';
+import { eventsQuery, reloadUpdate, resumeSignal, resumeUpdate, snapshotQuery, stopSignal, stopUpdate, subtaskNeedsHelpSignal, updateDataUpdate } from './api';
 import type { Deadline } from './deadline';
 import type { Inbox, Subtasks } from './effects';
 import { STOP_CANCELS_PATCH } from './patches';
@@ -33,10 +33,6 @@ export function listenForControl(
   const settled = () => task.terminal || (task.needsOutsideHelp && deadline.at === null);
   wf.setHandler(snapshotQuery, () => ({ ...task.snapshot(), settled: settled(), deadlineAt: deadline.at }));
   wf.setHandler(eventsQuery, (after, limit) => ({ ...task.events.page(after, task.state, limit), settled: settled() }));
-  wf.setHandler(progressQuery, (cursor) => {
-    const { entries, next } = task.traceSince(cursor);
-    return { state: task.state, cycle: task.cycle, trace: entries, next, conflicts: task.conflicts, error: task.error, settled: settled() };
-  });
   /** A resume: the failed step or call runs again; a failed subtask is resumed, and the task waits for it again. */
   const resume = () => {
     retry = task.revive();
