@@ -7,7 +7,8 @@
  * Runs inside the Temporal workflow: pure and deterministic (no I/O, clock or randomness).
  */
 import { isJsonObject, type JsonObject, type JsonValue } from '../model/json';
-import { applyPatchTo, changedPaths, pathTokens, type DataOperation, type DataPatch } from '../runtime/diff';
+import { applyPatchTo, changedPaths, pathTokens } from '../model/apply-patch';
+import type { DataOperation, DataPatch } from '../model/patch';
 import { escapePointerToken } from '../model/patch';
 
 /** One step's patch; the list given to mergePatches is in rank order (index 0 ranks highest). */
