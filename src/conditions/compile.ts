@@ -58,7 +58,7 @@ interface At {
 
 const isTaskRoot = (at: At) => at.subject === 'task' && at.path.length === 0;
 
-/** `$` keys that are task data, not operators (docs/semantics.md: "data like any other key"). */
+/** `$` keys that are task data, not operators (docs/semantics.md "Conditions"). */
 const DATA_KEYS = new Set(['$via', '$stash']);
 const isOperatorKey = (key: string) => key.startsWith('$') && !DATA_KEYS.has(key);
 

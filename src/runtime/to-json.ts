@@ -1,5 +1,5 @@
 /**
- * Turns what a step's content left in `data` into a JSON object (docs/semantics.md "Steps"):
+ * Turns what a step's content left in `data` into a JSON object (docs/semantics.md "What a step writes"):
  * - `Date` becomes its ISO string; an invalid Date is an error (JSON.stringify would write null).
  * - `undefined` object properties are dropped; `undefined` array elements and holes become null,
  *   as JSON.stringify does.

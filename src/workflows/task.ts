@@ -29,11 +29,13 @@ const { loadCatalog } = wf.proxyActivities<TaskActivities>(catalogActivityOption
 const { loadCatalog: loadCatalogLocally } = wf.proxyLocalActivities<TaskActivities>(catalogActivityOptions);
 
 /**
- * One task: the recognize–act cycle of docs/semantics.md over the task's data.
+ * One task: the recognize–act cycle of docs/semantics.md "The cycle" over the task's data.
  * Between cycles it takes in what arrived (new data, connector results, ended subtasks) and waits
  * while it is parked, waiting for subtasks or calls, or needs outside help.
  * recognize: match conditions, resolve conflicts; act: run the chosen steps as activities on one
  * snapshot; merge their patches; apply their commands; repeat until the task is terminal.
+ * "Rules 2" marks what tasks started under rules 2 do (docs/semantics.md "Rules versions"); the patches
+ * below are retired as docs/versioning.md plans.
  */
 export async function taskWorkflow(input: TaskWorkflowInput): Promise<TaskSnapshot> {
   const taskId = wf.workflowInfo().workflowId;
@@ -277,6 +279,7 @@ function runIsLong(task: TaskBook): boolean {
   return task.events.isFull && wf.patched(EVENT_WINDOW_PATCH);
 }
 
+// The workflow's patches: what each guards and when it is retired, docs/versioning.md.
 /** Runs recorded before the event stream had a bounded window never continued as new because of it. */
 const EVENT_WINDOW_PATCH = 'event-window-continue-as-new';
 /** Runs recorded before a stop cancelled running step activities and connector calls. */
