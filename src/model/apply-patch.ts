@@ -54,10 +54,7 @@ export function hasProtoKey(value: JsonValue): boolean {
 export function pathTokens(pointer: string): string[] {
   if (pointer === '') return [];
   if (!pointer.startsWith('/')) throw new DataPatchError(`invalid JSON Pointer "${pointer}"`, pointer);
-  return pointer
-    .slice(1)
-    .split('/')
-    .map(unescapePointerToken);
+  return pointer.slice(1).split('/').map(unescapePointerToken);
 }
 
 /** The JSON Pointers a patch writes, sorted and unique. */
