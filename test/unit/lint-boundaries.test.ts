@@ -7,7 +7,7 @@ import { z } from 'zod';
 
 /**
  * The import boundaries of biome.json, run by the real Biome on probe files laid out like the repository:
- * workflow, cycle and condition code run inside Temporal's deterministic workflow sandbox.
+ * workflow, cycle, condition and model code run inside Temporal's deterministic workflow sandbox.
  */
 const root = join(import.meta.dirname, '..', '..');
 const biome = join(root, 'node_modules', '.bin', 'biome');
@@ -45,7 +45,7 @@ beforeAll(() => {
   delete config.vcs;
   writeFileSync(join(workspace, 'biome.json'), JSON.stringify(config));
   cpSync(join(root, 'scripts', 'lint'), join(workspace, 'scripts', 'lint'), { recursive: true });
-  for (const folder of ['workflows', 'cycle', 'conditions', 'runtime']) {
+  for (const folder of ['workflows', 'cycle', 'conditions', 'model', 'runtime']) {
     mkdirSync(join(workspace, 'src', folder), { recursive: true });
     writeFileSync(join(workspace, 'src', folder, 'probe.ts'), probe);
   }
@@ -76,9 +76,10 @@ describe('import boundaries', () => {
     expect(activityImport?.message).toContain('import type');
   });
 
-  it('cycle and condition code may not import src/activities at all, nor Node modules or src/runtime', () => {
+  it('cycle, condition and model code may not import src/activities at all, nor Node modules or src/runtime', () => {
     expect(boundaryLines('cycle')).toEqual([1, 2, 3, 4, 5]);
     expect(boundaryLines('conditions')).toEqual([1, 2, 3, 4, 5]);
+    expect(boundaryLines('model')).toEqual([1, 2, 3, 4, 5]);
   });
 
   it('other code is free to use Node and the runtime', () => {
