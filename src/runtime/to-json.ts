@@ -55,11 +55,7 @@ function formatMessage(step: string, problems: DataProblem[], total: number, sub
     return `step "${step}" ${what(first)}; ${must}`;
   }
   const more = total > problems.length ? `; and ${total - problems.length} more` : '';
-  return (
-    `step "${step}" left ${total} values that are not JSON (step data must be JSON): ` +
-    problems.map(what).join('; ') +
-    more
-  );
+  return `step "${step}" left ${total} values that are not JSON (step data must be JSON): ${problems.map(what).join('; ')}${more}`;
 }
 
 type Segment = DataPathSegment;
