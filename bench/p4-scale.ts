@@ -233,7 +233,6 @@ try {
   const { runs, delivered, final } = run;
   const replay = await replayLongestRun(final.taskId, runs);
   const inOrder = delivered.length === STEPS && delivered.every((entry, i) => entry.step === 'tick' && (i === 0 || entry.cycle > delivered[i - 1]!.cycle));
-  const steps = runs.reduce((n, r) => n + r.steps, 0);
   const full = runs.slice(0, -1);
   const stat = (values: number[]) => `${fmt(Math.min(...values), 0)} / ${fmt(median(values), 0)} / ${fmt(Math.max(...values), 0)}`;
   const kbStat = (values: number[]) => `${kb(Math.min(...values))} / ${kb(median(values))} / ${kb(Math.max(...values))}`;
@@ -275,7 +274,7 @@ try {
     '',
     `The same task (${COMPARE_STEPS} steps of \`tick\` over the same ${kb(dataChars)} of data) on a worker whose workflow puts the whole data in every step input, as before (\`bench/inline-step-data.ts\` bundled in place of \`src/cycle/step-data.ts\`), and on the shipped worker, where data over ${INLINE_DATA_LIMIT / 1024} KiB goes by reference and the step reads it through the \`whenflow.stepData\` query.`,
     '',
-    '| per task of ' + COMPARE_STEPS + ' steps | inline (before) | by reference (now) |',
+    `| per task of ${COMPARE_STEPS} steps | inline (before) | by reference (now) |`,
     '| --- | ---: | ---: |',
     `| history bytes (historyToJSON) | ${kb(economy.inline.bytes)} | ${kb(economy.byRef.bytes)} |`,
     `| history bytes per step execution | **${kb(economy.inline.perStep)}** | **${kb(economy.byRef.perStep)}** |`,

@@ -58,7 +58,7 @@ interface At {
 
 const isTaskRoot = (at: At) => at.subject === 'task' && at.path.length === 0;
 
-/** `$` keys that are task data, not operators (docs/semantics.md: "data like any other key"). */
+/** `$` keys that are task data, not operators (docs/semantics.md "Conditions"). */
 const DATA_KEYS = new Set(['$via', '$stash']);
 const isOperatorKey = (key: string) => key.startsWith('$') && !DATA_KEYS.has(key);
 
@@ -160,7 +160,7 @@ function typeConstructorName(value: unknown): TypeName | null {
   const known = TYPE_CONSTRUCTORS.get(value);
   if (known) return known;
   if (typeof value !== 'function') return null;
-  const name = Object.prototype.hasOwnProperty.call(TYPE_CONSTRUCTOR_NAMES, value.name)
+  const name = Object.hasOwn(TYPE_CONSTRUCTOR_NAMES, value.name)
     ? TYPE_CONSTRUCTOR_NAMES[value.name]
     : undefined;
   return name && /\{\s*\[native code\]\s*\}\s*$/.test(Function.prototype.toString.call(value)) ? name : null;
@@ -176,7 +176,7 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 }
 
 const isReferenceObject = (value: unknown): value is Record<string, unknown> =>
-  isPlainObject(value) && Object.prototype.hasOwnProperty.call(value, DATA_TAG);
+  isPlainObject(value) && Object.hasOwn(value, DATA_TAG);
 
 type Primitive = string | number | boolean | null;
 const isPrimitive = (value: unknown): value is Primitive =>
@@ -359,7 +359,7 @@ function compileObject(obj: Record<string, unknown>, at: At, problems: Problems)
   // `{}` anywhere but the task root means "an object" (at the task root it is always true).
   if (keys.length === 0) return isTaskRoot(at) ? [] : [leaf(at, 'type', 'object')];
 
-  const operators = keys.filter((k) => isOperatorKey(k) && !Object.prototype.hasOwnProperty.call(LOGICAL, k));
+  const operators = keys.filter((k) => isOperatorKey(k) && !Object.hasOwn(LOGICAL, k));
   const fields = keys.filter((k) => !isOperatorKey(k));
   if (operators.length > 0 && fields.length > 0 && !isTaskRoot(at)) {
     problems.add(
@@ -375,10 +375,10 @@ function compileObject(obj: Record<string, unknown>, at: At, problems: Problems)
   for (const key of keys) {
     const where = [...at.where, key];
     const value = obj[key];
-    if (Object.prototype.hasOwnProperty.call(LOGICAL, key)) {
+    if (Object.hasOwn(LOGICAL, key)) {
       nodes.push(...(LOGICAL[key] as LogicalRule)(value, at, where, problems));
     } else if (isOperatorKey(key)) {
-      const rule = Object.prototype.hasOwnProperty.call(OPERATORS, key) ? OPERATORS[key] : undefined;
+      const rule = Object.hasOwn(OPERATORS, key) ? OPERATORS[key] : undefined;
       if (rule) nodes.push(...rule(value, { ...at, where }, obj, problems));
       else problems.add(where, `unknown operator ${key} (known: ${KNOWN_OPERATORS})`);
     } else {
@@ -497,7 +497,7 @@ const OPERATORS: Record<string, OperatorRule> = {
     return [mongoLeaf(at, flags ? { $regex: source, $options: flags } : { $regex: source })];
   },
   $options: (_arg, at, owner, problems) =>
-    Object.prototype.hasOwnProperty.call(owner, '$regex') ? [] : problems.add(at.where, '$options needs a $regex next to it'),
+    Object.hasOwn(owner, '$regex') ? [] : problems.add(at.where, '$options needs a $regex next to it'),
   $size: (arg, at, _owner, problems) => {
     if ((typeof arg === 'number' && Number.isInteger(arg) && arg >= 0) || isReferenceObject(arg)) {
       return [mongoLeaf(at, { $size: encodeLiteral(arg, at.where, problems, { regexp: false }) })];

@@ -55,7 +55,7 @@ const TYPE_LABELS: Record<TypeName, string> = {
 };
 
 export function isTypeName(name: unknown): name is TypeName {
-  return typeof name === 'string' && Object.prototype.hasOwnProperty.call(TYPE_CHECKS, name);
+  return typeof name === 'string' && Object.hasOwn(TYPE_CHECKS, name);
 }
 
 /** Equality with a literal or a `$data` reference (a missing reference never equals). */
@@ -231,5 +231,5 @@ export const LEAF_TESTS = {
 export type LeafTestName = keyof typeof LEAF_TESTS;
 
 export function isLeafTestName(name: unknown): name is LeafTestName {
-  return typeof name === 'string' && Object.prototype.hasOwnProperty.call(LEAF_TESTS, name);
+  return typeof name === 'string' && Object.hasOwn(LEAF_TESTS, name);
 }

@@ -7,7 +7,7 @@ import type { JsonObject, JsonValue } from '../model/json';
 export interface CompiledCondition {
   /** A sift query over the task data, using whenflow's own operations for the pattern rules. */
   query: JsonObject;
-  /** Number of leaf constraints (docs/semantics.md "Specificity"). */
+  /** Number of leaf constraints (docs/semantics.md "Conditions", specificity). */
   specificity: number;
   /** Canonical, sorted, unique strings, one per leaf constraint; used for subsumption. */
   constraints: string[];

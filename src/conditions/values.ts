@@ -77,7 +77,7 @@ export function jsonEquals(a: unknown, b: unknown): boolean {
   const keys = Object.keys(ra);
   if (keys.length !== Object.keys(rb).length) return false;
   for (const key of keys) {
-    if (!Object.prototype.hasOwnProperty.call(rb, key) || !jsonEquals(ra[key], rb[key])) return false;
+    if (!Object.hasOwn(rb, key) || !jsonEquals(ra[key], rb[key])) return false;
   }
   return true;
 }

@@ -6,7 +6,7 @@
  */
 import type { JsonObject, JsonValue } from '../model/json';
 import { DEFAULT_MAX_DATA_BYTES, type TaskOptions } from '../model/task';
-import { formatDataPath } from '../runtime/to-json';
+import { formatDataPath } from '../model/json';
 
 /** The limit of a task; tasks started before the option existed have the default. */
 export function maxDataBytesOf(options: Pick<TaskOptions, 'maxDataBytes'>): number {

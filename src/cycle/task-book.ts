@@ -96,7 +96,8 @@ export interface SequenceCursor {
 
 /**
  * Everything a task remembers between cycles, and the rules for changing it. Pure and deterministic
- * (it runs inside the workflow); the workflow only decides when to call it.
+ * (it runs inside the workflow); the workflow only decides when to call it. "Rules 2" marks what tasks
+ * started under rules 2 do (docs/semantics.md "Rules versions").
  */
 export class TaskBook {
   private current: TaskState = 'running';
@@ -418,7 +419,7 @@ export class TaskBook {
 
   /**
    * Takes in what arrived between cycles. New data revives a task in `attention` or `error`
-   * (docs/semantics.md: new data makes them run again); a connector call that failed for good is an error.
+   * (docs/semantics.md "Tasks and states": new data makes them run again); a connector call that failed for good is an error.
    */
   receive(arrival: Arrival): void {
     if (this.terminal) return;

@@ -49,7 +49,7 @@ export async function explainTask(client: Client, taskId: string, options: { cyc
     explanation = { taskId, cycle: null, cycles: last.cycle, data: last.data, catalogVersion: last.catalog.version, chosen: steps.filter((s) => s.status === 'runs').map((s) => s.step), steps };
   } else {
     const record = options.cycle >= 1 ? cycleRecord(runs, options.cycle) : null;
-    if (!record || !record.catalog) throw new ExplainError(`task ${taskId} has no cycle ${options.cycle} (it has run ${last.cycle} cycle${last.cycle === 1 ? '' : 's'}; cycles count from 1)`);
+    if (!record?.catalog) throw new ExplainError(`task ${taskId} has no cycle ${options.cycle} (it has run ${last.cycle} cycle${last.cycle === 1 ? '' : 's'}; cycles count from 1)`);
     const steps = explainSteps({ catalog: record.catalog, data: record.before, ran: record.ranBefore, concurrency: Math.max(1, record.steps.length), sequence: record.sequence, chosen: record.steps });
     explanation = { taskId, cycle: record.cycle, cycles: last.cycle, data: record.before, catalogVersion: record.catalog.version, chosen: record.steps, steps };
   }

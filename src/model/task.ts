@@ -69,7 +69,8 @@ export interface TaskOptions {
   /**
    * The version of the cycle's rules the task was started under. 2: lossless (batches merged as if run in
    * rank order, pending work finished before the task ends, subtask failures reach the parent). Absent in
-   * tasks started before, whose recorded histories replay under the rules they were recorded with.
+   * tasks started before, whose recorded histories replay under the rules they were recorded with
+   * (docs/semantics.md "Rules versions").
    */
   rules?: 2;
   /** Guard against runaway loops: most step executions in one task. */

@@ -1,5 +1,5 @@
 /**
- * Secrets under `data.$stash` (docs/semantics.md "Durability"): never plaintext in Temporal history.
+ * Secrets under `data.$stash` (docs/semantics.md "Secrets"): never plaintext in Temporal history.
  *
  * Each direct child of `data.$stash` is stored sealed, as the string
  *   whenflow:sealed:v2:<type>:<keyId>:<payload>

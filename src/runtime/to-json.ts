@@ -1,5 +1,5 @@
 /**
- * Turns what a step's content left in `data` into a JSON object (docs/semantics.md "Steps"):
+ * Turns what a step's content left in `data` into a JSON object (docs/semantics.md "What a step writes"):
  * - `Date` becomes its ISO string; an invalid Date is an error (JSON.stringify would write null).
  * - `undefined` object properties are dropped; `undefined` array elements and holes become null,
  *   as JSON.stringify does.
@@ -13,8 +13,10 @@
  * Plain objects, arrays and Dates are recognised without `instanceof`, so values created in
  * another realm (a `node:vm` context running step code) convert the same way.
  */
-import { isJsonObject, type JsonObject, type JsonValue } from '../model/json';
+import { type DataPathSegment, formatDataPath, isJsonObject, type JsonObject, type JsonValue } from '../model/json';
 import { stringValueOf } from './task-id';
+
+export { formatDataPath } from '../model/json';
 
 /** One value in step data that is not JSON. `path` is like `data.a.b[2]["odd key"]`. */
 export interface DataProblem {
@@ -53,27 +55,10 @@ function formatMessage(step: string, problems: DataProblem[], total: number, sub
     return `step "${step}" ${what(first)}; ${must}`;
   }
   const more = total > problems.length ? `; and ${total - problems.length} more` : '';
-  return (
-    `step "${step}" left ${total} values that are not JSON (step data must be JSON): ` +
-    problems.map(what).join('; ') +
-    more
-  );
+  return `step "${step}" left ${total} values that are not JSON (step data must be JSON): ${problems.map(what).join('; ')}${more}`;
 }
 
-type Segment = string | number;
-
-const IDENTIFIER = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
-
-/** `data.a.b[2].c`, with `["odd key"]` for keys that are not identifiers. */
-export function formatDataPath(segments: readonly Segment[], root = 'data'): string {
-  let out = root;
-  for (const s of segments) {
-    if (typeof s === 'number') out += `[${s}]`;
-    else if (IDENTIFIER.test(s)) out += `.${s}`;
-    else out += `[${JSON.stringify(s)}]`;
-  }
-  return out;
-}
+type Segment = DataPathSegment;
 
 /**
  * A Date of any realm. The tag test first keeps the throwing brand check (costly on large data) to values

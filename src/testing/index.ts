@@ -30,7 +30,7 @@ import { DEFAULT_SCENARIO_TIMEOUT_MS } from './run-scenarios';
 
 export { evaluateScenario, formatScenarioReport, loadScenarios, type ExpectedSteps, type Scenario, type ScenarioFailure, type ScenarioProblem, type ScenarioResult } from './scenarios';
 export { runScenarios, type RunScenariosOptions, type RunScenariosOutcome } from './run-scenarios';
-export { type ScenarioUpdate } from './scenarios';
+export type { ScenarioUpdate } from './scenarios';
 
 export interface RunStepOptions {
   /** What `task.id()` returns; default `test-task`. */

@@ -120,7 +120,7 @@ const FIRST_LEAP_MS = 1000;
 async function remainingPark(clock: NonNullable<ScenarioSession['skipTime']>, handle: { query: (q: typeof eventsQuery, after: number) => Promise<TaskEventPage> }): Promise<number | null> {
   const page = await handle.query(eventsQuery, 0);
   const parked = [...page.events].reverse().find((event) => event.type === 'parked');
-  if (!parked || parked.type !== 'parked') return null;
+  if (parked?.type !== 'parked') return null;
   const remaining = Date.parse(parked.at) + parked.ms - (await clock.now());
   return remaining > 0 ? remaining + 1 : null;
 }

@@ -13,8 +13,9 @@ import { EVENT_WINDOW_PATCH, START_ATTRIBUTES_PATCH } from './patches';
 import { adoptStartAttributes, publishSearchAttributes } from './search-attributes';
 
 /**
- * One task: the recognize–act cycle of docs/semantics.md over the task's data. `nextMove` decides what comes
- * next (take in arrivals, wait, load the catalog, act on the chosen steps, finish); this loop carries it out.
+ * One task: the recognize–act cycle of docs/semantics.md "The cycle" over the task's data. `nextMove` decides
+ * what comes next (take in arrivals, wait, load the catalog, act on the chosen steps, finish); this loop carries
+ * it out. "Rules 2" marks what tasks started under rules 2 do (docs/semantics.md "Rules versions").
  */
 export async function taskWorkflow(input: TaskWorkflowInput): Promise<TaskSnapshot> {
   const taskId = wf.workflowInfo().workflowId;

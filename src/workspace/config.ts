@@ -257,7 +257,7 @@ function checkJson(value: unknown, path: Segment[], ctx: z.RefinementCtx): void 
     return;
   }
   if (Array.isArray(value)) {
-    value.forEach((item, i) => checkJson(item, [...path, i], ctx));
+    for (const [i, item] of value.entries()) checkJson(item, [...path, i], ctx);
     return;
   }
   if (typeof value === 'object') {

@@ -196,7 +196,10 @@ describe('buildCatalogIndex / indexCandidates', () => {
   it('asks eligibility only of the candidates the index leaves, in catalog order', () => {
     const catalog = compileCatalog({ version: 'v', steps: [step('a', { x: 1 }), step('b', { y: 1 }), step('c', {})], connectors: {} });
     const asked: string[] = [];
-    selectSteps(catalog, { x: 1 }, (name) => (asked.push(name), true), 10);
+    selectSteps(catalog, { x: 1 }, (name) => {
+      asked.push(name);
+      return true;
+    }, 10);
     expect(asked).toEqual(['a', 'c']);
   });
 });

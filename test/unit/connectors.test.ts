@@ -495,7 +495,18 @@ describe('createConnectorsProxy', () => {
   it('with `into` the call is deferred: not made, `into` stripped, resolves to undefined; indexes still count it', async () => {
     const { connectors, deferred, indexes } = setup();
     let called = false;
-    const spyRegistry = new ConnectorRegistry([{ name: 'crm', source: 'test', methods: { create: async () => ((called = true), 'made') } }]);
+    const spyRegistry = new ConnectorRegistry([
+      {
+        name: 'crm',
+        source: 'test',
+        methods: {
+          create: async () => {
+            called = true;
+            return 'made';
+          },
+        },
+      },
+    ]);
     const captured: DeferredConnectorCall[] = [];
     const crmProxy = createConnectorsProxy(spyRegistry, () => context(), (c) => captured.push(c));
     await expect(crmProxy.crm!.create!({ name: 'Ada', tags: ['x'], into: 'crm.contact' })).resolves.toBeUndefined();

@@ -8,7 +8,7 @@ import { callArgsPlace, sealStash, unsealArgs, unsealStash } from '../../src/run
 import { DataValueError } from '../../src/runtime/to-json';
 
 // The step globals, as step content sees them (free variables resolved on globalThis).
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+// biome-ignore lint/suspicious/noExplicitAny: step content sees task data as schemaless JSON
 declare let data: any;
 declare const task: { id(): string; complete(result?: unknown): void; ignore(): void; subtask(name: string, data: object): void };
 declare const connectors: { api: { send(args: JsonObject): Promise<void> } };

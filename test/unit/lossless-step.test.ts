@@ -7,7 +7,7 @@ import { isFinalStepError } from '../../src/runtime/step-api';
 import { DataValueError } from '../../src/runtime/to-json';
 
 // The step globals, as step content sees them.
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+// biome-ignore lint/suspicious/noExplicitAny: step content sees task data as schemaless JSON
 declare let data: any;
 declare const connectors: { mail: { send(args: JsonObject): Promise<{ sent: number }>; fail(args: JsonObject): Promise<void> } };
 declare const task: { complete(result?: unknown): void };

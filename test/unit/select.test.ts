@@ -157,7 +157,12 @@ describe('selectSteps: eligibility and matching', () => {
 
   it('asks eligibility by step name, only of steps whose requirements the data meets', () => {
     const asked: string[] = [];
-    select([step('a', { x: 1 }), step('b', { y: 1 })], { x: 1 }, { eligible: (name) => (asked.push(name), true) });
+    select([step('a', { x: 1 }), step('b', { y: 1 })], { x: 1 }, {
+      eligible: (name) => {
+        asked.push(name);
+        return true;
+      },
+    });
     expect(asked).toEqual(['a']);
   });
 

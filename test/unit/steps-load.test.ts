@@ -203,7 +203,7 @@ describe('loadWorkspace / loadStepFile: versions and reloading', () => {
   it('an unchanged file is not imported again: the identical module (content function) comes back', async () => {
     const dir = await workspace({ copyOf: SAMPLE });
     const first = await loadWorkspace(dir);
-    await writeFile(join(dir, 'steps', 'ship_express.mjs'), (await readFile(join(dir, 'steps', 'ship_express.mjs'), 'utf8')) + '\n// touched\n');
+    await writeFile(join(dir, 'steps', 'ship_express.mjs'), `${await readFile(join(dir, 'steps', 'ship_express.mjs'), 'utf8')}\n// touched\n`);
     const second = await loadWorkspace(dir);
     expect(second.steps.get('charge_payment')?.content).toBe(first.steps.get('charge_payment')?.content);
     expect(second.steps.get('complete_order')?.content).toBe(first.steps.get('complete_order')?.content);

@@ -53,7 +53,7 @@ describe('toJson: JSON values', () => {
   });
 
   it('drops undefined properties and writes null for undefined array elements and holes', () => {
-    // eslint-disable-next-line no-sparse-arrays
+    // biome-ignore lint/suspicious/noSparseArray: holes are what this test converts
     const sparse = [1, , 3];
     expect(toJson({ gone: undefined, keep: 1, list: [undefined, 2], sparse }, where)).toEqual({
       keep: 1,
