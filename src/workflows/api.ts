@@ -2,7 +2,7 @@ import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { JsonObject } from '../model/json';
 import type { CarriedTask } from '../cycle/task-book';
 import type { TaskEventPage } from '../model/events';
-import type { Catalog, ConflictRecord, TaskError, TaskOptions, TaskSnapshot, TaskState, TraceEntry } from '../model/task';
+import type { Catalog, TaskError, TaskOptions, TaskSnapshot, TaskState } from '../model/task';
 
 /** Input of one task workflow execution. */
 export interface TaskWorkflowInput {
