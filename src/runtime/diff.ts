@@ -9,17 +9,21 @@ import { createPatch, type Operation, type Pointer } from 'rfc6902';
 import { isJsonObject, type JsonObject, type JsonValue } from '../model/json';
 import type { DataOperation, DataPatch } from '../model/patch';
 import { unescapePointerToken } from '../model/patch';
+import { WhenflowError, brandError } from '../model/errors';
 
 export type { DataOperation, DataPatch } from '../model/patch';
 
 /** A patch that cannot be computed or applied; `path` is the JSON Pointer concerned. */
-export class DataPatchError extends Error {
+export class DataPatchError extends WhenflowError {
+  static {
+    brandError(this, 'DataPatchError');
+  }
+
   constructor(
     message: string,
     readonly path: string,
   ) {
     super(message);
-    this.name = 'DataPatchError';
   }
 }
 

@@ -19,7 +19,7 @@ import { startCycleSpan } from './cycle-span';
 
 const catalogActivityOptions: wf.ActivityOptions = {
   startToCloseTimeout: '2 minutes',
-  retry: { maximumAttempts: 3, nonRetryableErrorTypes: ['WorkspaceError'] },
+  retry: { maximumAttempts: 3 },
 };
 const { loadCatalog } = wf.proxyActivities<TaskActivities>(catalogActivityOptions);
 /**
