@@ -289,7 +289,10 @@ function logFailedAttempt(taskId: string, what: string, attempt: number, failure
   process.stderr.write(`whenflow: task ${taskId} ${what} attempt ${attempt} failed (${failure.type ?? 'Error'}, ${next}): ${failure.message.split('\n')[0]}\n`);
 }
 
-/** Keeps the original message, type and stack, and records the attempt for the task's error record. */
+/**
+ * Keeps the original message, type (the error's name) and stack, and records the attempt for the task's
+ * error record. A final error (decided by its class: docs/failures.md#errors) is not retried.
+ */
 function asFailure(error: unknown, attempt: number): ApplicationFailure {
   const original = error instanceof Error ? error : new Error(String(error));
   const verdict = attemptVerdict(original);
