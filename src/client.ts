@@ -11,6 +11,7 @@ import type { TaskEvent, TaskEventPage } from './model/events';
 import { EVENTS_KEPT } from './cycle/event-log';
 import { describeOverLimit, overDataLimit } from './cycle/data-limit';
 import { explainAttention, type AttentionReason } from './explain';
+import { WhenflowError, brandError } from './model/errors';
 
 export { DEFAULT_TASK_QUEUE } from './model/task-queue';
 
@@ -58,10 +59,13 @@ export const startTaskSchema = z.object({
 
 export type StartTaskOptions = z.input<typeof startTaskSchema>;
 
-export class TaskInputError extends Error {
+export class TaskInputError extends WhenflowError {
+  static {
+    brandError(this, 'TaskInputError');
+  }
+
   constructor(readonly issues: { path: string; message: string }[]) {
     super(`invalid task: ${issues.map((i) => `${i.path || '(root)'}: ${i.message}`).join('; ')}`);
-    this.name = 'TaskInputError';
   }
 }
 
@@ -160,10 +164,13 @@ export interface WaitOptions {
   timeoutMs?: number;
 }
 
-export class TaskWaitTimeoutError extends Error {
+export class TaskWaitTimeoutError extends WhenflowError {
+  static {
+    brandError(this, 'TaskWaitTimeoutError');
+  }
+
   constructor(readonly taskId: string, readonly timeoutMs: number) {
     super(`task ${taskId} did not settle within ${timeoutMs} ms`);
-    this.name = 'TaskWaitTimeoutError';
   }
 }
 
@@ -211,13 +218,16 @@ export async function updateTask(client: Client, taskId: string, patch: JsonObje
 }
 
 /** A request to a task that has already ended (done, ignored, stopped or expired). */
-export class TaskClosedError extends Error {
+export class TaskClosedError extends WhenflowError {
+  static {
+    brandError(this, 'TaskClosedError');
+  }
+
   constructor(
     readonly taskId: string,
     readonly state: string,
   ) {
     super(`task ${taskId} has already ended (${state})`);
-    this.name = 'TaskClosedError';
   }
 }
 

@@ -1,4 +1,5 @@
 import type { JsonObject, JsonValue } from '../model/json';
+import { FinalError, brandError } from '../model/errors';
 
 /**
  * A condition compiled at load time. Plain JSON so it can travel through workflow history:
@@ -20,10 +21,13 @@ export interface ConditionProblem {
   message: string;
 }
 
-export class ConditionError extends Error {
+export class ConditionError extends FinalError {
+  static {
+    brandError(this, 'ConditionError');
+  }
+
   constructor(readonly problems: ConditionProblem[]) {
     super(problems.map((p) => `${p.path || '(root)'}: ${p.message}`).join('; '));
-    this.name = 'ConditionError';
   }
 }
 

@@ -9,6 +9,7 @@ import { diffData } from '../runtime/diff';
 import { attentionReason, explainSteps, type AttentionReason, type StepExplanation } from './explain';
 import { readTaskHistory } from './history-fetch';
 import { cycleRecord, dataAfterCycle, walkHistory } from './timeline';
+import { WhenflowError, brandError } from '../model/errors';
 
 export { attentionReason, describeFailing, explainSteps, firstFailing, suggestKey, type AttentionReason, type FailingConstraint, type NearMiss, type StepExplanation, type StepStatus } from './explain';
 export { walkHistory, type CycleRecord, type HistoryFact, type RecordedRun, type TaskAt } from './timeline';
@@ -28,10 +29,13 @@ export interface TaskExplanation {
   steps: StepExplanation[];
 }
 
-export class ExplainError extends Error {
+export class ExplainError extends WhenflowError {
+  static {
+    brandError(this, 'ExplainError');
+  }
+
   constructor(message: string) {
     super(message);
-    this.name = 'ExplainError';
   }
 }
 

@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { stepOutcomeSchema } from '../model/activity-results';
 import type { JsonObject, JsonValue } from '../model/json';
 import type { StepOutcome } from '../model/task';
+import { FinalError, WhenflowError, brandError } from '../model/errors';
 
 /** What a connector offers, as the thread's stand-in registry needs it (the calls themselves run in the main thread). */
 export interface ConnectorOutline {
@@ -121,10 +122,41 @@ export function sendError(error: unknown, verdict: (error: Error) => { nonRetrya
   return { name, message, ...(stack !== undefined ? { stack } : {}), ...verdict(original), props };
 }
 
-/** An Error standing for one that crossed from the other thread: its name, message, stack and plain properties. */
-export function receivedError(sent: SentError): Error & Record<string, unknown> {
-  const error = Object.assign(new Error(sent.message), sent.props) as Error & Record<string, unknown>;
+/**
+ * An error that crossed from the other thread, where it was judged retryable. Its class is gone; it keeps
+ * the original's name, message, stack and plain properties, and the verdict travels as its own class, so
+ * step content that catches it and throws it again keeps that verdict.
+ */
+export class CrossedError extends WhenflowError {
+  static {
+    brandError(this, 'CrossedError');
+  }
+
+  // Private: the error's own `retryAt` property (one of its plain properties), if any, stays as it was.
+  readonly #retryAt: number | null;
+
+  constructor(message: string, retryAt: number | null) {
+    super(message);
+    this.#retryAt = retryAt;
+  }
+
+  /** When an open circuit lets its probe through (ms since the epoch) as judged in the other thread, or null. */
+  get verdictRetryAt(): number | null {
+    return this.#retryAt;
+  }
+}
+
+/** An error that crossed from the other thread, where it was judged final (see CrossedError). */
+export class CrossedFinalError extends FinalError {
+  static {
+    brandError(this, 'CrossedFinalError');
+  }
+}
+
+/** An Error standing for one that crossed from the other thread: its name, message, stack, plain properties and verdict. */
+export function receivedError(sent: SentError): (CrossedError | CrossedFinalError) & Record<string, unknown> {
+  const error = Object.assign(sent.nonRetryable ? new CrossedFinalError(sent.message) : new CrossedError(sent.message, sent.retryAt), sent.props);
   Object.defineProperty(error, 'name', { value: sent.name, writable: true, configurable: true, enumerable: false });
   if (sent.stack !== undefined) error.stack = sent.stack;
-  return error;
+  return error as (CrossedError | CrossedFinalError) & Record<string, unknown>;
 }

@@ -4,17 +4,21 @@
  *
  * rfc6902's pointer rules are kept: its prototype-pollution guard skips some tokens, so patches may not go through them.
  */
+import { WhenflowError, brandError } from './errors';
 import { isJsonObject, type JsonObject, type JsonValue } from './json';
 import { type DataOperation, unescapePointerToken } from './patch';
 
 /** A patch that cannot be computed or applied; `path` is the JSON Pointer concerned. */
-export class DataPatchError extends Error {
+export class DataPatchError extends WhenflowError {
+  static {
+    brandError(this, 'DataPatchError');
+  }
+
   constructor(
     message: string,
     readonly path: string,
   ) {
     super(message);
-    this.name = 'DataPatchError';
   }
 }
 

@@ -44,7 +44,7 @@ export interface ConnectorPolicy {
 }
 
 export const DEFAULT_CONNECTOR_POLICY: ConnectorPolicy = {
-  retry: { initialIntervalMs: 1000, backoffCoefficient: 2, maximumIntervalMs: 30_000, maximumAttempts: 5, nonRetryableErrorTypes: ['ConnectorError'] },
+  retry: { initialIntervalMs: 1000, backoffCoefficient: 2, maximumIntervalMs: 30_000, maximumAttempts: 5, nonRetryableErrorTypes: [] },
   timeoutMs: 60_000,
 };
 

@@ -24,6 +24,7 @@ import { isJsonObject, type JsonObject, type JsonValue } from '../model/json';
 import { IV_BYTES, isSealed, KEY_ID_PATTERN, LEGACY_SEALED_PREFIX, SEALED_PREFIX, sealedParts, sealedType, TAG_BYTES, type SealedType } from '../model/sealed';
 import { SECRET_MASK, SecretMask } from './mask';
 import { escapePointerToken } from '../model/patch';
+import { FinalError, brandError } from '../model/errors';
 
 export { isSealed, SEALED_PREFIX, SEALED_TYPES, sealedType, type SealedType } from '../model/sealed';
 export { SECRET_MASK } from './mask';
@@ -43,17 +44,24 @@ export type StashKeys = Buffer | readonly StashKey[];
 
 export type StashErrorReason = 'malformed' | 'undecryptable' | 'not-an-object' | 'not-json' | 'bad-key' | 'key-missing';
 
-export class StashError extends Error {
+export class StashError extends FinalError {
+  static {
+    brandError(this, 'StashError');
+  }
+
   constructor(
     message: string,
     readonly reason: StashErrorReason,
   ) {
     super(message);
-    this.name = 'StashError';
   }
 }
 
 export class StashKeyMissingError extends StashError {
+  static {
+    brandError(this, 'StashKeyMissingError');
+  }
+
   constructor(what: string) {
     super(
       `${what}, but no stash key is configured: secrets need \`secrets.key\` in whenflow.yaml, e.g.\n` +
@@ -61,7 +69,6 @@ export class StashKeyMissingError extends StashError {
         'with WHENFLOW_STASH_KEY set to base64 of 32 random bytes (`openssl rand -base64 32`)',
       'key-missing',
     );
-    this.name = 'StashKeyMissingError';
   }
 }
 

@@ -15,6 +15,7 @@
  */
 import { type DataPathSegment, formatDataPath, isJsonObject, type JsonObject, type JsonValue } from '../model/json';
 import { stringValueOf } from './task-id';
+import { FinalError, brandError } from '../model/errors';
 
 export { formatDataPath } from '../model/json';
 
@@ -28,7 +29,11 @@ export interface DataProblem {
 /** Enough to fix everything in one go, short enough to read in a log line. */
 const MAX_PROBLEMS = 20;
 
-export class DataValueError extends Error {
+export class DataValueError extends FinalError {
+  static {
+    brandError(this, 'DataValueError');
+  }
+
   /** Every problem found, up to MAX_PROBLEMS; `total` counts all of them. */
   constructor(
     readonly step: string,
@@ -38,7 +43,6 @@ export class DataValueError extends Error {
     subject?: string,
   ) {
     super(formatMessage(step, problems, total, subject));
-    this.name = 'DataValueError';
   }
 }
 

@@ -16,7 +16,8 @@ import { runInThisContext } from 'node:vm';
 import { transform, type Message } from 'esbuild';
 import { require as tsxRequire } from 'tsx/cjs/api';
 import { runOutsideStep } from '../runtime/globals';
-import { WorkspaceError } from './load';
+import { describeProblems } from '../model/problems';
+import { FinalError, brandError } from '../model/errors';
 
 export const LIBRARY_EXTENSIONS = ['.js', '.mjs', '.ts'] as const;
 export const LIBRARIES_DIR = 'libraries';
@@ -31,11 +32,14 @@ export interface LibraryProblem {
   message: string;
 }
 
-/** A library that did not load, read through `lib.<name>`: the same on every retry (a WorkspaceError, so not retried). */
-export class LibraryError extends WorkspaceError {
+/** A library that did not load, read through `lib.<name>`: the same on every retry, so final. */
+export class LibraryError extends FinalError {
+  static {
+    brandError(this, 'LibraryError');
+  }
+
   constructor(readonly libraryProblems: LibraryProblem[]) {
-    super(libraryProblems.map((p) => ({ file: p.file, step: p.library, message: p.message })));
-    this.name = 'LibraryError';
+    super(describeProblems(libraryProblems, 'the workspace'));
   }
 }
 

@@ -10,6 +10,7 @@ import type { Catalog, CatalogStep, StepRetryPolicy } from '../model/task';
 import type { StepContent } from '../runtime/execute';
 import { runOutsideStep } from '../runtime/globals';
 import { DEFAULT_RETRY, DEFAULT_STEP_TIMEOUT_MS, resolveStepOptions, stepOptionsSchema, type StepOptions } from './options';
+import { FinalError, brandError } from '../model/errors';
 
 export const STEP_EXTENSIONS = ['.js', '.mjs', '.ts'] as const;
 
@@ -22,10 +23,14 @@ export interface StepProblem {
   message: string;
 }
 
-export class WorkspaceError extends Error {
+/** Step files that do not load (the problems name the file and the key in it); final until the files change. */
+export class StepFileError extends FinalError {
+  static {
+    brandError(this, 'StepFileError');
+  }
+
   constructor(readonly problems: StepProblem[]) {
     super(describeProblems(problems, 'the workspace'));
-    this.name = 'WorkspaceError';
   }
 }
 

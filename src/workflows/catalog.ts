@@ -8,7 +8,7 @@ import { CATALOG_LOCAL_PATCH, START_ATTRIBUTES_PATCH } from './patches';
 
 const catalogActivityOptions: wf.ActivityOptions = {
   startToCloseTimeout: '2 minutes',
-  retry: { maximumAttempts: 3, nonRetryableErrorTypes: ['WorkspaceError'] },
+  retry: { maximumAttempts: 3 },
 };
 const { loadCatalog } = wf.proxyActivities<TaskActivities>(catalogActivityOptions);
 /**

@@ -8,6 +8,7 @@ import { parseWebhookServerLimits, parseWebhooks, type WebhookDefinition, type W
 import { parseBlobSettings, type BlobSettings } from '../blobs/config';
 import { loadLibraries, type LoadedLibraries } from '../steps/libraries';
 import { loadWorkspaceConfig, type WorkspaceConfig } from './config';
+import { FinalError, brandError } from '../model/errors';
 
 /** One thing wrong anywhere in a workspace: a step file, a connector module, or whenflow.yaml. */
 export interface WorkspaceProblem extends FileProblem {
@@ -15,14 +16,20 @@ export interface WorkspaceProblem extends FileProblem {
   kind: 'config' | 'connector' | 'step' | 'library';
 }
 
+/**
+ * The workspace's configuration (whenflow.yaml, connectors/, libraries/) has problems, so no step can run;
+ * the message lists every problem of the workspace, each with its file and key. Final until the files change.
+ */
+export class WorkspaceConfigError extends FinalError {
+  static {
+    brandError(this, 'WorkspaceConfigError');
+  }
 
-export class InvalidWorkspaceError extends Error {
   constructor(
     readonly workspace: string,
     readonly problems: WorkspaceProblem[],
   ) {
     super(describeProblems(problems, `workspace ${workspace}`));
-    this.name = 'WorkspaceError';
   }
 }
 

@@ -6,7 +6,7 @@ import { compileRetryPolicy } from '@temporalio/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMatcher } from '../../src/conditions';
 import { executeStep } from '../../src/runtime/execute';
-import { formatProblem, loadStepFile, loadWorkspace, stepsDir, WorkspaceError, type StepProblem } from '../../src/steps/load';
+import { formatProblem, loadStepFile, loadWorkspace, stepsDir, StepFileError, type StepProblem } from '../../src/steps/load';
 import { DEFAULT_RETRY, DEFAULT_STEP_TIMEOUT_MS, resolveStepOptions, stepOptionsSchema } from '../../src/steps/options';
 
 const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
@@ -142,10 +142,10 @@ describe('loadWorkspace: the broken workspace', () => {
     expect(p?.message).toMatch(/line 2\b/);
   });
 
-  it('problems format as readable lines and WorkspaceError lists all of them', () => {
+  it('problems format as readable lines and StepFileError lists all of them', () => {
     const located = problems.find((p) => p.path === 'options.priority');
     expect(formatProblem(located!)).toBe(`  steps/bad_options.mjs (options.priority): ${located!.message}`);
-    const error = new WorkspaceError(problems);
+    const error = new StepFileError(problems);
     expect(error.message).toMatch(/^7 problems in the workspace:\n/);
     expect(error.message.split('\n')).toHaveLength(8);
   });
