@@ -61,7 +61,7 @@ export type StartTaskOptions = z.input<typeof startTaskSchema>;
 
 export class TaskInputError extends WhenflowError {
   static {
-    brandError(this, 'TaskInputError');
+    brandError(TaskInputError, 'TaskInputError');
   }
 
   constructor(readonly issues: { path: string; message: string }[]) {
@@ -166,7 +166,7 @@ export interface WaitOptions {
 
 export class TaskWaitTimeoutError extends WhenflowError {
   static {
-    brandError(this, 'TaskWaitTimeoutError');
+    brandError(TaskWaitTimeoutError, 'TaskWaitTimeoutError');
   }
 
   constructor(readonly taskId: string, readonly timeoutMs: number) {
@@ -220,7 +220,7 @@ export async function updateTask(client: Client, taskId: string, patch: JsonObje
 /** A request to a task that has already ended (done, ignored, stopped or expired). */
 export class TaskClosedError extends WhenflowError {
   static {
-    brandError(this, 'TaskClosedError');
+    brandError(TaskClosedError, 'TaskClosedError');
   }
 
   constructor(

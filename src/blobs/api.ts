@@ -29,7 +29,7 @@ export interface BlobRef {
 /** Content over `blobs.maxBytes`; the same on every retry. */
 export class BlobLimitError extends StepUsageError {
   static {
-    brandError(this, 'BlobLimitError');
+    brandError(BlobLimitError, 'BlobLimitError');
   }
 
   constructor(message: string) {
@@ -40,7 +40,7 @@ export class BlobLimitError extends StepUsageError {
 /** A reference to a blob the store does not have (a mistyped or foreign ID, or a store that lost it). */
 export class BlobNotFoundError extends StepUsageError {
   static {
-    brandError(this, 'BlobNotFoundError');
+    brandError(BlobNotFoundError, 'BlobNotFoundError');
   }
 
   constructor(readonly blobId: string, where: string) {

@@ -4,7 +4,7 @@ import { WhenflowError, brandError } from '../model/errors';
 /** Bad input from the user: exit code 2, message on stderr. Anything else is an infrastructure failure: exit 1. */
 export class UsageError extends WhenflowError {
   static {
-    brandError(this, 'UsageError');
+    brandError(UsageError, 'UsageError');
   }
 
   constructor(message: string) {

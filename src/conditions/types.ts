@@ -23,7 +23,7 @@ export interface ConditionProblem {
 
 export class ConditionError extends FinalError {
   static {
-    brandError(this, 'ConditionError');
+    brandError(ConditionError, 'ConditionError');
   }
 
   constructor(readonly problems: ConditionProblem[]) {

@@ -12,7 +12,7 @@ export const RECOGNIZE_WORK_LIMIT = 3_000_000;
 
 export class WorkLimitError extends WhenflowError {
   static {
-    brandError(this, 'WorkLimitError');
+    brandError(WorkLimitError, 'WorkLimitError');
   }
 
   constructor(readonly limit: number) {

@@ -24,7 +24,7 @@ export function parseArgs<S extends z.ZodType>(schema: S, connector: string, met
 /** A non-2xx response to a call with `throwOnError: true`. Add `HttpError` to a retry policy's non-retryable types to fail fast. */
 export class HttpError extends WhenflowError {
   static {
-    brandError(this, 'HttpError');
+    brandError(HttpError, 'HttpError');
   }
 
   readonly status: number;
@@ -46,7 +46,7 @@ export class HttpError extends WhenflowError {
 /** The request did not complete within `timeoutMs` (headers and body). */
 export class HttpTimeoutError extends WhenflowError {
   static {
-    brandError(this, 'HttpTimeoutError');
+    brandError(HttpTimeoutError, 'HttpTimeoutError');
   }
 
   readonly url: string;

@@ -91,7 +91,7 @@ export function observe(state: CircuitState, now: number): CircuitStatus {
  */
 export class CircuitOpenError extends WhenflowError {
   static {
-    brandError(this, 'CircuitOpenError');
+    brandError(CircuitOpenError, 'CircuitOpenError');
   }
 
   readonly connector: string;

@@ -71,7 +71,7 @@ export interface RawConnectorPolicy {
  */
 export class ConnectorError extends FinalError {
   static {
-    brandError(this, 'ConnectorError');
+    brandError(ConnectorError, 'ConnectorError');
   }
 
   readonly connector: string;
@@ -90,6 +90,6 @@ export class ConnectorError extends FinalError {
 /** A connector answered a step's call with something that is not plain data (a function, a class instance…): the same on every retry. */
 export class ConnectorResultError extends FinalError {
   static {
-    brandError(this, 'ConnectorResultError');
+    brandError(ConnectorResultError, 'ConnectorResultError');
   }
 }

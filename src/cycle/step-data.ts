@@ -33,7 +33,7 @@ export function stepDataInput(data: JsonObject, limit = INLINE_DATA_LIMIT): Step
 
 export class StepDataMismatchError extends WhenflowError {
   static {
-    brandError(this, 'StepDataMismatchError');
+    brandError(StepDataMismatchError, 'StepDataMismatchError');
   }
 
   constructor(message: string) {

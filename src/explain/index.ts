@@ -31,7 +31,7 @@ export interface TaskExplanation {
 
 export class ExplainError extends WhenflowError {
   static {
-    brandError(this, 'ExplainError');
+    brandError(ExplainError, 'ExplainError');
   }
 
   constructor(message: string) {

@@ -47,28 +47,28 @@ export interface StepRunLimits {
 /** The step overran one of its limits; it counts as a failed attempt (retried), as a thrown error does. */
 export class StepLimitError extends WhenflowError {
   static {
-    brandError(this, 'StepLimitError');
+    brandError(StepLimitError, 'StepLimitError');
   }
 }
 
 /** The step ran past its timeout and its thread was stopped. */
 export class StepTimeoutError extends StepLimitError {
   static {
-    brandError(this, 'StepTimeoutError');
+    brandError(StepTimeoutError, 'StepTimeoutError');
   }
 }
 
 /** The step needed more than its heap limit (`maxHeapMb`) and its thread was stopped. */
 export class StepHeapError extends StepLimitError {
   static {
-    brandError(this, 'StepHeapError');
+    brandError(StepHeapError, 'StepHeapError');
   }
 }
 
 /** The step's thread failed or exited while the step ran. */
 export class StepThreadError extends StepLimitError {
   static {
-    brandError(this, 'StepThreadError');
+    brandError(StepThreadError, 'StepThreadError');
   }
 }
 

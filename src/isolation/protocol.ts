@@ -129,7 +129,7 @@ export function sendError(error: unknown, verdict: (error: Error) => { nonRetrya
  */
 export class CrossedError extends WhenflowError {
   static {
-    brandError(this, 'CrossedError');
+    brandError(CrossedError, 'CrossedError');
   }
 
   // Private: the error's own `retryAt` property (one of its plain properties), if any, stays as it was.
@@ -149,7 +149,7 @@ export class CrossedError extends WhenflowError {
 /** An error that crossed from the other thread, where it was judged final (see CrossedError). */
 export class CrossedFinalError extends FinalError {
   static {
-    brandError(this, 'CrossedFinalError');
+    brandError(CrossedFinalError, 'CrossedFinalError');
   }
 }
 

@@ -11,7 +11,7 @@ import { type DataOperation, unescapePointerToken } from './patch';
 /** A patch that cannot be computed or applied; `path` is the JSON Pointer concerned. */
 export class DataPatchError extends WhenflowError {
   static {
-    brandError(this, 'DataPatchError');
+    brandError(DataPatchError, 'DataPatchError');
   }
 
   constructor(

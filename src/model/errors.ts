@@ -47,13 +47,16 @@ function carriesBrand(value: unknown, brand: symbol): boolean {
 /** Base of every error whenflow throws. Retryable unless it is a FinalError. */
 export class WhenflowError extends Error {
   static {
-    brandError(this, 'WhenflowError');
+    brandError(WhenflowError, 'WhenflowError');
   }
 
   /** The brand of the class asked about (a subclass's own), or the ordinary check for a subclass without one. */
   static override [Symbol.hasInstance](value: unknown): boolean {
-    const brand = Object.prototype.hasOwnProperty.call(this, OWN_BRAND) ? (this as unknown as Record<symbol, unknown>)[OWN_BRAND] : undefined;
-    if (typeof brand !== 'symbol') return Function.prototype[Symbol.hasInstance].call(this, value);
+    // biome-ignore lint/complexity/noThisInStatic: `this` is the class `instanceof` asks about, which may be any subclass
+    // biome-ignore lint/complexity/noUselessThisAlias: named once, as the class asked about
+    const asked: object = this;
+    const brand = Object.hasOwn(asked, OWN_BRAND) ? (asked as Record<symbol, unknown>)[OWN_BRAND] : undefined;
+    if (typeof brand !== 'symbol') return Function.prototype[Symbol.hasInstance].call(asked, value);
     return carriesBrand(value, brand);
   }
 }
@@ -61,7 +64,7 @@ export class WhenflowError extends Error {
 /** Final: the same input fails the same way every time, so the attempt is not retried (Restate's TerminalError). */
 export class FinalError extends WhenflowError {
   static {
-    brandError(this, 'FinalError');
+    brandError(FinalError, 'FinalError');
   }
 }
 

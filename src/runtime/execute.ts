@@ -43,7 +43,7 @@ export interface StepExecution extends StepApiInput {
 /** A step left the task data over its `maxDataBytes`; the same would happen on every retry. */
 export class DataLimitError extends FinalError {
   static {
-    brandError(this, 'DataLimitError');
+    brandError(DataLimitError, 'DataLimitError');
   }
 
   constructor(message: string) {

@@ -26,7 +26,7 @@ let installed = false;
 
 export class OutsideStepError extends WhenflowError {
   static {
-    brandError(this, 'OutsideStepError');
+    brandError(OutsideStepError, 'OutsideStepError');
   }
 
   constructor(readonly global: string) {

@@ -46,7 +46,7 @@ export type StashErrorReason = 'malformed' | 'undecryptable' | 'not-an-object' |
 
 export class StashError extends FinalError {
   static {
-    brandError(this, 'StashError');
+    brandError(StashError, 'StashError');
   }
 
   constructor(
@@ -59,7 +59,7 @@ export class StashError extends FinalError {
 
 export class StashKeyMissingError extends StashError {
   static {
-    brandError(this, 'StashKeyMissingError');
+    brandError(StashKeyMissingError, 'StashKeyMissingError');
   }
 
   constructor(what: string) {

@@ -11,7 +11,7 @@ import { FinalError, brandError } from '../model/errors';
  */
 export class StepFinalError extends FinalError {
   static {
-    brandError(this, 'StepFinalError');
+    brandError(StepFinalError, 'StepFinalError');
   }
 
   readonly final = true;
@@ -23,7 +23,7 @@ export class StepFinalError extends FinalError {
 /** Step content called an engine function wrongly (e.g. `task.park("soon")`): retrying would not help. */
 export class StepUsageError extends FinalError {
   static {
-    brandError(this, 'StepUsageError');
+    brandError(StepUsageError, 'StepUsageError');
   }
 
   constructor(message: string) {

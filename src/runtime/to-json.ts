@@ -31,7 +31,7 @@ const MAX_PROBLEMS = 20;
 
 export class DataValueError extends FinalError {
   static {
-    brandError(this, 'DataValueError');
+    brandError(DataValueError, 'DataValueError');
   }
 
   /** Every problem found, up to MAX_PROBLEMS; `total` counts all of them. */

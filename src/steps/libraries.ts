@@ -35,7 +35,7 @@ export interface LibraryProblem {
 /** A library that did not load, read through `lib.<name>`: the same on every retry, so final. */
 export class LibraryError extends FinalError {
   static {
-    brandError(this, 'LibraryError');
+    brandError(LibraryError, 'LibraryError');
   }
 
   constructor(readonly libraryProblems: LibraryProblem[]) {

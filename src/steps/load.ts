@@ -26,7 +26,7 @@ export interface StepProblem {
 /** Step files that do not load (the problems name the file and the key in it); final until the files change. */
 export class StepFileError extends FinalError {
   static {
-    brandError(this, 'StepFileError');
+    brandError(StepFileError, 'StepFileError');
   }
 
   constructor(readonly problems: StepProblem[]) {

@@ -37,7 +37,7 @@ export async function freePort(): Promise<number> {
 /** A port asked for explicitly that something else already holds: starting there would talk to that instead. */
 export class PortInUseError extends WhenflowError {
   static {
-    brandError(this, 'PortInUseError');
+    brandError(PortInUseError, 'PortInUseError');
   }
 
   constructor(

@@ -23,7 +23,7 @@ const LAUNCHER_NAME = 'launcher-2';
 
 export class TimeSkippingUnavailableError extends WhenflowError {
   static {
-    brandError(this, 'TimeSkippingUnavailableError');
+    brandError(TimeSkippingUnavailableError, 'TimeSkippingUnavailableError');
   }
 
   constructor(message: string) {

@@ -22,7 +22,7 @@ export interface WorkspaceProblem extends FileProblem {
  */
 export class WorkspaceConfigError extends FinalError {
   static {
-    brandError(this, 'WorkspaceConfigError');
+    brandError(WorkspaceConfigError, 'WorkspaceConfigError');
   }
 
   constructor(
