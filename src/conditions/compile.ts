@@ -8,7 +8,7 @@
  * `$nor` become sift groups over sub-queries; `$and` is flattened into its parts. Every problem is
  * collected with its key path inside the condition and reported together in one ConditionError.
  */
-import type { JsonObject, JsonValue } from '../model/json';
+import { formatJsonPath, type JsonObject, type JsonValue } from '../model/json';
 import { isTypeName, type LeafTestName, type TypeName } from './leaf-tests';
 import { parseReference } from './paths';
 import {
@@ -67,7 +67,7 @@ class Problems {
   /** Objects and arrays being visited (cycle detection). */
   readonly ancestors = new Set<object>();
   add(where: KeyPath, message: string): [] {
-    this.list.push({ path: formatKeyPath(where), message });
+    this.list.push({ path: formatJsonPath(where), message });
     return [];
   }
 }
@@ -549,17 +549,6 @@ const KNOWN_OPERATORS = [...Object.keys(OPERATORS), ...Object.keys(LOGICAL), DAT
 
 // ---------------------------------------------------------------------------------------------
 // Entry point
-
-/** `order.items[0].sku`; `` for the root. */
-export function formatKeyPath(where: KeyPath): string {
-  let out = '';
-  for (const key of where) {
-    if (typeof key === 'number') out += `[${key}]`;
-    else if (/^[A-Za-z_$][\w$]*$/.test(key)) out += out ? `.${key}` : key;
-    else out += `[${JSON.stringify(key)}]`;
-  }
-  return out;
-}
 
 /**
  * Compiles a step's condition. Throws ConditionError listing every problem found.

@@ -75,8 +75,3 @@ export function resolveReference(root: unknown, segments: Path): JsonValue | und
   }
   return current as JsonValue | undefined;
 }
-
-/** `order.status`; `` for the root. */
-export function formatPath(path: Path): string {
-  return path.join('.');
-}

@@ -7,9 +7,7 @@ import { parseReference } from '../conditions/paths';
 import { DATA_TAG } from '../conditions/values';
 import { LEAF_OPERATION, LEVEL_OPERATION } from '../conditions/types';
 import { isJsonObject, type JsonObject, type JsonValue } from '../model/json';
-import { escapePointerToken } from '../model/patch';
-
-const toPointer = (tokens: readonly string[]) => tokens.map((t) => `/${escapePointerToken(t)}`).join('');
+import { toPointer } from '../model/patch';
 
 export function conditionReads(query: JsonObject): string[] {
   const reads = new Set<string>();

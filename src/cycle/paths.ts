@@ -26,14 +26,3 @@ export function setAtPath(data: JsonObject, path: string, value: JsonValue): Jso
   };
   return write(data, 0) as JsonObject;
 }
-
-/** RFC 7386 JSON Merge Patch: objects merge recursively, `null` deletes, anything else replaces. */
-export function applyMergePatch(target: JsonValue | undefined, patch: JsonValue): JsonValue {
-  if (!isJsonObject(patch)) return patch;
-  const result: JsonObject = isJsonObject(target) ? { ...target } : {};
-  for (const [key, value] of Object.entries(patch)) {
-    if (value === null) delete result[key];
-    else result[key] = applyMergePatch(result[key], value);
-  }
-  return result;
-}

@@ -13,7 +13,7 @@
  * Plain objects, arrays and Dates are recognised without `instanceof`, so values created in
  * another realm (a `node:vm` context running step code) convert the same way.
  */
-import { isJsonObject, type JsonObject, type JsonValue } from '../model/json';
+import { formatJsonPath, isJsonObject, type JsonObject, type JsonPathSegment, type JsonValue } from '../model/json';
 import { stringValueOf } from './task-id';
 
 /** One value in step data that is not JSON. `path` is like `data.a.b[2]["odd key"]`. */
@@ -58,21 +58,6 @@ function formatMessage(step: string, problems: DataProblem[], total: number, sub
     problems.map(what).join('; ') +
     more
   );
-}
-
-type Segment = string | number;
-
-const IDENTIFIER = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
-
-/** `data.a.b[2].c`, with `["odd key"]` for keys that are not identifiers. */
-export function formatDataPath(segments: readonly Segment[], root = 'data'): string {
-  let out = root;
-  for (const s of segments) {
-    if (typeof s === 'number') out += `[${s}]`;
-    else if (IDENTIFIER.test(s)) out += `.${s}`;
-    else out += `[${JSON.stringify(s)}]`;
-  }
-  return out;
 }
 
 /**
@@ -140,14 +125,14 @@ class Converter {
   constructor(private readonly root = 'data') {}
   readonly problems: DataProblem[] = [];
   total = 0;
-  private readonly path: Segment[] = [];
+  private readonly path: JsonPathSegment[] = [];
   /** Objects on the current path (not all visited ones), so shared references are not cycles. */
   private readonly ancestors = new Map<object, number>();
 
   problem(message: string): void {
     this.total++;
     if (this.problems.length < MAX_PROBLEMS) {
-      this.problems.push({ path: formatDataPath(this.path, this.root), message });
+      this.problems.push({ path: formatJsonPath(this.path, this.root), message });
     }
   }
 
@@ -207,7 +192,7 @@ class Converter {
   private within(value: object, walk: () => JsonValue | typeof DROP): JsonValue | typeof DROP {
     const depth = this.ancestors.get(value);
     if (depth !== undefined) {
-      this.problem(`a circular reference (back to ${formatDataPath(this.path.slice(0, depth), this.root)})`);
+      this.problem(`a circular reference (back to ${formatJsonPath(this.path.slice(0, depth), this.root)})`);
       return DROP;
     }
     this.ancestors.set(value, this.path.length);

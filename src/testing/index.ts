@@ -10,7 +10,7 @@ import { startTask, waitForTask } from '../client';
 import { ConnectorRegistry, createConnectorsProxy } from '../connectors';
 import type { JsonObject, JsonValue } from '../model/json';
 import type { StepCommand, StepLog, TaskSnapshot } from '../model/task';
-import { applyPatchTo, type DataPatch } from '../runtime/diff';
+import { applyPatchTo, type DataPatch } from '../model/patch';
 import { executeStep } from '../runtime/execute';
 import { callArgsPlace, unsealArgs, unsealStash } from '../runtime/stash';
 import { SecretMask } from '../runtime/mask';

@@ -10,9 +10,8 @@ import { basename, dirname, extname, join, resolve } from 'node:path';
 import pc from 'picocolors';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
-import { isJsonObject, type JsonObject, type JsonValue } from '../model/json';
+import { formatJsonPath, isJsonObject, jsonEqual, type JsonObject, type JsonValue } from '../model/json';
 import { TASK_STATES, type TaskSnapshot, type TaskState } from '../model/task';
-import { jsonEqual } from '../runtime/diff';
 
 export const SCENARIO_EXTENSIONS = ['.yaml', '.yml', '.json'] as const;
 
@@ -128,17 +127,6 @@ function forward(result: { success: boolean; error?: z.ZodError }, ctx: z.Refine
   for (const issue of result.error?.issues ?? []) ctx.addIssue({ code: 'custom', path: [...issue.path], message: issue.message });
 }
 
-/** `expectedSteps[2]`, `validateFinalState["order.status"]`: indexes in brackets, keys with dots quoted. */
-export function formatFieldPath(segments: readonly PropertyKey[]): string {
-  let out = '';
-  for (const segment of segments) {
-    if (typeof segment === 'number') out += `[${segment}]`;
-    else if (/^[\w$-]+$/.test(String(segment))) out += out ? `.${String(segment)}` : String(segment);
-    else out += `[${JSON.stringify(String(segment))}]`;
-  }
-  return out;
-}
-
 function joinField(at: string, path: string): string {
   if (!at) return path;
   if (!path) return at;
@@ -190,7 +178,7 @@ export function parseScenarioSource(text: string, file: string): { drafts: Scena
     const result = scenarioSchema.safeParse(item);
     const source = dataSourceProblem(item);
     if (!result.success || source) {
-      for (const issue of result.error?.issues ?? []) problems.push({ file, path: joinField(at, formatFieldPath(issue.path)), message: issue.message });
+      for (const issue of result.error?.issues ?? []) problems.push({ file, path: joinField(at, formatJsonPath(issue.path.map((segment) => (typeof segment === 'symbol' ? String(segment) : segment)))), message: issue.message });
       if (source) problems.push({ file, path: joinField(at, source.path), message: source.message });
       return;
     }

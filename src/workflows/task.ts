@@ -6,7 +6,7 @@ import type { SequencePosition } from '../model/events';
 import { TaskBook, type CycleEffects, type Retry, type StepRun } from '../cycle/task-book';
 import { isJsonObject, type JsonObject } from '../model/json';
 import { describeOverLimit, maxDataBytesOf, overDataLimit } from '../cycle/data-limit';
-import { applyMergePatch } from '../cycle/paths';
+import { applyMergePatch } from '../model/patch';
 import type { Catalog, CatalogStep, StepOutcome, TaskError, TaskSnapshot } from '../model/task';
 import { TASK_NAME_KEY, TASK_STATE_KEY, TASK_TAGS_KEY } from '../model/search-attributes';
 import { eventsQuery, progressQuery, reloadUpdate, resumeSignal, resumeUpdate, snapshotQuery, stopSignal, stopUpdate, subtaskNeedsHelpSignal, updateDataUpdate, type TaskWorkflowInput } from './api';

@@ -14,7 +14,7 @@ import { basename, join, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import { LOCAL_STASH_KEY_FILE, readLocalStashKey } from './local-key';
 import { z } from 'zod';
-import type { JsonObject, JsonValue } from '../model/json';
+import { formatJsonPath, type JsonObject, type JsonPathSegment, type JsonValue } from '../model/json';
 import { DEFAULT_MAX_DATA_BYTES, DEFAULT_TASK_OPTIONS, type StepRetryPolicy } from '../model/task';
 import { DEFAULT_MAX_HEAP_MB, DEFAULT_RETRY, DEFAULT_STEP_TIMEOUT_MS, durationMs, maxHeapMbSchema, resolveStepOptions, retryOptionsSchema } from '../steps/options';
 import { DEFAULT_CIRCUIT, type CircuitSettings } from '../connectors/circuit';
@@ -179,19 +179,7 @@ export function parseStashKey(text: string): { key: Buffer } | { error: string }
 // ---------------------------------------------------------------------------------------------
 // Paths
 
-type Segment = string | number;
-const PLAIN_KEY = /^[A-Za-z_$][A-Za-z0-9_$-]*$/;
-
-/** `defaults.retry.maximumAttempts`, `a.list[0]`, `config["odd key"]`. */
-export function formatConfigPath(segments: readonly Segment[]): string {
-  let out = '';
-  for (const s of segments) {
-    if (typeof s === 'number') out += `[${s}]`;
-    else if (PLAIN_KEY.test(s)) out += out ? `.${s}` : s;
-    else out += `[${JSON.stringify(s)}]`;
-  }
-  return out;
-}
+type Segment = JsonPathSegment;
 
 function startsWith(path: readonly Segment[], prefix: readonly Segment[]): boolean {
   return prefix.length <= path.length && prefix.every((s, i) => s === path[i]);
@@ -471,7 +459,7 @@ function resolveConfig(parsed: ConfigFile, file: string, problemFile: string, pr
   config.secretConfig.forEach((name, i) => {
     if (!Object.hasOwn(config.values, name)) {
       const known = Object.keys(config.values);
-      problems.push({ file: problemFile, path: formatConfigPath(['secrets', 'config', i]), message: `"${name}" is not a value under config:${known.length ? ` (known: ${known.join(', ')})` : ''}` });
+      problems.push({ file: problemFile, path: formatJsonPath(['secrets', 'config', i]), message: `"${name}" is not a value under config:${known.length ? ` (known: ${known.join(', ')})` : ''}` });
     }
   });
   config.webhooks = parsed.webhooks ?? null;
@@ -485,7 +473,7 @@ function resolveConfig(parsed: ConfigFile, file: string, problemFile: string, pr
       if (max !== undefined && max < resolved.retry.initialIntervalMs) {
         problems.push({
           file: problemFile,
-          path: formatConfigPath(['connectors', name, 'retry', 'initialInterval']),
+          path: formatJsonPath(['connectors', name, 'retry', 'initialInterval']),
           message: `is longer than the default maximum interval for connectors (${max} ms); set maximumInterval as well`,
         });
       }
@@ -558,10 +546,10 @@ async function loadConfigFile(root: string, env: NodeJS.ProcessEnv): Promise<{ c
 
   const sub = substitute(raw, env);
   for (const { path, name } of sub.missing) {
-    problems.push({ file, path: formatConfigPath(path), message: `environment variable ${name} is not set; set it, or give a fallback: \${${name}:-fallback}` });
+    problems.push({ file, path: formatJsonPath(path), message: `environment variable ${name} is not set; set it, or give a fallback: \${${name}:-fallback}` });
   }
   for (const path of sub.malformed) {
-    problems.push({ file, path: formatConfigPath(path), message: '"${" must start ${NAME} or ${NAME:-fallback} (NAME: letters, digits, _); write $${ for a literal "${"' });
+    problems.push({ file, path: formatJsonPath(path), message: '"${" must start ${NAME} or ${NAME:-fallback} (NAME: letters, digits, _); write $${ for a literal "${"' });
   }
   const unusable = [...sub.missing.map((m) => m.path), ...sub.malformed];
 
@@ -571,7 +559,7 @@ async function loadConfigFile(root: string, env: NodeJS.ProcessEnv): Promise<{ c
       for (const p of issueProblems(issue, sub.substituted)) {
         // A value already reported for its ${…} would only be reported again, less clearly.
         if (unusable.some((u) => startsWith(p.path, u))) continue;
-        problems.push({ file, path: formatConfigPath(p.path), message: p.message });
+        problems.push({ file, path: formatJsonPath(p.path), message: p.message });
       }
     }
   }
