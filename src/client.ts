@@ -3,7 +3,7 @@ import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client, type Wor
 import { z } from 'zod';
 import { CURRENT_RULES, DEFAULT_MAX_DATA_BYTES, DEFAULT_TASK_OPTIONS, isSettled, TASK_STATES, type TaskSnapshot, type TaskState, type TraceEntry } from './model/task';
 import { TASK_NAME_KEY, TASK_STATE_KEY, TASK_TAGS_KEY } from './model/search-attributes';
-import type { JsonObject } from './model/json';
+import { formatJsonPath, type JsonObject } from './model/json';
 import { taskWorkflow } from './workflows';
 import { eventsQuery, progressQuery, reloadUpdate, resumeUpdate, snapshotQuery, stopUpdate, updateDataUpdate, type TaskProgress, type TaskWorkflowInput } from './workflows/api';
 import { sealStash, StashError, type StashKeys } from './runtime/stash';
@@ -76,7 +76,7 @@ export function checkSequence(sequence: string[], knownSteps: string[]): void {
 export async function startTask(client: Client, options: StartTaskOptions): Promise<WorkflowHandle<typeof taskWorkflow>> {
   const parsed = startTaskSchema.safeParse(options);
   if (!parsed.success) {
-    throw new TaskInputError(parsed.error.issues.map((issue) => ({ path: issue.path.map(String).join('.'), message: issue.message })));
+    throw new TaskInputError(parsed.error.issues.map((issue) => ({ path: formatJsonPath(issue.path), message: issue.message })));
   }
   const input = parsed.data;
   if (input.thenCycle && !input.sequence) throw new TaskInputError([{ path: 'thenCycle', message: 'only applies to a task started with a sequence' }]);
@@ -212,7 +212,7 @@ function sealForTemporal(data: JsonObject, key: StashKeys | null, path: string):
 /** Merges new data into a task (RFC 7386 JSON Merge Patch: `null` deletes a key) and starts a new cycle. */
 export async function updateTask(client: Client, taskId: string, patch: JsonObject, options: { stashKey?: StashKeys | null } = {}): Promise<TaskState> {
   const parsed = jsonObject.safeParse(patch);
-  if (!parsed.success) throw new TaskInputError(parsed.error.issues.map((issue) => ({ path: ['patch', ...issue.path.map(String)].join('.'), message: issue.message })));
+  if (!parsed.success) throw new TaskInputError(parsed.error.issues.map((issue) => ({ path: formatJsonPath(['patch', ...issue.path]), message: issue.message })));
   const sealed = sealForTemporal(parsed.data as JsonObject, options.stashKey ?? null, 'patch');
   return toOpenTask(client, taskId, (handle) => handle.executeUpdate(updateDataUpdate, { args: [sealed] }));
 }
@@ -302,7 +302,7 @@ function visibilityLiteral(value: string): string {
 /** Tasks by state, name and tag, newest first, through Temporal visibility (search attributes). */
 export async function listTasks(client: Client, filter: z.input<typeof listTasksSchema> = {}): Promise<TaskSummary[]> {
   const parsed = listTasksSchema.safeParse(filter);
-  if (!parsed.success) throw new TaskInputError(parsed.error.issues.map((issue) => ({ path: issue.path.map(String).join('.'), message: issue.message })));
+  if (!parsed.success) throw new TaskInputError(parsed.error.issues.map((issue) => ({ path: formatJsonPath(issue.path), message: issue.message })));
   const { state, name, tag, limit } = parsed.data;
   const clauses = [`WorkflowType = "taskWorkflow"`];
   if (state) clauses.push(`${TASK_STATE_KEY.name} = ${visibilityLiteral(state)}`);

@@ -56,12 +56,15 @@ const PLAIN_KEY = /^[A-Za-z_$][\w$]*$/;
 /**
  * The one way a place in a JSON or YAML value is written in messages: `order.items[0]["odd key"]`,
  * after `root` when given (`data.order`, `data["odd key"]`). Indexes in brackets, identifier keys after
- * a dot, any other key quoted in brackets. The root itself is `root` (empty by default).
+ * a dot, any other key quoted in brackets. The root itself is `root` (empty by default). zod issue paths
+ * (`issue.path`) are formatted with it too.
  */
-export function formatJsonPath(segments: readonly JsonPathSegment[], root = ''): string {
+export function formatJsonPath(segments: readonly (JsonPathSegment | symbol)[], root = ''): string {
   let out = root;
   for (const segment of segments) {
-    if (typeof segment === 'number') out += `[${segment}]`;
+    // zod issue paths may hold symbols; JSON never does, so they only show up in bug reports.
+    if (typeof segment === 'symbol') out += `[${String(segment)}]`;
+    else if (typeof segment === 'number') out += `[${segment}]`;
     else if (PLAIN_KEY.test(segment)) out += out ? `.${segment}` : segment;
     else out += `[${JSON.stringify(segment)}]`;
   }

@@ -6,6 +6,7 @@ import { transform } from 'esbuild';
 import { tsImport } from 'tsx/esm/api';
 import { compileCondition, ConditionError } from '../conditions';
 import { describeProblems, formatProblem } from '../model/problems';
+import { formatJsonPath } from '../model/json';
 import type { Catalog, CatalogStep, StepRetryPolicy } from '../model/task';
 import type { StepContent } from '../runtime/execute';
 import { runOutsideStep } from '../runtime/globals';
@@ -118,7 +119,7 @@ async function importStepFile(workspace: string, file: string): Promise<{ step?:
   const options = stepOptionsSchema.safeParse(moduleExports.options ?? {});
   if (!options.success) {
     for (const issue of options.error.issues) {
-      problems.push({ ...where, path: joinPath('options', issue.path.map(String).join('.')), message: issue.message });
+      problems.push({ ...where, path: formatJsonPath(['options', ...issue.path]), message: issue.message });
     }
   }
   if (problems.length > 0 || !condition || !options.success) return { problems };

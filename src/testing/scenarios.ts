@@ -178,7 +178,7 @@ export function parseScenarioSource(text: string, file: string): { drafts: Scena
     const result = scenarioSchema.safeParse(item);
     const source = dataSourceProblem(item);
     if (!result.success || source) {
-      for (const issue of result.error?.issues ?? []) problems.push({ file, path: joinField(at, formatJsonPath(issue.path.map((segment) => (typeof segment === 'symbol' ? String(segment) : segment)))), message: issue.message });
+      for (const issue of result.error?.issues ?? []) problems.push({ file, path: joinField(at, formatJsonPath(issue.path)), message: issue.message });
       if (source) problems.push({ file, path: joinField(at, source.path), message: source.message });
       return;
     }

@@ -8,6 +8,7 @@ import { parseWebhookServerLimits, parseWebhooks, type WebhookDefinition, type W
 import { parseBlobSettings, type BlobSettings } from '../blobs/config';
 import { loadLibraries, type LoadedLibraries } from '../steps/libraries';
 import { loadWorkspaceConfig, type WorkspaceConfig } from './config';
+import { formatJsonPath } from '../model/json';
 
 /** One thing wrong anywhere in a workspace: a step file, a connector module, or whenflow.yaml. */
 export interface WorkspaceProblem extends FileProblem {
@@ -87,7 +88,7 @@ function connectorPolicy(name: string, config: WorkspaceConfig, declared: { retr
   if (declared && (declared.retry !== undefined || declared.timeout !== undefined)) {
     const parsed = stepOptionsSchema.safeParse({ retry: declared.retry, timeout: declared.timeout });
     if (!parsed.success) {
-      for (const issue of parsed.error.issues) problems.push({ kind: 'connector', file: `connectors/${name}`, path: issue.path.map(String).join('.'), message: issue.message });
+      for (const issue of parsed.error.issues) problems.push({ kind: 'connector', file: `connectors/${name}`, path: formatJsonPath(issue.path), message: issue.message });
     } else {
       const resolved = resolveStepOptions(parsed.data, { retry: DEFAULT_CONNECTOR_POLICY.retry, timeoutMs: DEFAULT_CONNECTOR_POLICY.timeoutMs });
       fromModule = { ...(declared.retry !== undefined ? { retry: resolved.retry } : {}), ...(declared.timeout !== undefined ? { timeoutMs: resolved.timeoutMs } : {}) };
