@@ -1,15 +1,12 @@
 import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import { basename, extname, join, relative, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { transform } from 'esbuild';
-import { tsImport } from 'tsx/esm/api';
 import { compileCondition, ConditionError } from '../conditions';
 import { describeProblems, formatProblem } from '../model/problems';
 import { formatJsonPath } from '../model/json';
 import type { Catalog, CatalogStep, StepRetryPolicy } from '../model/task';
 import type { StepContent } from '../runtime/execute';
-import { runOutsideStep } from '../runtime/globals';
+import { contentHash, importUserModule } from '../workspace/user-module';
 import { DEFAULT_RETRY, DEFAULT_STEP_TIMEOUT_MS, resolveStepOptions, stepOptionsSchema, type StepOptions } from './options';
 
 export const STEP_EXTENSIONS = ['.js', '.mjs', '.ts'] as const;
@@ -59,10 +56,6 @@ export interface LoadedWorkspace {
  */
 const loadedFiles = new Map<string, { hash: string; result: { step?: LoadedStep; problems: StepProblem[] } }>();
 
-function contentHash(source: Buffer): string {
-  return createHash('sha256').update(source).digest('hex');
-}
-
 export function stepsDir(workspace: string): string {
   return join(resolve(workspace), 'steps');
 }
@@ -93,15 +86,9 @@ export async function loadStepFile(workspace: string, file: string): Promise<{ s
 async function importStepFile(workspace: string, file: string): Promise<{ step?: LoadedStep; problems: StepProblem[] }> {
   const name = basename(file, extname(file));
   const where = { file: relative(resolve(workspace), file), step: name };
-  let moduleExports: Record<string, unknown>;
-  try {
-    // tsx loads .ts, .mjs and .js alike, each import in a fresh namespace so an edited file is seen.
-    moduleExports = (await runOutsideStep(() => tsImport(pathToFileURL(file).href, import.meta.url))) as Record<string, unknown>;
-  } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
-    const location = error instanceof SyntaxError ? await syntaxErrorLocation(file) : '';
-    return { problems: [{ ...where, message: `cannot load: ${message}${location}` }] };
-  }
+  const loaded = await importUserModule(file);
+  if ('failure' in loaded) return { problems: [{ ...where, message: loaded.failure }] };
+  const moduleExports = loaded.exports;
   const problems: StepProblem[] = [];
   if (!('condition' in moduleExports)) problems.push({ ...where, message: 'missing export `condition` (a pattern over the task data)' });
   if (typeof moduleExports.content !== 'function') {
@@ -128,17 +115,6 @@ async function importStepFile(workspace: string, file: string): Promise<{ step?:
     problems,
     step: { name, file: where.file, condition, ...resolved, declared: options.data, content: moduleExports.content as StepContent },
   };
-}
-
-/** Node's module loader does not say where a syntax error is; esbuild's parser does. */
-async function syntaxErrorLocation(file: string): Promise<string> {
-  try {
-    await transform(await readFile(file, 'utf8'), { loader: extname(file) === '.ts' ? 'ts' : 'js', format: 'esm', sourcefile: file });
-    return '';
-  } catch (error) {
-    const first = (error as { errors?: { text: string; location?: { line: number; column: number; lineText: string } | null }[] }).errors?.[0];
-    return first?.location ? ` at line ${first.location.line}, column ${first.location.column + 1}: ${first.location.lineText.trim()}` : '';
-  }
 }
 
 /** Loads every step file of a workspace. Never throws for bad step files: they come back as problems. */

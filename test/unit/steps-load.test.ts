@@ -136,10 +136,9 @@ describe('loadWorkspace: the broken workspace', () => {
     expect(p?.message).toContain('$data');
   });
 
-  it('syntax_error: says where (line number)', () => {
+  it('syntax_error: says where, in the one load-failure format (line, column, the line itself)', () => {
     const [p] = problemsOf(problems, 'syntax_error');
-    expect(p?.message).toMatch(/^cannot load: /);
-    expect(p?.message).toMatch(/line 2\b/);
+    expect(p?.message).toMatch(/^cannot load: syntax error: .+ at line 2, column 8 — export const content = async \(\) => \{\};$/);
   });
 
   it('problems format as readable lines and WorkspaceError lists all of them', () => {
