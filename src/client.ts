@@ -1,18 +1,18 @@
 import { randomUUID } from 'node:crypto';
 import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
 import { z } from 'zod';
-import { CURRENT_RULES, DEFAULT_MAX_DATA_BYTES, DEFAULT_TASK_OPTIONS, isSettled, TASK_STATES, type TaskSnapshot, type TaskState, type TraceEntry } from './model/task';
+import { CURRENT_RULES, isSettled, TASK_STATES, type TaskSnapshot, type TaskState, type TraceEntry } from './model/task';
 import { TASK_NAME_KEY, TASK_STATE_KEY, TASK_TAGS_KEY } from './model/search-attributes';
 import { formatJsonPath, type JsonObject } from './model/json';
 import { taskWorkflow } from './workflows';
 import { eventsQuery, progressQuery, reloadUpdate, resumeUpdate, snapshotQuery, stopUpdate, updateDataUpdate, type TaskProgress, type TaskWorkflowInput } from './workflows/api';
 import { sealStash, StashError, type StashKeys } from './runtime/stash';
 import type { TaskEvent, TaskEventPage } from './model/events';
-import { EVENTS_KEPT } from './cycle/event-log';
 import { describeOverLimit, overDataLimit } from './cycle/data-limit';
 import { explainAttention, type AttentionReason } from './explain';
 
-export { DEFAULT_TASK_QUEUE } from './model/task-queue';
+import { DEFAULT_TASK_LIMITS, DEFAULT_TASK_QUEUE } from './model/defaults';
+export { DEFAULT_TASK_QUEUE };
 
 const jsonObject = z.record(z.string(), z.json()).refine((v) => typeof v === 'object' && v !== null && !Array.isArray(v), 'must be a JSON object');
 
@@ -23,21 +23,21 @@ export const startTaskSchema = z.object({
   taskId: z.string().min(1).optional(),
   /** With `taskId`: a task that already has this ID (running or ended) is kept and its ID returned (a redelivered webhook); Temporal's ID policies decide. */
   ifExists: z.enum(['fail', 'return-existing']).default('fail'),
-  taskQueue: z.string().min(1).default('whenflow'),
+  taskQueue: z.string().min(1).default(DEFAULT_TASK_QUEUE),
   /** 1: every matching step runs one after another in rank order; more: parallel batches, merged as if run in rank order. */
-  concurrency: z.number().int().min(1).default(DEFAULT_TASK_OPTIONS.concurrency),
+  concurrency: z.number().int().min(1).default(DEFAULT_TASK_LIMITS.concurrency),
   /** A step of a parallel batch that met an earlier step's writes: run it again (default) or put the task in error. */
-  onConflict: z.enum(['rerun', 'error']).default('rerun'),
-  maxStepRuns: z.number().int().min(1).default(DEFAULT_TASK_OPTIONS.maxStepRuns),
-  maxSubtasks: z.number().int().min(1).default(DEFAULT_TASK_OPTIONS.maxSubtasks),
+  onConflict: z.enum(['rerun', 'error']).default(DEFAULT_TASK_LIMITS.onConflict),
+  maxStepRuns: z.number().int().min(1).default(DEFAULT_TASK_LIMITS.maxStepRuns),
+  maxSubtasks: z.number().int().min(1).default(DEFAULT_TASK_LIMITS.maxSubtasks),
   /** Most bytes the task data may take as JSON (UTF-8); data over it is refused here, by steps and by updates. */
-  maxDataBytes: z.number().int().min(1).default(DEFAULT_MAX_DATA_BYTES),
-  /** Most units of work of one recognize phase (default RECOGNIZE_WORK_LIMIT, 3,000,000). */
+  maxDataBytes: z.number().int().min(1).default(DEFAULT_TASK_LIMITS.maxDataBytes),
+  /** Most units of work of one recognize phase (default DEFAULT_TASK_LIMITS.maxRecognizeWork, 3,000,000). */
   maxRecognizeWork: z.number().int().min(1).optional(),
   /** History events after which a long task continues as new. */
-  historyLimit: z.number().int().min(50).default(DEFAULT_TASK_OPTIONS.historyLimit),
+  historyLimit: z.number().int().min(50).default(DEFAULT_TASK_LIMITS.historyLimit),
   /** Events of the task's stream each run keeps (older ones stay readable from earlier runs). */
-  eventsKept: z.number().int().min(20).default(EVENTS_KEPT),
+  eventsKept: z.number().int().min(20).default(DEFAULT_TASK_LIMITS.eventsKept),
   /** Run these steps in this order (each one's condition is a guard), then end — or follow conditions with `thenCycle`. */
   sequence: z.array(z.string().min(1)).min(1).optional(),
   thenCycle: z.boolean().default(false),

@@ -6,8 +6,7 @@
  * (`withWorkLimit`), so no state outlives it or is shared between tasks. Deterministic.
  */
 
-/** Enough for hundreds of steps over large arrays and strings; a few seconds of work at most. */
-export const RECOGNIZE_WORK_LIMIT = 3_000_000;
+export { RECOGNIZE_WORK_LIMIT } from '../model/defaults';
 
 export class WorkLimitError extends Error {
   constructor(readonly limit: number) {

@@ -5,7 +5,8 @@
  * update validator checks new data from outside.
  */
 import { formatJsonPath, type JsonObject, type JsonValue } from '../model/json';
-import { DEFAULT_MAX_DATA_BYTES, type TaskOptions } from '../model/task';
+import type { TaskOptions } from '../model/task';
+import { DEFAULT_MAX_DATA_BYTES } from '../model/defaults';
 
 /** The limit of a task; tasks started before the option existed have the default. */
 export function maxDataBytesOf(options: Pick<TaskOptions, 'maxDataBytes'>): number {

@@ -7,7 +7,8 @@ import { formatJsonPath } from '../model/json';
 import type { Catalog, CatalogStep, StepRetryPolicy } from '../model/task';
 import type { StepContent } from '../runtime/execute';
 import { contentHash, importUserModule } from '../workspace/user-module';
-import { DEFAULT_RETRY, DEFAULT_STEP_TIMEOUT_MS, resolveStepOptions, stepOptionsSchema, type StepOptions } from './options';
+import { resolveStepOptions, stepOptionsSchema, type StepOptions } from './options';
+import { DEFAULT_STEP_RETRY, DEFAULT_STEP_TIMEOUT_MS } from '../model/defaults';
 
 export const STEP_EXTENSIONS = ['.js', '.mjs', '.ts'] as const;
 
@@ -41,7 +42,7 @@ export interface StepDefaults {
   timeoutMs: number;
 }
 
-export const BUILT_IN_STEP_DEFAULTS: StepDefaults = { retry: DEFAULT_RETRY, timeoutMs: DEFAULT_STEP_TIMEOUT_MS };
+export const BUILT_IN_STEP_DEFAULTS: StepDefaults = { retry: DEFAULT_STEP_RETRY, timeoutMs: DEFAULT_STEP_TIMEOUT_MS };
 
 export interface LoadedWorkspace {
   catalog: Catalog;

@@ -15,8 +15,9 @@ import { parseDocument } from 'yaml';
 import { LOCAL_STASH_KEY_FILE, readLocalStashKey } from './local-key';
 import { z } from 'zod';
 import { formatJsonPath, type JsonObject, type JsonPathSegment, type JsonValue } from '../model/json';
-import { DEFAULT_MAX_DATA_BYTES, DEFAULT_TASK_OPTIONS, type StepRetryPolicy } from '../model/task';
-import { DEFAULT_MAX_HEAP_MB, DEFAULT_RETRY, DEFAULT_STEP_TIMEOUT_MS, durationMs, maxHeapMbSchema, resolveStepOptions, retryOptionsSchema } from '../steps/options';
+import { CONNECTOR_CONFIG_RETRY, DEFAULT_MAX_HEAP_MB, DEFAULT_STEP_RETRY, DEFAULT_STEP_TIMEOUT_MS, DEFAULT_TASK_LIMITS } from '../model/defaults';
+import type { StepRetryPolicy } from '../model/task';
+import { durationMs, maxHeapMbSchema, resolveStepOptions, retryOptionsSchema } from '../steps/options';
 import { DEFAULT_CIRCUIT, type CircuitSettings } from '../connectors/circuit';
 import { KEY_ID_PATTERN } from '../model/sealed';
 import type { StashKey, StashKeys } from '../runtime/stash';
@@ -24,17 +25,8 @@ import type { StashKey, StashKeys } from '../runtime/stash';
 /** Looked for in this order; the first is the one to write. */
 export const CONFIG_FILE_NAMES = ['whenflow.yaml', 'whenflow.yml'] as const;
 
-/** What a connector's retry policy is resolved over when `connectors.<name>.retry` is given. */
-export const CONNECTOR_DEFAULT_RETRY: StepRetryPolicy = {
-  initialIntervalMs: 1000,
-  backoffCoefficient: 2,
-  maximumIntervalMs: 30_000,
-  maximumAttempts: 5,
-  nonRetryableErrorTypes: [],
-};
-
 export interface ConnectorConfig {
-  /** Present only when the file sets `retry`; resolved over CONNECTOR_DEFAULT_RETRY. */
+  /** Present only when the file sets `retry`; resolved over CONNECTOR_CONFIG_RETRY. */
   retry?: StepRetryPolicy;
   timeoutMs?: number;
   options: JsonObject;
@@ -122,13 +114,13 @@ export function workspaceTaskQueue(config: WorkspaceConfig, dir: string): string
 export function defaultWorkspaceConfig(): WorkspaceConfig {
   return {
     defaults: {
-      retry: { ...DEFAULT_RETRY, nonRetryableErrorTypes: [...DEFAULT_RETRY.nonRetryableErrorTypes] },
+      retry: { ...DEFAULT_STEP_RETRY, nonRetryableErrorTypes: [...DEFAULT_STEP_RETRY.nonRetryableErrorTypes] },
       timeoutMs: DEFAULT_STEP_TIMEOUT_MS,
-      concurrency: DEFAULT_TASK_OPTIONS.concurrency,
-      onConflict: 'rerun',
-      maxStepRuns: DEFAULT_TASK_OPTIONS.maxStepRuns,
-      maxSubtasks: DEFAULT_TASK_OPTIONS.maxSubtasks,
-      maxDataBytes: DEFAULT_MAX_DATA_BYTES,
+      concurrency: DEFAULT_TASK_LIMITS.concurrency,
+      onConflict: DEFAULT_TASK_LIMITS.onConflict,
+      maxStepRuns: DEFAULT_TASK_LIMITS.maxStepRuns,
+      maxSubtasks: DEFAULT_TASK_LIMITS.maxSubtasks,
+      maxDataBytes: DEFAULT_TASK_LIMITS.maxDataBytes,
       maxHeapMb: DEFAULT_MAX_HEAP_MB,
     },
     stashKey: null,
@@ -441,7 +433,7 @@ function resolveConfig(parsed: ConfigFile, file: string, problemFile: string, pr
   config.file = file;
   const d = parsed.defaults ?? {};
   config.defaults = {
-    retry: resolveStepOptions({ retry: d.retry ?? undefined }, { retry: DEFAULT_RETRY, timeoutMs: DEFAULT_STEP_TIMEOUT_MS }).retry,
+    retry: resolveStepOptions({ retry: d.retry ?? undefined }, { retry: DEFAULT_STEP_RETRY, timeoutMs: DEFAULT_STEP_TIMEOUT_MS }).retry,
     timeoutMs: d.timeout ?? DEFAULT_STEP_TIMEOUT_MS,
     concurrency: d.concurrency ?? config.defaults.concurrency,
     onConflict: d.onConflict ?? config.defaults.onConflict,
@@ -468,7 +460,7 @@ function resolveConfig(parsed: ConfigFile, file: string, problemFile: string, pr
   for (const [name, connector] of Object.entries(parsed.connectors ?? {})) {
     const resolved: ConnectorConfig = { options: connector?.options ?? {} };
     if (connector?.retry) {
-      resolved.retry = resolveStepOptions({ retry: connector.retry }, { retry: CONNECTOR_DEFAULT_RETRY, timeoutMs: DEFAULT_STEP_TIMEOUT_MS }).retry;
+      resolved.retry = resolveStepOptions({ retry: connector.retry }, { retry: CONNECTOR_CONFIG_RETRY, timeoutMs: DEFAULT_STEP_TIMEOUT_MS }).retry;
       const max = resolved.retry.maximumIntervalMs;
       if (max !== undefined && max < resolved.retry.initialIntervalMs) {
         problems.push({

@@ -1,7 +1,7 @@
 import { relative, resolve } from 'node:path';
 import { describeProblems, type FileProblem } from '../model/problems';
 import { loadConnectors, type ConnectorRegistry } from '../connectors';
-import { DEFAULT_CONNECTOR_POLICY, type Catalog, type ConnectorPolicy } from '../model/task';
+import type { Catalog, ConnectorPolicy } from '../model/task';
 import { resolveStepOptions, stepOptionsSchema } from '../steps/options';
 import { loadWorkspace, type LoadedStep } from '../steps/load';
 import { parseWebhookServerLimits, parseWebhooks, type WebhookDefinition, type WebhookServerLimits } from '../webhooks/config';
@@ -9,6 +9,7 @@ import { parseBlobSettings, type BlobSettings } from '../blobs/config';
 import { loadLibraries, type LoadedLibraries } from '../steps/libraries';
 import { loadWorkspaceConfig, type WorkspaceConfig } from './config';
 import { formatJsonPath } from '../model/json';
+import { DEFAULT_CONNECTOR_POLICY } from '../model/defaults';
 
 /** One thing wrong anywhere in a workspace: a step file, a connector module, or whenflow.yaml. */
 export interface WorkspaceProblem extends FileProblem {

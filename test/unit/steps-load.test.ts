@@ -7,7 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMatcher } from '../../src/conditions';
 import { executeStep } from '../../src/runtime/execute';
 import { formatProblem, loadStepFile, loadWorkspace, stepsDir, WorkspaceError, type StepProblem } from '../../src/steps/load';
-import { DEFAULT_RETRY, DEFAULT_STEP_TIMEOUT_MS, resolveStepOptions, stepOptionsSchema } from '../../src/steps/options';
+import { resolveStepOptions, stepOptionsSchema } from '../../src/steps/options';
+import { DEFAULT_STEP_RETRY, DEFAULT_STEP_TIMEOUT_MS } from '../../src/model/defaults';
 
 const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 const SAMPLE = ROOT; // the sample order workspace: ROOT/steps
@@ -52,7 +53,7 @@ describe('loadWorkspace: the sample workspace', () => {
   it('complete_order.ts: TypeScript loads, its options apply (timeout "10s" → 10000 ms)', async () => {
     const loaded = await loadWorkspace(SAMPLE);
     const step = loaded.catalog.steps.find((s) => s.name === 'complete_order');
-    expect(step).toMatchObject({ name: 'complete_order', file: 'steps/complete_order.ts', timeoutMs: 10_000, priority: 0, retry: DEFAULT_RETRY });
+    expect(step).toMatchObject({ name: 'complete_order', file: 'steps/complete_order.ts', timeoutMs: 10_000, priority: 0, retry: DEFAULT_STEP_RETRY });
     const other = loaded.catalog.steps.find((s) => s.name === 'charge_payment');
     expect(other).toMatchObject({ file: 'steps/charge_payment.mjs', timeoutMs: DEFAULT_STEP_TIMEOUT_MS });
   });
@@ -270,12 +271,12 @@ describe('step options', () => {
   const resolved = (options: unknown) => {
     const result = parse(options);
     if (!result.success) throw new Error(result.error.message);
-    return resolveStepOptions(result.data, { retry: DEFAULT_RETRY, timeoutMs: DEFAULT_STEP_TIMEOUT_MS });
+    return resolveStepOptions(result.data, { retry: DEFAULT_STEP_RETRY, timeoutMs: DEFAULT_STEP_TIMEOUT_MS });
   };
 
   it('defaults: priority 0, the default timeout and retry policy', () => {
-    expect(resolved({})).toEqual({ priority: 0, timeoutMs: DEFAULT_STEP_TIMEOUT_MS, retry: DEFAULT_RETRY });
-    expect(DEFAULT_RETRY).toEqual({ initialIntervalMs: 1000, backoffCoefficient: 2, maximumAttempts: 3, nonRetryableErrorTypes: [] });
+    expect(resolved({})).toEqual({ priority: 0, timeoutMs: DEFAULT_STEP_TIMEOUT_MS, retry: DEFAULT_STEP_RETRY });
+    expect(DEFAULT_STEP_RETRY).toEqual({ initialIntervalMs: 1000, backoffCoefficient: 2, maximumAttempts: 3, nonRetryableErrorTypes: [] });
   });
 
   it('durations: strings like "2s" parse to milliseconds, numbers are milliseconds', () => {
@@ -288,7 +289,7 @@ describe('step options', () => {
 
   it('partial retry options keep the defaults for the rest (and no maximumInterval unless given)', () => {
     const retry = resolved({ retry: { maximumAttempts: 1 } }).retry;
-    expect(retry).toEqual({ ...DEFAULT_RETRY, maximumAttempts: 1 });
+    expect(retry).toEqual({ ...DEFAULT_STEP_RETRY, maximumAttempts: 1 });
     expect('maximumIntervalMs' in retry).toBe(false);
   });
 
@@ -323,7 +324,7 @@ describe('step options', () => {
     });
     const loaded = await loadWorkspace(dir);
     expect([...loaded.steps.keys()]).toEqual(['timed']);
-    expect(loaded.steps.get('timed')).toMatchObject({ timeoutMs: 2000, priority: 3, retry: { ...DEFAULT_RETRY, initialIntervalMs: 1500 } });
+    expect(loaded.steps.get('timed')).toMatchObject({ timeoutMs: 2000, priority: 3, retry: { ...DEFAULT_STEP_RETRY, initialIntervalMs: 1500 } });
 
     const bad = problemsOf(loaded.problems, 'bad_duration');
     expect(bad).toHaveLength(1);
@@ -354,7 +355,7 @@ describe('step options the loader accepts are valid for Temporal', () => {
 
   it('a valid retry policy compiles (control case)', () => {
     const parsed = stepOptionsSchema.parse({ retry: { initialInterval: '1s', maximumInterval: '1m', maximumAttempts: 4 } });
-    const { retry } = resolveStepOptions(parsed, { retry: DEFAULT_RETRY, timeoutMs: DEFAULT_STEP_TIMEOUT_MS });
+    const { retry } = resolveStepOptions(parsed, { retry: DEFAULT_STEP_RETRY, timeoutMs: DEFAULT_STEP_TIMEOUT_MS });
     expect(() => compileRetryPolicy(temporalRetry(retry))).not.toThrow();
   });
 
@@ -367,7 +368,7 @@ describe('step options the loader accepts are valid for Temporal', () => {
     const parsed = stepOptionsSchema.safeParse(options);
     if (parsed.success) {
       // Accepted: then Temporal must accept it too.
-      const { retry } = resolveStepOptions(parsed.data, { retry: DEFAULT_RETRY, timeoutMs: DEFAULT_STEP_TIMEOUT_MS });
+      const { retry } = resolveStepOptions(parsed.data, { retry: DEFAULT_STEP_RETRY, timeoutMs: DEFAULT_STEP_TIMEOUT_MS });
       expect(() => compileRetryPolicy(temporalRetry(retry))).not.toThrow();
     }
     expect(parsed.success).toBe(false);
