@@ -360,7 +360,7 @@ export async function main(args: string[]): Promise<number> {
     // Before any command connects to Temporal (the runtime is process-wide); `init` never does.
     program.hook('preAction', async (_program, action) => {
       if (action.name() === 'init') return;
-      const { installRuntime } = await import('../temporal/runtime');
+      const { installRuntime } = await import('../temporal/sdk-logging');
       installRuntime(verbose ? 'DEBUG' : undefined);
     });
     await program.parseAsync(argv, { from: 'user' });

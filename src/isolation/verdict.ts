@@ -4,7 +4,7 @@ import { DataLimitError } from '../runtime/execute';
 import { StashError } from '../runtime/stash';
 import { isFinalStepError, StepUsageError } from '../runtime/step-api';
 import { DataValueError } from '../runtime/to-json';
-import { WorkspaceError } from '../steps/load';
+import { WorkspaceError } from '../steps/step-files';
 import { InvalidWorkspaceError } from '../workspace/workspace';
 
 export interface AttemptVerdict {

@@ -11,7 +11,7 @@ import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import { basename, extname, join, relative, resolve } from 'node:path';
 import { evaluateCommonJsModule, forgetEvaluatedModules } from '../workspace/user-module';
-import { WorkspaceError } from './load';
+import { WorkspaceError } from './step-files';
 
 export const LIBRARY_EXTENSIONS = ['.js', '.mjs', '.ts'] as const;
 export const LIBRARIES_DIR = 'libraries';

@@ -3,7 +3,7 @@ import { describeProblems, type FileProblem } from '../model/problems';
 import { loadConnectors, type ConnectorRegistry } from '../connectors';
 import type { Catalog, ConnectorPolicy } from '../model/task';
 import { resolveStepOptions, stepOptionsSchema } from '../steps/options';
-import { loadWorkspace, type LoadedStep } from '../steps/load';
+import { loadStepFiles, type LoadedStep } from '../steps/step-files';
 import { parseWebhookServerLimits, parseWebhooks, type WebhookDefinition, type WebhookServerLimits } from '../webhooks/config';
 import { parseBlobSettings, type BlobSettings } from '../blobs/config';
 import { loadLibraries, type LoadedLibraries } from '../steps/libraries';
@@ -57,7 +57,7 @@ export async function openWorkspace(dir: string, env: NodeJS.ProcessEnv = proces
     loadConnectors(root),
     loadLibraries(root),
   ]);
-  const loaded = await loadWorkspace(root, { retry: config.defaults.retry, timeoutMs: config.defaults.timeoutMs });
+  const loaded = await loadStepFiles(root, { retry: config.defaults.retry, timeoutMs: config.defaults.timeoutMs });
   const problems: WorkspaceProblem[] = [
     ...configProblems.map((p) => ({ kind: 'config' as const, file: p.file, ...(p.path ? { path: p.path } : {}), message: p.message })),
     ...connectorProblems.map((p) => ({ kind: 'connector' as const, file: p.file, message: p.message })),

@@ -1,3 +1,9 @@
+/**
+ * Step files: the files of a workspace's `steps/` folder, each loaded (through the workspace's module
+ * loader), checked (condition compiled, options validated) and gathered into the catalog the workflow
+ * runs, with every problem found. The workspace as a whole (config, connectors, libraries) is
+ * src/workspace/workspace.ts.
+ */
 import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import { basename, extname, join, relative, resolve } from 'node:path';
@@ -44,7 +50,7 @@ export interface StepDefaults {
 
 export const BUILT_IN_STEP_DEFAULTS: StepDefaults = { retry: DEFAULT_STEP_RETRY, timeoutMs: DEFAULT_STEP_TIMEOUT_MS };
 
-export interface LoadedWorkspace {
+export interface LoadedStepFiles {
   catalog: Catalog;
   steps: Map<string, LoadedStep>;
   problems: StepProblem[];
@@ -119,7 +125,7 @@ async function importStepFile(workspace: string, file: string): Promise<{ step?:
 }
 
 /** Loads every step file of a workspace. Never throws for bad step files: they come back as problems. */
-export async function loadWorkspace(workspace: string, defaults: StepDefaults = BUILT_IN_STEP_DEFAULTS): Promise<LoadedWorkspace> {
+export async function loadStepFiles(workspace: string, defaults: StepDefaults = BUILT_IN_STEP_DEFAULTS): Promise<LoadedStepFiles> {
   const dir = stepsDir(workspace);
   let files: string[];
   try {
