@@ -8,9 +8,8 @@
  * `$nor` become sift groups over sub-queries; `$and` is flattened into its parts. Every problem is
  * collected with its key path inside the condition and reported together in one ConditionError.
  */
-import { formatJsonPath, type JsonObject, type JsonValue } from '../model/json';
+import { formatJsonPath, parseDotPath, type JsonObject, type JsonValue } from '../model/json';
 import { isTypeName, type LeafTestName, type TypeName } from './leaf-tests';
-import { parseReference } from './paths';
 import {
   ConditionError,
   LEAF_OPERATION,
@@ -259,7 +258,7 @@ function reference(value: Record<string, unknown>, where: KeyPath, problems: Pro
     problems.add([...where, DATA_TAG], '$data needs a string: a dot path into the task data, e.g. "companies.length"');
     return { [DATA_TAG]: '' };
   }
-  if (parseReference(path) === null) {
+  if (parseDotPath(path) === null) {
     problems.add([...where, DATA_TAG], `$data path ${JSON.stringify(path)} is not a dot path (e.g. "order.items.0.sku")`);
   }
   return { [DATA_TAG]: path };

@@ -6,8 +6,8 @@
  *   `$data` reference  → { "$data": "companies.length" }
  * A value template decodes an encoded value once and fills in its references per evaluation.
  */
-import type { JsonObject, JsonValue } from '../model/json';
-import { parseReference, resolveReference, type Path } from './paths';
+import { parseDotPath, type JsonObject, type JsonValue } from '../model/json';
+import { resolveReference, type Path } from './paths';
 import { compileSafeRegExp } from './safe-regexp';
 import { chargeWork } from './work-meter';
 
@@ -100,7 +100,7 @@ function templateBuilder(encoded: JsonValue, refs: Path[]): Builder {
   const reference = asReference(encoded);
   if (reference !== null) {
     const index = refs.length;
-    refs.push(parseReference(reference) ?? [reference]);
+    refs.push(parseDotPath(reference) ?? [reference]);
     return (values) => values[index];
   }
   const re = asEncodedRegExp(encoded);

@@ -1,9 +1,9 @@
-import { isJsonObject, type JsonObject, type JsonValue } from '../model/json';
+import { isJsonObject, parseDotPath, type JsonObject, type JsonValue } from '../model/json';
 
 /** `companies.3.research` → ['companies', '3', 'research']. Used for `into` paths of subtasks and connector calls. */
 export function dotPathSegments(path: string): string[] {
-  const segments = path.split('.');
-  if (path.length === 0 || segments.some((s) => s.length === 0)) throw new Error(`"${path}" is not a path (use dot-separated keys, e.g. "crm.contact")`);
+  const segments = parseDotPath(path);
+  if (segments === null) throw new Error(`"${path}" is not a path (use dot-separated keys, e.g. "crm.contact")`);
   return segments;
 }
 

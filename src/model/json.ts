@@ -47,6 +47,16 @@ export function copyJson(value: JsonValue): JsonValue {
   return out;
 }
 
+/**
+ * The keys of a dot path as users write them (`into: "crm.contact"`, `{ $data: 'order.total' }`,
+ * `order.items.0.sku`); null when it is empty or has an empty segment.
+ */
+export function parseDotPath(path: string): string[] | null {
+  if (path.length === 0) return null;
+  const segments = path.split('.');
+  return segments.every((s) => s.length > 0) ? segments : null;
+}
+
 /** One step into a JSON value: an object key, or an array index. */
 export type JsonPathSegment = string | number;
 
