@@ -8,7 +8,7 @@
  * `$nor` become sift groups over sub-queries; `$and` is flattened into its parts. Every problem is
  * collected with its key path inside the condition and reported together in one ConditionError.
  */
-import { formatJsonPath, parseDotPath, type JsonObject, type JsonValue } from '../model/json';
+import { canonicalJson, formatJsonPath, parseDotPath, type JsonObject, type JsonValue } from '../model/json';
 import { isTypeName, type LeafTestName, type TypeName } from './leaf-tests';
 import {
   ConditionError,
@@ -73,16 +73,6 @@ class Problems {
 
 // ---------------------------------------------------------------------------------------------
 // Canonical strings
-
-/** JSON with object keys sorted: identical constraints give identical strings. */
-export function canonicalJson(value: JsonValue): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  if (value !== null && typeof value === 'object') {
-    const keys = Object.keys(value).sort();
-    return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(value[k] as JsonValue)}`).join(',')}}`;
-  }
-  return JSON.stringify(value);
-}
 
 /** Sorted, de-duplicated canonical values of a list of nodes (order-insensitive conjunction). */
 function canonSet(nodes: Node[]): JsonValue[] {

@@ -28,6 +28,16 @@ export function jsonEqual(a: unknown, b: unknown): boolean {
   return keys.every((k) => Object.hasOwn(right, k) && jsonEqual(left[k], right[k]));
 }
 
+/** JSON text with object keys sorted: values that are jsonEqual give identical strings. */
+export function canonicalJson(value: JsonValue): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const keys = Object.keys(value).sort();
+    return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(value[k] as JsonValue)}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
 /** A deep copy of a JSON value; keys holding `undefined` are left out. */
 export function copyJson<T extends JsonValue>(value: T): T;
 export function copyJson(value: JsonValue): JsonValue {
