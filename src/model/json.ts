@@ -90,3 +90,10 @@ export function formatJsonPath(segments: readonly (JsonPathSegment | symbol)[], 
   }
   return out;
 }
+
+/** A path formatted by formatJsonPath inside another (`steps[2]` + `name` → `steps[2].name`; `condition` + `[0]` → `condition[0]`). */
+export function joinJsonPaths(outer: string, inner: string): string {
+  if (!outer) return inner;
+  if (!inner) return outer;
+  return inner.startsWith('[') ? `${outer}${inner}` : `${outer}.${inner}`;
+}

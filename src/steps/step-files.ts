@@ -9,7 +9,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { basename, extname, join, relative, resolve } from 'node:path';
 import { compileCondition, ConditionError } from '../conditions';
 import { describeProblems, formatProblem } from '../model/problems';
-import { formatJsonPath } from '../model/json';
+import { formatJsonPath, joinJsonPaths } from '../model/json';
 import type { Catalog, CatalogStep, StepRetryPolicy } from '../model/task';
 import type { StepContent } from '../runtime/execute';
 import { contentHash, importUserModule } from '../workspace/user-module';
@@ -75,10 +75,6 @@ async function listStepFiles(dir: string): Promise<string[]> {
     .sort();
 }
 
-function joinPath(prefix: string, path: string): string {
-  return path ? `${prefix}.${path}`.replace(/\.\[/g, '[') : prefix;
-}
-
 /** Loads and checks one step file; returns the step or the problems it has (all of them, not only the first). */
 export async function loadStepFile(workspace: string, file: string): Promise<{ step?: LoadedStep; problems: StepProblem[] }> {
   const source = await readFile(file);
@@ -107,7 +103,7 @@ async function importStepFile(workspace: string, file: string): Promise<{ step?:
       condition = compileCondition(moduleExports.condition);
     } catch (error) {
       if (!(error instanceof ConditionError)) throw error;
-      for (const p of error.problems) problems.push({ ...where, path: joinPath('condition', p.path), message: p.message });
+      for (const p of error.problems) problems.push({ ...where, path: joinJsonPaths('condition', p.path), message: p.message });
     }
   }
   const options = stepOptionsSchema.safeParse(moduleExports.options ?? {});

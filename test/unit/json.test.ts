@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { canonicalJson, copyJson, formatJsonPath, jsonEqual, type JsonValue } from '../../src/model/json';
+import { canonicalJson, copyJson, formatJsonPath, joinJsonPaths, jsonEqual, type JsonValue } from '../../src/model/json';
 
 describe('formatJsonPath', () => {
   it.each([
@@ -14,6 +14,19 @@ describe('formatJsonPath', () => {
     [['validateFinalState', 'order.status'], '', 'validateFinalState["order.status"]'],
   ] as const)('%j after %j → %s', (segments, root, path) => {
     expect(formatJsonPath(segments, root)).toBe(path);
+  });
+});
+
+describe('joinJsonPaths', () => {
+  it.each([
+    ['condition', 'order.status', 'condition.order.status'],
+    ['steps[2]', 'name', 'steps[2].name'],
+    ['condition', '[0].sku', 'condition[0].sku'],
+    ['condition', 'a[".[x"]', 'condition.a[".[x"]'],
+    ['', 'name', 'name'],
+    ['options', '', 'options'],
+  ])('%s + %s → %s', (outer, inner, joined) => {
+    expect(joinJsonPaths(outer, inner)).toBe(joined);
   });
 });
 
