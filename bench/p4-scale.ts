@@ -19,7 +19,7 @@ import { startTask } from '../src/client';
 import { INLINE_DATA_LIMIT } from '../src/cycle/step-data';
 import type { JsonObject } from '../src/model/json';
 import { DEFAULT_TASK_OPTIONS, type TaskSnapshot } from '../src/model/task';
-import { installRuntime } from '../src/temporal/runtime';
+import { installRuntime } from '../src/temporal/sdk-logging';
 import type { TemporalSession } from '../src/temporal/server';
 import { eventsQuery } from '../src/workflows/api';
 import { createTaskWorker, workflowBundle } from '../src/worker';

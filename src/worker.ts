@@ -10,7 +10,7 @@ import { workerIdentity } from './observability/catalog-peers';
 import { openWorkspace } from './workspace/workspace';
 import { connectorTelemetryGuard, stepTelemetryInterceptor, type WorkerMetrics, type WorkerTracing } from './observability';
 
-import { DEFAULT_TASK_QUEUE } from './model/task-queue';
+import { DEFAULT_TASK_QUEUE } from './model/defaults';
 
 export { DEFAULT_TASK_QUEUE };
 

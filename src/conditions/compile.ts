@@ -8,9 +8,8 @@
  * `$nor` become sift groups over sub-queries; `$and` is flattened into its parts. Every problem is
  * collected with its key path inside the condition and reported together in one ConditionError.
  */
-import type { JsonObject, JsonValue } from '../model/json';
+import { canonicalJson, formatJsonPath, parseDotPath, type JsonObject, type JsonValue } from '../model/json';
 import { isTypeName, type LeafTestName, type TypeName } from './leaf-tests';
-import { parseReference } from './paths';
 import {
   ConditionError,
   LEAF_OPERATION,
@@ -67,23 +66,13 @@ class Problems {
   /** Objects and arrays being visited (cycle detection). */
   readonly ancestors = new Set<object>();
   add(where: KeyPath, message: string): [] {
-    this.list.push({ path: formatKeyPath(where), message });
+    this.list.push({ path: formatJsonPath(where), message });
     return [];
   }
 }
 
 // ---------------------------------------------------------------------------------------------
 // Canonical strings
-
-/** JSON with object keys sorted: identical constraints give identical strings. */
-export function canonicalJson(value: JsonValue): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  if (value !== null && typeof value === 'object') {
-    const keys = Object.keys(value).sort();
-    return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(value[k] as JsonValue)}`).join(',')}}`;
-  }
-  return JSON.stringify(value);
-}
 
 /** Sorted, de-duplicated canonical values of a list of nodes (order-insensitive conjunction). */
 function canonSet(nodes: Node[]): JsonValue[] {
@@ -259,7 +248,7 @@ function reference(value: Record<string, unknown>, where: KeyPath, problems: Pro
     problems.add([...where, DATA_TAG], '$data needs a string: a dot path into the task data, e.g. "companies.length"');
     return { [DATA_TAG]: '' };
   }
-  if (parseReference(path) === null) {
+  if (parseDotPath(path) === null) {
     problems.add([...where, DATA_TAG], `$data path ${JSON.stringify(path)} is not a dot path (e.g. "order.items.0.sku")`);
   }
   return { [DATA_TAG]: path };
@@ -549,17 +538,6 @@ const KNOWN_OPERATORS = [...Object.keys(OPERATORS), ...Object.keys(LOGICAL), DAT
 
 // ---------------------------------------------------------------------------------------------
 // Entry point
-
-/** `order.items[0].sku`; `` for the root. */
-export function formatKeyPath(where: KeyPath): string {
-  let out = '';
-  for (const key of where) {
-    if (typeof key === 'number') out += `[${key}]`;
-    else if (/^[A-Za-z_$][\w$]*$/.test(key)) out += out ? `.${key}` : key;
-    else out += `[${JSON.stringify(key)}]`;
-  }
-  return out;
-}
 
 /**
  * Compiles a step's condition. Throws ConditionError listing every problem found.

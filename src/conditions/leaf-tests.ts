@@ -6,13 +6,12 @@
  * Deterministic and side-effect free: runs inside the Temporal workflow sandbox.
  */
 import sift from 'sift';
-import type { JsonObject, JsonValue } from '../model/json';
+import { jsonEqual, type JsonObject, type JsonValue } from '../model/json';
 import { sealedType } from '../model/sealed';
 import {
   compileTemplate,
   formatRegExp,
   formatValue,
-  jsonEquals,
   regExpTester,
   type EncodedRegExp,
 } from './values';
@@ -72,7 +71,7 @@ function valueTester(arg: JsonValue, compare: (actual: unknown, expected: unknow
 }
 
 function equalsValue(actual: unknown, expected: unknown): boolean {
-  return actual === expected || jsonEquals(actual, expected);
+  return actual === expected || jsonEqual(actual, expected);
 }
 
 function containsValue(actual: unknown, expected: unknown): boolean {

@@ -7,8 +7,7 @@
  */
 import { WhenflowError, brandError } from '../model/errors';
 
-/** Enough for hundreds of steps over large arrays and strings; a few seconds of work at most. */
-export const RECOGNIZE_WORK_LIMIT = 3_000_000;
+export { RECOGNIZE_WORK_LIMIT } from '../model/defaults';
 
 export class WorkLimitError extends WhenflowError {
   static {

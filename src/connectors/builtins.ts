@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { JsonObject, JsonValue } from '../model/json';
+import { formatJsonPath, type JsonObject, type JsonValue } from '../model/json';
 import { ConnectorError, type Connector, type ConnectorContext, type ConnectorMethod } from './types';
 import { WhenflowError, brandError } from '../model/errors';
 
@@ -9,10 +9,10 @@ export function parseArgs<S extends z.ZodType>(schema: S, connector: string, met
   if (parsed.success) return parsed.data;
   const described = parsed.error.issues.map((issue) => {
     if (issue.code === 'unrecognized_keys') {
-      const keys = issue.keys.map((k) => [...issue.path.map(String), k].join('.'));
+      const keys = issue.keys.map((k) => formatJsonPath([...issue.path, k]));
       return { field: keys.join(', '), text: `unknown argument${keys.length === 1 ? '' : 's'} ${keys.map((k) => `\`${k}\``).join(', ')}` };
     }
-    const field = issue.path.map(String).join('.');
+    const field = formatJsonPath(issue.path);
     return { field, text: field ? `bad argument \`${field}\`: ${issue.message}` : issue.message };
   });
   throw new ConnectorError(connector, method, described.map((d) => d.text).join('; '), described[0]?.field || undefined);

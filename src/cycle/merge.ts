@@ -8,9 +8,7 @@
  * Runs inside the Temporal workflow: pure and deterministic (no I/O, clock or randomness).
  */
 import { isJsonObject, type JsonObject, type JsonValue } from '../model/json';
-import { applyPatchTo, changedPaths, pathTokens } from '../model/apply-patch';
-import type { DataOperation, DataPatch } from '../model/patch';
-import { escapePointerToken } from '../model/patch';
+import { applyPatchTo, changedPaths, childPointer, pathTokens, type DataOperation, type DataPatch } from '../model/patch';
 
 /** One step's patch; the list given to mergePatches is in rank order (index 0 ranks highest). */
 export interface StepPatch {
@@ -160,7 +158,7 @@ export function mergeBatch(snapshot: JsonObject, runs: readonly BatchRun[]): Bat
  */
 export function mergePatchPointers(patch: JsonObject, prefix = ''): string[] {
   return Object.entries(patch).flatMap(([key, value]) => {
-    const pointer = `${prefix}/${escapePointerToken(key)}`;
+    const pointer = childPointer(prefix, key);
     return isJsonObject(value) && Object.keys(value).length > 0 ? mergePatchPointers(value, pointer) : [pointer];
   });
 }

@@ -15,7 +15,8 @@ import {
 import type { SequencePosition, TaskEventBody } from '../model/events';
 import { EventLog, type CarriedEvents } from './event-log';
 import { mergePatchPointers, pointersOverlap, type BatchMerge, type MergeResult } from './merge';
-import { applyMergePatch, setAtPath } from './paths';
+import { applyMergePatch } from '../model/patch';
+import { setAtPath } from './paths';
 
 /** What a cycle asks of the workflow beyond changing the task's own state: timers, children, activities. */
 export interface CycleEffects {

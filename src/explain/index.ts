@@ -5,7 +5,7 @@
 import type { Client } from '@temporalio/client';
 import type { JsonObject } from '../model/json';
 import type { DataPatch } from '../model/patch';
-import { diffData } from '../runtime/diff';
+import { diffData } from '../model/patch';
 import { attentionReason, explainSteps, type AttentionReason, type StepExplanation } from './explain';
 import { readTaskHistory } from './history-fetch';
 import { cycleRecord, dataAfterCycle, walkHistory } from './timeline';

@@ -6,7 +6,7 @@
 import { z } from 'zod';
 // The same contract the task workflow holds step outcomes to: a thread's answer is checked as it arrives.
 import { stepOutcomeSchema } from '../model/activity-results';
-import type { JsonObject, JsonValue } from '../model/json';
+import { formatJsonPath, type JsonObject, type JsonValue } from '../model/json';
 import type { StepOutcome } from '../model/task';
 import { FinalError, WhenflowError, brandError } from '../model/errors';
 
@@ -94,7 +94,7 @@ export function parseFromThread(message: unknown): FromThread {
   const parsed = fromThreadSchema.safeParse(message);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    throw new Error(`a step thread sent a malformed message (${issue ? `${issue.path.join('.') || 'message'}: ${issue.message}` : 'unknown'})`);
+    throw new Error(`a step thread sent a malformed message (${issue ? `${formatJsonPath(issue.path) || 'message'}: ${issue.message}` : 'unknown'})`);
   }
   // The message itself, not zod's copy (which drops keys a schema does not list): checked, then passed on as sent.
   return message as FromThread;

@@ -4,7 +4,7 @@ import type { DeferredCall, StepLog, StepOutcome } from '../model/task';
 import { describeOverLimit, maxDataBytesOf, overDataLimit } from '../cycle/data-limit';
 import { openStepBlobs } from '../blobs/api';
 import type { BlobSettings } from '../blobs/config';
-import { diffData } from './diff';
+import { diffData } from '../model/patch';
 import { CallTracker } from '../connectors/proxy';
 import { runInStepScope } from './globals';
 import { trackReads } from './read-tracking';

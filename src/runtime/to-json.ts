@@ -13,11 +13,10 @@
  * Plain objects, arrays and Dates are recognised without `instanceof`, so values created in
  * another realm (a `node:vm` context running step code) convert the same way.
  */
-import { type DataPathSegment, formatDataPath, isJsonObject, type JsonObject, type JsonValue } from '../model/json';
+import { formatJsonPath, isJsonObject, type JsonObject, type JsonPathSegment, type JsonValue } from '../model/json';
 import { stringValueOf } from './task-id';
 import { FinalError, brandError } from '../model/errors';
 
-export { formatDataPath } from '../model/json';
 
 /** One value in step data that is not JSON. `path` is like `data.a.b[2]["odd key"]`. */
 export interface DataProblem {
@@ -61,8 +60,6 @@ function formatMessage(step: string, problems: DataProblem[], total: number, sub
   const more = total > problems.length ? `; and ${total - problems.length} more` : '';
   return `step "${step}" left ${total} values that are not JSON (step data must be JSON): ${problems.map(what).join('; ')}${more}`;
 }
-
-type Segment = DataPathSegment;
 
 /**
  * A Date of any realm. The tag test first keeps the throwing brand check (costly on large data) to values
@@ -129,14 +126,14 @@ class Converter {
   constructor(private readonly root = 'data') {}
   readonly problems: DataProblem[] = [];
   total = 0;
-  private readonly path: Segment[] = [];
+  private readonly path: JsonPathSegment[] = [];
   /** Objects on the current path (not all visited ones), so shared references are not cycles. */
   private readonly ancestors = new Map<object, number>();
 
   problem(message: string): void {
     this.total++;
     if (this.problems.length < MAX_PROBLEMS) {
-      this.problems.push({ path: formatDataPath(this.path, this.root), message });
+      this.problems.push({ path: formatJsonPath(this.path, this.root), message });
     }
   }
 
@@ -196,7 +193,7 @@ class Converter {
   private within(value: object, walk: () => JsonValue | typeof DROP): JsonValue | typeof DROP {
     const depth = this.ancestors.get(value);
     if (depth !== undefined) {
-      this.problem(`a circular reference (back to ${formatDataPath(this.path.slice(0, depth), this.root)})`);
+      this.problem(`a circular reference (back to ${formatJsonPath(this.path.slice(0, depth), this.root)})`);
       return DROP;
     }
     this.ancestors.set(value, this.path.length);

@@ -1,6 +1,6 @@
 import { join, resolve } from 'node:path';
 import { fileStamp } from './file-stamps';
-import { loadStepFile, StepFileError, type LoadedStep } from './load';
+import { loadStepFile, StepFileError, type LoadedStep } from './step-files';
 
 /** Steps loaded by this process, by file, with the stamp their file had when it was read. */
 const byStamp = new Map<string, { stamp: string; step: LoadedStep }>();

@@ -3,7 +3,7 @@ import { join, resolve } from 'node:path';
 import type { Client } from '@temporalio/client';
 import { getTask, startTask, stopTask, updateTask } from '../client';
 import { isSettled, isTerminal, type TaskSnapshot } from '../model/task';
-import { installRuntime } from '../temporal/runtime';
+import { installRuntime } from '../temporal/sdk-logging';
 import { openSession } from '../temporal/server';
 import { createTimeSkippingEnvironment } from '../temporal/time-skipping';
 import { coverageOfTask, coverageReport, type CoverageHits, type CoverageReport } from '../analysis/coverage';

@@ -1,5 +1,5 @@
 import * as wf from '@temporalio/workflow';
-import { applyMergePatch } from '../cycle/paths';
+import { applyMergePatch } from '../model/patch';
 import { describeOverLimit, maxDataBytesOf, overDataLimit } from '../cycle/data-limit';
 import type { Retry, TaskBook } from '../cycle/task-book';
 import { isJsonObject, type JsonObject } from '../model/json';

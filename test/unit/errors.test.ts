@@ -18,14 +18,14 @@ import { StepHeapError, StepLimitError, StepThreadError, StepTimeoutError } from
 import { CrossedError, CrossedFinalError, receivedError, sendError } from '../../src/isolation/protocol';
 import { attemptVerdict } from '../../src/isolation/verdict';
 import { FinalError, isFinalError, WhenflowError } from '../../src/model/errors';
-import { DataPatchError } from '../../src/runtime/diff';
+import { DataPatchError } from '../../src/model/patch';
 import { DataLimitError } from '../../src/runtime/execute';
 import { OutsideStepError } from '../../src/runtime/globals';
 import { StashError, StashKeyMissingError } from '../../src/runtime/stash';
 import { StepFinalError, StepUsageError } from '../../src/runtime/step-api';
 import { DataValueError } from '../../src/runtime/to-json';
 import { LibraryError } from '../../src/steps/libraries';
-import { StepFileError } from '../../src/steps/load';
+import { StepFileError } from '../../src/steps/step-files';
 import { PortInUseError } from '../../src/temporal/dev-server';
 import { TimeSkippingUnavailableError } from '../../src/temporal/time-skipping';
 import { WorkspaceConfigError } from '../../src/workspace/workspace';
@@ -107,7 +107,7 @@ describe('whenflow errors', () => {
 
   it('instanceof holds for an error made by another copy of the module, loaded in a fresh namespace as step files are', async () => {
     const copy = (await tsImport(ERRORS_MODULE.href, import.meta.url)) as typeof import('../../src/model/errors');
-    const otherCopy = (await tsImport(pathToFileURL(fileURLToPath(new URL('../../src/steps/load.ts', import.meta.url))).href, import.meta.url)) as typeof import('../../src/steps/load');
+    const otherCopy = (await tsImport(pathToFileURL(fileURLToPath(new URL('../../src/steps/step-files.ts', import.meta.url))).href, import.meta.url)) as typeof import('../../src/steps/step-files');
     expect(copy.FinalError).not.toBe(FinalError);
     expect(otherCopy.StepFileError).not.toBe(StepFileError);
     expect(new copy.FinalError('x')).toBeInstanceOf(FinalError);

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { EVENTS_KEPT, EventLog } from '../../src/cycle/event-log';
+import { EventLog } from '../../src/cycle/event-log';
 import { TaskBook } from '../../src/cycle/task-book';
 import { DEFAULT_TASK_OPTIONS } from '../../src/model/task';
+import { EVENTS_KEPT } from '../../src/model/defaults';
 
 const fixedClock = () => Date.UTC(2026, 0, 1);
 

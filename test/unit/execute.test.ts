@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import type { JsonObject } from '../../src/model/json';
-import { applyPatchTo, type DataPatch } from '../../src/runtime/diff';
+import { applyPatchTo, type DataPatch } from '../../src/model/patch';
 import { DataLimitError, executeStep, LOG_LIMITS, type StepContent } from '../../src/runtime/execute';
 import { installStepGlobals, OutsideStepError, runInStepScope, runOutsideStep } from '../../src/runtime/globals';
 import { callArgsPlace, sealStash, unsealArgs, unsealStash } from '../../src/runtime/stash';

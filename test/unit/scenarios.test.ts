@@ -8,7 +8,7 @@ import { ConnectorError } from '../../src/connectors';
 import type { JsonObject } from '../../src/model/json';
 import { isSealed } from '../../src/model/sealed';
 import type { TaskSnapshot } from '../../src/model/task';
-import { StepFileError } from '../../src/steps/load';
+import { StepFileError } from '../../src/steps/step-files';
 import { evaluateScenario, formatScenarioReport, loadScenarios, runStep, type Scenario, type ScenarioResult } from '../../src/testing';
 import { compactList, parseScenarioSource } from '../../src/testing/scenarios';
 

@@ -3,7 +3,7 @@ import { mergePatches, type MergeResult } from '../../src/cycle/merge';
 import { TaskBook, TRACE_KEPT, type StepRun } from '../../src/cycle/task-book';
 import type { JsonObject } from '../../src/model/json';
 import type { StepCommand, TaskError } from '../../src/model/task';
-import type { DataPatch } from '../../src/runtime/diff';
+import type { DataPatch } from '../../src/model/patch';
 
 const STARTED = '2025-01-02T03:04:05.000Z';
 
