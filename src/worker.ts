@@ -10,7 +10,7 @@ import { openWorkspace } from './workspace/workspace';
 // Telemetry modules (OpenTelemetry, Prometheus) load only for a worker that is observed: a plain worker starts without them.
 import type { WorkerMetrics, WorkerTracing } from './observability';
 
-import { DEFAULT_TASK_QUEUE } from './model/task-queue';
+import { DEFAULT_TASK_QUEUE } from './model/defaults';
 
 export { DEFAULT_TASK_QUEUE };
 

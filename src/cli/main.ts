@@ -6,6 +6,7 @@ import type { Io, TaskNewOptions } from './commands/task';
 import { EXIT, exitCodeForTask, UsageError } from './errors';
 import { DEFAULT_WEBHOOK_PORT, parsePositiveInt, parseStepList } from './arguments';
 import { phase } from './timings';
+import { DEFAULT_MAX_DATA_BYTES } from '../model/defaults';
 
 const serve = () => import('./commands/serve');
 const taskCommands = () => import('./commands/task');
@@ -68,7 +69,7 @@ function buildProgram(setExitCode: (code: number) => void, verbose: boolean): Co
     .option('--concurrency <n>', 'most steps run at once in one cycle (default 1: one after another in rank order)', parsePositiveInt('--concurrency'))
     .addOption(onConflictOption())
     .option('--max-step-runs <n>', 'runaway-loop guard: most step executions in the task', parsePositiveInt('--max-step-runs'))
-    .option('--max-data-bytes <n>', 'most bytes the task data may take as JSON (default: whenflow.yaml defaults.maxDataBytes, else 1572864 = 1.5 MiB)', parsePositiveInt('--max-data-bytes'))
+    .option('--max-data-bytes <n>', `most bytes the task data may take as JSON (default: whenflow.yaml defaults.maxDataBytes, else ${DEFAULT_MAX_DATA_BYTES} = 1.5 MiB)`, parsePositiveInt('--max-data-bytes'))
     .option('--name <name>', 'task name')
     .option('--sequence <steps>', 'run these steps in this order (comma-separated); a step whose condition does not match is skipped', parseStepList)
     .option('--then-cycle', 'after the sequence, go on with the condition cycle instead of ending done', false)
@@ -365,7 +366,7 @@ export async function main(args: string[]): Promise<number> {
     // installs it itself while its server starts.
     program.hook('preAction', async (_program, action) => {
       if (action.name() === 'init' || action.name() === 'run') return;
-      const { installRuntime } = await import('../temporal/runtime');
+      const { installRuntime } = await import('../temporal/sdk-logging');
       installRuntime(verbose ? 'DEBUG' : undefined);
     });
     await program.parseAsync(argv, { from: 'user' });

@@ -59,7 +59,7 @@ export async function runOnce(options: RunOptions, io: { out: (s: string) => voi
   const reading = [input.then((m) => m.readWorkspace(options.workspace)), input.then((m) => m.readTaskData(options))] as const;
   // The runtime must be installed before the first native connection; the session waits for it.
   const runtimeInstalled = serverSpawned.then(async () => {
-    (await import('../temporal/runtime')).installRuntime(options.logLevel);
+    (await import('../temporal/sdk-logging')).installRuntime(options.logLevel);
     phase('run: Temporal runtime installed');
   });
   const opening = openSession(io.progress, {

@@ -1,5 +1,6 @@
 import ms from 'ms';
 import { z } from 'zod';
+import { DEFAULT_STEP_RETRY } from '../model/defaults';
 import type { StepRetryPolicy } from '../model/task';
 
 /** A duration as users write it: milliseconds, or a string such as "30s", "2m", "1.5h". */
@@ -13,12 +14,6 @@ export const durationMs = z.union([z.number().nonnegative().finite(), z.string()
   return parsed;
 });
 
-export const DEFAULT_RETRY: StepRetryPolicy = {
-  initialIntervalMs: 1000,
-  backoffCoefficient: 2,
-  maximumAttempts: 3,
-  nonRetryableErrorTypes: [],
-};
 /** Temporal rejects zero intervals and timeouts when it schedules the activity; catch them at load. */
 const positiveDurationMs = durationMs.refine((ms) => ms > 0, 'must be longer than 0');
 
@@ -32,7 +27,7 @@ export const retryOptionsSchema = z
   })
   .strict()
   .superRefine((retry, ctx) => {
-    const initial = retry.initialInterval ?? DEFAULT_RETRY.initialIntervalMs;
+    const initial = retry.initialInterval ?? DEFAULT_STEP_RETRY.initialIntervalMs;
     if (retry.maximumInterval !== undefined && retry.maximumInterval < initial) {
       ctx.addIssue({
         code: 'custom',
@@ -47,7 +42,6 @@ export const retryOptionsSchema = z
  * own engine code needs some of it, hence the floor.
  */
 export const MIN_HEAP_MB = 64;
-export const DEFAULT_MAX_HEAP_MB = 512;
 export const maxHeapMbSchema = z.number().int('must be a whole number of MiB').min(MIN_HEAP_MB, `must be at least ${MIN_HEAP_MB} (MiB)`).max(65_536);
 
 export const stepOptionsSchema = z
@@ -64,8 +58,6 @@ export const stepOptionsSchema = z
 
 export type StepOptionsInput = z.input<typeof stepOptionsSchema>;
 export type StepOptions = z.output<typeof stepOptionsSchema>;
-
-export const DEFAULT_STEP_TIMEOUT_MS = 60_000;
 
 export interface ResolvedStepOptions {
   priority: number;

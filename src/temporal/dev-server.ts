@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { connect, createServer } from 'node:net';
 import { TASK_SEARCH_ATTRIBUTE_TYPES } from '../model/search-attribute-names';
+import { WhenflowError, brandError } from '../model/errors';
 
 /** Type names the Temporal CLI accepts in `--search-attribute NAME=TYPE`. */
 const CLI_TYPE_NAMES = { TEXT: 'Text', KEYWORD: 'Keyword', INT: 'Int', DOUBLE: 'Double', BOOL: 'Bool', DATETIME: 'Datetime', KEYWORD_LIST: 'KeywordList' } as const;
@@ -35,13 +36,16 @@ export async function freePort(): Promise<number> {
 }
 
 /** A port asked for explicitly that something else already holds: starting there would talk to that instead. */
-export class PortInUseError extends Error {
+export class PortInUseError extends WhenflowError {
+  static {
+    brandError(PortInUseError, 'PortInUseError');
+  }
+
   constructor(
     readonly port: number,
     readonly flag: string,
   ) {
     super(`port ${port} on 127.0.0.1 is already in use (something answers there, perhaps an earlier dev server): stop it, or choose another port with ${flag}`);
-    this.name = 'PortInUseError';
   }
 }
 
