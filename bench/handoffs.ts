@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { bundleWorkflowCode, Worker } from '@temporalio/worker';
-import { installRuntime } from '../src/temporal/runtime';
+import { installRuntime } from '../src/temporal/sdk-logging';
 import { startDevServer } from '../src/temporal/server';
 import * as baselineActivities from './baseline/activities';
 import type { chainWorkflow } from './baseline/workflows';

@@ -22,8 +22,8 @@ import { indexCandidates } from '../src/cycle/catalog-index';
 import { compileCatalog, selectSteps, selectStepsUnindexed, type CompiledCatalog, type Selection } from '../src/cycle/select';
 import type { JsonObject } from '../src/model/json';
 import type { CatalogStep } from '../src/model/task';
-import { DEFAULT_RETRY } from '../src/steps/options';
 import { rng } from '../test/support/random';
+import { DEFAULT_STEP_RETRY } from '../src/model/defaults';
 
 const SIZES = [100, 1_000, 10_000];
 const AREAS = 40;
@@ -88,7 +88,7 @@ function buildCatalog(size: number): CatalogStep[] {
     condition: compileCondition(conditionOf(i, r)),
     priority: i % 3,
     timeoutMs: 60_000,
-    retry: DEFAULT_RETRY,
+    retry: DEFAULT_STEP_RETRY,
   }));
 }
 

@@ -18,10 +18,10 @@ import { createActivities } from '../src/activities';
 import { startTask } from '../src/client';
 import { INLINE_DATA_LIMIT } from '../src/cycle/step-data';
 import type { JsonObject } from '../src/model/json';
-import { DEFAULT_TASK_OPTIONS, type TaskSnapshot, type TraceEntry } from '../src/model/task';
-import { installRuntime } from '../src/temporal/runtime';
+import { DEFAULT_TASK_OPTIONS, type TaskSnapshot } from '../src/model/task';
+import { installRuntime } from '../src/temporal/sdk-logging';
 import type { TemporalSession } from '../src/temporal/server';
-import { progressQuery } from '../src/workflows/api';
+import { eventsQuery } from '../src/workflows/api';
 import { createTaskWorker, workflowBundle } from '../src/worker';
 import { BENCH_DIR, childPids, fmt, machine, machineCpu, median, REPO_DIR, runHistories, startServer, writeSection, type RunHistory } from './support';
 
@@ -95,8 +95,8 @@ const mb = (bytes: number | null) => (bytes === null ? 'n/a' : `${fmt(bytes / 10
 const kb = (bytes: number) => `${fmt(bytes / 1024, 1)} KB`;
 
 /**
- * Runs one task to its end, following its progress with a cursor as a client does (the progress query,
- * every second); returns it, its wall time and the trace entries the cursor delivered. The end is
+ * Runs one task to its end, following its event stream with a cursor as a client does (the events query,
+ * every second); returns it, its wall time and the step executions the stream delivered. The end is
  * taken from the workflow's result: a query that reaches a task after it closed is answered only by
  * replaying its last run, which with 1 MB of data inline in every step input never finishes.
  */
@@ -106,7 +106,7 @@ async function runTask(session: TemporalSession, taskQueue: string, steps: numbe
   // Right after the start, the current run is the first one.
   const firstRunId = (await handle.describe()).runId;
   const delivered: { step: string; cycle: number }[] = [];
-  const take = (entries: TraceEntry[]) => {
+  const take = (entries: { step: string; cycle: number }[]) => {
     for (const entry of entries) {
       delivered.push({ step: entry.step, cycle: entry.cycle });
       onStep?.();
@@ -116,20 +116,22 @@ async function runTask(session: TemporalSession, taskQueue: string, steps: numbe
   const result = handle.result().finally(() => {
     ended = true;
   });
-  let cursor = 0;
+  let after = 0;
   while (!ended) {
-    const progress = await Promise.race([handle.query(progressQuery, cursor).catch(() => null), result.then(() => null)]);
-    if (progress) {
-      take(progress.trace);
-      cursor = progress.next;
+    const page = await Promise.race([handle.query(eventsQuery, after).catch(() => null), result.then(() => null)]);
+    if (page) {
+      take(page.events.flatMap((event) => (event.type === 'step-finished' ? [event] : [])));
+      after = page.events.at(-1)?.seq ?? after;
+      if (page.events.length > 0 && after + 1 < page.next) continue;
     }
     if (!ended) await new Promise((resolve) => setTimeout(resolve, 1000));
   }
   const final = await result;
   const seconds = (performance.now() - t0) / 1000;
   say(`task ${handle.workflowId} ${final.state} after ${fmt(seconds, 0)} s; reading the histories of its runs`);
-  // What the cursor had not reached yet is in the final snapshot (its trace starts at traceOffset).
-  take(final.trace.slice(Math.max(0, cursor - final.traceOffset)));
+  // What the cursor had not reached yet is in the final snapshot's trace.
+  const lastCycle = delivered.at(-1)?.cycle ?? 0;
+  take(final.trace.filter((entry) => entry.cycle > lastCycle));
   check(final, steps);
   return { final, seconds, delivered, runs: await runHistories(historyClient, handle.workflowId, firstRunId) };
 }
@@ -231,7 +233,6 @@ try {
   const { runs, delivered, final } = run;
   const replay = await replayLongestRun(final.taskId, runs);
   const inOrder = delivered.length === STEPS && delivered.every((entry, i) => entry.step === 'tick' && (i === 0 || entry.cycle > delivered[i - 1]!.cycle));
-  const steps = runs.reduce((n, r) => n + r.steps, 0);
   const full = runs.slice(0, -1);
   const stat = (values: number[]) => `${fmt(Math.min(...values), 0)} / ${fmt(median(values), 0)} / ${fmt(Math.max(...values), 0)}`;
   const kbStat = (values: number[]) => `${kb(Math.min(...values))} / ${kb(median(values))} / ${kb(Math.max(...values))}`;
@@ -243,7 +244,7 @@ try {
     `- Machine: ${machine()}`,
     `- Date: ${new Date().toISOString()}`,
     `- Command: \`node --import tsx bench/p4-scale.ts\` (${STEPS} step executions, ${kb(dataChars)} of task data, after a ${COMPARE_STEPS}-step comparison)`,
-    `- Setup: one \`startDevServer()\` dev server; one whenflow worker (\`createTaskWorker\`, default settings) on \`bench/workspaces/redo\` in this process: the step \`tick\` adds 1 to \`data.loop.n\` and calls \`step.redo()\` until \`n\` reaches its target, then completes the task. The data holds ${(data.records as unknown[]).length} records besides the counter. Task options: \`maxStepRuns: ${STEPS + 100}\`, \`historyLimit: ${DEFAULT_TASK_OPTIONS.historyLimit}\` (the default). Progress is followed as a client does (the progress query with a cursor, every second); the end is taken from the workflow's result.`,
+    `- Setup: one \`startDevServer()\` dev server; one whenflow worker (\`createTaskWorker\`, default settings) on \`bench/workspaces/redo\` in this process: the step \`tick\` adds 1 to \`data.loop.n\` and calls \`step.redo()\` until \`n\` reaches its target, then completes the task. The data holds ${(data.records as unknown[]).length} records besides the counter. Task options: \`maxStepRuns: ${STEPS + 100}\`, \`historyLimit: ${DEFAULT_TASK_OPTIONS.historyLimit}\` (the default). Progress is followed as a client does (the event stream with a cursor, every second); the end is taken from the workflow's result.`,
     '',
     '| | measured | goal |',
     '| --- | ---: | --- |',
@@ -257,7 +258,7 @@ try {
     `| of which carried into a run (data, state, eligibility, trace) / carried out of it | ${kb(median(runs.map((r) => r.inputBytes)))} / ${kb(median(full.map((r) => r.outputBytes)))} (median payloads) | |`,
     `| history bytes per step execution, all runs / without the carried payloads | ${kb(perStep(runs).perStep)} / ${kb(median(runs.map(marginal)))} | |`,
     `| step input payload per step execution | ${fmt(perStep(runs).stepInput, 0)} bytes (data by reference) | |`,
-    `| trace read through the progress cursor across runs | ${delivered.length} entries, ${inOrder ? 'all in order, none missing' : 'NOT complete or not in order'}; the final snapshot keeps ${final.trace.length}, \`traceOffset\` ${final.traceOffset} | readable across runs |`,
+    `| step executions read through the event stream across runs | ${delivered.length} entries, ${inOrder ? 'all in order, none missing' : 'NOT complete or not in order'}; the final snapshot keeps ${final.trace.length}, \`traceOffset\` ${final.traceOffset} | readable across runs |`,
     `| worker process RSS: start / end / peak | ${mb(start.rss)} / ${mb(end.rss)} / ${mb(memory.peak)} | flat |`,
     `| worker JS heap used: start / end | ${mb(start.heap)} / ${mb(end.heap)} | |`,
     `| RSS every 1,000 steps | ${checkpoints.map((c) => fmt(c.rss / 1024 / 1024, 0)).join(', ')} MB | |`,
@@ -273,7 +274,7 @@ try {
     '',
     `The same task (${COMPARE_STEPS} steps of \`tick\` over the same ${kb(dataChars)} of data) on a worker whose workflow puts the whole data in every step input, as before (\`bench/inline-step-data.ts\` bundled in place of \`src/cycle/step-data.ts\`), and on the shipped worker, where data over ${INLINE_DATA_LIMIT / 1024} KiB goes by reference and the step reads it through the \`whenflow.stepData\` query.`,
     '',
-    '| per task of ' + COMPARE_STEPS + ' steps | inline (before) | by reference (now) |',
+    `| per task of ${COMPARE_STEPS} steps | inline (before) | by reference (now) |`,
     '| --- | ---: | ---: |',
     `| history bytes (historyToJSON) | ${kb(economy.inline.bytes)} | ${kb(economy.byRef.bytes)} |`,
     `| history bytes per step execution | **${kb(economy.inline.perStep)}** | **${kb(economy.byRef.perStep)}** |`,

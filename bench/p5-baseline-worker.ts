@@ -6,7 +6,7 @@
  */
 import { join } from 'node:path';
 import { NativeConnection, Worker } from '@temporalio/worker';
-import { installRuntime } from '../src/temporal/runtime';
+import { installRuntime } from '../src/temporal/sdk-logging';
 import { settingsFromEnvironment } from '../src/temporal/server';
 import * as activities from './baseline/activities';
 import { BENCH_DIR } from './support';

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Client } from '@temporalio/client';
 import { startTask } from '../src/client';
-import { installRuntime } from '../src/temporal/runtime';
+import { installRuntime } from '../src/temporal/sdk-logging';
 import { startDevServer, type TemporalSession } from '../src/temporal/server';
 import { spawnManaged, stopAll, type ManagedProcess } from '../test/cluster/support/processes';
 import { databaseWrites, standUpCluster, type StoodUp } from '../test/cluster/support/stand-up';

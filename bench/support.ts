@@ -15,7 +15,7 @@ import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { bundleWorkflowCode, Worker } from '@temporalio/worker';
 import { startTask } from '../src/client';
 import type { TaskSnapshot } from '../src/model/task';
-import { installRuntime } from '../src/temporal/runtime';
+import { installRuntime } from '../src/temporal/sdk-logging';
 import { startDevServer, type TemporalSession } from '../src/temporal/server';
 import { createTaskWorker, workflowBundle } from '../src/worker';
 import * as baselineActivities from './baseline/activities';

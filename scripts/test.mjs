@@ -1,4 +1,5 @@
-// `npm test`: installs what is missing, type-checks, then runs the unit and integration suites
+// `npm test`: installs what is missing, checks formatting and lint rules (Biome, biome.json), type-checks, then runs
+// the unit and integration suites
 // (the integration suite provisions and starts a real Temporal dev server itself; test/integration/package.test.ts
 // builds the package, through `npm pack` and its prepack script).
 import { spawnSync } from 'node:child_process';
@@ -8,6 +9,8 @@ import { join } from 'node:path';
 import { ensureDependencies, root, run } from './ensure-deps.mjs';
 
 ensureDependencies();
+// Formatting and lint rules first: the quickest failure, each diagnostic naming its file, line and column.
+run('npm', ['run', '--silent', 'check']);
 // The time-skipping scenario tests run Temporal's Java test server: Java and Maven, from Debian's packages when missing.
 if (process.platform === 'linux') run('sh', ['scripts/install-java-maven.sh']);
 // The Web UI check opens the Temporal Web UI in headless Chromium: from Debian's packages when missing.

@@ -1,18 +1,19 @@
 import { randomUUID } from 'node:crypto';
 import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
 import { z } from 'zod';
-import { CURRENT_RULES, DEFAULT_MAX_DATA_BYTES, DEFAULT_TASK_OPTIONS, isSettled, TASK_STATES, type TaskSnapshot, type TaskState, type TraceEntry } from './model/task';
+import { CURRENT_RULES, isSettled, TASK_STATES, type TaskSnapshot, type TaskState } from './model/task';
 import { TASK_NAME_KEY, TASK_STATE_KEY, TASK_TAGS_KEY } from './model/search-attributes';
-import type { JsonObject } from './model/json';
+import { formatJsonPath, type JsonObject } from './model/json';
 import { taskWorkflow } from './workflows';
-import { eventsQuery, progressQuery, reloadUpdate, resumeUpdate, snapshotQuery, stopUpdate, updateDataUpdate, type TaskProgress, type TaskWorkflowInput } from './workflows/api';
+import { eventsQuery, reloadUpdate, resumeUpdate, snapshotQuery, stopUpdate, updateDataUpdate, type TaskWorkflowInput } from './workflows/api';
 import { sealStash, StashError, type StashKeys } from './runtime/stash';
 import type { TaskEvent, TaskEventPage } from './model/events';
-import { EVENTS_KEPT } from './cycle/event-log';
 import { describeOverLimit, overDataLimit } from './cycle/data-limit';
 import { explainAttention, type AttentionReason } from './explain';
+import { WhenflowError, brandError } from './model/errors';
 
-export { DEFAULT_TASK_QUEUE } from './model/task-queue';
+import { DEFAULT_TASK_LIMITS, DEFAULT_TASK_QUEUE } from './model/defaults';
+export { DEFAULT_TASK_QUEUE };
 
 const jsonObject = z.record(z.string(), z.json()).refine((v) => typeof v === 'object' && v !== null && !Array.isArray(v), 'must be a JSON object');
 
@@ -23,21 +24,21 @@ export const startTaskSchema = z.object({
   taskId: z.string().min(1).optional(),
   /** With `taskId`: a task that already has this ID (running or ended) is kept and its ID returned (a redelivered webhook); Temporal's ID policies decide. */
   ifExists: z.enum(['fail', 'return-existing']).default('fail'),
-  taskQueue: z.string().min(1).default('whenflow'),
+  taskQueue: z.string().min(1).default(DEFAULT_TASK_QUEUE),
   /** 1: every matching step runs one after another in rank order; more: parallel batches, merged as if run in rank order. */
-  concurrency: z.number().int().min(1).default(DEFAULT_TASK_OPTIONS.concurrency),
+  concurrency: z.number().int().min(1).default(DEFAULT_TASK_LIMITS.concurrency),
   /** A step of a parallel batch that met an earlier step's writes: run it again (default) or put the task in error. */
-  onConflict: z.enum(['rerun', 'error']).default('rerun'),
-  maxStepRuns: z.number().int().min(1).default(DEFAULT_TASK_OPTIONS.maxStepRuns),
-  maxSubtasks: z.number().int().min(1).default(DEFAULT_TASK_OPTIONS.maxSubtasks),
+  onConflict: z.enum(['rerun', 'error']).default(DEFAULT_TASK_LIMITS.onConflict),
+  maxStepRuns: z.number().int().min(1).default(DEFAULT_TASK_LIMITS.maxStepRuns),
+  maxSubtasks: z.number().int().min(1).default(DEFAULT_TASK_LIMITS.maxSubtasks),
   /** Most bytes the task data may take as JSON (UTF-8); data over it is refused here, by steps and by updates. */
-  maxDataBytes: z.number().int().min(1).default(DEFAULT_MAX_DATA_BYTES),
-  /** Most units of work of one recognize phase (default RECOGNIZE_WORK_LIMIT, 3,000,000). */
+  maxDataBytes: z.number().int().min(1).default(DEFAULT_TASK_LIMITS.maxDataBytes),
+  /** Most units of work of one recognize phase (default DEFAULT_TASK_LIMITS.maxRecognizeWork, 3,000,000). */
   maxRecognizeWork: z.number().int().min(1).optional(),
   /** History events after which a long task continues as new. */
-  historyLimit: z.number().int().min(50).default(DEFAULT_TASK_OPTIONS.historyLimit),
+  historyLimit: z.number().int().min(50).default(DEFAULT_TASK_LIMITS.historyLimit),
   /** Events of the task's stream each run keeps (older ones stay readable from earlier runs). */
-  eventsKept: z.number().int().min(20).default(EVENTS_KEPT),
+  eventsKept: z.number().int().min(20).default(DEFAULT_TASK_LIMITS.eventsKept),
   /** Run these steps in this order (each one's condition is a guard), then end — or follow conditions with `thenCycle`. */
   sequence: z.array(z.string().min(1)).min(1).optional(),
   thenCycle: z.boolean().default(false),
@@ -58,10 +59,13 @@ export const startTaskSchema = z.object({
 
 export type StartTaskOptions = z.input<typeof startTaskSchema>;
 
-export class TaskInputError extends Error {
+export class TaskInputError extends WhenflowError {
+  static {
+    brandError(TaskInputError, 'TaskInputError');
+  }
+
   constructor(readonly issues: { path: string; message: string }[]) {
     super(`invalid task: ${issues.map((i) => `${i.path || '(root)'}: ${i.message}`).join('; ')}`);
-    this.name = 'TaskInputError';
   }
 }
 
@@ -76,7 +80,7 @@ export function checkSequence(sequence: string[], knownSteps: string[]): void {
 export async function startTask(client: Client, options: StartTaskOptions): Promise<WorkflowHandle<typeof taskWorkflow>> {
   const parsed = startTaskSchema.safeParse(options);
   if (!parsed.success) {
-    throw new TaskInputError(parsed.error.issues.map((issue) => ({ path: issue.path.map(String).join('.'), message: issue.message })));
+    throw new TaskInputError(parsed.error.issues.map((issue) => ({ path: formatJsonPath(issue.path), message: issue.message })));
   }
   const input = parsed.data;
   if (input.thenCycle && !input.sequence) throw new TaskInputError([{ path: 'thenCycle', message: 'only applies to a task started with a sequence' }]);
@@ -154,49 +158,45 @@ async function terminatedTask(client: Client, taskId: string): Promise<TaskView>
 }
 
 export interface WaitOptions {
-  /** Called with each new trace entry, in order, as steps finish. */
-  onStep?: (entry: TraceEntry, progress: TaskProgress) => void;
+  /** Called with each event of the task's stream, in order (steps finishing, state changes, arrivals). */
+  onEvent?: (event: TaskEvent) => void;
   pollIntervalMs?: number;
   timeoutMs?: number;
 }
 
-export class TaskWaitTimeoutError extends Error {
+export class TaskWaitTimeoutError extends WhenflowError {
+  static {
+    brandError(TaskWaitTimeoutError, 'TaskWaitTimeoutError');
+  }
+
   constructor(readonly taskId: string, readonly timeoutMs: number) {
     super(`task ${taskId} did not settle within ${timeoutMs} ms`);
-    this.name = 'TaskWaitTimeoutError';
   }
 }
 
 /**
  * Waits until the task has settled: it ended, or it is in `attention` or `error` with no deadline pending
- * (a deadline ends it without outside help). Reports progress as it goes.
- * Polls a query (not an update), so watching a task adds nothing to its history.
+ * (a deadline ends it without outside help). Follows the task's event stream (`taskEvents`), the one
+ * progress channel, by query: watching a task adds nothing to its history.
  */
 export async function waitForTask(client: Client, taskId: string, options: WaitOptions = {}): Promise<TaskView> {
-  const handle = client.workflow.getHandle<typeof taskWorkflow>(taskId);
-  const deadline = options.timeoutMs === undefined ? Infinity : Date.now() + options.timeoutMs;
-  const interval = options.pollIntervalMs ?? 100;
-  let cursor = 0;
-  for (;;) {
-    let progress: TaskProgress;
-    try {
-      progress = await handle.query(progressQuery, cursor);
-    } catch (error) {
-      if (error instanceof WorkflowNotFoundError) throw error;
-      // The workflow may have just completed and its worker gone: its result still has everything.
-      const { status } = await handle.describe();
-      if (status.name !== 'COMPLETED') throw error;
-      const final = await handle.result();
-      for (const entry of final.trace.slice(cursor)) options.onStep?.(entry, { ...final, trace: [entry], next: final.trace.length });
-      return final;
-    }
-    for (const entry of progress.trace) options.onStep?.(entry, progress);
-    cursor = progress.next;
-    // Workers before `settled` existed answer without it: then the state alone decides.
-    if (progress.settled ?? isSettled(progress.state)) return getTask(client, taskId);
-    if (Date.now() > deadline) throw new TaskWaitTimeoutError(taskId, options.timeoutMs ?? 0);
-    await new Promise((resolve) => setTimeout(resolve, interval));
+  const timeout = options.timeoutMs === undefined ? undefined : new AbortController();
+  const timer = timeout && setTimeout(() => timeout.abort(), options.timeoutMs);
+  try {
+    const follow = { follow: true, until: 'settled', ...(options.pollIntervalMs === undefined ? {} : { pollIntervalMs: options.pollIntervalMs }) } as const;
+    for await (const event of taskEvents(client, taskId, timeout ? { ...follow, signal: timeout.signal } : follow)) options.onEvent?.(event);
+  } catch (error) {
+    if (error instanceof WorkflowNotFoundError) throw error;
+    // The workflow may have just completed and its worker gone: its result still has everything.
+    const handle = client.workflow.getHandle<typeof taskWorkflow>(taskId);
+    const { status } = await handle.describe();
+    if (status.name !== 'COMPLETED') throw error;
+    return handle.result();
+  } finally {
+    clearTimeout(timer);
   }
+  if (timeout?.signal.aborted) throw new TaskWaitTimeoutError(taskId, options.timeoutMs ?? 0);
+  return getTask(client, taskId);
 }
 
 /** Secrets never travel in plaintext: a task or update carrying `$stash` needs the workspace's stash key. */
@@ -212,19 +212,22 @@ function sealForTemporal(data: JsonObject, key: StashKeys | null, path: string):
 /** Merges new data into a task (RFC 7386 JSON Merge Patch: `null` deletes a key) and starts a new cycle. */
 export async function updateTask(client: Client, taskId: string, patch: JsonObject, options: { stashKey?: StashKeys | null } = {}): Promise<TaskState> {
   const parsed = jsonObject.safeParse(patch);
-  if (!parsed.success) throw new TaskInputError(parsed.error.issues.map((issue) => ({ path: ['patch', ...issue.path.map(String)].join('.'), message: issue.message })));
+  if (!parsed.success) throw new TaskInputError(parsed.error.issues.map((issue) => ({ path: formatJsonPath(['patch', ...issue.path]), message: issue.message })));
   const sealed = sealForTemporal(parsed.data as JsonObject, options.stashKey ?? null, 'patch');
   return toOpenTask(client, taskId, (handle) => handle.executeUpdate(updateDataUpdate, { args: [sealed] }));
 }
 
 /** A request to a task that has already ended (done, ignored, stopped or expired). */
-export class TaskClosedError extends Error {
+export class TaskClosedError extends WhenflowError {
+  static {
+    brandError(TaskClosedError, 'TaskClosedError');
+  }
+
   constructor(
     readonly taskId: string,
     readonly state: string,
   ) {
     super(`task ${taskId} has already ended (${state})`);
-    this.name = 'TaskClosedError';
   }
 }
 
@@ -302,7 +305,7 @@ function visibilityLiteral(value: string): string {
 /** Tasks by state, name and tag, newest first, through Temporal visibility (search attributes). */
 export async function listTasks(client: Client, filter: z.input<typeof listTasksSchema> = {}): Promise<TaskSummary[]> {
   const parsed = listTasksSchema.safeParse(filter);
-  if (!parsed.success) throw new TaskInputError(parsed.error.issues.map((issue) => ({ path: issue.path.map(String).join('.'), message: issue.message })));
+  if (!parsed.success) throw new TaskInputError(parsed.error.issues.map((issue) => ({ path: formatJsonPath(issue.path), message: issue.message })));
   const { state, name, tag, limit } = parsed.data;
   const clauses = [`WorkflowType = "taskWorkflow"`];
   if (state) clauses.push(`${TASK_STATE_KEY.name} = ${visibilityLiteral(state)}`);

@@ -3,6 +3,7 @@
  * neither the worker, webpack nor Temporal's native bridge (test/integration/package.test.ts checks).
  */
 export * from './client';
+export { FinalError, WhenflowError } from './model/errors';
 export type { TaskSnapshot, TaskState, TraceEntry } from './model/task';
 export type { TaskEvent } from './model/events';
 export type { JsonObject, JsonValue } from './model/json';

@@ -97,11 +97,15 @@ export interface StepOptions {
 declare global {
   namespace Whenflow {
     /** The task data. Open by default; merge an interface of the same name to type known fields. */
-    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- task data is schemaless JSON
-    interface Data { [key: string]: any }
+    interface Data {
+      // biome-ignore lint/suspicious/noExplicitAny: task data is schemaless JSON
+      [key: string]: any;
+    }
     /** `lib.<name>`: the workspace's libraries. Merge to give a library its module's type. */
-    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- library modules are the workspace's own code
-    interface Libraries { [name: string]: any }
+    interface Libraries {
+      // biome-ignore lint/suspicious/noExplicitAny: library modules are the workspace's own code
+      [name: string]: any;
+    }
     /** Connectors of the workspace. Merge to give a connector its module's type. */
     interface Connectors { [name: string]: StepConnectorModule }
   }

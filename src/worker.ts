@@ -1,6 +1,5 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { makeWorkflowExporter, OpenTelemetryActivityInboundInterceptor, OpenTelemetryActivityOutboundInterceptor } from '@temporalio/interceptors-opentelemetry';
 import { bundleWorkflowCode, Worker, type ActivityInterceptorsFactory, type NativeConnection, type WorkflowBundleOption, type WorkflowBundleWithSourceMap, type WorkerOptions } from '@temporalio/worker';
 import { createActivities, type TaskActivities } from './activities';
 import { DEFAULT_STEP_THREADS } from './isolation/pool';
@@ -8,9 +7,10 @@ import type { CircuitBoard } from './connectors/circuit';
 import type { ConnectorLimits } from './connectors/limits';
 import { workerIdentity } from './observability/catalog-peers';
 import { openWorkspace } from './workspace/workspace';
-import { connectorTelemetryGuard, stepTelemetryInterceptor, type WorkerMetrics, type WorkerTracing } from './observability';
+// Telemetry modules (OpenTelemetry, Prometheus) load only for a worker that is observed: a plain worker starts without them.
+import type { WorkerMetrics, WorkerTracing } from './observability';
 
-import { DEFAULT_TASK_QUEUE } from './model/task-queue';
+import { DEFAULT_TASK_QUEUE } from './model/defaults';
 
 export { DEFAULT_TASK_QUEUE };
 
@@ -97,14 +97,17 @@ export async function whenflowWorkerOptions(options: WhenflowWorkerOptionsInput)
   const { metrics, tracing, maxConcurrentSteps } = options;
   const observed = metrics !== undefined || tracing !== undefined;
   const activityInterceptors: ActivityInterceptorsFactory[] = [];
-  if (tracing) {
+  const temporalTracing = tracing ? await import('@temporalio/interceptors-opentelemetry') : undefined;
+  if (tracing && temporalTracing) {
+    const { OpenTelemetryActivityInboundInterceptor, OpenTelemetryActivityOutboundInterceptor } = temporalTracing;
     // Outermost, so that step and connector spans are children of Temporal's activity span.
     activityInterceptors.push((ctx) => ({
       inbound: new OpenTelemetryActivityInboundInterceptor(ctx, { tracer: tracing.tracer }),
       outbound: new OpenTelemetryActivityOutboundInterceptor(ctx),
     }));
   }
-  if (observed) activityInterceptors.push(stepTelemetryInterceptor({ metrics, tracing }));
+  const telemetry = observed ? await import('./observability/activity-telemetry') : undefined;
+  if (telemetry) activityInterceptors.push(telemetry.stepTelemetryInterceptor({ metrics, tracing }));
   const catalogVersion = options.catalogVersion ?? (await openWorkspace(options.workspace)).catalog.version;
   return {
     // Workers of one queue see each other's catalogs through their identities (observability/catalog-peers).
@@ -113,13 +116,13 @@ export async function whenflowWorkerOptions(options: WhenflowWorkerOptionsInput)
     activities: createActivities(options.workspace, {
       ...(options.circuits ? { circuits: options.circuits } : {}),
       ...(options.connectorLimits ? { limits: options.connectorLimits } : {}),
-      ...(observed ? { connectorGuard: connectorTelemetryGuard({ metrics, tracing }) } : {}),
+      ...(telemetry ? { connectorGuard: telemetry.connectorTelemetryGuard({ metrics, tracing }) } : {}),
       // One step thread per step that may run at once.
       ...(maxConcurrentSteps !== undefined ? { stepThreads: maxConcurrentSteps } : {}),
     }),
     ...(activityInterceptors.length > 0 ? { interceptors: { activity: activityInterceptors } } : {}),
     // Workflow spans are made in the sandbox and leave it through this sink.
-    ...(tracing ? { sinks: { exporter: makeWorkflowExporter(tracing.spanProcessor, tracing.resource) } } : {}),
+    ...(tracing && temporalTracing ? { sinks: { exporter: temporalTracing.makeWorkflowExporter(tracing.spanProcessor, tracing.resource) } } : {}),
   };
 }
 

@@ -18,7 +18,7 @@ import type { ConnectorOutline, StepJob } from '../isolation/protocol';
 import { attemptVerdict } from '../isolation/verdict';
 import { checkStepData, type StepDataRef } from '../cycle/step-data';
 import { stepDataQuery } from '../workflows/api';
-import { InvalidWorkspaceError, openWorkspace, type Workspace } from '../workspace/workspace';
+import { WorkspaceConfigError, openWorkspace, type Workspace } from '../workspace/workspace';
 
 export interface RunStepInput {
   taskId: string;
@@ -96,7 +96,7 @@ export function createActivities(
   const forExecution = async (): Promise<Workspace> => {
     const opened = await readWorkspace(WORKSPACE_REUSE_MS);
     const blocking = opened.problems.filter((p) => p.kind !== 'step' && p.kind !== 'library');
-    if (blocking.length > 0) throw new InvalidWorkspaceError(opened.dir, blocking);
+    if (blocking.length > 0) throw new WorkspaceConfigError(opened.dir, blocking);
     // Every connector call, in a step or deferred, goes through the worker's limits and circuits (as configured now).
     const breaker = circuitGuard(circuits, (name) => opened.config.connectors[name]?.circuit);
     const limiter = concurrencyGuard(limits, (name) => opened.config.connectors[name]?.maxConcurrent);
@@ -117,7 +117,7 @@ export function createActivities(
         const ws = await readWorkspace(0);
         // A broken step file disables that step only; broken configuration, connectors or libraries concern every step.
         const blocking = ws.problems.filter((p) => p.kind !== 'step');
-        if (blocking.length > 0) throw new InvalidWorkspaceError(ws.dir, ws.problems);
+        if (blocking.length > 0) throw new WorkspaceConfigError(ws.dir, ws.problems);
         const broken = ws.problems.filter((p) => p.kind === 'step').map(({ kind: _kind, ...problem }) => problem);
         return broken.length > 0 ? { ...ws.catalog, broken } : ws.catalog;
       } catch (error) {
@@ -293,7 +293,10 @@ function logFailedAttempt(taskId: string, what: string, attempt: number, failure
   process.stderr.write(`whenflow: task ${taskId} ${what} attempt ${attempt} failed (${failure.type ?? 'Error'}, ${next}): ${failure.message.split('\n')[0]}\n`);
 }
 
-/** Keeps the original message, type and stack, and records the attempt for the task's error record. */
+/**
+ * Keeps the original message, type (the error's name) and stack, and records the attempt for the task's
+ * error record. A final error (decided by its class: docs/failures.md#errors) is not retried.
+ */
 function asFailure(error: unknown, attempt: number): ApplicationFailure {
   const original = error instanceof Error ? error : new Error(String(error));
   const verdict = attemptVerdict(original);

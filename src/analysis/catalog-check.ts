@@ -13,16 +13,15 @@
  * - overlapping-writes: two steps that can match the same data and were seen writing the same paths.
  */
 import { LEAF_TESTS, isLeafTestName, type LeafEnv, type LeafTester } from '../conditions/leaf-tests';
-import { formatPath } from '../conditions/paths';
 import { LEAF_OPERATION, LEVEL_OPERATION } from '../conditions/types';
 import { conditionReads } from '../cycle/condition-reads';
 import { pointersOverlap } from '../cycle/merge';
 import { compareRank } from '../cycle/select';
 import { suggestKey } from '../explain/explain';
 import { conditionImplies } from './implication';
-import { isJsonObject, type JsonObject, type JsonValue } from '../model/json';
+import { formatJsonPath, isJsonObject, type JsonObject, type JsonValue } from '../model/json';
 import type { CatalogStep } from '../model/task';
-import { unescapePointerToken } from '../model/patch';
+import { pathTokens } from '../model/patch';
 
 export type FindingKind = 'never-matches' | 'shadowed' | 'unknown-key' | 'unwritten-key' | 'overlapping-writes';
 
@@ -176,7 +175,7 @@ function findNeverMatching(steps: readonly CatalogStep[]): Finding[] {
   for (const step of steps) {
     const verdict = satisfiable(topLeaves(step.condition.query).leaves);
     if (verdict.ok) continue;
-    const path = formatPath(verdict.path);
+    const path = formatJsonPath(verdict.path);
     findings.push({ kind: 'never-matches', severity: 'warning', steps: [step.name], paths: [path], message: `${step.name} can never run: its condition's constraints on ${path} contradict each other` });
   }
   return findings;
@@ -241,7 +240,7 @@ function findUnknownKeys(facts: CatalogFacts): Finding[] {
         const kind = !sourceWords.has(key) ? 'unknown-key' : mayBeWritten(writes, path, i) ? null : 'unwritten-key';
         if (kind === null) continue;
         const siblings = [...(present.get(prefix) ?? []), ...[...(conditionKeys.get(prefix) ?? [])].filter((k) => k !== key), ...(kind === 'unknown-key' ? sourceWords : [])];
-        const shown = formatPath(path.slice(0, i + 1));
+        const shown = formatJsonPath(path.slice(0, i + 1));
         const entry = byKey.get(shown) ?? { kind, steps: new Set<string>(), didYouMean: suggestKey(key, siblings) };
         entry.steps.add(step.name);
         byKey.set(shown, entry);
@@ -323,7 +322,7 @@ function findShadowed(facts: CatalogFacts): Finding[] {
       }
       const completes = mayComplete(source);
       if (touched.length === 0 && !completes) continue;
-      const paths = touched.map((pointer) => formatPath(pointer.split('/').slice(1).map(unescapePointerToken)));
+      const paths = touched.map((pointer) => formatJsonPath(pathTokens(pointer)));
       const effects = [
         ...(paths.length > 0 ? [`writes ${paths.join(', ')} that ${step.name}'s condition reads`] : []),
         ...(completes ? ['can complete the task'] : []),

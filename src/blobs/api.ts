@@ -16,6 +16,7 @@ import type { JsonObject, JsonValue } from '../model/json';
 import { StepUsageError } from '../runtime/step-api';
 import type { BlobSettings } from './config';
 import { BLOB_ID, blobIdOf, type BlobStore } from './store';
+import { brandError } from '../model/errors';
 
 /** What `blob.create()` returns and the data keeps. */
 export interface BlobRef {
@@ -27,17 +28,23 @@ export interface BlobRef {
 
 /** Content over `blobs.maxBytes`; the same on every retry. */
 export class BlobLimitError extends StepUsageError {
+  static {
+    brandError(BlobLimitError, 'BlobLimitError');
+  }
+
   constructor(message: string) {
     super(message);
-    this.name = 'BlobLimitError';
   }
 }
 
 /** A reference to a blob the store does not have (a mistyped or foreign ID, or a store that lost it). */
 export class BlobNotFoundError extends StepUsageError {
+  static {
+    brandError(BlobNotFoundError, 'BlobNotFoundError');
+  }
+
   constructor(readonly blobId: string, where: string) {
     super(`blob ${blobId} does not exist in ${where}`);
-    this.name = 'BlobNotFoundError';
   }
 }
 

@@ -19,7 +19,7 @@
 import { isAbsolute, join } from 'node:path';
 import { z } from 'zod';
 import type { JsonValue } from '../model/json';
-import { formatConfigPath } from '../workspace/config';
+import { formatJsonPath } from '../model/json';
 import { S3BlobStore, type S3BlobStoreOptions } from './s3-store';
 import { FilesystemBlobStore, type BlobStore } from './store';
 
@@ -73,8 +73,8 @@ export function parseBlobSettings(raw: JsonValue | null, workspace: string): { s
   if (!parsed.success) {
     const problems = parsed.error.issues.flatMap((issue) => {
       const path = ['blobs', ...issue.path.filter((s): s is string | number => typeof s !== 'symbol')];
-      if (issue.code === 'unrecognized_keys') return issue.keys.map((key) => ({ path: formatConfigPath([...path, key]), message: `unknown key "${key}"` }));
-      return [{ path: formatConfigPath(path), message: issue.message }];
+      if (issue.code === 'unrecognized_keys') return issue.keys.map((key) => ({ path: formatJsonPath([...path, key]), message: `unknown key "${key}"` }));
+      return [{ path: formatJsonPath(path), message: issue.message }];
     });
     return { settings: defaultBlobSettings(workspace), problems };
   }

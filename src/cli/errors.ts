@@ -1,10 +1,14 @@
 import type { TaskState } from '../model/task';
+import { WhenflowError, brandError } from '../model/errors';
 
 /** Bad input from the user: exit code 2, message on stderr. Anything else is an infrastructure failure: exit 1. */
-export class UsageError extends Error {
+export class UsageError extends WhenflowError {
+  static {
+    brandError(UsageError, 'UsageError');
+  }
+
   constructor(message: string) {
     super(message);
-    this.name = 'UsageError';
   }
 }
 

@@ -2,7 +2,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { extname, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import { isJsonObject, type JsonObject } from '../model/json';
-import { InvalidWorkspaceError, openWorkspace, type Workspace, type WorkspaceProblem } from '../workspace/workspace';
+import { WorkspaceConfigError, openWorkspace, type Workspace, type WorkspaceProblem } from '../workspace/workspace';
 import { UsageError } from './errors';
 
 /**
@@ -73,7 +73,7 @@ export async function readWorkspace(dir: string, options: { tolerateBrokenSteps?
     if (stepProblems.length > 0) tolerateBrokenSteps(stepProblems);
     return workspace;
   }
-  if (workspace.problems.length > 0) throw new UsageError(new InvalidWorkspaceError(resolve(dir), workspace.problems).message);
+  if (workspace.problems.length > 0) throw new UsageError(new WorkspaceConfigError(resolve(dir), workspace.problems).message);
   return workspace;
 }
 

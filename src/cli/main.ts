@@ -5,6 +5,8 @@ import { Command, CommanderError, Option } from 'commander';
 import type { Io, TaskNewOptions } from './commands/task';
 import { EXIT, exitCodeForTask, UsageError } from './errors';
 import { DEFAULT_WEBHOOK_PORT, parsePositiveInt, parseStepList } from './arguments';
+import { phase } from './timings';
+import { DEFAULT_MAX_DATA_BYTES } from '../model/defaults';
 
 const serve = () => import('./commands/serve');
 const taskCommands = () => import('./commands/task');
@@ -43,7 +45,7 @@ Exit codes: 0 success; 2 bad input (arguments, JSON, workspace problems, unknown
 A command that waits for a task (task new --wait, run): 0 done or ignored; 1 error, expired or stopped; 3 attention.
 Task commands use TEMPORAL_ADDRESS / TEMPORAL_NAMESPACE (TEMPORAL_API_KEY, TEMPORAL_TLS_CLIENT_CERT_PATH / _KEY_PATH), else the local \`whenflow dev\` server (localhost:7233).`;
 
-function buildProgram(setExitCode: (code: number) => void): Command {
+function buildProgram(setExitCode: (code: number) => void, verbose: boolean): Command {
   const program = new Command('whenflow')
     .description('Conditional step automations, run durably on Temporal')
     .version('0.1.0')
@@ -67,7 +69,7 @@ function buildProgram(setExitCode: (code: number) => void): Command {
     .option('--concurrency <n>', 'most steps run at once in one cycle (default 1: one after another in rank order)', parsePositiveInt('--concurrency'))
     .addOption(onConflictOption())
     .option('--max-step-runs <n>', 'runaway-loop guard: most step executions in the task', parsePositiveInt('--max-step-runs'))
-    .option('--max-data-bytes <n>', 'most bytes the task data may take as JSON (default: whenflow.yaml defaults.maxDataBytes, else 1572864 = 1.5 MiB)', parsePositiveInt('--max-data-bytes'))
+    .option('--max-data-bytes <n>', `most bytes the task data may take as JSON (default: whenflow.yaml defaults.maxDataBytes, else ${DEFAULT_MAX_DATA_BYTES} = 1.5 MiB)`, parsePositiveInt('--max-data-bytes'))
     .option('--name <name>', 'task name')
     .option('--sequence <steps>', 'run these steps in this order (comma-separated); a step whose condition does not match is skipped', parseStepList)
     .option('--then-cycle', 'after the sequence, go on with the condition cycle instead of ending done', false)
@@ -85,7 +87,9 @@ Examples:
     )
     .action(async (opts: { workspace: string; data?: string; file?: string; json: boolean; concurrency?: number; onConflict?: 'rerun' | 'error'; maxStepRuns?: number; maxDataBytes?: number; name?: string; sequence?: string[]; thenCycle: boolean }) => {
       if (opts.thenCycle && !opts.sequence) throw new UsageError('--then-cycle needs --sequence');
+      phase('cli: run command parsed');
       const { runOnce } = await import('./run');
+      phase('cli: run module loaded');
       const final = await runOnce(
         {
           workspace: opts.workspace,
@@ -98,6 +102,7 @@ Examples:
           ...(opts.maxDataBytes ? { maxDataBytes: opts.maxDataBytes } : {}),
           ...(opts.name ? { name: opts.name } : {}),
           ...(opts.sequence ? { sequence: opts.sequence, thenCycle: opts.thenCycle } : {}),
+          ...(verbose ? { logLevel: 'DEBUG' as const } : {}),
         },
         { out: io.out, progress: opts.json ? io.err : io.out },
       );
@@ -356,11 +361,12 @@ export async function main(args: string[]): Promise<number> {
   try {
     const program = buildProgram((code) => {
       exitCode = code;
-    });
-    // Before any command connects to Temporal (the runtime is process-wide); `init` never does.
+    }, verbose);
+    // Before any command connects to Temporal (the runtime is process-wide); `init` never does, and `run`
+    // installs it itself while its server starts.
     program.hook('preAction', async (_program, action) => {
-      if (action.name() === 'init') return;
-      const { installRuntime } = await import('../temporal/runtime');
+      if (action.name() === 'init' || action.name() === 'run') return;
+      const { installRuntime } = await import('../temporal/sdk-logging');
       installRuntime(verbose ? 'DEBUG' : undefined);
     });
     await program.parseAsync(argv, { from: 'user' });

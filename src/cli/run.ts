@@ -1,13 +1,12 @@
+// Static imports stay light: the dev server's process is spawned before the Temporal SDK and the engine load.
 import { randomUUID } from 'node:crypto';
 import { resolve } from 'node:path';
-import { checkSequence, startTask, watchTask } from '../client';
+import type { LogLevel } from '@temporalio/worker';
 import type { TaskSnapshot } from '../model/task';
+import { findTemporalBinary } from '../temporal/binary';
 import { openSession } from '../temporal/server';
-import { createTaskWorker } from '../worker';
-import { workspaceTaskSettings } from '../workspace/config';
 import { UsageError } from './errors';
-import { readTaskData, readWorkspace } from './input';
-import { formatEvent, formatFinal, toRunJson } from './output';
+import { phase } from './timings';
 
 export interface RunOptions {
   workspace: string;
@@ -23,62 +22,116 @@ export interface RunOptions {
   /** Step names to run in this order, their conditions being guards. */
   sequence?: string[];
   thenCycle?: boolean;
+  /** Level of the Temporal SDK's own log (default: warnings). */
+  logLevel?: LogLevel;
+}
+
+/** The modules a run needs besides the server and the input, loaded while the server starts. */
+async function loadEngine() {
+  const [client, worker, config, output] = await Promise.all([import('../client'), import('../worker'), import('../workspace/config'), import('./output')]);
+  return { ...client, ...worker, ...config, ...output };
+}
+
+function temporalBinaryAtHand(): boolean {
+  try {
+    return findTemporalBinary() !== null;
+  } catch {
+    return false; // a wrong WHENFLOW_TEMPORAL_BIN: the session reports it
+  }
 }
 
 /**
  * `whenflow run`: one task, start to settled, then everything shut down. Uses TEMPORAL_ADDRESS when set,
  * else an embedded dev server. Returns the task's final snapshot.
+ *
+ * The server is most of the time a run spends outside its task: its process is spawned first, and the
+ * Temporal runtime, the engine's modules, the workspace and the task data load while it starts.
  */
 export async function runOnce(options: RunOptions, io: { out: (s: string) => void; progress: (s: string) => void }): Promise<TaskSnapshot> {
-  // The server starts while the input is read: it is most of the time a run spends outside its task.
-  const opening = openSession(options.jsonOutput ? io.progress : (line) => io.progress(line));
+  phase('run: started');
+  let spawned!: () => void;
+  const serverSpawned = new Promise<void>((done) => {
+    spawned = done;
+  });
+  // The input is asked for first: reading the step files runs partly off the main thread (tsx's module
+  // hooks thread, esbuild's service), beside the main thread's loading of the SDK.
+  const input = serverSpawned.then(() => import('./input'));
+  const reading = [input.then((m) => m.readWorkspace(options.workspace)), input.then((m) => m.readTaskData(options))] as const;
+  // The runtime must be installed before the first native connection; the session waits for it.
+  const runtimeInstalled = serverSpawned.then(async () => {
+    (await import('../temporal/sdk-logging')).installRuntime(options.logLevel);
+    phase('run: Temporal runtime installed');
+  });
+  const opening = openSession(io.progress, {
+    whileStarting: () => {
+      phase('run: server spawned');
+      spawned();
+      return runtimeInstalled;
+    },
+  });
+  // Failed before a process was spawned, or no Temporal CLI to spawn at once (it is built first, or the
+  // SDK downloads its own): nothing waits for the spawn, and input problems are still reported first.
+  opening.catch(() => spawned());
+  if (!temporalBinaryAtHand()) spawned();
   opening.catch(() => undefined); // reported below, after any input problem
+  const loading = serverSpawned.then(loadEngine);
+  void loading.then(() => phase('run: engine loaded'), () => undefined);
   // Every input problem is reported at once, before the server's own failure if any.
-  const [workspace, data] = await Promise.allSettled([readWorkspace(options.workspace), readTaskData(options)]);
+  const [workspace, data] = await Promise.allSettled(reading);
+  phase('run: workspace and task data read');
   const problems = [workspace, data].flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
+  const closeUnused = () => void opening.then((session) => session.close()).catch(() => undefined);
   if (problems.length > 0) {
-    void opening.then((session) => session.close()).catch(() => undefined);
+    closeUnused();
     if (problems.every((p) => p instanceof UsageError)) throw new UsageError(problems.map((p) => (p as Error).message).join('\n'));
     throw problems[0];
   }
-  const taskData = (data as PromiseFulfilledResult<Awaited<ReturnType<typeof readTaskData>>>).value;
-  const ws = (workspace as PromiseFulfilledResult<Awaited<ReturnType<typeof readWorkspace>>>).value;
+  const engine = await loading;
+  const taskData = (data as PromiseFulfilledResult<Awaited<(typeof reading)[1]>>).value;
+  const ws = (workspace as PromiseFulfilledResult<Awaited<(typeof reading)[0]>>).value;
   const knownSteps = ws.catalog.steps.map((step) => step.name);
   if (options.sequence) {
     try {
-      checkSequence(options.sequence, knownSteps);
+      engine.checkSequence(options.sequence, knownSteps);
     } catch (error) {
-      void opening.then((session) => session.close()).catch(() => undefined);
+      closeUnused();
       throw error;
     }
   }
 
   const session = await opening;
+  phase('run: server connected');
   try {
     // A private task queue: this run's worker must not take tasks of other workspaces on a shared server.
     const taskQueue = `whenflow-run-${randomUUID()}`;
-    const worker = await createTaskWorker({ connection: session.nativeConnection, namespace: session.namespace, workspace: resolve(options.workspace), taskQueue, catalogVersion: ws.catalog.version });
+    const worker = await engine.createTaskWorker({ connection: session.nativeConnection, namespace: session.namespace, workspace: resolve(options.workspace), taskQueue, catalogVersion: ws.catalog.version });
+    phase('run: worker created');
     const final = await worker.runUntil(async () => {
-      const handle = await startTask(session.client, {
+      const handle = await engine.startTask(session.client, {
         name: options.name ?? 'task',
         data: taskData,
         taskQueue,
-        ...workspaceTaskSettings(ws.config),
+        ...engine.workspaceTaskSettings(ws.config),
         ...(options.concurrency ? { concurrency: options.concurrency } : {}),
         ...(options.onConflict ? { onConflict: options.onConflict } : {}),
         ...(options.maxStepRuns ? { maxStepRuns: options.maxStepRuns } : {}),
         ...(options.maxDataBytes ? { maxDataBytes: options.maxDataBytes } : {}),
         ...(options.sequence ? { sequence: options.sequence, thenCycle: options.thenCycle ?? false, knownSteps } : {}),
       });
+      phase('run: task started');
       io.progress(`task ${handle.workflowId} started on ${session.address} (${ws.catalog.steps.length} steps in ${ws.dir})`);
-      return watchTask(session.client, handle.workflowId, (event) => {
-        const line = formatEvent(event);
+      const settled = await engine.watchTask(session.client, handle.workflowId, (event) => {
+        const line = engine.formatEvent(event);
         if (line !== null) io.progress(line);
       });
+      phase('run: task settled');
+      return settled;
     });
-    io.out(options.jsonOutput ? JSON.stringify(toRunJson(final)) : formatFinal(final));
+    phase('run: worker stopped');
+    io.out(options.jsonOutput ? JSON.stringify(engine.toRunJson(final)) : engine.formatFinal(final));
     return final;
   } finally {
     await session.close();
+    phase('run: server stopped');
   }
 }

@@ -8,9 +8,8 @@
  * `$nor` become sift groups over sub-queries; `$and` is flattened into its parts. Every problem is
  * collected with its key path inside the condition and reported together in one ConditionError.
  */
-import type { JsonObject, JsonValue } from '../model/json';
+import { canonicalJson, formatJsonPath, parseDotPath, type JsonObject, type JsonValue } from '../model/json';
 import { isTypeName, type LeafTestName, type TypeName } from './leaf-tests';
-import { parseReference } from './paths';
 import {
   ConditionError,
   LEAF_OPERATION,
@@ -58,7 +57,7 @@ interface At {
 
 const isTaskRoot = (at: At) => at.subject === 'task' && at.path.length === 0;
 
-/** `$` keys that are task data, not operators (docs/semantics.md: "data like any other key"). */
+/** `$` keys that are task data, not operators (docs/semantics.md "Conditions"). */
 const DATA_KEYS = new Set(['$via', '$stash']);
 const isOperatorKey = (key: string) => key.startsWith('$') && !DATA_KEYS.has(key);
 
@@ -67,23 +66,13 @@ class Problems {
   /** Objects and arrays being visited (cycle detection). */
   readonly ancestors = new Set<object>();
   add(where: KeyPath, message: string): [] {
-    this.list.push({ path: formatKeyPath(where), message });
+    this.list.push({ path: formatJsonPath(where), message });
     return [];
   }
 }
 
 // ---------------------------------------------------------------------------------------------
 // Canonical strings
-
-/** JSON with object keys sorted: identical constraints give identical strings. */
-export function canonicalJson(value: JsonValue): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  if (value !== null && typeof value === 'object') {
-    const keys = Object.keys(value).sort();
-    return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(value[k] as JsonValue)}`).join(',')}}`;
-  }
-  return JSON.stringify(value);
-}
 
 /** Sorted, de-duplicated canonical values of a list of nodes (order-insensitive conjunction). */
 function canonSet(nodes: Node[]): JsonValue[] {
@@ -160,7 +149,7 @@ function typeConstructorName(value: unknown): TypeName | null {
   const known = TYPE_CONSTRUCTORS.get(value);
   if (known) return known;
   if (typeof value !== 'function') return null;
-  const name = Object.prototype.hasOwnProperty.call(TYPE_CONSTRUCTOR_NAMES, value.name)
+  const name = Object.hasOwn(TYPE_CONSTRUCTOR_NAMES, value.name)
     ? TYPE_CONSTRUCTOR_NAMES[value.name]
     : undefined;
   return name && /\{\s*\[native code\]\s*\}\s*$/.test(Function.prototype.toString.call(value)) ? name : null;
@@ -176,7 +165,7 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 }
 
 const isReferenceObject = (value: unknown): value is Record<string, unknown> =>
-  isPlainObject(value) && Object.prototype.hasOwnProperty.call(value, DATA_TAG);
+  isPlainObject(value) && Object.hasOwn(value, DATA_TAG);
 
 type Primitive = string | number | boolean | null;
 const isPrimitive = (value: unknown): value is Primitive =>
@@ -259,7 +248,7 @@ function reference(value: Record<string, unknown>, where: KeyPath, problems: Pro
     problems.add([...where, DATA_TAG], '$data needs a string: a dot path into the task data, e.g. "companies.length"');
     return { [DATA_TAG]: '' };
   }
-  if (parseReference(path) === null) {
+  if (parseDotPath(path) === null) {
     problems.add([...where, DATA_TAG], `$data path ${JSON.stringify(path)} is not a dot path (e.g. "order.items.0.sku")`);
   }
   return { [DATA_TAG]: path };
@@ -359,7 +348,7 @@ function compileObject(obj: Record<string, unknown>, at: At, problems: Problems)
   // `{}` anywhere but the task root means "an object" (at the task root it is always true).
   if (keys.length === 0) return isTaskRoot(at) ? [] : [leaf(at, 'type', 'object')];
 
-  const operators = keys.filter((k) => isOperatorKey(k) && !Object.prototype.hasOwnProperty.call(LOGICAL, k));
+  const operators = keys.filter((k) => isOperatorKey(k) && !Object.hasOwn(LOGICAL, k));
   const fields = keys.filter((k) => !isOperatorKey(k));
   if (operators.length > 0 && fields.length > 0 && !isTaskRoot(at)) {
     problems.add(
@@ -375,10 +364,10 @@ function compileObject(obj: Record<string, unknown>, at: At, problems: Problems)
   for (const key of keys) {
     const where = [...at.where, key];
     const value = obj[key];
-    if (Object.prototype.hasOwnProperty.call(LOGICAL, key)) {
+    if (Object.hasOwn(LOGICAL, key)) {
       nodes.push(...(LOGICAL[key] as LogicalRule)(value, at, where, problems));
     } else if (isOperatorKey(key)) {
-      const rule = Object.prototype.hasOwnProperty.call(OPERATORS, key) ? OPERATORS[key] : undefined;
+      const rule = Object.hasOwn(OPERATORS, key) ? OPERATORS[key] : undefined;
       if (rule) nodes.push(...rule(value, { ...at, where }, obj, problems));
       else problems.add(where, `unknown operator ${key} (known: ${KNOWN_OPERATORS})`);
     } else {
@@ -497,7 +486,7 @@ const OPERATORS: Record<string, OperatorRule> = {
     return [mongoLeaf(at, flags ? { $regex: source, $options: flags } : { $regex: source })];
   },
   $options: (_arg, at, owner, problems) =>
-    Object.prototype.hasOwnProperty.call(owner, '$regex') ? [] : problems.add(at.where, '$options needs a $regex next to it'),
+    Object.hasOwn(owner, '$regex') ? [] : problems.add(at.where, '$options needs a $regex next to it'),
   $size: (arg, at, _owner, problems) => {
     if ((typeof arg === 'number' && Number.isInteger(arg) && arg >= 0) || isReferenceObject(arg)) {
       return [mongoLeaf(at, { $size: encodeLiteral(arg, at.where, problems, { regexp: false }) })];
@@ -549,17 +538,6 @@ const KNOWN_OPERATORS = [...Object.keys(OPERATORS), ...Object.keys(LOGICAL), DAT
 
 // ---------------------------------------------------------------------------------------------
 // Entry point
-
-/** `order.items[0].sku`; `` for the root. */
-export function formatKeyPath(where: KeyPath): string {
-  let out = '';
-  for (const key of where) {
-    if (typeof key === 'number') out += `[${key}]`;
-    else if (/^[A-Za-z_$][\w$]*$/.test(key)) out += out ? `.${key}` : key;
-    else out += `[${JSON.stringify(key)}]`;
-  }
-  return out;
-}
 
 /**
  * Compiles a step's condition. Throws ConditionError listing every problem found.

@@ -6,13 +6,12 @@
  * Deterministic and side-effect free: runs inside the Temporal workflow sandbox.
  */
 import sift from 'sift';
-import type { JsonObject, JsonValue } from '../model/json';
+import { jsonEqual, type JsonObject, type JsonValue } from '../model/json';
 import { sealedType } from '../model/sealed';
 import {
   compileTemplate,
   formatRegExp,
   formatValue,
-  jsonEquals,
   regExpTester,
   type EncodedRegExp,
 } from './values';
@@ -55,7 +54,7 @@ const TYPE_LABELS: Record<TypeName, string> = {
 };
 
 export function isTypeName(name: unknown): name is TypeName {
-  return typeof name === 'string' && Object.prototype.hasOwnProperty.call(TYPE_CHECKS, name);
+  return typeof name === 'string' && Object.hasOwn(TYPE_CHECKS, name);
 }
 
 /** Equality with a literal or a `$data` reference (a missing reference never equals). */
@@ -72,7 +71,7 @@ function valueTester(arg: JsonValue, compare: (actual: unknown, expected: unknow
 }
 
 function equalsValue(actual: unknown, expected: unknown): boolean {
-  return actual === expected || jsonEquals(actual, expected);
+  return actual === expected || jsonEqual(actual, expected);
 }
 
 function containsValue(actual: unknown, expected: unknown): boolean {
@@ -231,5 +230,5 @@ export const LEAF_TESTS = {
 export type LeafTestName = keyof typeof LEAF_TESTS;
 
 export function isLeafTestName(name: unknown): name is LeafTestName {
-  return typeof name === 'string' && Object.prototype.hasOwnProperty.call(LEAF_TESTS, name);
+  return typeof name === 'string' && Object.hasOwn(LEAF_TESTS, name);
 }

@@ -13,7 +13,8 @@
 import sift from 'sift';
 import type { JsonObject, JsonValue } from '../model/json';
 import { LEAF_TESTS, isLeafTestName, type LeafEnv, type LeafTester, type SubTester } from './leaf-tests';
-import { formatPath, parentIsObject, valueAt } from './paths';
+import { parentIsObject, valueAt } from './paths';
+import { formatJsonPath } from '../model/json';
 import { chargeWork } from './work-meter';
 import {
   LEAF_OPERATION,
@@ -139,7 +140,7 @@ function describeItem(item: QueryItem): string {
   if (params !== undefined) {
     const leaf = asLeaf(params);
     const expected = LEAF_TESTS[leaf.test as keyof typeof LEAF_TESTS].describe(leaf.arg, ENV);
-    return leaf.path.length ? `${formatPath(leaf.path)}: ${expected}` : expected;
+    return leaf.path.length ? `${formatJsonPath(leaf.path)}: ${expected}` : expected;
   }
   const group = groupOf(item);
   if (group) return `${group.op} [ ${group.branches.map(describeQuery).join(' | ')} ]`;
@@ -164,13 +165,13 @@ export function explainMismatch(compiled: CompiledCondition, data: JsonObject): 
     if (params !== undefined) {
       const leaf = asLeaf(params);
       return {
-        path: formatPath(leaf.path),
+        path: formatJsonPath(leaf.path),
         expected: LEAF_TESTS[leaf.test as keyof typeof LEAF_TESTS].describe(leaf.arg, ENV),
         actual: valueAt(data, leaf.path) as JsonValue | undefined,
       };
     }
     const path = groupOf(item)?.path ?? [];
-    return { path: formatPath(path), expected: describeItem(item), actual: valueAt(data, path) as JsonValue | undefined };
+    return { path: formatJsonPath(path), expected: describeItem(item), actual: valueAt(data, path) as JsonValue | undefined };
   }
   return null;
 }

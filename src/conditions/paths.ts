@@ -46,13 +46,6 @@ export function parentIsObject(subject: unknown, path: Path): boolean {
 
 const INDEX = /^(0|[1-9][0-9]*)$/;
 
-/** Splits a `$data` path; null when it is not a well-formed dot path (empty, or an empty segment). */
-export function parseReference(path: string): string[] | null {
-  if (path.length === 0) return null;
-  const segments = path.split('.');
-  return segments.every((s) => s.length > 0) ? segments : null;
-}
-
 /** Resolves a parsed `$data` path against the task data; `undefined` when missing. */
 export function resolveReference(root: unknown, segments: Path): JsonValue | undefined {
   let current: unknown = root;
@@ -74,9 +67,4 @@ export function resolveReference(root: unknown, segments: Path): JsonValue | und
     if (current === undefined) return undefined;
   }
   return current as JsonValue | undefined;
-}
-
-/** `order.status`; `` for the root. */
-export function formatPath(path: Path): string {
-  return path.join('.');
 }

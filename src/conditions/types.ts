@@ -1,4 +1,5 @@
 import type { JsonObject, JsonValue } from '../model/json';
+import { FinalError, brandError } from '../model/errors';
 
 /**
  * A condition compiled at load time. Plain JSON so it can travel through workflow history:
@@ -7,7 +8,7 @@ import type { JsonObject, JsonValue } from '../model/json';
 export interface CompiledCondition {
   /** A sift query over the task data, using whenflow's own operations for the pattern rules. */
   query: JsonObject;
-  /** Number of leaf constraints (docs/semantics.md "Specificity"). */
+  /** Number of leaf constraints (docs/semantics.md "Conditions", specificity). */
   specificity: number;
   /** Canonical, sorted, unique strings, one per leaf constraint; used for subsumption. */
   constraints: string[];
@@ -20,10 +21,13 @@ export interface ConditionProblem {
   message: string;
 }
 
-export class ConditionError extends Error {
+export class ConditionError extends FinalError {
+  static {
+    brandError(ConditionError, 'ConditionError');
+  }
+
   constructor(readonly problems: ConditionProblem[]) {
     super(problems.map((p) => `${p.path || '(root)'}: ${p.message}`).join('; '));
-    this.name = 'ConditionError';
   }
 }
 

@@ -6,8 +6,8 @@
  *   `$data` reference  → { "$data": "companies.length" }
  * A value template decodes an encoded value once and fills in its references per evaluation.
  */
-import type { JsonObject, JsonValue } from '../model/json';
-import { parseReference, resolveReference, type Path } from './paths';
+import { parseDotPath, type JsonObject, type JsonValue } from '../model/json';
+import { resolveReference, type Path } from './paths';
 import { compileSafeRegExp } from './safe-regexp';
 import { chargeWork } from './work-meter';
 
@@ -62,26 +62,6 @@ export function formatRegExp(encoded: EncodedRegExp): string {
   return `/${encoded.source}/${encoded.flags}`;
 }
 
-/** Deep equality of JSON values (object key order ignored, no array traversal). */
-export function jsonEquals(a: unknown, b: unknown): boolean {
-  if (a === b) return true;
-  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
-  if (Array.isArray(a)) {
-    if (!Array.isArray(b) || a.length !== b.length) return false;
-    for (let i = 0; i < a.length; i++) if (!jsonEquals(a[i], b[i])) return false;
-    return true;
-  }
-  if (Array.isArray(b)) return false;
-  const ra = a as Record<string, unknown>;
-  const rb = b as Record<string, unknown>;
-  const keys = Object.keys(ra);
-  if (keys.length !== Object.keys(rb).length) return false;
-  for (const key of keys) {
-    if (!Object.prototype.hasOwnProperty.call(rb, key) || !jsonEquals(ra[key], rb[key])) return false;
-  }
-  return true;
-}
-
 /**
  * An encoded value, decoded once. `refs` lists its `$data` references in a fixed order;
  * `instantiate(values)` builds the runtime value from their resolved values (same order).
@@ -120,7 +100,7 @@ function templateBuilder(encoded: JsonValue, refs: Path[]): Builder {
   const reference = asReference(encoded);
   if (reference !== null) {
     const index = refs.length;
-    refs.push(parseReference(reference) ?? [reference]);
+    refs.push(parseDotPath(reference) ?? [reference]);
     return (values) => values[index];
   }
   const re = asEncodedRegExp(encoded);

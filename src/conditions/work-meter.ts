@@ -5,17 +5,20 @@
  * about a microsecond). The meter is set only for the duration of one synchronous evaluation
  * (`withWorkLimit`), so no state outlives it or is shared between tasks. Deterministic.
  */
+import { WhenflowError, brandError } from '../model/errors';
 
-/** Enough for hundreds of steps over large arrays and strings; a few seconds of work at most. */
-export const RECOGNIZE_WORK_LIMIT = 3_000_000;
+export { RECOGNIZE_WORK_LIMIT } from '../model/defaults';
 
-export class WorkLimitError extends Error {
+export class WorkLimitError extends WhenflowError {
+  static {
+    brandError(WorkLimitError, 'WorkLimitError');
+  }
+
   constructor(readonly limit: number) {
     super(
       `evaluating the step conditions on this data took more than ${String(limit).replace(/\B(?=(\d{3})+(?!\d))/g, ',')} units of work ` +
         '(leaf tests, and characters read by regular expressions / 16): make the data smaller, or the conditions narrower',
     );
-    this.name = 'WorkLimitError';
   }
 }
 

@@ -1,6 +1,7 @@
 import { z } from 'zod';
-import type { JsonObject, JsonValue } from '../model/json';
+import { formatJsonPath, type JsonObject, type JsonValue } from '../model/json';
 import { ConnectorError, type Connector, type ConnectorContext, type ConnectorMethod } from './types';
+import { WhenflowError, brandError } from '../model/errors';
 
 /** Validates a built-in method's arguments; the first bad field is named in the error. */
 export function parseArgs<S extends z.ZodType>(schema: S, connector: string, method: string, args: unknown): z.output<S> {
@@ -8,10 +9,10 @@ export function parseArgs<S extends z.ZodType>(schema: S, connector: string, met
   if (parsed.success) return parsed.data;
   const described = parsed.error.issues.map((issue) => {
     if (issue.code === 'unrecognized_keys') {
-      const keys = issue.keys.map((k) => [...issue.path.map(String), k].join('.'));
+      const keys = issue.keys.map((k) => formatJsonPath([...issue.path, k]));
       return { field: keys.join(', '), text: `unknown argument${keys.length === 1 ? '' : 's'} ${keys.map((k) => `\`${k}\``).join(', ')}` };
     }
-    const field = issue.path.map(String).join('.');
+    const field = formatJsonPath(issue.path);
     return { field, text: field ? `bad argument \`${field}\`: ${issue.message}` : issue.message };
   });
   throw new ConnectorError(connector, method, described.map((d) => d.text).join('; '), described[0]?.field || undefined);
@@ -21,7 +22,11 @@ export function parseArgs<S extends z.ZodType>(schema: S, connector: string, met
 // fetch
 
 /** A non-2xx response to a call with `throwOnError: true`. Add `HttpError` to a retry policy's non-retryable types to fail fast. */
-export class HttpError extends Error {
+export class HttpError extends WhenflowError {
+  static {
+    brandError(HttpError, 'HttpError');
+  }
+
   readonly status: number;
   readonly url: string;
   readonly method: string;
@@ -31,7 +36,6 @@ export class HttpError extends Error {
   constructor(method: string, url: string, status: number, statusText: string, body: string) {
     const bodyExcerpt = body.length > 500 ? `${body.slice(0, 500)}…` : body;
     super(`${method} ${url} → ${status}${statusText ? ` ${statusText}` : ''}${bodyExcerpt ? `: ${bodyExcerpt.slice(0, 200)}` : ''}`);
-    this.name = 'HttpError';
     this.status = status;
     this.url = url;
     this.method = method;
@@ -40,13 +44,16 @@ export class HttpError extends Error {
 }
 
 /** The request did not complete within `timeoutMs` (headers and body). */
-export class HttpTimeoutError extends Error {
+export class HttpTimeoutError extends WhenflowError {
+  static {
+    brandError(HttpTimeoutError, 'HttpTimeoutError');
+  }
+
   readonly url: string;
   readonly timeoutMs: number;
 
   constructor(method: string, url: string, timeoutMs: number) {
     super(`${method} ${url} timed out after ${timeoutMs} ms`);
-    this.name = 'HttpTimeoutError';
     this.url = url;
     this.timeoutMs = timeoutMs;
   }

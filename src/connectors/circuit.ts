@@ -6,6 +6,7 @@
  * Pure bookkeeping with an injected clock: it never calls a connector, sleeps or prints. The worker owns
  * one board for all tasks and asks it before and after every call.
  */
+import { WhenflowError, brandError } from '../model/errors';
 
 export interface CircuitSettings {
   /** Consecutive failures that open the circuit (≥ 1). */
@@ -88,7 +89,11 @@ export function observe(state: CircuitState, now: number): CircuitStatus {
  * A call refused because the connector's circuit is open (or half-open with a probe in flight). Retryable
  * on purpose: the step's (or deferred call's) retry policy waits the cooldown out.
  */
-export class CircuitOpenError extends Error {
+export class CircuitOpenError extends WhenflowError {
+  static {
+    brandError(CircuitOpenError, 'CircuitOpenError');
+  }
+
   readonly connector: string;
   readonly failures: number;
   /** Epoch ms when a probe call will be let through; null while a probe is already in flight. */
@@ -101,7 +106,6 @@ export class CircuitOpenError extends Error {
         ? 'a probe call is checking whether it recovered; retry shortly'
         : `calls fail fast until ${new Date(retryAt).toISOString()} (in ${Math.max(0, Math.ceil((retryAt - now) / 1000))} s), then one probe call is let through`;
     super(`connectors.${connector}.${method}: circuit ${retryAt === null ? 'half-open' : 'open'} after ${failures} consecutive failure${failures === 1 ? '' : 's'}${last}; ${when}`);
-    this.name = 'CircuitOpenError';
     this.connector = connector;
     this.failures = failures;
     this.retryAt = retryAt;

@@ -25,6 +25,7 @@ class ConnectorCall<T> extends Promise<T> {
     return Promise;
   }
 
+  // biome-ignore lint/suspicious/noThenProperty: a call is a Promise that notes when its result is observed
   override then<A = T, B = never>(
     onFulfilled?: ((value: T) => A | PromiseLike<A>) | null,
     onRejected?: ((reason: unknown) => B | PromiseLike<B>) | null,

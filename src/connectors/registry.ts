@@ -1,11 +1,8 @@
-import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import { basename, extname, join, relative, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { transform } from 'esbuild';
-import { tsImport } from 'tsx/esm/api';
 import type { JsonObject, JsonValue } from '../model/json';
 import { runOutsideStep } from '../runtime/globals';
+import { contentHash, importUserModule } from '../workspace/user-module';
 import { stringValueOf } from '../runtime/task-id';
 import { BUILTIN_CONNECTORS, BUILTIN_NAMES } from './builtins';
 import { ConnectorError, type Connector, type ConnectorCallGuard, type ConnectorContext, type ConnectorMethod, type RawConnectorPolicy, type ConnectorProblem } from './types';
@@ -190,7 +187,7 @@ export async function loadConnectors(
 /** Loads one connector file (cached by content hash); returns the connector or its problems. */
 export async function loadConnectorFile(workspace: string, file: string): Promise<LoadedConnectorFile> {
   const source = await readFile(file);
-  const hash = createHash('sha256').update(source).digest('hex');
+  const hash = contentHash(source);
   const cached = loadedFiles.get(file);
   if (cached?.hash === hash) return cached.result;
   const result = await importConnectorFile(workspace, file);
@@ -207,16 +204,9 @@ async function importConnectorFile(workspace: string, file: string): Promise<Loa
   if (!NAME.test(name) || RESERVED.has(name)) {
     return { problems: [{ ...where, message: `"${name}" cannot be a connector name: use letters, digits, _ or $ (not starting with a digit), so that connectors.${name.replace(/\W/g, '_')}.method() works` }] };
   }
-  let moduleExports: Record<string, unknown>;
-  try {
-    // Outside any step scope: a module that reads `data` & co. while it loads fails with a clear message.
-    moduleExports = (await runOutsideStep(() => tsImport(pathToFileURL(file).href, import.meta.url))) as Record<string, unknown>;
-  } catch (error) {
-    // Node (.js/.mjs) and tsx's esbuild (.ts) report syntax errors differently; esbuild's parser locates both alike.
-    const syntax = await syntaxError(file);
-    const message = syntax ?? (error instanceof Error ? error.message : String(error));
-    return { problems: [{ ...where, message: `cannot load: ${message}` }] };
-  }
+  const loaded = await importUserModule(file);
+  if ('failure' in loaded) return { problems: [{ ...where, message: loaded.failure }] };
+  const moduleExports = loaded.exports;
   const methods: Record<string, ConnectorMethod> = {};
   const problems: ConnectorProblem[] = [];
   const policy: RawConnectorPolicy = {};
@@ -247,17 +237,4 @@ async function importConnectorFile(workspace: string, file: string): Promise<Loa
     connector: { name, methods, source: where.file },
     ...(Object.keys(policy).length > 0 ? { policy } : {}),
   };
-}
-
-/** `syntax error at line L, column C: <what> — <the line>`, or undefined when the file parses. */
-async function syntaxError(file: string): Promise<string | undefined> {
-  try {
-    await transform(await readFile(file, 'utf8'), { loader: extname(file) === '.ts' ? 'ts' : 'js', format: 'esm', sourcefile: file });
-    return undefined;
-  } catch (error) {
-    const first = (error as { errors?: { text: string; location?: { line: number; column: number; lineText: string } | null }[] }).errors?.[0];
-    if (!first) return undefined;
-    const at = first.location ? ` at line ${first.location.line}, column ${first.location.column + 1}` : '';
-    return `syntax error${at}: ${first.text}${first.location ? ` — ${first.location.lineText.trim()}` : ''}`;
-  }
 }

@@ -1,4 +1,5 @@
 import type { JsonObject } from '../model/json';
+import { FinalError, brandError } from '../model/errors';
 
 /** What a connector method is given besides its arguments: who is calling, and how to stop. */
 export interface ConnectorContext {
@@ -68,7 +69,11 @@ export interface RawConnectorPolicy {
  * A call that cannot be made as written: unknown connector or method, bad arguments, bad `into`.
  * Thrown before anything is sent, so retrying the same call cannot help.
  */
-export class ConnectorError extends Error {
+export class ConnectorError extends FinalError {
+  static {
+    brandError(ConnectorError, 'ConnectorError');
+  }
+
   readonly connector: string;
   readonly method: string;
   /** The offending argument (dot path; `into` for a bad deferral target), when one is to blame. */
@@ -76,9 +81,15 @@ export class ConnectorError extends Error {
 
   constructor(connector: string, method: string, message: string, field?: string) {
     super(`connectors.${connector}.${method}: ${message}`);
-    this.name = 'ConnectorError';
     this.connector = connector;
     this.method = method;
     this.field = field;
+  }
+}
+
+/** A connector answered a step's call with something that is not plain data (a function, a class instance…): the same on every retry. */
+export class ConnectorResultError extends FinalError {
+  static {
+    brandError(ConnectorResultError, 'ConnectorResultError');
   }
 }

@@ -238,7 +238,10 @@ export function buildCatalogIndex(queries: readonly JsonObject[]): CatalogIndex 
     } else if (chosen.kind === 'value') {
       const key = pathKey(chosen.path);
       let entry = values.get(key);
-      if (!entry) values.set(key, (entry = { path: chosen.path, byValue: new Map() }));
+      if (!entry) {
+        entry = { path: chosen.path, byValue: new Map() };
+        values.set(key, entry);
+      }
       const list = entry.byValue.get(chosen.value);
       if (list) list.push(position);
       else entry.byValue.set(chosen.value, [position]);

@@ -3,13 +3,10 @@
  * read these paths as surely as any its content read: if an earlier step of the batch writes one of them,
  * the step might not have matched at all had it run after that step. Pure; runs inside the workflow.
  */
-import { parseReference } from '../conditions/paths';
 import { DATA_TAG } from '../conditions/values';
 import { LEAF_OPERATION, LEVEL_OPERATION } from '../conditions/types';
-import { isJsonObject, type JsonObject, type JsonValue } from '../model/json';
-import { escapePointerToken } from '../model/patch';
-
-const toPointer = (tokens: readonly string[]) => tokens.map((t) => `/${escapePointerToken(t)}`).join('');
+import { isJsonObject, parseDotPath, type JsonObject, type JsonValue } from '../model/json';
+import { toPointer } from '../model/patch';
 
 export function conditionReads(query: JsonObject): string[] {
   const reads = new Set<string>();
@@ -44,7 +41,7 @@ function referencesIn(value: JsonValue, reads: Set<string>): void {
   }
   if (!isJsonObject(value)) return;
   const reference = value[DATA_TAG];
-  const tokens = typeof reference === 'string' && Object.keys(value).length === 1 ? parseReference(reference) : null;
+  const tokens = typeof reference === 'string' && Object.keys(value).length === 1 ? parseDotPath(reference) : null;
   if (tokens) {
     reads.add(toPointer(tokens));
     return;

@@ -4,9 +4,9 @@
  * data before starting it, the step activity checks what a step leaves behind, and the workflow's
  * update validator checks new data from outside.
  */
-import type { JsonObject, JsonValue } from '../model/json';
-import { DEFAULT_MAX_DATA_BYTES, type TaskOptions } from '../model/task';
-import { formatDataPath } from '../runtime/to-json';
+import { formatJsonPath, type JsonObject, type JsonValue } from '../model/json';
+import type { TaskOptions } from '../model/task';
+import { DEFAULT_MAX_DATA_BYTES } from '../model/defaults';
 
 /** The limit of a task; tasks started before the option existed have the default. */
 export function maxDataBytesOf(options: Pick<TaskOptions, 'maxDataBytes'>): number {
@@ -67,7 +67,7 @@ export function overDataLimit(data: JsonObject, limit: number, before?: JsonObje
   const bytes = utf8ByteLength(text);
   if (before !== undefined && bytes <= jsonBytes(before)) return null;
   const largest = Object.entries(data)
-    .map(([key, value]) => ({ path: formatDataPath([key]), bytes: utf8ByteLength(`${JSON.stringify(key)}:${JSON.stringify(value)}`) }))
+    .map(([key, value]) => ({ path: formatJsonPath([key], 'data'), bytes: utf8ByteLength(`${JSON.stringify(key)}:${JSON.stringify(value)}`) }))
     .sort((a, b) => b.bytes - a.bytes || (a.path < b.path ? -1 : 1))
     .slice(0, LARGEST_SHOWN);
   return { bytes, limit, largest };

@@ -1,8 +1,7 @@
 import type { TaskEvent, TaskEventBody, TaskEventPage } from '../model/events';
 import type { TaskState } from '../model/task';
+import { EVENTS_KEPT } from '../model/defaults';
 
-/** Events one run keeps in memory and carries into the next run when it continues as new (default of `eventsKept`). */
-export const EVENTS_KEPT = 2000;
 /** Most events a query answers at once; a reader pages with its cursor. */
 export const EVENTS_PAGE = 500;
 /**

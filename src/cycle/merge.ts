@@ -1,14 +1,14 @@
 /**
- * Merge step of the cycle (docs/semantics.md "The cycle", item 4): the patches of the steps that ran
- * concurrently on one snapshot are applied in rank order; where a later patch writes a path that
- * equals, contains or lies inside a path an earlier patch wrote, the earlier write stands and the
- * later op is dropped and recorded as a conflict.
+ * Merge step of the cycle: the patches of the steps that ran concurrently on one snapshot are applied in
+ * rank order. Under rules 2, mergeBatch (docs/semantics.md "Parallel batches"). Under the older rules
+ * (docs/semantics.md "Rules versions"), mergePatches: where a later patch writes a path that equals,
+ * contains or lies inside a path an earlier patch wrote, the earlier write stands and the later op is
+ * dropped and recorded as a conflict.
  *
  * Runs inside the Temporal workflow: pure and deterministic (no I/O, clock or randomness).
  */
 import { isJsonObject, type JsonObject, type JsonValue } from '../model/json';
-import { applyPatchTo, changedPaths, pathTokens, type DataOperation, type DataPatch } from '../runtime/diff';
-import { escapePointerToken } from '../model/patch';
+import { applyPatchTo, changedPaths, childPointer, pathTokens, type DataOperation, type DataPatch } from '../model/patch';
 
 /** One step's patch; the list given to mergePatches is in rank order (index 0 ranks highest). */
 export interface StepPatch {
@@ -158,7 +158,7 @@ export function mergeBatch(snapshot: JsonObject, runs: readonly BatchRun[]): Bat
  */
 export function mergePatchPointers(patch: JsonObject, prefix = ''): string[] {
   return Object.entries(patch).flatMap(([key, value]) => {
-    const pointer = `${prefix}/${escapePointerToken(key)}`;
+    const pointer = childPointer(prefix, key);
     return isJsonObject(value) && Object.keys(value).length > 0 ? mergePatchPointers(value, pointer) : [pointer];
   });
 }

@@ -1,9 +1,9 @@
-import { isJsonObject, type JsonObject, type JsonValue } from '../model/json';
+import { isJsonObject, parseDotPath, type JsonObject, type JsonValue } from '../model/json';
 
 /** `companies.3.research` → ['companies', '3', 'research']. Used for `into` paths of subtasks and connector calls. */
 export function dotPathSegments(path: string): string[] {
-  const segments = path.split('.');
-  if (path.length === 0 || segments.some((s) => s.length === 0)) throw new Error(`"${path}" is not a path (use dot-separated keys, e.g. "crm.contact")`);
+  const segments = parseDotPath(path);
+  if (segments === null) throw new Error(`"${path}" is not a path (use dot-separated keys, e.g. "crm.contact")`);
   return segments;
 }
 
@@ -25,15 +25,4 @@ export function setAtPath(data: JsonObject, path: string, value: JsonValue): Jso
     return { ...base, [key]: write(base[key], depth + 1) };
   };
   return write(data, 0) as JsonObject;
-}
-
-/** RFC 7386 JSON Merge Patch: objects merge recursively, `null` deletes, anything else replaces. */
-export function applyMergePatch(target: JsonValue | undefined, patch: JsonValue): JsonValue {
-  if (!isJsonObject(patch)) return patch;
-  const result: JsonObject = isJsonObject(target) ? { ...target } : {};
-  for (const [key, value] of Object.entries(patch)) {
-    if (value === null) delete result[key];
-    else result[key] = applyMergePatch(result[key], value);
-  }
-  return result;
 }

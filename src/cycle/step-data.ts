@@ -6,6 +6,7 @@
  * Pure and deterministic: runs inside the workflow (deciding) and in the activity (checking).
  */
 import { isJsonObject, type JsonObject } from '../model/json';
+import { WhenflowError, brandError } from '../model/errors';
 
 /** Data whose JSON text is longer than this many characters is passed by reference. */
 export const INLINE_DATA_LIMIT = 64 * 1024;
@@ -30,10 +31,13 @@ export function stepDataInput(data: JsonObject, limit = INLINE_DATA_LIMIT): Step
   return input;
 }
 
-export class StepDataMismatchError extends Error {
+export class StepDataMismatchError extends WhenflowError {
+  static {
+    brandError(StepDataMismatchError, 'StepDataMismatchError');
+  }
+
   constructor(message: string) {
     super(message);
-    this.name = 'StepDataMismatchError';
   }
 }
 

@@ -15,7 +15,8 @@ import {
 import type { SequencePosition, TaskEventBody } from '../model/events';
 import { EventLog, type CarriedEvents } from './event-log';
 import { mergePatchPointers, pointersOverlap, type BatchMerge, type MergeResult } from './merge';
-import { applyMergePatch, setAtPath } from './paths';
+import { applyMergePatch } from '../model/patch';
+import { setAtPath } from './paths';
 
 /** What a cycle asks of the workflow beyond changing the task's own state: timers, children, activities. */
 export interface CycleEffects {
@@ -96,7 +97,8 @@ export interface SequenceCursor {
 
 /**
  * Everything a task remembers between cycles, and the rules for changing it. Pure and deterministic
- * (it runs inside the workflow); the workflow only decides when to call it.
+ * (it runs inside the workflow); the workflow only decides when to call it. "Rules 2" marks what tasks
+ * started under rules 2 do (docs/semantics.md "Rules versions").
  */
 export class TaskBook {
   private current: TaskState = 'running';
@@ -145,11 +147,33 @@ export class TaskBook {
   }
 
   /** Every change of state is an event. */
-  set state(next: TaskState) {
+  private moveTo(next: TaskState): void {
     if (next === this.current) return;
     const from = this.current;
     this.current = next;
     this.record({ type: 'state-changed', from, to: next });
+  }
+
+  /** Waiting for what the task started (subtasks, calls, a park). */
+  startWaiting(): void {
+    this.moveTo('waiting');
+  }
+
+  /** Something arrived or the wait ended: a task still waiting runs again. */
+  stopWaiting(): void {
+    if (this.current === 'waiting') this.moveTo('running');
+  }
+
+  /** No step matches and nothing is pending: only new data, a reload or a resume makes the task run again. */
+  needAttention(): void {
+    this.moveTo('attention');
+  }
+
+  /** Stopped from outside; false when the task had already ended. */
+  stop(): boolean {
+    if (this.terminal) return false;
+    this.moveTo('stopped');
+    return true;
   }
 
   record(event: TaskEventBody): void {
@@ -174,7 +198,7 @@ export class TaskBook {
     this.sequence = null;
     if (!sequence || sequence.thenCycle || this.terminal) return;
     if (this.lossless) this.finishing ??= { state: 'done', result: null };
-    else this.state = 'done';
+    else this.moveTo('done');
   }
 
   /** The state a continued-as-new run starts from. */
@@ -221,11 +245,6 @@ export class TaskBook {
     return book;
   }
 
-  /** Trace entries from absolute index `cursor` on, and the cursor that follows them. */
-  traceSince(cursor: number): { entries: TraceEntry[]; next: number } {
-    return { entries: this.trace.slice(Math.max(0, cursor - this.traceOffset)), next: this.traceOffset + this.trace.length };
-  }
-
   get terminal(): boolean {
     return isTerminal(this.state);
   }
@@ -235,12 +254,9 @@ export class TaskBook {
     return this.state === 'error' || this.state === 'attention';
   }
 
-  /**
-   * Act, second half: the merged data becomes the task's data, each run is traced, and the commands
-   * take effect in rank order (the first `complete`/`ignore` wins).
-   */
   /** Act, first half: the chosen steps are about to run on one snapshot of the data. */
   beginCycle(steps: string[], position?: SequencePosition): number {
+    this.moveTo('running');
     const cycle = this.cycle + 1;
     this.actingCycle = cycle;
     this.record({ type: 'cycle-began', cycle, steps });
@@ -253,6 +269,10 @@ export class TaskBook {
     this.record({ type: 'step-failed', cycle, step: error.step, message: error.message, attempts: error.attempts, ...(position ? { position } : {}) });
   }
 
+  /**
+   * Act, second half: the merged data becomes the task's data, each run is traced, and the commands
+   * take effect in rank order (the first `complete`/`ignore` wins).
+   */
   recordCycle(runs: StepRun[], merged: MergeResult): CycleEffects {
     const effects: CycleEffects = { park: null, timeout: null, subtasks: [], calls: [], redone: [] };
     this.cycle += 1;
@@ -270,7 +290,7 @@ export class TaskBook {
     for (const run of runs) {
       for (const command of run.commands) this.apply(run.step, command, effects);
     }
-    if (!this.terminal && Object.keys(this.data).length === 0) this.state = 'done';
+    if (!this.terminal && Object.keys(this.data).length === 0) this.moveTo('done');
     return effects;
   }
 
@@ -333,7 +353,7 @@ export class TaskBook {
     const finishing = this.finishing;
     this.finishing = null;
     if (!finishing || this.terminal) return;
-    this.state = finishing.state;
+    this.moveTo(finishing.state);
     if (finishing.state === 'done') this.result = finishing.result;
   }
 
@@ -370,7 +390,7 @@ export class TaskBook {
           this.finishing = { state: 'done', result: command.result };
           return;
         }
-        this.state = 'done';
+        this.moveTo('done');
         this.result = command.result;
         return;
       case 'ignore':
@@ -379,7 +399,7 @@ export class TaskBook {
           this.finishing = { state: 'ignored', result: null };
           return;
         }
-        this.state = 'ignored';
+        this.moveTo('ignored');
         return;
     }
   }
@@ -391,16 +411,16 @@ export class TaskBook {
   expire(): void {
     if (this.terminal) return;
     if (this.expireResult === undefined) {
-      this.state = 'expired';
+      this.moveTo('expired');
     } else {
-      this.state = 'done';
+      this.moveTo('done');
       this.result = this.expireResult;
     }
   }
 
   /**
    * Takes in what arrived between cycles. New data revives a task in `attention` or `error`
-   * (docs/semantics.md: new data makes them run again); a connector call that failed for good is an error.
+   * (docs/semantics.md "Tasks and states": new data makes them run again); a connector call that failed for good is an error.
    */
   receive(arrival: Arrival): void {
     if (this.terminal) return;
@@ -445,10 +465,10 @@ export class TaskBook {
         });
         return;
     }
-    if (this.state === 'attention') this.state = 'running';
+    if (this.state === 'attention') this.moveTo('running');
     if (Object.keys(this.data).length === 0) {
       if (this.lossless) this.finishing ??= { state: 'done', result: null };
-      else this.state = 'done';
+      else this.moveTo('done');
     }
   }
 
@@ -466,7 +486,7 @@ export class TaskBook {
 
   fail(error: TaskError): void {
     this.error = error;
-    this.state = 'error';
+    this.moveTo('error');
   }
 
   /** Step executions counted against `maxStepRuns` start here; a resume after the guard tripped grants a new budget. */
@@ -489,7 +509,7 @@ export class TaskBook {
     const failedCall = this.failedCall;
     this.error = null;
     this.failedCall = null;
-    this.state = 'running';
+    this.moveTo('running');
     if (error?.reason === 'max-step-runs') this.budgetStart = this.stepRuns;
     if (error?.reason === 'connector-failed' && failedCall) return { kind: 'call', ...failedCall };
     if (error?.reason === 'subtask-failed' && error.subtaskId) return { kind: 'subtask', taskId: error.subtaskId };

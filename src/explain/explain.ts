@@ -6,9 +6,8 @@
 import { distance } from 'fastest-levenshtein';
 import { explainMismatch } from '../conditions/match';
 import { LEAF_OPERATION, LEVEL_OPERATION, type CompiledCondition } from '../conditions/types';
-import { formatPath } from '../conditions/paths';
 import { compareRank, compileCatalog, selectStepsUnindexed, type CompiledStep } from '../cycle/select';
-import { isJsonObject, type JsonObject, type JsonValue } from '../model/json';
+import { formatJsonPath, isJsonObject, type JsonObject, type JsonValue } from '../model/json';
 import type { Catalog, CatalogStep } from '../model/task';
 import type { SequenceAt } from './timeline';
 
@@ -107,7 +106,7 @@ function suggestionFor(data: JsonObject, path: readonly string[]): { key: string
     const key = path[i]!;
     if (!Object.hasOwn(node, key)) {
       const suggestion = suggestKey(key, Object.keys(node));
-      return suggestion === null ? null : { key: suggestion, path: formatPath([...path.slice(0, i), suggestion, ...path.slice(i + 1)]) };
+      return suggestion === null ? null : { key: suggestion, path: formatJsonPath([...path.slice(0, i), suggestion, ...path.slice(i + 1)]) };
     }
     node = node[key];
   }

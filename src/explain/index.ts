@@ -5,10 +5,11 @@
 import type { Client } from '@temporalio/client';
 import type { JsonObject } from '../model/json';
 import type { DataPatch } from '../model/patch';
-import { diffData } from '../runtime/diff';
+import { diffData } from '../model/patch';
 import { attentionReason, explainSteps, type AttentionReason, type StepExplanation } from './explain';
 import { readTaskHistory } from './history-fetch';
 import { cycleRecord, dataAfterCycle, walkHistory } from './timeline';
+import { WhenflowError, brandError } from '../model/errors';
 
 export { attentionReason, describeFailing, explainSteps, firstFailing, suggestKey, type AttentionReason, type FailingConstraint, type NearMiss, type StepExplanation, type StepStatus } from './explain';
 export { walkHistory, type CycleRecord, type HistoryFact, type RecordedRun, type TaskAt } from './timeline';
@@ -28,10 +29,13 @@ export interface TaskExplanation {
   steps: StepExplanation[];
 }
 
-export class ExplainError extends Error {
+export class ExplainError extends WhenflowError {
+  static {
+    brandError(ExplainError, 'ExplainError');
+  }
+
   constructor(message: string) {
     super(message);
-    this.name = 'ExplainError';
   }
 }
 
@@ -49,7 +53,7 @@ export async function explainTask(client: Client, taskId: string, options: { cyc
     explanation = { taskId, cycle: null, cycles: last.cycle, data: last.data, catalogVersion: last.catalog.version, chosen: steps.filter((s) => s.status === 'runs').map((s) => s.step), steps };
   } else {
     const record = options.cycle >= 1 ? cycleRecord(runs, options.cycle) : null;
-    if (!record || !record.catalog) throw new ExplainError(`task ${taskId} has no cycle ${options.cycle} (it has run ${last.cycle} cycle${last.cycle === 1 ? '' : 's'}; cycles count from 1)`);
+    if (!record?.catalog) throw new ExplainError(`task ${taskId} has no cycle ${options.cycle} (it has run ${last.cycle} cycle${last.cycle === 1 ? '' : 's'}; cycles count from 1)`);
     const steps = explainSteps({ catalog: record.catalog, data: record.before, ran: record.ranBefore, concurrency: Math.max(1, record.steps.length), sequence: record.sequence, chosen: record.steps });
     explanation = { taskId, cycle: record.cycle, cycles: last.cycle, data: record.before, catalogVersion: record.catalog.version, chosen: record.steps, steps };
   }

@@ -8,7 +8,8 @@
  */
 import { compileCatalog, type CompiledCatalog } from '../cycle/select';
 import { mergeBatch, mergePatches } from '../cycle/merge';
-import { applyMergePatch, setAtPath } from '../cycle/paths';
+import { setAtPath } from '../cycle/paths';
+import { applyMergePatch } from '../model/patch';
 import type { JsonObject, JsonValue } from '../model/json';
 import type { Catalog, DeferredCall, StepOutcome, SubtaskRequest, TaskState } from '../model/task';
 import type { TaskWorkflowInput } from '../workflows/api';

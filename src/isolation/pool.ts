@@ -10,7 +10,9 @@ import { Worker } from 'node:worker_threads';
 import type { JsonObject } from '../model/json';
 import type { StepOutcome } from '../model/task';
 import { parseFromThread, receivedError, sendError, type FromThread, type StepJob, type ToThread } from './protocol';
-import { attemptVerdict, rememberVerdict } from './verdict';
+import { attemptVerdict } from './verdict';
+import { ConnectorResultError } from '../connectors/types';
+import { WhenflowError, brandError } from '../model/errors';
 
 const BOOT = new URL('./boot.mjs', import.meta.url);
 /** An idle thread is kept this long for the next execution, then ended (a new one starts when needed). */
@@ -42,11 +44,31 @@ export interface StepRunLimits {
   call: (request: ConnectorCallRequest) => Promise<unknown>;
 }
 
-/** The step overran one of its limits; it counts as a failed attempt, as a thrown error does. */
-export class StepLimitError extends Error {
-  constructor(message: string, name: 'StepTimeoutError' | 'StepHeapError' | 'StepThreadError') {
-    super(message);
-    this.name = name;
+/** The step overran one of its limits; it counts as a failed attempt (retried), as a thrown error does. */
+export class StepLimitError extends WhenflowError {
+  static {
+    brandError(StepLimitError, 'StepLimitError');
+  }
+}
+
+/** The step ran past its timeout and its thread was stopped. */
+export class StepTimeoutError extends StepLimitError {
+  static {
+    brandError(StepTimeoutError, 'StepTimeoutError');
+  }
+}
+
+/** The step needed more than its heap limit (`maxHeapMb`) and its thread was stopped. */
+export class StepHeapError extends StepLimitError {
+  static {
+    brandError(StepHeapError, 'StepHeapError');
+  }
+}
+
+/** The step's thread failed or exited while the step ran. */
+export class StepThreadError extends StepLimitError {
+  static {
+    brandError(StepThreadError, 'StepThreadError');
   }
 }
 
@@ -89,14 +111,14 @@ class StepThread {
       this.worker.on('error', (error: Error & { code?: string }) => {
         const gone =
           error.code === 'ERR_WORKER_OUT_OF_MEMORY'
-            ? new StepLimitError(`heap limit of ${heapMb} MiB reached`, 'StepHeapError')
-            : new StepLimitError(`the step thread failed: ${error.message}`, 'StepThreadError');
+            ? new StepHeapError(`heap limit of ${heapMb} MiB reached`)
+            : new StepThreadError(`the step thread failed: ${error.message}`);
         reject(gone);
         this.execution?.onGone(gone);
       });
       this.worker.on('exit', (code) => {
         this.gone = true;
-        const gone = new StepLimitError(`the step thread stopped (exit code ${code})`, 'StepThreadError');
+        const gone = new StepThreadError(`the step thread stopped (exit code ${code})`);
         reject(gone);
         this.execution?.onGone(gone);
         onGone(this);
@@ -142,7 +164,7 @@ export class StepThreadPool {
     const remaining = () => limits.stopAfterMs - (performance.now() - started);
     // "timed out after N ms" as when Temporal itself ends an attempt at its timeout.
     const timeoutError = (what: string) =>
-      new StepLimitError(`step "${job.step}" timed out after ${limits.timeoutMs} ms: it ${what} its timeout (${seconds(limits.timeoutMs)}) and was stopped`, 'StepTimeoutError');
+      new StepTimeoutError(`step "${job.step}" timed out after ${limits.timeoutMs} ms: it ${what} its timeout (${seconds(limits.timeoutMs)}) and was stopped`);
     const thread = await this.acquire(limits.heapMb, remaining(), limits.signal, () => timeoutError('waited for a free step thread past'));
     this.lastHeapMb = limits.heapMb;
     this.keepSpares(limits.heapMb);
@@ -195,8 +217,8 @@ export class StepThreadPool {
                 try {
                   bytes = serialize(value);
                 } catch (error) {
-                  const unsendable = new Error(`connectors.${connector}.${method}() returned a value that cannot be handed to step content (${(error as Error).message}); return plain data`);
-                  thread.send({ type: 'settled', id, ok: false, error: sendError(unsendable, () => ({ nonRetryable: true, retryAt: null })) });
+                  const unsendable = new ConnectorResultError(`connectors.${connector}.${method}() returned a value that cannot be handed to step content (${(error as Error).message}); return plain data`);
+                  thread.send({ type: 'settled', id, ok: false, error: sendError(unsendable, attemptVerdict) });
                   return;
                 }
                 thread.send({ type: 'settled', id, ok: true, value: bytes });
@@ -215,17 +237,15 @@ export class StepThreadPool {
               }
               if (message.type === 'done') resolve(message.outcome);
               else {
-                const error = receivedError(message.error);
-                rememberVerdict(error, { nonRetryable: message.error.nonRetryable, retryAt: message.error.retryAt });
-                reject(error);
+                reject(receivedError(message.error));
               }
             });
           }
         },
         onGone: (error) => finish(() => {
-          if (error instanceof StepLimitError && error.name === 'StepHeapError') {
-            reject(new StepLimitError(`step "${job.step}" ran out of memory: it needed more than its heap limit of ${limits.heapMb} MiB and was stopped (raise options.maxHeapMb in the step file, or defaults.maxHeapMb in whenflow.yaml)`, 'StepHeapError'));
-          } else reject(new StepLimitError(`step "${job.step}": ${error.message}`, 'StepThreadError'));
+          if (error instanceof StepHeapError) {
+            reject(new StepHeapError(`step "${job.step}" ran out of memory: it needed more than its heap limit of ${limits.heapMb} MiB and was stopped (raise options.maxHeapMb in the step file, or defaults.maxHeapMb in whenflow.yaml)`));
+          } else reject(new StepThreadError(`step "${job.step}": ${error.message}`));
         }),
       };
       thread.send({ type: 'run', job });

@@ -6,8 +6,9 @@
 import { z } from 'zod';
 // The same contract the task workflow holds step outcomes to: a thread's answer is checked as it arrives.
 import { stepOutcomeSchema } from '../model/activity-results';
-import type { JsonObject, JsonValue } from '../model/json';
+import { formatJsonPath, type JsonObject, type JsonValue } from '../model/json';
 import type { StepOutcome } from '../model/task';
+import { FinalError, WhenflowError, brandError } from '../model/errors';
 
 /** What a connector offers, as the thread's stand-in registry needs it (the calls themselves run in the main thread). */
 export interface ConnectorOutline {
@@ -93,7 +94,7 @@ export function parseFromThread(message: unknown): FromThread {
   const parsed = fromThreadSchema.safeParse(message);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    throw new Error(`a step thread sent a malformed message (${issue ? `${issue.path.join('.') || 'message'}: ${issue.message}` : 'unknown'})`);
+    throw new Error(`a step thread sent a malformed message (${issue ? `${formatJsonPath(issue.path) || 'message'}: ${issue.message}` : 'unknown'})`);
   }
   // The message itself, not zod's copy (which drops keys a schema does not list): checked, then passed on as sent.
   return message as FromThread;
@@ -121,10 +122,41 @@ export function sendError(error: unknown, verdict: (error: Error) => { nonRetrya
   return { name, message, ...(stack !== undefined ? { stack } : {}), ...verdict(original), props };
 }
 
-/** An Error standing for one that crossed from the other thread: its name, message, stack and plain properties. */
-export function receivedError(sent: SentError): Error & Record<string, unknown> {
-  const error = Object.assign(new Error(sent.message), sent.props) as Error & Record<string, unknown>;
+/**
+ * An error that crossed from the other thread, where it was judged retryable. Its class is gone; it keeps
+ * the original's name, message, stack and plain properties, and the verdict travels as its own class, so
+ * step content that catches it and throws it again keeps that verdict.
+ */
+export class CrossedError extends WhenflowError {
+  static {
+    brandError(CrossedError, 'CrossedError');
+  }
+
+  // Private: the error's own `retryAt` property (one of its plain properties), if any, stays as it was.
+  readonly #retryAt: number | null;
+
+  constructor(message: string, retryAt: number | null) {
+    super(message);
+    this.#retryAt = retryAt;
+  }
+
+  /** When an open circuit lets its probe through (ms since the epoch) as judged in the other thread, or null. */
+  get verdictRetryAt(): number | null {
+    return this.#retryAt;
+  }
+}
+
+/** An error that crossed from the other thread, where it was judged final (see CrossedError). */
+export class CrossedFinalError extends FinalError {
+  static {
+    brandError(CrossedFinalError, 'CrossedFinalError');
+  }
+}
+
+/** An Error standing for one that crossed from the other thread: its name, message, stack, plain properties and verdict. */
+export function receivedError(sent: SentError): (CrossedError | CrossedFinalError) & Record<string, unknown> {
+  const error = Object.assign(sent.nonRetryable ? new CrossedFinalError(sent.message) : new CrossedError(sent.message, sent.retryAt), sent.props);
   Object.defineProperty(error, 'name', { value: sent.name, writable: true, configurable: true, enumerable: false });
   if (sent.stack !== undefined) error.stack = sent.stack;
-  return error;
+  return error as (CrossedError | CrossedFinalError) & Record<string, unknown>;
 }

@@ -18,7 +18,7 @@ import { currentStep } from '../steps/library';
 import { idempotencyKey } from '../connectors/idempotency';
 import { receivedError, sendError, type ConnectorOutline, type FromThread, type StepJob, type ToThread } from './protocol';
 import { activeResources, realmChange, realmIntact, resourcesLeft, settleLazyGlobals, snapshotRealm } from './realm-guard';
-import { attemptVerdict, rememberVerdict } from './verdict';
+import { attemptVerdict } from './verdict';
 
 const port = parentPort;
 if (!port) throw new Error('src/isolation/thread.ts runs as a worker thread of a whenflow worker');
@@ -116,9 +116,7 @@ port.on('message', (message: ToThread) => {
     pending.delete(message.id);
     if (message.ok) call.resolve(deserialize(message.value));
     else {
-      const error = receivedError(message.error);
-      rememberVerdict(error, { nonRetryable: message.error.nonRetryable, retryAt: message.error.retryAt });
-      call.reject(error);
+      call.reject(receivedError(message.error));
     }
     return;
   }

@@ -1,11 +1,6 @@
-import { ConnectorError } from '../connectors';
 import { CircuitOpenError } from '../connectors/circuit';
-import { DataLimitError } from '../runtime/execute';
-import { StashError } from '../runtime/stash';
-import { isFinalStepError, StepUsageError } from '../runtime/step-api';
-import { DataValueError } from '../runtime/to-json';
-import { WorkspaceError } from '../steps/load';
-import { InvalidWorkspaceError } from '../workspace/workspace';
+import { isFinalError } from '../model/errors';
+import { CrossedError } from './protocol';
 
 export interface AttemptVerdict {
   /** Retrying cannot help: the task goes to `error` at once. */
@@ -15,27 +10,11 @@ export interface AttemptVerdict {
 }
 
 /**
- * Verdicts of errors that crossed from another thread, where their class was known. Step content that
- * catches such an error and throws it again keeps its verdict.
+ * What the engine decides about a failed attempt, read from the error's class (docs/failures.md#errors):
+ * a FinalError (or a mistake in code, or an error marked `final: true`) is not retried. An error that
+ * crossed from another thread carries the verdict it was given there.
  */
-const crossed = new WeakMap<Error, AttemptVerdict>();
-
-export function rememberVerdict(error: Error, verdict: AttemptVerdict): void {
-  crossed.set(error, verdict);
-}
-
-/** Errors that fail the same way on every retry: retrying them only delays the task's error state. */
 export function attemptVerdict(error: Error): AttemptVerdict {
-  const known = crossed.get(error);
-  if (known) return known;
-  const nonRetryable =
-    error instanceof DataValueError ||
-    error instanceof WorkspaceError ||
-    error instanceof InvalidWorkspaceError ||
-    error instanceof StepUsageError ||
-    error instanceof ConnectorError ||
-    error instanceof StashError ||
-    error instanceof DataLimitError ||
-    isFinalStepError(error);
-  return { nonRetryable, retryAt: error instanceof CircuitOpenError ? error.retryAt : null };
+  const retryAt = error instanceof CircuitOpenError ? error.retryAt : error instanceof CrossedError ? error.verdictRetryAt : null;
+  return { nonRetryable: isFinalError(error), retryAt };
 }

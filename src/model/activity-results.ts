@@ -7,7 +7,7 @@
  * is the task's own business. Deterministic: used inside the workflow sandbox.
  */
 import { z } from 'zod';
-import type { JsonValue } from './json';
+import { formatJsonPath, type JsonValue } from './json';
 import { TASK_STATES, type Catalog, type StepOutcome, type TaskState } from './task';
 
 const jsonValue = z.custom<JsonValue>((value) => value !== undefined && typeof value !== 'function' && typeof value !== 'symbol' && typeof value !== 'bigint', 'a JSON value');
@@ -80,7 +80,7 @@ export const catalogSchema = z.looseObject({
 /** `steps[2].condition.query: expected object, received string` — the first few problems, one line. */
 function describeIssues(error: z.ZodError): string {
   const shown = error.issues.slice(0, 3).map((issue) => {
-    const path = issue.path.map((key) => (typeof key === 'number' ? `[${key}]` : `.${String(key)}`)).join('').replace(/^\./, '');
+    const path = formatJsonPath(issue.path);
     return `${path || '(the result)'}: ${issue.message}`;
   });
   const more = error.issues.length > 3 ? ` (and ${error.issues.length - 3} more)` : '';

@@ -1,6 +1,7 @@
 import type { CompiledCondition } from '../conditions/types';
 import type { JsonObject, JsonValue } from './json';
 import type { DataPatch } from './patch';
+import { DEFAULT_TASK_LIMITS } from './defaults';
 
 export const TASK_STATES = ['running', 'waiting', 'attention', 'error', 'done', 'ignored', 'stopped', 'expired'] as const;
 export type TaskState = (typeof TASK_STATES)[number];
@@ -45,11 +46,6 @@ export interface ConnectorPolicy {
   timeoutMs: number;
 }
 
-export const DEFAULT_CONNECTOR_POLICY: ConnectorPolicy = {
-  retry: { initialIntervalMs: 1000, backoffCoefficient: 2, maximumIntervalMs: 30_000, maximumAttempts: 5, nonRetryableErrorTypes: ['ConnectorError'] },
-  timeoutMs: 60_000,
-};
-
 export interface Catalog {
   /** Content hash of all step files; changes whenever any step file changes. */
   version: string;
@@ -71,7 +67,8 @@ export interface TaskOptions {
   /**
    * The version of the cycle's rules the task was started under. 2: lossless (batches merged as if run in
    * rank order, pending work finished before the task ends, subtask failures reach the parent). Absent in
-   * tasks started before, whose recorded histories replay under the rules they were recorded with.
+   * tasks started before, whose recorded histories replay under the rules they were recorded with
+   * (docs/semantics.md "Rules versions").
    */
   rules?: 2;
   /** Guard against runaway loops: most step executions in one task. */
@@ -97,17 +94,19 @@ export interface TaskOptions {
   maxRecognizeWork?: number;
 }
 
-/**
- * 1.5 MiB. Temporal's default payload limit is 2 MB, and one payload carries more than the data: a
- * continue-as-new input holds the data plus the task's state and event window. Keeping the data well
- * below that limit leaves them room.
- */
-export const DEFAULT_MAX_DATA_BYTES = 1_572_864;
-
 /** The rules new tasks run under (TaskOptions.rules). */
 export const CURRENT_RULES = 2 as const;
 
-export const DEFAULT_TASK_OPTIONS: TaskOptions = { concurrency: 1, onConflict: 'rerun', rules: CURRENT_RULES, maxStepRuns: 10_000, maxSubtasks: 100, historyLimit: 5_000, maxDataBytes: DEFAULT_MAX_DATA_BYTES };
+/** The options of a task started with nothing set (the limits come from the defaults table). */
+export const DEFAULT_TASK_OPTIONS: TaskOptions = {
+  concurrency: DEFAULT_TASK_LIMITS.concurrency,
+  onConflict: DEFAULT_TASK_LIMITS.onConflict,
+  rules: CURRENT_RULES,
+  maxStepRuns: DEFAULT_TASK_LIMITS.maxStepRuns,
+  maxSubtasks: DEFAULT_TASK_LIMITS.maxSubtasks,
+  historyLimit: DEFAULT_TASK_LIMITS.historyLimit,
+  maxDataBytes: DEFAULT_TASK_LIMITS.maxDataBytes,
+};
 
 /** A subtask a step asked for: a child task on the same engine and catalog. */
 export interface SubtaskRequest {

@@ -4,7 +4,7 @@ import type { DeferredCall, StepLog, StepOutcome } from '../model/task';
 import { describeOverLimit, maxDataBytesOf, overDataLimit } from '../cycle/data-limit';
 import { openStepBlobs } from '../blobs/api';
 import type { BlobSettings } from '../blobs/config';
-import { diffData } from './diff';
+import { diffData } from '../model/patch';
 import { CallTracker } from '../connectors/proxy';
 import { runInStepScope } from './globals';
 import { trackReads } from './read-tracking';
@@ -13,6 +13,7 @@ import { callArgsPlace, sealCallSecrets, sealSecretArgs, sealStash, stashMask, u
 import { SecretMask } from './mask';
 import { createStepApi, type StepApiInput } from './step-api';
 import { toJson } from './to-json';
+import { FinalError, brandError } from '../model/errors';
 
 export type StepContent = () => unknown;
 
@@ -40,10 +41,13 @@ export interface StepExecution extends StepApiInput {
 }
 
 /** A step left the task data over its `maxDataBytes`; the same would happen on every retry. */
-export class DataLimitError extends Error {
+export class DataLimitError extends FinalError {
+  static {
+    brandError(DataLimitError, 'DataLimitError');
+  }
+
   constructor(message: string) {
     super(message);
-    this.name = 'DataLimitError';
   }
 }
 

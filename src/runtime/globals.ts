@@ -1,4 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { WhenflowError, brandError } from '../model/errors';
 
 /**
  * Step content reads `data`, `task`, `step`, `console`, … as free variables. Many steps run at once in one
@@ -23,13 +24,16 @@ const SCOPED_GLOBALS = ['data', 'task', 'step', 'connectors', 'audit', 'lib', 'b
 const storage = new AsyncLocalStorage<StepScope>();
 let installed = false;
 
-export class OutsideStepError extends Error {
+export class OutsideStepError extends WhenflowError {
+  static {
+    brandError(OutsideStepError, 'OutsideStepError');
+  }
+
   constructor(readonly global: string) {
     super(
       `\`${global}\` is only available while a step's content runs` +
         (global === 'data' ? '; a condition refers to another field with { $data: "path.to.field" }' : ''),
     );
-    this.name = 'OutsideStepError';
   }
 }
 

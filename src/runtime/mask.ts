@@ -174,7 +174,7 @@ export class SecretMask {
       try {
         current.message = this.text(current.message);
         if (typeof current.stack === 'string') current.stack = this.text(current.stack);
-        if (current instanceof AggregateError) current.errors.forEach((inner) => this.error(inner));
+        if (current instanceof AggregateError) for (const inner of current.errors) this.error(inner);
       } catch {
         // a frozen error cannot be masked in place: replace it
         if (current === error) return this.error(Object.assign(new Error(this.text(error.message)), { name: error.name, stack: this.text(error.stack ?? '') }));

@@ -1,5 +1,5 @@
 import type { JsonObject } from '../model/json';
-import { escapePointerToken } from '../model/patch';
+import { childPointer } from '../model/patch';
 
 /**
  * Records which parts of the task data step content reads (or assigns: an assignment that leaves a value as
@@ -40,7 +40,7 @@ export function trackReads(data: JsonObject): ReadTracker {
     }
     const known = proxies.get(value);
     if (known) return known;
-    const child = (key: string) => `${pointer}/${escapePointerToken(key)}`;
+    const child = (key: string) => childPointer(pointer, key);
     const proxy = new Proxy(value, {
       get(target, key, receiver) {
         const found: unknown = Reflect.get(target, key, receiver);

@@ -1,5 +1,5 @@
 /**
- * Secrets under `data.$stash` (docs/semantics.md "Durability"): never plaintext in Temporal history.
+ * Secrets under `data.$stash` (docs/semantics.md "Secrets"): never plaintext in Temporal history.
  *
  * Each direct child of `data.$stash` is stored sealed, as the string
  *   whenflow:sealed:v2:<type>:<keyId>:<payload>
@@ -20,10 +20,11 @@
  * first key (and in today's form) when a step changes it.
  */
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import { isJsonObject, type JsonObject, type JsonValue } from '../model/json';
+import { formatJsonPath, isJsonObject, jsonEqual, type JsonObject, type JsonValue } from '../model/json';
 import { IV_BYTES, isSealed, KEY_ID_PATTERN, LEGACY_SEALED_PREFIX, SEALED_PREFIX, sealedParts, sealedType, TAG_BYTES, type SealedType } from '../model/sealed';
 import { SECRET_MASK, SecretMask } from './mask';
-import { escapePointerToken } from '../model/patch';
+import { FinalError, brandError } from '../model/errors';
+import { childPointer, toPointer } from '../model/patch';
 
 export { isSealed, SEALED_PREFIX, SEALED_TYPES, sealedType, type SealedType } from '../model/sealed';
 export { SECRET_MASK } from './mask';
@@ -43,17 +44,24 @@ export type StashKeys = Buffer | readonly StashKey[];
 
 export type StashErrorReason = 'malformed' | 'undecryptable' | 'not-an-object' | 'not-json' | 'bad-key' | 'key-missing';
 
-export class StashError extends Error {
+export class StashError extends FinalError {
+  static {
+    brandError(StashError, 'StashError');
+  }
+
   constructor(
     message: string,
     readonly reason: StashErrorReason,
   ) {
     super(message);
-    this.name = 'StashError';
   }
 }
 
 export class StashKeyMissingError extends StashError {
+  static {
+    brandError(StashKeyMissingError, 'StashKeyMissingError');
+  }
+
   constructor(what: string) {
     super(
       `${what}, but no stash key is configured: secrets need \`secrets.key\` in whenflow.yaml, e.g.\n` +
@@ -61,7 +69,6 @@ export class StashKeyMissingError extends StashError {
         'with WHENFLOW_STASH_KEY set to base64 of 32 random bytes (`openssl rand -base64 32`)',
       'key-missing',
     );
-    this.name = 'StashKeyMissingError';
   }
 }
 
@@ -105,7 +112,7 @@ function header(type: SealedType, keyId: string): string {
 
 /** Where a `$stash` child is kept: the place its seal is bound to. */
 export function stashPlace(name: string): string {
-  return `/${STASH}/${escapePointerToken(name)}`;
+  return toPointer([STASH, name]);
 }
 
 /**
@@ -177,19 +184,6 @@ export function unsealValue(sealed: string, keys: StashKeys, place = ''): JsonVa
   return value;
 }
 
-/** JSON deep equality; object key order does not matter. */
-function jsonEqual(a: JsonValue, b: JsonValue): boolean {
-  if (a === b) return true;
-  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
-  if (Array.isArray(a) || Array.isArray(b)) {
-    if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length) return false;
-    return a.every((item, i) => jsonEqual(item, b[i] as JsonValue));
-  }
-  const keys = Object.keys(a);
-  if (keys.length !== Object.keys(b).length) return false;
-  return keys.every((k) => Object.hasOwn(b, k) && jsonEqual(a[k] as JsonValue, b[k] as JsonValue));
-}
-
 function stashOf(data: JsonObject): JsonObject | undefined {
   if (!Object.hasOwn(data, STASH) || data[STASH] === undefined) return undefined;
   const stash = data[STASH];
@@ -201,7 +195,7 @@ function stashOf(data: JsonObject): JsonObject | undefined {
 }
 
 function keyPath(name: string): string {
-  return /^[A-Za-z_$][A-Za-z0-9_$]*$/.test(name) ? `data.$stash.${name}` : `data.$stash[${JSON.stringify(name)}]`;
+  return formatJsonPath([STASH, name], 'data');
 }
 
 function withPath(error: unknown, name: string): never {
@@ -311,7 +305,7 @@ export function sealSecretArgs(value: JsonValue, mask: SecretMask, keys: StashKe
   if (typeof value === 'string') return !isSealed(value) && mask.finds(value) ? sealValue(value, keys, place) : value;
   if (typeof value === 'number') return mask.finds(String(value)) ? sealValue(value, keys, place) : value;
   if (Array.isArray(value)) return value.map((item, i) => sealSecretArgs(item, mask, keys, `${place}/${i}`));
-  if (isJsonObject(value)) return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, sealSecretArgs(v, mask, keys, `${place}/${escapePointerToken(k)}`)]));
+  if (isJsonObject(value)) return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, sealSecretArgs(v, mask, keys, childPointer(place, k))]));
   return value;
 }
 
@@ -324,7 +318,7 @@ export function unsealArgs(value: JsonValue, keys: StashKeys | null, place: stri
     return plain;
   }
   if (Array.isArray(value)) return value.map((item, i) => unsealArgs(item, keys, `${place}/${i}`, found));
-  if (isJsonObject(value)) return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, unsealArgs(v, keys, `${place}/${escapePointerToken(k)}`, found)]));
+  if (isJsonObject(value)) return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, unsealArgs(v, keys, childPointer(place, k), found)]));
   return value;
 }
 

@@ -3,33 +3,31 @@ import { isJsonObject, type JsonValue } from '../model/json';
 import type { StepCommand, StepLog } from '../model/task';
 import { taskIdValue } from './task-id';
 import { resultToJson, toJson } from './to-json';
+import { FinalError, brandError } from '../model/errors';
 
 /**
  * An error a step marks as final (`step.fail(message)`, or any error with `final: true`): the step is not
  * retried and the task goes to `error` at once.
  */
-export class StepFinalError extends Error {
+export class StepFinalError extends FinalError {
+  static {
+    brandError(StepFinalError, 'StepFinalError');
+  }
+
   readonly final = true;
   constructor(message: string) {
     super(message);
-    this.name = 'StepFinalError';
   }
 }
 
-/**
- * Errors that fail the same way on every attempt whatever the outside world does: programming errors in
- * the content (a misspelt name, code that does not parse) and errors the step marked final. Checked by
- * name and property, not class: step files and their errors may come from another module realm.
- */
-export function isFinalStepError(error: Error): boolean {
-  return error.name === 'ReferenceError' || error.name === 'SyntaxError' || (error as { final?: unknown }).final === true;
-}
-
 /** Step content called an engine function wrongly (e.g. `task.park("soon")`): retrying would not help. */
-export class StepUsageError extends Error {
+export class StepUsageError extends FinalError {
+  static {
+    brandError(StepUsageError, 'StepUsageError');
+  }
+
   constructor(message: string) {
     super(message);
-    this.name = 'StepUsageError';
   }
 }
 

@@ -1,5 +1,5 @@
 /**
- * Turns what a step's content left in `data` into a JSON object (docs/semantics.md "Steps"):
+ * Turns what a step's content left in `data` into a JSON object (docs/semantics.md "What a step writes"):
  * - `Date` becomes its ISO string; an invalid Date is an error (JSON.stringify would write null).
  * - `undefined` object properties are dropped; `undefined` array elements and holes become null,
  *   as JSON.stringify does.
@@ -13,8 +13,10 @@
  * Plain objects, arrays and Dates are recognised without `instanceof`, so values created in
  * another realm (a `node:vm` context running step code) convert the same way.
  */
-import { isJsonObject, type JsonObject, type JsonValue } from '../model/json';
+import { formatJsonPath, isJsonObject, type JsonObject, type JsonPathSegment, type JsonValue } from '../model/json';
 import { stringValueOf } from './task-id';
+import { FinalError, brandError } from '../model/errors';
+
 
 /** One value in step data that is not JSON. `path` is like `data.a.b[2]["odd key"]`. */
 export interface DataProblem {
@@ -26,7 +28,11 @@ export interface DataProblem {
 /** Enough to fix everything in one go, short enough to read in a log line. */
 const MAX_PROBLEMS = 20;
 
-export class DataValueError extends Error {
+export class DataValueError extends FinalError {
+  static {
+    brandError(DataValueError, 'DataValueError');
+  }
+
   /** Every problem found, up to MAX_PROBLEMS; `total` counts all of them. */
   constructor(
     readonly step: string,
@@ -36,7 +42,6 @@ export class DataValueError extends Error {
     subject?: string,
   ) {
     super(formatMessage(step, problems, total, subject));
-    this.name = 'DataValueError';
   }
 }
 
@@ -53,26 +58,7 @@ function formatMessage(step: string, problems: DataProblem[], total: number, sub
     return `step "${step}" ${what(first)}; ${must}`;
   }
   const more = total > problems.length ? `; and ${total - problems.length} more` : '';
-  return (
-    `step "${step}" left ${total} values that are not JSON (step data must be JSON): ` +
-    problems.map(what).join('; ') +
-    more
-  );
-}
-
-type Segment = string | number;
-
-const IDENTIFIER = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
-
-/** `data.a.b[2].c`, with `["odd key"]` for keys that are not identifiers. */
-export function formatDataPath(segments: readonly Segment[], root = 'data'): string {
-  let out = root;
-  for (const s of segments) {
-    if (typeof s === 'number') out += `[${s}]`;
-    else if (IDENTIFIER.test(s)) out += `.${s}`;
-    else out += `[${JSON.stringify(s)}]`;
-  }
-  return out;
+  return `step "${step}" left ${total} values that are not JSON (step data must be JSON): ${problems.map(what).join('; ')}${more}`;
 }
 
 /**
@@ -140,14 +126,14 @@ class Converter {
   constructor(private readonly root = 'data') {}
   readonly problems: DataProblem[] = [];
   total = 0;
-  private readonly path: Segment[] = [];
+  private readonly path: JsonPathSegment[] = [];
   /** Objects on the current path (not all visited ones), so shared references are not cycles. */
   private readonly ancestors = new Map<object, number>();
 
   problem(message: string): void {
     this.total++;
     if (this.problems.length < MAX_PROBLEMS) {
-      this.problems.push({ path: formatDataPath(this.path, this.root), message });
+      this.problems.push({ path: formatJsonPath(this.path, this.root), message });
     }
   }
 
@@ -207,7 +193,7 @@ class Converter {
   private within(value: object, walk: () => JsonValue | typeof DROP): JsonValue | typeof DROP {
     const depth = this.ancestors.get(value);
     if (depth !== undefined) {
-      this.problem(`a circular reference (back to ${formatDataPath(this.path.slice(0, depth), this.root)})`);
+      this.problem(`a circular reference (back to ${formatJsonPath(this.path.slice(0, depth), this.root)})`);
       return DROP;
     }
     this.ancestors.set(value, this.path.length);

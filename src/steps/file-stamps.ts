@@ -16,6 +16,7 @@ export const RECENT_CHANGE_MS = 2000;
 export async function fileStamp(path: string, now = Date.now()): Promise<string | null> {
   try {
     const s = await stat(path, { bigint: true });
+    // biome-ignore lint/complexity/useMathMinMax: the times are bigints, which Math.max refuses
     const changedMs = Number((s.ctimeNs > s.mtimeNs ? s.ctimeNs : s.mtimeNs) / 1_000_000n);
     if (now - changedMs < RECENT_CHANGE_MS) return null;
     return `${s.ino}:${s.size}:${s.mtimeNs}:${s.ctimeNs}`;

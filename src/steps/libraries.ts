@@ -2,21 +2,17 @@
  * Workspace libraries: every module in `libraries/` (`.js`, `.mjs`, `.ts`) is `lib.<file name>` in step
  * content, its exports as members.
  *
- * A library is compiled with esbuild (TypeScript syntax accepted in any of the three extensions, so
- * `declare function` lines in a `.js` library load) to CommonJS and evaluated with a `require` (tsx's,
- * which also loads TypeScript) rooted at its file: ES module `export`s and `module.exports = { … }` both work, and so do relative and package
- * imports. The set of libraries is cached by the content of all library files together, so an edit to
+ * A library is compiled to CommonJS and evaluated by the workspace's module loader
+ * (src/workspace/user-module.ts): ES module `export`s and `module.exports = { … }` both work, and so do
+ * relative and package imports. The set of libraries is cached by the content of all library files together, so an edit to
  * any of them (one library may import another) is seen by the next step execution, as for step files.
  */
 import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
-import { SourceMap } from 'node:module';
 import { basename, extname, join, relative, resolve } from 'node:path';
-import { runInThisContext } from 'node:vm';
-import { transform, type Message } from 'esbuild';
-import { require as tsxRequire } from 'tsx/cjs/api';
-import { runOutsideStep } from '../runtime/globals';
-import { WorkspaceError } from './load';
+import { describeProblems } from '../model/problems';
+import { FinalError, brandError } from '../model/errors';
+import { evaluateCommonJsModule, forgetEvaluatedModules } from '../workspace/user-module';
 
 export const LIBRARY_EXTENSIONS = ['.js', '.mjs', '.ts'] as const;
 export const LIBRARIES_DIR = 'libraries';
@@ -31,11 +27,14 @@ export interface LibraryProblem {
   message: string;
 }
 
-/** A library that did not load, read through `lib.<name>`: the same on every retry (a WorkspaceError, so not retried). */
-export class LibraryError extends WorkspaceError {
+/** A library that did not load, read through `lib.<name>`: the same on every retry, so final. */
+export class LibraryError extends FinalError {
+  static {
+    brandError(LibraryError, 'LibraryError');
+  }
+
   constructor(readonly libraryProblems: LibraryProblem[]) {
-    super(libraryProblems.map((p) => ({ file: p.file, step: p.library, message: p.message })));
-    this.name = 'LibraryError';
+    super(describeProblems(libraryProblems, 'the workspace'));
   }
 }
 
@@ -88,7 +87,7 @@ export async function loadLibraries(workspace: string): Promise<LoadedLibraries>
 async function evaluateAll(root: string, sources: { file: string; source: string }[]): Promise<LoadedLibraries> {
   // A library one of them imports is read again too: the set is evaluated anew because some file changed.
   const folder = join(root, LIBRARIES_DIR);
-  for (const key of Object.keys(tsxRequire.cache)) if (key.startsWith(folder)) delete tsxRequire.cache[key];
+  forgetEvaluatedModules(folder);
   const members = new Map<string, () => unknown>();
   const problems: LibraryProblem[] = [];
   for (const { file, source } of sources) {
@@ -103,12 +102,12 @@ async function evaluateAll(root: string, sources: { file: string; source: string
       problems.push({ ...where, message: `another file in ${LIBRARIES_DIR}/ is also named "${name}"` });
       continue;
     }
-    const result = await evaluateLibrary(file, source);
+    const result = await evaluateCommonJsModule(file, source);
     if ('exports' in result) {
-      const value = result.exports;
+      const value = membersOf(result.exports);
       members.set(name, () => value);
     } else {
-      const problem = { ...where, message: result.error };
+      const problem = { ...where, message: result.failure };
       problems.push(problem);
       members.set(name, () => {
         throw new LibraryError([problem]);
@@ -118,38 +117,6 @@ async function evaluateAll(root: string, sources: { file: string; source: string
   const lib: Record<string, unknown> = {};
   for (const [name, get] of members) Object.defineProperty(lib, name, { enumerable: true, get });
   return { lib: Object.freeze(lib), names: [...members.keys()], problems };
-}
-
-async function evaluateLibrary(file: string, source: string): Promise<{ exports: unknown } | { error: string }> {
-  let code: string;
-  let map: string;
-  try {
-    // The ts loader for every extension: ALOMA-style libraries declare their interface with `declare function`.
-    ({ code, map } = await transform(source, { loader: 'ts', format: 'cjs', sourcefile: file, sourcemap: 'external', target: 'node20' }));
-  } catch (error) {
-    const first = (error as { errors?: Message[] }).errors?.[0];
-    if (!first) return { error: `cannot load: ${(error as Error).message}` };
-    const at = first.location ? ` at line ${first.location.line}, column ${first.location.column + 1}: ${first.location.lineText.trim()}` : '';
-    return { error: `cannot load: ${first.text}${at}` };
-  }
-  const module = { exports: {} as unknown };
-  try {
-    const wrapper = runInThisContext(`(function (exports, require, module, __filename, __dirname) {${code}\n})`, { filename: file }) as (
-      exports: unknown,
-      require: NodeJS.Require,
-      module: { exports: unknown },
-      filename: string,
-      dirname: string,
-    ) => void;
-    // A library that reads `data` (or another step global) while it loads is told so: they exist only while a step runs.
-    // Imports go through tsx, so a library may import a TypeScript file, its neighbours, or packages.
-    const requireFromLibrary = Object.assign((id: string): unknown => tsxRequire(id, file), tsxRequire) as unknown as NodeJS.Require;
-    await runOutsideStep(async () => wrapper(module.exports, requireFromLibrary, module, file, join(file, '..')));
-  } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
-    return { error: `cannot load: ${message}${originalLocation(error, file, map)}` };
-  }
-  return { exports: membersOf(module.exports) };
 }
 
 /** `export const a` gives `{ a }`; `export default { a }` and `module.exports = { a }` give `a` as a member too. */
@@ -163,20 +130,3 @@ function membersOf(exports: unknown): unknown {
   return exports;
 }
 
-/** The line and column in the library's own source of the first stack frame in it (through esbuild's source map). */
-function originalLocation(error: unknown, file: string, map: string): string {
-  const stack = error instanceof Error ? (error.stack ?? '') : '';
-  const escaped = file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-  const frame = new RegExp(`${escaped}:(\\d+):(\\d+)`).exec(stack);
-  if (!frame) return '';
-  try {
-    // The wrapper adds no line: the code starts on the wrapper's first line, after its opening text.
-    const line = Number(frame[1]) - 1;
-    const column = Number(frame[2]) - 1 - (line === 0 ? '(function (exports, require, module, __filename, __dirname) {'.length : 0);
-    const entry = new SourceMap(JSON.parse(map) as ConstructorParameters<typeof SourceMap>[0]).findEntry(line, column);
-    if (!('originalLine' in entry)) return '';
-    return ` at line ${entry.originalLine + 1}, column ${entry.originalColumn + 1}`;
-  } catch {
-    return '';
-  }
-}

@@ -1,6 +1,6 @@
 import { join, resolve } from 'node:path';
 import { fileStamp } from './file-stamps';
-import { loadStepFile, WorkspaceError, type LoadedStep } from './load';
+import { loadStepFile, StepFileError, type LoadedStep } from './step-files';
 
 /** Steps loaded by this process, by file, with the stamp their file had when it was read. */
 const byStamp = new Map<string, { stamp: string; step: LoadedStep }>();
@@ -21,7 +21,7 @@ export async function currentStep(workspace: string, name: string, file: string)
   });
   if (!loaded.step) {
     byStamp.delete(path);
-    throw new WorkspaceError(loaded.problems);
+    throw new StepFileError(loaded.problems);
   }
   if (stamp !== null && stamp !== 'missing') byStamp.set(path, { stamp, step: loaded.step });
   else byStamp.delete(path);

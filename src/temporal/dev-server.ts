@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { connect, createServer } from 'node:net';
-import { Connection } from '@temporalio/client';
-import { TASK_SEARCH_ATTRIBUTES } from '../model/search-attributes';
+import { TASK_SEARCH_ATTRIBUTE_TYPES } from '../model/search-attribute-names';
+import { WhenflowError, brandError } from '../model/errors';
 
 /** Type names the Temporal CLI accepts in `--search-attribute NAME=TYPE`. */
 const CLI_TYPE_NAMES = { TEXT: 'Text', KEYWORD: 'Keyword', INT: 'Int', DOUBLE: 'Double', BOOL: 'Bool', DATETIME: 'Datetime', KEYWORD_LIST: 'KeywordList' } as const;
@@ -22,6 +22,8 @@ export interface SpawnDevServerOptions {
   readyTimeoutMs?: number;
   /** Dynamic configuration values of the server (`--dynamic-config-value KEY=VALUE`), on top of DEV_SERVER_DYNAMIC_CONFIG. */
   dynamicConfig?: Record<string, string | number | boolean>;
+  /** Called once the server's process is spawned, before it serves: work to do meanwhile. */
+  onSpawned?: () => void;
 }
 
 /**
@@ -55,27 +57,22 @@ export async function freePort(): Promise<number> {
 }
 
 /** A port asked for explicitly that something else already holds: starting there would talk to that instead. */
-export class PortInUseError extends Error {
+export class PortInUseError extends WhenflowError {
+  static {
+    brandError(PortInUseError, 'PortInUseError');
+  }
+
   constructor(
     readonly port: number,
     readonly flag: string,
   ) {
     super(`port ${port} on 127.0.0.1 is already in use (something answers there, perhaps an earlier dev server): stop it, or choose another port with ${flag}`);
-    this.name = 'PortInUseError';
   }
 }
 
 /** Whether something accepts connections on 127.0.0.1:`port`, or holds it so that we cannot listen there. */
 export async function portInUse(port: number): Promise<boolean> {
-  const answers = await new Promise<boolean>((resolve) => {
-    const socket = connect({ port, host: '127.0.0.1' });
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
-  if (answers) return true;
+  if (await portAnswers(port)) return true;
   return new Promise<boolean>((resolve) => {
     const server = createServer();
     server.once('error', () => resolve(true));
@@ -96,7 +93,7 @@ export async function spawnDevServer(options: SpawnDevServerOptions): Promise<Sp
   let lastError: unknown;
   for (let attempt = 1; attempt <= START_ATTEMPTS; attempt++) {
     try {
-      return await spawnOnce(options);
+      return await spawnOnce(options, attempt === 1 ? options.onSpawned : undefined);
     } catch (error) {
       lastError = error;
     }
@@ -106,7 +103,7 @@ export async function spawnDevServer(options: SpawnDevServerOptions): Promise<Sp
 
 const START_ATTEMPTS = 3;
 
-async function spawnOnce(options: SpawnDevServerOptions): Promise<SpawnedDevServer> {
+async function spawnOnce(options: SpawnDevServerOptions, onSpawned: (() => void) | undefined): Promise<SpawnedDevServer> {
   const port = options.port ?? (await freePort());
   const uiPort = options.ui ? (options.uiPort ?? port + 1000) : null;
   const args = [
@@ -120,7 +117,7 @@ async function spawnOnce(options: SpawnDevServerOptions): Promise<SpawnedDevServ
     options.namespace ?? 'default',
     '--log-level',
     'warn',
-    ...TASK_SEARCH_ATTRIBUTES.flatMap((key) => ['--search-attribute', `${key.name}=${CLI_TYPE_NAMES[key.type]}`]),
+    ...Object.entries(TASK_SEARCH_ATTRIBUTE_TYPES).flatMap(([name, type]) => ['--search-attribute', `${name}=${CLI_TYPE_NAMES[type]}`]),
     ...dynamicConfigArgs(options.dynamicConfig),
     ...(options.dbFilename ? ['--db-filename', options.dbFilename] : []),
     ...(uiPort ? ['--ui-port', String(uiPort)] : ['--headless']),
@@ -129,6 +126,7 @@ async function spawnOnce(options: SpawnDevServerOptions): Promise<SpawnedDevServ
   // has: when this process ends in any way, SIGKILL included, the pipe closes and the watchdog stops the
   // server, so no orphan keeps the port (and the database) after us.
   const child = spawn('/bin/sh', ['-c', WATCHDOG, 'whenflow-temporal-watchdog', options.binary, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+  onSpawned?.();
   child.stdin?.on('error', () => {});
   let output = '';
   const keep = (chunk: Buffer) => {
@@ -137,28 +135,39 @@ async function spawnOnce(options: SpawnDevServerOptions): Promise<SpawnedDevServ
   child.stdout?.on('data', keep);
   child.stderr?.on('data', keep);
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  // A server in memory keeps nothing worth a graceful stop (`whenflow run`, `whenflow test`), which takes the
+  // Temporal server a second: it is killed at once. One with a database file stops gracefully.
+  const now = options.dbFilename === undefined;
   // The server must not outlive this process, however it ends (an early exit, a closed pipe).
-  const killOnExit = () => child.kill('SIGKILL');
+  const killOnExit = () => child.kill(now ? 'SIGUSR1' : 'SIGKILL');
   process.once('exit', killOnExit);
   void exited.then(() => process.off('exit', killOnExit));
   const address = `127.0.0.1:${port}`;
   try {
-    await waitUntilServing(address, exited, options.readyTimeoutMs ?? 60_000);
+    await waitUntilServing(address, port, exited, options.readyTimeoutMs ?? 60_000);
   } catch (error) {
     child.stdin?.end();
-    child.kill('SIGKILL');
+    child.kill(now ? 'SIGUSR1' : 'SIGKILL');
     throw new Error(`the Temporal dev server (${options.binary}) did not start: ${(error as Error).message}\n${output}`);
   }
-  // A server in memory keeps nothing worth a graceful stop (`whenflow run`, `whenflow test`): it is killed at once.
-  return { address, uiAddress: uiPort ? `http://127.0.0.1:${uiPort}` : null, stop: () => stopChild(child, exited) };
+  return { address, uiAddress: uiPort ? `http://127.0.0.1:${uiPort}` : null, stop: () => stopChild(child, exited, { now }) };
 }
 
-async function waitUntilServing(address: string, exited: Promise<number | null>, timeoutMs: number): Promise<void> {
+async function waitUntilServing(address: string, port: number, exited: Promise<number | null>, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let early: number | null | undefined;
   void exited.then((code) => {
     early = code;
   });
+  // A plain TCP probe until the port listens: a gRPC channel that was refused backs off for a second
+  // before it tries again, which would double a start-up of a few hundred milliseconds.
+  while (!(await portAnswers(port))) {
+    if (early !== undefined) throw new Error(`it exited with code ${early}`);
+    if (Date.now() > deadline) throw new Error(`not listening on ${address} after ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  // Listening is not serving yet: the frontend answers once its services have started.
+  const { Connection } = await import('@temporalio/client');
   for (;;) {
     if (early !== undefined) throw new Error(`it exited with code ${early}`);
     try {
@@ -168,22 +177,36 @@ async function waitUntilServing(address: string, exited: Promise<number | null>,
       return;
     } catch (error) {
       if (Date.now() > deadline) throw new Error(`not serving on ${address} after ${timeoutMs} ms (${(error as Error).message})`);
-      // Polled often: `whenflow run` waits for this before anything else can happen.
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
   }
 }
 
+function portAnswers(port: number): Promise<boolean> {
+  return new Promise<boolean>((resolve) => {
+    const socket = connect({ port, host: '127.0.0.1' });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
 /**
  * `sh -c WATCHDOG name binary args…`: starts the server, and stops it (SIGTERM, SIGKILL 10 s later) once its
- * standard input reaches end of file — when the parent closes it, or dies. The server's own exit ends the
- * watchdog with the server's exit code. Background jobs of a script read /dev/null unless told otherwise,
- * hence the copy of the pipe on descriptor 3.
+ * standard input reaches end of file — when the parent closes it, or dies. SIGUSR1 to the watchdog kills
+ * the server at once (a server in memory has nothing to save). The server's own exit ends the watchdog
+ * with the server's exit code. Background jobs of a script read /dev/null unless told otherwise, hence the
+ * copy of the pipe on descriptor 3.
  */
 const WATCHDOG = [
   // Ctrl-C reaches the whole process group: the parent decides when the server stops, through the pipe.
   "trap '' INT",
   'exec 3<&0',
+  // Set before the server starts, so that no kill asked for is missed; it interrupts the `wait` below.
+  'server=',
+  'trap \'[ -n "$server" ] && kill -KILL "$server" 2>/dev/null\' USR1',
   '"$@" </dev/null & server=$!',
   // The watcher waits in `wait`, where a TERM from below is handled at once (and ends its reader and timer).
   '( trap \'kill "$reader" "$timer" 2>/dev/null; exit 0\' TERM',
@@ -192,13 +215,16 @@ const WATCHDOG = [
   '  kill -KILL "$server" 2>/dev/null ) & watcher=$!',
   'exec 3<&- 0</dev/null',
   'wait "$server"; code=$?',
+  // A trapped signal ends `wait` early: wait again until the server has really gone.
+  'while kill -0 "$server" 2>/dev/null; do wait "$server"; code=$?; done',
   'kill "$watcher" 2>/dev/null',
   'exit "$code"',
 ].join('\n');
 
 /** Closing the watchdog's pipe stops the server; the watchdog itself is killed when it does not end in time. */
-async function stopChild(child: ChildProcess, exited: Promise<number | null>): Promise<void> {
+async function stopChild(child: ChildProcess, exited: Promise<number | null>, options: { now: boolean }): Promise<void> {
   if (child.exitCode !== null) return;
+  if (options.now) child.kill('SIGUSR1');
   child.stdin?.end();
   const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
   await exited;

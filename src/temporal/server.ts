@@ -1,7 +1,8 @@
-import { Client, Connection, isGrpcServiceError, type TLSConfig } from '@temporalio/client';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { NativeConnection } from '@temporalio/worker';
-import { TASK_SEARCH_ATTRIBUTES } from '../model/search-attributes';
+// The Temporal SDK is loaded when a connection is made: `whenflow run` spawns the dev server first and
+// loads the SDK while the server starts.
+import type { Client, Connection, TLSConfig } from '@temporalio/client';
+import type { NativeConnection } from '@temporalio/worker';
+import { TASK_SEARCH_ATTRIBUTE_TYPES } from '../model/search-attribute-names';
 import { provisionTemporalBinary, type Log } from './binary';
 import { dynamicConfigArgs, portInUse, PortInUseError, spawnDevServer, type SpawnDevServerOptions } from './dev-server';
 import { tlsFromEnvironment } from './tls-settings';
@@ -17,6 +18,12 @@ export interface TemporalSession {
 
 export interface DevServerOptions {
   log?: Log;
+  /**
+   * Work done while the server starts (loading modules, installing the Temporal runtime, which must
+   * precede the first native connection): called once the server's process is spawned (at once when there
+   * is none to spawn); connections are made once it has resolved.
+   */
+  whileStarting?: () => Promise<unknown>;
   /** Persist the server's database here; in memory when absent. */
   dbFilename?: string;
   port?: number;
@@ -34,8 +41,23 @@ export interface DevServerOptions {
 export async function startDevServer(options: DevServerOptions = {}): Promise<TemporalSession> {
   const binary = await provisionTemporalBinary(options.log);
   if (binary) {
-    const server = await spawnDevServer({ binary, ...pick(options) });
-    const session = await connectToServer({ address: server.address, namespace: 'default' });
+    let whileStarting: Promise<unknown> | undefined;
+    const server = await spawnDevServer({
+      binary,
+      ...pick(options),
+      onSpawned: () => {
+        whileStarting = options.whileStarting?.();
+        whileStarting?.catch(() => undefined); // awaited below, once the server serves
+      },
+    });
+    let session: TemporalSession;
+    try {
+      await whileStarting;
+      session = await connectToServer({ address: server.address, namespace: 'default' });
+    } catch (error) {
+      await server.stop();
+      throw error;
+    }
     return {
       ...session,
       close: async () => {
@@ -49,6 +71,8 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<Te
   }
   // The SDK's own server: the same rule, a port asked for must be free (else that server would be used).
   if (options.port && (await portInUse(options.port))) throw new PortInUseError(options.port, '--port');
+  await options.whileStarting?.();
+  const [{ TestWorkflowEnvironment }, { TASK_SEARCH_ATTRIBUTES }] = await Promise.all([import('@temporalio/testing'), import('../model/search-attributes')]);
   const env = await TestWorkflowEnvironment.createLocal({
     server: {
       executable: { type: 'cached-download' },
@@ -101,6 +125,7 @@ export async function connectToServer(settings: ExistingServerSettings): Promise
     ...(settings.apiKey ? { apiKey: settings.apiKey } : {}),
     ...(settings.tls ? { tls: settings.tls === true ? {} : settings.tls } : {}),
   };
+  const [{ Client, Connection }, { NativeConnection }] = await Promise.all([import('@temporalio/client'), import('@temporalio/worker')]);
   let connection: Connection;
   let nativeConnection: NativeConnection;
   try {
@@ -123,17 +148,22 @@ export async function connectToServer(settings: ExistingServerSettings): Promise
   };
 }
 
-/** The service from TEMPORAL_ADDRESS when set, else a fresh embedded dev server. */
-export async function openSession(log?: Log): Promise<TemporalSession> {
+/** The service from TEMPORAL_ADDRESS when set, else a fresh embedded dev server (see DevServerOptions.whileStarting). */
+export async function openSession(log?: Log, stages: Pick<DevServerOptions, 'whileStarting'> = {}): Promise<TemporalSession> {
   const settings = settingsFromEnvironment();
-  return settings ? connectToServer(settings) : startDevServer(log ? { log } : {});
+  if (settings) {
+    await stages.whileStarting?.();
+    return connectToServer(settings);
+  }
+  return startDevServer({ ...(log ? { log } : {}), ...stages });
 }
 
 async function registerSearchAttributes(connection: Connection, namespace: string): Promise<void> {
-  const wanted = Object.fromEntries(TASK_SEARCH_ATTRIBUTES.map((key) => [key.name, INDEXED_VALUE_TYPE[key.type]]));
+  const wanted = Object.fromEntries(Object.entries(TASK_SEARCH_ATTRIBUTE_TYPES).map(([name, type]) => [name, INDEXED_VALUE_TYPE[type]]));
   try {
     await connection.operatorService.addSearchAttributes({ namespace, searchAttributes: wanted });
   } catch (error) {
+    const { isGrpcServiceError } = await import('@temporalio/client');
     // Already registered (by an earlier worker or by an operator) is the normal case.
     if (isGrpcServiceError(error) && error.code === GRPC_ALREADY_EXISTS) return;
     throw error;

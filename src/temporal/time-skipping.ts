@@ -13,6 +13,7 @@ import proto from '@temporalio/proto';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { TASK_SEARCH_ATTRIBUTES } from '../model/search-attributes';
 import { cacheDir, type Log } from './binary';
+import { WhenflowError, brandError } from '../model/errors';
 
 export const TEST_SERVER_ARTIFACT = 'io.temporal:temporal-test-server';
 export const TEST_SERVER_VERSION = '1.31.0';
@@ -20,10 +21,13 @@ const MAIN_CLASS = 'io.temporal.testserver.TestServer';
 /** Versioned with its contents: a launcher written by an older whenflow is replaced, not reused. */
 const LAUNCHER_NAME = 'launcher-2';
 
-export class TimeSkippingUnavailableError extends Error {
+export class TimeSkippingUnavailableError extends WhenflowError {
+  static {
+    brandError(TimeSkippingUnavailableError, 'TimeSkippingUnavailableError');
+  }
+
   constructor(message: string) {
     super(message);
-    this.name = 'TimeSkippingUnavailableError';
   }
 }
 

@@ -10,14 +10,14 @@ import { startTask, waitForTask } from '../client';
 import { ConnectorRegistry, createConnectorsProxy } from '../connectors';
 import type { JsonObject, JsonValue } from '../model/json';
 import type { StepCommand, StepLog, TaskSnapshot } from '../model/task';
-import { applyPatchTo, type DataPatch } from '../runtime/diff';
+import { applyPatchTo, type DataPatch } from '../model/patch';
 import { executeStep } from '../runtime/execute';
 import { callArgsPlace, unsealArgs, unsealStash } from '../runtime/stash';
 import { SecretMask } from '../runtime/mask';
-import { loadStepFile, WorkspaceError } from '../steps/load';
+import { loadStepFile, StepFileError } from '../steps/step-files';
 import { loadLibraries } from '../steps/libraries';
 import { defaultBlobSettings } from '../blobs/config';
-import { installRuntime } from '../temporal/runtime';
+import { installRuntime } from '../temporal/sdk-logging';
 import { startDevServer } from '../temporal/server';
 import { createTimeSkippingEnvironment } from '../temporal/time-skipping';
 import { snapshotQuery } from '../workflows/api';
@@ -25,12 +25,12 @@ import { isTerminal } from '../model/task';
 import type { NativeConnection } from '@temporalio/worker';
 import { createTaskWorker } from '../worker';
 import { secretConfigValues, stashKeysOf, workspaceTaskSettings } from '../workspace/config';
-import { InvalidWorkspaceError, openWorkspace, type Workspace } from '../workspace/workspace';
+import { WorkspaceConfigError, openWorkspace, type Workspace } from '../workspace/workspace';
 import { DEFAULT_SCENARIO_TIMEOUT_MS } from './run-scenarios';
 
 export { evaluateScenario, formatScenarioReport, loadScenarios, type ExpectedSteps, type Scenario, type ScenarioFailure, type ScenarioProblem, type ScenarioResult } from './scenarios';
 export { runScenarios, type RunScenariosOptions, type RunScenariosOutcome } from './run-scenarios';
-export { type ScenarioUpdate } from './scenarios';
+export type { ScenarioUpdate } from './scenarios';
 
 export interface RunStepOptions {
   /** What `task.id()` returns; default `test-task`. */
@@ -57,14 +57,14 @@ export interface RunStepResult {
 /**
  * Runs ONE step's content on `data`, without a server, as a worker would run it once. The step's
  * condition is not checked. Whatever the content throws is thrown as is; a step file that does not
- * load throws a WorkspaceError listing its problems. Without `workspace` only the built-in connectors
+ * load throws a StepFileError listing its problems. Without `workspace` only the built-in connectors
  * exist; with it, the workspace's connectors are called for real (except deferred `into` calls).
  */
 export async function runStep(stepFile: string, data: JsonObject, options: RunStepOptions = {}): Promise<RunStepResult> {
   const file = resolve(stepFile);
   const ws = options.workspace === undefined ? null : await openCheckedWorkspace(options.workspace);
   const loaded = await loadStepFile(ws?.dir ?? dirname(file), file);
-  if (!loaded.step) throw new WorkspaceError(loaded.problems);
+  if (!loaded.step) throw new StepFileError(loaded.problems);
   const step = loaded.step;
   const taskId = options.taskId ?? 'test-task';
   // Without a workspace key, a throwaway one: `$stash` in test data works, and nothing sealed leaves.
@@ -144,7 +144,7 @@ async function waitForEnd(client: Client, taskId: string, timeoutMs: number): Pr
 async function openCheckedWorkspace(dir: string): Promise<Workspace> {
   const ws = await openWorkspace(dir);
   // As on a worker: no step of a workspace with problems runs.
-  if (ws.problems.length > 0) throw new InvalidWorkspaceError(ws.dir, ws.problems);
+  if (ws.problems.length > 0) throw new WorkspaceConfigError(ws.dir, ws.problems);
   return ws;
 }
 

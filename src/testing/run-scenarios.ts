@@ -3,11 +3,11 @@ import { join, resolve } from 'node:path';
 import type { Client } from '@temporalio/client';
 import { getTask, startTask, stopTask, updateTask } from '../client';
 import { isSettled, isTerminal, type TaskSnapshot } from '../model/task';
-import { installRuntime } from '../temporal/runtime';
+import { installRuntime } from '../temporal/sdk-logging';
 import { openSession } from '../temporal/server';
 import { createTimeSkippingEnvironment } from '../temporal/time-skipping';
 import { coverageOfTask, coverageReport, type CoverageHits, type CoverageReport } from '../analysis/coverage';
-import { eventsQuery, progressQuery } from '../workflows/api';
+import { eventsQuery } from '../workflows/api';
 import type { TaskEventPage } from '../model/events';
 import { createTaskWorker } from '../worker';
 import { stashKeysOf, workspaceTaskSettings } from '../workspace/config';
@@ -120,7 +120,7 @@ const FIRST_LEAP_MS = 1000;
 async function remainingPark(clock: NonNullable<ScenarioSession['skipTime']>, handle: { query: (q: typeof eventsQuery, after: number) => Promise<TaskEventPage> }): Promise<number | null> {
   const page = await handle.query(eventsQuery, 0);
   const parked = [...page.events].reverse().find((event) => event.type === 'parked');
-  if (!parked || parked.type !== 'parked') return null;
+  if (parked?.type !== 'parked') return null;
   const remaining = Date.parse(parked.at) + parked.ms - (await clock.now());
   return remaining > 0 ? remaining + 1 : null;
 }
@@ -143,9 +143,14 @@ async function runOne(session: ScenarioSession, ws: Workspace, taskQueue: string
     log(`  ${scenario.name}: task ${taskId}`);
     const deadline = Date.now() + timeoutMs;
     let sent = 0;
+    // The task's event stream, read from where the last poll left off: which steps ran, and the state.
+    const ran = new Set<string>();
+    let seen = 0;
     for (;;) {
-      const progress = await handle.query(progressQuery, 0);
-      const ran = new Set(progress.trace.map((entry) => entry.step));
+      const progress = await handle.query(eventsQuery, seen);
+      for (const event of progress.events) if (event.type === 'step-finished') ran.add(event.step);
+      seen = progress.events.at(-1)?.seq ?? seen;
+      if (progress.events.length > 0 && seen + 1 < progress.next) continue;
       const next = updates[sent];
       if (next && ran.has(next.afterStep) && !isTerminal(progress.state)) {
         await updateTask(client, taskId, next.data, { stashKey: stashKeysOf(ws.config) });

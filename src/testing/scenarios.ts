@@ -10,9 +10,8 @@ import { basename, dirname, extname, join, resolve } from 'node:path';
 import pc from 'picocolors';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
-import { isJsonObject, type JsonObject, type JsonValue } from '../model/json';
+import { formatJsonPath, isJsonObject, joinJsonPaths, jsonEqual, type JsonObject, type JsonValue } from '../model/json';
 import { TASK_STATES, type TaskSnapshot, type TaskState } from '../model/task';
-import { jsonEqual } from '../runtime/diff';
 
 export const SCENARIO_EXTENSIONS = ['.yaml', '.yml', '.json'] as const;
 
@@ -128,23 +127,6 @@ function forward(result: { success: boolean; error?: z.ZodError }, ctx: z.Refine
   for (const issue of result.error?.issues ?? []) ctx.addIssue({ code: 'custom', path: [...issue.path], message: issue.message });
 }
 
-/** `expectedSteps[2]`, `validateFinalState["order.status"]`: indexes in brackets, keys with dots quoted. */
-export function formatFieldPath(segments: readonly PropertyKey[]): string {
-  let out = '';
-  for (const segment of segments) {
-    if (typeof segment === 'number') out += `[${segment}]`;
-    else if (/^[\w$-]+$/.test(String(segment))) out += out ? `.${String(segment)}` : String(segment);
-    else out += `[${JSON.stringify(String(segment))}]`;
-  }
-  return out;
-}
-
-function joinField(at: string, path: string): string {
-  if (!at) return path;
-  if (!path) return at;
-  return path.startsWith('[') ? `${at}${path}` : `${at}.${path}`;
-}
-
 function isYaml(file: string): boolean {
   const ext = extname(file).toLowerCase();
   return ext === '.yaml' || ext === '.yml';
@@ -190,8 +172,8 @@ export function parseScenarioSource(text: string, file: string): { drafts: Scena
     const result = scenarioSchema.safeParse(item);
     const source = dataSourceProblem(item);
     if (!result.success || source) {
-      for (const issue of result.error?.issues ?? []) problems.push({ file, path: joinField(at, formatFieldPath(issue.path)), message: issue.message });
-      if (source) problems.push({ file, path: joinField(at, source.path), message: source.message });
+      for (const issue of result.error?.issues ?? []) problems.push({ file, path: joinJsonPaths(at, formatJsonPath(issue.path)), message: issue.message });
+      if (source) problems.push({ file, path: joinJsonPaths(at, source.path), message: source.message });
       return;
     }
     const s = result.data;
@@ -226,7 +208,7 @@ export function duplicateNameProblems(scenarios: readonly Pick<ScenarioDraft, 'n
   const problems: ScenarioProblem[] = [];
   for (const s of scenarios) {
     const first = seen.get(s.name);
-    if (first !== undefined) problems.push({ file: s.file, path: joinField(s.at, 'name'), message: `another scenario (in ${first}) is named "${s.name}"` });
+    if (first !== undefined) problems.push({ file: s.file, path: joinJsonPaths(s.at, 'name'), message: `another scenario (in ${first}) is named "${s.name}"` });
     else seen.set(s.name, s.file);
   }
   return problems;
@@ -282,7 +264,7 @@ export async function loadScenarios(dir: string): Promise<{ scenarios: Scenario[
       if (path === null) return { ...rest, data: data ?? {} };
       const loaded = await readData(path);
       if ('error' in loaded) {
-        problems.push({ file: draft.file, path: joinField(at, 'dataFile'), message: `${dataFile}: ${loaded.error}` });
+        problems.push({ file: draft.file, path: joinJsonPaths(at, 'dataFile'), message: `${dataFile}: ${loaded.error}` });
         return null;
       }
       return { ...rest, data: loaded.data };

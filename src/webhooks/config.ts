@@ -22,7 +22,7 @@
 import ms from 'ms';
 import { z } from 'zod';
 import { isJsonObject, type JsonValue } from '../model/json';
-import { formatConfigPath } from '../workspace/config';
+import { formatJsonPath } from '../model/json';
 
 /**
  * `token`: header `X-Whenflow-Token: <secret>`. `hmac`: header `X-Whenflow-Signature: sha256=<hex HMAC-SHA256 of the raw body>`.
@@ -176,9 +176,9 @@ export function parseWebhookServerLimits(raw: JsonValue | null): { limits: Webho
     const allowed = Object.keys(webhookServerSchema.shape).join(', ');
     const problems = parsed.error.issues.flatMap((issue) => {
       const path = ['webhookServer', ...issue.path.filter((s): s is string | number => typeof s !== 'symbol')];
-      if (issue.code === 'unrecognized_keys') return issue.keys.map((key) => ({ path: formatConfigPath([...path, key]), message: `unknown key "${key}" (allowed: ${allowed})` }));
+      if (issue.code === 'unrecognized_keys') return issue.keys.map((key) => ({ path: formatJsonPath([...path, key]), message: `unknown key "${key}" (allowed: ${allowed})` }));
       if (issue.code === 'invalid_type' && path.length === 1) return [{ path: 'webhookServer', message: `must be a mapping with some of the keys ${allowed}` }];
-      return [{ path: formatConfigPath(path), message: issue.message }];
+      return [{ path: formatJsonPath(path), message: issue.message }];
     });
     return { limits: { ...WEBHOOK_SERVER_DEFAULTS }, problems };
   }
@@ -227,12 +227,12 @@ export function parseWebhooks(raw: JsonValue | null): { hooks: Map<string, Webho
     if (!WEBHOOK_NAME.test(name)) {
       ok = false;
       problems.push({
-        path: formatConfigPath(['webhooks', name]),
+        path: formatJsonPath(['webhooks', name]),
         message: `"${name}" is not a usable webhook name (it is the URL path /hooks/<name>): use printable characters, no control characters`,
       });
     }
     if (value !== null && !isJsonObject(value)) {
-      problems.push({ path: formatConfigPath(['webhooks', name]), message: `must be a mapping with some of the keys ${ALLOWED_KEYS.join(', ')}` });
+      problems.push({ path: formatJsonPath(['webhooks', name]), message: `must be a mapping with some of the keys ${ALLOWED_KEYS.join(', ')}` });
       continue;
     }
     const parsed = webhookSchema.safeParse(value ?? {});
@@ -241,10 +241,10 @@ export function parseWebhooks(raw: JsonValue | null): { hooks: Map<string, Webho
         const path = ['webhooks', name, ...issue.path.filter((s): s is string | number => typeof s !== 'symbol')];
         if (issue.code === 'unrecognized_keys') {
           for (const key of issue.keys) {
-            problems.push({ path: formatConfigPath([...path, key]), message: `unknown key "${key}" (allowed: ${ALLOWED_KEYS.join(', ')})` });
+            problems.push({ path: formatJsonPath([...path, key]), message: `unknown key "${key}" (allowed: ${ALLOWED_KEYS.join(', ')})` });
           }
         } else {
-          problems.push({ path: formatConfigPath(path), message: issue.message });
+          problems.push({ path: formatJsonPath(path), message: issue.message });
         }
       }
       continue;

@@ -2,7 +2,7 @@ import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { JsonObject } from '../model/json';
 import type { CarriedTask } from '../cycle/task-book';
 import type { TaskEventPage } from '../model/events';
-import type { Catalog, ConflictRecord, TaskError, TaskOptions, TaskSnapshot, TaskState, TraceEntry } from '../model/task';
+import type { Catalog, TaskError, TaskOptions, TaskSnapshot, TaskState } from '../model/task';
 
 /** Input of one task workflow execution. */
 export interface TaskWorkflowInput {
@@ -22,24 +22,9 @@ export interface TaskWorkflowInput {
   };
 }
 
-/** A cheap view for progress polling: the trace from a cursor, not the whole data. */
-export interface TaskProgress {
-  state: TaskState;
-  cycle: number;
-  /** Trace entries with index >= the cursor asked for. */
-  trace: TraceEntry[];
-  /** Index the next poll should start from. */
-  next: number;
-  conflicts: ConflictRecord[];
-  error: TaskError | null;
-  /** Nothing more happens without outside help (see TaskSnapshot.settled); absent from tasks on older workers. */
-  settled?: boolean;
-}
-
 export const snapshotQuery = defineQuery<TaskSnapshot>('whenflow.snapshot');
 /** The event stream after a sequence number (0: from the start), one page at a time. */
 export const eventsQuery = defineQuery<TaskEventPage, [after: number, limit?: number]>('whenflow.events');
-export const progressQuery = defineQuery<TaskProgress, [cursor: number]>('whenflow.progress');
 /** Runs the failed step (or connector call) again, after it was fixed, and goes on with the cycle. */
 export const resumeUpdate = defineUpdate<TaskState>('whenflow.resume');
 /** Ends a task that is not yet terminal, and its running subtasks. */

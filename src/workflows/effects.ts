@@ -3,9 +3,10 @@ import { checkSubtaskEnd } from '../model/activity-results';
 import type { TaskActivities } from '../activities';
 import { callOf, type Arrival } from '../cycle/task-book';
 import type { TaskEventBody } from '../model/events';
-import { DEFAULT_CONNECTOR_POLICY, type ConnectorPolicy, type DeferredCall, type StepRetryPolicy, type SubtaskRequest, type TaskOptions, type TaskSnapshot } from '../model/task';
+import type { ConnectorPolicy, DeferredCall, StepRetryPolicy, SubtaskRequest, TaskOptions, TaskSnapshot } from '../model/task';
 import { TASK_NAME_KEY, TASK_STATE_KEY, TASK_TAGS_KEY } from '../model/search-attributes';
 import { resumeSignal, stopSignal, type TaskWorkflowInput } from './api';
+import { DEFAULT_CONNECTOR_POLICY } from '../model/defaults';
 
 /** A step's or connector's retry policy as Temporal's activity options want it. */
 export function temporalRetryPolicy(retry: StepRetryPolicy): wf.RetryPolicy {

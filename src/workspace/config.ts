@@ -14,9 +14,10 @@ import { basename, join, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import { LOCAL_STASH_KEY_FILE, readLocalStashKey } from './local-key';
 import { z } from 'zod';
-import type { JsonObject, JsonValue } from '../model/json';
-import { DEFAULT_MAX_DATA_BYTES, DEFAULT_TASK_OPTIONS, type StepRetryPolicy } from '../model/task';
-import { DEFAULT_MAX_HEAP_MB, DEFAULT_RETRY, DEFAULT_STEP_TIMEOUT_MS, durationMs, maxHeapMbSchema, resolveStepOptions, retryOptionsSchema } from '../steps/options';
+import { formatJsonPath, type JsonObject, type JsonPathSegment, type JsonValue } from '../model/json';
+import { DEFAULT_CONNECTOR_POLICY, DEFAULT_MAX_HEAP_MB, DEFAULT_STEP_RETRY, DEFAULT_STEP_TIMEOUT_MS, DEFAULT_TASK_LIMITS } from '../model/defaults';
+import type { StepRetryPolicy } from '../model/task';
+import { durationMs, maxHeapMbSchema, resolveStepOptions, retryOptionsSchema } from '../steps/options';
 import { DEFAULT_CIRCUIT, type CircuitSettings } from '../connectors/circuit';
 import { KEY_ID_PATTERN } from '../model/sealed';
 import type { StashKey, StashKeys } from '../runtime/stash';
@@ -24,17 +25,8 @@ import type { StashKey, StashKeys } from '../runtime/stash';
 /** Looked for in this order; the first is the one to write. */
 export const CONFIG_FILE_NAMES = ['whenflow.yaml', 'whenflow.yml'] as const;
 
-/** What a connector's retry policy is resolved over when `connectors.<name>.retry` is given. */
-export const CONNECTOR_DEFAULT_RETRY: StepRetryPolicy = {
-  initialIntervalMs: 1000,
-  backoffCoefficient: 2,
-  maximumIntervalMs: 30_000,
-  maximumAttempts: 5,
-  nonRetryableErrorTypes: [],
-};
-
 export interface ConnectorConfig {
-  /** Present only when the file sets `retry`; resolved over CONNECTOR_DEFAULT_RETRY. */
+  /** Present only when the file sets `retry`; resolved over DEFAULT_CONNECTOR_POLICY's. */
   retry?: StepRetryPolicy;
   timeoutMs?: number;
   options: JsonObject;
@@ -122,13 +114,13 @@ export function workspaceTaskQueue(config: WorkspaceConfig, dir: string): string
 export function defaultWorkspaceConfig(): WorkspaceConfig {
   return {
     defaults: {
-      retry: { ...DEFAULT_RETRY, nonRetryableErrorTypes: [...DEFAULT_RETRY.nonRetryableErrorTypes] },
+      retry: { ...DEFAULT_STEP_RETRY, nonRetryableErrorTypes: [...DEFAULT_STEP_RETRY.nonRetryableErrorTypes] },
       timeoutMs: DEFAULT_STEP_TIMEOUT_MS,
-      concurrency: DEFAULT_TASK_OPTIONS.concurrency,
-      onConflict: 'rerun',
-      maxStepRuns: DEFAULT_TASK_OPTIONS.maxStepRuns,
-      maxSubtasks: DEFAULT_TASK_OPTIONS.maxSubtasks,
-      maxDataBytes: DEFAULT_MAX_DATA_BYTES,
+      concurrency: DEFAULT_TASK_LIMITS.concurrency,
+      onConflict: DEFAULT_TASK_LIMITS.onConflict,
+      maxStepRuns: DEFAULT_TASK_LIMITS.maxStepRuns,
+      maxSubtasks: DEFAULT_TASK_LIMITS.maxSubtasks,
+      maxDataBytes: DEFAULT_TASK_LIMITS.maxDataBytes,
       maxHeapMb: DEFAULT_MAX_HEAP_MB,
     },
     stashKey: null,
@@ -179,19 +171,7 @@ export function parseStashKey(text: string): { key: Buffer } | { error: string }
 // ---------------------------------------------------------------------------------------------
 // Paths
 
-type Segment = string | number;
-const PLAIN_KEY = /^[A-Za-z_$][A-Za-z0-9_$-]*$/;
-
-/** `defaults.retry.maximumAttempts`, `a.list[0]`, `config["odd key"]`. */
-export function formatConfigPath(segments: readonly Segment[]): string {
-  let out = '';
-  for (const s of segments) {
-    if (typeof s === 'number') out += `[${s}]`;
-    else if (PLAIN_KEY.test(s)) out += out ? `.${s}` : s;
-    else out += `[${JSON.stringify(s)}]`;
-  }
-  return out;
-}
+type Segment = JsonPathSegment;
 
 function startsWith(path: readonly Segment[], prefix: readonly Segment[]): boolean {
   return prefix.length <= path.length && prefix.every((s, i) => s === path[i]);
@@ -257,7 +237,7 @@ function checkJson(value: unknown, path: Segment[], ctx: z.RefinementCtx): void 
     return;
   }
   if (Array.isArray(value)) {
-    value.forEach((item, i) => checkJson(item, [...path, i], ctx));
+    for (const [i, item] of value.entries()) checkJson(item, [...path, i], ctx);
     return;
   }
   if (typeof value === 'object') {
@@ -454,7 +434,7 @@ function resolveConfig(parsed: ConfigFile, file: string, problemFile: string, pr
   config.file = file;
   const d = parsed.defaults ?? {};
   config.defaults = {
-    retry: resolveStepOptions({ retry: d.retry ?? undefined }, { retry: DEFAULT_RETRY, timeoutMs: DEFAULT_STEP_TIMEOUT_MS }).retry,
+    retry: resolveStepOptions({ retry: d.retry ?? undefined }, { retry: DEFAULT_STEP_RETRY, timeoutMs: DEFAULT_STEP_TIMEOUT_MS }).retry,
     timeoutMs: d.timeout ?? DEFAULT_STEP_TIMEOUT_MS,
     concurrency: d.concurrency ?? config.defaults.concurrency,
     onConflict: d.onConflict ?? config.defaults.onConflict,
@@ -473,7 +453,7 @@ function resolveConfig(parsed: ConfigFile, file: string, problemFile: string, pr
   config.secretConfig.forEach((name, i) => {
     if (!Object.hasOwn(config.values, name)) {
       const known = Object.keys(config.values);
-      problems.push({ file: problemFile, path: formatConfigPath(['secrets', 'config', i]), message: `"${name}" is not a value under config:${known.length ? ` (known: ${known.join(', ')})` : ''}` });
+      problems.push({ file: problemFile, path: formatJsonPath(['secrets', 'config', i]), message: `"${name}" is not a value under config:${known.length ? ` (known: ${known.join(', ')})` : ''}` });
     }
   });
   config.webhooks = parsed.webhooks ?? null;
@@ -482,12 +462,12 @@ function resolveConfig(parsed: ConfigFile, file: string, problemFile: string, pr
   for (const [name, connector] of Object.entries(parsed.connectors ?? {})) {
     const resolved: ConnectorConfig = { options: connector?.options ?? {} };
     if (connector?.retry) {
-      resolved.retry = resolveStepOptions({ retry: connector.retry }, { retry: CONNECTOR_DEFAULT_RETRY, timeoutMs: DEFAULT_STEP_TIMEOUT_MS }).retry;
+      resolved.retry = resolveStepOptions({ retry: connector.retry }, { retry: DEFAULT_CONNECTOR_POLICY.retry, timeoutMs: DEFAULT_STEP_TIMEOUT_MS }).retry;
       const max = resolved.retry.maximumIntervalMs;
       if (max !== undefined && max < resolved.retry.initialIntervalMs) {
         problems.push({
           file: problemFile,
-          path: formatConfigPath(['connectors', name, 'retry', 'initialInterval']),
+          path: formatJsonPath(['connectors', name, 'retry', 'initialInterval']),
           message: `is longer than the default maximum interval for connectors (${max} ms); set maximumInterval as well`,
         });
       }
@@ -560,10 +540,10 @@ async function loadConfigFile(root: string, env: NodeJS.ProcessEnv): Promise<{ c
 
   const sub = substitute(raw, env);
   for (const { path, name } of sub.missing) {
-    problems.push({ file, path: formatConfigPath(path), message: `environment variable ${name} is not set; set it, or give a fallback: \${${name}:-fallback}` });
+    problems.push({ file, path: formatJsonPath(path), message: `environment variable ${name} is not set; set it, or give a fallback: \${${name}:-fallback}` });
   }
   for (const path of sub.malformed) {
-    problems.push({ file, path: formatConfigPath(path), message: '"${" must start ${NAME} or ${NAME:-fallback} (NAME: letters, digits, _); write $${ for a literal "${"' });
+    problems.push({ file, path: formatJsonPath(path), message: '"${" must start ${NAME} or ${NAME:-fallback} (NAME: letters, digits, _); write $${ for a literal "${"' });
   }
   const unusable = [...sub.missing.map((m) => m.path), ...sub.malformed];
 
@@ -573,7 +553,7 @@ async function loadConfigFile(root: string, env: NodeJS.ProcessEnv): Promise<{ c
       for (const p of issueProblems(issue, sub.substituted)) {
         // A value already reported for its ${…} would only be reported again, less clearly.
         if (unusable.some((u) => startsWith(p.path, u))) continue;
-        problems.push({ file, path: formatConfigPath(p.path), message: p.message });
+        problems.push({ file, path: formatJsonPath(p.path), message: p.message });
       }
     }
   }

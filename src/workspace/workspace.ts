@@ -1,13 +1,16 @@
 import { relative, resolve } from 'node:path';
 import { describeProblems, type FileProblem } from '../model/problems';
 import { loadConnectors, type ConnectorRegistry } from '../connectors';
-import { DEFAULT_CONNECTOR_POLICY, type Catalog, type ConnectorPolicy } from '../model/task';
+import type { Catalog, ConnectorPolicy } from '../model/task';
 import { resolveStepOptions, stepOptionsSchema } from '../steps/options';
-import { loadWorkspace, type LoadedStep } from '../steps/load';
+import { loadStepFiles, type LoadedStep } from '../steps/step-files';
 import { parseWebhookServerLimits, parseWebhooks, type WebhookDefinition, type WebhookServerLimits } from '../webhooks/config';
 import { parseBlobSettings, type BlobSettings } from '../blobs/config';
 import { loadLibraries, type LoadedLibraries } from '../steps/libraries';
 import { loadWorkspaceConfig, type WorkspaceConfig } from './config';
+import { FinalError, brandError } from '../model/errors';
+import { formatJsonPath } from '../model/json';
+import { DEFAULT_CONNECTOR_POLICY } from '../model/defaults';
 
 /** One thing wrong anywhere in a workspace: a step file, a connector module, or whenflow.yaml. */
 export interface WorkspaceProblem extends FileProblem {
@@ -15,14 +18,20 @@ export interface WorkspaceProblem extends FileProblem {
   kind: 'config' | 'connector' | 'step' | 'library';
 }
 
+/**
+ * The workspace's configuration (whenflow.yaml, connectors/, libraries/) has problems, so no step can run;
+ * the message lists every problem of the workspace, each with its file and key. Final until the files change.
+ */
+export class WorkspaceConfigError extends FinalError {
+  static {
+    brandError(WorkspaceConfigError, 'WorkspaceConfigError');
+  }
 
-export class InvalidWorkspaceError extends Error {
   constructor(
     readonly workspace: string,
     readonly problems: WorkspaceProblem[],
   ) {
     super(describeProblems(problems, `workspace ${workspace}`));
-    this.name = 'WorkspaceError';
   }
 }
 
@@ -55,7 +64,7 @@ export async function openWorkspace(dir: string, env: NodeJS.ProcessEnv = proces
     loadConnectors(root),
     loadLibraries(root),
   ]);
-  const loaded = await loadWorkspace(root, { retry: config.defaults.retry, timeoutMs: config.defaults.timeoutMs, local: config.defaults.local });
+  const loaded = await loadStepFiles(root, { retry: config.defaults.retry, timeoutMs: config.defaults.timeoutMs, local: config.defaults.local });
   const problems: WorkspaceProblem[] = [
     ...configProblems.map((p) => ({ kind: 'config' as const, file: p.file, ...(p.path ? { path: p.path } : {}), message: p.message })),
     ...connectorProblems.map((p) => ({ kind: 'connector' as const, file: p.file, message: p.message })),
@@ -87,7 +96,7 @@ function connectorPolicy(name: string, config: WorkspaceConfig, declared: { retr
   if (declared && (declared.retry !== undefined || declared.timeout !== undefined)) {
     const parsed = stepOptionsSchema.safeParse({ retry: declared.retry, timeout: declared.timeout });
     if (!parsed.success) {
-      for (const issue of parsed.error.issues) problems.push({ kind: 'connector', file: `connectors/${name}`, path: issue.path.map(String).join('.'), message: issue.message });
+      for (const issue of parsed.error.issues) problems.push({ kind: 'connector', file: `connectors/${name}`, path: formatJsonPath(issue.path), message: issue.message });
     } else {
       const resolved = resolveStepOptions(parsed.data, { retry: DEFAULT_CONNECTOR_POLICY.retry, timeoutMs: DEFAULT_CONNECTOR_POLICY.timeoutMs });
       fromModule = { ...(declared.retry !== undefined ? { retry: resolved.retry } : {}), ...(declared.timeout !== undefined ? { timeoutMs: resolved.timeoutMs } : {}) };

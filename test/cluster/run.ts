@@ -8,7 +8,7 @@ import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TemporalSession } from '../../src/temporal/server';
-import { installRuntime } from '../../src/temporal/runtime';
+import { installRuntime } from '../../src/temporal/sdk-logging';
 import { catalogCheck } from './checks/catalog';
 import { assembleDemoWorkspace, scaleOutCheck } from './checks/scale-out';
 import { replayCheck, tlsCheck } from './checks/tls-and-replay';

@@ -204,6 +204,19 @@ describe('R4: step content that goes wrong', () => {
     expect(done.data).toEqual({ ...data, keep: 'me', fixed: step });
   });
 
+  it('a deferred call with bad arguments fails once, not retried (a final ConnectorError), though its connector policy names no error type', async () => {
+    const task = await harness.runTask({ name: 'deferred args', data: { bad: 'deferred args' } }, 30_000);
+    expect(task).toMatchObject({ state: 'error', error: { step: 'deferred_bad_args', reason: 'connector-failed' } });
+    expect(task.error!.message).toContain('connectors.utils.sleep');
+    const history = await harness.client.workflow.getHandle(task.taskId).fetchHistory();
+    const started = (history.events ?? []).flatMap((event) => (event.activityTaskStartedEventAttributes ? [event.activityTaskStartedEventAttributes] : []));
+    const failed = (history.events ?? []).flatMap((event) => (event.activityTaskFailedEventAttributes ? [event.activityTaskFailedEventAttributes] : []));
+    // The step's activity, then the call's: each ran one attempt.
+    expect(started.map((attributes) => attributes.attempt)).toEqual([1, 1]);
+    expect(failed.map((attributes) => attributes.failure?.applicationFailureInfo)).toMatchObject([{ type: 'ConnectorError', nonRetryable: true }]);
+    await expectWorkerServing();
+  });
+
   it('a failing connector call the step forgot to await fails the step, not the worker', async () => {
     const task = await harness.runTask({ name: 'forgets await', data: { bad: 'unawaited' } }, 30_000);
     // The step waits for the call, and its failure is the step's: nothing the step wrote is kept.

@@ -7,7 +7,7 @@ import { NativeConnection, Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { getTask, startTask, waitForTask } from '../../src/client';
 import { workspaceTemplate } from '../../src/cli/commands/init';
-import { installRuntime } from '../../src/temporal/runtime';
+import { installRuntime } from '../../src/temporal/sdk-logging';
 import { whenflowWorkerOptions } from '../../src/worker';
 
 /**

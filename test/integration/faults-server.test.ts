@@ -10,7 +10,7 @@ import type { TaskSnapshot } from '../../src/model/task';
 import { stashPlace, unsealValue } from '../../src/runtime/stash';
 import { provisionTemporalBinary } from '../../src/temporal/binary';
 import { freePort, spawnDevServer, type SpawnedDevServer } from '../../src/temporal/dev-server';
-import { installRuntime } from '../../src/temporal/runtime';
+import { installRuntime } from '../../src/temporal/sdk-logging';
 import { createTaskWorker } from '../../src/worker';
 import { historyText } from '../support/history';
 import { executionKey, ProbeServer } from '../support/probe-server';

@@ -77,7 +77,7 @@ async function reportServer(): Promise<{ url: string; when(path: string): Promis
 }
 
 describe('local steps', () => {
-  it('a short step runs as a local activity (a marker, no activity task), retried in place; long ones and one declared regular run as activities', async () => {
+  it('a step declared local runs as a local activity (a marker, no activity task), retried in place; the others run as activities', async () => {
     const task = await harness.runTask({ name: 'mixed', data: { quick: {}, long: { wanted: true }, forced: { wanted: true } } });
     expect(task.state).toBe('done');
     // The first attempt failed on purpose: the retry policy of the step file applies to the local activity too.
@@ -86,11 +86,11 @@ describe('local steps', () => {
     const records = await stepRecords(task.taskId);
     expect(records.local).toEqual(['quick']);
     expect(records.localAttempts.quick).toBe(2);
-    // `end` keeps the default timeout (60 s): a regular activity, like `long` (2 min) and `forced_regular` (local: false).
+    // Steps are regular unless they say otherwise: `end` and `long` say nothing, `forced_regular` says local: false.
     expect(records.scheduled.sort()).toEqual(['end', 'forced_regular', 'long']);
   });
 
-  it('a short step whose data is served by reference (large data) runs as a regular activity', async () => {
+  it('a step declared local whose data is served by reference (large data) runs as a regular activity', async () => {
     const big = 'x'.repeat(INLINE_DATA_LIMIT + 1000);
     const task = await harness.runTask({ name: 'large', data: { big, quick: {}, long: { wanted: false }, forced: { wanted: false } } });
     expect(task.state).toBe('done');

@@ -13,7 +13,7 @@ import { NativeConnection, Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startTask, waitForTask } from '../../src/client';
 import { createTracing } from '../../src/observability';
-import { installRuntime } from '../../src/temporal/runtime';
+import { installRuntime } from '../../src/temporal/sdk-logging';
 import { createTaskWorker, workflowBundle } from '../../src/worker';
 
 /**

@@ -10,7 +10,7 @@ import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
 import { startTask, waitForTask } from '../../src/client';
 import { freePort } from '../../src/temporal/dev-server';
-import { installRuntime } from '../../src/temporal/runtime';
+import { installRuntime } from '../../src/temporal/sdk-logging';
 import { startDevServer } from '../../src/temporal/server';
 import { createTaskWorker } from '../../src/worker';
 

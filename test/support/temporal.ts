@@ -7,7 +7,7 @@ import { NativeConnection, Worker } from '@temporalio/worker';
 import { inject } from 'vitest';
 import { startTask, waitForTask, type StartTaskOptions } from '../../src/client';
 import type { TaskSnapshot } from '../../src/model/task';
-import { installRuntime } from '../../src/temporal/runtime';
+import { installRuntime } from '../../src/temporal/sdk-logging';
 import { createTaskWorker, workflowBundle, type TaskWorkerOptions } from '../../src/worker';
 
 export interface TestHarness {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { compileCondition } from '../../src/conditions';
 import { checkCatalog, checkStepOutcome, checkSubtaskEnd } from '../../src/model/activity-results';
-import { DEFAULT_RETRY } from '../../src/steps/options';
+import { DEFAULT_STEP_RETRY } from '../../src/model/defaults';
 
 const outcome = {
   patch: [{ op: 'add', path: '/a', value: 1 }, { op: 'remove', path: '/b' }],
@@ -14,7 +14,7 @@ const outcome = {
 
 const catalog = {
   version: 'abc',
-  steps: [{ name: 'greet', file: 'steps/greet.mjs', condition: compileCondition({ a: 1 }), priority: 0, timeoutMs: 60_000, retry: DEFAULT_RETRY }],
+  steps: [{ name: 'greet', file: 'steps/greet.mjs', condition: compileCondition({ a: 1 }), priority: 0, timeoutMs: 60_000, retry: DEFAULT_STEP_RETRY }],
   connectors: {},
 };
 

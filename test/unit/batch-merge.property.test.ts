@@ -8,7 +8,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { mergeBatch, type BatchRun } from '../../src/cycle/merge';
 import { isJsonObject, type JsonObject, type JsonValue } from '../../src/model/json';
-import { applyPatchTo, diffData } from '../../src/runtime/diff';
+import { applyPatchTo, diffData } from '../../src/model/patch';
 import { trackReads } from '../../src/runtime/read-tracking';
 
 const PATHS = [['a'], ['b'], ['c', 'x'], ['c', 'y'], ['d'], ['e', 'f', 'g'], ['list']] as const;

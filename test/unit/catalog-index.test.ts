@@ -11,11 +11,11 @@ import {
 import { compileCatalog, selectSteps, selectStepsUnindexed } from '../../src/cycle/select';
 import type { JsonObject, JsonValue } from '../../src/model/json';
 import type { CatalogStep } from '../../src/model/task';
-import { DEFAULT_RETRY } from '../../src/steps/options';
 import { rng, pick, type Rand } from '../support/random';
+import { DEFAULT_STEP_RETRY } from '../../src/model/defaults';
 
 function step(name: string, condition: unknown, priority = 0): CatalogStep {
-  return { name, file: `steps/${name}.mjs`, condition: compileCondition(condition), priority, timeoutMs: 60_000, retry: DEFAULT_RETRY };
+  return { name, file: `steps/${name}.mjs`, condition: compileCondition(condition), priority, timeoutMs: 60_000, retry: DEFAULT_STEP_RETRY };
 }
 
 const requirementsOf = (condition: unknown) => extractRequirements(compileCondition(condition).query);
@@ -196,7 +196,10 @@ describe('buildCatalogIndex / indexCandidates', () => {
   it('asks eligibility only of the candidates the index leaves, in catalog order', () => {
     const catalog = compileCatalog({ version: 'v', steps: [step('a', { x: 1 }), step('b', { y: 1 }), step('c', {})], connectors: {} });
     const asked: string[] = [];
-    selectSteps(catalog, { x: 1 }, (name) => (asked.push(name), true), 10);
+    selectSteps(catalog, { x: 1 }, (name) => {
+      asked.push(name);
+      return true;
+    }, 10);
     expect(asked).toEqual(['a', 'c']);
   });
 });

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compileCondition, ConditionError, createMatcher, explainMismatch, RECOGNIZE_WORK_LIMIT, WorkLimitError, withWorkLimit } from '../../src/conditions';
-import { loadWorkspace } from '../../src/steps/load';
+import { loadStepFiles } from '../../src/steps/step-files';
 
 /** Catastrophic for a backtracking engine: exponential in the length of a near-miss. */
 const CATASTROPHIC = /^([A-Z0-9]+-?)+$/;
@@ -87,7 +87,7 @@ describe('step load refuses patterns the linear-time engine cannot run', () => {
   afterAll(() => rm(dir, { recursive: true, force: true }));
 
   it('names the step file, the condition path and the construct', async () => {
-    const loaded = await loadWorkspace(dir);
+    const loaded = await loadStepFiles(dir);
     expect(loaded.catalog.steps.map((s) => s.name)).toEqual(['fine']);
     const byStep = Object.fromEntries(loaded.problems.map((p) => [p.step, p]));
     expect(byStep.repeated_word).toMatchObject({ file: 'steps/repeated_word.mjs', path: 'condition.text' });

@@ -77,7 +77,7 @@ function refMatch(p: Pattern, v: unknown, taskRoot: boolean): boolean {
     if (k.startsWith('$')) return refOperator(k, sub, v);
     // A field of a nested pattern needs an object to be a field of (SEMANTICS: the sub-pattern matches the sub-object).
     if (!isObj(v)) return false;
-    return refMatch(sub, Object.prototype.hasOwnProperty.call(v, k) ? v[k] : undefined, false);
+    return refMatch(sub, Object.hasOwn(v, k) ? v[k] : undefined, false);
   });
 }
 

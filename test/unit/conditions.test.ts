@@ -646,6 +646,7 @@ describe('errors', () => {
     ['Infinity in an operator', { a: { $lt: Infinity } }, 'a.$lt', /Infinity is not allowed: numbers must be finite/],
     ['a Date in an operator', { a: { $gte: new Date(0) } }, 'a.$gte', /Date object is not allowed/],
     ['undefined', { a: undefined }, 'a', /undefined is not allowed/],
+    // biome-ignore lint/suspicious/noSparseArray: a hole is what this case refuses
     ['a sparse array', { a: [1, , 3] }, 'a[1]', /empty array slot/],
     ['a non-object root', 'new', '', /must be a plain object/],
     ['an array root', [{ a: 1 }], '', /must be a plain object/],

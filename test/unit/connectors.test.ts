@@ -373,8 +373,8 @@ describe('loadConnectors', () => {
     expect(byName.empty).toMatchObject({ file: join('connectors', 'empty.mjs') });
     expect(byName.empty!.message).toMatch(/^exports no functions; .*\(a default export is not used: export each method by name\)$/);
     expect(byName.broken!.file).toBe(join('connectors', 'broken.ts'));
-    expect(byName.broken!.message).toBe('cannot load: syntax error at line 3, column 37: Expected "}" but found "2" — export async function bad( { return 2; }');
-    expect(byName.oops!.message).toMatch(/^cannot load: syntax error at line 2, column 19: .* — export const x = \{;$/);
+    expect(byName.broken!.message).toBe('cannot load: syntax error: Expected "}" but found "2" at line 3, column 37 — export async function bad( { return 2; }');
+    expect(byName.oops!.message).toMatch(/^cannot load: syntax error: .* at line 2, column 19 — export const x = \{;$/);
     expect(byName.fetch!.message).toBe('"fetch" is a built-in connector; rename the file (the connector\'s name is its file name)');
     // The built-in is untouched by the clashing file.
     expect(loaded.registry.get('fetch')?.methods).toBe(BUILTIN_CONNECTORS.find((c) => c.name === 'fetch')!.methods);
@@ -495,7 +495,18 @@ describe('createConnectorsProxy', () => {
   it('with `into` the call is deferred: not made, `into` stripped, resolves to undefined; indexes still count it', async () => {
     const { connectors, deferred, indexes } = setup();
     let called = false;
-    const spyRegistry = new ConnectorRegistry([{ name: 'crm', source: 'test', methods: { create: async () => ((called = true), 'made') } }]);
+    const spyRegistry = new ConnectorRegistry([
+      {
+        name: 'crm',
+        source: 'test',
+        methods: {
+          create: async () => {
+            called = true;
+            return 'made';
+          },
+        },
+      },
+    ]);
     const captured: DeferredConnectorCall[] = [];
     const crmProxy = createConnectorsProxy(spyRegistry, () => context(), (c) => captured.push(c));
     await expect(crmProxy.crm!.create!({ name: 'Ada', tags: ['x'], into: 'crm.contact' })).resolves.toBeUndefined();

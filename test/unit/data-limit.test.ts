@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { describeOverLimit, jsonBytes, maxDataBytesOf, overDataLimit, sizeText, utf8ByteLength } from '../../src/cycle/data-limit';
-import { DEFAULT_MAX_DATA_BYTES, DEFAULT_TASK_OPTIONS } from '../../src/model/task';
+import { DEFAULT_TASK_OPTIONS } from '../../src/model/task';
 import type { JsonObject } from '../../src/model/json';
+import { DEFAULT_MAX_DATA_BYTES } from '../../src/model/defaults';
 
 describe('utf8ByteLength', () => {
   it.each([

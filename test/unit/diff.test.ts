@@ -9,7 +9,7 @@ import {
   diffData,
   pathTokens,
   type DataPatch,
-} from '../../src/runtime/diff';
+} from '../../src/model/patch';
 
 // ---- generators: JSON objects, and an "after" that is an edit of a "before" -------------------
 

@@ -50,3 +50,22 @@ describe('links of the README and docs/', () => {
     });
   }
 });
+
+/** Every file under `dir` whose name ends with one of `extensions`. */
+function filesUnder(dir: string, extensions: string[]): string[] {
+  return readdirSync(join(root, dir), { recursive: true, encoding: 'utf8' })
+    .filter((f) => extensions.some((ext) => f.endsWith(ext)))
+    .map((f) => join(dir, f));
+}
+
+describe('source comments that cite docs/semantics.md', () => {
+  // `docs/semantics.md "Parallel batches"`: the quoted name begins a heading of the page.
+  const headings = [...anchorsOf(join(root, 'docs', 'semantics.md'))];
+  for (const file of filesUnder('src', ['.ts', '.mjs'])) {
+    const cited = [...readFileSync(join(root, file), 'utf8').matchAll(/docs\/semantics\.md,? "([^"]+)"/g)].map((m) => m[1]!);
+    if (cited.length === 0) continue;
+    it(`${file}: every section it names is a heading of docs/semantics.md`, () => {
+      expect(cited.filter((name) => !headings.some((anchor) => anchor.startsWith(slug(name))))).toEqual([]);
+    });
+  }
+});

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { EVENTS_KEPT, EventLog } from '../../src/cycle/event-log';
+import { EventLog } from '../../src/cycle/event-log';
 import { TaskBook } from '../../src/cycle/task-book';
 import { DEFAULT_TASK_OPTIONS } from '../../src/model/task';
+import { EVENTS_KEPT } from '../../src/model/defaults';
 
 const fixedClock = () => Date.UTC(2026, 0, 1);
 
@@ -60,11 +61,11 @@ describe('EventLog', () => {
 describe('TaskBook events', () => {
   const book = () => new TaskBook('t', 'n', [], { order: { status: 'new' } }, DEFAULT_TASK_OPTIONS);
 
-  it('records every change of state once, and none for an assignment that changes nothing', () => {
+  it('records every change of state once, and none for a change to the state the task is in', () => {
     const task = book();
-    task.state = 'waiting';
-    task.state = 'waiting';
-    task.state = 'running';
+    task.startWaiting();
+    task.startWaiting();
+    task.stopWaiting();
     const changes = task.events.page(0, task.state).events;
     expect(changes.map((e) => e.type === 'state-changed' && `${e.from}>${e.to}`)).toEqual(['running>waiting', 'waiting>running']);
   });
@@ -130,12 +131,12 @@ describe('TaskBook sequences', () => {
   it('carries the sequence and the stream across continue-as-new', () => {
     const task = sequenced(true);
     task.advanceSequence();
-    task.state = 'waiting';
+    task.startWaiting();
     const resumed = TaskBook.resume('t', 'n', [], DEFAULT_TASK_OPTIONS, task.carry());
     expect(resumed.sequenceStep?.name).toBe('b');
     expect(resumed.state).toBe('waiting');
     expect(resumed.events.page(0, resumed.state).events.map((e) => e.seq)).toEqual([1]);
-    resumed.state = 'running';
+    resumed.stopWaiting();
     expect(resumed.events.page(1, resumed.state).events[0]).toMatchObject({ seq: 2, type: 'state-changed' });
   });
 });

@@ -1,14 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import type { JsonObject } from '../../src/model/json';
-import { applyPatchTo, type DataPatch } from '../../src/runtime/diff';
+import { applyPatchTo, type DataPatch } from '../../src/model/patch';
 import { DataLimitError, executeStep, LOG_LIMITS, type StepContent } from '../../src/runtime/execute';
 import { installStepGlobals, OutsideStepError, runInStepScope, runOutsideStep } from '../../src/runtime/globals';
 import { callArgsPlace, sealStash, unsealArgs, unsealStash } from '../../src/runtime/stash';
 import { DataValueError } from '../../src/runtime/to-json';
 
 // The step globals, as step content sees them (free variables resolved on globalThis).
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+// biome-ignore lint/suspicious/noExplicitAny: step content sees task data as schemaless JSON
 declare let data: any;
 declare const task: { id(): string; complete(result?: unknown): void; ignore(): void; subtask(name: string, data: object): void };
 declare const connectors: { api: { send(args: JsonObject): Promise<void> } };

@@ -3,7 +3,7 @@ import { satisfiable } from '../../src/analysis';
 import { compileCondition } from '../../src/conditions';
 import { attentionReason, explainSteps, firstFailing, suggestKey } from '../../src/explain';
 import { walkHistory, type RecordedRun } from '../../src/explain/timeline';
-import type { Catalog, CatalogStep, StepOutcome } from '../../src/model/task';
+import type { Catalog, StepOutcome } from '../../src/model/task';
 import { DEFAULT_TASK_OPTIONS } from '../../src/model/task';
 import { parseScenarioSource } from '../../src/testing/scenarios';
 import { catalogStep } from '../support/catalog-steps';

@@ -71,8 +71,8 @@ describe('libraries', () => {
     });
     const { lib, problems } = await loadLibraries(dir);
     const byFile = new Map(problems.map((p) => [p.file, p.message]));
-    expect(byFile.get('libraries/syntax.js')).toMatch(/^cannot load: Unexpected ";" at line 2, column 18: export const b = ;/);
-    expect(byFile.get('libraries/throws.ts')).toBe('cannot load: no config at line 3, column 7');
+    expect(byFile.get('libraries/syntax.js')).toBe('cannot load: syntax error: Unexpected ";" at line 2, column 18 — export const b = ;');
+    expect(byFile.get('libraries/throws.ts')).toBe("cannot load: no config at line 3, column 7 — throw new Error('no config');");
     expect(byFile.get('libraries/reads_data.js')).toMatch(/`data` is only available while a step's content runs.* at line 1, column \d+/);
     expect(byFile.get('libraries/bad-name.js')).toMatch(/cannot be written as lib\.bad-name/);
     expect((lib as { ok: { yes: boolean } }).ok.yes).toBe(true);

@@ -3,11 +3,11 @@ import { ConnectorRegistry, createConnectorsProxy } from '../../src/connectors';
 import type { JsonObject } from '../../src/model/json';
 import { executeStep, type StepContent } from '../../src/runtime/execute';
 import { minimalPointers, trackReads } from '../../src/runtime/read-tracking';
-import { isFinalStepError } from '../../src/runtime/step-api';
+import { isFinalError } from '../../src/model/errors';
 import { DataValueError } from '../../src/runtime/to-json';
 
 // The step globals, as step content sees them.
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+// biome-ignore lint/suspicious/noExplicitAny: step content sees task data as schemaless JSON
 declare let data: any;
 declare const connectors: { mail: { send(args: JsonObject): Promise<{ sent: number }>; fail(args: JsonObject): Promise<void> } };
 declare const task: { complete(result?: unknown): void };
@@ -119,17 +119,17 @@ describe('final errors', () => {
       dta.x = 1;
     }).outcome.then(noFailure, (e: Error) => e);
     expect(reference.name).toBe('ReferenceError');
-    expect(isFinalStepError(reference)).toBe(true);
+    expect(isFinalError(reference)).toBe(true);
     const failed = await run(async () => {
       step.fail('the order is unusable');
     }).outcome.then(noFailure, (e: Error) => e);
     expect(failed.message).toBe('the order is unusable');
-    expect(isFinalStepError(failed)).toBe(true);
-    expect(isFinalStepError(Object.assign(new Error('marked'), { final: true }))).toBe(true);
+    expect(isFinalError(failed)).toBe(true);
+    expect(isFinalError(Object.assign(new Error('marked'), { final: true }))).toBe(true);
     const syntax = new SyntaxError('Unexpected token');
-    expect(isFinalStepError(syntax)).toBe(true);
-    expect(isFinalStepError(new TypeError('fetch failed'))).toBe(false);
-    expect(isFinalStepError(new Error('timeout'))).toBe(false);
+    expect(isFinalError(syntax)).toBe(true);
+    expect(isFinalError(new TypeError('fetch failed'))).toBe(false);
+    expect(isFinalError(new Error('timeout'))).toBe(false);
   });
 });
 

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { mergePatches, type StepPatch } from '../../src/cycle/merge';
 import type { JsonObject, JsonValue } from '../../src/model/json';
-import { applyPatchTo, changedPaths, DataPatchError, diffData, pathTokens } from '../../src/runtime/diff';
+import { applyPatchTo, changedPaths, DataPatchError, diffData, pathTokens } from '../../src/model/patch';
 
 // ---- generators (same shapes as diff.test.ts) --------------------------------------------------
 

@@ -8,7 +8,7 @@ import { ConnectorError } from '../../src/connectors';
 import type { JsonObject } from '../../src/model/json';
 import { isSealed } from '../../src/model/sealed';
 import type { TaskSnapshot } from '../../src/model/task';
-import { WorkspaceError } from '../../src/steps/load';
+import { StepFileError } from '../../src/steps/step-files';
 import { evaluateScenario, formatScenarioReport, loadScenarios, runStep, type Scenario, type ScenarioResult } from '../../src/testing';
 import { compactList, parseScenarioSource } from '../../src/testing/scenarios';
 
@@ -458,10 +458,10 @@ describe('runStep', () => {
       expect(sealedValues.some((v) => isSealed(v))).toBe(true);
     });
 
-    it('a step file that does not load throws a WorkspaceError with its problems', async () => {
+    it('a step file that does not load throws a StepFileError with its problems', async () => {
       const error = await runStep(join(dir, 'steps/broken.mjs'), {}).catch((e: unknown) => e);
-      expect(error).toBeInstanceOf(WorkspaceError);
-      expect((error as WorkspaceError).problems).toEqual([{ file: 'broken.mjs', step: 'broken', message: 'missing export `condition` (a pattern over the task data)' }]);
+      expect(error).toBeInstanceOf(StepFileError);
+      expect((error as StepFileError).problems).toEqual([{ file: 'broken.mjs', step: 'broken', message: 'missing export `condition` (a pattern over the task data)' }]);
     });
   });
 });

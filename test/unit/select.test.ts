@@ -3,10 +3,10 @@ import { compileCondition } from '../../src/conditions';
 import { compareRank, compileCatalog, selectSteps } from '../../src/cycle/select';
 import type { JsonObject } from '../../src/model/json';
 import type { CatalogStep } from '../../src/model/task';
-import { DEFAULT_RETRY } from '../../src/steps/options';
+import { DEFAULT_STEP_RETRY } from '../../src/model/defaults';
 
 function step(name: string, condition: unknown, priority = 0): CatalogStep {
-  return { name, file: `steps/${name}.mjs`, condition: compileCondition(condition), priority, timeoutMs: 60_000, retry: DEFAULT_RETRY };
+  return { name, file: `steps/${name}.mjs`, condition: compileCondition(condition), priority, timeoutMs: 60_000, retry: DEFAULT_STEP_RETRY };
 }
 
 const all = () => true;
@@ -157,7 +157,12 @@ describe('selectSteps: eligibility and matching', () => {
 
   it('asks eligibility by step name, only of steps whose requirements the data meets', () => {
     const asked: string[] = [];
-    select([step('a', { x: 1 }), step('b', { y: 1 })], { x: 1 }, { eligible: (name) => (asked.push(name), true) });
+    select([step('a', { x: 1 }), step('b', { y: 1 })], { x: 1 }, {
+      eligible: (name) => {
+        asked.push(name);
+        return true;
+      },
+    });
     expect(asked).toEqual(['a']);
   });
 

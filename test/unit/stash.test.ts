@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { JsonObject, JsonValue } from '../../src/model/json';
-import { diffData } from '../../src/runtime/diff';
+import { diffData } from '../../src/model/patch';
 import { thrown } from '../support/errors';
 import {
   isSealed,

@@ -3,7 +3,7 @@ import { mergePatches, type MergeResult } from '../../src/cycle/merge';
 import { TaskBook, TRACE_KEPT, type StepRun } from '../../src/cycle/task-book';
 import type { JsonObject } from '../../src/model/json';
 import type { StepCommand, TaskError } from '../../src/model/task';
-import type { DataPatch } from '../../src/runtime/diff';
+import type { DataPatch } from '../../src/model/patch';
 
 const STARTED = '2025-01-02T03:04:05.000Z';
 
@@ -138,7 +138,7 @@ describe('TaskBook.recordCycle: commands', () => {
 
   it('commands are ignored once the task is terminal (e.g. stopped while the cycle ran)', () => {
     const task = book();
-    task.state = 'stopped';
+    task.stop();
     cycle(task, [{ step: 'finish', commands: [{ type: 'complete', result: 'x' }] }]);
     expect(task.state).toBe('stopped');
     expect(task.result).toBeNull();
@@ -199,7 +199,7 @@ describe('TaskBook.recordCycle: commands', () => {
     expect(ignored.state).toBe('ignored');
 
     const stopped = book({ a: 1 });
-    stopped.state = 'stopped';
+    stopped.stop();
     cycle(stopped, [{ step: 'clear', patch: [{ op: 'remove', path: '/a' }] }]);
     expect(stopped.data).toEqual({});
     expect(stopped.state).toBe('stopped');
@@ -252,7 +252,7 @@ describe('TaskBook: fail, revive and the step budget', () => {
 
   it('revive from attention (no error) returns null and runs again', () => {
     const task = book();
-    task.state = 'attention';
+    task.needAttention();
     expect(task.needsOutsideHelp).toBe(true);
     expect(task.revive()).toBeNull();
     expect(task.state).toBe('running');
@@ -354,7 +354,6 @@ describe('TaskBook: carrying a long task into its next run', () => {
     // The last step asked to run again; the other one stays ineligible.
     expect(next.isEligible('even')).toBe(true);
     expect(next.isEligible('odd')).toBe(false);
-    expect(next.traceSince(TRACE_KEPT + 3)).toEqual({ entries: carried.trace.slice(-2), next: TRACE_KEPT + 5 });
-    expect(next.traceSince(0).entries).toHaveLength(TRACE_KEPT);
+    expect(next.snapshot().trace.at(-1)).toMatchObject({ step: 'even', cycle: TRACE_KEPT + 5 });
   });
 });

@@ -1,6 +1,6 @@
 import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
-import { DataValueError, formatDataPath, toJson } from '../../src/runtime/to-json';
+import { DataValueError, toJson } from '../../src/runtime/to-json';
 
 const where = { step: 'enrich' };
 
@@ -53,7 +53,7 @@ describe('toJson: JSON values', () => {
   });
 
   it('drops undefined properties and writes null for undefined array elements and holes', () => {
-    // eslint-disable-next-line no-sparse-arrays
+    // biome-ignore lint/suspicious/noSparseArray: holes are what this test converts
     const sparse = [1, , 3];
     expect(toJson({ gone: undefined, keep: 1, list: [undefined, 2], sparse }, where)).toEqual({
       keep: 1,
@@ -240,15 +240,5 @@ describe('toJson: the root', () => {
 
   it('accepts a root whose toJSON() gives an object', () => {
     expect(toJson({ toJSON: () => ({ a: 1 }) }, where)).toEqual({ a: 1 });
-  });
-});
-
-describe('formatDataPath', () => {
-  it.each([
-    [[], 'data'],
-    [['a', 'b', 2, 'c'], 'data.a.b[2].c'],
-    [['odd key', '$ok', '_x1', '1x', 'a"b'], 'data["odd key"].$ok._x1["1x"]["a\\"b"]'],
-  ])('%j → %s', (segments, path) => {
-    expect(formatDataPath(segments)).toBe(path);
   });
 });

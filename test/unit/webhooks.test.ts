@@ -59,6 +59,7 @@ describe('parseWebhooks', () => {
     expect(problems[0]!.message).toMatch(/at least 16 characters/);
     expect(problems[0]!.message).not.toContain(short);
     expect(parseWebhooks({ orders: { secret: `${short}y` } }).problems).toEqual([]);
+    // biome-ignore lint/correctness/noPrecisionLoss: any number is refused; this one only has to be long
     expect(parseWebhooks({ orders: { secret: 12345678901234567890 } }).problems).toEqual([{ path: 'webhooks.orders.secret', message: 'must be a string' }]);
   });
 

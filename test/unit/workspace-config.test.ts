@@ -3,10 +3,8 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 import { scratchWorkspaces } from '../support/scratch-workspaces';
-import { DEFAULT_RETRY, DEFAULT_STEP_TIMEOUT_MS } from '../../src/steps/options';
 import {
   CONFIG_FILE_NAMES,
-  CONNECTOR_DEFAULT_RETRY,
   defaultWorkspaceConfig,
   loadWorkspaceConfig,
   parseStashKey,
@@ -14,6 +12,7 @@ import {
   stashKeysOf,
   type ConfigProblem,
 } from '../../src/workspace/config';
+import { DEFAULT_CONNECTOR_POLICY, DEFAULT_STEP_RETRY, DEFAULT_STEP_TIMEOUT_MS } from '../../src/model/defaults';
 
 const { workspace, load } = scratchWorkspaces('config');
 
@@ -29,7 +28,7 @@ describe('loadWorkspaceConfig: no file', () => {
     expect(problems).toEqual([]);
     expect(config).toEqual(defaultWorkspaceConfig());
     expect(config).toEqual({
-      defaults: { retry: DEFAULT_RETRY, timeoutMs: DEFAULT_STEP_TIMEOUT_MS, concurrency: 1, onConflict: 'rerun', maxStepRuns: 10_000, maxSubtasks: 100, maxDataBytes: 1_572_864, maxHeapMb: 512 },
+      defaults: { retry: DEFAULT_STEP_RETRY, timeoutMs: DEFAULT_STEP_TIMEOUT_MS, concurrency: 1, onConflict: 'rerun', maxStepRuns: 10_000, maxSubtasks: 100, maxDataBytes: 1_572_864, maxHeapMb: 512 },
       stashKey: null,
       stashKeys: null,
       secretConfig: [],
@@ -112,7 +111,7 @@ webhooks:
     expect(config.values).toEqual({ SLACK_CHANNEL: '#ops', LIMITS: { daily: 100, regions: ['eu', 'us'] }, ENABLED: true, NOTHING: null });
     expect(config.connectors).toEqual({
       crm: {
-        retry: { ...CONNECTOR_DEFAULT_RETRY, maximumAttempts: 2 },
+        retry: { ...DEFAULT_CONNECTOR_POLICY.retry, maximumAttempts: 2 },
         timeoutMs: 10_000,
         options: { baseUrl: 'https://crm.example', pageSize: 50 },
       },
@@ -124,16 +123,16 @@ webhooks:
   });
 
   it('a connector retry resolves over the connector default (5 attempts, 1 s, ×2, at most 30 s)', async () => {
-    expect(CONNECTOR_DEFAULT_RETRY).toEqual({ initialIntervalMs: 1000, backoffCoefficient: 2, maximumIntervalMs: 30_000, maximumAttempts: 5, nonRetryableErrorTypes: [] });
+    expect(DEFAULT_CONNECTOR_POLICY.retry).toEqual({ initialIntervalMs: 1000, backoffCoefficient: 2, maximumIntervalMs: 30_000, maximumAttempts: 5, nonRetryableErrorTypes: [] });
     const { config } = await load('connectors:\n  crm:\n    retry: { backoffCoefficient: 1.5 }\n');
-    expect(config.connectors.crm?.retry).toEqual({ ...CONNECTOR_DEFAULT_RETRY, backoffCoefficient: 1.5 });
+    expect(config.connectors.crm?.retry).toEqual({ ...DEFAULT_CONNECTOR_POLICY.retry, backoffCoefficient: 1.5 });
     expect(config.connectors.crm?.timeoutMs).toBeUndefined();
   });
 
   it('partial defaults keep the other defaults; empty sections count as absent', async () => {
     const { config, problems } = await load('defaults:\n  retry: { maximumAttempts: 7 }\nsecrets:\nconfig:\nconnectors:\n');
     expect(problems).toEqual([]);
-    expect(config.defaults).toEqual({ ...defaultWorkspaceConfig().defaults, retry: { ...DEFAULT_RETRY, maximumAttempts: 7 } });
+    expect(config.defaults).toEqual({ ...defaultWorkspaceConfig().defaults, retry: { ...DEFAULT_STEP_RETRY, maximumAttempts: 7 } });
     expect(config.stashKey).toBeNull();
     expect(config.values).toEqual({});
   });

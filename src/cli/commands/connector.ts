@@ -4,6 +4,7 @@ import { DEFAULT_METRICS_HOST, loadWorkspaceConfig } from '../../workspace/confi
 import { UsageError } from '../errors';
 import { table } from '../table';
 import type { Io } from './task';
+import { formatJsonPath } from '../../model/json';
 
 /** The port `connector status` tries when neither --worker nor whenflow.yaml names one. */
 export const DEFAULT_METRICS_PORT = 9464;
@@ -46,7 +47,7 @@ export async function fetchWorkerStatus(base: string): Promise<WorkerStatus> {
   const parsed = workerStatusSchema.safeParse(body);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    throw new Error(`${url} answered an unexpected document (${issue ? `${issue.path.join('.') || 'root'}: ${issue.message}` : 'invalid'}); is it a whenflow worker of the same version?`);
+    throw new Error(`${url} answered an unexpected document (${issue ? `${formatJsonPath(issue.path) || 'root'}: ${issue.message}` : 'invalid'}); is it a whenflow worker of the same version?`);
   }
   return parsed.data;
 }

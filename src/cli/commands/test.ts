@@ -24,7 +24,11 @@ export async function testCommand(dir: string | undefined, opts: { workspace: st
       ...(opts.coverage ? { coverage: true } : {}),
       log: (line) => io.err(pc.dim(line)),
       onSettled: (_scenario, snapshot) => {
-        for (const entry of snapshot.trace) for (const path of entry.changed) (writes[entry.step] ??= new Set()).add(path);
+        for (const entry of snapshot.trace) {
+          const written = writes[entry.step] ?? new Set<string>();
+          writes[entry.step] = written;
+          for (const path of entry.changed) written.add(path);
+        }
       },
     });
   } catch (error) {

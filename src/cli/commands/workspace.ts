@@ -1,7 +1,7 @@
 import pc from 'picocolors';
 import { resolve } from 'node:path';
 import { analyzeWorkspace, type Finding } from '../../analysis';
-import { InvalidWorkspaceError, openWorkspace } from '../../workspace/workspace';
+import { WorkspaceConfigError, openWorkspace } from '../../workspace/workspace';
 import { UsageError } from '../errors';
 import type { Io } from './task';
 
@@ -22,7 +22,7 @@ export async function workspaceCheck(opts: { workspace: string; json: boolean },
   const findings = ws.problems.length > 0 ? [] : await analyzeWorkspace(ws);
   if (opts.json) io.out(JSON.stringify({ workspace: ws.dir, steps: ws.catalog.steps.length, connectors: ws.connectors.names(), libraries: ws.libraries.names, problems: ws.problems, findings }));
   if (ws.problems.length > 0) {
-    throw new UsageError(new InvalidWorkspaceError(resolve(opts.workspace), ws.problems).message);
+    throw new UsageError(new WorkspaceConfigError(resolve(opts.workspace), ws.problems).message);
   }
   if (!opts.json) {
     const libraries = ws.libraries.names.length > 0 ? `, libraries: ${ws.libraries.names.join(', ')}` : '';

@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { chownSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ManagedProcess, spawnManaged, waitFor } from './processes';
+import { type ManagedProcess, spawnManaged, waitFor } from './processes';
 
 export interface PostgresServer {
   port: number;

@@ -4,7 +4,7 @@ export const content = async () => {
   try {
     await connectors.fetch.request({ url: data.flaky.url, throwOnError: true });
     data.flaky.done = true;
-  } catch (error) {
+  } catch {
     data.flaky.attempts = (data.flaky.attempts ?? 0) + 1;
     if (data.flaky.attempts < 3) {
       task.park(200);

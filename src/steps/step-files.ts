@@ -1,15 +1,21 @@
+/**
+ * Step files: the files of a workspace's `steps/` folder, each loaded (through the workspace's module
+ * loader), checked (condition compiled, options validated) and gathered into the catalog the workflow
+ * runs, with every problem found. The workspace as a whole (config, connectors, libraries) is
+ * src/workspace/workspace.ts.
+ */
 import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import { basename, extname, join, relative, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { transform } from 'esbuild';
-import { tsImport } from 'tsx/esm/api';
 import { compileCondition, ConditionError } from '../conditions';
 import { describeProblems, formatProblem } from '../model/problems';
+import { formatJsonPath, joinJsonPaths } from '../model/json';
 import type { Catalog, CatalogStep, StepRetryPolicy } from '../model/task';
 import type { StepContent } from '../runtime/execute';
-import { runOutsideStep } from '../runtime/globals';
-import { DEFAULT_RETRY, DEFAULT_STEP_TIMEOUT_MS, resolveStepOptions, stepOptionsSchema, type StepOptions } from './options';
+import { FinalError, brandError } from '../model/errors';
+import { contentHash, importUserModule } from '../workspace/user-module';
+import { resolveStepOptions, stepOptionsSchema, type StepOptions } from './options';
+import { DEFAULT_STEP_RETRY, DEFAULT_STEP_TIMEOUT_MS } from '../model/defaults';
 
 export const STEP_EXTENSIONS = ['.js', '.mjs', '.ts'] as const;
 
@@ -22,10 +28,14 @@ export interface StepProblem {
   message: string;
 }
 
-export class WorkspaceError extends Error {
+/** Step files that do not load (the problems name the file and the key in it); final until the files change. */
+export class StepFileError extends FinalError {
+  static {
+    brandError(StepFileError, 'StepFileError');
+  }
+
   constructor(readonly problems: StepProblem[]) {
     super(describeProblems(problems, 'the workspace'));
-    this.name = 'WorkspaceError';
   }
 }
 
@@ -45,9 +55,9 @@ export interface StepDefaults {
   local?: boolean | undefined;
 }
 
-export const BUILT_IN_STEP_DEFAULTS: StepDefaults = { retry: DEFAULT_RETRY, timeoutMs: DEFAULT_STEP_TIMEOUT_MS };
+export const BUILT_IN_STEP_DEFAULTS: StepDefaults = { retry: DEFAULT_STEP_RETRY, timeoutMs: DEFAULT_STEP_TIMEOUT_MS };
 
-export interface LoadedWorkspace {
+export interface LoadedStepFiles {
   catalog: Catalog;
   steps: Map<string, LoadedStep>;
   problems: StepProblem[];
@@ -60,10 +70,6 @@ export interface LoadedWorkspace {
  */
 const loadedFiles = new Map<string, { hash: string; result: { step?: LoadedStep; problems: StepProblem[] } }>();
 
-function contentHash(source: Buffer): string {
-  return createHash('sha256').update(source).digest('hex');
-}
-
 export function stepsDir(workspace: string): string {
   return join(resolve(workspace), 'steps');
 }
@@ -74,10 +80,6 @@ async function listStepFiles(dir: string): Promise<string[]> {
     .filter((e) => e.isFile() && !e.name.endsWith('.d.ts') && (STEP_EXTENSIONS as readonly string[]).includes(extname(e.name)))
     .map((e) => join(dir, e.name))
     .sort();
-}
-
-function joinPath(prefix: string, path: string): string {
-  return path ? `${prefix}.${path}`.replace(/\.\[/g, '[') : prefix;
 }
 
 /** Loads and checks one step file; returns the step or the problems it has (all of them, not only the first). */
@@ -94,15 +96,9 @@ export async function loadStepFile(workspace: string, file: string): Promise<{ s
 async function importStepFile(workspace: string, file: string): Promise<{ step?: LoadedStep; problems: StepProblem[] }> {
   const name = basename(file, extname(file));
   const where = { file: relative(resolve(workspace), file), step: name };
-  let moduleExports: Record<string, unknown>;
-  try {
-    // tsx loads .ts, .mjs and .js alike, each import in a fresh namespace so an edited file is seen.
-    moduleExports = (await runOutsideStep(() => tsImport(pathToFileURL(file).href, import.meta.url))) as Record<string, unknown>;
-  } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
-    const location = error instanceof SyntaxError ? await syntaxErrorLocation(file) : '';
-    return { problems: [{ ...where, message: `cannot load: ${message}${location}` }] };
-  }
+  const loaded = await importUserModule(file);
+  if ('failure' in loaded) return { problems: [{ ...where, message: loaded.failure }] };
+  const moduleExports = loaded.exports;
   const problems: StepProblem[] = [];
   if (!('condition' in moduleExports)) problems.push({ ...where, message: 'missing export `condition` (a pattern over the task data)' });
   if (typeof moduleExports.content !== 'function') {
@@ -114,13 +110,13 @@ async function importStepFile(workspace: string, file: string): Promise<{ step?:
       condition = compileCondition(moduleExports.condition);
     } catch (error) {
       if (!(error instanceof ConditionError)) throw error;
-      for (const p of error.problems) problems.push({ ...where, path: joinPath('condition', p.path), message: p.message });
+      for (const p of error.problems) problems.push({ ...where, path: joinJsonPaths('condition', p.path), message: p.message });
     }
   }
   const options = stepOptionsSchema.safeParse(moduleExports.options ?? {});
   if (!options.success) {
     for (const issue of options.error.issues) {
-      problems.push({ ...where, path: joinPath('options', issue.path.map(String).join('.')), message: issue.message });
+      problems.push({ ...where, path: formatJsonPath(['options', ...issue.path]), message: issue.message });
     }
   }
   if (problems.length > 0 || !condition || !options.success) return { problems };
@@ -131,19 +127,8 @@ async function importStepFile(workspace: string, file: string): Promise<{ step?:
   };
 }
 
-/** Node's module loader does not say where a syntax error is; esbuild's parser does. */
-async function syntaxErrorLocation(file: string): Promise<string> {
-  try {
-    await transform(await readFile(file, 'utf8'), { loader: extname(file) === '.ts' ? 'ts' : 'js', format: 'esm', sourcefile: file });
-    return '';
-  } catch (error) {
-    const first = (error as { errors?: { text: string; location?: { line: number; column: number; lineText: string } | null }[] }).errors?.[0];
-    return first?.location ? ` at line ${first.location.line}, column ${first.location.column + 1}: ${first.location.lineText.trim()}` : '';
-  }
-}
-
 /** Loads every step file of a workspace. Never throws for bad step files: they come back as problems. */
-export async function loadWorkspace(workspace: string, defaults: StepDefaults = BUILT_IN_STEP_DEFAULTS): Promise<LoadedWorkspace> {
+export async function loadStepFiles(workspace: string, defaults: StepDefaults = BUILT_IN_STEP_DEFAULTS): Promise<LoadedStepFiles> {
   const dir = stepsDir(workspace);
   let files: string[];
   try {

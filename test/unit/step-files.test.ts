@@ -6,8 +6,9 @@ import { compileRetryPolicy } from '@temporalio/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMatcher } from '../../src/conditions';
 import { executeStep } from '../../src/runtime/execute';
-import { formatProblem, loadStepFile, loadWorkspace, stepsDir, WorkspaceError, type StepProblem } from '../../src/steps/load';
-import { DEFAULT_RETRY, DEFAULT_STEP_TIMEOUT_MS, resolveStepOptions, stepOptionsSchema } from '../../src/steps/options';
+import { formatProblem, loadStepFile, loadStepFiles, stepsDir, StepFileError, type StepProblem } from '../../src/steps/step-files';
+import { resolveStepOptions, stepOptionsSchema } from '../../src/steps/options';
+import { DEFAULT_STEP_RETRY, DEFAULT_STEP_TIMEOUT_MS } from '../../src/model/defaults';
 
 const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 const SAMPLE = ROOT; // the sample order workspace: ROOT/steps
@@ -40,9 +41,9 @@ const withOptions = (options: string) => `export const condition = { a: 1 };\nex
 
 const problemsOf = (problems: StepProblem[], step: string) => problems.filter((p) => p.step === step);
 
-describe('loadWorkspace: the sample workspace', () => {
+describe('loadStepFiles: the sample workspace', () => {
   it('loads 9 steps, sorted by name, with no problems', async () => {
-    const loaded = await loadWorkspace(SAMPLE);
+    const loaded = await loadStepFiles(SAMPLE);
     expect(loaded.problems).toEqual([]);
     expect(loaded.catalog.steps.map((s) => s.name)).toEqual(SAMPLE_STEPS);
     expect([...loaded.steps.keys()]).toEqual(SAMPLE_STEPS);
@@ -50,15 +51,15 @@ describe('loadWorkspace: the sample workspace', () => {
   });
 
   it('complete_order.ts: TypeScript loads, its options apply (timeout "10s" → 10000 ms)', async () => {
-    const loaded = await loadWorkspace(SAMPLE);
+    const loaded = await loadStepFiles(SAMPLE);
     const step = loaded.catalog.steps.find((s) => s.name === 'complete_order');
-    expect(step).toMatchObject({ name: 'complete_order', file: 'steps/complete_order.ts', timeoutMs: 10_000, priority: 0, retry: DEFAULT_RETRY });
+    expect(step).toMatchObject({ name: 'complete_order', file: 'steps/complete_order.ts', timeoutMs: 10_000, priority: 0, retry: DEFAULT_STEP_RETRY });
     const other = loaded.catalog.steps.find((s) => s.name === 'charge_payment');
     expect(other).toMatchObject({ file: 'steps/charge_payment.mjs', timeoutMs: DEFAULT_STEP_TIMEOUT_MS });
   });
 
   it('catalog steps are plain JSON (no content) and conditions match as written', async () => {
-    const loaded = await loadWorkspace(SAMPLE);
+    const loaded = await loadStepFiles(SAMPLE);
     const receive = loaded.catalog.steps.find((s) => s.name === 'receive_order');
     expect(receive).toBeDefined();
     expect(Object.keys(receive ?? {})).not.toContain('content');
@@ -70,7 +71,7 @@ describe('loadWorkspace: the sample workspace', () => {
   });
 
   it('loaded content runs as a step', async () => {
-    const loaded = await loadWorkspace(SAMPLE);
+    const loaded = await loadStepFiles(SAMPLE);
     const complete = loaded.steps.get('complete_order');
     const outcome = await executeStep({
       step: 'complete_order',
@@ -83,12 +84,12 @@ describe('loadWorkspace: the sample workspace', () => {
   });
 });
 
-describe('loadWorkspace: the broken workspace', () => {
+describe('loadStepFiles: the broken workspace', () => {
   let problems: StepProblem[];
-  let loaded: Awaited<ReturnType<typeof loadWorkspace>>;
+  let loaded: Awaited<ReturnType<typeof loadStepFiles>>;
 
   beforeAll(async () => {
-    loaded = await loadWorkspace(BROKEN);
+    loaded = await loadStepFiles(BROKEN);
     problems = loaded.problems;
   });
 
@@ -136,25 +137,24 @@ describe('loadWorkspace: the broken workspace', () => {
     expect(p?.message).toContain('$data');
   });
 
-  it('syntax_error: says where (line number)', () => {
+  it('syntax_error: says where, in the one load-failure format (line, column, the line itself)', () => {
     const [p] = problemsOf(problems, 'syntax_error');
-    expect(p?.message).toMatch(/^cannot load: /);
-    expect(p?.message).toMatch(/line 2\b/);
+    expect(p?.message).toMatch(/^cannot load: syntax error: .+ at line 2, column 8 — export const content = async \(\) => \{\};$/);
   });
 
-  it('problems format as readable lines and WorkspaceError lists all of them', () => {
+  it('problems format as readable lines and StepFileError lists all of them', () => {
     const located = problems.find((p) => p.path === 'options.priority');
     expect(formatProblem(located!)).toBe(`  steps/bad_options.mjs (options.priority): ${located!.message}`);
-    const error = new WorkspaceError(problems);
+    const error = new StepFileError(problems);
     expect(error.message).toMatch(/^7 problems in the workspace:\n/);
     expect(error.message.split('\n')).toHaveLength(8);
   });
 });
 
-describe('loadWorkspace: no steps folder', () => {
+describe('loadStepFiles: no steps folder', () => {
   it('is one problem naming the missing folder, with an empty catalog', async () => {
     const missing = join(scratch, 'does-not-exist');
-    const loaded = await loadWorkspace(missing);
+    const loaded = await loadStepFiles(missing);
     expect(loaded.problems).toHaveLength(1);
     expect(loaded.problems[0]?.message).toContain(join(missing, 'steps'));
     expect(loaded.catalog.steps).toEqual([]);
@@ -162,10 +162,10 @@ describe('loadWorkspace: no steps folder', () => {
   });
 });
 
-describe('loadWorkspace / loadStepFile: versions and reloading', () => {
+describe('loadStepFiles / loadStepFile: versions and reloading', () => {
   it('the catalog version depends on file names and contents only, not on where the workspace is', async () => {
-    const original = await loadWorkspace(SAMPLE);
-    const copy = await loadWorkspace(await workspace({ copyOf: SAMPLE }));
+    const original = await loadStepFiles(SAMPLE);
+    const copy = await loadStepFiles(await workspace({ copyOf: SAMPLE }));
     expect(copy.problems).toEqual([]);
     expect(copy.catalog.version).toBe(original.catalog.version);
   });
@@ -173,14 +173,14 @@ describe('loadWorkspace / loadStepFile: versions and reloading', () => {
   it('editing a step file changes the version, and the new condition and content are loaded', async () => {
     const dir = await workspace({ copyOf: SAMPLE });
     const file = join(dir, 'steps', 'receive_order.mjs');
-    const before = await loadWorkspace(dir);
+    const before = await loadStepFiles(dir);
     const originalText = await readFile(file, 'utf8');
 
     const edited = originalText.replace("status: 'new'", "status: 'fresh'").replace("data.order.status = 'open'", "data.order.status = 'opened'");
     expect(edited).not.toBe(originalText);
     await writeFile(file, edited);
 
-    const after = await loadWorkspace(dir);
+    const after = await loadStepFiles(dir);
     expect(after.problems).toEqual([]);
     expect(after.catalog.version).not.toBe(before.catalog.version);
 
@@ -196,15 +196,15 @@ describe('loadWorkspace / loadStepFile: versions and reloading', () => {
 
     // Putting the old text back gives the old version again: the version is a hash of the files.
     await writeFile(file, originalText);
-    const restored = await loadWorkspace(dir);
+    const restored = await loadStepFiles(dir);
     expect(restored.catalog.version).toBe(before.catalog.version);
   });
 
   it('an unchanged file is not imported again: the identical module (content function) comes back', async () => {
     const dir = await workspace({ copyOf: SAMPLE });
-    const first = await loadWorkspace(dir);
-    await writeFile(join(dir, 'steps', 'ship_express.mjs'), (await readFile(join(dir, 'steps', 'ship_express.mjs'), 'utf8')) + '\n// touched\n');
-    const second = await loadWorkspace(dir);
+    const first = await loadStepFiles(dir);
+    await writeFile(join(dir, 'steps', 'ship_express.mjs'), `${await readFile(join(dir, 'steps', 'ship_express.mjs'), 'utf8')}\n// touched\n`);
+    const second = await loadStepFiles(dir);
     expect(second.steps.get('charge_payment')?.content).toBe(first.steps.get('charge_payment')?.content);
     expect(second.steps.get('complete_order')?.content).toBe(first.steps.get('complete_order')?.content);
     expect(second.steps.get('ship_express')?.content).not.toBe(first.steps.get('ship_express')?.content);
@@ -218,17 +218,17 @@ describe('loadWorkspace / loadStepFile: versions and reloading', () => {
 
   it('adding a step file changes the version and the catalog', async () => {
     const dir = await workspace({ copyOf: SAMPLE });
-    const before = await loadWorkspace(dir);
+    const before = await loadStepFiles(dir);
     await writeFile(join(dir, 'steps', 'audit_order.js'), 'export const condition = { order: Object };\nexport const content = async () => {};\n');
-    const after = await loadWorkspace(dir);
+    const after = await loadStepFiles(dir);
     expect(after.catalog.version).not.toBe(before.catalog.version);
     expect(after.catalog.steps.map((s) => s.name)).toEqual(['audit_order', ...SAMPLE_STEPS]);
   });
 
   it('renaming a step file (same content) changes the version: the step name is part of the catalog', async () => {
     const body = 'export const condition = { a: 1 };\nexport const content = async () => {};\n';
-    const first = await loadWorkspace(await workspace({ files: { 'old_name.mjs': body } }));
-    const renamed = await loadWorkspace(await workspace({ files: { 'new_name.mjs': body } }));
+    const first = await loadStepFiles(await workspace({ files: { 'old_name.mjs': body } }));
+    const renamed = await loadStepFiles(await workspace({ files: { 'new_name.mjs': body } }));
     expect(renamed.catalog.steps.map((s) => s.name)).toEqual(['new_name']);
     expect(renamed.catalog.version).not.toBe(first.catalog.version);
   });
@@ -242,7 +242,7 @@ describe('loadWorkspace / loadStepFile: versions and reloading', () => {
         'readme.md': '# hi',
       },
     });
-    const loaded = await loadWorkspace(dir);
+    const loaded = await loadStepFiles(dir);
     expect(loaded.problems).toEqual([]);
     expect(loaded.catalog.steps.map((s) => s.name)).toEqual(['real']);
   });
@@ -250,7 +250,7 @@ describe('loadWorkspace / loadStepFile: versions and reloading', () => {
   it('two files with the same step name: the second is a problem', async () => {
     const body = 'export const condition = { a: 1 };\nexport const content = async () => {};\n';
     const dir = await workspace({ files: { 'dup.js': body, 'dup.mjs': body } });
-    const loaded = await loadWorkspace(dir);
+    const loaded = await loadStepFiles(dir);
     expect(loaded.catalog.steps.map((s) => s.file)).toEqual(['steps/dup.js']);
     expect(loaded.problems).toHaveLength(1);
     expect(loaded.problems[0]).toMatchObject({ file: 'steps/dup.mjs', step: 'dup' });
@@ -259,7 +259,7 @@ describe('loadWorkspace / loadStepFile: versions and reloading', () => {
 
   it('a file without a condition export is a problem', async () => {
     const dir = await workspace({ files: { 'nocond.mjs': 'export const content = async () => {};\n' } });
-    const loaded = await loadWorkspace(dir);
+    const loaded = await loadStepFiles(dir);
     expect(loaded.steps.size).toBe(0);
     expect(loaded.problems).toHaveLength(1);
     expect(loaded.problems[0]?.message).toMatch(/missing export `condition`/);
@@ -271,31 +271,23 @@ describe('step options', () => {
   const resolved = (options: unknown) => {
     const result = parse(options);
     if (!result.success) throw new Error(result.error.message);
-    return resolveStepOptions(result.data, { retry: DEFAULT_RETRY, timeoutMs: DEFAULT_STEP_TIMEOUT_MS });
+    return resolveStepOptions(result.data, { retry: DEFAULT_STEP_RETRY, timeoutMs: DEFAULT_STEP_TIMEOUT_MS });
   };
 
   it('defaults: priority 0, the default timeout and retry policy', () => {
-    expect(resolved({})).toEqual({ priority: 0, timeoutMs: DEFAULT_STEP_TIMEOUT_MS, retry: DEFAULT_RETRY, local: false });
-    expect(DEFAULT_RETRY).toEqual({ initialIntervalMs: 1000, backoffCoefficient: 2, maximumAttempts: 3, nonRetryableErrorTypes: [] });
+    expect(resolved({})).toEqual({ priority: 0, timeoutMs: DEFAULT_STEP_TIMEOUT_MS, retry: DEFAULT_STEP_RETRY, local: false });
+    expect(DEFAULT_STEP_RETRY).toEqual({ initialIntervalMs: 1000, backoffCoefficient: 2, maximumAttempts: 3, nonRetryableErrorTypes: [] });
   });
 
-  it('local: a step is local by default when its timeout is at most 10 s and all its attempts take at most a minute', () => {
-    expect(resolved({ timeout: '10s' }).local).toBe(true);
-    expect(resolved({ timeout: '10.001s' }).local).toBe(false);
-    // 3 × 10 s + 1 s + 2 s of backoff: 33 s. 6 × 10 s + 31 s: long-retrying.
-    expect(resolved({ timeout: '10s', retry: { maximumAttempts: 6 } }).local).toBe(false);
-    expect(resolved({ timeout: '1s', retry: { maximumAttempts: 5, initialInterval: '20s', backoffCoefficient: 1 } }).local).toBe(false);
-    expect(resolved({ timeout: '1s', retry: { maximumAttempts: 20, maximumInterval: '2s' } }).local).toBe(true);
-  });
-
-  it('local: the step says, else the workspace default, else the rule', () => {
+  it('local: the step says, else the workspace default, else regular', () => {
     const withDefault = (options: unknown, local: boolean) => {
       const result = parse(options);
       if (!result.success) throw new Error(result.error.message);
-      return resolveStepOptions(result.data, { retry: DEFAULT_RETRY, timeoutMs: DEFAULT_STEP_TIMEOUT_MS, local }).local;
+      return resolveStepOptions(result.data, { retry: DEFAULT_STEP_RETRY, timeoutMs: DEFAULT_STEP_TIMEOUT_MS, local }).local;
     };
     expect(resolved({ local: true }).local).toBe(true);
     expect(resolved({ timeout: '1s', local: false }).local).toBe(false);
+    expect(resolved({ timeout: '1s' }).local).toBe(false);
     expect(withDefault({ timeout: '1s' }, false)).toBe(false);
     expect(withDefault({}, true)).toBe(true);
     expect(withDefault({ local: false }, true)).toBe(false);
@@ -312,7 +304,7 @@ describe('step options', () => {
 
   it('partial retry options keep the defaults for the rest (and no maximumInterval unless given)', () => {
     const retry = resolved({ retry: { maximumAttempts: 1 } }).retry;
-    expect(retry).toEqual({ ...DEFAULT_RETRY, maximumAttempts: 1 });
+    expect(retry).toEqual({ ...DEFAULT_STEP_RETRY, maximumAttempts: 1 });
     expect('maximumIntervalMs' in retry).toBe(false);
   });
 
@@ -345,9 +337,9 @@ describe('step options', () => {
         'unknown_key.mjs': withOptions(`{ priorty: 1, retry: { attempts: 2 } }`),
       },
     });
-    const loaded = await loadWorkspace(dir);
+    const loaded = await loadStepFiles(dir);
     expect([...loaded.steps.keys()]).toEqual(['timed']);
-    expect(loaded.steps.get('timed')).toMatchObject({ timeoutMs: 2000, priority: 3, retry: { ...DEFAULT_RETRY, initialIntervalMs: 1500 } });
+    expect(loaded.steps.get('timed')).toMatchObject({ timeoutMs: 2000, priority: 3, retry: { ...DEFAULT_STEP_RETRY, initialIntervalMs: 1500 } });
 
     const bad = problemsOf(loaded.problems, 'bad_duration');
     expect(bad).toHaveLength(1);
@@ -378,7 +370,7 @@ describe('step options the loader accepts are valid for Temporal', () => {
 
   it('a valid retry policy compiles (control case)', () => {
     const parsed = stepOptionsSchema.parse({ retry: { initialInterval: '1s', maximumInterval: '1m', maximumAttempts: 4 } });
-    const { retry } = resolveStepOptions(parsed, { retry: DEFAULT_RETRY, timeoutMs: DEFAULT_STEP_TIMEOUT_MS });
+    const { retry } = resolveStepOptions(parsed, { retry: DEFAULT_STEP_RETRY, timeoutMs: DEFAULT_STEP_TIMEOUT_MS });
     expect(() => compileRetryPolicy(temporalRetry(retry))).not.toThrow();
   });
 
@@ -391,7 +383,7 @@ describe('step options the loader accepts are valid for Temporal', () => {
     const parsed = stepOptionsSchema.safeParse(options);
     if (parsed.success) {
       // Accepted: then Temporal must accept it too.
-      const { retry } = resolveStepOptions(parsed.data, { retry: DEFAULT_RETRY, timeoutMs: DEFAULT_STEP_TIMEOUT_MS });
+      const { retry } = resolveStepOptions(parsed.data, { retry: DEFAULT_STEP_RETRY, timeoutMs: DEFAULT_STEP_TIMEOUT_MS });
       expect(() => compileRetryPolicy(temporalRetry(retry))).not.toThrow();
     }
     expect(parsed.success).toBe(false);

@@ -1,0 +1,50 @@
+import * as wf from '@temporalio/workflow';
+import type { TaskActivities } from '../activities';
+import { compileCatalog, type CompiledCatalog } from '../cycle/select';
+import type { TaskBook } from '../cycle/task-book';
+import { checkCatalog } from '../model/activity-results';
+import type { Catalog } from '../model/task';
+import { CATALOG_LOCAL_PATCH, START_ATTRIBUTES_PATCH } from './patches';
+
+const catalogActivityOptions: wf.ActivityOptions = {
+  startToCloseTimeout: '2 minutes',
+  retry: { maximumAttempts: 3 },
+};
+const { loadCatalog } = wf.proxyActivities<TaskActivities>(catalogActivityOptions);
+/**
+ * The catalog is read by a local activity: its result is still recorded in history (a marker), but
+ * without an activity task and a workflow task of its own for every task start and reload.
+ */
+const { loadCatalog: loadCatalogLocally } = wf.proxyLocalActivities<TaskActivities>(catalogActivityOptions);
+
+/** The catalog the worker serves, checked; a catalog that cannot be read puts the task in error (undefined). */
+export async function loadCatalogInto(task: TaskBook): Promise<Catalog | undefined> {
+  try {
+    // Tasks started since the start attributes are adopted read the catalog locally too (one marker, not two).
+    const local = wf.patched(START_ATTRIBUTES_PATCH) || wf.patched(CATALOG_LOCAL_PATCH);
+    const loaded = await (local ? loadCatalogLocally() : loadCatalog());
+    const checked = checkCatalog(loaded);
+    if (!checked.ok) {
+      task.fail({ step: '', message: `the catalog the worker loaded is malformed: ${checked.problem}`, attempts: 1, reason: 'catalog-invalid' });
+      return undefined;
+    }
+    const catalog = checked.value;
+    task.catalogVersion = catalog.version;
+    if (catalog.broken?.length) task.record({ type: 'steps-disabled', problems: catalog.broken });
+    return catalog;
+  } catch (error) {
+    const cause = error instanceof wf.ActivityFailure && error.cause ? error.cause : error;
+    task.fail({ step: '', message: cause instanceof Error ? cause.message : String(cause), attempts: 1, reason: 'catalog-invalid' });
+    return undefined;
+  }
+}
+
+/** The catalog's conditions compiled; one that cannot be (a pattern the engine refuses) puts the task in error. */
+export function compileCatalogFor(task: TaskBook, source: Catalog): CompiledCatalog | undefined {
+  try {
+    return compileCatalog(source);
+  } catch (error) {
+    task.fail({ step: '', message: `the catalog's conditions cannot be evaluated: ${error instanceof Error ? error.message : String(error)}`, attempts: 1, reason: 'catalog-invalid' });
+    return undefined;
+  }
+}
