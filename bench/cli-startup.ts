@@ -18,7 +18,9 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { fmt, machine, median, REPO_DIR, writeSection } from './support';
 
-const { values } = parseArgs({ options: { runs: { type: 'string', default: '10' }, 'task-runs': { type: 'string', default: '3' }, before: { type: 'string' } } });
+const { values } = parseArgs({
+  options: { runs: { type: 'string', default: '10' }, 'task-runs': { type: 'string', default: '3' }, before: { type: 'string' } },
+});
 const RUNS = Number(values.runs);
 const TASK_RUNS = Number(values['task-runs']);
 const BEFORE_REF = values.before;
@@ -40,7 +42,8 @@ function buildBefore(ref: string): { cli: string; commit: string; cleanUp: () =>
   execFileSync('sh', ['-c', `git archive ${commit} | tar -x -C "${dir}"`], { cwd: REPO_DIR });
   symlinkSync(join(REPO_DIR, 'node_modules'), join(dir, 'node_modules'));
   process.stdout.write(`building ${commit} in ${dir}\n`);
-  if (spawnSync(process.execPath, ['scripts/build.mjs'], { cwd: dir, stdio: 'inherit' }).status !== 0) throw new Error(`building ${commit} failed`);
+  if (spawnSync(process.execPath, ['scripts/build.mjs'], { cwd: dir, stdio: 'inherit' }).status !== 0)
+    throw new Error(`building ${commit} failed`);
   return { cli: join(dir, 'dist', 'cli.js'), commit, cleanUp: () => rmSync(dir, { recursive: true, force: true }) };
 }
 const before = BEFORE_REF ? buildBefore(BEFORE_REF) : null;
@@ -110,7 +113,12 @@ function timeCommand(args: string[]): Promise<Timed> {
 
 type Side = 'node' | 'before' | 'compiled' | 'sources';
 const help: Record<Side, number[]> = { node: [], before: [], compiled: [], sources: [] };
-const helpSides: [Side, string[]][] = [['node', ['-e', '']], ...(before ? [['before', [before.cli, '--help']] as [Side, string[]]] : []), ['compiled', [compiled, '--help']], ['sources', [sources, '--help']]];
+const helpSides: [Side, string[]][] = [
+  ['node', ['-e', '']],
+  ...(before ? [['before', [before.cli, '--help']] as [Side, string[]]] : []),
+  ['compiled', [compiled, '--help']],
+  ['sources', [sources, '--help']],
+];
 process.stdout.write(`--help: ${RUNS} runs per side, alternating\n`);
 for (let i = 0; i < RUNS + 1; i++) {
   for (const [side, args] of helpSides) {
@@ -124,16 +132,23 @@ type RunSide = Exclude<Side, 'node'>;
 const outside: Record<RunSide, number[]> = { before: [], compiled: [], sources: [] };
 const cpuBefore: Record<RunSide, number[]> = { before: [], compiled: [], sources: [] };
 const total: Record<RunSide, number[]> = { before: [], compiled: [], sources: [] };
-const runSides: [RunSide, string][] = [...(before ? [['before', before.cli] as [RunSide, string]] : []), ['compiled', compiled], ['sources', sources]];
+const runSides: [RunSide, string][] = [
+  ...(before ? [['before', before.cli] as [RunSide, string]] : []),
+  ['compiled', compiled],
+  ['sources', sources],
+];
 process.stdout.write(`run on the demo: ${TASK_RUNS} runs per side, alternating\n`);
 for (let i = 0; i < TASK_RUNS; i++) {
   for (const [side, bin] of runSides) {
     const timed = await timeCommand([bin, ...demo]);
-    if (timed.code !== 0 || timed.beforeTaskMs === undefined || timed.afterTaskMs === undefined) throw new Error(`${side}: whenflow run failed (exit ${timed.code})`);
+    if (timed.code !== 0 || timed.beforeTaskMs === undefined || timed.afterTaskMs === undefined)
+      throw new Error(`${side}: whenflow run failed (exit ${timed.code})`);
     outside[side].push(timed.beforeTaskMs + timed.afterTaskMs);
     if (timed.beforeTaskCpuMs !== undefined) cpuBefore[side].push(timed.beforeTaskCpuMs);
     total[side].push(timed.totalMs);
-    process.stdout.write(`  ${side}: ${fmt(timed.beforeTaskMs)} ms before the task (CPU ${fmt(timed.beforeTaskCpuMs ?? NaN)} ms), ${fmt(timed.afterTaskMs)} ms after it, ${fmt(timed.totalMs)} ms in all\n`);
+    process.stdout.write(
+      `  ${side}: ${fmt(timed.beforeTaskMs)} ms before the task (CPU ${fmt(timed.beforeTaskCpuMs ?? NaN)} ms), ${fmt(timed.afterTaskMs)} ms after it, ${fmt(timed.totalMs)} ms in all\n`,
+    );
   }
 }
 before?.cleanUp();

@@ -29,11 +29,21 @@ interface Setting {
 }
 
 // The values of the Temporal CLI's dev server before whenflow set its own (src/temporal/dev-server.ts).
-const CLI_DEFAULTS = { 'history.transferProcessorMaxPollRPS': 20, 'history.transferProcessorMaxPollHostRPS': 0, 'system.enableActivityEagerExecution': false };
+const CLI_DEFAULTS = {
+  'history.transferProcessorMaxPollRPS': 20,
+  'history.transferProcessorMaxPollHostRPS': 0,
+  'system.enableActivityEagerExecution': false,
+};
 const SETTINGS: Setting[] = [
   { label: 'the Temporal CLI defaults (4 task queue partitions, transfer queue read ≤ 20 times/s)', dynamicConfig: CLI_DEFAULTS },
-  { label: '… with one task queue partition', dynamicConfig: { ...CLI_DEFAULTS, 'matching.numTaskqueueReadPartitions': 1, 'matching.numTaskqueueWritePartitions': 1 } },
-  { label: '… with transfer queue reads per shard not rate-limited', dynamicConfig: { ...CLI_DEFAULTS, 'history.transferProcessorMaxPollRPS': 10_000 } },
+  {
+    label: '… with one task queue partition',
+    dynamicConfig: { ...CLI_DEFAULTS, 'matching.numTaskqueueReadPartitions': 1, 'matching.numTaskqueueWritePartitions': 1 },
+  },
+  {
+    label: '… with transfer queue reads per shard not rate-limited',
+    dynamicConfig: { ...CLI_DEFAULTS, 'history.transferProcessorMaxPollRPS': 10_000 },
+  },
   { label: "whenflow's dev server (reads not rate-limited, eager activity dispatch)", dynamicConfig: {} },
 ];
 
@@ -64,7 +74,10 @@ function waitsOf(json: string): Waits {
     at.set(String(event.eventId), time);
     const attrs = Object.entries(event).find(([key]) => key.endsWith('EventAttributes'))?.[1] as Record<string, unknown> | undefined;
     const since = (key: string) => time - (at.get(String(attrs?.[key])) ?? time);
-    const type = event.eventType.replace(/^EVENT_TYPE_/, '').replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase();
+    const type = event.eventType
+      .replace(/^EVENT_TYPE_/, '')
+      .replace(/([a-z0-9])([A-Z])/g, '$1_$2')
+      .toUpperCase();
     if (type === 'WORKFLOW_TASK_STARTED') {
       if (Number.isNaN(waits.firstWft)) waits.firstWft = since('scheduledEventId');
       else waits.laterWft.push(since('scheduledEventId'));
@@ -80,20 +93,33 @@ function waitsOf(json: string): Waits {
 const sum = (values: number[]) => values.reduce((a, b) => a + b, 0);
 
 installRuntime();
-const bundle = await bundleWorkflowCode({ workflowsPath: join(BENCH_DIR, 'baseline', 'workflows.ts'), logger: { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} } });
+const bundle = await bundleWorkflowCode({
+  workflowsPath: join(BENCH_DIR, 'baseline', 'workflows.ts'),
+  logger: { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} },
+});
 const rows: string[] = [];
 for (const setting of SETTINGS) {
   const session = await startDevServer({ dynamicConfig: setting.dynamicConfig });
   try {
     const taskQueue = `handoffs-${randomUUID().slice(0, 8)}`;
-    const worker = await Worker.create({ connection: session.nativeConnection, namespace: session.namespace, taskQueue, workflowBundle: bundle, activities: baselineActivities });
+    const worker = await Worker.create({
+      connection: session.nativeConnection,
+      namespace: session.namespace,
+      taskQueue,
+      workflowBundle: bundle,
+      activities: baselineActivities,
+    });
     const running = worker.run();
     const all: Waits[] = [];
     const wall: number[] = [];
     try {
       for (let i = 0; i < WARMUP + TASKS; i++) {
         const t0 = performance.now();
-        const handle = await session.client.workflow.start<typeof chainWorkflow>('chainWorkflow', { taskQueue, workflowId: `handoffs-${randomUUID()}`, args: [{ data: { chain: { at: 1 } } }] });
+        const handle = await session.client.workflow.start<typeof chainWorkflow>('chainWorkflow', {
+          taskQueue,
+          workflowId: `handoffs-${randomUUID()}`,
+          args: [{ data: { chain: { at: 1 } } }],
+        });
         await handle.result();
         if (i < WARMUP) continue;
         wall.push(performance.now() - t0);
@@ -105,7 +131,13 @@ for (const setting of SETTINGS) {
     }
     const flat = (pick: (w: Waits) => number[]) => median(all.flatMap(pick));
     // First → last event, less the waits and worker round trips the events account for, per hand-off.
-    const unaccounted = median(all.map((w) => (w.spanMs - w.firstWft - sum(w.laterWft) - sum(w.activity) - sum(w.wftRun) - sum(w.activityRun)) / (w.wftRun.length + w.activityRun.length)));
+    const unaccounted = median(
+      all.map(
+        (w) =>
+          (w.spanMs - w.firstWft - sum(w.laterWft) - sum(w.activity) - sum(w.wftRun) - sum(w.activityRun)) /
+          (w.wftRun.length + w.activityRun.length),
+      ),
+    );
     const row = `| ${setting.label} | ${fmt(median(wall))} ms | ${fmt(median(all.map((w) => w.firstWft)))} ms | ${fmt(flat((w) => w.laterWft))} ms | ${fmt(flat((w) => w.activity))} ms | ${fmt(flat((w) => w.wftRun))} / ${fmt(flat((w) => w.activityRun))} ms | ${fmt(unaccounted)} ms |`;
     process.stdout.write(`${row}\n`);
     rows.push(row);

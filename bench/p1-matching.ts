@@ -43,8 +43,10 @@ const GOAL_RATIO = 10;
 // Workload
 
 const NOUNS = ['orders', 'invoices', 'shipments', 'returns', 'tickets', 'leads', 'contracts', 'payments', 'refunds', 'reviews'];
-const AREA_NAMES = Array.from({ length: AREAS }, (_, i) => `${NOUNS[i % NOUNS.length]}${i < NOUNS.length ? '' : `_${Math.floor(i / NOUNS.length)}`}`);
-
+const AREA_NAMES = Array.from(
+  { length: AREAS },
+  (_, i) => `${NOUNS[i % NOUNS.length]}${i < NOUNS.length ? '' : `_${Math.floor(i / NOUNS.length)}`}`,
+);
 
 /** Extra field conditions a step may add to its status (each one holds on the generated data). */
 const EXTRAS: Array<(r: () => number) => [string, unknown]> = [
@@ -123,7 +125,13 @@ type Select = (catalog: CompiledCatalog, data: JsonObject, isEligible: (name: st
 
 let sink = 0;
 
-function runBatch(select: Select, catalog: CompiledCatalog, data: JsonObject, isEligible: (name: string) => boolean, iterations: number): number {
+function runBatch(
+  select: Select,
+  catalog: CompiledCatalog,
+  data: JsonObject,
+  isEligible: (name: string) => boolean,
+  iterations: number,
+): number {
   const start = process.hrtime.bigint();
   for (let i = 0; i < iterations; i++) sink += select(catalog, data, isEligible, CONCURRENCY).run.length;
   return Number(process.hrtime.bigint() - start) / iterations;
@@ -210,7 +218,17 @@ const fmtPerStep = (ns: number) => `${ns.toFixed(1)} ns`;
 
 function table(rows: Row[]): string[][] {
   return [
-    ['steps', 'matchers run (indexed)', 'matching', 'indexed / cycle', 'naive / cycle', 'indexed / step', 'naive / step', 'naive ÷ indexed', 'compile + index'],
+    [
+      'steps',
+      'matchers run (indexed)',
+      'matching',
+      'indexed / cycle',
+      'naive / cycle',
+      'indexed / step',
+      'naive / step',
+      'naive ÷ indexed',
+      'compile + index',
+    ],
     ...rows.map((r) => [
       fmtInt(r.size),
       fmtInt(r.candidates),
@@ -319,7 +337,12 @@ function main(): void {
   const load = `${loadBefore.toFixed(2)} / ${(os.loadavg()[0] ?? 0).toFixed(2)}`;
   const text = section(rows, dataBytes, load);
   writeSection(file, text);
-  console.log(text.split('\n').filter((line) => line.startsWith('- 1,000') || line.startsWith('- 10,000')).join('\n'));
+  console.log(
+    text
+      .split('\n')
+      .filter((line) => line.startsWith('- 1,000') || line.startsWith('- 10,000'))
+      .join('\n'),
+  );
   console.log(`load average (1 min) before / after: ${load}`);
   if (sink < 0) console.log(sink); // keeps the selections observable
   console.log(`wrote "${HEADING}" in ${file}`);

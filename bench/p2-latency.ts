@@ -8,7 +8,22 @@
  */
 import os from 'node:os';
 import { parseArgs } from 'node:util';
-import { eventCounts, fmt, historyStats, machine, machineCpu, median, medianStats, p90, ratio, startBench, timeChain, writeSection, type HistoryStats, type Side } from './support';
+import {
+  eventCounts,
+  fmt,
+  historyStats,
+  machine,
+  machineCpu,
+  median,
+  medianStats,
+  p90,
+  ratio,
+  startBench,
+  timeChain,
+  writeSection,
+  type HistoryStats,
+  type Side,
+} from './support';
 
 const { values } = parseArgs({ options: { tasks: { type: 'string', default: '30' }, warmup: { type: 'string', default: '5' } } });
 const TASKS = Number(values.tasks);
@@ -46,9 +61,14 @@ try {
 
   const machine1 = machineCpu();
   const machineBusy = (machine1.busy - machine0.busy) / (machine1.total - machine0.total);
-  const othersBusy = machineBusy - (bench.benchCpuMs() + (bench.serverCpuMs() ?? NaN) - ours0) / ((performance.now() - t0) * os.cpus().length);
+  const othersBusy =
+    machineBusy - (bench.benchCpuMs() + (bench.serverCpuMs() ?? NaN) - ours0) / ((performance.now() - t0) * os.cpus().length);
   const statsOf = async (side: Side) => medianStats(await Promise.all(ids[side].map((id) => historyStats(bench.client, id))));
-  const histories: Record<Side, HistoryStats> = { whenflow: await statsOf('whenflow'), baseline: await statsOf('baseline'), 'baseline-local': await statsOf('baseline-local') };
+  const histories: Record<Side, HistoryStats> = {
+    whenflow: await statsOf('whenflow'),
+    baseline: await statsOf('baseline'),
+    'baseline-local': await statsOf('baseline-local'),
+  };
   const firstWarmup = warmupIds.length > 0 ? await historyStats(bench.client, warmupIds[0]!) : null;
   const timing = (side: Side) => ({ median: median(wall[side]), p90: p90(wall[side]) });
   const w = timing('whenflow');
@@ -72,8 +92,16 @@ try {
   const hw = histories.whenflow;
   const hb = histories.baseline;
   const hl = histories['baseline-local'];
-  const row = (label: string, value: (h: HistoryStats, side: Side) => string) => `| ${label} | ${value(hw, 'whenflow')} | ${value(hb, 'baseline')} | ${value(hl, 'baseline-local')} |`;
-  const stepBytes = (h: HistoryStats, side: Side) => (side === 'whenflow' ? (h.activityEventBytes.runStep ?? 0) : sum(Object.entries(h.activityEventBytes).filter(([name]) => name !== 'loadCatalog').map(([, bytes]) => bytes)));
+  const row = (label: string, value: (h: HistoryStats, side: Side) => string) =>
+    `| ${label} | ${value(hw, 'whenflow')} | ${value(hb, 'baseline')} | ${value(hl, 'baseline-local')} |`;
+  const stepBytes = (h: HistoryStats, side: Side) =>
+    side === 'whenflow'
+      ? (h.activityEventBytes.runStep ?? 0)
+      : sum(
+          Object.entries(h.activityEventBytes)
+            .filter(([name]) => name !== 'loadCatalog')
+            .map(([, bytes]) => bytes),
+        );
 
   const lines = [
     `- Machine: ${machine()}`,
@@ -93,8 +121,13 @@ try {
     '| --- | ---: | ---: | ---: |',
     row('bytes (historyToJSON)', (h) => String(h.bytes)),
     row('bytes per step / per activity', (h) => `**${fmt(h.bytes / STEPS, 0)}**`),
-    row('of which the catalog (`loadCatalog` local activity marker, once per task)', (h, side) => (side === 'whenflow' ? String(h.activityEventBytes.loadCatalog ?? 0) : '—')),
-    row('events of one step / activity (scheduled, started, completed; or its marker)', (h, side) => fmt(stepBytes(h, side) / STEPS, 0) + ' bytes'),
+    row('of which the catalog (`loadCatalog` local activity marker, once per task)', (h, side) =>
+      side === 'whenflow' ? String(h.activityEventBytes.loadCatalog ?? 0) : '—',
+    ),
+    row(
+      'events of one step / activity (scheduled, started, completed; or its marker)',
+      (h, side) => fmt(stepBytes(h, side) / STEPS, 0) + ' bytes',
+    ),
     row('events', (h) => String(h.events)),
     row('workflow tasks', (h) => `${h.workflowTasks} (${fmt(h.workflowTasks / STEPS, 2)} per step)`),
     row('activity tasks / local activities', (h) => `${h.activities} / ${h.localActivities}`),
@@ -115,7 +148,15 @@ try {
   await bench.close();
 }
 
-function whereTheTimeGoes(hw: HistoryStats, hb: HistoryStats, hl: HistoryStats, wt: TaskTimes, bt: TaskTimes, lt: TaskTimes, firstWarmup: HistoryStats | null): string {
+function whereTheTimeGoes(
+  hw: HistoryStats,
+  hb: HistoryStats,
+  hl: HistoryStats,
+  wt: TaskTimes,
+  bt: TaskTimes,
+  lt: TaskTimes,
+  firstWarmup: HistoryStats | null,
+): string {
   const queuePerHandOff = (h: HistoryStats) => (h.wftQueueMs + h.actQueueMs) / Math.max(1, h.workflowTasks + h.activities);
   return [
     `Where the time goes: whenflow's task took ${hw.workflowTasks} workflow task(s), ${hw.activities} activity task(s) and ${hw.localActivities} local activities (the catalog and ${hw.localActivities - 1} steps);`,

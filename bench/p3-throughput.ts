@@ -27,7 +27,13 @@ import {
   type Side,
 } from './support';
 
-const { values } = parseArgs({ options: { tasks: { type: 'string', default: '200' }, rounds: { type: 'string', default: '7' }, warmup: { type: 'string', default: '50' } } });
+const { values } = parseArgs({
+  options: {
+    tasks: { type: 'string', default: '200' },
+    rounds: { type: 'string', default: '7' },
+    warmup: { type: 'string', default: '50' },
+  },
+});
 const TASKS = Number(values.tasks);
 const ROUNDS = Number(values.rounds);
 const WARMUP = Number(values.warmup);
@@ -107,7 +113,9 @@ try {
     const order: Side[] = i % 2 === 0 ? ['whenflow', 'baseline'] : ['baseline', 'whenflow'];
     for (const side of order) {
       const r = await round(bench, side, TASKS);
-      process.stdout.write(`  ${side}: ${TASKS} tasks in ${fmt(r.seconds, 2)} s = ${fmt(r.tasksPerSecond)} tasks/s (machine ${fmt(r.machineBusy * 100, 0)}% busy, ${fmt(r.othersBusy * 100, 0)}% by other processes)\n`);
+      process.stdout.write(
+        `  ${side}: ${TASKS} tasks in ${fmt(r.seconds, 2)} s = ${fmt(r.tasksPerSecond)} tasks/s (machine ${fmt(r.machineBusy * 100, 0)}% busy, ${fmt(r.othersBusy * 100, 0)}% by other processes)\n`,
+      );
       rounds.push(r);
     }
   }
@@ -124,7 +132,10 @@ try {
   const w = med('whenflow', 'tasksPerSecond');
   const b = med('baseline', 'tasksPerSecond');
   const met = w / b >= GOAL;
-  const list = (side: Side) => of(side).map((r) => fmt(r.tasksPerSecond)).join(', ');
+  const list = (side: Side) =>
+    of(side)
+      .map((r) => fmt(r.tasksPerSecond))
+      .join(', ');
   const cpuRow = (label: string, key: 'serverMs' | 'benchMs' | 'mainMs' | 'workflowMs') =>
     `| ${label} | ${fmt(med('whenflow', key))} ms | ${fmt(med('baseline', key))} ms | ${ratio(med('whenflow', key), med('baseline', key))} |`;
   const otherThreads = (side: Side) => median(of(side).map((r) => r.benchMs - r.mainMs - r.workflowMs));

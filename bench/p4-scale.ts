@@ -23,7 +23,19 @@ import { installRuntime } from '../src/temporal/sdk-logging';
 import type { TemporalSession } from '../src/temporal/server';
 import { eventsQuery } from '../src/workflows/api';
 import { createTaskWorker, workflowBundle } from '../src/worker';
-import { BENCH_DIR, childPids, fmt, machine, machineCpu, median, REPO_DIR, runHistories, startServer, writeSection, type RunHistory } from './support';
+import {
+  BENCH_DIR,
+  childPids,
+  fmt,
+  machine,
+  machineCpu,
+  median,
+  REPO_DIR,
+  runHistories,
+  startServer,
+  writeSection,
+  type RunHistory,
+} from './support';
 
 const { values } = parseArgs({
   options: {
@@ -46,7 +58,13 @@ function largeData(bytes: number, target: number): JsonObject {
   const data: JsonObject = { loop: { n: 0, target }, records };
   let size = JSON.stringify(data).length;
   for (let i = 0; size < bytes; i++) {
-    const record = { id: `R-${String(i).padStart(6, '0')}`, customer: `customer ${i % 997}`, amount: (i * 37) % 10_000, tags: ['bulk', `batch-${i % 50}`], note: 'x'.repeat(120) };
+    const record = {
+      id: `R-${String(i).padStart(6, '0')}`,
+      customer: `customer ${i % 997}`,
+      amount: (i * 37) % 10_000,
+      tags: ['bulk', `batch-${i % 50}`],
+      note: 'x'.repeat(120),
+    };
     records.push(record);
     size += JSON.stringify(record).length + 1;
   }
@@ -80,7 +98,9 @@ class MemoryWatch {
   private serverRss(): number | null {
     if (this.serverPid === null) return null;
     try {
-      const line = readFileSync(`/proc/${this.serverPid}/status`, 'utf8').split('\n').find((l) => l.startsWith('VmRSS:'));
+      const line = readFileSync(`/proc/${this.serverPid}/status`, 'utf8')
+        .split('\n')
+        .find((l) => l.startsWith('VmRSS:'));
       return line ? Number(line.split(/\s+/)[1]) * 1024 : null;
     } catch {
       return null;
@@ -153,7 +173,8 @@ async function replayLongestRun(workflowId: string, runs: RunHistory[]): Promise
 
 function check(final: TaskSnapshot, steps: number): void {
   const result = final.result as { n?: number } | null;
-  if (final.state !== 'done' || result?.n !== steps) throw new Error(`the task ended ${final.state} (${JSON.stringify(final.error ?? final.result)}), expected done after ${steps} steps`);
+  if (final.state !== 'done' || result?.n !== steps)
+    throw new Error(`the task ended ${final.state} (${JSON.stringify(final.error ?? final.result)}), expected done after ${steps} steps`);
 }
 
 const perStep = (runs: RunHistory[]) => {
@@ -174,7 +195,10 @@ const session = await startServer('p4-scale');
 const serverPid = childPids().find((pid) => !before.has(pid)) ?? null;
 const workers: { worker: Worker; running: Promise<void> }[] = [];
 // Histories with 1 MB of data in each step input come in pages larger than gRPC's default 4 MB message limit.
-const historyConnection = await Connection.connect({ address: session.address, channelArgs: { 'grpc.max_receive_message_length': 512 * 1024 * 1024 } });
+const historyConnection = await Connection.connect({
+  address: session.address,
+  channelArgs: { 'grpc.max_receive_message_length': 512 * 1024 * 1024 },
+});
 const historyClient = new Client({ connection: historyConnection, namespace: session.namespace });
 try {
   const taskQueue = `bench-p4-${randomUUID().slice(0, 8)}`;
@@ -183,19 +207,37 @@ try {
     const worker = await create();
     workers.push({ worker, running: worker.run() });
   };
-  await startWorker(() => createTaskWorker({ connection: session.nativeConnection, namespace: session.namespace, workspace: WORKSPACE, taskQueue }));
+  await startWorker(() =>
+    createTaskWorker({ connection: session.nativeConnection, namespace: session.namespace, workspace: WORKSPACE, taskQueue }),
+  );
   // The same workflow, with every step input carrying the whole data (how it was before data went by reference).
   const stepDataModule = join(REPO_DIR, 'src', 'cycle', 'step-data');
   const inlineBundle = await bundleWorkflowCode({
     workflowsPath: join(REPO_DIR, 'src', 'workflows', 'index.ts'),
     logger: { trace() {}, debug() {}, info() {}, warn() {}, error: (m: string) => process.stderr.write(`${m}\n`), log() {} },
-    webpackConfigHook: (config) => ({ ...config, resolve: { ...config.resolve, alias: { ...(config.resolve?.alias as Record<string, string>), [stepDataModule]: join(BENCH_DIR, 'inline-step-data.ts') } } }),
+    webpackConfigHook: (config) => ({
+      ...config,
+      resolve: {
+        ...config.resolve,
+        alias: { ...(config.resolve?.alias as Record<string, string>), [stepDataModule]: join(BENCH_DIR, 'inline-step-data.ts') },
+      },
+    }),
   });
-  await startWorker(() => Worker.create({ connection: session.nativeConnection, namespace: session.namespace, taskQueue: inlineQueue, workflowBundle: inlineBundle, activities: createActivities(WORKSPACE) }));
+  await startWorker(() =>
+    Worker.create({
+      connection: session.nativeConnection,
+      namespace: session.namespace,
+      taskQueue: inlineQueue,
+      workflowBundle: inlineBundle,
+      activities: createActivities(WORKSPACE),
+    }),
+  );
 
   const data = largeData(DATA_BYTES, STEPS);
   const dataChars = JSON.stringify(data).length;
-  process.stdout.write(`P4: ${STEPS} step executions over ${kb(dataChars)} of data; first ${COMPARE_STEPS} steps with the data inline and by reference\n`);
+  process.stdout.write(
+    `P4: ${STEPS} step executions over ${kb(dataChars)} of data; first ${COMPARE_STEPS} steps with the data inline and by reference\n`,
+  );
 
   // History economy: the same short task, data inline in every step input against by reference.
   say('comparison: data inline in every step input');
@@ -232,7 +274,9 @@ try {
 
   const { runs, delivered, final } = run;
   const replay = await replayLongestRun(final.taskId, runs);
-  const inOrder = delivered.length === STEPS && delivered.every((entry, i) => entry.step === 'tick' && (i === 0 || entry.cycle > delivered[i - 1]!.cycle));
+  const inOrder =
+    delivered.length === STEPS &&
+    delivered.every((entry, i) => entry.step === 'tick' && (i === 0 || entry.cycle > delivered[i - 1]!.cycle));
   const full = runs.slice(0, -1);
   const stat = (values: number[]) => `${fmt(Math.min(...values), 0)} / ${fmt(median(values), 0)} / ${fmt(Math.max(...values), 0)}`;
   const kbStat = (values: number[]) => `${kb(Math.min(...values))} / ${kb(median(values))} / ${kb(Math.max(...values))}`;
@@ -268,7 +312,7 @@ try {
     '',
     `**Goal ${final.state === 'done' && inOrder ? 'met' : 'not met'}** for completion and a readable trace; history per run ${runs.every((r) => r.events <= DEFAULT_TASK_OPTIONS.historyLimit + 200) ? `stays bounded (at most ${Math.max(...runs.map((r) => r.events))} events, ${kb(Math.max(...runs.map((r) => r.bytes)))})` : 'is NOT bounded'}. Worker memory: RSS ${mb(start.rss)} at start, ${mb(end.rss)} at the end, ${mb(memory.peak)} at its peak; from the first to the last 1,000-step checkpoint it moved ${mb(growth)} (${mb(checkpoints[0]?.rss ?? null)} → ${mb(checkpoints.at(-1)?.rss ?? null)}), ${fmt((growth / Math.max(1, checkpoints[0]?.rss ?? 1)) * 100, 0)}%, and the JS heap ${heapGrowth >= 0 ? '+' : ''}${mb(heapGrowth)} over the run. No GC was forced, so part of that may be garbage not yet collected: ${Math.abs(growth) <= 0.1 * (checkpoints[0]?.rss ?? Infinity) ? 'within 10%, roughly flat, though not proven flat' : 'NOT flat'}.`,
     '',
-    'Where the time goes (a CPU profile, `node --cpu-prof`, of a 100-step run of the same task): of about 150 ms per step, the worker\'s main thread is busy some 65 ms (decoding the 1 MB answer of the data query, 17 ms; checking it against its checksum, 10 ms; measuring the new data against `maxDataBytes`, 11 ms; running the step, 9 ms; garbage collection, 16 ms) and its workflow thread some 30 ms (measuring the data for the reference, JSON text and checksum, 15 ms; encoding the 1 MB query answer, 14 ms); the rest is hand-offs through the dev server, which carries the 1 MB answer of the data query on every step. The steps run one after another, so the 2 cores are not saturated. A cycle\'s merge copies only what its patches touch (it copied the whole data before, some 25 ms a cycle at 1 MB, and a replay redid that for every cycle of the run: 11.6 s for a run of 533 cycles in an earlier trial); the replay of the longest run is measured above.',
+    "Where the time goes (a CPU profile, `node --cpu-prof`, of a 100-step run of the same task): of about 150 ms per step, the worker's main thread is busy some 65 ms (decoding the 1 MB answer of the data query, 17 ms; checking it against its checksum, 10 ms; measuring the new data against `maxDataBytes`, 11 ms; running the step, 9 ms; garbage collection, 16 ms) and its workflow thread some 30 ms (measuring the data for the reference, JSON text and checksum, 15 ms; encoding the 1 MB query answer, 14 ms); the rest is hand-offs through the dev server, which carries the 1 MB answer of the data query on every step. The steps run one after another, so the 2 cores are not saturated. A cycle's merge copies only what its patches touch (it copied the whole data before, some 25 ms a cycle at 1 MB, and a replay redid that for every cycle of the run: 11.6 s for a run of 533 cycles in an earlier trial); the replay of the longest run is measured above.",
     '',
     `### History economy: 1 MB of data, inline against by reference`,
     '',

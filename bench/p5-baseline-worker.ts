@@ -20,7 +20,13 @@ const connection = await NativeConnection.connect({
   address: settings.address,
   ...(settings.tls ? { tls: settings.tls === true ? {} : settings.tls } : {}),
 });
-const worker = await Worker.create({ connection, namespace: settings.namespace, taskQueue, workflowsPath: join(BENCH_DIR, 'baseline', 'workflows.ts'), activities });
+const worker = await Worker.create({
+  connection,
+  namespace: settings.namespace,
+  taskQueue,
+  workflowsPath: join(BENCH_DIR, 'baseline', 'workflows.ts'),
+  activities,
+});
 process.once('SIGTERM', () => worker.shutdown());
 process.stdout.write('baseline worker ready\n');
 await worker.run();

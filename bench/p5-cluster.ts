@@ -18,7 +18,21 @@ import { startDevServer, type TemporalSession } from '../src/temporal/server';
 import { spawnManaged, stopAll, type ManagedProcess } from '../test/cluster/support/processes';
 import { databaseWrites, standUpCluster, type StoodUp } from '../test/cluster/support/stand-up';
 import type { ChainData } from './baseline/activities';
-import { BENCH_DIR, CHAIN_WORKSPACE, childPids, fmt, historyStats, machine, machineCpu, median, medianStats, processCpuMs, REPO_DIR, writeSection, type HistoryStats } from './support';
+import {
+  BENCH_DIR,
+  CHAIN_WORKSPACE,
+  childPids,
+  fmt,
+  historyStats,
+  machine,
+  machineCpu,
+  median,
+  medianStats,
+  processCpuMs,
+  REPO_DIR,
+  writeSection,
+  type HistoryStats,
+} from './support';
 
 const { values } = parseArgs({ options: { tasks: { type: 'string', default: '200' }, warmup: { type: 'string', default: '20' } } });
 const TASKS = Number(values.tasks);
@@ -57,8 +71,18 @@ const log = (line: string) => process.stdout.write(`${line}\n`);
 function startWorkers(side: Side, count: number, taskQueue: string, env: Record<string, string>): ManagedProcess[] {
   return Array.from({ length: count }, (_, i) =>
     side === 'whenflow'
-      ? spawnManaged(`whenflow worker ${i + 1}`, process.execPath, [join(REPO_DIR, 'bin', 'whenflow.mjs'), 'worker', '--workspace', CHAIN_WORKSPACE, '--task-queue', taskQueue], { env: { ...process.env, NO_COLOR: '1', ...env } })
-      : spawnManaged(`baseline worker ${i + 1}`, process.execPath, ['--import', 'tsx', join(BENCH_DIR, 'p5-baseline-worker.ts'), taskQueue], { env: { ...process.env, ...env }, cwd: REPO_DIR }),
+      ? spawnManaged(
+          `whenflow worker ${i + 1}`,
+          process.execPath,
+          [join(REPO_DIR, 'bin', 'whenflow.mjs'), 'worker', '--workspace', CHAIN_WORKSPACE, '--task-queue', taskQueue],
+          { env: { ...process.env, NO_COLOR: '1', ...env } },
+        )
+      : spawnManaged(
+          `baseline worker ${i + 1}`,
+          process.execPath,
+          ['--import', 'tsx', join(BENCH_DIR, 'p5-baseline-worker.ts'), taskQueue],
+          { env: { ...process.env, ...env }, cwd: REPO_DIR },
+        ),
   );
 }
 
@@ -161,7 +185,9 @@ async function round(options: {
     };
     log(
       `  ${options.target}, ${options.side}, ${options.workers} worker(s): ${fmt(result.tasksPerSecond)} tasks/s, server ${fmt(result.serverMsPerStep)} ms CPU/step, workers ${fmt(result.workerMsPerStep)} ms CPU/step` +
-        (Number.isFinite(result.rowsPerStep) ? `, ${fmt(result.rowsPerStep)} rows / ${fmt(result.commitsPerStep)} commits / ${fmt(result.walBytesPerStep, 0)} WAL bytes per step` : '') +
+        (Number.isFinite(result.rowsPerStep)
+          ? `, ${fmt(result.rowsPerStep)} rows / ${fmt(result.commitsPerStep)} commits / ${fmt(result.walBytesPerStep, 0)} WAL bytes per step`
+          : '') +
         `, machine ${fmt(result.machineBusy * 100, 0)}% busy, ${result.retried} activities retried after a timeout, ${result.failed} tasks not done`,
     );
     return result;
@@ -175,7 +201,8 @@ async function retriedActivities(client: Client, ids: string[]): Promise<number>
   let retried = 0;
   for (let i = 0; i < ids.length; i += 10) {
     const histories = await Promise.all(ids.slice(i, i + 10).map((id) => client.workflow.getHandle(id).fetchHistory()));
-    for (const history of histories) for (const event of history.events ?? []) if ((event.activityTaskStartedEventAttributes?.attempt ?? 1) > 1) retried += 1;
+    for (const history of histories)
+      for (const event of history.events ?? []) if ((event.activityTaskStartedEventAttributes?.attempt ?? 1) > 1) retried += 1;
   }
   return retried;
 }
@@ -200,7 +227,9 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => 
 
 try {
   const began = Date.now();
-  log(`P5: ${TASKS} concurrent ${STEPS}-step tasks per round; dev server and cluster, whenflow and baseline, ${WORKER_COUNTS.join('/')} worker processes`);
+  log(
+    `P5: ${TASKS} concurrent ${STEPS}-step tasks per round; dev server and cluster, whenflow and baseline, ${WORKER_COUNTS.join('/')} worker processes`,
+  );
   stood = await standUpCluster(join(root, 'cluster'), log);
   const before = new Set(childPids());
   dev = await startDevServer();
@@ -211,21 +240,55 @@ try {
 
   const rounds: Round[] = [];
   for (const workers of WORKER_COUNTS) {
-    rounds.push(await round({ target: 'cluster', side: 'whenflow', workers, client: stood.session.client, env: cluster.clientEnv, serverCpuMs: clusterCpu, writes: () => databaseWrites(postgres) }));
-    rounds.push(await round({ target: 'cluster', side: 'baseline', workers, client: stood.session.client, env: cluster.clientEnv, serverCpuMs: clusterCpu, writes: () => databaseWrites(postgres) }));
-    rounds.push(await round({ target: 'dev server', side: 'whenflow', workers, client: dev.client, env: { TEMPORAL_ADDRESS: dev.address, TEMPORAL_NAMESPACE: dev.namespace }, serverCpuMs: devCpu, writes: () => null }));
+    rounds.push(
+      await round({
+        target: 'cluster',
+        side: 'whenflow',
+        workers,
+        client: stood.session.client,
+        env: cluster.clientEnv,
+        serverCpuMs: clusterCpu,
+        writes: () => databaseWrites(postgres),
+      }),
+    );
+    rounds.push(
+      await round({
+        target: 'cluster',
+        side: 'baseline',
+        workers,
+        client: stood.session.client,
+        env: cluster.clientEnv,
+        serverCpuMs: clusterCpu,
+        writes: () => databaseWrites(postgres),
+      }),
+    );
+    rounds.push(
+      await round({
+        target: 'dev server',
+        side: 'whenflow',
+        workers,
+        client: dev.client,
+        env: { TEMPORAL_ADDRESS: dev.address, TEMPORAL_NAMESPACE: dev.namespace },
+        serverCpuMs: devCpu,
+        writes: () => null,
+      }),
+    );
   }
-  const find = (target: Target, side: Side, workers: number) => rounds.find((r) => r.target === target && r.side === side && r.workers === workers)!;
+  const find = (target: Target, side: Side, workers: number) =>
+    rounds.find((r) => r.target === target && r.side === side && r.workers === workers)!;
   const clusterW = await sample(stood.session.client, find('cluster', 'whenflow', 1).ids);
   const clusterB = await sample(stood.session.client, find('cluster', 'baseline', 1).ids);
 
   const row = (r: Round) =>
     `| ${r.target} | ${r.side} | ${r.workers} | **${fmt(r.tasksPerSecond)}** | ${fmt(r.tasksPerSecond * STEPS)} | ${fmt(r.serverMsPerStep)} ms | ${fmt(r.workerMsPerStep)} ms | ${Number.isFinite(r.rowsPerStep) ? `${fmt(r.rowsPerStep)} / ${fmt(r.commitsPerStep)} / ${fmt(r.walBytesPerStep / 1024)} KiB` : '—'} | ${fmt(r.machineBusy * 100, 0)}% | ${r.retried} | ${r.failed} |`;
-  const order = (['cluster', 'dev server'] as Target[]).flatMap((target) => (['whenflow', 'baseline'] as Side[]).flatMap((side) => rounds.filter((r) => r.target === target && r.side === side)));
+  const order = (['cluster', 'dev server'] as Target[]).flatMap((target) =>
+    (['whenflow', 'baseline'] as Side[]).flatMap((side) => rounds.filter((r) => r.target === target && r.side === side)),
+  );
   const w1 = find('cluster', 'whenflow', 1);
   const b1 = find('cluster', 'baseline', 1);
   const d1 = find('dev server', 'whenflow', 1);
-  const best = (target: Target, side: Side) => Math.max(...rounds.filter((r) => r.target === target && r.side === side).map((r) => r.tasksPerSecond));
+  const best = (target: Target, side: Side) =>
+    Math.max(...rounds.filter((r) => r.target === target && r.side === side).map((r) => r.tasksPerSecond));
   const clusterRows = median(rounds.filter((r) => r.target === 'cluster' && r.side === 'whenflow').map((r) => r.rowsPerStep));
   const clusterCommits = median(rounds.filter((r) => r.target === 'cluster' && r.side === 'whenflow').map((r) => r.commitsPerStep));
   const clusterServer = median(rounds.filter((r) => r.target === 'cluster' && r.side === 'whenflow').map((r) => r.serverMsPerStep));

@@ -13,7 +13,8 @@ const { values } = parseArgs({ options: { batches: { type: 'string', default: '1
 const BATCHES = Number(values.batches);
 const PER_BATCH = 50;
 const before = snapshotRealm();
-if (!realmIntact(before) || realmChange(before, snapshotRealm()) !== null) throw new Error('the realm changed between two checks with nothing run');
+if (!realmIntact(before) || realmChange(before, snapshotRealm()) !== null)
+  throw new Error('the realm changed between two checks with nothing run');
 const batch = (check: () => unknown) => {
   const t0 = performance.now();
   for (let i = 0; i < PER_BATCH; i++) check();
@@ -30,4 +31,6 @@ for (let i = 0; i < BATCHES; i++) {
 const a = median(snapshotThenCompare);
 const b = median(compareWhileWalking);
 process.stdout.write(`realm check of ${before.length} property entries, median of ${BATCHES} alternating batches of ${PER_BATCH}:\n`);
-process.stdout.write(`  second snapshot, then compare (before): ${fmt(a, 3)} ms\n  compare while walking (now):           ${fmt(b, 3)} ms\n  now / before: ${fmt(b / a, 2)}×\n`);
+process.stdout.write(
+  `  second snapshot, then compare (before): ${fmt(a, 3)} ms\n  compare while walking (now):           ${fmt(b, 3)} ms\n  now / before: ${fmt(b / a, 2)}×\n`,
+);

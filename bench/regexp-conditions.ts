@@ -24,9 +24,13 @@ for (const n of [16, 18, 20, 22, 24]) {
   const sku = `${'A'.repeat(n)}!`;
   const native = timeMs(() => PATTERN.test(sku));
   const condition = timeMs(() => matcher({ sku }), 50);
-  console.log(`${String(n).padStart(7)}  ${native.toFixed(2).padStart(9)}   ${condition.toFixed(4).padStart(12)}   ${(native / condition).toFixed(0).padStart(18)}`);
+  console.log(
+    `${String(n).padStart(7)}  ${native.toFixed(2).padStart(9)}   ${condition.toFixed(4).padStart(12)}   ${(native / condition).toFixed(0).padStart(18)}`,
+  );
 }
 const hostile = `${'A'.repeat(32)}!`;
-console.log(`32 letters (the issue's data), condition: ${timeMs(() => matcher({ sku: hostile }), 50).toFixed(4)} ms (native: about 2^8 × the 24-letter time)`);
+console.log(
+  `32 letters (the issue's data), condition: ${timeMs(() => matcher({ sku: hostile }), 50).toFixed(4)} ms (native: about 2^8 × the 24-letter time)`,
+);
 const large = `${'AB-'.repeat(350_000)}!`;
 console.log(`1 MB near miss, condition: ${timeMs(() => matcher({ sku: large }), 3).toFixed(1)} ms`);

@@ -110,9 +110,22 @@ export async function startBench(label: string, limitMs: number): Promise<Bench>
       await new Promise((resolve) => setTimeout(resolve, 300));
       return new Set(threadIds().filter((tid) => !before.has(tid)));
     };
-    const whenflowThreads = await start(() => createTaskWorker({ connection: session.nativeConnection, namespace: session.namespace, workspace: CHAIN_WORKSPACE, taskQueue: whenflowQueue }));
+    const whenflowThreads = await start(() =>
+      createTaskWorker({
+        connection: session.nativeConnection,
+        namespace: session.namespace,
+        workspace: CHAIN_WORKSPACE,
+        taskQueue: whenflowQueue,
+      }),
+    );
     const baselineThreads = await start(() =>
-      Worker.create({ connection: session.nativeConnection, namespace: session.namespace, taskQueue: baselineQueue, workflowBundle: baselineBundle, activities: baselineActivities }),
+      Worker.create({
+        connection: session.nativeConnection,
+        namespace: session.namespace,
+        taskQueue: baselineQueue,
+        workflowBundle: baselineBundle,
+        activities: baselineActivities,
+      }),
     );
     return {
       session,
@@ -149,7 +162,14 @@ export async function startServer(label: string): Promise<TemporalSession> {
   }
 }
 
-const quietLogger = { trace() {}, debug() {}, info() {}, warn() {}, error: (message: string) => process.stderr.write(`${message}\n`), log() {} };
+const quietLogger = {
+  trace() {},
+  debug() {},
+  info() {},
+  warn() {},
+  error: (message: string) => process.stderr.write(`${message}\n`),
+  log() {},
+};
 
 /**
  * The dev server runs under a watchdog shell (src/temporal/dev-server.ts): its process is the shell's
@@ -264,10 +284,12 @@ export function threadCpu(): Map<string, ThreadSample> {
 }
 
 /** How busy (0..1 of one core) each thread was between two samples, busiest first. */
-export function threadLoad(before: Map<string, ThreadSample>, after: Map<string, ThreadSample>, ms: number): (ThreadSample & { load: number })[] {
-  return [...after.values()]
-    .map((t) => ({ ...t, load: (t.cpuMs - (before.get(t.tid)?.cpuMs ?? 0)) / ms }))
-    .sort((a, b) => b.load - a.load);
+export function threadLoad(
+  before: Map<string, ThreadSample>,
+  after: Map<string, ThreadSample>,
+  ms: number,
+): (ThreadSample & { load: number })[] {
+  return [...after.values()].map((t) => ({ ...t, load: (t.cpuMs - (before.get(t.tid)?.cpuMs ?? 0)) / ms })).sort((a, b) => b.load - a.load);
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -293,11 +315,14 @@ export async function startChain(bench: Bench, side: Side, from: number): Promis
     const handle = await startTask(bench.client, { name: 'chain', data: { chain: { at: from } }, taskQueue: bench.whenflowQueue });
     return { side, workflowId: handle.workflowId, done: handle.result().then((snapshot) => checkWhenflow(snapshot, from)) };
   }
-  const handle: WorkflowHandle<typeof chainWorkflow> = await bench.client.workflow.start<typeof chainWorkflow | typeof chainWorkflowLocal>(side === 'baseline-local' ? 'chainWorkflowLocal' : 'chainWorkflow', {
-    taskQueue: bench.baselineQueue,
-    workflowId: `baseline-${randomUUID()}`,
-    args: [{ data }],
-  });
+  const handle: WorkflowHandle<typeof chainWorkflow> = await bench.client.workflow.start<typeof chainWorkflow | typeof chainWorkflowLocal>(
+    side === 'baseline-local' ? 'chainWorkflowLocal' : 'chainWorkflow',
+    {
+      taskQueue: bench.baselineQueue,
+      workflowId: `baseline-${randomUUID()}`,
+      args: [{ data }],
+    },
+  );
   return { side, workflowId: handle.workflowId, done: handle.result().then((result) => checkBaseline(result)) };
 }
 
@@ -312,7 +337,9 @@ export async function timeChain(bench: Bench, side: Side, from: number): Promise
 function checkWhenflow(snapshot: TaskSnapshot, from: number): void {
   const steps = 11 - from;
   if (snapshot.state !== 'done' || snapshot.trace.length !== steps || (snapshot.data.chain as { at?: number } | undefined)?.at !== 11) {
-    throw new Error(`whenflow task ended ${snapshot.state} after ${snapshot.trace.length} steps (expected done after ${steps}): ${JSON.stringify(snapshot.error ?? snapshot.data)}`);
+    throw new Error(
+      `whenflow task ended ${snapshot.state} after ${snapshot.trace.length} steps (expected done after ${steps}): ${JSON.stringify(snapshot.error ?? snapshot.data)}`,
+    );
   }
 }
 
@@ -362,8 +389,27 @@ export async function historyStats(client: Client, workflowId: string): Promise<
   const activityTypes = new Map<string, string>();
   const byType: Record<string, number> = {};
   const activityEventBytes: Record<string, number> = {};
-  const stats: HistoryStats = { bytes: Buffer.byteLength(json), events: events.length, workflowTasks: 0, activities: 0, localActivities: 0, activityInputBytes: 0, activityResultBytes: 0, wftQueueMs: 0, wftRunMs: 0, actQueueMs: 0, actRunMs: 0, spanMs: 0, byType, activityEventBytes };
-  const payloadBytes = (payloads: unknown) => ((payloads as { payloads?: { data?: string }[] } | undefined)?.payloads ?? []).reduce((sum, p) => sum + Buffer.from(p.data ?? '', 'base64').length, 0);
+  const stats: HistoryStats = {
+    bytes: Buffer.byteLength(json),
+    events: events.length,
+    workflowTasks: 0,
+    activities: 0,
+    localActivities: 0,
+    activityInputBytes: 0,
+    activityResultBytes: 0,
+    wftQueueMs: 0,
+    wftRunMs: 0,
+    actQueueMs: 0,
+    actRunMs: 0,
+    spanMs: 0,
+    byType,
+    activityEventBytes,
+  };
+  const payloadBytes = (payloads: unknown) =>
+    ((payloads as { payloads?: { data?: string }[] } | undefined)?.payloads ?? []).reduce(
+      (sum, p) => sum + Buffer.from(p.data ?? '', 'base64').length,
+      0,
+    );
   for (const event of events) {
     const type = eventTypeName(event.eventType);
     const time = Date.parse(event.eventTime);
@@ -372,7 +418,8 @@ export async function historyStats(client: Client, workflowId: string): Promise<
     const attrs = Object.entries(event).find(([key]) => key.endsWith('EventAttributes'))?.[1] as Record<string, unknown> | undefined;
     const since = (key: string) => time - (at.get(String(attrs?.[key])) ?? time);
     if (type.startsWith('ACTIVITY_TASK_')) {
-      if (type === 'ACTIVITY_TASK_SCHEDULED') activityTypes.set(String(event.eventId), (attrs?.activityType as { name?: string } | undefined)?.name ?? '?');
+      if (type === 'ACTIVITY_TASK_SCHEDULED')
+        activityTypes.set(String(event.eventId), (attrs?.activityType as { name?: string } | undefined)?.name ?? '?');
       const activity = activityTypes.get(String(type === 'ACTIVITY_TASK_SCHEDULED' ? event.eventId : attrs?.scheduledEventId)) ?? '?';
       // Indented as historyToJSON indents an event (two levels deep in the document).
       const size = Buffer.byteLength(JSON.stringify(event, null, 2).replace(/\n/g, '\n    ')) + 6;
@@ -382,7 +429,9 @@ export async function historyStats(client: Client, workflowId: string): Promise<
     if (type === 'MARKER_RECORDED' && attrs?.markerName === 'core_local_activity') {
       const size = Buffer.byteLength(JSON.stringify(event, null, 2).replace(/\n/g, '\n    ')) + 6;
       const about = (attrs.details as { data?: { payloads?: { data?: string }[] } } | undefined)?.data?.payloads?.[0]?.data;
-      const activity = about ? ((JSON.parse(Buffer.from(about, 'base64').toString('utf8')) as { activity_type?: string }).activity_type ?? '?') : '?';
+      const activity = about
+        ? ((JSON.parse(Buffer.from(about, 'base64').toString('utf8')) as { activity_type?: string }).activity_type ?? '?')
+        : '?';
       activityEventBytes[activity] = (activityEventBytes[activity] ?? 0) + size;
       stats.localActivities += 1;
     }
@@ -528,11 +577,24 @@ export interface RunHistory {
 /** Every run of a task, first to last, following continue-as-new. */
 export async function runHistories(client: Client, workflowId: string, firstRunId: string): Promise<RunHistory[]> {
   const runs: RunHistory[] = [];
-  const payloadBytes = (payloads: unknown) => ((payloads as { payloads?: { data?: string }[] } | undefined)?.payloads ?? []).reduce((sum, p) => sum + Buffer.from(p.data ?? '', 'base64').length, 0);
+  const payloadBytes = (payloads: unknown) =>
+    ((payloads as { payloads?: { data?: string }[] } | undefined)?.payloads ?? []).reduce(
+      (sum, p) => sum + Buffer.from(p.data ?? '', 'base64').length,
+      0,
+    );
   for (let runId: string | null = firstRunId; runId; runId = runs.at(-1)!.nextRunId) {
     const json = historyToJSON(await fetchRunHistory(client, workflowId, runId));
     const events = (JSON.parse(json) as { events: JsonEvent[] }).events;
-    const run: RunHistory = { runId, bytes: Buffer.byteLength(json), events: events.length, steps: 0, inputBytes: 0, stepInputBytes: 0, outputBytes: 0, nextRunId: null };
+    const run: RunHistory = {
+      runId,
+      bytes: Buffer.byteLength(json),
+      events: events.length,
+      steps: 0,
+      inputBytes: 0,
+      stepInputBytes: 0,
+      outputBytes: 0,
+      nextRunId: null,
+    };
     for (const event of events) {
       const attrs = Object.entries(event).find(([key]) => key.endsWith('EventAttributes'))?.[1] as Record<string, unknown> | undefined;
       switch (eventTypeName(event.eventType)) {
@@ -564,7 +626,11 @@ async function fetchRunHistory(client: Client, workflowId: string, runId: string
   const events: NonNullable<History['events']> = [];
   let nextPageToken: Uint8Array | undefined;
   do {
-    const page = await client.workflowService.getWorkflowExecutionHistory({ namespace: client.options.namespace, execution: { workflowId, runId }, nextPageToken });
+    const page = await client.workflowService.getWorkflowExecutionHistory({
+      namespace: client.options.namespace,
+      execution: { workflowId, runId },
+      nextPageToken,
+    });
     events.push(...(page.history?.events ?? []));
     nextPageToken = page.nextPageToken?.length ? page.nextPageToken : undefined;
   } while (nextPageToken);

@@ -47,15 +47,19 @@ const workflowsPath = join(root, 'src/workflows/index.ts');
 const silent = { trace() {}, debug() {}, info() {}, warn() {}, error: (message) => process.stderr.write(`${message}\n`), log() {} };
 const workflowBundles = Promise.all([
   bundleWorkflowCode({ workflowsPath, logger: silent }).then(({ code }) => writeFile(join(dist, 'workflow-bundle.js'), code)),
-  bundleWorkflowCode({ workflowsPath, workflowInterceptorModules: [join(root, 'src/workflows/tracing-interceptors.ts')], logger: silent }).then(({ code }) =>
-    writeFile(join(dist, 'workflow-bundle-traced.js'), code),
-  ),
+  bundleWorkflowCode({
+    workflowsPath,
+    workflowInterceptorModules: [join(root, 'src/workflows/tracing-interceptors.ts')],
+    logger: silent,
+  }).then(({ code }) => writeFile(join(dist, 'workflow-bundle-traced.js'), code)),
 ]);
 
 // tsc is the slow part: it runs while esbuild and webpack work.
 const declarations = typeScriptDeclarations();
 await Promise.all([javascript, workflowBundles, declarations]);
-await writeFile(join(dist, 'cli.js'), `#!/usr/bin/env node\n${(await readFile(join(dist, 'cli.js'), 'utf8')).replace(/^#!.*\n/, '')}`, { mode: 0o755 });
+await writeFile(join(dist, 'cli.js'), `#!/usr/bin/env node\n${(await readFile(join(dist, 'cli.js'), 'utf8')).replace(/^#!.*\n/, '')}`, {
+  mode: 0o755,
+});
 
 await copyFile(join(root, 'src/isolation/boot.mjs'), join(dist, 'boot.mjs'));
 await addDeclarationExtensions(join(dist, 'types'));
@@ -63,7 +67,10 @@ process.stderr.write(`whenflow: built dist/ in ${((performance.now() - started) 
 
 function typeScriptDeclarations() {
   return new Promise((done, fail) => {
-    const tsc = spawn(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { cwd: root, stdio: 'inherit' });
+    const tsc = spawn(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], {
+      cwd: root,
+      stdio: 'inherit',
+    });
     tsc.on('error', fail);
     tsc.on('exit', (code) => (code === 0 ? done() : fail(new Error(`build: tsc -p tsconfig.build.json failed (exit ${code})`))));
   });
@@ -90,7 +97,11 @@ async function addDeclarationExtensions(folder) {
 }
 
 async function fullSpecifier(from, specifier) {
-  const isFile = (path) => stat(path).then((s) => s.isFile(), () => false);
+  const isFile = (path) =>
+    stat(path).then(
+      (s) => s.isFile(),
+      () => false,
+    );
   const target = resolve(from, specifier.replace(/\.(ts|js)$/, ''));
   if (await isFile(`${target}.d.ts`)) return `${specifier.replace(/\.(ts|js)$/, '')}.js`;
   if (await isFile(join(target, 'index.d.ts'))) return `./${relative(from, join(target, 'index.js'))}`.replace(/^\.\/\.\.\//, '../');

@@ -4,5 +4,8 @@ import { spawnSync } from 'node:child_process';
 import { ensureDependencies, root } from './ensure-deps.mjs';
 
 ensureDependencies();
-const result = spawnSync(process.execPath, ['--import', 'tsx', 'test/cluster/run.ts', ...process.argv.slice(2)], { cwd: root, stdio: 'inherit' });
+const result = spawnSync(process.execPath, ['--import', 'tsx', 'test/cluster/run.ts', ...process.argv.slice(2)], {
+  cwd: root,
+  stdio: 'inherit',
+});
 process.exit(result.status ?? 1);

@@ -5,7 +5,15 @@ import { CURRENT_RULES, isSettled, TASK_STATES, type TaskSnapshot, type TaskStat
 import { TASK_NAME_KEY, TASK_STATE_KEY, TASK_TAGS_KEY } from './model/search-attributes';
 import { formatJsonPath, type JsonObject } from './model/json';
 import { taskWorkflow } from './workflows';
-import { eventsQuery, reloadUpdate, resumeUpdate, snapshotQuery, stopUpdate, updateDataUpdate, type TaskWorkflowInput } from './workflows/api';
+import {
+  eventsQuery,
+  reloadUpdate,
+  resumeUpdate,
+  snapshotQuery,
+  stopUpdate,
+  updateDataUpdate,
+  type TaskWorkflowInput,
+} from './workflows/api';
 import { sealStash, StashError, type StashKeys } from './runtime/stash';
 import type { TaskEvent, TaskEventPage } from './model/events';
 import { describeOverLimit, overDataLimit } from './cycle/data-limit';
@@ -15,7 +23,9 @@ import { WhenflowError, brandError } from './model/errors';
 import { DEFAULT_TASK_LIMITS, DEFAULT_TASK_QUEUE } from './model/defaults';
 export { DEFAULT_TASK_QUEUE };
 
-const jsonObject = z.record(z.string(), z.json()).refine((v) => typeof v === 'object' && v !== null && !Array.isArray(v), 'must be a JSON object');
+const jsonObject = z
+  .record(z.string(), z.json())
+  .refine((v) => typeof v === 'object' && v !== null && !Array.isArray(v), 'must be a JSON object');
 
 export const startTaskSchema = z.object({
   name: z.string().min(1).default('task'),
@@ -52,7 +62,13 @@ export const startTaskSchema = z.object({
    * first seals): they are sealed before they leave this process.
    */
   stashKey: z
-    .union([z.instanceof(Buffer), z.array(z.object({ id: z.string(), key: z.instanceof(Buffer) })).min(1).readonly()])
+    .union([
+      z.instanceof(Buffer),
+      z
+        .array(z.object({ id: z.string(), key: z.instanceof(Buffer) }))
+        .min(1)
+        .readonly(),
+    ])
     .nullable()
     .default(null),
 });
@@ -73,7 +89,10 @@ export class TaskInputError extends WhenflowError {
 export function checkSequence(sequence: string[], knownSteps: string[]): void {
   const known = new Set(knownSteps);
   const unknown = [...new Set(sequence.filter((name) => !known.has(name)))];
-  if (unknown.length > 0) throw new TaskInputError([{ path: 'sequence', message: `unknown steps: ${unknown.join(', ')} (the workspace has: ${[...known].sort().join(', ') || 'none'})` }]);
+  if (unknown.length > 0)
+    throw new TaskInputError([
+      { path: 'sequence', message: `unknown steps: ${unknown.join(', ')} (the workspace has: ${[...known].sort().join(', ') || 'none'})` },
+    ]);
 }
 
 /** Starts a task and returns its handle as soon as the workflow exists. */
@@ -83,7 +102,8 @@ export async function startTask(client: Client, options: StartTaskOptions): Prom
     throw new TaskInputError(parsed.error.issues.map((issue) => ({ path: formatJsonPath(issue.path), message: issue.message })));
   }
   const input = parsed.data;
-  if (input.thenCycle && !input.sequence) throw new TaskInputError([{ path: 'thenCycle', message: 'only applies to a task started with a sequence' }]);
+  if (input.thenCycle && !input.sequence)
+    throw new TaskInputError([{ path: 'thenCycle', message: 'only applies to a task started with a sequence' }]);
   if (input.sequence && input.knownSteps) checkSequence(input.sequence, input.knownSteps);
   const data = sealForTemporal(input.data as JsonObject, input.stashKey, 'data');
   // Measured as the task will hold it: secrets sealed.
@@ -94,13 +114,25 @@ export async function startTask(client: Client, options: StartTaskOptions): Prom
     workflowId: input.taskId ?? `task-${randomUUID()}`,
     // What the Temporal Web UI shows for the workflow in lists and at the top of its page.
     staticSummary: `whenflow task: ${input.name}`,
-    ...(input.ifExists === 'return-existing' ? { workflowIdConflictPolicy: 'USE_EXISTING' as const, workflowIdReusePolicy: 'REJECT_DUPLICATE' as const } : {}),
+    ...(input.ifExists === 'return-existing'
+      ? { workflowIdConflictPolicy: 'USE_EXISTING' as const, workflowIdReusePolicy: 'REJECT_DUPLICATE' as const }
+      : {}),
     args: [
       {
         name: input.name,
         tags: input.tags,
         data,
-        options: { rules: CURRENT_RULES, concurrency: input.concurrency, onConflict: input.onConflict, maxStepRuns: input.maxStepRuns, maxSubtasks: input.maxSubtasks, historyLimit: input.historyLimit, eventsKept: input.eventsKept, maxDataBytes: input.maxDataBytes, ...(input.maxRecognizeWork !== undefined ? { maxRecognizeWork: input.maxRecognizeWork } : {}) },
+        options: {
+          rules: CURRENT_RULES,
+          concurrency: input.concurrency,
+          onConflict: input.onConflict,
+          maxStepRuns: input.maxStepRuns,
+          maxSubtasks: input.maxSubtasks,
+          historyLimit: input.historyLimit,
+          eventsKept: input.eventsKept,
+          maxDataBytes: input.maxDataBytes,
+          ...(input.maxRecognizeWork !== undefined ? { maxRecognizeWork: input.maxRecognizeWork } : {}),
+        },
         ...(input.sequence ? { sequence: { steps: input.sequence, thenCycle: input.thenCycle } } : {}),
       },
     ],
@@ -169,7 +201,10 @@ export class TaskWaitTimeoutError extends WhenflowError {
     brandError(TaskWaitTimeoutError, 'TaskWaitTimeoutError');
   }
 
-  constructor(readonly taskId: string, readonly timeoutMs: number) {
+  constructor(
+    readonly taskId: string,
+    readonly timeoutMs: number,
+  ) {
     super(`task ${taskId} did not settle within ${timeoutMs} ms`);
   }
 }
@@ -183,8 +218,13 @@ export async function waitForTask(client: Client, taskId: string, options: WaitO
   const timeout = options.timeoutMs === undefined ? undefined : new AbortController();
   const timer = timeout && setTimeout(() => timeout.abort(), options.timeoutMs);
   try {
-    const follow = { follow: true, until: 'settled', ...(options.pollIntervalMs === undefined ? {} : { pollIntervalMs: options.pollIntervalMs }) } as const;
-    for await (const event of taskEvents(client, taskId, timeout ? { ...follow, signal: timeout.signal } : follow)) options.onEvent?.(event);
+    const follow = {
+      follow: true,
+      until: 'settled',
+      ...(options.pollIntervalMs === undefined ? {} : { pollIntervalMs: options.pollIntervalMs }),
+    } as const;
+    for await (const event of taskEvents(client, taskId, timeout ? { ...follow, signal: timeout.signal } : follow))
+      options.onEvent?.(event);
   } catch (error) {
     if (error instanceof WorkflowNotFoundError) throw error;
     // The workflow may have just completed and its worker gone: its result still has everything.
@@ -210,9 +250,17 @@ function sealForTemporal(data: JsonObject, key: StashKeys | null, path: string):
 }
 
 /** Merges new data into a task (RFC 7386 JSON Merge Patch: `null` deletes a key) and starts a new cycle. */
-export async function updateTask(client: Client, taskId: string, patch: JsonObject, options: { stashKey?: StashKeys | null } = {}): Promise<TaskState> {
+export async function updateTask(
+  client: Client,
+  taskId: string,
+  patch: JsonObject,
+  options: { stashKey?: StashKeys | null } = {},
+): Promise<TaskState> {
   const parsed = jsonObject.safeParse(patch);
-  if (!parsed.success) throw new TaskInputError(parsed.error.issues.map((issue) => ({ path: formatJsonPath(['patch', ...issue.path]), message: issue.message })));
+  if (!parsed.success)
+    throw new TaskInputError(
+      parsed.error.issues.map((issue) => ({ path: formatJsonPath(['patch', ...issue.path]), message: issue.message })),
+    );
   const sealed = sealForTemporal(parsed.data as JsonObject, options.stashKey ?? null, 'patch');
   return toOpenTask(client, taskId, (handle) => handle.executeUpdate(updateDataUpdate, { args: [sealed] }));
 }
@@ -232,7 +280,11 @@ export class TaskClosedError extends WhenflowError {
 }
 
 /** Temporal answers an update to a closed workflow with "not found"; say what really happened. */
-async function toOpenTask<T>(client: Client, taskId: string, send: (handle: WorkflowHandle<typeof taskWorkflow>) => Promise<T>): Promise<T> {
+async function toOpenTask<T>(
+  client: Client,
+  taskId: string,
+  send: (handle: WorkflowHandle<typeof taskWorkflow>) => Promise<T>,
+): Promise<T> {
   const handle = client.workflow.getHandle<typeof taskWorkflow>(taskId);
   try {
     return await send(handle);
@@ -265,13 +317,18 @@ export const STOP_DELIVERY_TIMEOUT_MS = 15_000;
  * workflow tasks keep failing, or no worker serves it — and the workflow was terminated instead.
  * A task that refuses the stop (it has ended) is an error, as before.
  */
-export async function stopTask(client: Client, taskId: string, options: { deliveryTimeoutMs?: number } = {}): Promise<'stopped' | 'terminated'> {
+export async function stopTask(
+  client: Client,
+  taskId: string,
+  options: { deliveryTimeoutMs?: number } = {},
+): Promise<'stopped' | 'terminated'> {
   const timeoutMs = options.deliveryTimeoutMs ?? STOP_DELIVERY_TIMEOUT_MS;
   try {
     await toOpenTask(client, taskId, (handle) => client.withDeadline(Date.now() + timeoutMs, () => handle.executeUpdate(stopUpdate)));
     return 'stopped';
   } catch (error) {
-    if (error instanceof TaskClosedError || error instanceof WorkflowUpdateFailedError || error instanceof WorkflowNotFoundError) throw error;
+    if (error instanceof TaskClosedError || error instanceof WorkflowUpdateFailedError || error instanceof WorkflowNotFoundError)
+      throw error;
     const handle = client.workflow.getHandle(taskId);
     const { status } = await handle.describe();
     if (status.name !== 'RUNNING') return 'stopped';
@@ -305,7 +362,8 @@ function visibilityLiteral(value: string): string {
 /** Tasks by state, name and tag, newest first, through Temporal visibility (search attributes). */
 export async function listTasks(client: Client, filter: z.input<typeof listTasksSchema> = {}): Promise<TaskSummary[]> {
   const parsed = listTasksSchema.safeParse(filter);
-  if (!parsed.success) throw new TaskInputError(parsed.error.issues.map((issue) => ({ path: formatJsonPath(issue.path), message: issue.message })));
+  if (!parsed.success)
+    throw new TaskInputError(parsed.error.issues.map((issue) => ({ path: formatJsonPath(issue.path), message: issue.message })));
   const { state, name, tag, limit } = parsed.data;
   const clauses = [`WorkflowType = "taskWorkflow"`];
   if (state) clauses.push(`${TASK_STATE_KEY.name} = ${visibilityLiteral(state)}`);
@@ -415,8 +473,16 @@ async function eventsOfEarlierRuns(client: Client, taskId: string, after: number
 }
 
 /** The input of one run (its first history event only) and the run it continued from. */
-async function runInput(client: Client, taskId: string, runId: string): Promise<{ input: TaskWorkflowInput | undefined; previousRunId: string | undefined }> {
-  const response = await client.workflowService.getWorkflowExecutionHistory({ namespace: client.options.namespace, execution: { workflowId: taskId, runId }, maximumPageSize: 1 });
+async function runInput(
+  client: Client,
+  taskId: string,
+  runId: string,
+): Promise<{ input: TaskWorkflowInput | undefined; previousRunId: string | undefined }> {
+  const response = await client.workflowService.getWorkflowExecutionHistory({
+    namespace: client.options.namespace,
+    execution: { workflowId: taskId, runId },
+    maximumPageSize: 1,
+  });
   const started = response.history?.events?.[0]?.workflowExecutionStartedEventAttributes;
   const payload = started?.input?.payloads?.[0];
   const input = payload ? await client.options.loadedDataConverter.payloadConverter.fromPayload<TaskWorkflowInput>(payload) : undefined;
@@ -427,7 +493,17 @@ async function runInput(client: Client, taskId: string, runId: string): Promise<
  * Follows a task's event stream until it settles (terminal, attention or error), handing each event to
  * `onEvent`, and returns the settled task.
  */
-export async function watchTask(client: Client, taskId: string, onEvent: (event: TaskEvent) => void, options: { signal?: AbortSignal } = {}): Promise<TaskView> {
-  for await (const event of taskEvents(client, taskId, { follow: true, until: 'settled', ...(options.signal ? { signal: options.signal } : {}) })) onEvent(event);
+export async function watchTask(
+  client: Client,
+  taskId: string,
+  onEvent: (event: TaskEvent) => void,
+  options: { signal?: AbortSignal } = {},
+): Promise<TaskView> {
+  for await (const event of taskEvents(client, taskId, {
+    follow: true,
+    until: 'settled',
+    ...(options.signal ? { signal: options.signal } : {}),
+  }))
+    onEvent(event);
   return getTask(client, taskId);
 }

@@ -91,7 +91,13 @@ export type StepCondition = Record<string, unknown>;
 export interface StepOptions {
   priority?: number;
   timeout?: StepDuration;
-  retry?: { initialInterval?: StepDuration; backoffCoefficient?: number; maximumInterval?: StepDuration; maximumAttempts?: number; nonRetryableErrorTypes?: string[] };
+  retry?: {
+    initialInterval?: StepDuration;
+    backoffCoefficient?: number;
+    maximumInterval?: StepDuration;
+    maximumAttempts?: number;
+    nonRetryableErrorTypes?: string[];
+  };
 }
 
 declare global {
@@ -107,7 +113,9 @@ declare global {
       [name: string]: any;
     }
     /** Connectors of the workspace. Merge to give a connector its module's type. */
-    interface Connectors { [name: string]: StepConnectorModule }
+    interface Connectors {
+      [name: string]: StepConnectorModule;
+    }
   }
   /** The task data; change it freely or replace it (`data = {}`). */
   var data: Whenflow.Data;

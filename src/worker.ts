@@ -1,6 +1,14 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { bundleWorkflowCode, Worker, type ActivityInterceptorsFactory, type NativeConnection, type WorkflowBundleOption, type WorkflowBundleWithSourceMap, type WorkerOptions } from '@temporalio/worker';
+import {
+  bundleWorkflowCode,
+  Worker,
+  type ActivityInterceptorsFactory,
+  type NativeConnection,
+  type WorkflowBundleOption,
+  type WorkflowBundleWithSourceMap,
+  type WorkerOptions,
+} from '@temporalio/worker';
 import { createActivities, type TaskActivities } from './activities';
 import { DEFAULT_STEP_THREADS } from './isolation/pool';
 import type { CircuitBoard } from './connectors/circuit';
@@ -42,10 +50,21 @@ export function workflowBundle(options: { tracing?: boolean } = {}): Promise<Wor
 
 /** Bundles the workflow code with webpack (the build uses this too, to write the shipped bundles). */
 export function bundleFromSources(tracing: boolean): Promise<WorkflowBundleWithSourceMap> {
-  return bundleWorkflowCode({ workflowsPath, ...(tracing ? { workflowInterceptorModules: [tracingInterceptorsPath] } : {}), logger: quietBundlerLogger });
+  return bundleWorkflowCode({
+    workflowsPath,
+    ...(tracing ? { workflowInterceptorModules: [tracingInterceptorsPath] } : {}),
+    logger: quietBundlerLogger,
+  });
 }
 
-const quietBundlerLogger = { trace() {}, debug() {}, info() {}, warn() {}, error: (message: string) => process.stderr.write(`${message}\n`), log() {} };
+const quietBundlerLogger = {
+  trace() {},
+  debug() {},
+  info() {},
+  warn() {},
+  error: (message: string) => process.stderr.write(`${message}\n`),
+  log() {},
+};
 
 export interface TaskWorkerOptions {
   connection: NativeConnection;
@@ -122,7 +141,9 @@ export async function whenflowWorkerOptions(options: WhenflowWorkerOptionsInput)
     }),
     ...(activityInterceptors.length > 0 ? { interceptors: { activity: activityInterceptors } } : {}),
     // Workflow spans are made in the sandbox and leave it through this sink.
-    ...(tracing && temporalTracing ? { sinks: { exporter: temporalTracing.makeWorkflowExporter(tracing.spanProcessor, tracing.resource) } } : {}),
+    ...(tracing && temporalTracing
+      ? { sinks: { exporter: temporalTracing.makeWorkflowExporter(tracing.spanProcessor, tracing.resource) } }
+      : {}),
   };
 }
 

@@ -9,7 +9,11 @@ export const condition = {
 
 export const content = async () => {
   data.order.items.forEach((item, index) => {
-    task.subtask(`pick ${item.sku}`, { pick: { sku: item.sku, quantity: item.quantity } }, { into: `order.picked.${index}`, waitFor: true });
+    task.subtask(
+      `pick ${item.sku}`,
+      { pick: { sku: item.sku, quantity: item.quantity } },
+      { into: `order.picked.${index}`, waitFor: true },
+    );
   });
   data.order.picking = true;
 };

@@ -165,13 +165,21 @@ export function createActivities(
           blobs: ws.config.blobs,
           connectors: connectorOutlines(ws),
         });
-        const outcome = scheduledData(input).then((data) => stepThreads.run(job(data), {
-          heapMb: ws.steps.get(input.step)?.declared.maxHeapMb ?? ws.config.defaults.maxHeapMb,
-          timeoutMs: startToCloseTimeoutMs,
-          stopAfterMs: stopBeforeTimeout(startToCloseTimeoutMs) - (performance.now() - started),
-          signal: context.cancellationSignal,
-          call: (request) => ws.connectors.call(request.connector, request.method, request.args, connectorContext(request.connector, request.idempotencyKey, request.secrets)),
-        }));
+        const outcome = scheduledData(input).then((data) =>
+          stepThreads.run(job(data), {
+            heapMb: ws.steps.get(input.step)?.declared.maxHeapMb ?? ws.config.defaults.maxHeapMb,
+            timeoutMs: startToCloseTimeoutMs,
+            stopAfterMs: stopBeforeTimeout(startToCloseTimeoutMs) - (performance.now() - started),
+            signal: context.cancellationSignal,
+            call: (request) =>
+              ws.connectors.call(
+                request.connector,
+                request.method,
+                request.args,
+                connectorContext(request.connector, request.idempotencyKey, request.secrets),
+              ),
+          }),
+        );
         return await whileHeartbeating(outcome);
       } catch (error) {
         const failure = asFailure(error, attempt);
@@ -228,13 +236,20 @@ const stepDataSchema = z.union([
  */
 async function scheduledData(input: RunStepInput): Promise<JsonObject> {
   const parsed = stepDataSchema.safeParse(input);
-  if (!parsed.success) throw new Error(`step "${input.step}" of task ${input.taskId}: its input has neither valid \`data\` nor a valid \`dataRef\` (${parsed.error.issues.map((i) => `${i.path.join('.') || 'input'}: ${i.message}`).join('; ')})`);
+  if (!parsed.success)
+    throw new Error(
+      `step "${input.step}" of task ${input.taskId}: its input has neither valid \`data\` nor a valid \`dataRef\` (${parsed.error.issues.map((i) => `${i.path.join('.') || 'input'}: ${i.message}`).join('; ')})`,
+    );
   if ('data' in parsed.data) return parsed.data.data;
   const context = Context.current();
   // The workflow answers no query while its workflow task runs local activities: the query would wait for itself.
-  if (context.info.isLocal) throw new Error(`step "${input.step}" of task ${input.taskId}: its data is held by reference, which a step run as a local activity cannot read`);
+  if (context.info.isLocal)
+    throw new Error(
+      `step "${input.step}" of task ${input.taskId}: its data is held by reference, which a step run as a local activity cannot read`,
+    );
   const execution = context.info.workflowExecution;
-  if (!execution) throw new Error(`step "${input.step}": its data is held by its task's workflow, and this activity was not started by one`);
+  if (!execution)
+    throw new Error(`step "${input.step}": its data is held by its task's workflow, and this activity was not started by one`);
   const data = await context.client.workflow.getHandle(execution.workflowId, execution.runId).query(stepDataQuery, input.executionId);
   return checkStepData(data, parsed.data.dataRef, input.step);
 }
@@ -272,7 +287,12 @@ function untilCancelled<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
 function connectorOutlines(ws: Workspace): ConnectorOutline[] {
   return ws.connectors.names().map((name) => {
     const connector = ws.connectors.get(name)!;
-    return { name, methods: Object.keys(connector.methods), source: connector.source, ...(connector.callable !== undefined ? { callable: connector.callable } : {}) };
+    return {
+      name,
+      methods: Object.keys(connector.methods),
+      source: connector.source,
+      ...(connector.callable !== undefined ? { callable: connector.callable } : {}),
+    };
   });
 }
 
@@ -290,7 +310,9 @@ function stopBeforeTimeout(timeoutMs: number): number {
  */
 function logFailedAttempt(taskId: string, what: string, attempt: number, failure: ApplicationFailure): void {
   const next = failure.nonRetryable ? 'not retried' : 'retried unless it was the last attempt';
-  process.stderr.write(`whenflow: task ${taskId} ${what} attempt ${attempt} failed (${failure.type ?? 'Error'}, ${next}): ${failure.message.split('\n')[0]}\n`);
+  process.stderr.write(
+    `whenflow: task ${taskId} ${what} attempt ${attempt} failed (${failure.type ?? 'Error'}, ${next}): ${failure.message.split('\n')[0]}\n`,
+  );
 }
 
 /**
@@ -312,4 +334,3 @@ function asFailure(error: unknown, attempt: number): ApplicationFailure {
   if (original.stack) failure.stack = original.stack.replace(/\?tsx-namespace=[\w-]+/g, '');
   return failure;
 }
-

@@ -139,7 +139,9 @@ export function satisfiable(leaves: readonly Leaf[]): { ok: true } | { ok: false
     }
     const deeper = leaves.some((other) => other.path.length > path.length && path.every((k, i) => other.path[i] === k));
     const fits = (value: unknown) =>
-      (!needsString || typeof value === 'string') && (!deeper || isJsonObject(value as JsonValue)) && testers.every((test) => test(value, {}));
+      (!needsString || typeof value === 'string') &&
+      (!deeper || isJsonObject(value as JsonValue)) &&
+      testers.every((test) => test(value, {}));
     if (!candidates(group).some(fits)) return { ok: false, path };
   }
   return { ok: true };
@@ -176,7 +178,13 @@ function findNeverMatching(steps: readonly CatalogStep[]): Finding[] {
     const verdict = satisfiable(topLeaves(step.condition.query).leaves);
     if (verdict.ok) continue;
     const path = formatJsonPath(verdict.path);
-    findings.push({ kind: 'never-matches', severity: 'warning', steps: [step.name], paths: [path], message: `${step.name} can never run: its condition's constraints on ${path} contradict each other` });
+    findings.push({
+      kind: 'never-matches',
+      severity: 'warning',
+      steps: [step.name],
+      paths: [path],
+      message: `${step.name} can never run: its condition's constraints on ${path} contradict each other`,
+    });
   }
   return findings;
 }
@@ -200,7 +208,8 @@ function writeModel(sources: readonly string[]): WriteModel {
   const model: WriteModel = { keys: new Set(), openPaths: [], anything: false };
   for (const source of sources) {
     for (const key of assignedKeys(source)) model.keys.add(key);
-    for (const match of source.matchAll(/(['"`])((?:(?!\1)[^\\\n])*)\1/g)) for (const token of match[2]!.match(WORD) ?? []) model.keys.add(token);
+    for (const match of source.matchAll(/(['"`])((?:(?!\1)[^\\\n])*)\1/g))
+      for (const token of match[2]!.match(WORD) ?? []) model.keys.add(token);
     for (const match of source.matchAll(/\bdata((?:\.[A-Za-z_$][\w$]*)+)\s*(=(?!=)\s*(.{0,10})|\[)/g)) {
       const path = match[1]!.slice(1).split('.');
       if (match[2] === '[' || !LITERAL_START.test(match[3] ?? '')) model.openPaths.push(path);
@@ -212,9 +221,11 @@ function writeModel(sources: readonly string[]): WriteModel {
 }
 
 /** Whether the key at `path[index]` sits under a path any key may be written to. */
-const underOpenPath = (model: WriteModel, path: readonly string[], index: number) => model.openPaths.some((open) => open.length <= index && open.every((key, i) => path[i] === key));
+const underOpenPath = (model: WriteModel, path: readonly string[], index: number) =>
+  model.openPaths.some((open) => open.length <= index && open.every((key, i) => path[i] === key));
 
-const mayBeWritten = (model: WriteModel, path: readonly string[], index: number) => model.anything || model.keys.has(path[index]!) || underOpenPath(model, path, index);
+const mayBeWritten = (model: WriteModel, path: readonly string[], index: number) =>
+  model.anything || model.keys.has(path[index]!) || underOpenPath(model, path, index);
 
 function findUnknownKeys(facts: CatalogFacts): Finding[] {
   const present = dataPaths(facts.data);
@@ -239,7 +250,11 @@ function findUnknownKeys(facts: CatalogFacts): Finding[] {
         // Mentioned in code but never assigned there: only data from outside can bring it.
         const kind = !sourceWords.has(key) ? 'unknown-key' : mayBeWritten(writes, path, i) ? null : 'unwritten-key';
         if (kind === null) continue;
-        const siblings = [...(present.get(prefix) ?? []), ...[...(conditionKeys.get(prefix) ?? [])].filter((k) => k !== key), ...(kind === 'unknown-key' ? sourceWords : [])];
+        const siblings = [
+          ...(present.get(prefix) ?? []),
+          ...[...(conditionKeys.get(prefix) ?? [])].filter((k) => k !== key),
+          ...(kind === 'unknown-key' ? sourceWords : []),
+        ];
         const shown = formatJsonPath(path.slice(0, i + 1));
         const entry = byKey.get(shown) ?? { kind, steps: new Set<string>(), didYouMean: suggestKey(key, siblings) };
         entry.steps.add(step.name);
@@ -277,7 +292,8 @@ function isStrictSubset(small: readonly string[], large: readonly string[]): boo
 /** The keys a content source assigns (`.key =`, `key:`), for steps no scenario run was seen with. */
 function assignedKeys(source: string): Set<string> {
   const keys = new Set<string>();
-  for (const match of source.matchAll(/\.([A-Za-z_$][\w$]*)\s*(?:=(?!=)|\+\+|--|[+\-*/]=)|([A-Za-z_$][\w$]*)\s*:/g)) keys.add((match[1] ?? match[2])!);
+  for (const match of source.matchAll(/\.([A-Za-z_$][\w$]*)\s*(?:=(?!=)|\+\+|--|[+\-*/]=)|([A-Za-z_$][\w$]*)\s*:/g))
+    keys.add((match[1] ?? match[2])!);
   return keys;
 }
 
@@ -318,7 +334,12 @@ function findShadowed(facts: CatalogFacts): Finding[] {
         touched = reads.filter((read) => observed.some((write) => pointersOverlap(read, write)));
       } else {
         const assigned = assignedKeys(source);
-        touched = reads.filter((read) => read.split('/').slice(1).some((token) => assigned.has(token)));
+        touched = reads.filter((read) =>
+          read
+            .split('/')
+            .slice(1)
+            .some((token) => assigned.has(token)),
+        );
       }
       const completes = mayComplete(source);
       if (touched.length === 0 && !completes) continue;
@@ -327,7 +348,10 @@ function findShadowed(facts: CatalogFacts): Finding[] {
         ...(paths.length > 0 ? [`writes ${paths.join(', ')} that ${step.name}'s condition reads`] : []),
         ...(completes ? ['can complete the task'] : []),
       ].join(' and ');
-      const unless = [...(paths.length > 0 ? ['those changes leave it matching'] : []), ...(completes ? [`${winner.name} does not complete the task`] : [])].join(' and ');
+      const unless = [
+        ...(paths.length > 0 ? ['those changes leave it matching'] : []),
+        ...(completes ? [`${winner.name} does not complete the task`] : []),
+      ].join(' and ');
       findings.push({
         kind: 'shadowed',
         severity: 'warning',
@@ -353,7 +377,13 @@ function findOverlappingWrites(facts: CatalogFacts): Finding[] {
       const b = steps[j]!;
       const writesA = observed[a.name] ?? [];
       const writesB = observed[b.name] ?? [];
-      const shared = [...new Set(writesA.filter((w) => writesB.some((v) => pointersOverlap(w, v))).concat(writesB.filter((w) => writesA.some((v) => pointersOverlap(w, v)))))].sort();
+      const shared = [
+        ...new Set(
+          writesA
+            .filter((w) => writesB.some((v) => pointersOverlap(w, v)))
+            .concat(writesB.filter((w) => writesA.some((v) => pointersOverlap(w, v)))),
+        ),
+      ].sort();
       if (shared.length === 0) continue;
       const leavesA = topLeaves(a.condition.query);
       const leavesB = topLeaves(b.condition.query);

@@ -74,7 +74,12 @@ function stepItems(step: CatalogStep): { key: string; constraint: string; branch
     const description = describeQuery({ $and: [item] });
     if (group) {
       group.filter(isJsonObject).forEach((branch, index) => {
-        out.push({ key: `${description}#${index + 1}`, constraint: describeQuery(branch), branch: { group: description, index: index + 1 }, query: branch });
+        out.push({
+          key: `${description}#${index + 1}`,
+          constraint: describeQuery(branch),
+          branch: { group: description, index: index + 1 },
+          query: branch,
+        });
       });
     } else {
       out.push({ key: description, constraint: description, query: { $and: [item] } });
@@ -130,11 +135,17 @@ export function coverageReport(steps: readonly CatalogStep[], hits: CoverageHits
 export function formatCoverage(report: CoverageReport): string {
   const ran = report.steps.filter((s) => s.runs > 0).length;
   const exercised = report.items.length - report.neverExercised.length;
-  const lines = [`coverage: ${ran}/${report.steps.length} steps ran, ${exercised}/${report.items.length} constraints and branches exercised`];
+  const lines = [
+    `coverage: ${ran}/${report.steps.length} steps ran, ${exercised}/${report.items.length} constraints and branches exercised`,
+  ];
   if (report.neverRan.length > 0) lines.push(`  never ran: ${report.neverRan.join(', ')}`);
   for (const item of report.neverExercised) {
     if (report.neverRan.includes(item.step) && !item.branch) continue;
-    lines.push(item.branch ? `  never taken: ${item.step} ${item.branch.group} branch ${item.branch.index} (${item.constraint})` : `  never exercised: ${item.step} ${item.constraint}`);
+    lines.push(
+      item.branch
+        ? `  never taken: ${item.step} ${item.branch.group} branch ${item.branch.index} (${item.constraint})`
+        : `  never exercised: ${item.step} ${item.constraint}`,
+    );
   }
   lines.push(`  per step, on ${report.dataSeen} data seen (each cycle's, and each task's at the end):`);
   for (const step of report.steps) {

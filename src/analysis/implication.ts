@@ -20,7 +20,8 @@ const RANGE_OPERATORS = new Set(['$gt', '$gte', '$lt', '$lte']);
 const NO_SUBQUERIES: LeafEnv = { subQuery: () => () => false, describeQuery: () => '…' };
 
 const usesReference = (arg: JsonValue) => JSON.stringify(arg).includes('"$data"');
-const isPrimitive = (value: unknown): value is string | number | boolean | null => value === null || ['string', 'number', 'boolean'].includes(typeof value);
+const isPrimitive = (value: unknown): value is string | number | boolean | null =>
+  value === null || ['string', 'number', 'boolean'].includes(typeof value);
 
 /** A constraint string as a leaf; null for a group (`$or`, `$nor`) or anything else. */
 export function parseConstraint(constraint: string): ConstraintLeaf | null {
@@ -49,7 +50,8 @@ function mongoOperator(leaf: ConstraintLeaf): { op: string; operand: JsonValue }
   return { op, operand: operand as JsonValue };
 }
 
-const startsWith = (path: readonly string[], prefix: readonly string[]) => prefix.length <= path.length && prefix.every((key, i) => path[i] === key);
+const startsWith = (path: readonly string[], prefix: readonly string[]) =>
+  prefix.length <= path.length && prefix.every((key, i) => path[i] === key);
 
 /** Whether the `strong` bound is at least as tight as the `weak` one, both on the same side (`$gt`/`$gte` or `$lt`/`$lte`). */
 function rangeImplies(strong: { op: string; operand: JsonValue }, weak: { op: string; operand: JsonValue }): boolean {
@@ -87,7 +89,8 @@ export function leafImplies(strong: ConstraintLeaf, weak: ConstraintLeaf): boole
   if (!strongOp || !weakOp) return false;
   if (RANGE_OPERATORS.has(strongOp.op) && RANGE_OPERATORS.has(weakOp.op)) return rangeImplies(strongOp, weakOp);
   if (strongOp.op === '$in' && Array.isArray(strongOp.operand) && strongOp.operand.length > 0 && strongOp.operand.every(isPrimitive)) {
-    if (weakOp.op === '$in' && Array.isArray(weakOp.operand)) return strongOp.operand.every((value) => (weakOp.operand as JsonValue[]).includes(value));
+    if (weakOp.op === '$in' && Array.isArray(weakOp.operand))
+      return strongOp.operand.every((value) => (weakOp.operand as JsonValue[]).includes(value));
     if (RANGE_OPERATORS.has(weakOp.op)) {
       const weakTest = testerOf(weak);
       return strongOp.operand.every((value) => value !== null && weakTest(value));

@@ -47,7 +47,8 @@ export async function recordObservedWrites(workspaceDir: string, writes: Record<
 export async function analyzeWorkspace(ws: Workspace): Promise<Finding[]> {
   const sources: Record<string, string> = {};
   for (const [name, step] of ws.steps) sources[name] = String(step.content);
-  for (const library of await textFiles(join(ws.dir, 'libraries'), ['.js', '.mjs', '.ts'])) sources[`libraries/${library.name}`] = library.text;
+  for (const library of await textFiles(join(ws.dir, 'libraries'), ['.js', '.mjs', '.ts']))
+    sources[`libraries/${library.name}`] = library.text;
   const data: JsonObject[] = [];
   for (const sample of await textFiles(join(ws.dir, 'samples'), ['.json', '.yaml', '.yml'])) {
     const parsed = parseDataSource(sample.text, sample.name);

@@ -31,7 +31,11 @@ export interface Plan {
 
 const LIVE_STATES = ['running', 'waiting', 'attention', 'error'] as const;
 
-export async function planReload(client: Client, catalog: Catalog, filter: { name?: string; tag?: string; limit?: number } = {}): Promise<Plan> {
+export async function planReload(
+  client: Client,
+  catalog: Catalog,
+  filter: { name?: string; tag?: string; limit?: number } = {},
+): Promise<Plan> {
   const tasks = (await Promise.all(LIVE_STATES.map((state) => listTasks(client, { state, ...filter })))).flat();
   const changes: PlannedChange[] = [];
   for (const task of tasks) {
@@ -39,11 +43,22 @@ export async function planReload(client: Client, catalog: Catalog, filter: { nam
     if (!runs) continue;
     const at = walkHistory(runs);
     const next = (stepsOf: Catalog | null) =>
-      stepsOf ? explainSteps({ catalog: stepsOf, data: at.data, ran: at.ran, concurrency: at.concurrency, sequence: at.sequence }).filter((s) => s.status === 'runs').map((s) => s.step) : [];
+      stepsOf
+        ? explainSteps({ catalog: stepsOf, data: at.data, ran: at.ran, concurrency: at.concurrency, sequence: at.sequence })
+            .filter((s) => s.status === 'runs')
+            .map((s) => s.step)
+        : [];
     const now = next(at.catalog);
     const afterReload = next(catalog);
     if (now.join('\0') === afterReload.join('\0')) continue;
-    changes.push({ taskId: task.taskId, name: task.name, state: task.state, now, afterReload, recordedVersion: at.catalog?.version ?? null });
+    changes.push({
+      taskId: task.taskId,
+      name: task.name,
+      state: task.state,
+      now,
+      afterReload,
+      recordedVersion: at.catalog?.version ?? null,
+    });
   }
   return { workspaceVersion: catalog.version, checked: tasks.length, changes };
 }

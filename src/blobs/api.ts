@@ -43,13 +43,21 @@ export class BlobNotFoundError extends StepUsageError {
     brandError(BlobNotFoundError, 'BlobNotFoundError');
   }
 
-  constructor(readonly blobId: string, where: string) {
+  constructor(
+    readonly blobId: string,
+    where: string,
+  ) {
     super(`blob ${blobId} does not exist in ${where}`);
   }
 }
 
 export function isBlobRef(value: unknown): value is BlobRef {
-  return value !== null && typeof value === 'object' && typeof (value as { blobId?: unknown }).blobId === 'string' && BLOB_ID.test((value as BlobRef).blobId);
+  return (
+    value !== null &&
+    typeof value === 'object' &&
+    typeof (value as { blobId?: unknown }).blobId === 'string' &&
+    BLOB_ID.test((value as BlobRef).blobId)
+  );
 }
 
 const TEXT_TYPE = /^text\/|[/+]json\b|[/+]xml\b|javascript/i;
@@ -57,7 +65,8 @@ const TEXT_TYPE = /^text\/|[/+]json\b|[/+]xml\b|javascript/i;
 function toBytes(content: unknown): { bytes: Buffer; contentType: string } {
   if (typeof content === 'string') return { bytes: Buffer.from(content, 'utf8'), contentType: 'text/plain; charset=utf-8' };
   if (Buffer.isBuffer(content)) return { bytes: content, contentType: 'application/octet-stream' };
-  if (content instanceof Uint8Array) return { bytes: Buffer.from(content.buffer, content.byteOffset, content.byteLength), contentType: 'application/octet-stream' };
+  if (content instanceof Uint8Array)
+    return { bytes: Buffer.from(content.buffer, content.byteOffset, content.byteLength), contentType: 'application/octet-stream' };
   if (content instanceof ArrayBuffer) return { bytes: Buffer.from(content), contentType: 'application/octet-stream' };
   if (content === undefined) throw new StepUsageError('blob.create({ content }) needs content: a string, a Buffer or any JSON value');
   let text: string | undefined;
@@ -116,16 +125,21 @@ export async function openStepBlobs(settings: BlobSettings | undefined, data: Js
     const ids = new Set<string>();
     refsIn(data, ids);
     await Promise.all(
-      [...ids].filter((id) => !cache.has(id)).map(async (id) => {
-        const content = await store.get(id);
-        if (content) cache.set(id, content);
-      }),
+      [...ids]
+        .filter((id) => !cache.has(id))
+        .map(async (id) => {
+          const content = await store.get(id);
+          if (content) cache.set(id, content);
+        }),
     );
   }
 
   const idOf = (ref: unknown, method: string): string => {
     const id = typeof ref === 'string' ? ref : isBlobRef(ref) ? ref.blobId : undefined;
-    if (!id || !BLOB_ID.test(id)) throw new StepUsageError(`blob.${method}() takes what blob.create() returned (or its blobId), got ${JSON.stringify(ref) ?? String(ref)}`);
+    if (!id || !BLOB_ID.test(id))
+      throw new StepUsageError(
+        `blob.${method}() takes what blob.create() returned (or its blobId), got ${JSON.stringify(ref) ?? String(ref)}`,
+      );
     return id;
   };
 
@@ -134,7 +148,10 @@ export async function openStepBlobs(settings: BlobSettings | undefined, data: Js
     const content = here.get(id) ?? cache?.get(id) ?? store.getSync?.(id) ?? null;
     if (content) return content;
     if (cache) {
-      throw new BlobNotFoundError(id, `${store.description} (blobs the task data refers to are fetched before the step; read others with await blob.stream(id))`);
+      throw new BlobNotFoundError(
+        id,
+        `${store.description} (blobs the task data refers to are fetched before the step; read others with await blob.stream(id))`,
+      );
     }
     throw new BlobNotFoundError(id, store.description);
   };
@@ -145,9 +162,12 @@ export async function openStepBlobs(settings: BlobSettings | undefined, data: Js
       if (input === null || typeof input !== 'object') throw new StepUsageError('blob.create() takes { content, contentType?, name? }');
       const { bytes, contentType } = toBytes(input.content);
       if (bytes.length > settings.maxBytes) {
-        throw new BlobLimitError(`blob.create(): the content is ${bytes.length} bytes, over the limit of ${settings.maxBytes} bytes (blobs.maxBytes in whenflow.yaml)`);
+        throw new BlobLimitError(
+          `blob.create(): the content is ${bytes.length} bytes, over the limit of ${settings.maxBytes} bytes (blobs.maxBytes in whenflow.yaml)`,
+        );
       }
-      if (input.contentType !== undefined && (typeof input.contentType !== 'string' || input.contentType === '')) throw new StepUsageError('blob.create(): contentType must be a non-empty string');
+      if (input.contentType !== undefined && (typeof input.contentType !== 'string' || input.contentType === ''))
+        throw new StepUsageError('blob.create(): contentType must be a non-empty string');
       if (input.name !== undefined && typeof input.name !== 'string') throw new StepUsageError('blob.create(): name must be a string');
       const id = blobIdOf(bytes);
       if (!here.has(id)) {
@@ -157,7 +177,12 @@ export async function openStepBlobs(settings: BlobSettings | undefined, data: Js
         writes.push(write);
         cache?.set(id, bytes);
       }
-      return { blobId: id, size: bytes.length, contentType: input.contentType ?? contentType, ...(input.name !== undefined ? { name: input.name } : {}) };
+      return {
+        blobId: id,
+        size: bytes.length,
+        contentType: input.contentType ?? contentType,
+        ...(input.name !== undefined ? { name: input.name } : {}),
+      };
     },
     getContent(ref) {
       const content = contentOf(idOf(ref, 'getContent'));

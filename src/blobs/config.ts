@@ -43,7 +43,10 @@ const s3Schema = z
     secretAccessKey: z.string().min(1).nullish(),
   })
   .strict()
-  .refine((s) => !!s.accessKeyId === !!s.secretAccessKey, { message: 'give both accessKeyId and secretAccessKey, or neither (the AWS credential chain)', path: ['secretAccessKey'] });
+  .refine((s) => !!s.accessKeyId === !!s.secretAccessKey, {
+    message: 'give both accessKeyId and secretAccessKey, or neither (the AWS credential chain)',
+    path: ['secretAccessKey'],
+  });
 
 const blobsSchema = z
   .object({
@@ -68,12 +71,16 @@ function storeFor(key: string, make: () => BlobStore): BlobStore {
 }
 
 /** Validates the raw `blobs:` section; never throws: problems come back located by their dot path. */
-export function parseBlobSettings(raw: JsonValue | null, workspace: string): { settings: BlobSettings; problems: { path: string; message: string }[] } {
+export function parseBlobSettings(
+  raw: JsonValue | null,
+  workspace: string,
+): { settings: BlobSettings; problems: { path: string; message: string }[] } {
   const parsed = blobsSchema.safeParse(raw ?? {});
   if (!parsed.success) {
     const problems = parsed.error.issues.flatMap((issue) => {
       const path = ['blobs', ...issue.path.filter((s): s is string | number => typeof s !== 'symbol')];
-      if (issue.code === 'unrecognized_keys') return issue.keys.map((key) => ({ path: formatJsonPath([...path, key]), message: `unknown key "${key}"` }));
+      if (issue.code === 'unrecognized_keys')
+        return issue.keys.map((key) => ({ path: formatJsonPath([...path, key]), message: `unknown key "${key}"` }));
       return [{ path: formatJsonPath(path), message: issue.message }];
     });
     return { settings: defaultBlobSettings(workspace), problems };
@@ -88,7 +95,9 @@ export function parseBlobSettings(raw: JsonValue | null, workspace: string): { s
       region: s3.region ?? 'us-east-1',
       forcePathStyle: s3.forcePathStyle ?? !!s3.endpoint,
       ...(s3.endpoint ? { endpoint: s3.endpoint } : {}),
-      ...(s3.accessKeyId && s3.secretAccessKey ? { credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey } } : {}),
+      ...(s3.accessKeyId && s3.secretAccessKey
+        ? { credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey } }
+        : {}),
     };
     return { settings: { maxBytes, store: storeFor(`s3\0${JSON.stringify(options)}`, () => new S3BlobStore(options)) }, problems: [] };
   }

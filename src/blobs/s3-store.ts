@@ -66,7 +66,8 @@ export class S3BlobStore implements BlobStore {
       await client.send(new sdk.HeadObjectCommand({ Bucket: this.options.bucket, Key }));
       return;
     } catch (error) {
-      if (!isMissing(error)) throw new Error(`cannot store blob ${id} in ${this.description}: ${(error as Error).message}`, { cause: error });
+      if (!isMissing(error))
+        throw new Error(`cannot store blob ${id} in ${this.description}: ${(error as Error).message}`, { cause: error });
     }
     try {
       await client.send(new sdk.PutObjectCommand({ Bucket: this.options.bucket, Key, Body: content, ContentLength: content.length }));

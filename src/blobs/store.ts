@@ -49,7 +49,13 @@ export class FilesystemBlobStore implements BlobStore {
 
   async put(id: string, content: Buffer): Promise<void> {
     const path = this.pathOf(id);
-    if (await stat(path).then(() => true, () => false)) return;
+    if (
+      await stat(path).then(
+        () => true,
+        () => false,
+      )
+    )
+      return;
     await mkdir(dirname(path), { recursive: true });
     // Written under a private name, then renamed: rename is atomic within a file system.
     const temporary = `${path}.${randomBytes(6).toString('hex')}.partial`;
@@ -82,7 +88,13 @@ export class FilesystemBlobStore implements BlobStore {
 
   async stream(id: string): Promise<Readable | null> {
     const path = this.pathOf(id);
-    if (!(await stat(path).then(() => true, () => false))) return null;
+    if (
+      !(await stat(path).then(
+        () => true,
+        () => false,
+      ))
+    )
+      return null;
     return createReadStream(path);
   }
 }

@@ -11,7 +11,8 @@ import { UsageError } from './errors';
  * `.yml` is YAML (as hosted workspaces keep their example tasks), any other JSON.
  */
 export async function readTaskData(options: { data?: string; file?: string }, what = 'task data'): Promise<JsonObject> {
-  if (options.data !== undefined && options.file !== undefined) throw new UsageError(`give the ${what} once: either -d/--data JSON or -f/--file FILE`);
+  if (options.data !== undefined && options.file !== undefined)
+    throw new UsageError(`give the ${what} once: either -d/--data JSON or -f/--file FILE`);
   let text: string;
   let source: string;
   if (options.file !== undefined) {
@@ -19,7 +20,9 @@ export async function readTaskData(options: { data?: string; file?: string }, wh
     try {
       text = await readFile(options.file, 'utf8');
     } catch (error) {
-      throw new UsageError(`cannot read the ${what} file given with -f/--file ${options.file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+      throw new UsageError(
+        `cannot read the ${what} file given with -f/--file ${options.file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`,
+      );
     }
   } else if (options.data !== undefined) {
     source = '-d/--data';
@@ -42,7 +45,9 @@ export async function readTaskData(options: { data?: string; file?: string }, wh
     }
   }
   if (!isJsonObject(value)) {
-    throw new UsageError(`the ${what} from ${source} must be a JSON object, got ${value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value}`);
+    throw new UsageError(
+      `the ${what} from ${source} must be a JSON object, got ${value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value}`,
+    );
   }
   return value;
 }
@@ -63,7 +68,10 @@ function parseYamlData(text: string, source: string): unknown {
 }
 
 /** Opens a workspace for a command, turning every problem (steps, connectors, whenflow.yaml) into one usage error. */
-export async function readWorkspace(dir: string, options: { tolerateBrokenSteps?: (problems: WorkspaceProblem[]) => void } = {}): Promise<Workspace> {
+export async function readWorkspace(
+  dir: string,
+  options: { tolerateBrokenSteps?: (problems: WorkspaceProblem[]) => void } = {},
+): Promise<Workspace> {
   const info = await stat(dir).catch(() => null);
   if (!info?.isDirectory()) throw new UsageError(`workspace ${resolve(dir)} is not a directory`);
   const workspace = await openWorkspace(dir);

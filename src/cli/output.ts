@@ -28,7 +28,15 @@ export function toRunJson(snapshot: TaskSnapshot & { attention?: AttentionReason
     trace: snapshot.trace,
     conflicts: snapshot.conflicts,
     error: snapshot.error ? { step: snapshot.error.step, message: snapshot.error.message, attempts: snapshot.error.attempts } : null,
-    ...(snapshot.attention ? { attention: { reason: snapshot.attention.summary, nearMisses: snapshot.attention.nearMisses, alreadyRan: snapshot.attention.alreadyRan } } : {}),
+    ...(snapshot.attention
+      ? {
+          attention: {
+            reason: snapshot.attention.summary,
+            nearMisses: snapshot.attention.nearMisses,
+            alreadyRan: snapshot.attention.alreadyRan,
+          },
+        }
+      : {}),
   };
 }
 
@@ -48,7 +56,9 @@ const STEP_COLUMN = 20;
 export function formatStep(entry: TraceEntry): string {
   const changed = entry.changed.length > 0 ? `changed ${entry.changed.join(', ')}` : pc.dim('no change');
   const attempt = entry.attempt > 1 ? pc.yellow(` (attempt ${entry.attempt})`) : '';
-  const lines = [`  cycle ${String(entry.cycle).padStart(3)}  ${pc.bold(entry.step.padEnd(STEP_COLUMN))}${attempt} ${pc.dim(`${entry.durationMs} ms`.padStart(7))}  ${changed}`];
+  const lines = [
+    `  cycle ${String(entry.cycle).padStart(3)}  ${pc.bold(entry.step.padEnd(STEP_COLUMN))}${attempt} ${pc.dim(`${entry.durationMs} ms`.padStart(7))}  ${changed}`,
+  ];
   for (const log of entry.logs) lines.push(pc.dim(`             ${log.level === 'log' ? '' : `${log.level}: `}${log.message}`));
   return lines.join('\n');
 }
@@ -60,7 +70,12 @@ function stepPlace(cycle: number, position: SequencePosition | undefined): strin
 
 /** `3600000` → `1h`, `1500` → `1.5s`: durations as people read them. */
 export function formatDuration(milliseconds: number): string {
-  const units: [number, string][] = [[86_400_000, 'd'], [3_600_000, 'h'], [60_000, 'm'], [1000, 's']];
+  const units: [number, string][] = [
+    [86_400_000, 'd'],
+    [3_600_000, 'h'],
+    [60_000, 'm'],
+    [1000, 's'],
+  ];
   for (const [size, unit] of units) {
     if (milliseconds >= size) return `${Number((milliseconds / size).toFixed(1))}${unit}`;
   }
@@ -138,10 +153,14 @@ export function formatAttention(attention: AttentionReason): string[] {
 }
 
 export function formatFinal(snapshot: TaskSnapshot & { attention?: AttentionReason }): string {
-  const lines = [`${pc.bold('state')}  ${STATE_COLOR[snapshot.state](snapshot.state)}  (${snapshot.stepRuns} step runs in ${snapshot.cycle} cycles)`];
+  const lines = [
+    `${pc.bold('state')}  ${STATE_COLOR[snapshot.state](snapshot.state)}  (${snapshot.stepRuns} step runs in ${snapshot.cycle} cycles)`,
+  ];
   if (snapshot.attention) lines.push(...formatAttention(snapshot.attention));
   if (snapshot.error) {
-    lines.push(`${pc.bold('error')}  step ${pc.bold(snapshot.error.step || '(catalog)')} after ${snapshot.error.attempts} attempt(s): ${pc.red(snapshot.error.message)}`);
+    lines.push(
+      `${pc.bold('error')}  step ${pc.bold(snapshot.error.step || '(catalog)')} after ${snapshot.error.attempts} attempt(s): ${pc.red(snapshot.error.message)}`,
+    );
   }
   for (const conflict of snapshot.conflicts) lines.push(`${pc.yellow('conflict')}  ${describeConflict(conflict)}`);
   if (snapshot.result !== null) lines.push(`${pc.bold('result')} ${JSON.stringify(snapshot.result)}`);

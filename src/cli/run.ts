@@ -28,7 +28,12 @@ export interface RunOptions {
 
 /** The modules a run needs besides the server and the input, loaded while the server starts. */
 async function loadEngine() {
-  const [client, worker, config, output] = await Promise.all([import('../client'), import('../worker'), import('../workspace/config'), import('./output')]);
+  const [client, worker, config, output] = await Promise.all([
+    import('../client'),
+    import('../worker'),
+    import('../workspace/config'),
+    import('./output'),
+  ]);
   return { ...client, ...worker, ...config, ...output };
 }
 
@@ -75,7 +80,10 @@ export async function runOnce(options: RunOptions, io: { out: (s: string) => voi
   if (!temporalBinaryAtHand()) spawned();
   opening.catch(() => undefined); // reported below, after any input problem
   const loading = serverSpawned.then(loadEngine);
-  void loading.then(() => phase('run: engine loaded'), () => undefined);
+  void loading.then(
+    () => phase('run: engine loaded'),
+    () => undefined,
+  );
   // Every input problem is reported at once, before the server's own failure if any.
   const [workspace, data] = await Promise.allSettled(reading);
   phase('run: workspace and task data read');
@@ -104,7 +112,13 @@ export async function runOnce(options: RunOptions, io: { out: (s: string) => voi
   try {
     // A private task queue: this run's worker must not take tasks of other workspaces on a shared server.
     const taskQueue = `whenflow-run-${randomUUID()}`;
-    const worker = await engine.createTaskWorker({ connection: session.nativeConnection, namespace: session.namespace, workspace: resolve(options.workspace), taskQueue, catalogVersion: ws.catalog.version });
+    const worker = await engine.createTaskWorker({
+      connection: session.nativeConnection,
+      namespace: session.namespace,
+      workspace: resolve(options.workspace),
+      taskQueue,
+      catalogVersion: ws.catalog.version,
+    });
     phase('run: worker created');
     const final = await worker.runUntil(async () => {
       const handle = await engine.startTask(session.client, {

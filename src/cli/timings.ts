@@ -8,5 +8,7 @@ const enabled = process.env.WHENFLOW_TIMINGS === '1';
 export function phase(name: string): void {
   if (!enabled) return;
   const { user, system } = process.cpuUsage();
-  process.stderr.write(`whenflow timings: ${performance.now().toFixed(0).padStart(6)} ms  cpu ${((user + system) / 1000).toFixed(0).padStart(6)} ms  ${name}\n`);
+  process.stderr.write(
+    `whenflow timings: ${performance.now().toFixed(0).padStart(6)} ms  cpu ${((user + system) / 1000).toFixed(0).padStart(6)} ms  ${name}\n`,
+  );
 }

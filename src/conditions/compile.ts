@@ -10,14 +10,7 @@
  */
 import { canonicalJson, formatJsonPath, parseDotPath, type JsonObject, type JsonValue } from '../model/json';
 import { isTypeName, type LeafTestName, type TypeName } from './leaf-tests';
-import {
-  ConditionError,
-  LEAF_OPERATION,
-  LEVEL_OPERATION,
-  type CompiledCondition,
-  type CompiledLeaf,
-  type ConditionProblem,
-} from './types';
+import { ConditionError, LEAF_OPERATION, LEVEL_OPERATION, type CompiledCondition, type CompiledLeaf, type ConditionProblem } from './types';
 import { unsupportedRegExpConstruct } from './safe-regexp';
 import { DATA_TAG, encodeRegExp } from './values';
 
@@ -149,9 +142,7 @@ function typeConstructorName(value: unknown): TypeName | null {
   const known = TYPE_CONSTRUCTORS.get(value);
   if (known) return known;
   if (typeof value !== 'function') return null;
-  const name = Object.hasOwn(TYPE_CONSTRUCTOR_NAMES, value.name)
-    ? TYPE_CONSTRUCTOR_NAMES[value.name]
-    : undefined;
+  const name = Object.hasOwn(TYPE_CONSTRUCTOR_NAMES, value.name) ? TYPE_CONSTRUCTOR_NAMES[value.name] : undefined;
   return name && /\{\s*\[native code\]\s*\}\s*$/.test(Function.prototype.toString.call(value)) ? name : null;
 }
 
@@ -164,18 +155,13 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   return proto === null || Object.getPrototypeOf(proto) === null;
 }
 
-const isReferenceObject = (value: unknown): value is Record<string, unknown> =>
-  isPlainObject(value) && Object.hasOwn(value, DATA_TAG);
+const isReferenceObject = (value: unknown): value is Record<string, unknown> => isPlainObject(value) && Object.hasOwn(value, DATA_TAG);
 
 type Primitive = string | number | boolean | null;
 const isPrimitive = (value: unknown): value is Primitive =>
-  value === null ||
-  typeof value === 'string' ||
-  typeof value === 'boolean' ||
-  (typeof value === 'number' && Number.isFinite(value));
+  value === null || typeof value === 'string' || typeof value === 'boolean' || (typeof value === 'number' && Number.isFinite(value));
 
-export const FUNCTION_MESSAGE =
-  'a condition cannot compute values; to compare with another field write { $data: "path.to.field" }';
+export const FUNCTION_MESSAGE = 'a condition cannot compute values; to compare with another field write { $data: "path.to.field" }';
 
 /** Why a value can never appear in a condition (null when it is a kind conditions accept). */
 function invalidValueMessage(value: unknown): string | null {
@@ -204,13 +190,7 @@ function invalidValueMessage(value: unknown): string | null {
 }
 
 /** Runs `visit` with cycle detection for objects and arrays. */
-function visit<T>(
-  value: unknown,
-  where: KeyPath,
-  problems: Problems,
-  fallback: T,
-  body: () => T,
-): T {
+function visit<T>(value: unknown, where: KeyPath, problems: Problems, fallback: T, body: () => T): T {
   if (typeof value !== 'object' || value === null) return body();
   if (problems.ancestors.has(value)) {
     problems.add(where, 'cycle: this value contains itself');
@@ -390,7 +370,10 @@ function encodeLiteral(value: unknown, where: KeyPath, problems: Problems, optio
   if (isPrimitive(value)) return value;
   const typeName = typeConstructorName(value);
   if (typeName !== null) {
-    problems.add(where, `${(value as { name: string }).name} is a type check, not a value: use { $type: ${(value as { name: string }).name} }`);
+    problems.add(
+      where,
+      `${(value as { name: string }).name} is a type check, not a value: use { $type: ${(value as { name: string }).name} }`,
+    );
     return null;
   }
   const invalid = invalidValueMessage(value);
@@ -412,7 +395,8 @@ function encodeLiteral(value: unknown, where: KeyPath, problems: Problems, optio
     checkSymbolKeys(obj, where, problems);
     const out: JsonObject = {};
     for (const key of Object.keys(obj)) {
-      if (isOperatorKey(key)) problems.add([...where, key], `operator arguments cannot hold $ keys (${key}); only { $data: "path" } references`);
+      if (isOperatorKey(key))
+        problems.add([...where, key], `operator arguments cannot hold $ keys (${key}); only { $data: "path" } references`);
       out[key] = encodeLiteral(obj[key], [...where, key], problems, { regexp: false });
     }
     return out;
@@ -496,7 +480,10 @@ const OPERATORS: Record<string, OperatorRule> = {
   $type: (arg, at, _owner, problems) => {
     const name = typeConstructorName(arg) ?? (isTypeName(arg) ? arg : null);
     if (name === null) {
-      return problems.add(at.where, '$type needs String, Number, Boolean, Array, Object or one of "string", "number", "boolean", "array", "object", "null"');
+      return problems.add(
+        at.where,
+        '$type needs String, Number, Boolean, Array, Object or one of "string", "number", "boolean", "array", "object", "null"',
+      );
     }
     return [leaf(at, 'type', name)];
   },

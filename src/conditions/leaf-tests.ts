@@ -8,13 +8,7 @@
 import sift from 'sift';
 import { jsonEqual, type JsonObject, type JsonValue } from '../model/json';
 import { sealedType } from '../model/sealed';
-import {
-  compileTemplate,
-  formatRegExp,
-  formatValue,
-  regExpTester,
-  type EncodedRegExp,
-} from './values';
+import { compileTemplate, formatRegExp, formatValue, regExpTester, type EncodedRegExp } from './values';
 
 /** Tests the value found at the leaf's path; `root` is the task data (for `$data` references). */
 export type LeafTester = (value: unknown, root: unknown) => boolean;
@@ -113,8 +107,10 @@ function linearRegexQuery(query: JsonObject): JsonObject | { $eq: (value: unknow
 function mongoTester(arg: JsonValue): LeafTester {
   const template = compileTemplate(arg);
   const operator = Object.keys(arg as JsonObject)[0] ?? '';
-  const wrap = (tester: SiftTester): LeafTester => (value) =>
-    tester(value === undefined ? {} : { v: value });
+  const wrap =
+    (tester: SiftTester): LeafTester =>
+    (value) =>
+      tester(value === undefined ? {} : { v: value });
   if (template.refs.length === 0) return wrap(siftTester({ v: linearRegexQuery(template.instantiate([]) as JsonObject) }));
 
   let lastValues: unknown[] | null = null;
@@ -126,9 +122,7 @@ function mongoTester(arg: JsonValue): LeafTester {
       const query = template.instantiate(values) as Record<string, unknown>;
       const operand = query[operator];
       lastTester =
-        ORDERED.has(operator) && typeof operand !== 'number' && typeof operand !== 'string'
-          ? () => false
-          : wrap(siftTester({ v: query }));
+        ORDERED.has(operator) && typeof operand !== 'number' && typeof operand !== 'string' ? () => false : wrap(siftTester({ v: query }));
       lastValues = values;
     }
     return lastTester(value, root);

@@ -16,14 +16,7 @@ import { LEAF_TESTS, isLeafTestName, type LeafEnv, type LeafTester, type SubTest
 import { parentIsObject, valueAt } from './paths';
 import { formatJsonPath } from '../model/json';
 import { chargeWork } from './work-meter';
-import {
-  LEAF_OPERATION,
-  LEVEL_OPERATION,
-  type CompiledCondition,
-  type CompiledLeaf,
-  type Matcher,
-  type Mismatch,
-} from './types';
+import { LEAF_OPERATION, LEVEL_OPERATION, type CompiledCondition, type CompiledLeaf, type Matcher, type Mismatch } from './types';
 
 interface Frame {
   s: unknown;
@@ -39,10 +32,7 @@ interface SiftOperation {
   next(item: unknown): void;
 }
 type OperationCreator = (params: unknown) => SiftOperation | null;
-type SiftFactory = (
-  query: JsonObject,
-  options: { operations: Record<string, OperationCreator> },
-) => (item: unknown) => boolean;
+type SiftFactory = (query: JsonObject, options: { operations: Record<string, OperationCreator> }) => (item: unknown) => boolean;
 const createSiftTester = sift as unknown as SiftFactory;
 
 class LeafOperation implements SiftOperation {

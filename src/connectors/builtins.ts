@@ -121,7 +121,8 @@ export interface FetchResult {
   body: JsonValue;
 }
 
-const isJsonType = (contentType: string | null) => !!contentType && /^application\/(?:[\w.-]+\+)?json\b|\+json\b/i.test(contentType.split(';')[0]!.trim());
+const isJsonType = (contentType: string | null) =>
+  !!contentType && /^application\/(?:[\w.-]+\+)?json\b|\+json\b/i.test(contentType.split(';')[0]!.trim());
 
 async function request(args: RequestArgs, context: ConnectorContext, label: string): Promise<FetchResult> {
   const hasJson = args.json !== undefined;
@@ -184,7 +185,17 @@ const fetchConnector: Connector = {
     /** `connectors.fetch({ url, options })`: the connector called as a function runs this. */
     fetch: async (args, context) => {
       const { url, options, ...rest } = parseArgs(fetchFormSchema, 'fetch', 'fetch', args);
-      return request({ ...rest, url, method: options.method, ...(options.headers ? { headers: options.headers } : {}), ...(options.body !== undefined ? { body: options.body } : {}) }, context, 'fetch');
+      return request(
+        {
+          ...rest,
+          url,
+          method: options.method,
+          ...(options.headers ? { headers: options.headers } : {}),
+          ...(options.body !== undefined ? { body: options.body } : {}),
+        },
+        context,
+        'fetch',
+      );
     },
     request: async (args, context) => request(parseArgs(requestSchema, 'fetch', 'request', args), context, 'request'),
     get: async (args, context) => request({ ...parseArgs(getSchema, 'fetch', 'get', args), method: 'GET' }, context, 'get'),
@@ -200,7 +211,10 @@ const duration = z.number().finite().nonnegative().max(MAX_TIMER_MS);
 const sleepSchema = z
   .object({ ms: duration.optional(), milliseconds: duration.optional() })
   .strict()
-  .refine((a) => (a.ms === undefined) !== (a.milliseconds === undefined), { message: 'give the time to wait once: { ms } or { milliseconds }', path: ['ms'] });
+  .refine((a) => (a.ms === undefined) !== (a.milliseconds === undefined), {
+    message: 'give the time to wait once: { ms } or { milliseconds }',
+    path: ['ms'],
+  });
 const nowSchema = z.object({}).strict();
 
 const sleep: ConnectorMethod = async (args, context) => {

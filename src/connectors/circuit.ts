@@ -36,7 +36,7 @@ export type CallOutcome =
 
 export type Admission =
   | { verdict: 'call' | 'probe'; state: CircuitState }
-  | { verdict: 'reject'; state: CircuitState; /** When a probe may be let through; null while one is in flight. */ retryAt: number | null };
+  | { verdict: 'reject'; state: CircuitState /** When a probe may be let through; null while one is in flight. */; retryAt: number | null };
 
 export const CLOSED: CircuitState = { status: 'closed', failures: 0 };
 
@@ -105,7 +105,9 @@ export class CircuitOpenError extends WhenflowError {
       retryAt === null
         ? 'a probe call is checking whether it recovered; retry shortly'
         : `calls fail fast until ${new Date(retryAt).toISOString()} (in ${Math.max(0, Math.ceil((retryAt - now) / 1000))} s), then one probe call is let through`;
-    super(`connectors.${connector}.${method}: circuit ${retryAt === null ? 'half-open' : 'open'} after ${failures} consecutive failure${failures === 1 ? '' : 's'}${last}; ${when}`);
+    super(
+      `connectors.${connector}.${method}: circuit ${retryAt === null ? 'half-open' : 'open'} after ${failures} consecutive failure${failures === 1 ? '' : 's'}${last}; ${when}`,
+    );
     this.connector = connector;
     this.failures = failures;
     this.retryAt = retryAt;
@@ -165,14 +167,16 @@ export class CircuitBoard {
     const now = this.now();
     const admission = admit(circuit.state, settings, now);
     this.update(connector, circuit, admission.state, now);
-    if (admission.verdict === 'reject') return new CircuitOpenError(connector, method, circuit.state.failures, admission.retryAt, now, circuit.lastFailure);
+    if (admission.verdict === 'reject')
+      return new CircuitOpenError(connector, method, circuit.state.failures, admission.retryAt, now, circuit.lastFailure);
     return { connector, probe: admission.verdict === 'probe', settings };
   }
 
   settle(ticket: Ticket, outcome: CallOutcome, failure?: string): void {
     const circuit = this.circuit(ticket.connector, ticket.settings);
     const now = this.now();
-    if (outcome === 'failure' && failure !== undefined) circuit.lastFailure = failure.length > LAST_FAILURE_CHARS ? `${failure.slice(0, LAST_FAILURE_CHARS)}…` : failure;
+    if (outcome === 'failure' && failure !== undefined)
+      circuit.lastFailure = failure.length > LAST_FAILURE_CHARS ? `${failure.slice(0, LAST_FAILURE_CHARS)}…` : failure;
     this.update(ticket.connector, circuit, settle(circuit.state, ticket.settings, outcome, ticket.probe, now), now);
   }
 

@@ -34,7 +34,10 @@ export function outcomeOfResult(value: unknown, call: GuardedCall): CallOutcome 
  * Circuit breaking for one reading of the workspace configuration, on the worker's board: a call to a
  * connector whose circuit is open throws CircuitOpenError without reaching it.
  */
-export function circuitGuard(board: CircuitBoard, configured: (connector: string) => CircuitSettings | false | undefined): ConnectorCallGuard {
+export function circuitGuard(
+  board: CircuitBoard,
+  configured: (connector: string) => CircuitSettings | false | undefined,
+): ConnectorCallGuard {
   return {
     async run(call, invoke) {
       const settings = circuitSettingsFor(configured(call.connector), call.source === 'builtin');

@@ -56,11 +56,11 @@ export class CallTracker {
   async settle(): Promise<void> {
     for (let i = 0; i < this.calls.length; i++) {
       const { call, connector, method } = this.calls[i]!;
-      const outcome = await Promise.prototype.then.call(
+      const outcome = (await Promise.prototype.then.call(
         call,
         () => null,
         (error: unknown) => ({ error }),
-      ) as { error: unknown } | null;
+      )) as { error: unknown } | null;
       if (outcome && !call.observed) {
         const error = outcome.error instanceof Error ? outcome.error : new Error(String(outcome.error));
         error.message = `connectors.${connector}.${method}() was not awaited and failed: ${error.message}`;
@@ -77,7 +77,8 @@ export function validateInto(into: unknown, connector: string, method: string): 
   const bad = (why: string): never => {
     throw new ConnectorError(connector, method, `\`into\` ${why}; give a dot path in the task data, e.g. into: "crm.contact"`, 'into');
   };
-  if (typeof into !== 'string') return bad(`must be a string, not ${into === null ? 'null' : Array.isArray(into) ? 'an array' : `a ${typeof into}`}`);
+  if (typeof into !== 'string')
+    return bad(`must be a string, not ${into === null ? 'null' : Array.isArray(into) ? 'an array' : `a ${typeof into}`}`);
   if (into.length === 0) return bad('is empty');
   const segments = into.split('.');
   if (segments.some((s) => s.length === 0)) return bad(`"${into}" has an empty segment`);

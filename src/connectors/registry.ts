@@ -5,7 +5,15 @@ import { runOutsideStep } from '../runtime/globals';
 import { contentHash, importUserModule } from '../workspace/user-module';
 import { stringValueOf } from '../runtime/task-id';
 import { BUILTIN_CONNECTORS, BUILTIN_NAMES } from './builtins';
-import { ConnectorError, type Connector, type ConnectorCallGuard, type ConnectorContext, type ConnectorMethod, type RawConnectorPolicy, type ConnectorProblem } from './types';
+import {
+  ConnectorError,
+  type Connector,
+  type ConnectorCallGuard,
+  type ConnectorContext,
+  type ConnectorMethod,
+  type RawConnectorPolicy,
+  type ConnectorProblem,
+} from './types';
 
 export const CONNECTOR_EXTENSIONS = ['.js', '.mjs', '.ts'] as const;
 /** Exports of a connector module that configure it rather than being methods. */
@@ -57,7 +65,11 @@ export class ConnectorRegistry {
     if (!connector) throw new ConnectorError(name, method, `no connector named "${name}" (known connectors: ${list(this.names())})`);
     const fn = Object.hasOwn(connector.methods, method) ? connector.methods[method] : undefined;
     if (!fn) {
-      throw new ConnectorError(name, method, `connector "${name}" has no method "${method}" (its methods: ${list(Object.keys(connector.methods).sort())})`);
+      throw new ConnectorError(
+        name,
+        method,
+        `connector "${name}" has no method "${method}" (its methods: ${list(Object.keys(connector.methods).sort())})`,
+      );
     }
     return fn;
   }
@@ -68,7 +80,13 @@ export class ConnectorRegistry {
     if (connector?.callable) return connector.callable;
     const methods = connector ? Object.keys(connector.methods).sort() : [];
     const example = methods[0] ? `connectors.${name}.${methods[0]}(args)` : `connectors.${name}.<method>(args)`;
-    throw new ConnectorError(name, '(call)', connector ? `connectors.${name} is not a function: call one of its methods, e.g. ${example} (its methods: ${list(methods)})` : `no connector named "${name}" (known connectors: ${list(this.names())})`);
+    throw new ConnectorError(
+      name,
+      '(call)',
+      connector
+        ? `connectors.${name} is not a function: call one of its methods, e.g. ${example} (its methods: ${list(methods)})`
+        : `no connector named "${name}" (known connectors: ${list(this.names())})`,
+    );
   }
 
   /**
@@ -91,7 +109,12 @@ export class ConnectorRegistry {
 export function jsonArgs(args: unknown, connector: string, method: string): JsonObject {
   if (args === undefined) return {};
   const fail = (path: string, what: string): never => {
-    throw new ConnectorError(connector, method, `arguments must be JSON: ${path} is ${what}`, path === 'args' ? undefined : path.replace(/^args\.?/, ''));
+    throw new ConnectorError(
+      connector,
+      method,
+      `arguments must be JSON: ${path} is ${what}`,
+      path === 'args' ? undefined : path.replace(/^args\.?/, ''),
+    );
   };
   const ancestors = new Set<object>();
   const copy = (value: unknown, path: string): JsonValue | undefined => {
@@ -123,7 +146,11 @@ export function jsonArgs(args: unknown, connector: string, method: string): Json
   };
   const result = copy(args, 'args');
   if (result === null || typeof result !== 'object' || Array.isArray(result)) {
-    throw new ConnectorError(connector, method, `arguments must be one object, e.g. ({ id: 1 }), not ${Array.isArray(args) ? 'an array' : args === null ? 'null' : `a ${typeof args}`}`);
+    throw new ConnectorError(
+      connector,
+      method,
+      `arguments must be one object, e.g. ({ id: 1 }), not ${Array.isArray(args) ? 'an array' : args === null ? 'null' : `a ${typeof args}`}`,
+    );
   }
   return result;
 }
@@ -164,7 +191,8 @@ export async function loadConnectors(
       .sort();
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    if (code !== 'ENOENT' && code !== 'ENOTDIR') problems.push({ file: dir, connector: '', message: `cannot read the connectors folder: ${String(error)}` });
+    if (code !== 'ENOENT' && code !== 'ENOTDIR')
+      problems.push({ file: dir, connector: '', message: `cannot read the connectors folder: ${String(error)}` });
   }
   const sources = new Map<string, string>();
   for (const file of files) {
@@ -174,7 +202,11 @@ export async function loadConnectors(
     if (!connector) continue;
     const other = sources.get(connector.name);
     if (other) {
-      problems.push({ file: connector.source, connector: connector.name, message: `another file (${other}) defines a connector with the same name` });
+      problems.push({
+        file: connector.source,
+        connector: connector.name,
+        message: `another file (${other}) defines a connector with the same name`,
+      });
       continue;
     }
     sources.set(connector.name, connector.source);
@@ -199,10 +231,19 @@ async function importConnectorFile(workspace: string, file: string): Promise<Loa
   const name = basename(file, extname(file));
   const where = { file: relative(resolve(workspace), file), connector: name };
   if (BUILTIN_NAMES.includes(name)) {
-    return { problems: [{ ...where, message: `"${name}" is a built-in connector; rename the file (the connector's name is its file name)` }] };
+    return {
+      problems: [{ ...where, message: `"${name}" is a built-in connector; rename the file (the connector's name is its file name)` }],
+    };
   }
   if (!NAME.test(name) || RESERVED.has(name)) {
-    return { problems: [{ ...where, message: `"${name}" cannot be a connector name: use letters, digits, _ or $ (not starting with a digit), so that connectors.${name.replace(/\W/g, '_')}.method() works` }] };
+    return {
+      problems: [
+        {
+          ...where,
+          message: `"${name}" cannot be a connector name: use letters, digits, _ or $ (not starting with a digit), so that connectors.${name.replace(/\W/g, '_')}.method() works`,
+        },
+      ],
+    };
   }
   const loaded = await importUserModule(file);
   if ('failure' in loaded) return { problems: [{ ...where, message: loaded.failure }] };
@@ -227,9 +268,17 @@ async function importConnectorFile(workspace: string, file: string): Promise<Loa
   }
   if (problems.length > 0) return { problems };
   if (Object.keys(methods).length === 0) {
-    const hint = typeof moduleExports.default === 'object' || typeof moduleExports.default === 'function' ? ' (a default export is not used: export each method by name)' : '';
+    const hint =
+      typeof moduleExports.default === 'object' || typeof moduleExports.default === 'function'
+        ? ' (a default export is not used: export each method by name)'
+        : '';
     return {
-      problems: [{ ...where, message: `exports no functions; a connector's methods are its exported async functions, e.g. export async function create(args, context) { … }${hint}` }],
+      problems: [
+        {
+          ...where,
+          message: `exports no functions; a connector's methods are its exported async functions, e.g. export async function create(args, context) { … }${hint}`,
+        },
+      ],
     };
   }
   return {

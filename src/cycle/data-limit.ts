@@ -67,7 +67,10 @@ export function overDataLimit(data: JsonObject, limit: number, before?: JsonObje
   const bytes = utf8ByteLength(text);
   if (before !== undefined && bytes <= jsonBytes(before)) return null;
   const largest = Object.entries(data)
-    .map(([key, value]) => ({ path: formatJsonPath([key], 'data'), bytes: utf8ByteLength(`${JSON.stringify(key)}:${JSON.stringify(value)}`) }))
+    .map(([key, value]) => ({
+      path: formatJsonPath([key], 'data'),
+      bytes: utf8ByteLength(`${JSON.stringify(key)}:${JSON.stringify(value)}`),
+    }))
     .sort((a, b) => b.bytes - a.bytes || (a.path < b.path ? -1 : 1))
     .slice(0, LARGEST_SHOWN);
   return { bytes, limit, largest };

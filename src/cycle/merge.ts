@@ -137,11 +137,16 @@ export function mergeBatch(snapshot: JsonObject, runs: readonly BatchRun[]): Bat
       held.push({ step: run.step, blockedBy: first.step, paths: [] });
       continue;
     }
-    const touched = [...run.reads, ...run.patch.map((op) => op.path)].map((pointer) => ({ pointer, footprint: footprint(snapshot, pointer) }));
+    const touched = [...run.reads, ...run.patch.map((op) => op.path)].map((pointer) => ({
+      pointer,
+      footprint: footprint(snapshot, pointer),
+    }));
     // `written` is in rank order: the earliest-ranked step met is the one named.
     const blocker = written.find((w) => touched.some((t) => overlaps(w.footprint, t.footprint)));
     if (blocker) {
-      const paths = touched.filter((t) => written.some((w) => w.step === blocker.step && overlaps(w.footprint, t.footprint))).map((t) => t.pointer);
+      const paths = touched
+        .filter((t) => written.some((w) => w.step === blocker.step && overlaps(w.footprint, t.footprint)))
+        .map((t) => t.pointer);
       held.push({ step: run.step, blockedBy: blocker.step, paths: [...new Set(paths)].sort() });
       continue;
     }

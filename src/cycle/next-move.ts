@@ -107,7 +107,8 @@ function atCycleBoundary(task: TaskBook, run: RunView): Move | null {
   if (task.terminal) return { kind: 'end' };
   const { work } = run;
   // runIsLong is asked first, as recorded runs did (it may record a patch marker the first time).
-  if (run.catalogLoaded && run.runIsLong() && work.calls + work.subtasks === 0 && run.retry === null && !run.reloadRequested) return { kind: 'continue-as-new' };
+  if (run.catalogLoaded && run.runIsLong() && work.calls + work.subtasks === 0 && run.retry === null && !run.reloadRequested)
+    return { kind: 'continue-as-new' };
   if (task.needsOutsideHelp) return { kind: 'wait-for-help', tellParent: !run.parentTold && task.lossless };
   if (run.parkedUntil !== null) return { kind: 'wait-for-park', remainingMs: run.parkedUntil - run.now, endsOnReload: task.lossless };
   if (work.blockingSubtasks > 0) return { kind: 'wait-for-arrivals', reason: 'subtasks' };
@@ -118,13 +119,22 @@ function atCycleBoundary(task: TaskBook, run: RunView): Move | null {
 function withCatalog(task: TaskBook, run: RunView, catalog: CompiledCatalog): Move {
   const { retry, work } = run;
   if (retry?.kind === 'call') return { kind: 'retry-call', step: retry.step, call: retry.call };
-  if (task.finishing) return work.calls + work.pendingBeforeEnd > 0 ? { kind: 'wait-for-arrivals', reason: 'pending-before-end' } : { kind: 'finish' };
+  if (task.finishing)
+    return work.calls + work.pendingBeforeEnd > 0 ? { kind: 'wait-for-arrivals', reason: 'pending-before-end' } : { kind: 'finish' };
   if (task.sequence) {
     // An explicit sequence runs its steps one after another: each waits for the calls of the one before.
     if (work.calls > 0) return { kind: 'wait-for-arrivals', reason: 'sequence-calls' };
     const unknown = stepsMissingFrom(catalog, task.sequence.steps);
     if (unknown.length > 0) {
-      return { kind: 'fail', error: { step: unknown[0]!, message: `the sequence names steps the workspace does not have: ${unknown.join(', ')}`, attempts: 0, reason: 'sequence-invalid' } };
+      return {
+        kind: 'fail',
+        error: {
+          step: unknown[0]!,
+          message: `the sequence names steps the workspace does not have: ${unknown.join(', ')}`,
+          attempts: 0,
+          reason: 'sequence-invalid',
+        },
+      };
     }
     const listed = task.sequenceStep;
     if (!listed) return { kind: 'finish-sequence' };

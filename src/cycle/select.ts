@@ -64,7 +64,12 @@ function isStrictSubset(small: ReadonlySet<string>, large: ReadonlySet<string>):
  * Only the steps the catalog index leaves as candidates are asked `isEligible` and run their matcher;
  * the others cannot match, so the selection is the one `selectStepsUnindexed` makes.
  */
-export function selectSteps(catalog: CompiledCatalog, data: JsonObject, isEligible: (name: string) => boolean, concurrency: number): Selection {
+export function selectSteps(
+  catalog: CompiledCatalog,
+  data: JsonObject,
+  isEligible: (name: string) => boolean,
+  concurrency: number,
+): Selection {
   const candidates = indexCandidates(catalog.index, data)
     .map((position) => catalog.steps[position] as CompiledStep)
     .filter((entry) => isEligible(entry.step.name) && entry.matches(data));
@@ -75,8 +80,16 @@ export function selectSteps(catalog: CompiledCatalog, data: JsonObject, isEligib
  * The same selection without the index: every step's matcher runs. The reference the index is tested
  * and benchmarked against (test/unit/catalog-index.test.ts, bench/p1-matching.ts).
  */
-export function selectStepsUnindexed(catalog: CompiledCatalog, data: JsonObject, isEligible: (name: string) => boolean, concurrency: number): Selection {
-  return resolve(catalog.steps.filter((entry) => isEligible(entry.step.name) && entry.matches(data)), concurrency);
+export function selectStepsUnindexed(
+  catalog: CompiledCatalog,
+  data: JsonObject,
+  isEligible: (name: string) => boolean,
+  concurrency: number,
+): Selection {
+  return resolve(
+    catalog.steps.filter((entry) => isEligible(entry.step.name) && entry.matches(data)),
+    concurrency,
+  );
 }
 
 /** Candidates (in catalog order) → the steps that act now and the ones deferred. */

@@ -43,7 +43,10 @@ export class StepDataMismatchError extends WhenflowError {
 
 /** The data read for a reference, if it is exactly the data the step was scheduled with. */
 export function checkStepData(received: unknown, ref: StepDataRef, step: string): JsonObject {
-  if (!isJsonObject(received)) throw new StepDataMismatchError(`step "${step}": the task answered with ${received === null ? 'null' : typeof received} instead of its data`);
+  if (!isJsonObject(received))
+    throw new StepDataMismatchError(
+      `step "${step}": the task answered with ${received === null ? 'null' : typeof received} instead of its data`,
+    );
   const json = JSON.stringify(received);
   const hash = json.length === ref.chars ? checksum(json) : null;
   if (hash !== ref.hash) {

@@ -31,7 +31,10 @@ export interface CycleEffects {
 }
 
 /** What a resume runs again. */
-export type Retry = { kind: 'step'; step: string } | { kind: 'call'; step: string; call: DeferredCall } | { kind: 'subtask'; taskId: string };
+export type Retry =
+  | { kind: 'step'; step: string }
+  | { kind: 'call'; step: string; call: DeferredCall }
+  | { kind: 'subtask'; taskId: string };
 
 /** `task.complete()` / `task.ignore()` (or data become `{}`) while work the task started is still pending. */
 export interface Finishing {
@@ -266,7 +269,14 @@ export class TaskBook {
 
   /** A step of the cycle failed for good; the task goes to `error` once the cycle is recorded. */
   stepFailed(cycle: number, error: TaskError, position?: SequencePosition): void {
-    this.record({ type: 'step-failed', cycle, step: error.step, message: error.message, attempts: error.attempts, ...(position ? { position } : {}) });
+    this.record({
+      type: 'step-failed',
+      cycle,
+      step: error.step,
+      message: error.message,
+      attempts: error.attempts,
+      ...(position ? { position } : {}),
+    });
   }
 
   /**
@@ -307,7 +317,13 @@ export class TaskBook {
     this.lastWrites = { cycle: this.cycle, writes: batch.merged };
     const failOnConflict = this.options.onConflict === 'error';
     for (const held of batch.held) {
-      const conflict: ConflictRecord = { cycle: this.cycle, paths: held.paths, kept: held.blockedBy, dropped: held.step, outcome: failOnConflict ? 'error' : 'rerun' };
+      const conflict: ConflictRecord = {
+        cycle: this.cycle,
+        paths: held.paths,
+        kept: held.blockedBy,
+        dropped: held.step,
+        outcome: failOnConflict ? 'error' : 'rerun',
+      };
       this.conflicts.push(conflict);
       this.record({ type: 'conflict', ...conflict });
     }
@@ -337,9 +353,25 @@ export class TaskBook {
   }
 
   private traceRun(run: StepRun, changed: string[]): void {
-    this.trace.push({ step: run.step, cycle: this.cycle, startedAt: run.startedAt, durationMs: run.durationMs, attempt: run.attempt, changed, logs: run.logs });
+    this.trace.push({
+      step: run.step,
+      cycle: this.cycle,
+      startedAt: run.startedAt,
+      durationMs: run.durationMs,
+      attempt: run.attempt,
+      changed,
+      logs: run.logs,
+    });
     const position = run.position ? { position: run.position } : {};
-    this.record({ type: 'step-finished', cycle: this.cycle, step: run.step, durationMs: run.durationMs, attempt: run.attempt, changed, ...position });
+    this.record({
+      type: 'step-finished',
+      cycle: this.cycle,
+      step: run.step,
+      durationMs: run.durationMs,
+      attempt: run.attempt,
+      changed,
+      ...position,
+    });
     if (this.trace.length > 2 * TRACE_KEPT) {
       // Bounded memory (and query size) for long tasks: keep the most recent entries.
       const dropped = this.trace.length - TRACE_KEPT;

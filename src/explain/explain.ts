@@ -106,7 +106,9 @@ function suggestionFor(data: JsonObject, path: readonly string[]): { key: string
     const key = path[i]!;
     if (!Object.hasOwn(node, key)) {
       const suggestion = suggestKey(key, Object.keys(node));
-      return suggestion === null ? null : { key: suggestion, path: formatJsonPath([...path.slice(0, i), suggestion, ...path.slice(i + 1)]) };
+      return suggestion === null
+        ? null
+        : { key: suggestion, path: formatJsonPath([...path.slice(0, i), suggestion, ...path.slice(i + 1)]) };
     }
     node = node[key];
   }
@@ -155,7 +157,14 @@ export function explainSteps(input: ExplainInput): StepExplanation[] {
   const matching = compiled.steps.filter((entry) => entry.matches(input.data));
   const candidates = matching.filter((entry) => isEligible(entry.step.name));
   const ranked = matching.map((entry) => entry.step).sort(compareRank);
-  const chosen = new Set(input.chosen ?? (listed ? (matching.some((m) => m.step.name === listed) ? [listed] : []) : selectStepsUnindexed(compiled, input.data, isEligible, input.concurrency).run.map((step) => step.name)));
+  const chosen = new Set(
+    input.chosen ??
+      (listed
+        ? matching.some((m) => m.step.name === listed)
+          ? [listed]
+          : []
+        : selectStepsUnindexed(compiled, input.data, isEligible, input.concurrency).run.map((step) => step.name)),
+  );
   const firstChosen = ranked.find((step) => chosen.has(step.name))?.name;
 
   return compiled.steps.map((entry: CompiledStep): StepExplanation => {
@@ -176,13 +185,37 @@ export function explainSteps(input: ExplainInput): StepExplanation[] {
       };
     }
     const matched = { ...base, matched: true, rank: position + 1, failingCount: 0 };
-    if (chosen.has(step.name)) return { ...matched, status: 'runs', reason: listed ? 'it is the next step of the sequence and its condition matches' : 'it matches and ranks first among the eligible steps' };
-    if (!isEligible(step.name)) return { ...matched, status: 'already-ran', reason: 'it has already run in this task (a step runs again only when it calls step.redo())' };
-    if (listed) return { ...matched, status: 'sequence', reason: `the task follows its sequence, which runs ${listed} next`, instead: listed };
+    if (chosen.has(step.name))
+      return {
+        ...matched,
+        status: 'runs',
+        reason: listed
+          ? 'it is the next step of the sequence and its condition matches'
+          : 'it matches and ranks first among the eligible steps',
+      };
+    if (!isEligible(step.name))
+      return {
+        ...matched,
+        status: 'already-ran',
+        reason: 'it has already run in this task (a step runs again only when it calls step.redo())',
+      };
+    if (listed)
+      return { ...matched, status: 'sequence', reason: `the task follows its sequence, which runs ${listed} next`, instead: listed };
     const over = candidates.find((other) => other !== entry && isStrictSubset(entry.constraints, other.constraints));
-    if (over) return { ...matched, status: 'subsumed', reason: `${over.step.name} matches too with more specific constraints and acts first; this step is matched again on the data it leaves`, instead: over.step.name };
+    if (over)
+      return {
+        ...matched,
+        status: 'subsumed',
+        reason: `${over.step.name} matches too with more specific constraints and acts first; this step is matched again on the data it leaves`,
+        instead: over.step.name,
+      };
     const instead = firstChosen ?? ranked.find((s) => isEligible(s.name))?.name;
-    return { ...matched, status: 'ranked-lower', reason: `${instead ?? 'another step'} ranks higher and runs first (priority, then specificity, then name); this step is matched again on the data it leaves`, ...(instead ? { instead } : {}) };
+    return {
+      ...matched,
+      status: 'ranked-lower',
+      reason: `${instead ?? 'another step'} ranks higher and runs first (priority, then specificity, then name); this step is matched again on the data it leaves`,
+      ...(instead ? { instead } : {}),
+    };
   });
 }
 
@@ -206,7 +239,9 @@ export interface AttentionReason {
 export function attentionReason(explanations: readonly StepExplanation[]): AttentionReason {
   const misses = explanations.filter((e) => e.status === 'no-match' && e.failing);
   const fewest = Math.min(...misses.map((e) => e.failingCount));
-  const nearMisses = misses.filter((e) => e.failingCount === fewest).map((e) => ({ step: e.step, failing: e.failing!, failingCount: e.failingCount }));
+  const nearMisses = misses
+    .filter((e) => e.failingCount === fewest)
+    .map((e) => ({ step: e.step, failing: e.failing!, failingCount: e.failingCount }));
   const alreadyRan = explanations.filter((e) => e.status === 'already-ran').map((e) => e.step);
   const parts = ['no eligible step matches the data'];
   if (nearMisses.length > 0) parts.push(nearMisses.map((m) => `${m.step} needs ${describeFailing(m.failing)}`).join('; '));

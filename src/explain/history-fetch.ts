@@ -23,7 +23,11 @@ async function decode<T>(client: Client, payload: Payload | null | undefined): P
 const idOf = (value: unknown): string => String(value ?? '');
 
 /** The facts of one run's history, in order. */
-async function factsOf(client: Client, taskId: string, events: readonly HistoryEvent[]): Promise<{ input: TaskWorkflowInput | undefined; previousRunId: string | undefined; facts: HistoryFact[] }> {
+async function factsOf(
+  client: Client,
+  taskId: string,
+  events: readonly HistoryEvent[],
+): Promise<{ input: TaskWorkflowInput | undefined; previousRunId: string | undefined; facts: HistoryFact[] }> {
   const facts: HistoryFact[] = [];
   let input: TaskWorkflowInput | undefined;
   let previousRunId: string | undefined;
@@ -68,13 +72,22 @@ async function factsOf(client: Client, taskId: string, events: readonly HistoryE
         const outcome = await decode<StepOutcome>(client, completed.result?.payloads?.[0]);
         if (outcome) facts.push({ kind: 'step-completed', id: scheduledId, outcome });
       } else if (kind === 'call') {
-        facts.push({ kind: 'call-completed', id: scheduledId, value: (await decode<JsonValue>(client, completed.result?.payloads?.[0])) ?? null });
+        facts.push({
+          kind: 'call-completed',
+          id: scheduledId,
+          value: (await decode<JsonValue>(client, completed.result?.payloads?.[0])) ?? null,
+        });
       } else if (kind === 'catalog') {
         const catalog = await decode<Catalog>(client, completed.result?.payloads?.[0]);
         if (catalog) facts.push({ kind: 'catalog', catalog });
       }
-    } else if (event.activityTaskFailedEventAttributes || event.activityTaskTimedOutEventAttributes || event.activityTaskCanceledEventAttributes) {
-      const ended = event.activityTaskFailedEventAttributes ?? event.activityTaskTimedOutEventAttributes ?? event.activityTaskCanceledEventAttributes;
+    } else if (
+      event.activityTaskFailedEventAttributes ||
+      event.activityTaskTimedOutEventAttributes ||
+      event.activityTaskCanceledEventAttributes
+    ) {
+      const ended =
+        event.activityTaskFailedEventAttributes ?? event.activityTaskTimedOutEventAttributes ?? event.activityTaskCanceledEventAttributes;
       const scheduledId = idOf(ended?.scheduledEventId);
       if (activityKinds.get(scheduledId) === 'step') facts.push({ kind: 'step-failed', id: scheduledId });
     } else if (event.workflowExecutionUpdateAcceptedEventAttributes) {
@@ -87,20 +100,35 @@ async function factsOf(client: Client, taskId: string, events: readonly HistoryE
     } else if (event.childWorkflowExecutionCompletedEventAttributes) {
       const completed = event.childWorkflowExecutionCompletedEventAttributes;
       const snapshot = await decode<TaskSnapshot>(client, completed.result?.payloads?.[0]);
-      facts.push({ kind: 'child-ended', workflowId: completed.workflowExecution?.workflowId ?? '', state: snapshot?.state ?? 'done', result: snapshot?.result ?? null });
+      facts.push({
+        kind: 'child-ended',
+        workflowId: completed.workflowExecution?.workflowId ?? '',
+        state: snapshot?.state ?? 'done',
+        result: snapshot?.result ?? null,
+      });
     } else {
       const ended =
         event.childWorkflowExecutionFailedEventAttributes ??
         event.childWorkflowExecutionCanceledEventAttributes ??
         event.childWorkflowExecutionTerminatedEventAttributes ??
         event.childWorkflowExecutionTimedOutEventAttributes;
-      if (ended) facts.push({ kind: 'child-ended', workflowId: ended.workflowExecution?.workflowId ?? '', state: 'stopped' satisfies TaskState, result: null });
+      if (ended)
+        facts.push({
+          kind: 'child-ended',
+          workflowId: ended.workflowExecution?.workflowId ?? '',
+          state: 'stopped' satisfies TaskState,
+          result: null,
+        });
     }
   }
   return { input, previousRunId, facts };
 }
 
-async function readRun(client: Client, taskId: string, runId: string | undefined): Promise<RecordedRun & { previousRunId: string | undefined }> {
+async function readRun(
+  client: Client,
+  taskId: string,
+  runId: string | undefined,
+): Promise<RecordedRun & { previousRunId: string | undefined }> {
   const handle = client.workflow.getHandle(taskId, runId);
   const history = await handle.fetchHistory();
   const resolvedRunId = runId ?? (await handle.describe()).runId;

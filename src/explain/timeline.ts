@@ -88,7 +88,13 @@ export function walkHistory(runs: readonly RecordedRun[], visit: (record: CycleR
   let data: JsonObject = first.input.carried?.task.data ?? first.input.data;
   let cycle = first.input.carried?.task.cycle ?? 0;
   const ran = new Set<string>(first.input.carried?.task.ran ?? []);
-  let sequence: SequenceAt | null = first.input.carried ? (first.input.carried.task.sequence ? { steps: first.input.carried.task.sequence.steps, next: first.input.carried.task.sequence.next } : null) : first.input.sequence ? { steps: first.input.sequence.steps, next: 0 } : null;
+  let sequence: SequenceAt | null = first.input.carried
+    ? first.input.carried.task.sequence
+      ? { steps: first.input.carried.task.sequence.steps, next: first.input.carried.task.sequence.next }
+      : null
+    : first.input.sequence
+      ? { steps: first.input.sequence.steps, next: 0 }
+      : null;
   let catalog: Catalog | null = first.input.carried?.catalog ?? null;
   let compiled: CompiledCatalog | null = catalog && compileCatalog(catalog);
   let stopped = false;
@@ -104,7 +110,8 @@ export function walkHistory(runs: readonly RecordedRun[], visit: (record: CycleR
 
     const takeArrivals = () => {
       for (const arrival of pending.splice(0)) {
-        data = arrival.kind === 'update' ? (applyMergePatch(data, arrival.patch) as JsonObject) : setAtPath(data, arrival.into, arrival.value);
+        data =
+          arrival.kind === 'update' ? (applyMergePatch(data, arrival.patch) as JsonObject) : setAtPath(data, arrival.into, arrival.value);
       }
     };
 
@@ -113,11 +120,17 @@ export function walkHistory(runs: readonly RecordedRun[], visit: (record: CycleR
       let mergedSteps: string[];
       if (lossless) {
         const reads = (step: string) => compiled?.steps.find((entry) => entry.step.name === step)?.reads ?? [];
-        const merge = mergeBatch(done.before, runsDone.map((r) => ({ step: r.step, patch: r.outcome.patch, reads: [...reads(r.step), ...(r.outcome.reads ?? [])] })));
+        const merge = mergeBatch(
+          done.before,
+          runsDone.map((r) => ({ step: r.step, patch: r.outcome.patch, reads: [...reads(r.step), ...(r.outcome.reads ?? [])] })),
+        );
         data = merge.data;
         mergedSteps = merge.merged.map((m) => m.step);
       } else {
-        data = mergePatches(done.before, runsDone.map((r) => ({ step: r.step, patch: r.outcome.patch }))).data;
+        data = mergePatches(
+          done.before,
+          runsDone.map((r) => ({ step: r.step, patch: r.outcome.patch })),
+        ).data;
         mergedSteps = runsDone.map((r) => r.step);
       }
       for (const step of mergedSteps) ran.add(step);
@@ -130,11 +143,23 @@ export function walkHistory(runs: readonly RecordedRun[], visit: (record: CycleR
       }
       if (sequence && done.steps.length === 1) {
         const only = done.steps[0]!;
-        const redone = mergedSteps.includes(only.step) && runsDone.some((r) => r.step === only.step && r.outcome.commands.some((c) => c.type === 'redo'));
-        if (sequence.steps[sequence.next] === only.step && only.outcome !== null && !redone) sequence = { ...sequence, next: sequence.next + 1 };
+        const redone =
+          mergedSteps.includes(only.step) &&
+          runsDone.some((r) => r.step === only.step && r.outcome.commands.some((c) => c.type === 'redo'));
+        if (sequence.steps[sequence.next] === only.step && only.outcome !== null && !redone)
+          sequence = { ...sequence, next: sequence.next + 1 };
       }
       cycle = Math.max(cycle, done.cycle);
-      const record: CycleRecord = { cycle: done.cycle, before: done.before, after: data, steps: done.steps.map((s) => s.step), merged: mergedSteps, catalog: done.catalog, ranBefore: done.ranBefore, sequence: done.sequence };
+      const record: CycleRecord = {
+        cycle: done.cycle,
+        before: done.before,
+        after: data,
+        steps: done.steps.map((s) => s.step),
+        merged: mergedSteps,
+        catalog: done.catalog,
+        ranBefore: done.ranBefore,
+        sequence: done.sequence,
+      };
       if (!visit(record)) stopped = true;
     };
 

@@ -90,7 +90,10 @@ class StepThread {
   /** Ended because nobody needed it for a while: not replaced. */
   expired = false;
 
-  constructor(readonly heapMb: number, onGone: (thread: StepThread) => void) {
+  constructor(
+    readonly heapMb: number,
+    onGone: (thread: StepThread) => void,
+  ) {
     this.worker = new Worker(BOOT, { resourceLimits: { maxOldGenerationSizeMb: heapMb }, stdout: false, stderr: false });
     // Idle threads must not keep a worker process alive.
     this.worker.unref();
@@ -153,7 +156,8 @@ export class StepThreadPool {
     /** Idle threads kept started for the next executions: a thread takes a while to start (it loads the engine). */
     private readonly spares: number = DEFAULT_SPARE_THREADS,
   ) {
-    if (!(Number.isInteger(maxThreads) && maxThreads >= 1)) throw new RangeError(`StepThreadPool: maxThreads must be a whole number ≥ 1; got ${maxThreads}`);
+    if (!(Number.isInteger(maxThreads) && maxThreads >= 1))
+      throw new RangeError(`StepThreadPool: maxThreads must be a whole number ≥ 1; got ${maxThreads}`);
   }
 
   /** Runs one execution; rejects with the step's own error, a StepLimitError, or the cancellation. */
@@ -164,7 +168,9 @@ export class StepThreadPool {
     const remaining = () => limits.stopAfterMs - (performance.now() - started);
     // "timed out after N ms" as when Temporal itself ends an attempt at its timeout.
     const timeoutError = (what: string) =>
-      new StepTimeoutError(`step "${job.step}" timed out after ${limits.timeoutMs} ms: it ${what} its timeout (${seconds(limits.timeoutMs)}) and was stopped`);
+      new StepTimeoutError(
+        `step "${job.step}" timed out after ${limits.timeoutMs} ms: it ${what} its timeout (${seconds(limits.timeoutMs)}) and was stopped`,
+      );
     const thread = await this.acquire(limits.heapMb, remaining(), limits.signal, () => timeoutError('waited for a free step thread past'));
     this.lastHeapMb = limits.heapMb;
     this.keepSpares(limits.heapMb);
@@ -186,26 +192,31 @@ export class StepThreadPool {
       const stopThread = () => {
         void thread.stop();
       };
-      const timer = setTimeout(() => finish(() => {
-        stopThread();
-        reject(timeoutError('ran past'));
-      }), Math.max(0, remaining()));
-      const onAbort = () => finish(() => {
-        const reason = limits.signal.reason instanceof Error ? limits.signal.reason : new Error('the step was cancelled');
-        // The content sees `step.signal` abort and may wrap up for a moment; then its thread ends, whatever it does.
-        thread.send({ type: 'cancel', reason: reason.message });
-        const grace = setTimeout(stopThread, CANCEL_GRACE_MS);
-        thread.execution = {
-          onMessage: (message) => {
-            if (message.type === 'done' || message.type === 'failed') {
-              clearTimeout(grace);
-              stopThread();
-            }
-          },
-          onGone: () => clearTimeout(grace),
-        };
-        reject(reason);
-      });
+      const timer = setTimeout(
+        () =>
+          finish(() => {
+            stopThread();
+            reject(timeoutError('ran past'));
+          }),
+        Math.max(0, remaining()),
+      );
+      const onAbort = () =>
+        finish(() => {
+          const reason = limits.signal.reason instanceof Error ? limits.signal.reason : new Error('the step was cancelled');
+          // The content sees `step.signal` abort and may wrap up for a moment; then its thread ends, whatever it does.
+          thread.send({ type: 'cancel', reason: reason.message });
+          const grace = setTimeout(stopThread, CANCEL_GRACE_MS);
+          thread.execution = {
+            onMessage: (message) => {
+              if (message.type === 'done' || message.type === 'failed') {
+                clearTimeout(grace);
+                stopThread();
+              }
+            },
+            onGone: () => clearTimeout(grace),
+          };
+          reject(reason);
+        });
       limits.signal.addEventListener('abort', onAbort, { once: true });
       thread.execution = {
         onMessage: (message) => {
@@ -217,7 +228,9 @@ export class StepThreadPool {
                 try {
                   bytes = serialize(value);
                 } catch (error) {
-                  const unsendable = new ConnectorResultError(`connectors.${connector}.${method}() returned a value that cannot be handed to step content (${(error as Error).message}); return plain data`);
+                  const unsendable = new ConnectorResultError(
+                    `connectors.${connector}.${method}() returned a value that cannot be handed to step content (${(error as Error).message}); return plain data`,
+                  );
                   thread.send({ type: 'settled', id, ok: false, error: sendError(unsendable, attemptVerdict) });
                   return;
                 }
@@ -232,7 +245,9 @@ export class StepThreadPool {
               if (message.reusable) this.release(thread);
               else {
                 this.retired += 1;
-                process.stderr.write(`whenflow: step thread retired after task ${job.taskId} step ${job.step}: ${message.retireReason ?? 'it left something behind'}\n`);
+                process.stderr.write(
+                  `whenflow: step thread retired after task ${job.taskId} step ${job.step}: ${message.retireReason ?? 'it left something behind'}\n`,
+                );
                 stopThread();
               }
               if (message.type === 'done') resolve(message.outcome);
@@ -242,11 +257,16 @@ export class StepThreadPool {
             });
           }
         },
-        onGone: (error) => finish(() => {
-          if (error instanceof StepHeapError) {
-            reject(new StepHeapError(`step "${job.step}" ran out of memory: it needed more than its heap limit of ${limits.heapMb} MiB and was stopped (raise options.maxHeapMb in the step file, or defaults.maxHeapMb in whenflow.yaml)`));
-          } else reject(new StepThreadError(`step "${job.step}": ${error.message}`));
-        }),
+        onGone: (error) =>
+          finish(() => {
+            if (error instanceof StepHeapError) {
+              reject(
+                new StepHeapError(
+                  `step "${job.step}" ran out of memory: it needed more than its heap limit of ${limits.heapMb} MiB and was stopped (raise options.maxHeapMb in the step file, or defaults.maxHeapMb in whenflow.yaml)`,
+                ),
+              );
+            } else reject(new StepThreadError(`step "${job.step}": ${error.message}`));
+          }),
       };
       thread.send({ type: 'run', job });
     });
@@ -283,11 +303,14 @@ export class StepThreadPool {
       return Promise.resolve(this.spawn(heapMb));
     }
     return new Promise<StepThread>((resolve, reject) => {
-      const waiter = { heapMb, take: (thread: StepThread) => {
-        clearTimeout(timer);
-        signal.removeEventListener('abort', onAbort);
-        resolve(thread);
-      } };
+      const waiter = {
+        heapMb,
+        take: (thread: StepThread) => {
+          clearTimeout(timer);
+          signal.removeEventListener('abort', onAbort);
+          resolve(thread);
+        },
+      };
       const leave = (error: Error) => {
         const at = this.waiting.indexOf(waiter);
         if (at >= 0) this.waiting.splice(at, 1);

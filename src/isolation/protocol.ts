@@ -68,7 +68,9 @@ export type FromThread =
   | { type: 'done'; outcome: StepOutcome; reusable: boolean; retireReason?: string }
   | { type: 'failed'; error: SentError; reusable: boolean; retireReason?: string };
 
-const jsonValue: z.ZodType<JsonValue> = z.lazy(() => z.union([z.null(), z.boolean(), z.number(), z.string(), z.array(jsonValue), z.record(z.string(), jsonValue)]));
+const jsonValue: z.ZodType<JsonValue> = z.lazy(() =>
+  z.union([z.null(), z.boolean(), z.number(), z.string(), z.array(jsonValue), z.record(z.string(), jsonValue)]),
+);
 const jsonObject = z.record(z.string(), jsonValue);
 
 const sentErrorSchema = z.object({
@@ -84,7 +86,15 @@ const retire = { reusable: z.boolean(), retireReason: z.string().optional() };
 
 const fromThreadSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('ready') }),
-  z.object({ type: z.literal('call'), id: z.number().int(), connector: z.string(), method: z.string(), args: jsonObject, idempotencyKey: z.string(), secrets: z.array(z.string()) }),
+  z.object({
+    type: z.literal('call'),
+    id: z.number().int(),
+    connector: z.string(),
+    method: z.string(),
+    args: jsonObject,
+    idempotencyKey: z.string(),
+    secrets: z.array(z.string()),
+  }),
   z.object({ type: z.literal('done'), outcome: stepOutcomeSchema, ...retire }),
   z.object({ type: z.literal('failed'), error: sentErrorSchema, ...retire }),
 ]);
@@ -94,7 +104,9 @@ export function parseFromThread(message: unknown): FromThread {
   const parsed = fromThreadSchema.safeParse(message);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    throw new Error(`a step thread sent a malformed message (${issue ? `${formatJsonPath(issue.path) || 'message'}: ${issue.message}` : 'unknown'})`);
+    throw new Error(
+      `a step thread sent a malformed message (${issue ? `${formatJsonPath(issue.path) || 'message'}: ${issue.message}` : 'unknown'})`,
+    );
   }
   // The message itself, not zod's copy (which drops keys a schema does not list): checked, then passed on as sent.
   return message as FromThread;
@@ -155,7 +167,10 @@ export class CrossedFinalError extends FinalError {
 
 /** An Error standing for one that crossed from the other thread: its name, message, stack, plain properties and verdict. */
 export function receivedError(sent: SentError): (CrossedError | CrossedFinalError) & Record<string, unknown> {
-  const error = Object.assign(sent.nonRetryable ? new CrossedFinalError(sent.message) : new CrossedError(sent.message, sent.retryAt), sent.props);
+  const error = Object.assign(
+    sent.nonRetryable ? new CrossedFinalError(sent.message) : new CrossedError(sent.message, sent.retryAt),
+    sent.props,
+  );
   Object.defineProperty(error, 'name', { value: sent.name, writable: true, configurable: true, enumerable: false });
   if (sent.stack !== undefined) error.stack = sent.stack;
   return error as (CrossedError | CrossedFinalError) & Record<string, unknown>;

@@ -52,7 +52,20 @@ function walkRealm(visit: (entry: Descriptor, path: () => string, owner: { targe
       const descriptor = Reflect.getOwnPropertyDescriptor(target, key);
       if (!descriptor) continue;
       const at = () => `${path()}.${keyName(key)}`;
-      visit([target, key, descriptor.value, descriptor.get, descriptor.set, descriptor.writable, descriptor.enumerable, descriptor.configurable], at, owner);
+      visit(
+        [
+          target,
+          key,
+          descriptor.value,
+          descriptor.get,
+          descriptor.set,
+          descriptor.writable,
+          descriptor.enumerable,
+          descriptor.configurable,
+        ],
+        at,
+        owner,
+      );
       if (!deep) continue;
       const value: unknown = descriptor.value;
       if ((typeof value === 'object' && value !== null) || typeof value === 'function') {
@@ -96,7 +109,19 @@ export function realmIntact(before: RealmSnapshot): boolean {
       if (target === process && typeof key === 'string' && CHURNING.has(key)) continue;
       const descriptor = Reflect.getOwnPropertyDescriptor(target, key);
       if (!descriptor) continue;
-      if (!matches(target, key, descriptor.value, descriptor.get, descriptor.set, descriptor.writable, descriptor.enumerable, descriptor.configurable)) return false;
+      if (
+        !matches(
+          target,
+          key,
+          descriptor.value,
+          descriptor.get,
+          descriptor.set,
+          descriptor.writable,
+          descriptor.enumerable,
+          descriptor.configurable,
+        )
+      )
+        return false;
       if (!deep) continue;
       const value: unknown = descriptor.value;
       if ((typeof value === 'object' && value !== null) || typeof value === 'function') {
@@ -114,7 +139,8 @@ export function realmIntact(before: RealmSnapshot): boolean {
 
 /** The first property that differs from the snapshot (as a path), or null when the realm is as it was. */
 export function realmChange(before: RealmSnapshot, after: RealmSnapshot = snapshotRealm()): string | null {
-  const same = (a: Descriptor | undefined, b: Descriptor | undefined) => !!a && !!b && a.length === b.length && a.every((part, i) => Object.is(part, b[i]));
+  const same = (a: Descriptor | undefined, b: Descriptor | undefined) =>
+    !!a && !!b && a.length === b.length && a.every((part, i) => Object.is(part, b[i]));
   if (before.length === after.length && before.every((descriptor, i) => same(descriptor, after[i]))) return null;
   // Something changed: walk again, naming the first difference (slow, and rare).
   const earlier = new Map<unknown, Map<unknown, Descriptor>>();
@@ -135,7 +161,8 @@ export function realmChange(before: RealmSnapshot, after: RealmSnapshot = snapsh
   });
   if (found !== null) return found;
   for (const [owner, keys] of earlier) {
-    for (const key of keys.keys()) if (key !== OBJECT_ENTRY) return `${paths.get(owner)?.() ?? 'a built-in'}.${keyName(key as string | symbol)} was deleted`;
+    for (const key of keys.keys())
+      if (key !== OBJECT_ENTRY) return `${paths.get(owner)?.() ?? 'a built-in'}.${keyName(key as string | symbol)} was deleted`;
   }
   return 'a global or built-in was changed';
 }

@@ -36,7 +36,15 @@ function callInMainThread(connector: string, method: string, args: Record<string
   const id = nextCallId++;
   return new Promise((resolve, reject) => {
     pending.set(id, { resolve, reject });
-    post({ type: 'call', id, connector, method, args: args as JsonObject, idempotencyKey: context.idempotencyKey, secrets: [...secretsNow()] });
+    post({
+      type: 'call',
+      id,
+      connector,
+      method,
+      args: args as JsonObject,
+      idempotencyKey: context.idempotencyKey,
+      secrets: [...secretsNow()],
+    });
   });
 }
 
@@ -46,7 +54,12 @@ function standInRegistry(outlines: ConnectorOutline[]): ConnectorRegistry {
     name: outline.name,
     source: outline.source,
     ...(outline.callable !== undefined ? { callable: outline.callable } : {}),
-    methods: Object.fromEntries(outline.methods.map((method) => [method, (args: Record<string, unknown>, context: ConnectorContext) => callInMainThread(outline.name, method, args, context)])),
+    methods: Object.fromEntries(
+      outline.methods.map((method) => [
+        method,
+        (args: Record<string, unknown>, context: ConnectorContext) => callInMainThread(outline.name, method, args, context),
+      ]),
+    ),
   }));
   return new ConnectorRegistry(connectors);
 }
@@ -80,7 +93,15 @@ async function run(job: StepJob) {
       secretsNow = secrets;
       return createConnectorsProxy(
         registry,
-        (callIndex) => ({ taskId: job.taskId, step: job.step, attempt: job.attempt, idempotencyKey: idempotencyKey(job.executionId, callIndex), signal, options: {}, maskSecrets }),
+        (callIndex) => ({
+          taskId: job.taskId,
+          step: job.step,
+          attempt: job.attempt,
+          idempotencyKey: idempotencyKey(job.executionId, callIndex),
+          signal,
+          options: {},
+          maskSecrets,
+        }),
         defer,
         calls,
       );
@@ -128,7 +149,12 @@ port.on('message', (message: ToThread) => {
     },
     async (error: unknown) => {
       const reason = await leftBehind();
-      post({ type: 'failed', error: sendError(error, attemptVerdict), reusable: reason === null, ...(reason ? { retireReason: reason } : {}) });
+      post({
+        type: 'failed',
+        error: sendError(error, attemptVerdict),
+        reusable: reason === null,
+        ...(reason ? { retireReason: reason } : {}),
+      });
       resources = activeResources();
     },
   );

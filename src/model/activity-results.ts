@@ -10,7 +10,10 @@ import { z } from 'zod';
 import { formatJsonPath, type JsonValue } from './json';
 import { TASK_STATES, type Catalog, type StepOutcome, type TaskState } from './task';
 
-const jsonValue = z.custom<JsonValue>((value) => value !== undefined && typeof value !== 'function' && typeof value !== 'symbol' && typeof value !== 'bigint', 'a JSON value');
+const jsonValue = z.custom<JsonValue>(
+  (value) => value !== undefined && typeof value !== 'function' && typeof value !== 'symbol' && typeof value !== 'bigint',
+  'a JSON value',
+);
 const jsonObject = z.record(z.string(), jsonValue);
 const count = z.number().int().nonnegative();
 
@@ -20,7 +23,13 @@ const dataOperation = z.discriminatedUnion('op', [
   z.object({ op: z.literal('replace'), path: z.string(), value: jsonValue }),
 ]);
 
-const deferredCall = z.object({ connector: z.string(), method: z.string(), args: jsonObject, into: z.string(), secrets: z.string().optional() });
+const deferredCall = z.object({
+  connector: z.string(),
+  method: z.string(),
+  args: jsonObject,
+  into: z.string(),
+  secrets: z.string().optional(),
+});
 const subtaskRequest = z.object({ name: z.string(), data: jsonObject, into: z.string().nullable(), waitFor: z.boolean() });
 
 const stepCommand = z.discriminatedUnion('type', [

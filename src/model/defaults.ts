@@ -62,4 +62,3 @@ export const DEFAULT_CONNECTOR_POLICY: Readonly<ConnectorPolicy> = {
   retry: { initialIntervalMs: 1000, backoffCoefficient: 2, maximumIntervalMs: 30_000, maximumAttempts: 5, nonRetryableErrorTypes: [] },
   timeoutMs: 60_000,
 };
-

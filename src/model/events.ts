@@ -11,7 +11,15 @@ export type TaskEventBody =
   | { type: 'task-started'; name: string; sequence: string[] | null }
   | { type: 'cycle-began'; cycle: number; steps: string[] }
   | { type: 'step-started'; cycle: number; step: string; position?: SequencePosition }
-  | { type: 'step-finished'; cycle: number; step: string; durationMs: number; attempt: number; changed: string[]; position?: SequencePosition }
+  | {
+      type: 'step-finished';
+      cycle: number;
+      step: string;
+      durationMs: number;
+      attempt: number;
+      changed: string[];
+      position?: SequencePosition;
+    }
   | { type: 'step-failed'; cycle: number; step: string; message: string; attempts: number; position?: SequencePosition }
   | { type: 'step-skipped'; step: string; reason: string; position: SequencePosition }
   | { type: 'conflict'; cycle: number; paths: string[]; kept: string; dropped: string; outcome?: 'rerun' | 'error' | 'overwritten' }

@@ -88,10 +88,7 @@ export function diffData(before: JsonObject, after: JsonObject): DataPatch {
     }
     const value = op.value as JsonValue;
     if (pathTokens(op.path).includes('__proto__') || hasProtoKey(value)) {
-      throw new DataPatchError(
-        `cannot patch the key __proto__ (at ${op.path}); task data may not use it`,
-        op.path,
-      );
+      throw new DataPatchError(`cannot patch the key __proto__ (at ${op.path}); task data may not use it`, op.path);
     }
     return { op: op.op, path: op.path, value: copyJson(value) };
   });
@@ -101,10 +98,7 @@ export function diffData(before: JsonObject, after: JsonObject): DataPatch {
 export function pathTokens(pointer: string): string[] {
   if (pointer === '') return [];
   if (!pointer.startsWith('/')) throw new DataPatchError(`invalid JSON Pointer "${pointer}"`, pointer);
-  return pointer
-    .slice(1)
-    .split('/')
-    .map(unescapePointerToken);
+  return pointer.slice(1).split('/').map(unescapePointerToken);
 }
 
 /** The JSON Pointers a patch writes, sorted and unique. */

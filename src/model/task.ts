@@ -200,7 +200,15 @@ export interface TaskError {
   stack?: string;
   attempts: number;
   /** `step-failed`: the step threw (or timed out) after its retries; the others are the engine's own verdicts. */
-  reason: 'step-failed' | 'max-step-runs' | 'catalog-invalid' | 'connector-failed' | 'sequence-invalid' | 'subtask-failed' | 'conflict' | 'work-limit';
+  reason:
+    | 'step-failed'
+    | 'max-step-runs'
+    | 'catalog-invalid'
+    | 'connector-failed'
+    | 'sequence-invalid'
+    | 'subtask-failed'
+    | 'conflict'
+    | 'work-limit';
   /** With `subtask-failed`: the subtask the task waits for that is in error (or needs attention). */
   subtaskId?: string;
 }

@@ -30,7 +30,10 @@ export function cycleOf(input: StepActivityInput): number | null {
 }
 
 /** Step spans and step metrics around the `runStep` activity; other activities pass through. */
-export function stepTelemetryInterceptor(telemetry: { metrics?: WorkerMetrics | undefined; tracing?: WorkerTracing | undefined }): ActivityInterceptorsFactory {
+export function stepTelemetryInterceptor(telemetry: {
+  metrics?: WorkerMetrics | undefined;
+  tracing?: WorkerTracing | undefined;
+}): ActivityInterceptorsFactory {
   return (ctx) => {
     const inbound: ActivityInboundCallsInterceptor = {
       async execute(input: ActivityExecuteInput, next: Next<ActivityInboundCallsInterceptor, 'execute'>): Promise<unknown> {
@@ -64,7 +67,10 @@ export function stepTelemetryInterceptor(telemetry: { metrics?: WorkerMetrics | 
 }
 
 /** Connector call spans and metrics; wraps the circuit breaker, so calls it rejects are counted too. */
-export function connectorTelemetryGuard(telemetry: { metrics?: WorkerMetrics | undefined; tracing?: WorkerTracing | undefined }): ConnectorCallGuard {
+export function connectorTelemetryGuard(telemetry: {
+  metrics?: WorkerMetrics | undefined;
+  tracing?: WorkerTracing | undefined;
+}): ConnectorCallGuard {
   return {
     async run(call, invoke) {
       const measured = async () => {

@@ -27,7 +27,12 @@ export interface CatalogConflict {
 }
 
 /** The pollers of `taskQueue` (other than `ownIdentity`) whose identity carries another catalog fingerprint. */
-export function catalogConflicts(taskQueue: string, pollerIdentities: readonly string[], ownIdentity: string, ownCatalog: string): CatalogConflict[] {
+export function catalogConflicts(
+  taskQueue: string,
+  pollerIdentities: readonly string[],
+  ownIdentity: string,
+  ownCatalog: string,
+): CatalogConflict[] {
   const seen = new Set<string>();
   const conflicts: CatalogConflict[] = [];
   for (const identity of pollerIdentities) {

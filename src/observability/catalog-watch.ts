@@ -32,14 +32,20 @@ export async function queuePollerIdentities(client: Client, namespace: string, t
   const types = [TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW, TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY];
   const answers = await Promise.all(
     types.map((taskQueueType) =>
-      client.workflowService.describeTaskQueue({ namespace, taskQueue: { name: taskQueue, kind: TaskQueueKind.TASK_QUEUE_KIND_NORMAL }, taskQueueType }),
+      client.workflowService.describeTaskQueue({
+        namespace,
+        taskQueue: { name: taskQueue, kind: TaskQueueKind.TASK_QUEUE_KIND_NORMAL },
+        taskQueueType,
+      }),
     ),
   );
   const now = Date.now();
-  const live = answers.flatMap((answer) => answer.pollers ?? []).filter((poller) => {
-    const seconds = poller.lastAccessTime?.seconds;
-    return seconds === undefined || seconds === null || now - Number(seconds) * 1000 < LIVE_POLLER_MS;
-  });
+  const live = answers
+    .flatMap((answer) => answer.pollers ?? [])
+    .filter((poller) => {
+      const seconds = poller.lastAccessTime?.seconds;
+      return seconds === undefined || seconds === null || now - Number(seconds) * 1000 < LIVE_POLLER_MS;
+    });
   const identities = new Set(live.map((poller) => poller.identity ?? '').filter((identity) => identity !== ''));
   return [...identities].filter((identity) => !goneFromThisHost(identity));
 }
@@ -81,7 +87,9 @@ export function watchCatalogPeers(options: CatalogWatchOptions): { check(): Prom
         reported.add(key);
         options.onConflict(conflict);
       }
-      const sameCatalog = identities.filter((identity) => identity !== options.identity && catalogOfIdentity(identity) === options.catalogVersion);
+      const sameCatalog = identities.filter(
+        (identity) => identity !== options.identity && catalogOfIdentity(identity) === options.catalogVersion,
+      );
       return { sameCatalog, conflicts };
     } catch (error) {
       options.onError?.(error);

@@ -13,7 +13,12 @@ export interface TelemetryServer {
  * The worker's local endpoint: `GET /metrics` (Prometheus text format) and `GET /status` (JSON: the
  * connectors' circuits). Read-only; listens on 127.0.0.1 unless told otherwise.
  */
-export async function serveTelemetry(options: { port: number; host: string; metrics: WorkerMetrics; status: () => Promise<WorkerStatus> }): Promise<TelemetryServer> {
+export async function serveTelemetry(options: {
+  port: number;
+  host: string;
+  metrics: WorkerMetrics;
+  status: () => Promise<WorkerStatus>;
+}): Promise<TelemetryServer> {
   const server: Server = createServer((request, response) => {
     const send = (status: number, contentType: string, body: string) => {
       response.writeHead(status, { 'content-type': contentType });
@@ -34,11 +39,17 @@ export async function serveTelemetry(options: { port: number; host: string; metr
         send(404, 'application/json', JSON.stringify({ error: `no such path ${path}; this worker serves /metrics and /status` }));
       }
     };
-    answer().catch((error: unknown) => send(500, 'application/json', JSON.stringify({ error: error instanceof Error ? error.message : String(error) })));
+    answer().catch((error: unknown) =>
+      send(500, 'application/json', JSON.stringify({ error: error instanceof Error ? error.message : String(error) })),
+    );
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', (error: NodeJS.ErrnoException) =>
-      reject(error.code === 'EADDRINUSE' ? new Error(`cannot serve metrics on ${options.host}:${options.port}: the port is in use; choose another with --metrics-port`) : error),
+      reject(
+        error.code === 'EADDRINUSE'
+          ? new Error(`cannot serve metrics on ${options.host}:${options.port}: the port is in use; choose another with --metrics-port`)
+          : error,
+      ),
     );
     server.listen(options.port, options.host, () => resolve());
   });

@@ -43,7 +43,11 @@ export type ConnectorStatus = WorkerStatus['connectors'][number];
  * worker keeps for it (a connector not called yet is closed with no failures); connectors only the
  * worker knows (removed from the workspace since) are listed too.
  */
-export function connectorStatuses(board: CircuitBoard, workspace: { connectors: ConnectorRegistry; config: WorkspaceConfig }, limits?: ConnectorLimits): ConnectorStatus[] {
+export function connectorStatuses(
+  board: CircuitBoard,
+  workspace: { connectors: ConnectorRegistry; config: WorkspaceConfig },
+  limits?: ConnectorLimits,
+): ConnectorStatus[] {
   const reports = new Map(board.report().map((r) => [r.connector, r]));
   const calls = new Map((limits?.report() ?? []).map((r) => [r.connector, r]));
   const names = [...new Set([...workspace.connectors.names(), ...reports.keys(), ...calls.keys()])].sort();

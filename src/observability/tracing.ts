@@ -40,13 +40,17 @@ export interface TracingOptions {
 
 /** Loaded when a worker exports traces: every other command (`whenflow run`, the client) starts without it. */
 function otlpExporter(): typeof import('@opentelemetry/exporter-trace-otlp-http') {
-  return createRequire(import.meta.url)('@opentelemetry/exporter-trace-otlp-http') as typeof import('@opentelemetry/exporter-trace-otlp-http');
+  return createRequire(import.meta.url)(
+    '@opentelemetry/exporter-trace-otlp-http',
+  ) as typeof import('@opentelemetry/exporter-trace-otlp-http');
 }
 
 export function createTracing(options: TracingOptions): WorkerTracing {
   installGlobals();
   const resource = new Resource({ 'service.name': options.serviceName ?? process.env.OTEL_SERVICE_NAME ?? DEFAULT_SERVICE_NAME });
-  const spanProcessor = options.spanProcessor ?? new BatchSpanProcessor(new (otlpExporter().OTLPTraceExporter)(options.endpoint ? { url: options.endpoint } : {}));
+  const spanProcessor =
+    options.spanProcessor ??
+    new BatchSpanProcessor(new (otlpExporter().OTLPTraceExporter)(options.endpoint ? { url: options.endpoint } : {}));
   // A provider of our own, not the global one: an application embedding whenflow keeps its own tracing.
   const provider = new BasicTracerProvider({ resource, spanProcessors: [spanProcessor] });
   return {

@@ -25,7 +25,12 @@ export interface StepExecution extends StepApiInput {
    * every other call goes through `calls`, so that the step ends only when all of them have settled.
    */
   /** `maskSecrets` masks the step's secrets in a text; `secrets` lists them (for a connector run in another thread). */
-  connectors?: (defer: (call: DeferredCall) => void, calls: CallTracker, maskSecrets: (text: string) => string, secrets: () => readonly string[]) => object;
+  connectors?: (
+    defer: (call: DeferredCall) => void,
+    calls: CallTracker,
+    maskSecrets: (text: string) => string,
+    secrets: () => readonly string[],
+  ) => object;
   /** Record the paths the content reads (a step of a parallel batch: its reads are checked against the batch's writes). */
   trackReads?: boolean;
   /** Key for `data.$stash` secrets: the step sees plaintext, the patch carries sealed values only. */
@@ -68,7 +73,10 @@ class LogBook {
   };
 
   console(): Console {
-    const record = (level: StepLog['level']) => (...args: unknown[]) => this.add({ level, message: format(...args) });
+    const record =
+      (level: StepLog['level']) =>
+      (...args: unknown[]) =>
+        this.add({ level, message: format(...args) });
     return Object.assign(Object.create(globalThis.console) as Console, {
       log: record('log'),
       info: record('info'),
@@ -124,7 +132,13 @@ async function executeUnsealed(
     task: api.task,
     step: api.step,
     audit: api.audit,
-    connectors: execution.connectors?.((call) => api.commands.push({ type: 'call', call }), calls, (text) => secretsNow().text(text), () => secretsNow().secrets) ?? {},
+    connectors:
+      execution.connectors?.(
+        (call) => api.commands.push({ type: 'call', call }),
+        calls,
+        (text) => secretsNow().text(text),
+        () => secretsNow().secrets,
+      ) ?? {},
     lib: execution.lib ?? {},
     blob: blobs.api,
     console: logs.console(),
@@ -152,7 +166,10 @@ async function executeUnsealed(
   // Measured as the task would hold it (secrets sealed), before any of it leaves the activity. A step that
   // changed nothing leaves the data as large as it was, which the limit lets through: no need to measure.
   const over = patch.length > 0 ? overDataLimit(sealed, maxDataBytesOf(execution), execution.data) : null;
-  if (over) throw new DataLimitError(`step "${execution.step}" would make the task data ${describeOverLimit(over)}; nothing the step wrote was kept`);
+  if (over)
+    throw new DataLimitError(
+      `step "${execution.step}" would make the task data ${describeOverLimit(over)}; nothing the step wrote was kept`,
+    );
   const mask = secretsNow().with(stashMask(after));
   // Secrets also leave through subtask data and deferred connector arguments: both go into history.
   const commands = api.commands.map((command) => {

@@ -177,7 +177,8 @@ export class SecretMask {
         if (current instanceof AggregateError) for (const inner of current.errors) this.error(inner);
       } catch {
         // a frozen error cannot be masked in place: replace it
-        if (current === error) return this.error(Object.assign(new Error(this.text(error.message)), { name: error.name, stack: this.text(error.stack ?? '') }));
+        if (current === error)
+          return this.error(Object.assign(new Error(this.text(error.message)), { name: error.name, stack: this.text(error.stack ?? '') }));
       }
     }
     return error;

@@ -22,7 +22,6 @@ export interface ReadTracker {
 /** Beyond this many paths a step's reads are kept per top-level key, to keep the step's result small. */
 export const MAX_READS = 500;
 
-
 export function trackReads(data: JsonObject): ReadTracker {
   const reads = new Set<string>();
   let recording = true;

@@ -21,7 +21,17 @@
  */
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { formatJsonPath, isJsonObject, jsonEqual, type JsonObject, type JsonValue } from '../model/json';
-import { IV_BYTES, isSealed, KEY_ID_PATTERN, LEGACY_SEALED_PREFIX, SEALED_PREFIX, sealedParts, sealedType, TAG_BYTES, type SealedType } from '../model/sealed';
+import {
+  IV_BYTES,
+  isSealed,
+  KEY_ID_PATTERN,
+  LEGACY_SEALED_PREFIX,
+  SEALED_PREFIX,
+  sealedParts,
+  sealedType,
+  TAG_BYTES,
+  type SealedType,
+} from '../model/sealed';
 import { SECRET_MASK, SecretMask } from './mask';
 import { FinalError, brandError } from '../model/errors';
 import { childPointer, toPointer } from '../model/patch';
@@ -97,9 +107,13 @@ export function stashKeyring(keys: StashKeys): StashKey[] {
   const ids = new Set<string>();
   for (const { id, key } of ring) {
     if (!Buffer.isBuffer(key) || key.length !== KEY_BYTES) {
-      throw new StashError(`the stash key ${JSON.stringify(id)} must be ${KEY_BYTES} bytes (got ${Buffer.isBuffer(key) ? key.length : typeof key})`, 'bad-key');
+      throw new StashError(
+        `the stash key ${JSON.stringify(id)} must be ${KEY_BYTES} bytes (got ${Buffer.isBuffer(key) ? key.length : typeof key})`,
+        'bad-key',
+      );
     }
-    if (typeof id !== 'string' || !KEY_ID_PATTERN.test(id)) throw new StashError(`stash key id ${JSON.stringify(id)} must be 1 to 64 letters, digits, "_" or "-"`, 'bad-key');
+    if (typeof id !== 'string' || !KEY_ID_PATTERN.test(id))
+      throw new StashError(`stash key id ${JSON.stringify(id)} must be 1 to 64 letters, digits, "_" or "-"`, 'bad-key');
     if (ids.has(id)) throw new StashError(`stash key id ${JSON.stringify(id)} is given twice`, 'bad-key');
     ids.add(id);
   }
@@ -166,7 +180,10 @@ export function unsealValue(sealed: string, keys: StashKeys, place = ''): JsonVa
   }
   if (plaintext === null) {
     // GCM cannot tell these apart: all fail the authentication tag.
-    const named = parts.keyId === null ? '' : ` (sealed with key id ${JSON.stringify(parts.keyId)}${ring.some((k) => k.id === parts.keyId) ? '' : `, which is not configured: configured are ${ring.map((k) => JSON.stringify(k.id)).join(', ')}`})`;
+    const named =
+      parts.keyId === null
+        ? ''
+        : ` (sealed with key id ${JSON.stringify(parts.keyId)}${ring.some((k) => k.id === parts.keyId) ? '' : `, which is not configured: configured are ${ring.map((k) => JSON.stringify(k.id)).join(', ')}`})`;
     throw new StashError(
       `cannot decrypt sealed value${named}: wrong stash key, the sealed value was altered, or it was sealed for another place (a sealed value opens only where it was sealed${place ? `, and this is ${place}` : ''})`,
       'undecryptable',
@@ -305,7 +322,8 @@ export function sealSecretArgs(value: JsonValue, mask: SecretMask, keys: StashKe
   if (typeof value === 'string') return !isSealed(value) && mask.finds(value) ? sealValue(value, keys, place) : value;
   if (typeof value === 'number') return mask.finds(String(value)) ? sealValue(value, keys, place) : value;
   if (Array.isArray(value)) return value.map((item, i) => sealSecretArgs(item, mask, keys, `${place}/${i}`));
-  if (isJsonObject(value)) return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, sealSecretArgs(v, mask, keys, childPointer(place, k))]));
+  if (isJsonObject(value))
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, sealSecretArgs(v, mask, keys, childPointer(place, k))]));
   return value;
 }
 
@@ -318,7 +336,8 @@ export function unsealArgs(value: JsonValue, keys: StashKeys | null, place: stri
     return plain;
   }
   if (Array.isArray(value)) return value.map((item, i) => unsealArgs(item, keys, `${place}/${i}`, found));
-  if (isJsonObject(value)) return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, unsealArgs(v, keys, childPointer(place, k), found)]));
+  if (isJsonObject(value))
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, unsealArgs(v, keys, childPointer(place, k), found)]));
   return value;
 }
 
@@ -340,7 +359,13 @@ export function sealCallSecrets(mask: SecretMask, keys: StashKeys | null, connec
  * The mask a deferred call's activity uses: the step's secrets the call carries; for a call scheduled
  * before calls carried them, every argument that was sealed, whole.
  */
-export function callMask(sealedSecrets: string | undefined, openedArgs: readonly JsonValue[], keys: StashKeys | null, connector: string, method: string): SecretMask {
+export function callMask(
+  sealedSecrets: string | undefined,
+  openedArgs: readonly JsonValue[],
+  keys: StashKeys | null,
+  connector: string,
+  method: string,
+): SecretMask {
   if (sealedSecrets === undefined || keys === null) return SecretMask.of(openedArgs);
   return SecretMask.of(unsealValue(sealedSecrets, keys, callSecretsPlace(connector, method)));
 }

@@ -75,7 +75,8 @@ export function createStepApi(input: StepApiInput, log: (entry: StepLog) => void
     },
     name: (value?: unknown) => {
       if (value === undefined) return name;
-      if (typeof value !== 'string' || value.length === 0) throw new StepUsageError(`task.name() takes a non-empty string, got ${JSON.stringify(value)}`);
+      if (typeof value !== 'string' || value.length === 0)
+        throw new StepUsageError(`task.name() takes a non-empty string, got ${JSON.stringify(value)}`);
       name = value;
       commands.push({ type: 'name', name: value });
       return name;
@@ -98,7 +99,8 @@ export function createStepApi(input: StepApiInput, log: (entry: StepLog) => void
       commands.push({ type: 'completeOnExpire', result: resultToJson(result, where) });
     },
     subtask: (subtaskName: unknown, data: unknown, options: unknown = {}) => {
-      if (typeof subtaskName !== 'string' || subtaskName.length === 0) throw new StepUsageError('task.subtask() needs a name (a non-empty string) first');
+      if (typeof subtaskName !== 'string' || subtaskName.length === 0)
+        throw new StepUsageError('task.subtask() needs a name (a non-empty string) first');
       if (!isJsonObject(data)) throw new StepUsageError(`task.subtask("${subtaskName}", data) needs data to be an object`);
       const opts = (isJsonObject(options) ? options : {}) as { into?: unknown; waitFor?: unknown };
       if (opts.into !== undefined && (typeof opts.into !== 'string' || !/^[^.]+(\.[^.]+)*$/.test(opts.into))) {
@@ -106,18 +108,26 @@ export function createStepApi(input: StepApiInput, log: (entry: StepLog) => void
       }
       commands.push({
         type: 'subtask',
-        request: { name: subtaskName, data: toJson(data, where), into: (opts.into as string | undefined) ?? null, waitFor: opts.waitFor === true },
+        request: {
+          name: subtaskName,
+          data: toJson(data, where),
+          into: (opts.into as string | undefined) ?? null,
+          waitFor: opts.waitFor === true,
+        },
       });
     },
     config: (key: unknown) => {
       if (typeof key !== 'string' || !Object.hasOwn(config, key)) {
         const known = Object.keys(config);
-        throw new StepUsageError(`task.config(${JSON.stringify(key)}): no such value under config: in whenflow.yaml${known.length ? ` (known: ${known.join(', ')})` : ''}`);
+        throw new StepUsageError(
+          `task.config(${JSON.stringify(key)}): no such value under config: in whenflow.yaml${known.length ? ` (known: ${known.join(', ')})` : ''}`,
+        );
       }
       return structuredClone(config[key]);
     },
     visualize: (visual: unknown) => {
-      if (!isJsonObject(visual) || typeof visual.type !== 'string') throw new StepUsageError('task.visualize() takes { type, name, data, options } with a string type');
+      if (!isJsonObject(visual) || typeof visual.type !== 'string')
+        throw new StepUsageError('task.visualize() takes { type, name, data, options } with a string type');
       const clean = toJson(visual, where);
       log({ level: 'visual', message: `${String(clean.type)}${typeof clean.name === 'string' ? ` ${clean.name}` : ''}`, visual: clean });
     },
@@ -144,4 +154,3 @@ export function createStepApi(input: StepApiInput, log: (entry: StepLog) => void
 
   return { task, step, audit, commands };
 }
-

@@ -17,7 +17,6 @@ import { formatJsonPath, isJsonObject, type JsonObject, type JsonPathSegment, ty
 import { stringValueOf } from './task-id';
 import { FinalError, brandError } from '../model/errors';
 
-
 /** One value in step data that is not JSON. `path` is like `data.a.b[2]["odd key"]`. */
 export interface DataProblem {
   path: string;

@@ -94,7 +94,10 @@ async function evaluateAll(root: string, sources: { file: string; source: string
     const name = basename(file, extname(file));
     const where = { file: relative(root, file), library: name };
     if (!LIBRARY_NAME.test(name)) {
-      problems.push({ ...where, message: `"${name}" cannot be written as lib.${name}: name library files with letters, digits, "_" and "$" (not starting with a digit)` });
+      problems.push({
+        ...where,
+        message: `"${name}" cannot be written as lib.${name}: name library files with letters, digits, "_" and "$" (not starting with a digit)`,
+      });
       continue;
     }
     const existing = members.has(name);
@@ -129,4 +132,3 @@ function membersOf(exports: unknown): unknown {
   }
   return exports;
 }
-

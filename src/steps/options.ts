@@ -42,7 +42,11 @@ export const retryOptionsSchema = z
  * own engine code needs some of it, hence the floor.
  */
 export const MIN_HEAP_MB = 64;
-export const maxHeapMbSchema = z.number().int('must be a whole number of MiB').min(MIN_HEAP_MB, `must be at least ${MIN_HEAP_MB} (MiB)`).max(65_536);
+export const maxHeapMbSchema = z
+  .number()
+  .int('must be a whole number of MiB')
+  .min(MIN_HEAP_MB, `must be at least ${MIN_HEAP_MB} (MiB)`)
+  .max(65_536);
 
 export const stepOptionsSchema = z
   .object({
@@ -72,7 +76,10 @@ export interface ResolvedStepOptions {
   local: boolean;
 }
 
-export function resolveStepOptions(options: StepOptions, defaults: { retry: StepRetryPolicy; timeoutMs: number; local?: boolean | undefined }): ResolvedStepOptions {
+export function resolveStepOptions(
+  options: StepOptions,
+  defaults: { retry: StepRetryPolicy; timeoutMs: number; local?: boolean | undefined },
+): ResolvedStepOptions {
   const retry = options.retry ?? {};
   const maximumIntervalMs = retry.maximumInterval ?? defaults.retry.maximumIntervalMs;
   const timeoutMs = options.timeout ?? defaults.timeoutMs;

@@ -141,13 +141,20 @@ export async function loadStepFiles(workspace: string, defaults: StepDefaults = 
   const problems: StepProblem[] = [];
   const hash = createHash('sha256');
   for (const file of files) {
-    hash.update(`${basename(file)}\0`).update(contentHash(await readFile(file))).update('\0');
+    hash
+      .update(`${basename(file)}\0`)
+      .update(contentHash(await readFile(file)))
+      .update('\0');
     const loaded = await loadStepFile(workspace, file);
     problems.push(...loaded.problems);
     if (!loaded.step) continue;
     const existing = steps.get(loaded.step.name);
     if (existing) {
-      problems.push({ file: loaded.step.file, step: loaded.step.name, message: `another file (${existing.file}) defines a step with the same name` });
+      problems.push({
+        file: loaded.step.file,
+        step: loaded.step.name,
+        message: `another file (${existing.file}) defines a step with the same name`,
+      });
       continue;
     }
     steps.set(loaded.step.name, { ...loaded.step, ...resolveStepOptions(loaded.step.declared, defaults) });

@@ -78,7 +78,10 @@ async function buildWithGo(go: string, log: Log): Promise<void> {
   const staging = mkdtempSync(join(targetDir, '.build-'));
   const started = Date.now();
   log(`whenflow: building the Temporal CLI ${TEMPORAL_CLI_VERSION} with Go (once; cached at ${target})`);
-  const ticker = setInterval(() => log(`whenflow: still building the Temporal CLI (${Math.round((Date.now() - started) / 1000)} s)`), 20_000);
+  const ticker = setInterval(
+    () => log(`whenflow: still building the Temporal CLI (${Math.round((Date.now() - started) / 1000)} s)`),
+    20_000,
+  );
   try {
     await new Promise<void>((resolve, reject) => {
       const child = spawn(go, ['install', `${TEMPORAL_CLI_MODULE}@${TEMPORAL_CLI_VERSION}`], {
@@ -93,7 +96,9 @@ async function buildWithGo(go: string, log: Log): Promise<void> {
       });
       child.on('error', reject);
       child.on('exit', (code) =>
-        code === 0 ? resolve() : reject(new Error(`go install ${TEMPORAL_CLI_MODULE}@${TEMPORAL_CLI_VERSION} failed (exit ${code}):\n${stderrTail}`)),
+        code === 0
+          ? resolve()
+          : reject(new Error(`go install ${TEMPORAL_CLI_MODULE}@${TEMPORAL_CLI_VERSION} failed (exit ${code}):\n${stderrTail}`)),
       );
     });
     if (!existsSync(join(staging, 'temporal'))) throw new Error(`go install finished but produced no binary in ${staging}`);

@@ -4,7 +4,15 @@ import { TASK_SEARCH_ATTRIBUTE_TYPES } from '../model/search-attribute-names';
 import { WhenflowError, brandError } from '../model/errors';
 
 /** Type names the Temporal CLI accepts in `--search-attribute NAME=TYPE`. */
-const CLI_TYPE_NAMES = { TEXT: 'Text', KEYWORD: 'Keyword', INT: 'Int', DOUBLE: 'Double', BOOL: 'Bool', DATETIME: 'Datetime', KEYWORD_LIST: 'KeywordList' } as const;
+const CLI_TYPE_NAMES = {
+  TEXT: 'Text',
+  KEYWORD: 'Keyword',
+  INT: 'Int',
+  DOUBLE: 'Double',
+  BOOL: 'Bool',
+  DATETIME: 'Datetime',
+  KEYWORD_LIST: 'KeywordList',
+} as const;
 
 export interface SpawnedDevServer {
   address: string;
@@ -42,7 +50,10 @@ export const DEV_SERVER_DYNAMIC_CONFIG: Readonly<Record<string, string | number 
 
 /** `--dynamic-config-value KEY=VALUE` arguments of the Temporal CLI's dev server: whenflow's settings, then `extra`. */
 export function dynamicConfigArgs(extra: Record<string, string | number | boolean> = {}): string[] {
-  return Object.entries({ ...DEV_SERVER_DYNAMIC_CONFIG, ...extra }).flatMap(([key, value]) => ['--dynamic-config-value', `${key}=${JSON.stringify(value)}`]);
+  return Object.entries({ ...DEV_SERVER_DYNAMIC_CONFIG, ...extra }).flatMap(([key, value]) => [
+    '--dynamic-config-value',
+    `${key}=${JSON.stringify(value)}`,
+  ]);
 }
 
 export async function freePort(): Promise<number> {
@@ -66,7 +77,9 @@ export class PortInUseError extends WhenflowError {
     readonly port: number,
     readonly flag: string,
   ) {
-    super(`port ${port} on 127.0.0.1 is already in use (something answers there, perhaps an earlier dev server): stop it, or choose another port with ${flag}`);
+    super(
+      `port ${port} on 127.0.0.1 is already in use (something answers there, perhaps an earlier dev server): stop it, or choose another port with ${flag}`,
+    );
   }
 }
 
@@ -87,7 +100,8 @@ export async function portInUse(port: number): Promise<boolean> {
  */
 export async function spawnDevServer(options: SpawnDevServerOptions): Promise<SpawnedDevServer> {
   if (options.port !== undefined && (await portInUse(options.port))) throw new PortInUseError(options.port, '--port');
-  if (options.ui && options.uiPort !== undefined && (await portInUse(options.uiPort))) throw new PortInUseError(options.uiPort, '--ui-port');
+  if (options.ui && options.uiPort !== undefined && (await portInUse(options.uiPort)))
+    throw new PortInUseError(options.uiPort, '--ui-port');
   // The dev server occasionally fails while starting one of its listeners (a port taken between our
   // check and its bind, or a start-up panic); a second or third start succeeds.
   let lastError: unknown;
@@ -125,7 +139,9 @@ async function spawnOnce(options: SpawnDevServerOptions, onSpawned: (() => void)
   // The server runs under a watchdog that holds the read end of a pipe whose write end only this process
   // has: when this process ends in any way, SIGKILL included, the pipe closes and the watchdog stops the
   // server, so no orphan keeps the port (and the database) after us.
-  const child = spawn('/bin/sh', ['-c', WATCHDOG, 'whenflow-temporal-watchdog', options.binary, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawn('/bin/sh', ['-c', WATCHDOG, 'whenflow-temporal-watchdog', options.binary, ...args], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
   onSpawned?.();
   child.stdin?.on('error', () => {});
   let output = '';

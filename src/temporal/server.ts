@@ -72,7 +72,10 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<Te
   // The SDK's own server: the same rule, a port asked for must be free (else that server would be used).
   if (options.port && (await portInUse(options.port))) throw new PortInUseError(options.port, '--port');
   await options.whileStarting?.();
-  const [{ TestWorkflowEnvironment }, { TASK_SEARCH_ATTRIBUTES }] = await Promise.all([import('@temporalio/testing'), import('../model/search-attributes')]);
+  const [{ TestWorkflowEnvironment }, { TASK_SEARCH_ATTRIBUTES }] = await Promise.all([
+    import('@temporalio/testing'),
+    import('../model/search-attributes'),
+  ]);
   const env = await TestWorkflowEnvironment.createLocal({
     server: {
       executable: { type: 'cached-download' },
@@ -133,7 +136,10 @@ export async function connectToServer(settings: ExistingServerSettings): Promise
     nativeConnection = await NativeConnection.connect(common);
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
-    throw new Error(`cannot reach Temporal at ${settings.address} (${settings.source ?? 'TEMPORAL_ADDRESS'}): ${reason}${settings.hint ? `\n${settings.hint}` : ''}`, { cause: error });
+    throw new Error(
+      `cannot reach Temporal at ${settings.address} (${settings.source ?? 'TEMPORAL_ADDRESS'}): ${reason}${settings.hint ? `\n${settings.hint}` : ''}`,
+      { cause: error },
+    );
   }
   await registerSearchAttributes(connection, settings.namespace);
   return {

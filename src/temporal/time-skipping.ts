@@ -7,7 +7,18 @@
  * that launcher as an existing executable (`<launcher> <port>`).
  */
 import { spawn } from 'node:child_process';
-import { accessSync, chmodSync, constants, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  accessSync,
+  chmodSync,
+  constants,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { delimiter, join } from 'node:path';
 import proto from '@temporalio/proto';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
@@ -75,7 +86,9 @@ function run(command: string, args: string[], cwd: string, log: Log): Promise<vo
     child.stdout.on('data', keep);
     child.stderr.on('data', keep);
     child.on('error', reject);
-    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`${command} ${args.join(' ')} failed (exit ${code}):\n${tail}`))));
+    child.on('exit', (code) =>
+      code === 0 ? resolve() : reject(new Error(`${command} ${args.join(' ')} failed (exit ${code}):\n${tail}`)),
+    );
     log(`whenflow: ${command} ${args.join(' ')}`);
   });
 }
@@ -88,10 +101,16 @@ function run(command: string, args: string[], cwd: string, log: Log): Promise<vo
 export async function provisionTestServer(log: Log = (line) => process.stderr.write(`${line}\n`)): Promise<string> {
   const launcher = testServerLauncherPath();
   const java = onPath('java');
-  if (!java) throw new TimeSkippingUnavailableError('the time-skipping test server needs Java (17 or later) on PATH; install it, e.g. `apt-get install default-jre-headless`, or run the scenarios without time skipping');
+  if (!java)
+    throw new TimeSkippingUnavailableError(
+      'the time-skipping test server needs Java (17 or later) on PATH; install it, e.g. `apt-get install default-jre-headless`, or run the scenarios without time skipping',
+    );
   if (existsSync(launcher)) return launcher;
   const mvn = onPath('mvn');
-  if (!mvn) throw new TimeSkippingUnavailableError(`the time-skipping test server is not provisioned yet, and provisioning it needs Maven on PATH (to fetch ${TEST_SERVER_ARTIFACT}:${TEST_SERVER_VERSION} from Maven Central); install it, e.g. \`apt-get install maven\``);
+  if (!mvn)
+    throw new TimeSkippingUnavailableError(
+      `the time-skipping test server is not provisioned yet, and provisioning it needs Maven on PATH (to fetch ${TEST_SERVER_ARTIFACT}:${TEST_SERVER_VERSION} from Maven Central); install it, e.g. \`apt-get install maven\``,
+    );
   const dir = join(launcher, '..');
   mkdirSync(dir, { recursive: true });
   // Built in a private folder and renamed into place: an interrupted or concurrent provisioning never leaves half a launcher.
@@ -122,7 +141,10 @@ export async function createTimeSkippingEnvironment(log?: Log): Promise<TestWork
   try {
     // The test server knows no custom search attributes until they are added; tasks set them when they start.
     const IndexedValueType = proto.temporal.api.enums.v1.IndexedValueType;
-    const types = { KEYWORD: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD, KEYWORD_LIST: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD_LIST } as const;
+    const types = {
+      KEYWORD: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
+      KEYWORD_LIST: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD_LIST,
+    } as const;
     await env.connection.operatorService.addSearchAttributes({
       namespace: env.namespace ?? 'default',
       searchAttributes: Object.fromEntries(TASK_SEARCH_ATTRIBUTES.map((key) => [key.name, types[key.type as keyof typeof types]])),

@@ -27,7 +27,14 @@ export function tlsFromEnvironment(env: NodeJS.ProcessEnv = process.env): TLSCon
     throw new Error('TEMPORAL_TLS=false contradicts the TLS settings also given (TEMPORAL_TLS_* or TEMPORAL_API_KEY)');
   }
   return {
-    ...(certPath && keyPath ? { clientCertPair: { crt: readNamed(certPath, 'TEMPORAL_TLS_CLIENT_CERT_PATH'), key: readNamed(keyPath, 'TEMPORAL_TLS_CLIENT_KEY_PATH') } } : {}),
+    ...(certPath && keyPath
+      ? {
+          clientCertPair: {
+            crt: readNamed(certPath, 'TEMPORAL_TLS_CLIENT_CERT_PATH'),
+            key: readNamed(keyPath, 'TEMPORAL_TLS_CLIENT_KEY_PATH'),
+          },
+        }
+      : {}),
     ...(caPath ? { serverRootCACertificate: readNamed(caPath, 'TEMPORAL_TLS_SERVER_CA_CERT_PATH') } : {}),
     ...(serverName ? { serverNameOverride: serverName } : {}),
   };

@@ -28,7 +28,16 @@ import { secretConfigValues, stashKeysOf, workspaceTaskSettings } from '../works
 import { WorkspaceConfigError, openWorkspace, type Workspace } from '../workspace/workspace';
 import { DEFAULT_SCENARIO_TIMEOUT_MS } from './run-scenarios';
 
-export { evaluateScenario, formatScenarioReport, loadScenarios, type ExpectedSteps, type Scenario, type ScenarioFailure, type ScenarioProblem, type ScenarioResult } from './scenarios';
+export {
+  evaluateScenario,
+  formatScenarioReport,
+  loadScenarios,
+  type ExpectedSteps,
+  type Scenario,
+  type ScenarioFailure,
+  type ScenarioProblem,
+  type ScenarioResult,
+} from './scenarios';
 export { runScenarios, type RunScenariosOptions, type RunScenariosOutcome } from './run-scenarios';
 export type { ScenarioUpdate } from './scenarios';
 
@@ -114,7 +123,12 @@ export async function runStep(stepFile: string, data: JsonObject, options: RunSt
 }
 
 /** Temporal's time-skipping test server as a session like the dev server's. */
-async function timeSkippingSession(): Promise<{ client: Client; namespace: string; nativeConnection: NativeConnection; close(): Promise<void> }> {
+async function timeSkippingSession(): Promise<{
+  client: Client;
+  namespace: string;
+  nativeConnection: NativeConnection;
+  close(): Promise<void>;
+}> {
   const env = await createTimeSkippingEnvironment();
   return { client: env.client, namespace: env.namespace ?? 'default', nativeConnection: env.nativeConnection, close: () => env.teardown() };
 }
@@ -134,10 +148,13 @@ async function waitForEnd(client: Client, taskId: string, timeoutMs: number): Pr
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
   })();
-  await Promise.race([handle.result().then(
-    () => undefined,
-    () => undefined,
-  ), poll]);
+  await Promise.race([
+    handle.result().then(
+      () => undefined,
+      () => undefined,
+    ),
+    poll,
+  ]);
   settled = true;
 }
 
@@ -183,7 +200,9 @@ export async function createTestEnvironment(options: { workspace: string; timeSk
     workerFailure = error;
   });
   const stopped = running.then(() => {
-    throw new Error(`the test worker stopped${workerFailure instanceof Error ? `: ${workerFailure.message}` : ''}`, { cause: workerFailure });
+    throw new Error(`the test worker stopped${workerFailure instanceof Error ? `: ${workerFailure.message}` : ''}`, {
+      cause: workerFailure,
+    });
   });
   stopped.catch(() => undefined); // only observed by runTask
   let closing: Promise<void> | undefined;

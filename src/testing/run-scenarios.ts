@@ -78,18 +78,31 @@ export async function runScenarios(options: RunScenariosOptions): Promise<RunSce
   const log = options.log ?? (() => {});
   const dir = resolve(options.dir ?? join(options.workspace, 'scenarios'));
   const [ws, loaded] = await Promise.all([openWorkspace(options.workspace), loadScenarios(dir)]);
-  const problems: ScenarioProblem[] = [...ws.problems.map((p) => ({ file: p.file, path: p.path ?? '', message: p.message })), ...loaded.problems];
+  const problems: ScenarioProblem[] = [
+    ...ws.problems.map((p) => ({ file: p.file, path: p.path ?? '', message: p.message })),
+    ...loaded.problems,
+  ];
   const filter = options.filter?.toLowerCase();
-  const scenarios = filter ? loaded.scenarios.filter((s) => s.name.toLowerCase().includes(filter) || s.file.toLowerCase().includes(filter)) : loaded.scenarios;
-  if (problems.length === 0 && scenarios.length === 0) problems.push({ file: dir, path: '', message: `no scenario matches the filter "${options.filter ?? ''}"` });
+  const scenarios = filter
+    ? loaded.scenarios.filter((s) => s.name.toLowerCase().includes(filter) || s.file.toLowerCase().includes(filter))
+    : loaded.scenarios;
+  if (problems.length === 0 && scenarios.length === 0)
+    problems.push({ file: dir, path: '', message: `no scenario matches the filter "${options.filter ?? ''}"` });
   if (problems.length > 0) return { results: [], problems };
 
   quietSdkLogs();
   const session = await openScenarioSession(options.timeSkipping ?? false, log);
   try {
     const taskQueue = `whenflow-scenarios-${randomUUID()}`;
-    const worker = await createTaskWorker({ connection: session.nativeConnection, namespace: session.namespace, workspace: ws.dir, taskQueue });
-    log(`running ${scenarios.length} scenario${scenarios.length === 1 ? '' : 's'} on ${session.address}${session.skipTime ? ' (time-skipping)' : ''} (task queue ${taskQueue})`);
+    const worker = await createTaskWorker({
+      connection: session.nativeConnection,
+      namespace: session.namespace,
+      workspace: ws.dir,
+      taskQueue,
+    });
+    log(
+      `running ${scenarios.length} scenario${scenarios.length === 1 ? '' : 's'} on ${session.address}${session.skipTime ? ' (time-skipping)' : ''} (task queue ${taskQueue})`,
+    );
     const hits: CoverageHits | null = options.coverage ? new Map() : null;
     const runAndReport = async (scenario: Scenario) => {
       // Progress only: the report that follows shows ✓ or ✗ for each scenario (once).
@@ -117,7 +130,10 @@ const POLL_MS = 100;
 const FIRST_LEAP_MS = 1000;
 
 /** How long until the task's latest park ends, by the server's clock; null when it is not parked (or it is over). */
-async function remainingPark(clock: NonNullable<ScenarioSession['skipTime']>, handle: { query: (q: typeof eventsQuery, after: number) => Promise<TaskEventPage> }): Promise<number | null> {
+async function remainingPark(
+  clock: NonNullable<ScenarioSession['skipTime']>,
+  handle: { query: (q: typeof eventsQuery, after: number) => Promise<TaskEventPage> },
+): Promise<number | null> {
   const page = await handle.query(eventsQuery, 0);
   const parked = [...page.events].reverse().find((event) => event.type === 'parked');
   if (parked?.type !== 'parked') return null;
@@ -125,7 +141,14 @@ async function remainingPark(clock: NonNullable<ScenarioSession['skipTime']>, ha
   return remaining > 0 ? remaining + 1 : null;
 }
 
-async function runOne(session: ScenarioSession, ws: Workspace, taskQueue: string, scenario: Scenario, log: (line: string) => void, onSettled?: (scenario: Scenario, snapshot: TaskSnapshot) => Promise<void>): Promise<ScenarioResult> {
+async function runOne(
+  session: ScenarioSession,
+  ws: Workspace,
+  taskQueue: string,
+  scenario: Scenario,
+  log: (line: string) => void,
+  onSettled?: (scenario: Scenario, snapshot: TaskSnapshot) => Promise<void>,
+): Promise<ScenarioResult> {
   const client = session.client;
   const timeoutMs = scenario.timeoutMs ?? DEFAULT_SCENARIO_TIMEOUT_MS;
   const updates = scenario.updates ?? [];
@@ -173,7 +196,11 @@ async function runOne(session: ScenarioSession, ws: Workspace, taskQueue: string
       if (Date.now() > deadline) {
         const current = await getTask(client, taskId).catch(() => null);
         const steps = current ? ` (${current.trace.map((e) => e.step).join(', ') || 'no step ran'})` : '';
-        return fail(scenario, { what: 'state', expected: scenario.expectedState, actual: `not settled within ${timeoutMs} ms: still ${current?.state ?? 'running'}${steps}` });
+        return fail(scenario, {
+          what: 'state',
+          expected: scenario.expectedState,
+          actual: `not settled within ${timeoutMs} ms: still ${current?.state ?? 'running'}${steps}`,
+        });
       }
       await new Promise((resolve) => setTimeout(resolve, POLL_MS));
     }
@@ -183,12 +210,20 @@ async function runOne(session: ScenarioSession, ws: Workspace, taskQueue: string
     const result = evaluateScenario(scenario, snapshot);
     const unsent = updates.slice(sent);
     if (unsent.length > 0) {
-      result.failures.push({ what: 'updates', expected: `data sent after ${unsent.map((u) => u.afterStep).join(', ')}`, actual: `${unsent[0]!.afterStep} never ran, so ${unsent.length} update${unsent.length === 1 ? ' was' : 's were'} not sent` });
+      result.failures.push({
+        what: 'updates',
+        expected: `data sent after ${unsent.map((u) => u.afterStep).join(', ')}`,
+        actual: `${unsent[0]!.afterStep} never ran, so ${unsent.length} update${unsent.length === 1 ? ' was' : 's were'} not sent`,
+      });
       result.passed = false;
     }
     return result;
   } catch (error) {
-    return fail(scenario, { what: 'run', expected: 'the task to start and settle', actual: error instanceof Error ? error.message : String(error) });
+    return fail(scenario, {
+      what: 'run',
+      expected: 'the task to start and settle',
+      actual: error instanceof Error ? error.message : String(error),
+    });
   } finally {
     // attention, error, waiting and timed-out tasks stay alive; on a shared server nothing would ever end them.
     if (taskId && !ended) await stopTask(client, taskId).catch(() => undefined);

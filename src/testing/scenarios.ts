@@ -83,41 +83,49 @@ const stepList = z.array(z.string().min(1, 'must be a step name'));
 
 const expectedStepsSchema = z.unknown().superRefine((steps, ctx) => {
   if (Array.isArray(steps)) forward(stepList.safeParse(steps), ctx);
-  else if (isJsonObject(steps) && Object.hasOwn(steps, 'set')) forward(z.strictObject({ set: stepList.min(1, 'must name at least one step') }).safeParse(steps), ctx);
+  else if (isJsonObject(steps) && Object.hasOwn(steps, 'set'))
+    forward(z.strictObject({ set: stepList.min(1, 'must name at least one step') }).safeParse(steps), ctx);
   else ctx.addIssue({ code: 'custom', message: STEPS_MESSAGE });
 });
 
-const validateFinalStateSchema = z.record(z.string(), z.json(), { error: 'must map dot paths to expected values' }).superRefine((record, ctx) => {
-  for (const path of Object.keys(record)) {
-    if (!DOT_PATH.test(path)) ctx.addIssue({ code: 'custom', path: [path], message: 'must be a dot path such as order.status (no empty segments)' });
-  }
-});
-
-const scenarioSchema = z
-  .strictObject({
-    name: z.string().min(1, 'must be a non-empty string').optional(),
-    data: z.record(z.string(), z.json(), { error: 'must be an object (the task data)' }).optional(),
-    dataFile: z.string().min(1, 'must be a file path').optional(),
-    expectedSteps: expectedStepsSchema.optional(),
-    expectedState: z.enum(TASK_STATES).default('done'),
-    validateFinalState: validateFinalStateSchema.default({}),
-    timeoutMs: z.number().int('must be a whole number of milliseconds').positive('must be more than 0').optional(),
-    updates: z
-      .array(
-        z.strictObject({
-          afterStep: z.string({ error: 'must name the step after which the data is sent' }).min(1, 'must name the step after which the data is sent'),
-          data: z.record(z.string(), z.json(), { error: 'must be an object (merged into the task data)' }),
-        }),
-        { error: 'must be a list of { afterStep: step name, data: { … } }' },
-      )
-      .optional(),
+const validateFinalStateSchema = z
+  .record(z.string(), z.json(), { error: 'must map dot paths to expected values' })
+  .superRefine((record, ctx) => {
+    for (const path of Object.keys(record)) {
+      if (!DOT_PATH.test(path))
+        ctx.addIssue({ code: 'custom', path: [path], message: 'must be a dot path such as order.status (no empty segments)' });
+    }
   });
+
+const scenarioSchema = z.strictObject({
+  name: z.string().min(1, 'must be a non-empty string').optional(),
+  data: z.record(z.string(), z.json(), { error: 'must be an object (the task data)' }).optional(),
+  dataFile: z.string().min(1, 'must be a file path').optional(),
+  expectedSteps: expectedStepsSchema.optional(),
+  expectedState: z.enum(TASK_STATES).default('done'),
+  validateFinalState: validateFinalStateSchema.default({}),
+  timeoutMs: z.number().int('must be a whole number of milliseconds').positive('must be more than 0').optional(),
+  updates: z
+    .array(
+      z.strictObject({
+        afterStep: z
+          .string({ error: 'must name the step after which the data is sent' })
+          .min(1, 'must name the step after which the data is sent'),
+        data: z.record(z.string(), z.json(), { error: 'must be an object (merged into the task data)' }),
+      }),
+      { error: 'must be a list of { afterStep: step name, data: { … } }' },
+    )
+    .optional(),
+});
 
 /** Checked on the raw mapping, so it is reported together with every problem of the fields. */
 function dataSourceProblem(item: JsonObject): { path: string; message: string } | null {
   const given = (key: string) => Object.hasOwn(item, key) && item[key] !== undefined;
   if (!given('data') && !given('dataFile')) {
-    return { path: 'data', message: 'missing: give the task data as `data:` (an object) or `dataFile:` (a JSON or YAML file, relative to this file)' };
+    return {
+      path: 'data',
+      message: 'missing: give the task data as `data:` (an object) or `dataFile:` (a JSON or YAML file, relative to this file)',
+    };
   }
   if (given('data') && given('dataFile')) return { path: 'dataFile', message: 'give either `data` or `dataFile`, not both' };
   return null;
@@ -156,7 +164,8 @@ export function parseScenarioSource(text: string, file: string): { drafts: Scena
   const parsed = parseText(text, file);
   if ('error' in parsed) return { drafts: [], problems: [{ file, path: '', message: parsed.error }] };
   const value = parsed.value;
-  if (value === null || value === undefined) return { drafts: [], problems: [{ file, path: '', message: 'the file is empty: write a scenario (a mapping) or a list of them' }] };
+  if (value === null || value === undefined)
+    return { drafts: [], problems: [{ file, path: '', message: 'the file is empty: write a scenario (a mapping) or a list of them' }] };
   const list = Array.isArray(value);
   const items: unknown[] = list ? value : [value];
   if (list && items.length === 0) return { drafts: [], problems: [{ file, path: '', message: 'the list of scenarios is empty' }] };
@@ -166,13 +175,18 @@ export function parseScenarioSource(text: string, file: string): { drafts: Scena
   items.forEach((item, index) => {
     const at = list ? `[${index}]` : '';
     if (!isJsonObject(item)) {
-      problems.push({ file, path: at, message: 'a scenario must be a mapping with name, data (or dataFile), expectedSteps, expectedState, validateFinalState' });
+      problems.push({
+        file,
+        path: at,
+        message: 'a scenario must be a mapping with name, data (or dataFile), expectedSteps, expectedState, validateFinalState',
+      });
       return;
     }
     const result = scenarioSchema.safeParse(item);
     const source = dataSourceProblem(item);
     if (!result.success || source) {
-      for (const issue of result.error?.issues ?? []) problems.push({ file, path: joinJsonPaths(at, formatJsonPath(issue.path)), message: issue.message });
+      for (const issue of result.error?.issues ?? [])
+        problems.push({ file, path: joinJsonPaths(at, formatJsonPath(issue.path)), message: issue.message });
       if (source) problems.push({ file, path: joinJsonPaths(at, source.path), message: source.message });
       return;
     }
@@ -208,7 +222,8 @@ export function duplicateNameProblems(scenarios: readonly Pick<ScenarioDraft, 'n
   const problems: ScenarioProblem[] = [];
   for (const s of scenarios) {
     const first = seen.get(s.name);
-    if (first !== undefined) problems.push({ file: s.file, path: joinJsonPaths(s.at, 'name'), message: `another scenario (in ${first}) is named "${s.name}"` });
+    if (first !== undefined)
+      problems.push({ file: s.file, path: joinJsonPaths(s.at, 'name'), message: `another scenario (in ${first}) is named "${s.name}"` });
     else seen.set(s.name, s.file);
   }
   return problems;
@@ -236,12 +251,17 @@ export async function loadScenarios(dir: string): Promise<{ scenarios: Scenario[
     const message = code === 'ENOENT' ? `no scenarios folder at ${root}` : `cannot read the scenarios folder: ${(error as Error).message}`;
     return { scenarios: [], problems: [{ file: root, path: '', message }] };
   }
-  const parsed = await Promise.all(names.map(async (name) => ({ name, ...parseScenarioSource(await readFile(join(root, name), 'utf8'), name) })));
+  const parsed = await Promise.all(
+    names.map(async (name) => ({ name, ...parseScenarioSource(await readFile(join(root, name), 'utf8'), name) })),
+  );
   const dataFileOf = (draft: ScenarioDraft) => (draft.dataFile === null ? null : resolve(root, dirname(draft.file), draft.dataFile));
   const usedAsData = new Set(parsed.flatMap((p) => p.drafts.map(dataFileOf).filter((f): f is string => f !== null)));
   const files = parsed.filter((p) => !usedAsData.has(join(root, p.name)));
   if (files.length === 0) {
-    return { scenarios: [], problems: [{ file: root, path: '', message: `no scenario files (${SCENARIO_EXTENSIONS.map((e) => `*${e}`).join(', ')}) in ${root}` }] };
+    return {
+      scenarios: [],
+      problems: [{ file: root, path: '', message: `no scenario files (${SCENARIO_EXTENSIONS.map((e) => `*${e}`).join(', ')}) in ${root}` }],
+    };
   }
   const problems: ScenarioProblem[] = files.flatMap((p) => p.problems);
   const drafts = files.flatMap((p) => p.drafts);
@@ -251,7 +271,9 @@ export async function loadScenarios(dir: string): Promise<{ scenarios: Scenario[
     if (!entry) {
       entry = readFile(path, 'utf8').then(
         (text) => parseDataSource(text, path),
-        (error: NodeJS.ErrnoException) => ({ error: error.code === 'ENOENT' ? `no such file (looked for ${path})` : `cannot read it: ${error.message}` }),
+        (error: NodeJS.ErrnoException) => ({
+          error: error.code === 'ENOENT' ? `no such file (looked for ${path})` : `cannot read it: ${error.message}`,
+        }),
       );
       dataCache.set(path, entry);
     }
@@ -307,7 +329,10 @@ function showExpected(expected: JsonValue): string {
 }
 
 /** The value at a dot path: `result` / `result.…` in the task's result, anything else in its data. */
-export function valueAt(snapshot: Pick<TaskSnapshot, 'data' | 'result'>, path: string): { found: true; value: JsonValue } | { found: false } {
+export function valueAt(
+  snapshot: Pick<TaskSnapshot, 'data' | 'result'>,
+  path: string,
+): { found: true; value: JsonValue } | { found: false } {
   const segments = path.split('.');
   let node: JsonValue = snapshot.data;
   if (segments[0] === 'result') {
@@ -336,7 +361,11 @@ export function compactList(items: readonly string[], at = 0): string {
   const window = MAX_LIST_ITEMS - 2;
   const from = Math.max(0, Math.min(at - 3, items.length - window));
   const to = Math.min(items.length, from + window);
-  const parts = [...(from > 0 ? [`… ${from} before`] : []), ...items.slice(from, to), ...(to < items.length ? [`… ${items.length - to} more`] : [])];
+  const parts = [
+    ...(from > 0 ? [`… ${from} before`] : []),
+    ...items.slice(from, to),
+    ...(to < items.length ? [`… ${items.length - to} more`] : []),
+  ];
   return `[${parts.join(', ')}]`;
 }
 
@@ -359,17 +388,27 @@ function stepFailures(expected: ExpectedSteps, ran: string[]): ScenarioFailure[]
   const missing = [...new Set(expected.set)].filter((step) => !distinct.includes(step));
   if (missing.length === 0) return [];
   const set = (items: string[]) => `{${compactList(items).slice(1, -1)}}`;
-  return [{ what: `steps (any order; did not run: ${missing.join(', ')})`, expected: set([...new Set(expected.set)]), actual: set(distinct) }];
+  return [
+    { what: `steps (any order; did not run: ${missing.join(', ')})`, expected: set([...new Set(expected.set)]), actual: set(distinct) },
+  ];
 }
 
 /** Compares a settled task with what the scenario expects: one failure per mismatch. */
 export function evaluateScenario(scenario: Scenario, snapshot: TaskSnapshot): ScenarioResult {
   const failures: ScenarioFailure[] = [];
-  if (snapshot.state !== scenario.expectedState) failures.push({ what: 'state', expected: scenario.expectedState, actual: describeState(snapshot) });
-  if (scenario.expectedSteps !== undefined) failures.push(...stepFailures(scenario.expectedSteps, snapshot.trace.map((entry) => entry.step)));
+  if (snapshot.state !== scenario.expectedState)
+    failures.push({ what: 'state', expected: scenario.expectedState, actual: describeState(snapshot) });
+  if (scenario.expectedSteps !== undefined)
+    failures.push(
+      ...stepFailures(
+        scenario.expectedSteps,
+        snapshot.trace.map((entry) => entry.step),
+      ),
+    );
   for (const [path, expected] of Object.entries(scenario.validateFinalState)) {
     const found = valueAt(snapshot, path);
-    if (!meets(expected, found)) failures.push({ what: path, expected: showExpected(expected), actual: found.found ? showValue(found.value) : MISSING });
+    if (!meets(expected, found))
+      failures.push({ what: path, expected: showExpected(expected), actual: found.found ? showValue(found.value) : MISSING });
   }
   return { name: scenario.name, file: scenario.file, passed: failures.length === 0, failures };
 }
@@ -385,7 +424,10 @@ export function formatScenarioProblem(problem: ScenarioProblem): string {
  * ✓/✗ per scenario, each failure indented under its scenario with expected and actual, then
  * `N passed, M failed` (and `, K problems` when problems are given; they are listed first).
  */
-export function formatScenarioReport(results: readonly ScenarioResult[], options: { color: boolean; problems?: readonly ScenarioProblem[] }): string {
+export function formatScenarioReport(
+  results: readonly ScenarioResult[],
+  options: { color: boolean; problems?: readonly ScenarioProblem[] },
+): string {
   const c = pc.createColors(options.color);
   const lines: string[] = [];
   const problems = options.problems ?? [];
@@ -404,7 +446,10 @@ export function formatScenarioReport(results: readonly ScenarioResult[], options
   }
   const passed = results.filter((r) => r.passed).length;
   const failed = results.length - passed;
-  const summary = [passed > 0 ? c.green(`${passed} passed`) : `${passed} passed`, failed > 0 ? c.red(`${failed} failed`) : `${failed} failed`];
+  const summary = [
+    passed > 0 ? c.green(`${passed} passed`) : `${passed} passed`,
+    failed > 0 ? c.red(`${failed} failed`) : `${failed} failed`,
+  ];
   if (problems.length > 0) summary.push(c.red(`${problems.length} problem${problems.length === 1 ? '' : 's'}`));
   if (lines.length > 0) lines.push('');
   lines.push(summary.join(', '));

@@ -88,21 +88,36 @@ export const webhookSchema = z
       .min(1, 'must be at least 1')
       .nullish(),
     idempotencyKey: z
-      .union([z.object({ header: z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'must be a header name') }).strict(), z.object({ path: z.string().regex(/^[^.]+(\.[^.]+)*$/, 'must be a dot path in the JSON body, e.g. id or event.id') }).strict()], {
-        error: 'must be { header: <name> } (e.g. X-GitHub-Delivery, Idempotency-Key) or { path: <dot path in the body> } (e.g. id)',
-      })
+      .union(
+        [
+          z.object({ header: z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'must be a header name') }).strict(),
+          z.object({ path: z.string().regex(/^[^.]+(\.[^.]+)*$/, 'must be a dot path in the JSON body, e.g. id or event.id') }).strict(),
+        ],
+        {
+          error: 'must be { header: <name> } (e.g. X-GitHub-Delivery, Idempotency-Key) or { path: <dot path in the body> } (e.g. id)',
+        },
+      )
       .nullish(),
     tolerance: z
-      .union([z.number().int().positive(), z.string().transform((text, ctx) => {
-        const value = ms(text as ms.StringValue);
-        if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
-          ctx.addIssue({ code: 'custom', message: 'must be a duration: milliseconds, or a string such as "5m"' });
-          return z.NEVER;
-        }
-        return value;
-      })], { error: 'must be a duration: milliseconds, or a string such as "5m"' })
+      .union(
+        [
+          z.number().int().positive(),
+          z.string().transform((text, ctx) => {
+            const value = ms(text as ms.StringValue);
+            if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
+              ctx.addIssue({ code: 'custom', message: 'must be a duration: milliseconds, or a string such as "5m"' });
+              return z.NEVER;
+            }
+            return value;
+          }),
+        ],
+        { error: 'must be a duration: milliseconds, or a string such as "5m"' },
+      )
       .nullish(),
-    signatureHeader: z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'must be a header name').nullish(),
+    signatureHeader: z
+      .string()
+      .regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'must be a header name')
+      .nullish(),
   })
   .strict()
   .superRefine((hook, ctx) => {
@@ -110,7 +125,8 @@ export const webhookSchema = z
       ctx.addIssue({
         code: 'custom',
         path: ['secret'],
-        message: 'with auth "token" the secret is sent as a header value: use printable ASCII characters only, without spaces at either end',
+        message:
+          'with auth "token" the secret is sent as a header value: use printable ASCII characters only, without spaces at either end',
       });
     }
     if (hook.auth !== 'stripe') {
@@ -147,17 +163,27 @@ export const WEBHOOK_SERVER_DEFAULTS: WebhookServerLimits = {
   maxConnections: 256,
 };
 
-const duration = z.union([z.number().int().positive(), z.string().transform((text, ctx) => {
-  const value = ms(text as ms.StringValue);
-  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
-    ctx.addIssue({ code: 'custom', message: 'must be a duration: milliseconds, or a string such as "10s"' });
-    return z.NEVER;
-  }
-  return value;
-})], { error: 'must be a duration: milliseconds, or a string such as "10s"' });
+const duration = z.union(
+  [
+    z.number().int().positive(),
+    z.string().transform((text, ctx) => {
+      const value = ms(text as ms.StringValue);
+      if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
+        ctx.addIssue({ code: 'custom', message: 'must be a duration: milliseconds, or a string such as "10s"' });
+        return z.NEVER;
+      }
+      return value;
+    }),
+  ],
+  { error: 'must be a duration: milliseconds, or a string such as "10s"' },
+);
 
 const wholeNumber = (min: number, max: number) =>
-  z.number({ error: 'must be a whole number' }).int('must be a whole number').min(min, `must be at least ${min}`).max(max, `must be at most ${max}`);
+  z
+    .number({ error: 'must be a whole number' })
+    .int('must be a whole number')
+    .min(min, `must be at least ${min}`)
+    .max(max, `must be at most ${max}`);
 
 const webhookServerSchema = z
   .object({
@@ -176,8 +202,10 @@ export function parseWebhookServerLimits(raw: JsonValue | null): { limits: Webho
     const allowed = Object.keys(webhookServerSchema.shape).join(', ');
     const problems = parsed.error.issues.flatMap((issue) => {
       const path = ['webhookServer', ...issue.path.filter((s): s is string | number => typeof s !== 'symbol')];
-      if (issue.code === 'unrecognized_keys') return issue.keys.map((key) => ({ path: formatJsonPath([...path, key]), message: `unknown key "${key}" (allowed: ${allowed})` }));
-      if (issue.code === 'invalid_type' && path.length === 1) return [{ path: 'webhookServer', message: `must be a mapping with some of the keys ${allowed}` }];
+      if (issue.code === 'unrecognized_keys')
+        return issue.keys.map((key) => ({ path: formatJsonPath([...path, key]), message: `unknown key "${key}" (allowed: ${allowed})` }));
+      if (issue.code === 'invalid_type' && path.length === 1)
+        return [{ path: 'webhookServer', message: `must be a mapping with some of the keys ${allowed}` }];
       return [{ path: formatJsonPath(path), message: issue.message }];
     });
     return { limits: { ...WEBHOOK_SERVER_DEFAULTS }, problems };
@@ -232,7 +260,10 @@ export function parseWebhooks(raw: JsonValue | null): { hooks: Map<string, Webho
       });
     }
     if (value !== null && !isJsonObject(value)) {
-      problems.push({ path: formatJsonPath(['webhooks', name]), message: `must be a mapping with some of the keys ${ALLOWED_KEYS.join(', ')}` });
+      problems.push({
+        path: formatJsonPath(['webhooks', name]),
+        message: `must be a mapping with some of the keys ${ALLOWED_KEYS.join(', ')}`,
+      });
       continue;
     }
     const parsed = webhookSchema.safeParse(value ?? {});

@@ -112,13 +112,16 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
         .catch((error: unknown) => {
           if (error instanceof Reply) return send(req, res, error, label);
           log(`${label} → 500 (${errorMessage(error)})`);
-          if (!res.headersSent) send(req, res, new Reply(500, { error: 'internal error in the webhook receiver' }, 'internal error'), label, { quiet: true });
+          if (!res.headersSent)
+            send(req, res, new Reply(500, { error: 'internal error in the webhook receiver' }, 'internal error'), label, { quiet: true });
         });
     },
   );
   // Connections past the cap are closed on arrival, before a byte is read.
   server.maxConnections = limits.maxConnections;
-  server.on('drop', (data?: { remoteAddress?: string }) => log(`connection from ${data?.remoteAddress ?? '?'} closed: ${limits.maxConnections} connections are open (maxConnections)`));
+  server.on('drop', (data?: { remoteAddress?: string }) =>
+    log(`connection from ${data?.remoteAddress ?? '?'} closed: ${limits.maxConnections} connections are open (maxConnections)`),
+  );
 
   function send(req: IncomingMessage, res: ServerResponse, reply: Reply, label: string, opts: { quiet?: boolean } = {}): void {
     if (!opts.quiet) log(`${label} → ${reply.status} (${reply.why})`);
@@ -154,7 +157,9 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
     // the names are not secrets (the URL path already shows them); it turns a typo into a one-look fix.
     if (!hook) throw new Reply(404, { error: `unknown webhook "${name}"`, known: [...hooks.keys()].sort() }, 'unknown webhook');
     if (req.method !== 'POST') {
-      throw new Reply(405, { error: `webhook "${name}" accepts POST only, not ${req.method ?? '?'}` }, 'method not allowed', { allow: 'POST' });
+      throw new Reply(405, { error: `webhook "${name}" accepts POST only, not ${req.method ?? '?'}` }, 'method not allowed', {
+        allow: 'POST',
+      });
     }
 
     const declared = declaredLength(req);
@@ -165,14 +170,24 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
     const contentType = checkContentType(req.headers['content-type']);
     if (contentType) throw new Reply(415, { error: contentType }, 'not JSON');
 
-    const tooLarge = new Reply(413, { error: `request body is larger than this webhook's limit of ${hook.maxBytes} bytes` }, 'body too large', {
-      connection: 'close',
-    });
+    const tooLarge = new Reply(
+      413,
+      { error: `request body is larger than this webhook's limit of ${hook.maxBytes} bytes` },
+      'body too large',
+      {
+        connection: 'close',
+      },
+    );
     if (declared !== null && declared > hook.maxBytes) throw tooLarge;
     const read = await readBody(req, hook.maxBytes, limits.bodyTimeoutMs);
     if (read === 'too large') throw tooLarge;
     if (read === 'too slow') {
-      throw new Reply(408, { error: `the request body did not arrive within ${seconds(limits.bodyTimeoutMs)} (bodyTimeout)` }, 'body too slow', { connection: 'close' });
+      throw new Reply(
+        408,
+        { error: `the request body did not arrive within ${seconds(limits.bodyTimeoutMs)} (bodyTimeout)` },
+        'body too slow',
+        { connection: 'close' },
+      );
     }
     if (read === 'aborted') throw new Reply(400, { error: 'the request ended before its body' }, 'client went away');
 
@@ -195,10 +210,21 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
     }
     const shape = checkJsonShape(body, limits.maxDepth);
     if (shape?.kind === 'too-deep') {
-      throw new Reply(400, { error: `request body nests deeper than ${shape.maxDepth} levels at ${shape.path} (maxDepth)`, path: shape.path }, 'nested too deep');
+      throw new Reply(
+        400,
+        { error: `request body nests deeper than ${shape.maxDepth} levels at ${shape.path} (maxDepth)`, path: shape.path },
+        'nested too deep',
+      );
     }
     if (shape?.kind === 'forbidden-key') {
-      throw new Reply(400, { error: `request body has the key "${shape.key}" at ${shape.path}: __proto__, constructor and prototype are not allowed as keys`, path: shape.path }, 'forbidden key');
+      throw new Reply(
+        400,
+        {
+          error: `request body has the key "${shape.key}" at ${shape.path}: __proto__, constructor and prototype are not allowed as keys`,
+          path: shape.path,
+        },
+        'forbidden key',
+      );
     }
 
     const deliveryId = idempotencyKeyOf(req, body, hook);
@@ -217,13 +243,22 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
 
     let taskId: string;
     try {
-      ({ taskId } = await start({ name: hook.taskName, tags: [...hook.tags], data, ...(deliveryId !== null ? { taskId: deliveryTaskId(hook.name, deliveryId) } : {}) }));
+      ({ taskId } = await start({
+        name: hook.taskName,
+        tags: [...hook.tags],
+        data,
+        ...(deliveryId !== null ? { taskId: deliveryTaskId(hook.name, deliveryId) } : {}),
+      }));
     } catch (error) {
       if (isTaskInputError(error)) {
         const issues = error.issues.map((issue) => ({ path: String(issue.path ?? ''), message: String(issue.message ?? '') }));
         throw new Reply(400, { error: error.message, issues }, 'invalid task input');
       }
-      throw new Reply(502, { error: `could not start the task: ${errorMessage(error)}` }, `could not start the task: ${errorMessage(error)}`);
+      throw new Reply(
+        502,
+        { error: `could not start the task: ${errorMessage(error)}` },
+        `could not start the task: ${errorMessage(error)}`,
+      );
     }
     return new Reply(202, { taskId, via: { id: via.id } }, `started ${taskId}, via ${via.id}`);
   }
@@ -287,7 +322,9 @@ function checkToken(req: IncomingMessage, hook: WebhookDefinition): void {
 const SIGNATURE_FORM = /^sha256=([0-9a-fA-F]{64})$/;
 
 /** A signature header read and checked for form before the body is read; verified against the body after. */
-type Signature = { scheme: 'hmac' | 'github'; header: string; digest: Buffer } | { scheme: 'stripe'; header: string; timestamp: string; digests: Buffer[] };
+type Signature =
+  | { scheme: 'hmac' | 'github'; header: string; digest: Buffer }
+  | { scheme: 'stripe'; header: string; timestamp: string; digests: Buffer[] };
 
 function signatureHelp(hook: WebhookDefinition): string {
   switch (hook.auth) {
@@ -306,7 +343,8 @@ function readSignature(req: IncomingMessage, hook: WebhookDefinition): Signature
   if (given === undefined || given === '') {
     throw new Reply(401, { error: `missing ${name} header: this webhook expects ${signatureHelp(hook)}` }, 'no signature');
   }
-  const malformed = () => new Reply(401, { error: `malformed ${name} header: this webhook expects ${signatureHelp(hook)}` }, 'malformed signature');
+  const malformed = () =>
+    new Reply(401, { error: `malformed ${name} header: this webhook expects ${signatureHelp(hook)}` }, 'malformed signature');
   if (hook.auth === 'stripe') {
     // `t=1492774577,v1=5257a8…,v0=6ffbb5…`: one timestamp, one or more v1 signatures (several while a secret is rolled); other schemes are ignored.
     let timestamp: string | undefined;
@@ -325,7 +363,12 @@ function readSignature(req: IncomingMessage, hook: WebhookDefinition): Signature
 }
 
 function checkSignature(body: Buffer, signature: Signature, hook: WebhookDefinition, now: Date): void {
-  const wrong = () => new Reply(401, { error: `${signature.header} does not match the request body: this webhook expects ${signatureHelp(hook)}` }, 'wrong signature');
+  const wrong = () =>
+    new Reply(
+      401,
+      { error: `${signature.header} does not match the request body: this webhook expects ${signatureHelp(hook)}` },
+      'wrong signature',
+    );
   if (signature.scheme !== 'stripe') {
     const expected = createHmac('sha256', hook.secret).update(body).digest();
     if (!timingSafeEqual(expected, signature.digest)) throw wrong();
@@ -338,7 +381,9 @@ function checkSignature(body: Buffer, signature: Signature, hook: WebhookDefinit
   if (Math.abs(ageMs) > hook.toleranceMs) {
     throw new Reply(
       401,
-      { error: `${signature.header} timestamp is ${Math.round(Math.abs(ageMs) / 1000)} s ${ageMs >= 0 ? 'old' : 'in the future'}, outside this webhook's tolerance of ${Math.round(hook.toleranceMs / 1000)} s: a replayed delivery, or a clock far off` },
+      {
+        error: `${signature.header} timestamp is ${Math.round(Math.abs(ageMs) / 1000)} s ${ageMs >= 0 ? 'old' : 'in the future'}, outside this webhook's tolerance of ${Math.round(hook.toleranceMs / 1000)} s: a replayed delivery, or a clock far off`,
+      },
       'timestamp outside tolerance',
     );
   }
@@ -353,20 +398,34 @@ function idempotencyKeyOf(req: IncomingMessage, body: JsonObject, hook: WebhookD
   if (!where) return null;
   if ('header' in where) {
     const value = header(req, where.header)?.trim();
-    if (!value) throw new Reply(400, { error: `missing ${where.header} header: this webhook takes its idempotency key from it` }, 'no idempotency key');
+    if (!value)
+      throw new Reply(
+        400,
+        { error: `missing ${where.header} header: this webhook takes its idempotency key from it` },
+        'no idempotency key',
+      );
     return value;
   }
   let value: JsonValue | undefined = body;
   for (const key of where.path.split('.')) value = isJsonObject(value) && Object.hasOwn(value, key) ? value[key] : undefined;
   if ((typeof value !== 'string' || value === '') && typeof value !== 'number') {
-    throw new Reply(400, { error: `the body has no idempotency key at ${where.path} (a string or number): this webhook takes it from there` }, 'no idempotency key');
+    throw new Reply(
+      400,
+      { error: `the body has no idempotency key at ${where.path} (a string or number): this webhook takes it from there` },
+      'no idempotency key',
+    );
   }
   return String(value);
 }
 
 /** The task ID a delivery maps to: the same hook and key give the same ID, so a redelivery finds the first task. */
 export function deliveryTaskId(hook: string, key: string): string {
-  const slug = hook.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 40) || 'hook';
+  const slug =
+    hook
+      .toLowerCase()
+      .replace(/[^a-z0-9]+/g, '-')
+      .replace(/^-|-$/g, '')
+      .slice(0, 40) || 'hook';
   return `task-${slug}-${createHash('sha256').update(`${hook}\0${key}`).digest('hex').slice(0, 32)}`;
 }
 
@@ -385,10 +444,14 @@ function checkContentType(value: string | undefined): string | undefined {
   if (!value) return `missing Content-Type: ${expect}`;
   const [media = '', ...params] = value.split(';');
   const type = media.trim().toLowerCase();
-  if (type !== 'application/json' && !/^application\/[^\s/]+\+json$/.test(type)) return `Content-Type ${type || '(empty)'} is not JSON: ${expect}`;
+  if (type !== 'application/json' && !/^application\/[^\s/]+\+json$/.test(type))
+    return `Content-Type ${type || '(empty)'} is not JSON: ${expect}`;
   for (const param of params) {
     const [key = '', raw = ''] = param.split('=');
-    const charset = raw.trim().replace(/^"(.*)"$/, '$1').toLowerCase();
+    const charset = raw
+      .trim()
+      .replace(/^"(.*)"$/, '$1')
+      .toLowerCase();
     if (key.trim().toLowerCase() === 'charset' && charset !== 'utf-8' && charset !== 'utf8') {
       return `charset ${charset} is not supported: JSON is UTF-8`;
     }

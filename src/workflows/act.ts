@@ -13,7 +13,12 @@ import { publishSearchAttributes } from './search-attributes';
  * Act: run the chosen steps (one, or a parallel batch on one snapshot) as activities, merge their patches,
  * apply their commands. Steps that succeeded keep their effects even when a sibling failed.
  */
-export async function act(task: TaskBook, chosen: CatalogStep[], catalog: CompiledCatalog, position?: SequencePosition): Promise<CycleEffects> {
+export async function act(
+  task: TaskBook,
+  chosen: CatalogStep[],
+  catalog: CompiledCatalog,
+  position?: SequencePosition,
+): Promise<CycleEffects> {
   const steps = chosen.map((step) => step.name);
   const cycle = task.beginCycle(steps, position);
   publishSearchAttributes(task);
@@ -32,7 +37,17 @@ export async function act(task: TaskBook, chosen: CatalogStep[], catalog: Compil
     if (result.status === 'fulfilled') {
       const { attempt, durationMs, logs, commands, patch, reads } = result.value;
       const conditionReads = catalog.steps.find((entry) => entry.step === step)?.reads ?? [];
-      runs.push({ step: step.name, startedAt, attempt, durationMs, logs, commands, patch, reads: [...conditionReads, ...(reads ?? [])], ...(position ? { position } : {}) });
+      runs.push({
+        step: step.name,
+        startedAt,
+        attempt,
+        durationMs,
+        logs,
+        commands,
+        patch,
+        reads: [...conditionReads, ...(reads ?? [])],
+        ...(position ? { position } : {}),
+      });
     } else if (!task.terminal) {
       // After a stop, the cancelled steps are not failures of the task.
       const error = describeStepFailure(step, result.reason);
@@ -42,7 +57,13 @@ export async function act(task: TaskBook, chosen: CatalogStep[], catalog: Compil
   });
   const effects = task.lossless
     ? task.recordBatch(runs, mergeBatch(snapshot, runs))
-    : task.recordCycle(runs, mergePatches(snapshot, runs.map((run) => ({ step: run.step, patch: run.patch }))));
+    : task.recordCycle(
+        runs,
+        mergePatches(
+          snapshot,
+          runs.map((run) => ({ step: run.step, patch: run.patch })),
+        ),
+      );
   if (failure && !task.terminal) task.fail(failure);
   span.end(failure);
   publishSearchAttributes(task);
@@ -53,5 +74,7 @@ export async function act(task: TaskBook, chosen: CatalogStep[], catalog: Compil
 function checkedOutcome(settled: PromiseSettledResult<StepOutcome>): PromiseSettledResult<StepOutcome> {
   if (settled.status === 'rejected') return settled;
   const checked = checkStepOutcome(settled.value);
-  return checked.ok ? { status: 'fulfilled', value: checked.value } : { status: 'rejected', reason: new Error(`the step activity returned a malformed outcome: ${checked.problem}`) };
+  return checked.ok
+    ? { status: 'fulfilled', value: checked.value }
+    : { status: 'rejected', reason: new Error(`the step activity returned a malformed outcome: ${checked.problem}`) };
 }

@@ -25,7 +25,12 @@ export async function loadCatalogInto(task: TaskBook): Promise<Catalog | undefin
     const loaded = await (local ? loadCatalogLocally() : loadCatalog());
     const checked = checkCatalog(loaded);
     if (!checked.ok) {
-      task.fail({ step: '', message: `the catalog the worker loaded is malformed: ${checked.problem}`, attempts: 1, reason: 'catalog-invalid' });
+      task.fail({
+        step: '',
+        message: `the catalog the worker loaded is malformed: ${checked.problem}`,
+        attempts: 1,
+        reason: 'catalog-invalid',
+      });
       return undefined;
     }
     const catalog = checked.value;
@@ -44,7 +49,12 @@ export function compileCatalogFor(task: TaskBook, source: Catalog): CompiledCata
   try {
     return compileCatalog(source);
   } catch (error) {
-    task.fail({ step: '', message: `the catalog's conditions cannot be evaluated: ${error instanceof Error ? error.message : String(error)}`, attempts: 1, reason: 'catalog-invalid' });
+    task.fail({
+      step: '',
+      message: `the catalog's conditions cannot be evaluated: ${error instanceof Error ? error.message : String(error)}`,
+      attempts: 1,
+      reason: 'catalog-invalid',
+    });
     return undefined;
   }
 }

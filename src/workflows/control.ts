@@ -3,7 +3,17 @@ import { applyMergePatch } from '../model/patch';
 import { describeOverLimit, maxDataBytesOf, overDataLimit } from '../cycle/data-limit';
 import type { Retry, TaskBook } from '../cycle/task-book';
 import { isJsonObject, type JsonObject } from '../model/json';
-import { eventsQuery, reloadUpdate, resumeSignal, resumeUpdate, snapshotQuery, stopSignal, stopUpdate, subtaskNeedsHelpSignal, updateDataUpdate } from './api';
+import {
+  eventsQuery,
+  reloadUpdate,
+  resumeSignal,
+  resumeUpdate,
+  snapshotQuery,
+  stopSignal,
+  stopUpdate,
+  subtaskNeedsHelpSignal,
+  updateDataUpdate,
+} from './api';
 import type { Deadline } from './deadline';
 import type { Inbox, Subtasks } from './effects';
 import { STOP_CANCELS_PATCH } from './patches';
@@ -86,7 +96,10 @@ export function listenForControl(
         refuseWhenTerminal();
         if (!isJsonObject(patch)) throw new Error('an update must be a JSON object (a JSON Merge Patch of the task data)');
         // Measured against the data the update will meet: the task's, with accepted updates not yet taken in.
-        const current = inbox.reduce((data, arrival) => (arrival.kind === 'update' ? (applyMergePatch(data, arrival.patch) as JsonObject) : data), task.data);
+        const current = inbox.reduce(
+          (data, arrival) => (arrival.kind === 'update' ? (applyMergePatch(data, arrival.patch) as JsonObject) : data),
+          task.data,
+        );
         const over = overDataLimit(applyMergePatch(current, patch) as JsonObject, maxDataBytesOf(task.options), current);
         if (over) throw new Error(`the update would make the task data ${describeOverLimit(over)}; the task keeps its data`);
       },
@@ -120,4 +133,3 @@ export function listenForControl(
     },
   };
 }
-

@@ -60,17 +60,25 @@ export class DeferredCalls {
     });
     this.outstanding += 1;
     this.record({ type: 'call-sent', step, ...callOf(call) });
-    this.scope.run(() => callConnector({ taskId: this.taskId, step, executionId, call })).then(
-      (value) => {
-        this.outstanding -= 1;
-        this.inbox.push({ kind: 'call-result', step, call, value });
-      },
-      (error: unknown) => {
-        this.outstanding -= 1;
-        const cause = error instanceof wf.ActivityFailure && error.cause ? error.cause : error;
-        this.inbox.push({ kind: 'call-failed', step, call, message: cause instanceof Error ? cause.message : String(cause), attempts: policy.retry.maximumAttempts });
-      },
-    );
+    this.scope
+      .run(() => callConnector({ taskId: this.taskId, step, executionId, call }))
+      .then(
+        (value) => {
+          this.outstanding -= 1;
+          this.inbox.push({ kind: 'call-result', step, call, value });
+        },
+        (error: unknown) => {
+          this.outstanding -= 1;
+          const cause = error instanceof wf.ActivityFailure && error.cause ? error.cause : error;
+          this.inbox.push({
+            kind: 'call-failed',
+            step,
+            call,
+            message: cause instanceof Error ? cause.message : String(cause),
+            attempts: policy.retry.maximumAttempts,
+          });
+        },
+      );
   }
 }
 
@@ -111,7 +119,9 @@ export class Subtasks {
 
   /** Resumes a child in error (or attention) that the parent waits for. */
   resume(taskId: string): void {
-    wf.getExternalWorkflowHandle(taskId).signal(resumeSignal).catch(() => undefined);
+    wf.getExternalWorkflowHandle(taskId)
+      .signal(resumeSignal)
+      .catch(() => undefined);
   }
 
   start(step: string, request: SubtaskRequest): void {
@@ -121,7 +131,14 @@ export class Subtasks {
   }
 
   async stopAll(): Promise<void> {
-    await Promise.all([...this.running.keys()].map((id) => wf.getExternalWorkflowHandle(id).signal(stopSignal).catch(() => undefined)));
+    await Promise.all(
+      [...this.running.keys()].map((id) =>
+        wf
+          .getExternalWorkflowHandle(id)
+          .signal(stopSignal)
+          .catch(() => undefined),
+      ),
+    );
     this.queue.length = 0;
   }
 

@@ -6,7 +6,12 @@ export function describeStepFailure(step: CatalogStep, failure: unknown): TaskEr
   const cause = failure instanceof ActivityFailure && failure.cause ? failure.cause : failure;
   const attempts = attemptsOf(cause) ?? step.retry.maximumAttempts;
   if (cause instanceof TimeoutFailure) {
-    return { step: step.name, message: `step timed out after ${step.timeoutMs} ms (${cause.timeoutType})`, attempts, reason: 'step-failed' };
+    return {
+      step: step.name,
+      message: `step timed out after ${step.timeoutMs} ms (${cause.timeoutType})`,
+      attempts,
+      reason: 'step-failed',
+    };
   }
   const error = cause instanceof Error ? cause : new Error(String(cause));
   return {

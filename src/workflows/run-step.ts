@@ -30,7 +30,17 @@ export function runStep(task: TaskBook, step: CatalogStep, cycle: number, trackR
   const data = replaying && !mayRunLocally ? REPLAYED_INPUT : stepDataInput(task.data);
   const maxDataBytes = task.options.maxDataBytes;
   const tracking = trackReads ? { trackReads } : {};
-  const input: RunStepInput = { taskId: task.taskId, executionId, step: step.name, file: step.file, name: task.name, tags: task.tags, maxDataBytes, ...tracking, ...data };
+  const input: RunStepInput = {
+    taskId: task.taskId,
+    executionId,
+    step: step.name,
+    file: step.file,
+    name: task.name,
+    tags: task.tags,
+    maxDataBytes,
+    ...tracking,
+    ...data,
+  };
   if ('data' in data) return mayRunLocally ? localStep(step)(input) : regularStep(step)(input);
   // Large data stays out of the activity input (history): the step reads this snapshot through stepDataQuery.
   const served = servedSnapshots(task);

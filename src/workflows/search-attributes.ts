@@ -41,6 +41,7 @@ function describeForWebUi(task: TaskBook): void {
   const last = task.trace[task.trace.length - 1];
   const lines = [`**${task.name}**: ${task.state}`, `cycle ${task.cycle}${last ? `, last step ${last.step}` : ''}`];
   if (task.error) lines.push(`error in ${task.error.step || 'the catalog'}: ${task.error.message}`);
-  if (task.state === 'attention') lines.push('no step matches the data and nothing is pending: new data, a reload or a resume makes it run again');
+  if (task.state === 'attention')
+    lines.push('no step matches the data and nothing is pending: new data, a reload or a resume makes it run again');
   wf.setCurrentDetails(lines.join('\n\n'));
 }

@@ -20,7 +20,9 @@ import { adoptStartAttributes, publishSearchAttributes } from './search-attribut
 export async function taskWorkflow(input: TaskWorkflowInput): Promise<TaskSnapshot> {
   const taskId = wf.workflowInfo().workflowId;
   const { carried } = input;
-  const task = carried ? TaskBook.resume(taskId, input.name, input.tags, input.options, carried.task) : new TaskBook(taskId, input.name, input.tags, input.data, input.options);
+  const task = carried
+    ? TaskBook.resume(taskId, input.name, input.tags, input.options, carried.task)
+    : new TaskBook(taskId, input.name, input.tags, input.data, input.options);
   if (!carried) startTask(task, input);
   if (!carried && wf.patched(START_ATTRIBUTES_PATCH)) adoptStartAttributes(task);
   const inbox: Inbox = [];
@@ -61,7 +63,12 @@ export async function taskWorkflow(input: TaskWorkflowInput): Promise<TaskSnapsh
       now: Date.now(),
       parentTold,
       arrivals: inbox.length,
-      work: { calls: calls.outstanding, subtasks: subtasks.outstanding, blockingSubtasks: subtasks.blocking, pendingBeforeEnd: subtasks.pendingBeforeEnd },
+      work: {
+        calls: calls.outstanding,
+        subtasks: subtasks.outstanding,
+        blockingSubtasks: subtasks.blocking,
+        pendingBeforeEnd: subtasks.pendingBeforeEnd,
+      },
       retry: control.pendingRetry(),
       reloadRequested: control.reloadRequested(),
       runIsLong: () => runIsLong(task),
@@ -94,7 +101,8 @@ export async function taskWorkflow(input: TaskWorkflowInput): Promise<TaskSnapsh
         break;
       case 'wait-for-park':
         parkedUntil = null;
-        if (move.remainingMs > 0) await waitForArrival({ timeoutMs: move.remainingMs, ...(move.endsOnReload ? { also: control.reloadRequested } : {}) });
+        if (move.remainingMs > 0)
+          await waitForArrival({ timeoutMs: move.remainingMs, ...(move.endsOnReload ? { also: control.reloadRequested } : {}) });
         break;
       case 'wait-for-arrivals':
         if (move.reason === 'pending-before-end') await waitForArrival({ also: () => calls.outstanding + subtasks.pendingBeforeEnd === 0 });
@@ -148,7 +156,9 @@ function tellParent(task: TaskBook): void {
   if (!parent) return;
   const report = { taskId: task.taskId, state: task.state, error: task.error };
   // The parent may have ended meanwhile: nobody is left to tell.
-  wf.getExternalWorkflowHandle(parent.workflowId).signal(subtaskNeedsHelpSignal, report).catch(() => undefined);
+  wf.getExternalWorkflowHandle(parent.workflowId)
+    .signal(subtaskNeedsHelpSignal, report)
+    .catch(() => undefined);
 }
 
 function startTask(task: TaskBook, input: TaskWorkflowInput): void {

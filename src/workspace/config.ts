@@ -15,7 +15,13 @@ import { parseDocument } from 'yaml';
 import { LOCAL_STASH_KEY_FILE, readLocalStashKey } from './local-key';
 import { z } from 'zod';
 import { formatJsonPath, type JsonObject, type JsonPathSegment, type JsonValue } from '../model/json';
-import { DEFAULT_CONNECTOR_POLICY, DEFAULT_MAX_HEAP_MB, DEFAULT_STEP_RETRY, DEFAULT_STEP_TIMEOUT_MS, DEFAULT_TASK_LIMITS } from '../model/defaults';
+import {
+  DEFAULT_CONNECTOR_POLICY,
+  DEFAULT_MAX_HEAP_MB,
+  DEFAULT_STEP_RETRY,
+  DEFAULT_STEP_TIMEOUT_MS,
+  DEFAULT_TASK_LIMITS,
+} from '../model/defaults';
 import type { StepRetryPolicy } from '../model/task';
 import { durationMs, maxHeapMbSchema, resolveStepOptions, retryOptionsSchema } from '../steps/options';
 import { DEFAULT_CIRCUIT, type CircuitSettings } from '../connectors/circuit';
@@ -47,7 +53,17 @@ export interface ObservabilityConfig {
 export interface WorkspaceConfig {
   /** `name:`, the workspace's name (its task queue is named after it), or null to name it after its folder. */
   name: string | null;
-  defaults: { retry: StepRetryPolicy; timeoutMs: number; concurrency: number; onConflict: 'rerun' | 'error'; maxStepRuns: number; maxSubtasks: number; maxDataBytes: number; maxHeapMb: number; local?: boolean | undefined };
+  defaults: {
+    retry: StepRetryPolicy;
+    timeoutMs: number;
+    concurrency: number;
+    onConflict: 'rerun' | 'error';
+    maxStepRuns: number;
+    maxSubtasks: number;
+    maxDataBytes: number;
+    maxHeapMb: number;
+    local?: boolean | undefined;
+  };
   /** AES-256 key that seals `data.$stash` (32 bytes): `secrets.key`, or the first of `secrets.keys`; null when neither is set. */
   stashKey: Buffer | null;
   /** `secrets.keys`: every key with its id, the first seals, any opens; null when only `stashKey` is given. */
@@ -107,7 +123,10 @@ export function workspaceTaskSettings(config: WorkspaceConfig): {
  * workspace's folder. Two workspaces served on one Temporal server never take each other's tasks.
  */
 export function workspaceTaskQueue(config: WorkspaceConfig, dir: string): string {
-  const folder = basename(resolve(dir)).replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^-+|-+$/g, '') || 'workspace';
+  const folder =
+    basename(resolve(dir))
+      .replace(/[^A-Za-z0-9._-]+/g, '-')
+      .replace(/^-+|-+$/g, '') || 'workspace';
   return `whenflow-${config.name ?? folder}`;
 }
 
@@ -233,7 +252,8 @@ function substitute(value: unknown, env: NodeJS.ProcessEnv): Substitution {
 function checkJson(value: unknown, path: Segment[], ctx: z.RefinementCtx): void {
   if (value === null || typeof value === 'string' || typeof value === 'boolean') return;
   if (typeof value === 'number') {
-    if (!Number.isFinite(value)) ctx.addIssue({ code: 'custom', path, message: `${String(value)} is not a JSON number (use a finite number)` });
+    if (!Number.isFinite(value))
+      ctx.addIssue({ code: 'custom', path, message: `${String(value)} is not a JSON number (use a finite number)` });
     return;
   }
   if (Array.isArray(value)) {
@@ -247,7 +267,10 @@ function checkJson(value: unknown, path: Segment[], ctx: z.RefinementCtx): void 
   ctx.addIssue({ code: 'custom', path, message: `${typeof value} is not a JSON value` });
 }
 
-const jsonValue = z.unknown().superRefine((v, ctx) => checkJson(v, [], ctx)).transform((v) => v as JsonValue);
+const jsonValue = z
+  .unknown()
+  .superRefine((v, ctx) => checkJson(v, [], ctx))
+  .transform((v) => v as JsonValue);
 const jsonObject = z
   .record(z.string(), z.unknown())
   .superRefine((v, ctx) => checkJson(v, [], ctx))
@@ -300,7 +323,8 @@ const secretsSchema = z
   })
   .strict()
   .superRefine((secrets, ctx) => {
-    if (secrets.key != null && secrets.keys != null) ctx.addIssue({ code: 'custom', path: ['keys'], message: 'give either key (one key) or keys (several, with ids), not both' });
+    if (secrets.key != null && secrets.keys != null)
+      ctx.addIssue({ code: 'custom', path: ['keys'], message: 'give either key (one key) or keys (several, with ids), not both' });
   });
 
 const circuitSettingsSchema = z
@@ -401,7 +425,11 @@ function issueProblems(issue: z.core.$ZodIssue, substituted: Segment[][]): { pat
   if (issue.code === 'invalid_union' && typeof last === 'string' && DURATION_KEYS.has(last)) {
     message = 'must be a duration: milliseconds, or a string such as "30s", "2m", "1.5h"';
   }
-  if (issue.code === 'invalid_type' && issue.expected === 'number' && substituted.some((p) => p.length === path.length && startsWith(path, p))) {
+  if (
+    issue.code === 'invalid_type' &&
+    issue.expected === 'number' &&
+    substituted.some((p) => p.length === path.length && startsWith(path, p))
+  ) {
     message += ' (a value from ${…} is always a string; write the number in whenflow.yaml itself)';
   }
   return [{ path, message }];
@@ -410,7 +438,10 @@ function issueProblems(issue: z.core.$ZodIssue, substituted: Segment[][]): { pat
 // ---------------------------------------------------------------------------------------------
 // Loading
 
-function yamlProblems(file: string, errors: readonly { message: string; linePos?: readonly { line: number; col: number }[] }[]): ConfigProblem[] {
+function yamlProblems(
+  file: string,
+  errors: readonly { message: string; linePos?: readonly { line: number; col: number }[] }[],
+): ConfigProblem[] {
   return errors.map((error) => {
     const first = error.message.split('\n')[0] ?? error.message;
     const reason = first.replace(/ at line \d+, column \d+:?$/, '');
@@ -453,7 +484,11 @@ function resolveConfig(parsed: ConfigFile, file: string, problemFile: string, pr
   config.secretConfig.forEach((name, i) => {
     if (!Object.hasOwn(config.values, name)) {
       const known = Object.keys(config.values);
-      problems.push({ file: problemFile, path: formatJsonPath(['secrets', 'config', i]), message: `"${name}" is not a value under config:${known.length ? ` (known: ${known.join(', ')})` : ''}` });
+      problems.push({
+        file: problemFile,
+        path: formatJsonPath(['secrets', 'config', i]),
+        message: `"${name}" is not a value under config:${known.length ? ` (known: ${known.join(', ')})` : ''}`,
+      });
     }
   });
   config.webhooks = parsed.webhooks ?? null;
@@ -462,7 +497,10 @@ function resolveConfig(parsed: ConfigFile, file: string, problemFile: string, pr
   for (const [name, connector] of Object.entries(parsed.connectors ?? {})) {
     const resolved: ConnectorConfig = { options: connector?.options ?? {} };
     if (connector?.retry) {
-      resolved.retry = resolveStepOptions({ retry: connector.retry }, { retry: DEFAULT_CONNECTOR_POLICY.retry, timeoutMs: DEFAULT_STEP_TIMEOUT_MS }).retry;
+      resolved.retry = resolveStepOptions(
+        { retry: connector.retry },
+        { retry: DEFAULT_CONNECTOR_POLICY.retry, timeoutMs: DEFAULT_STEP_TIMEOUT_MS },
+      ).retry;
       const max = resolved.retry.maximumIntervalMs;
       if (max !== undefined && max < resolved.retry.initialIntervalMs) {
         problems.push({
@@ -475,14 +513,20 @@ function resolveConfig(parsed: ConfigFile, file: string, problemFile: string, pr
     if (connector?.timeout != null) resolved.timeoutMs = connector.timeout;
     const circuit = connector?.circuit;
     if (circuit?.enabled === false) resolved.circuit = false;
-    else if (circuit) resolved.circuit = { failures: circuit.failures ?? DEFAULT_CIRCUIT.failures, cooldownMs: circuit.cooldown ?? DEFAULT_CIRCUIT.cooldownMs };
+    else if (circuit)
+      resolved.circuit = {
+        failures: circuit.failures ?? DEFAULT_CIRCUIT.failures,
+        cooldownMs: circuit.cooldown ?? DEFAULT_CIRCUIT.cooldownMs,
+      };
     if (connector?.maxConcurrent != null) resolved.maxConcurrent = connector.maxConcurrent;
     config.connectors[name] = resolved;
   }
   const observability = parsed.observability ?? {};
   config.observability = {
     metrics: observability.metrics ? { port: observability.metrics.port, host: observability.metrics.host ?? DEFAULT_METRICS_HOST } : null,
-    tracing: observability.tracing ? { endpoint: observability.tracing.endpoint, serviceName: observability.tracing.serviceName ?? DEFAULT_SERVICE_NAME } : null,
+    tracing: observability.tracing
+      ? { endpoint: observability.tracing.endpoint, serviceName: observability.tracing.serviceName ?? DEFAULT_SERVICE_NAME }
+      : null,
   };
   return config;
 }
@@ -491,14 +535,23 @@ function resolveConfig(parsed: ConfigFile, file: string, problemFile: string, pr
  * Reads `whenflow.yaml` (or `whenflow.yml`) of a workspace. Never throws for bad content: with any
  * problem, the configuration returned is the defaults (callers should refuse to run).
  */
-export async function loadWorkspaceConfig(workspace: string, env: NodeJS.ProcessEnv = process.env): Promise<{ config: WorkspaceConfig; problems: ConfigProblem[] }> {
+export async function loadWorkspaceConfig(
+  workspace: string,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<{ config: WorkspaceConfig; problems: ConfigProblem[] }> {
   const loaded = await loadConfigFile(resolve(workspace), env);
   if (loaded.problems.length > 0 || loaded.config.stashKey !== null) return loaded;
   // No secrets.key: the machine's own key (made by `whenflow dev`), when there is one.
   const local = await readLocalStashKey(resolve(workspace));
   if (local === null) return loaded;
   const parsed = parseStashKey(local);
-  if ('error' in parsed) return { config: loaded.config, problems: [{ file: LOCAL_STASH_KEY_FILE, path: '', message: `${parsed.error}; delete the file and \`whenflow dev\` makes a new one` }] };
+  if ('error' in parsed)
+    return {
+      config: loaded.config,
+      problems: [
+        { file: LOCAL_STASH_KEY_FILE, path: '', message: `${parsed.error}; delete the file and \`whenflow dev\` makes a new one` },
+      ],
+    };
   return { config: { ...loaded.config, stashKey: parsed.key }, problems: [] };
 }
 
@@ -535,15 +588,26 @@ async function loadConfigFile(root: string, env: NodeJS.ProcessEnv): Promise<{ c
   if (raw === null || raw === undefined) return { config: defaults(), problems };
   if (typeof raw !== 'object' || Array.isArray(raw)) {
     const allowed = allowedKeys([]).join(', ');
-    return { config: defaults(), problems: [...problems, { file, path: '', message: `must be a mapping with some of the keys ${allowed}` }] };
+    return {
+      config: defaults(),
+      problems: [...problems, { file, path: '', message: `must be a mapping with some of the keys ${allowed}` }],
+    };
   }
 
   const sub = substitute(raw, env);
   for (const { path, name } of sub.missing) {
-    problems.push({ file, path: formatJsonPath(path), message: `environment variable ${name} is not set; set it, or give a fallback: \${${name}:-fallback}` });
+    problems.push({
+      file,
+      path: formatJsonPath(path),
+      message: `environment variable ${name} is not set; set it, or give a fallback: \${${name}:-fallback}`,
+    });
   }
   for (const path of sub.malformed) {
-    problems.push({ file, path: formatJsonPath(path), message: '"${" must start ${NAME} or ${NAME:-fallback} (NAME: letters, digits, _); write $${ for a literal "${"' });
+    problems.push({
+      file,
+      path: formatJsonPath(path),
+      message: '"${" must start ${NAME} or ${NAME:-fallback} (NAME: letters, digits, _); write $${ for a literal "${"',
+    });
   }
   const unusable = [...sub.missing.map((m) => m.path), ...sub.malformed];
 

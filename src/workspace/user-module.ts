@@ -40,7 +40,8 @@ export type UserModule = { exports: Record<string, unknown> } | { failure: strin
  */
 export function describeLoadFailure(failure: LoadFailure): string {
   const what = failure.syntax ? `syntax error: ${failure.reason}` : failure.reason;
-  const at = failure.line === undefined ? '' : ` at line ${failure.line}${failure.column === undefined ? '' : `, column ${failure.column}`}`;
+  const at =
+    failure.line === undefined ? '' : ` at line ${failure.line}${failure.column === undefined ? '' : `, column ${failure.column}`}`;
   const shown = failure.sourceLine ? ` — ${failure.sourceLine}` : '';
   return `cannot load: ${what}${at}${shown}`;
 }

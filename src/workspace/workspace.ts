@@ -64,7 +64,11 @@ export async function openWorkspace(dir: string, env: NodeJS.ProcessEnv = proces
     loadConnectors(root),
     loadLibraries(root),
   ]);
-  const loaded = await loadStepFiles(root, { retry: config.defaults.retry, timeoutMs: config.defaults.timeoutMs, local: config.defaults.local });
+  const loaded = await loadStepFiles(root, {
+    retry: config.defaults.retry,
+    timeoutMs: config.defaults.timeoutMs,
+    local: config.defaults.local,
+  });
   const problems: WorkspaceProblem[] = [
     ...configProblems.map((p) => ({ kind: 'config' as const, file: p.file, ...(p.path ? { path: p.path } : {}), message: p.message })),
     ...connectorProblems.map((p) => ({ kind: 'connector' as const, file: p.file, message: p.message })),
@@ -83,23 +87,46 @@ export async function openWorkspace(dir: string, env: NodeJS.ProcessEnv = proces
     const policy = connectorPolicy(name, config, policies[name], problems);
     if (policy) connectors[name] = policy;
   }
-  return { dir: root, config, connectors: registry, catalog: { ...loaded.catalog, connectors }, steps: loaded.steps, webhooks: webhooks.hooks, webhookLimits: webhookLimits.limits, libraries, blobs: blobs.settings, problems };
+  return {
+    dir: root,
+    config,
+    connectors: registry,
+    catalog: { ...loaded.catalog, connectors },
+    steps: loaded.steps,
+    webhooks: webhooks.hooks,
+    webhookLimits: webhookLimits.limits,
+    libraries,
+    blobs: blobs.settings,
+    problems,
+  };
 }
 
 /**
  * A connector's policy for deferred calls: whenflow.yaml's `connectors.<name>` wins over the module's
  * own `retry`/`timeout` exports, which win over the default. Null when nothing differs from the default.
  */
-function connectorPolicy(name: string, config: WorkspaceConfig, declared: { retry?: unknown; timeout?: unknown } | undefined, problems: WorkspaceProblem[]): ConnectorPolicy | null {
+function connectorPolicy(
+  name: string,
+  config: WorkspaceConfig,
+  declared: { retry?: unknown; timeout?: unknown } | undefined,
+  problems: WorkspaceProblem[],
+): ConnectorPolicy | null {
   const configured = config.connectors[name];
   let fromModule: Partial<ConnectorPolicy> = {};
   if (declared && (declared.retry !== undefined || declared.timeout !== undefined)) {
     const parsed = stepOptionsSchema.safeParse({ retry: declared.retry, timeout: declared.timeout });
     if (!parsed.success) {
-      for (const issue of parsed.error.issues) problems.push({ kind: 'connector', file: `connectors/${name}`, path: formatJsonPath(issue.path), message: issue.message });
+      for (const issue of parsed.error.issues)
+        problems.push({ kind: 'connector', file: `connectors/${name}`, path: formatJsonPath(issue.path), message: issue.message });
     } else {
-      const resolved = resolveStepOptions(parsed.data, { retry: DEFAULT_CONNECTOR_POLICY.retry, timeoutMs: DEFAULT_CONNECTOR_POLICY.timeoutMs });
-      fromModule = { ...(declared.retry !== undefined ? { retry: resolved.retry } : {}), ...(declared.timeout !== undefined ? { timeoutMs: resolved.timeoutMs } : {}) };
+      const resolved = resolveStepOptions(parsed.data, {
+        retry: DEFAULT_CONNECTOR_POLICY.retry,
+        timeoutMs: DEFAULT_CONNECTOR_POLICY.timeoutMs,
+      });
+      fromModule = {
+        ...(declared.retry !== undefined ? { retry: resolved.retry } : {}),
+        ...(declared.timeout !== undefined ? { timeoutMs: resolved.timeoutMs } : {}),
+      };
     }
   }
   const retry = configured?.retry ?? fromModule.retry;

@@ -98,9 +98,17 @@ async function main(): Promise<number> {
       await replayCheck(context);
     });
     const cpu = cluster.cpuMs();
-    figures.push(['server CPU', Object.entries(cpu).map(([service, ms]) => `${service} ${(ms / 1000).toFixed(1)} s`).join(', ')]);
+    figures.push([
+      'server CPU',
+      Object.entries(cpu)
+        .map(([service, ms]) => `${service} ${(ms / 1000).toFixed(1)} s`)
+        .join(', '),
+    ]);
     const writes = databaseWrites(postgres);
-    figures.push(['database', `${writes.rows} rows written, ${writes.commits} transactions (reads included), ${(writes.walBytes / 1e6).toFixed(0)} MB of WAL in temporal and temporal_visibility`]);
+    figures.push([
+      'database',
+      `${writes.rows} rows written, ${writes.commits} transactions (reads included), ${(writes.walBytes / 1e6).toFixed(0)} MB of WAL in temporal and temporal_visibility`,
+    ]);
   } catch (error) {
     const message = error instanceof Error ? (error.stack ?? error.message) : String(error);
     checks.push({ name: 'cluster set-up', ok: false, ms: 0, error: message });

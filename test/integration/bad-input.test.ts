@@ -83,7 +83,8 @@ describe('R4: task data from outside', () => {
 
   it('data over maxDataBytes is refused before a task starts, naming size, limit and largest keys (client, `task new`)', async () => {
     const name = `too-large-${Math.random().toString(36).slice(2)}`;
-    const start = (data: JsonObject, maxDataBytes?: number) => startTask(harness.client, { name, data, taskQueue: harness.taskQueue, ...(maxDataBytes ? { maxDataBytes } : {}) });
+    const start = (data: JsonObject, maxDataBytes?: number) =>
+      startTask(harness.client, { name, data, taskQueue: harness.taskQueue, ...(maxDataBytes ? { maxDataBytes } : {}) });
     // The default limit: 1.5 MiB.
     await expect(start({ blob: 'x'.repeat(2_000_000), id: 7 })).rejects.toThrow(
       'invalid task: data: is 2,000,018 bytes (1.9 MiB) as JSON, over the limit of 1,572,864 bytes (1.5 MiB) set by maxDataBytes (a task option; whenflow.yaml defaults.maxDataBytes); largest keys: data.blob 1.9 MiB, data.id 6 bytes',
@@ -92,7 +93,12 @@ describe('R4: task data from outside', () => {
     const refused = await start({ note: 'é'.repeat(600), attachments: ['a'.repeat(300)] }, 1000).catch((error: unknown) => error);
     expect(refused).toBeInstanceOf(TaskInputError);
     expect((refused as TaskInputError).issues).toEqual([
-      { path: 'data', message: expect.stringMatching(/^is 1,530 bytes \(1\.5 KiB\) as JSON, over the limit of 1000 bytes .*; largest keys: data\.note 1\.2 KiB, data\.attachments 318 bytes$/) },
+      {
+        path: 'data',
+        message: expect.stringMatching(
+          /^is 1,530 bytes \(1\.5 KiB\) as JSON, over the limit of 1000 bytes .*; largest keys: data\.note 1\.2 KiB, data\.attachments 318 bytes$/,
+        ),
+      },
     ]);
     const fits = await start({ healthy: true, note: 'é'.repeat(400) }, 1000);
     harness.taskIds.push(fits.workflowId);
@@ -102,7 +108,9 @@ describe('R4: task data from outside', () => {
     const { code, stderr } = await whenflow(['task', 'new', `${name}-cli`, '-f', file, '--task-queue', harness.taskQueue], cliEnv());
     unlinkSync(file);
     expect(code).toBe(2);
-    expect(stderr).toContain('invalid task: data: is 2,000,011 bytes (1.9 MiB) as JSON, over the limit of 1,572,864 bytes (1.5 MiB) set by maxDataBytes');
+    expect(stderr).toContain(
+      'invalid task: data: is 2,000,011 bytes (1.9 MiB) as JSON, over the limit of 1,572,864 bytes (1.5 MiB) set by maxDataBytes',
+    );
     expect(await listTasks(harness.client, { name: `${name}-cli` })).toEqual([]);
   });
 
@@ -121,11 +129,17 @@ describe('R4: task data from outside', () => {
     try {
       writeFileSync(join(limited, 'whenflow.yaml'), 'defaults:\n  maxDataBytes: 100\n  maxStepRuns: 7\n');
       const name = `defaults-${Math.random().toString(36).slice(2)}`;
-      const refused = await whenflow(['task', 'new', name, '-w', limited, '-d', JSON.stringify({ note: 'x'.repeat(200) }), '--task-queue', harness.taskQueue], cliEnv());
+      const refused = await whenflow(
+        ['task', 'new', name, '-w', limited, '-d', JSON.stringify({ note: 'x'.repeat(200) }), '--task-queue', harness.taskQueue],
+        cliEnv(),
+      );
       expect(refused.code).toBe(2);
       expect(refused.stderr).toContain('invalid task: data: is 211 bytes as JSON, over the limit of 100 bytes set by maxDataBytes');
       expect(await listTasks(harness.client, { name })).toEqual([]);
-      const started = await whenflow(['task', 'new', name, '-w', limited, '-d', '{"bad":"redo","n":0}', '--task-queue', harness.taskQueue, '--json'], cliEnv());
+      const started = await whenflow(
+        ['task', 'new', name, '-w', limited, '-d', '{"bad":"redo","n":0}', '--task-queue', harness.taskQueue, '--json'],
+        cliEnv(),
+      );
       expect(started.code).toBe(0);
       const { taskId } = JSON.parse(started.stdout) as { taskId: string };
       harness.taskIds.push(taskId);
@@ -137,10 +151,17 @@ describe('R4: task data from outside', () => {
   });
 
   it('an update that would make the data exceed maxDataBytes is refused by the task, naming the size; the task goes on unharmed', async () => {
-    const { workflowId } = await startTask(harness.client, { name: 'update too large', data: { waiting: true }, maxDataBytes: 2000, taskQueue: harness.taskQueue });
+    const { workflowId } = await startTask(harness.client, {
+      name: 'update too large',
+      data: { waiting: true },
+      maxDataBytes: 2000,
+      taskQueue: harness.taskQueue,
+    });
     harness.taskIds.push(workflowId);
     expect((await waitForTask(harness.client, workflowId, { timeoutMs: 30_000 })).state).toBe('attention');
-    const refused = await updateTask(harness.client, workflowId, { blob: 'x'.repeat(1500), more: 'y'.repeat(600) }).catch((error: unknown) => error);
+    const refused = await updateTask(harness.client, workflowId, { blob: 'x'.repeat(1500), more: 'y'.repeat(600) }).catch(
+      (error: unknown) => error,
+    );
     expect(refused).toBeInstanceOf(WorkflowUpdateFailedError);
     expect((refused as WorkflowUpdateFailedError).cause?.message).toBe(
       'the update would make the task data 2,136 bytes (2.1 KiB) as JSON, over the limit of 2,000 bytes (2.0 KiB) set by maxDataBytes ' +
@@ -149,7 +170,9 @@ describe('R4: task data from outside', () => {
     // The CLI says the task refused, exit 2.
     const { code, stderr } = await whenflow(['task', 'update', workflowId, '-d', JSON.stringify({ blob: 'x'.repeat(2500) })], cliEnv());
     expect(code).toBe(2);
-    expect(stderr).toContain('the task refused: the update would make the task data 2,526 bytes (2.5 KiB) as JSON, over the limit of 2,000 bytes (2.0 KiB)');
+    expect(stderr).toContain(
+      'the task refused: the update would make the task data 2,526 bytes (2.5 KiB) as JSON, over the limit of 2,000 bytes (2.0 KiB)',
+    );
     const unharmed = await getTask(harness.client, workflowId);
     expect(unharmed).toMatchObject({ state: 'attention', data: { waiting: true } });
     // Within the limit, updates still go through.
@@ -175,7 +198,12 @@ describe('R4: step content that goes wrong', () => {
   it.each([
     ['writes_function', { bad: 'function' }, 'step "writes_function" wrote a function at data.customer.format; step data must be JSON', 1],
     ['writes_bigint', { bad: 'bigint' }, 'step "writes_bigint" wrote a BigInt (12345678901234567890n) at data.ledger.entries[0].amount', 1],
-    ['writes_cycle', { bad: 'cycle' }, 'step "writes_cycle" wrote a circular reference (back to data.tree) at data.tree.children[0].parent', 1],
+    [
+      'writes_cycle',
+      { bad: 'cycle' },
+      'step "writes_cycle" wrote a circular reference (back to data.tree) at data.tree.children[0].parent',
+      1,
+    ],
     ['throws', { bad: 'throw' }, 'the ledger is locked', 2],
     // The step's thread is stopped just before Temporal's timeout; on a busy machine Temporal's own timeout may come first.
     ['hangs', { bad: 'hang' }, /step( "hangs")? timed out after 300 ms/, 2],
@@ -190,30 +218,39 @@ describe('R4: step content that goes wrong', () => {
         '(a task option; whenflow.yaml defaults.maxDataBytes); largest keys: data.blob 2.9 MiB, data.bad 16 bytes, data.keep 11 bytes; nothing the step wrote was kept',
       1,
     ],
-  ])('%s: error naming the step (and path), worker keeps serving, resume after the fix finishes the task', async (step, data, message, attempts) => {
-    const failed = await harness.runTask({ name: step, data: { ...data, keep: 'me' } }, 30_000);
-    expect(failed.state).toBe('error');
-    expect(failed.error).toMatchObject({ step, attempts, reason: 'step-failed' });
-    if (typeof message === 'string') expect(failed.error!.message).toContain(message);
-    else expect(failed.error!.message).toMatch(message);
-    // Nothing of the failed step reached the data.
-    expect(failed.data).toEqual({ ...data, keep: 'me' });
-    await expectWorkerServing();
-    fixStep(step);
-    const done = await resumeToDone(failed);
-    expect(done.data).toEqual({ ...data, keep: 'me', fixed: step });
-  });
+  ])(
+    '%s: error naming the step (and path), worker keeps serving, resume after the fix finishes the task',
+    async (step, data, message, attempts) => {
+      const failed = await harness.runTask({ name: step, data: { ...data, keep: 'me' } }, 30_000);
+      expect(failed.state).toBe('error');
+      expect(failed.error).toMatchObject({ step, attempts, reason: 'step-failed' });
+      if (typeof message === 'string') expect(failed.error!.message).toContain(message);
+      else expect(failed.error!.message).toMatch(message);
+      // Nothing of the failed step reached the data.
+      expect(failed.data).toEqual({ ...data, keep: 'me' });
+      await expectWorkerServing();
+      fixStep(step);
+      const done = await resumeToDone(failed);
+      expect(done.data).toEqual({ ...data, keep: 'me', fixed: step });
+    },
+  );
 
   it('a deferred call with bad arguments fails once, not retried (a final ConnectorError), though its connector policy names no error type', async () => {
     const task = await harness.runTask({ name: 'deferred args', data: { bad: 'deferred args' } }, 30_000);
     expect(task).toMatchObject({ state: 'error', error: { step: 'deferred_bad_args', reason: 'connector-failed' } });
     expect(task.error!.message).toContain('connectors.utils.sleep');
     const history = await harness.client.workflow.getHandle(task.taskId).fetchHistory();
-    const started = (history.events ?? []).flatMap((event) => (event.activityTaskStartedEventAttributes ? [event.activityTaskStartedEventAttributes] : []));
-    const failed = (history.events ?? []).flatMap((event) => (event.activityTaskFailedEventAttributes ? [event.activityTaskFailedEventAttributes] : []));
+    const started = (history.events ?? []).flatMap((event) =>
+      event.activityTaskStartedEventAttributes ? [event.activityTaskStartedEventAttributes] : [],
+    );
+    const failed = (history.events ?? []).flatMap((event) =>
+      event.activityTaskFailedEventAttributes ? [event.activityTaskFailedEventAttributes] : [],
+    );
     // The step's activity, then the call's: each ran one attempt.
     expect(started.map((attributes) => attributes.attempt)).toEqual([1, 1]);
-    expect(failed.map((attributes) => attributes.failure?.applicationFailureInfo)).toMatchObject([{ type: 'ConnectorError', nonRetryable: true }]);
+    expect(failed.map((attributes) => attributes.failure?.applicationFailureInfo)).toMatchObject([
+      { type: 'ConnectorError', nonRetryable: true },
+    ]);
     await expectWorkerServing();
   });
 
@@ -226,7 +263,10 @@ describe('R4: step content that goes wrong', () => {
   });
 
   it('throws: the error keeps the stack, which names the step file', async () => {
-    writeFileSync(join(workspace, 'steps', 'throws_again.mjs'), `export const condition = { bad: 'throw again' };\nexport const content = async () => {\n  throw new TypeError('no ledger');\n};\n`);
+    writeFileSync(
+      join(workspace, 'steps', 'throws_again.mjs'),
+      `export const condition = { bad: 'throw again' };\nexport const content = async () => {\n  throw new TypeError('no ledger');\n};\n`,
+    );
     const failed = await harness.runTask({ name: 'throws again', data: { bad: 'throw again' } }, 30_000);
     expect(failed.error).toMatchObject({ step: 'throws_again', message: 'no ledger', reason: 'step-failed' });
     expect(failed.error!.stack).toContain('throws_again.mjs');

@@ -31,7 +31,18 @@ beforeAll(async () => {
   writeFileSync(join(workspace, 'package.json'), '{ "type": "module" }\n');
   writeFileSync(
     join(workspace, 'whenflow.yaml'),
-    ['blobs:', '  store: s3', '  maxBytes: 4096', '  s3:', `    bucket: ${BUCKET}`, '    prefix: tasks/', `    endpoint: ${endpoint}`, `    accessKeyId: ${CREDENTIALS.accessKeyId}`, `    secretAccessKey: ${CREDENTIALS.secretAccessKey}`, ''].join('\n'),
+    [
+      'blobs:',
+      '  store: s3',
+      '  maxBytes: 4096',
+      '  s3:',
+      `    bucket: ${BUCKET}`,
+      '    prefix: tasks/',
+      `    endpoint: ${endpoint}`,
+      `    accessKeyId: ${CREDENTIALS.accessKeyId}`,
+      `    secretAccessKey: ${CREDENTIALS.secretAccessKey}`,
+      '',
+    ].join('\n'),
   );
   writeFileSync(
     join(workspace, 'steps', 'summarize.mjs'),
@@ -47,11 +58,19 @@ beforeAll(async () => {
   );
   writeFileSync(
     join(workspace, 'steps', 'check.mjs'),
-    ['export const condition = { summary: { blobId: String } };', 'export const content = async () => { task.complete(blob.getContent(data.summary)); };', ''].join('\n'),
+    [
+      'export const condition = { summary: { blobId: String } };',
+      'export const content = async () => { task.complete(blob.getContent(data.summary)); };',
+      '',
+    ].join('\n'),
   );
   writeFileSync(
     join(workspace, 'steps', 'too_big.mjs'),
-    ["export const condition = { big: true };", "export const content = async () => { data.ref = blob.create({ content: 'x'.repeat(5000) }); };", ''].join('\n'),
+    [
+      'export const condition = { big: true };',
+      "export const content = async () => { data.ref = blob.create({ content: 'x'.repeat(5000) }); };",
+      '',
+    ].join('\n'),
   );
   harness = await startHarness(workspace);
 });
@@ -66,7 +85,14 @@ afterAll(async () => {
 describe('blobs in an S3-compatible store, on a real Temporal server', () => {
   it('a step reads a blob another machine stored and stores one the next step reads, all through the bucket', async () => {
     // Stored by "another machine": a client of its own, not the worker's.
-    const other = new S3BlobStore({ bucket: BUCKET, prefix: 'tasks/', region: 'us-east-1', endpoint, forcePathStyle: true, credentials: CREDENTIALS });
+    const other = new S3BlobStore({
+      bucket: BUCKET,
+      prefix: 'tasks/',
+      region: 'us-east-1',
+      endpoint,
+      forcePathStyle: true,
+      credentials: CREDENTIALS,
+    });
     const text = 'the quick brown fox';
     const id = blobIdOf(Buffer.from(text));
     await other.put(id, Buffer.from(text));

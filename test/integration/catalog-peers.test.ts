@@ -28,8 +28,10 @@ function workspace(name: string, steps: Record<string, string>): string {
   return dir;
 }
 
-const greet = "export const condition = { name: String, greeting: null };\nexport const content = async () => { data.greeting = `hello ${data.name}`; };\n";
-const shout = "export const condition = { greeting: String, shouted: null };\nexport const content = async () => { data.shouted = data.greeting.toUpperCase(); };\n";
+const greet =
+  'export const condition = { name: String, greeting: null };\nexport const content = async () => { data.greeting = `hello ${data.name}`; };\n';
+const shout =
+  'export const condition = { greeting: String, shouted: null };\nexport const content = async () => { data.shouted = data.greeting.toUpperCase(); };\n';
 
 /** `whenflow worker` in its own process on the suite's Temporal service; `output` is what it printed. */
 function startWorker(dir: string): { output: () => string; stop: () => Promise<void> } {
@@ -69,7 +71,10 @@ describe('workers with different step catalogs on one task queue', () => {
     const second = startWorker(workspace(name, { 'greet.mjs': greet, 'shout.mjs': shout }));
     try {
       await eventually(() => second.output().includes('warning: task queue'), 'the warning', second.output);
-      const line = second.output().split('\n').find((l) => l.includes('warning: task queue'))!;
+      const line = second
+        .output()
+        .split('\n')
+        .find((l) => l.includes('warning: task queue'))!;
       const catalogs = [...line.matchAll(/catalog ([0-9a-f]{16})/g)].map((m) => m[1]);
       expect(line).toContain(`task queue whenflow-${name} is also polled by `);
       expect(line).toMatch(/polled by \d+@\S+ whenflow-catalog:[0-9a-f]{16} with step catalog/);

@@ -94,14 +94,23 @@ describe('circuit breaker on a failing local service', () => {
 
     // Visible from outside the worker while open.
     const open = (await statusCommand()).connectors.find((c) => c.connector === 'inventory');
-    expect(open).toMatchObject({ circuit: 'open', consecutiveFailures: 3, failureThreshold: 3, cooldownMs: 2000, lastFailure: 'inventory answered 503' });
+    expect(open).toMatchObject({
+      circuit: 'open',
+      consecutiveFailures: 3,
+      failureThreshold: 3,
+      cooldownMs: 2000,
+      lastFailure: 'inventory answered 503',
+    });
     expect(Date.parse(open!.openUntil!)).toBe(transitions[0]!.until);
     expect((await statusCommand()).connectors.find((c) => c.connector === 'fetch')?.circuit).toBe('off');
 
     // A second task, calling deferred, meets the open circuit too: the state is the worker's, not the task's.
     const b = await startTask(client, { name: 'circuit deferred call', data: { item: { sku: 'B-2', via: 'deferred' } }, taskQueue });
     taskIds.push(b.workflowId);
-    const [doneA, doneB] = await Promise.all([waitForTask(client, a.workflowId, { timeoutMs: 60_000 }), waitForTask(client, b.workflowId, { timeoutMs: 60_000 })]);
+    const [doneA, doneB] = await Promise.all([
+      waitForTask(client, a.workflowId, { timeoutMs: 60_000 }),
+      waitForTask(client, b.workflowId, { timeoutMs: 60_000 }),
+    ]);
     expect(doneA.state).toBe('done');
     expect(doneA.result).toEqual({ sku: 'A-1', count: 7 });
     expect(doneB.state).toBe('done');
@@ -109,7 +118,13 @@ describe('circuit breaker on a failing local service', () => {
 
     // 3 failures, a failed probe, a successful probe, and the other task's call once closed: nothing else got through.
     expect(inventory.received.map((r) => r.status)).toEqual([503, 503, 503, 503, 200, 200]);
-    expect(transitions.map((t) => `${t.from}->${t.to}`)).toEqual(['closed->open', 'open->half-open', 'half-open->open', 'open->half-open', 'half-open->closed']);
+    expect(transitions.map((t) => `${t.from}->${t.to}`)).toEqual([
+      'closed->open',
+      'open->half-open',
+      'half-open->open',
+      'open->half-open',
+      'half-open->closed',
+    ]);
     expect(transitions[2]).toMatchObject({ failures: 4, lastFailure: 'inventory answered 503' });
     // No request reached the service while the circuit was open.
     for (const opened of transitions.filter((t) => t.to === 'open')) {
@@ -121,7 +136,9 @@ describe('circuit breaker on a failing local service', () => {
     const checked = doneA.trace.find((entry) => entry.step === 'check_stock');
     expect(checked?.attempt).toBeGreaterThanOrEqual(5);
     const { body } = await metrics.text();
-    const rejected = Number(/whenflow_connector_calls_total\{connector="inventory",method="stock",result="rejected"\} (\d+)/.exec(body)?.[1]);
+    const rejected = Number(
+      /whenflow_connector_calls_total\{connector="inventory",method="stock",result="rejected"\} (\d+)/.exec(body)?.[1],
+    );
     expect(rejected).toBeGreaterThanOrEqual(2);
     expect(body).toMatch(/whenflow_connector_calls_total\{connector="inventory",method="stock",result="failed"\} 4\n/);
     expect(body).toMatch(/whenflow_connector_calls_total\{connector="inventory",method="stock",result="ok"\} 2\n/);

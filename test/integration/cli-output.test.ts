@@ -12,7 +12,10 @@ beforeAll(async () => {
   workspace = await mkdtemp(join(tmpdir(), 'whenflow-output-'));
   await mkdir(join(workspace, 'steps'));
   // The answer for data that does not match repeats the value found: as large as the data.
-  await writeFile(join(workspace, 'steps', 'counts.mjs'), 'export const condition = { blob: Number };\nexport const content = async () => {};\n');
+  await writeFile(
+    join(workspace, 'steps', 'counts.mjs'),
+    'export const condition = { blob: Number };\nexport const content = async () => {};\n',
+  );
 });
 
 afterAll(() => rm(workspace, { recursive: true, force: true }));

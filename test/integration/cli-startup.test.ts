@@ -13,7 +13,9 @@ import { whenflow } from '../support/cli';
 function serverProcesses(port: string): string[] {
   return execFileSync('ps', ['-eo', 'pid=,args='], { encoding: 'utf8' })
     .split('\n')
-    .filter((line) => line.includes('server start-dev') && line.includes(`--port ${port} `) && !line.includes('whenflow-temporal-watchdog'));
+    .filter(
+      (line) => line.includes('server start-dev') && line.includes(`--port ${port} `) && !line.includes('whenflow-temporal-watchdog'),
+    );
 }
 
 async function localBinary(): Promise<string> {
@@ -68,7 +70,10 @@ describe('the embedded dev server', () => {
 
 describe('whenflow run start-up', () => {
   it('with WHENFLOW_TIMINGS=1 logs its phases on stderr, in order, and stdout keeps the one JSON object', async () => {
-    const { code, stdout, stderr } = await whenflow(['run', '-w', '.', '-f', 'samples/order.json', '--json'], { TEMPORAL_ADDRESS: undefined, WHENFLOW_TIMINGS: '1' });
+    const { code, stdout, stderr } = await whenflow(['run', '-w', '.', '-f', 'samples/order.json', '--json'], {
+      TEMPORAL_ADDRESS: undefined,
+      WHENFLOW_TIMINGS: '1',
+    });
     expect(code).toBe(0);
     expect((JSON.parse(stdout) as { state: string }).state).toBe('done');
     const phases = [...stderr.matchAll(/^whenflow timings: +\d+ ms +cpu +\d+ ms +(.+)$/gm)].map((m) => m[1]);
@@ -94,7 +99,10 @@ describe('whenflow run start-up', () => {
   });
 
   it('logs no phases by default', async () => {
-    const { code, stderr } = await whenflow(['run', '-w', 'no/such/dir', '-d', '{}'], { TEMPORAL_ADDRESS: undefined, WHENFLOW_TIMINGS: undefined });
+    const { code, stderr } = await whenflow(['run', '-w', 'no/such/dir', '-d', '{}'], {
+      TEMPORAL_ADDRESS: undefined,
+      WHENFLOW_TIMINGS: undefined,
+    });
     expect(code).toBe(2);
     expect(stderr).toMatch(/workspace .*no\/such\/dir is not a directory/);
     expect(stderr).not.toContain('whenflow timings');

@@ -25,7 +25,19 @@ const ANSI = /\u001b\[/;
 
 describe('whenflow task', () => {
   it('task new --wait --json runs a task to the end and prints the run contract', async () => {
-    const { code, stdout, stderr } = await cli(['task', 'new', 'cli order', '-f', 'samples/order.json', '--wait', '--json', '--task-queue', harness.taskQueue, '-t', 'cli']);
+    const { code, stdout, stderr } = await cli([
+      'task',
+      'new',
+      'cli order',
+      '-f',
+      'samples/order.json',
+      '--wait',
+      '--json',
+      '--task-queue',
+      harness.taskQueue,
+      '-t',
+      'cli',
+    ]);
     expect(code).toBe(0);
     expect(stderr).toMatch(/cycle +1 +receive_order/);
     const out = JSON.parse(stdout) as { state: string; result: { orderId: string } };
@@ -38,9 +50,15 @@ describe('whenflow task', () => {
     expect(created.code).toBe(0);
     const { taskId } = JSON.parse(created.stdout) as { taskId: string };
     // No step matches: it settles in attention.
-    for (let i = 0; i < 100 && (await getTask(harness.client, taskId)).state !== 'attention'; i++) await new Promise((r) => setTimeout(r, 100));
+    for (let i = 0; i < 100 && (await getTask(harness.client, taskId)).state !== 'attention'; i++)
+      await new Promise((r) => setTimeout(r, 100));
 
-    const shown = JSON.parse((await cli(['task', 'show', taskId, '--json'])).stdout) as { state: string; data: unknown; name: string; tags: string[] };
+    const shown = JSON.parse((await cli(['task', 'show', taskId, '--json'])).stdout) as {
+      state: string;
+      data: unknown;
+      name: string;
+      tags: string[];
+    };
     expect(shown).toMatchObject({ state: 'attention', name: 'cli idle', tags: ['verbs'], data: { keep: 1 } });
 
     const human = await cli(['task', 'show', taskId]);
@@ -70,8 +88,17 @@ describe('whenflow task', () => {
     expect(log.stdout).toContain('changed /order/status');
     expect(log.stdout).toContain('log: received order A-1001 with 2 item(s)');
     expect(log.stdout).not.toContain('charge_payment');
-    const logJson = (await cli(['task', 'log', taskId, '--json'])).stdout.trim().split('\n').map((line) => JSON.parse(line) as { step: string });
-    expect(logJson.map((e) => e.step).slice(0, 5)).toEqual(['receive_order', 'charge_payment', 'pick_items', 'fulfil_order', 'ship_express']);
+    const logJson = (await cli(['task', 'log', taskId, '--json'])).stdout
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { step: string });
+    expect(logJson.map((e) => e.step).slice(0, 5)).toEqual([
+      'receive_order',
+      'charge_payment',
+      'pick_items',
+      'fulfil_order',
+      'ship_express',
+    ]);
     expect(logJson.at(-1)?.step).toBe('complete_order');
 
     const again = await cli(['task', 'stop', taskId]);
@@ -95,15 +122,24 @@ describe('whenflow task', () => {
     const unknown = await cli(['task', 'show', 'no-such-task']);
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toContain('no such task: no-such-task');
-    const created = JSON.parse((await cli(['task', 'new', 'refuse', '-d', '{"keep":true}', '--task-queue', harness.taskQueue, '--json'])).stdout) as { taskId: string };
-    for (let i = 0; i < 100 && (await getTask(harness.client, created.taskId)).state !== 'attention'; i++) await new Promise((r) => setTimeout(r, 100));
+    const created = JSON.parse(
+      (await cli(['task', 'new', 'refuse', '-d', '{"keep":true}', '--task-queue', harness.taskQueue, '--json'])).stdout,
+    ) as { taskId: string };
+    for (let i = 0; i < 100 && (await getTask(harness.client, created.taskId)).state !== 'attention'; i++)
+      await new Promise((r) => setTimeout(r, 100));
     const badUpdate = await cli(['task', 'update', created.taskId, '-d', '[1]']);
     expect(badUpdate.code).toBe(2);
     expect(badUpdate.stderr).toContain('must be a JSON object');
     // A task in attention may be resumed or reloaded (it matches again and settles in attention again).
     expect(JSON.parse((await cli(['task', 'resume', created.taskId, '--json'])).stdout)).toEqual({ taskId: created.taskId, resumed: true });
-    expect(JSON.parse((await cli(['task', 'reload', created.taskId, '--json'])).stdout)).toEqual({ taskId: created.taskId, reloaded: true });
-    expect(JSON.parse((await cli(['task', 'stop', created.taskId, '--json'])).stdout)).toEqual({ taskId: created.taskId, state: 'stopped' });
+    expect(JSON.parse((await cli(['task', 'reload', created.taskId, '--json'])).stdout)).toEqual({
+      taskId: created.taskId,
+      reloaded: true,
+    });
+    expect(JSON.parse((await cli(['task', 'stop', created.taskId, '--json'])).stdout)).toEqual({
+      taskId: created.taskId,
+      state: 'stopped',
+    });
     const late = await cli(['task', 'resume', created.taskId]);
     expect(late.code).toBe(2);
     expect(late.stderr).toContain('has already ended (stopped)');
@@ -168,7 +204,10 @@ describe('whenflow test', () => {
 
   it('exit 1 with what differed when a scenario fails; exit 2 for an invalid scenario file', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'whenflow-scenarios-'));
-    writeFileSync(join(dir, 'wrong.yaml'), `name: wrong price\ndataFile: ${join(root, 'samples', 'order.json')}\nvalidateFinalState:\n  result.price: 99\n`);
+    writeFileSync(
+      join(dir, 'wrong.yaml'),
+      `name: wrong price\ndataFile: ${join(root, 'samples', 'order.json')}\nvalidateFinalState:\n  result.price: 99\n`,
+    );
     const failed = await cli(['test', dir, '-w', '.']);
     expect(failed.code).toBe(1);
     expect(failed.stdout).toContain('✗ wrong price');

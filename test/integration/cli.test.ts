@@ -13,7 +13,15 @@ describe('whenflow run --json (the documented contract)', () => {
     expect(out.state).toBe('done');
     expect(out.error).toBeNull();
     expect(out.result).toEqual({ orderId: 'A-1001', shipping: 'express', arrivesInDays: 1, price: 10 });
-    const trace = out.trace as { step: string; cycle: number; startedAt: string; durationMs: number; attempt: number; changed: string[]; logs: unknown[] }[];
+    const trace = out.trace as {
+      step: string;
+      cycle: number;
+      startedAt: string;
+      durationMs: number;
+      attempt: number;
+      changed: string[];
+      logs: unknown[];
+    }[];
     expect(trace.map((t) => `${t.cycle}:${t.step}`)).toEqual([
       '1:receive_order',
       '2:charge_payment',
@@ -25,7 +33,9 @@ describe('whenflow run --json (the documented contract)', () => {
       '8:complete_order',
     ]);
     // The sample shows the runtime's patterns: subtasks (picked items), a deferred call (quote), park + redo (notify).
-    const data = out.data as { order: { picked: Record<string, { state: string; result: { sku: string } }>; quote: { method: string }; notifyAttempts: number } };
+    const data = out.data as {
+      order: { picked: Record<string, { state: string; result: { sku: string } }>; quote: { method: string }; notifyAttempts: number };
+    };
     expect(Object.values(data.order.picked).map((p) => `${p.state}:${p.result.sku}`)).toEqual(['done:BOOK-42', 'done:MUG-7']);
     expect(data.order.quote.method).toBe('express');
     expect(data.order.notifyAttempts).toBe(1);
@@ -40,7 +50,10 @@ describe('whenflow run --json (the documented contract)', () => {
   });
 
   it('reports a failed step in the error field and exits 1', async () => {
-    const { code, stdout } = await whenflow(['run', '-w', 'test/workspaces/cycle', '-d', '{"boom":{"fail":true}}', '--json'], suiteServer());
+    const { code, stdout } = await whenflow(
+      ['run', '-w', 'test/workspaces/cycle', '-d', '{"boom":{"fail":true}}', '--json'],
+      suiteServer(),
+    );
     expect(code).toBe(1);
     const out = JSON.parse(stdout) as { state: string; error: unknown };
     expect(out.state).toBe('error');
@@ -48,7 +61,10 @@ describe('whenflow run --json (the documented contract)', () => {
   });
 
   it('takes the branch for a standard customer; with --concurrency 2 the payment and the picking run in one batch', async () => {
-    const { code, stdout } = await whenflow(['run', '-w', '.', '-f', 'samples/order-standard.json', '--json', '--concurrency', '2'], suiteServer());
+    const { code, stdout } = await whenflow(
+      ['run', '-w', '.', '-f', 'samples/order-standard.json', '--json', '--concurrency', '2'],
+      suiteServer(),
+    );
     expect(code).toBe(0);
     const out = JSON.parse(stdout) as { trace: { step: string; cycle: number }[]; result: unknown; conflicts: unknown[] };
     // They read and write different parts of the order: both are merged, nothing runs again.
@@ -80,7 +96,9 @@ describe('whenflow run output for people', () => {
 
 describe('whenflow run with its own embedded dev server', () => {
   it('starts and stops a server itself, and keeps the server output off stdout', async () => {
-    const { code, stdout, stderr } = await whenflow(['run', '--workspace', '.', '-f', 'samples/order.json', '--json'], { TEMPORAL_ADDRESS: undefined });
+    const { code, stdout, stderr } = await whenflow(['run', '--workspace', '.', '-f', 'samples/order.json', '--json'], {
+      TEMPORAL_ADDRESS: undefined,
+    });
     expect(code).toBe(0);
     expect(stderr).toMatch(/task task-[\w-]+ started on 127\.0\.0\.1:\d+/);
     expect((JSON.parse(stdout) as { state: string }).state).toBe('done');
@@ -115,7 +133,9 @@ describe('whenflow run on bad input', () => {
   it('exits 2 for a file given as inline data, saying which flag takes a file', async () => {
     const { code, stderr } = await whenflow(['run', '-w', '.', '--data', 'samples/order.json']);
     expect(code).toBe(2);
-    expect(stderr).toContain('-d/--data takes the task data as inline JSON; samples/order.json is a file: give it with -f/--file samples/order.json');
+    expect(stderr).toContain(
+      '-d/--data takes the task data as inline JSON; samples/order.json is a file: give it with -f/--file samples/order.json',
+    );
   });
 
   it('exits 2 listing every problem of every invalid step file, not just the first', async () => {

@@ -143,10 +143,18 @@ describe('per-connector limit (connectors.busy.maxConcurrent: 2)', () => {
     const calls = 3 * 3 + 1;
 
     // The service holds every request: 2 reach it, the other 8 wait on the worker.
-    await until(() => connectorLimits.report().some((r) => r.connector === 'busy' && r.waiting === calls - 2), `${calls - 2} calls wait for a slot`);
+    await until(
+      () => connectorLimits.report().some((r) => r.connector === 'busy' && r.waiting === calls - 2),
+      `${calls - 2} calls wait for a slot`,
+    );
     expect(service.inFlight.busy).toBe(2);
     const { status, table } = await statusCommand();
-    expect(status.connectors.find((c) => c.connector === 'busy')).toMatchObject({ maxConcurrent: 2, inFlight: 2, waiting: calls - 2, circuit: 'closed' });
+    expect(status.connectors.find((c) => c.connector === 'busy')).toMatchObject({
+      maxConcurrent: 2,
+      inFlight: 2,
+      waiting: calls - 2,
+      circuit: 'closed',
+    });
     expect(status.connectors.find((c) => c.connector === 'slow')).toMatchObject({ maxConcurrent: null, inFlight: 0, waiting: 0 });
     expect(table).toMatch(/│ in flight │ waiting │/);
     expect(table).toMatch(/│ busy +│.*│ 2\/2 +│ 8 +│/);

@@ -95,7 +95,8 @@ describe('the recognize–act cycle on a real Temporal server', () => {
     expect(task.stepRuns).toBe(40);
     expect(task.trace.map((t) => t.cycle)).toEqual(Array.from({ length: 40 }, (_, i) => i + 1));
     const runs: string[] = [];
-    for await (const execution of harness.client.workflow.list({ query: `WorkflowId = "${task.taskId}"` })) runs.push(execution.status.name);
+    for await (const execution of harness.client.workflow.list({ query: `WorkflowId = "${task.taskId}"` }))
+      runs.push(execution.status.name);
     expect(runs.filter((status) => status === 'CONTINUED_AS_NEW').length).toBeGreaterThanOrEqual(3);
     // Cloning still starts from the task's initial data (its first run's input).
     const clone = await cloneTask(harness.client, task.taskId, { taskQueue: harness.taskQueue });
@@ -180,7 +181,10 @@ describe('reload', () => {
     try {
       const stuck = await reloading.runTask({ name: 'reload', data: { brandNew: true } });
       expect(stuck.state).toBe('attention');
-      writeFileSync(join(dir, 'steps', 'brand_new.mjs'), `export const condition = { brandNew: true };\nexport const content = async () => { task.complete('new step ran'); };\n`);
+      writeFileSync(
+        join(dir, 'steps', 'brand_new.mjs'),
+        `export const condition = { brandNew: true };\nexport const content = async () => { task.complete('new step ran'); };\n`,
+      );
       await reloadTask(reloading.client, stuck.taskId);
       const done = await waitForTask(reloading.client, stuck.taskId, { timeoutMs: 30_000 });
       expect(done.state).toBe('done');

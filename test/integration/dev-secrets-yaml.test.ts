@@ -36,10 +36,14 @@ afterAll(() => {
 });
 
 function startDev(port: number, uiPort: number): { child: ChildProcess; output: () => string; exited: Promise<number | null> } {
-  const child = spawn(process.execPath, [join(root, 'bin', 'whenflow.mjs'), 'dev', '-w', workspace, '--port', String(port), '--ui-port', String(uiPort)], {
-    env: { ...process.env, NO_COLOR: '1', TEMPORAL_ADDRESS: '' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    [join(root, 'bin', 'whenflow.mjs'), 'dev', '-w', workspace, '--port', String(port), '--ui-port', String(uiPort)],
+    {
+      env: { ...process.env, NO_COLOR: '1', TEMPORAL_ADDRESS: '' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let output = '';
   child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
@@ -101,7 +105,10 @@ describe('YAML task data', () => {
     const dir = mkdtempSync(join(tmpdir(), 'whenflow-yaml-data-'));
     try {
       mkdirSync(join(dir, 'steps'));
-      writeFileSync(join(dir, 'steps', 'greet.mjs'), 'export const condition = { user: { name: String } };\nexport const content = async () => { task.complete({ user: data.user.name, tags: data.user.tags }); };\n');
+      writeFileSync(
+        join(dir, 'steps', 'greet.mjs'),
+        'export const condition = { user: { name: String } };\nexport const content = async () => { task.complete({ user: data.user.name, tags: data.user.tags }); };\n',
+      );
       const run = await whenflow(['run', '-w', dir, '-f', join(workspace, 'task.yaml'), '--json'], env);
       expect(run.code).toBe(0);
       expect((JSON.parse(run.stdout) as { state: string; result: unknown }).result).toEqual({ user: 'ada', tags: ['admin', 'ops'] });

@@ -14,7 +14,10 @@ import { startHarness } from '../support/temporal';
 const root = join(import.meta.dirname, '..', '..');
 
 /** A long-running `whenflow` command as a user runs it, in its own process; `output` collects what it prints. */
-function startCommand(args: string[], env: Record<string, string>): { child: ChildProcess; output: () => string; exited: Promise<number | null> } {
+function startCommand(
+  args: string[],
+  env: Record<string, string>,
+): { child: ChildProcess; output: () => string; exited: Promise<number | null> } {
   const child = spawn(process.execPath, [join(root, 'bin', 'whenflow.mjs'), ...args], {
     env: { ...process.env, NO_COLOR: '1', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -51,11 +54,17 @@ describe('whenflow dev', () => {
     try {
       await eventually(() => first.output().includes('Ctrl-C stops everything'), 'the dev banner');
       expect(first.output()).toContain(`Web UI     http://localhost:${uiPort}`);
-      const run = await whenflow(['task', 'new', 'dev order', '-w', workspace, '-f', join(workspace, 'samples', 'order.json'), '--wait', '--json'], env);
+      const run = await whenflow(
+        ['task', 'new', 'dev order', '-w', workspace, '-f', join(workspace, 'samples', 'order.json'), '--wait', '--json'],
+        env,
+      );
       expect(run.code).toBe(0);
       expect((JSON.parse(run.stdout) as { state: string }).state).toBe('done');
 
-      writeFileSync(join(workspace, 'steps', 'broken.mjs'), 'export const condition = { a: () => 1 };\nexport const content = async () => {};\n');
+      writeFileSync(
+        join(workspace, 'steps', 'broken.mjs'),
+        'export const condition = { a: () => 1 };\nexport const content = async () => {};\n',
+      );
       await eventually(() => first.output().includes('steps/broken.mjs (condition.a)'), 'the problem report', 10_000);
 
       first.child.kill('SIGINT');
@@ -148,7 +157,10 @@ describe('whenflow worker', () => {
     try {
       await eventually(() => worker.output().includes('Ctrl-C to stop'), 'the worker banner');
       expect(worker.output()).toContain(`task queue ${taskQueue}, Temporal ${env.TEMPORAL_ADDRESS}`);
-      const run = await whenflow(['task', 'new', 'via worker', '-f', 'samples/order-standard.json', '--task-queue', taskQueue, '--wait', '--json'], env);
+      const run = await whenflow(
+        ['task', 'new', 'via worker', '-f', 'samples/order-standard.json', '--task-queue', taskQueue, '--wait', '--json'],
+        env,
+      );
       expect(run.code).toBe(0);
       expect((JSON.parse(run.stdout) as { result: { shipping: string } }).result.shipping).toBe('standard');
       worker.child.kill('SIGINT');
@@ -185,9 +197,17 @@ describe('whenflow webhook', () => {
       expect(task).toMatchObject({ state: 'done', result: 'approved', name: 'approval from webhook', tags: ['hook'] });
       expect(task.data.$via).toMatchObject({ type: 'webhook', name: 'approvals' });
 
-      const denied = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', 'x-whenflow-token': 'wrong' }, body: '{}' });
+      const denied = await fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-whenflow-token': 'wrong' },
+        body: '{}',
+      });
       expect(denied.status).toBe(401);
-      const broken = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', 'x-whenflow-token': 'test-hook-secret-0123456789' }, body: '{"a":' });
+      const broken = await fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-whenflow-token': 'test-hook-secret-0123456789' },
+        body: '{"a":',
+      });
       expect(broken.status).toBe(400);
       expect(((await broken.json()) as { error: string }).error).toContain('not valid JSON');
       receiver.child.kill('SIGINT');

@@ -66,7 +66,12 @@ describe('whenflow inside a team’s own Temporal worker', () => {
 
   it('gives a worker that runs only whenflow everything Worker.create needs, to spread', async () => {
     const taskQueue = `whenflow-only-${randomUUID()}`;
-    const worker = await Worker.create({ connection: nativeConnection, namespace: inject('temporalNamespace'), taskQueue, ...(await whenflowWorkerOptions({ workspace })) });
+    const worker = await Worker.create({
+      connection: nativeConnection,
+      namespace: inject('temporalNamespace'),
+      taskQueue,
+      ...(await whenflowWorkerOptions({ workspace })),
+    });
     const final = await worker.runUntil(async () => {
       const handle = await startTask(client, { data: { person: { name: 'Linus' } }, taskQueue });
       return waitForTask(client, handle.workflowId, { timeoutMs: 60_000 });

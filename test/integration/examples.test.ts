@@ -4,7 +4,9 @@ import { describe, expect, it } from 'vitest';
 import { whenflow } from '../support/cli';
 
 /** Every workspace under examples/ runs on its own: its scenario tests pass with `whenflow test -w examples/<name>`. */
-const examples = readdirSync(join(import.meta.dirname, '..', '..', 'examples'), { withFileTypes: true }).filter((entry) => entry.isDirectory());
+const examples = readdirSync(join(import.meta.dirname, '..', '..', 'examples'), { withFileTypes: true }).filter((entry) =>
+  entry.isDirectory(),
+);
 
 describe('examples/', () => {
   it('holds at least one workspace', () => {

@@ -16,16 +16,27 @@ describe('why a step did or did not run', () => {
   let taskId = '';
 
   it('whenflow run --json says why the task is in attention, naming the near-miss step and the key it misspells', async () => {
-    const result = await whenflow(['run', '-w', workspace, '-d', JSON.stringify({ order: { id: 7, status: 'new' } }), '--json'], suiteServer());
+    const result = await whenflow(
+      ['run', '-w', workspace, '-d', JSON.stringify({ order: { id: 7, status: 'new' } }), '--json'],
+      suiteServer(),
+    );
     // A task that needs attention: exit 3.
     expect(result.code).toBe(3);
     const out = JSON.parse(result.stdout) as RunJson;
     taskId = out.taskId;
     expect(out.state).toBe('attention');
     expect(out.trace.map((entry) => entry.step)).toEqual(['request_approval', 'audit']);
-    expect(out.attention?.nearMisses).toContainEqual({ step: 'approve', failingCount: 1, failing: { path: 'aproval.approved', expected: 'true', didYouMean: 'approval', didYouMeanPath: 'approval.approved' } });
+    expect(out.attention?.nearMisses).toContainEqual({
+      step: 'approve',
+      failingCount: 1,
+      failing: { path: 'aproval.approved', expected: 'true', didYouMean: 'approval', didYouMeanPath: 'approval.approved' },
+    });
     // Every step that fails one constraint is a near miss; the others fail on the order's status.
-    expect(out.attention?.nearMisses.map((miss) => `${miss.step} ${miss.failing.path}`).sort()).toEqual(['approve aproval.approved', 'archive order.status', 'request_approval order.status']);
+    expect(out.attention?.nearMisses.map((miss) => `${miss.step} ${miss.failing.path}`).sort()).toEqual([
+      'approve aproval.approved',
+      'archive order.status',
+      'request_approval order.status',
+    ]);
     expect(out.attention?.alreadyRan).toEqual(['audit']);
     expect(out.attention?.reason).toContain('did you mean `approval`?');
   });
@@ -41,10 +52,21 @@ describe('why a step did or did not run', () => {
     const explanation = JSON.parse(result.stdout) as TaskExplanation;
     expect(explanation.cycle).toBeNull();
     expect(explanation.cycles).toBe(2);
-    expect(explanation.data).toEqual({ order: { id: 7, status: 'awaiting-approval' }, approval: { approved: true, by: 'desk' }, audited: 1 });
+    expect(explanation.data).toEqual({
+      order: { id: 7, status: 'awaiting-approval' },
+      approval: { approved: true, by: 'desk' },
+      audited: 1,
+    });
     const byStep = Object.fromEntries(explanation.steps.map((s) => [s.step, s]));
-    expect(byStep.approve).toMatchObject({ matched: false, status: 'no-match', failing: { path: 'aproval.approved', didYouMean: 'approval' } });
-    expect(byStep.archive).toMatchObject({ matched: false, failing: { path: 'order.status', expected: '"approved"', actual: 'awaiting-approval' } });
+    expect(byStep.approve).toMatchObject({
+      matched: false,
+      status: 'no-match',
+      failing: { path: 'aproval.approved', didYouMean: 'approval' },
+    });
+    expect(byStep.archive).toMatchObject({
+      matched: false,
+      failing: { path: 'order.status', expected: '"approved"', actual: 'awaiting-approval' },
+    });
     expect(byStep.archive!.failing!.didYouMean).toBeUndefined();
     expect(byStep.audit).toMatchObject({ matched: true, rank: 1, status: 'already-ran' });
     expect(explanation.chosen).toEqual([]);
@@ -74,7 +96,9 @@ describe('why a step did or did not run', () => {
     expect(at0.data).toEqual({ order: { id: 7, status: 'new' } });
     const at1 = JSON.parse((await whenflow(['task', 'log', taskId, '--at', '1', '--json'], suiteServer())).stdout) as { data: object };
     expect(at1.data).toEqual({ order: { id: 7, status: 'awaiting-approval' }, approval: { approved: true, by: 'desk' } });
-    const diff = JSON.parse((await whenflow(['task', 'log', taskId, '--diff', '1', '2', '--json'], suiteServer())).stdout) as { changes: object[] };
+    const diff = JSON.parse((await whenflow(['task', 'log', taskId, '--diff', '1', '2', '--json'], suiteServer())).stdout) as {
+      changes: object[];
+    };
     expect(diff.changes).toEqual([{ op: 'add', path: '/audited', value: 1 }]);
     const words = await whenflow(['task', 'log', taskId, '--diff', '0', '2'], suiteServer());
     expect(words.stdout).toContain('~ /order/status = "awaiting-approval"');
@@ -85,7 +109,10 @@ describe('why a step did or did not run', () => {
 describe('whenflow plan', () => {
   it('lists the live tasks whose next step would change after a reload, and only those', async () => {
     const name = `plan-${randomUUID()}`;
-    const run = await whenflow(['run', '-w', workspace, '--name', name, '-d', JSON.stringify({ order: { id: 9, status: 'new' } }), '--json'], suiteServer());
+    const run = await whenflow(
+      ['run', '-w', workspace, '--name', name, '-d', JSON.stringify({ order: { id: 9, status: 'new' } }), '--json'],
+      suiteServer(),
+    );
     const taskId = (JSON.parse(run.stdout) as RunJson).taskId;
 
     const unchanged = JSON.parse((await whenflow(['plan', '-w', workspace, '--name', name, '--json'], suiteServer())).stdout) as Plan;

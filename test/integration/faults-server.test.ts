@@ -91,14 +91,23 @@ describe('R2: the Temporal dev server stops and starts again (persistent databas
       const token = `tok-${seed}-${i}-${randomBytes(6).toString('hex')}`;
       return { loops, token, data: { job: { id: i, n: loops, stage: 'new' }, count: 0, log: [], $stash: { token } } };
     });
-    const ids = await Promise.all(inputs.map(async (input, i) => (await startTask(client, { name: `restart ${i}`, data: input.data, taskQueue: 'faults-server', stashKey })).workflowId));
+    const ids = await Promise.all(
+      inputs.map(
+        async (input, i) =>
+          (await startTask(client, { name: `restart ${i}`, data: input.data, taskQueue: 'faults-server', stashKey })).workflowId,
+      ),
+    );
     taskIds.push(...ids, ...ids.map((id) => `${id}.1`));
 
     const beginsAtRestart: number[] = [];
     for (let restart = 1; restart <= RESTARTS; restart++) {
       // A random point of the run: after some more step executions began.
       const begun = probe.marks.filter((m) => m.phase === 'begin').length + 10 + Math.floor(random() * 40);
-      await probe.until(() => probe.marks.filter((m) => m.phase === 'begin').length >= begun, 120_000, `${begun} step executions before restart ${restart}`);
+      await probe.until(
+        () => probe.marks.filter((m) => m.phase === 'begin').length >= begun,
+        120_000,
+        `${begun} step executions before restart ${restart}`,
+      );
       beginsAtRestart.push(probe.marks.length);
       await server.stop();
       await new Promise((resolve) => setTimeout(resolve, 1000 + Math.floor(random() * 2000)));
@@ -110,7 +119,14 @@ describe('R2: the Temporal dev server stops and starts again (persistent databas
       const { loops, token } = inputs[i]!;
       expect(task.state).toBe('done');
       expect(task.data.count).toBe(5 + loops);
-      expect(task.data.log).toEqual(['begin', ...Array.from({ length: loops }, (_, l) => `loop ${l}`), 'fork', `rest after child ${loops * 10}`, 'seal', 'finish']);
+      expect(task.data.log).toEqual([
+        'begin',
+        ...Array.from({ length: loops }, (_, l) => `loop ${l}`),
+        'fork',
+        `rest after child ${loops * 10}`,
+        'seal',
+        'finish',
+      ]);
       expect(task.result).toEqual({ count: 5 + loops, child: loops * 10 });
       expect(unsealValue((task.data.$stash as { derived: string }).derived, stashKey, stashPlace('derived'))).toBe(`${token}-derived`);
     });
@@ -119,13 +135,18 @@ describe('R2: the Temporal dev server stops and starts again (persistent databas
     const executions = new Set(probe.marks.filter((m) => m.phase === 'begin' && ours.has(m.taskId)).map(executionKey));
     expect(executions.size).toBe(settled.reduce((sum, task) => sum + task.stepRuns, 0) + TASKS);
 
-    console.log(`R2 seed ${seed}: ${RESTARTS} restarts, after ${beginsAtRestart.join(' and ')} of ${probe.marks.length} probe marks; ${executions.size} step executions`);
+    console.log(
+      `R2 seed ${seed}: ${RESTARTS} restarts, after ${beginsAtRestart.join(' and ')} of ${probe.marks.length} probe marks; ${executions.size} step executions`,
+    );
 
     // R5 on these histories too.
     const secrets = inputs.flatMap((input) => [input.token, `${input.token}-derived`]);
     for (const taskId of taskIds) {
       const { raw, decoded } = await historyText(client, taskId);
-      expect(secrets.filter((secret) => raw.includes(secret) || decoded.includes(secret)), taskId).toEqual([]);
+      expect(
+        secrets.filter((secret) => raw.includes(secret) || decoded.includes(secret)),
+        taskId,
+      ).toEqual([]);
     }
   }, 300_000);
 });

@@ -77,12 +77,18 @@ async function settleAll(client: Client, taskIds: string[], timeoutMs: number): 
   const outcome = await Promise.race([results, timeout]);
   clearTimeout(timer);
   if (outcome !== 'timeout') return outcome;
-  const states = await Promise.all(taskIds.map(async (id) => `${id}: ${(await getTask(client, id).catch((e: Error) => ({ state: e.message }))).state}`));
+  const states = await Promise.all(
+    taskIds.map(async (id) => `${id}: ${(await getTask(client, id).catch((e: Error) => ({ state: e.message }))).state}`),
+  );
   throw new Error(`not every task completed within ${timeoutMs} ms:\n${states.filter((s) => !s.endsWith(': done')).join('\n')}`);
 }
 
 async function startAll(taskQueue: string): Promise<string[]> {
-  return Promise.all(inputs.map(async (input, i) => (await startTask(harness.client, { name: `faults ${i}`, data: input.data, taskQueue, stashKey })).workflowId));
+  return Promise.all(
+    inputs.map(
+      async (input, i) => (await startTask(harness.client, { name: `faults ${i}`, data: input.data, taskQueue, stashKey })).workflowId,
+    ),
+  );
 }
 
 /** The task data with secrets set aside and the task's own ID replaced, to compare runs. */
@@ -159,7 +165,8 @@ describe('R1: the worker process is killed with SIGKILL while 100 tasks are in f
       expect(unsealValue(stash.derived, stashKey, stashPlace('derived'))).toBe(`${inputs[i]!.token}-derived`);
     });
     const children = await Promise.all(ids.map((id) => getTask(harness.client, `${id}.1`)));
-    for (const child of children) expect({ state: child.state, count: child.data.count, log: child.data.log }).toEqual({ state: 'done', count: 1, log: ['child'] });
+    for (const child of children)
+      expect({ state: child.state, count: child.data.count, log: child.data.log }).toEqual({ state: 'done', count: 1, log: ['child'] });
 
     // At least once: every step execution of every task (and child) began, some more than once.
     const ours = new Set(faultyTaskIds);

@@ -14,9 +14,18 @@ const workspace = mkdtempSync(join(tmpdir(), 'whenflow-hardening-'));
 mkdirSync(join(workspace, 'steps'));
 writeFileSync(join(workspace, 'package.json'), '{ "type": "module" }\n');
 // Exponential for a backtracking engine on 32 letters and a `!`.
-writeFileSync(join(workspace, 'steps', 'valid_sku.mjs'), "export const condition = { sku: /^([A-Z0-9]+-?)+$/ };\nexport const content = async () => {\n  task.complete('valid sku');\n};\n");
-writeFileSync(join(workspace, 'steps', 'big_number.mjs'), "export const condition = { nums: { $elemMatch: { $gt: 100 } } };\nexport const content = async () => {\n  task.complete('big number');\n};\n");
-writeFileSync(join(workspace, 'steps', 'healthy.mjs'), "export const condition = { healthy: true };\nexport const content = async () => {\n  task.complete('healthy');\n};\n");
+writeFileSync(
+  join(workspace, 'steps', 'valid_sku.mjs'),
+  "export const condition = { sku: /^([A-Z0-9]+-?)+$/ };\nexport const content = async () => {\n  task.complete('valid sku');\n};\n",
+);
+writeFileSync(
+  join(workspace, 'steps', 'big_number.mjs'),
+  "export const condition = { nums: { $elemMatch: { $gt: 100 } } };\nexport const content = async () => {\n  task.complete('big number');\n};\n",
+);
+writeFileSync(
+  join(workspace, 'steps', 'healthy.mjs'),
+  "export const condition = { healthy: true };\nexport const content = async () => {\n  task.complete('healthy');\n};\n",
+);
 let harness: TestHarness;
 
 beforeAll(async () => {
@@ -44,7 +53,16 @@ describe('a catastrophic pattern in a condition', () => {
 
 describe('step validate on hostile data', () => {
   it('answers at once that the catastrophic pattern does not match, naming the path', async () => {
-    const result = await whenflow(['step', 'validate', 'valid_sku', '-w', workspace, '-d', JSON.stringify({ sku: `${'A'.repeat(32)}!` }), '--json']);
+    const result = await whenflow([
+      'step',
+      'validate',
+      'valid_sku',
+      '-w',
+      workspace,
+      '-d',
+      JSON.stringify({ sku: `${'A'.repeat(32)}!` }),
+      '--json',
+    ]);
     expect(result.code).toBe(0);
     const [verdict] = JSON.parse(result.stdout) as { step: string; matches: boolean; mismatch: { path: string } }[];
     expect(verdict).toMatchObject({ step: 'valid_sku', matches: false, mismatch: { path: 'sku' } });
@@ -75,7 +93,12 @@ describe('task stop', () => {
     expect(how).toBe('terminated');
     const description = await handle.describe();
     expect(description.status.name).toBe('TERMINATED');
-    expect(await getTask(harness.client, handle.workflowId)).toMatchObject({ taskId: handle.workflowId, name: 'unreadable', state: 'stopped', settled: true });
+    expect(await getTask(harness.client, handle.workflowId)).toMatchObject({
+      taskId: handle.workflowId,
+      name: 'unreadable',
+      state: 'stopped',
+      settled: true,
+    });
     // The worker serves on.
     expect(await harness.runTask({ name: 'healthy after', data: { healthy: true } }, 30_000)).toMatchObject({ state: 'done' });
   });

@@ -23,7 +23,15 @@ describe('whenflow init', () => {
     const init = await whenflow(['init', dir]);
     expect(init.code, init.stderr).toBe(0);
     expect(init.stdout).toContain('Created a whenflow workspace');
-    expect((await readdir(dir)).sort()).toEqual(['.gitignore', 'notes.md', 'samples', 'scenarios', 'steps', 'tsconfig.json', 'whenflow.yaml']);
+    expect((await readdir(dir)).sort()).toEqual([
+      '.gitignore',
+      'notes.md',
+      'samples',
+      'scenarios',
+      'steps',
+      'tsconfig.json',
+      'whenflow.yaml',
+    ]);
     const check = await whenflow(['workspace', 'check', '-w', dir, '--json']);
     expect(check.code, check.stderr).toBe(0);
     const steps = await whenflow(['step', 'validate', '-w', dir, '-f', join(dir, 'samples', 'hello.json'), '--json']);

@@ -72,7 +72,10 @@ beforeAll(async () => {
 afterAll(async () => {
   // A worker blocked by a step (as before step threads) never gets to handle SIGTERM.
   if (worker) {
-    const stopped = await Promise.race([worker.kill('SIGTERM').then(() => true), new Promise<false>((resolve) => setTimeout(() => resolve(false), 15_000))]);
+    const stopped = await Promise.race([
+      worker.kill('SIGTERM').then(() => true),
+      new Promise<false>((resolve) => setTimeout(() => resolve(false), 15_000)),
+    ]);
     if (!stopped) await worker.kill('SIGKILL');
   }
   await connection?.close();

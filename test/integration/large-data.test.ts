@@ -55,7 +55,17 @@ describe('large task data stays out of history', () => {
     expect(task.result).toEqual({ seen: [0, 1, 2, 3, 4], blobLength: blob.length, blobEnd: '#END' });
     expect(task.data.counter).toBe(4);
     expect(task.data.blob).toBe(blob);
-    expect(task.trace.map((t) => `${t.cycle}:${t.step}`)).toEqual(['1:watch', '1:count', '2:watch', '2:count', '3:watch', '3:count', '4:watch', '4:count', '5:watch']);
+    expect(task.trace.map((t) => `${t.cycle}:${t.step}`)).toEqual([
+      '1:watch',
+      '1:count',
+      '2:watch',
+      '2:count',
+      '3:watch',
+      '3:count',
+      '4:watch',
+      '4:count',
+      '5:watch',
+    ]);
 
     const sizes = await historySizes(harness.client, harness.taskIds.at(-1)!);
     expect(sizes.stepInputs).toHaveLength(9);
@@ -71,7 +81,11 @@ describe('large task data stays out of history', () => {
   });
 
   it('small data still goes inline in the step input', async () => {
-    const task = await harness.runTask({ name: 'small', data: { blob: blobOf(200), counter: 0, watching: true, seen: [] }, concurrency: 2 });
+    const task = await harness.runTask({
+      name: 'small',
+      data: { blob: blobOf(200), counter: 0, watching: true, seen: [] },
+      concurrency: 2,
+    });
     expect(task.state).toBe('done');
     expect(task.result).toEqual({ seen: [0, 1, 2, 3, 4], blobLength: 200, blobEnd: '#END' });
     const sizes = await historySizes(harness.client, harness.taskIds.at(-1)!);
@@ -107,7 +121,12 @@ describe('large task data stays out of history', () => {
     let stop = await workerOn({ stepsToo: false });
     try {
       const blob = blobOf(300_000);
-      const handle = await startTask(client, { name: 'large-restarted', data: { blob, counter: 0, watching: true, seen: [] }, taskQueue, concurrency: 2 });
+      const handle = await startTask(client, {
+        name: 'large-restarted',
+        data: { blob, counter: 0, watching: true, seen: [] },
+        taskQueue,
+        concurrency: 2,
+      });
       // Wait until the first cycle's steps are scheduled, then replace the worker: the new one has no copy of the task.
       await expect.poll(async () => (await handle.describe()).raw.pendingActivities?.length ?? 0, { timeout: 30_000 }).toBe(2);
       await stop();

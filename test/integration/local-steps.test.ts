@@ -38,13 +38,21 @@ interface JsonPayload {
 
 /** Which steps of a task ran as regular activities and which as local ones, read from its history. */
 async function stepRecords(taskId: string): Promise<StepRecords> {
-  const history = JSON.parse(historyToJSON(await harness.client.workflow.getHandle(taskId).fetchHistory())) as { events: Record<string, unknown>[] };
-  const decode = (payload: JsonPayload | undefined): unknown => (payload?.data ? JSON.parse(Buffer.from(payload.data, 'base64').toString('utf8')) : undefined);
+  const history = JSON.parse(historyToJSON(await harness.client.workflow.getHandle(taskId).fetchHistory())) as {
+    events: Record<string, unknown>[];
+  };
+  const decode = (payload: JsonPayload | undefined): unknown =>
+    payload?.data ? JSON.parse(Buffer.from(payload.data, 'base64').toString('utf8')) : undefined;
   const records: StepRecords = { scheduled: [], local: [], localAttempts: {} };
   for (const event of history.events) {
-    const scheduled = event.activityTaskScheduledEventAttributes as { activityType?: { name?: string }; input?: { payloads?: JsonPayload[] } } | undefined;
-    if (scheduled?.activityType?.name === 'runStep') records.scheduled.push((decode(scheduled.input?.payloads?.[0]) as { step: string }).step);
-    const marker = event.markerRecordedEventAttributes as { markerName?: string; details?: Record<string, { payloads?: JsonPayload[] }> } | undefined;
+    const scheduled = event.activityTaskScheduledEventAttributes as
+      | { activityType?: { name?: string }; input?: { payloads?: JsonPayload[] } }
+      | undefined;
+    if (scheduled?.activityType?.name === 'runStep')
+      records.scheduled.push((decode(scheduled.input?.payloads?.[0]) as { step: string }).step);
+    const marker = event.markerRecordedEventAttributes as
+      | { markerName?: string; details?: Record<string, { payloads?: JsonPayload[] }> }
+      | undefined;
     if (marker?.markerName === 'core_local_activity') {
       const about = decode(marker.details?.data?.payloads?.[0]) as { activity_type?: string; attempt?: number };
       const result = decode(marker.details?.result?.payloads?.[0]) as { patch?: { path: string }[] } | undefined;
@@ -103,7 +111,11 @@ describe('local steps', () => {
   it('a stop cancels a running local step: its content sees step.signal abort, and its changes do not land', async () => {
     const reports = await reportServer();
     try {
-      const handle = await startTask(harness.client, { name: 'hold', data: { hold: { report: reports.url } }, taskQueue: harness.taskQueue });
+      const handle = await startTask(harness.client, {
+        name: 'hold',
+        data: { hold: { report: reports.url } },
+        taskQueue: harness.taskQueue,
+      });
       harness.taskIds.push(handle.workflowId);
       await reports.when('/started');
       // The stop waits for the workflow task the local step runs in; the worker extends it every few seconds.

@@ -36,7 +36,9 @@ describe('whenflow run with the lossless rules', () => {
     const { code, out } = await run({ parent: { api } });
     expect(code).toBe(1);
     expect(out.state).toBe('error');
-    expect(out.error!.message).toMatch(/^subtask task-[\w-]+\.1, which this task waits for, is in error: step "fragile" failed: service answered 503 on \/check$/);
+    expect(out.error!.message).toMatch(
+      /^subtask task-[\w-]+\.1, which this task waits for, is in error: step "fragile" failed: service answered 503 on \/check$/,
+    );
   });
 
   it('waits for a pending deadline: a task armed with completeOnExpire ends done', async () => {
@@ -48,7 +50,9 @@ describe('whenflow run with the lossless rules', () => {
     const { out, stderr } = await run({ typo: { api } });
     expect(out.error).toMatchObject({ step: 'typo', attempts: 1, message: 'dta is not defined' });
     const lines = stderr.split('\n').filter((line) => line.startsWith('whenflow:') || line.includes('Activity'));
-    expect(lines).toEqual([expect.stringMatching(/^whenflow: task task-[\w-]+ step typo attempt 1 failed \(ReferenceError, not retried\): dta is not defined$/)]);
+    expect(lines).toEqual([
+      expect.stringMatching(/^whenflow: task task-[\w-]+ step typo attempt 1 failed \(ReferenceError, not retried\): dta is not defined$/),
+    ]);
     expect(stderr).not.toContain('Activity failed');
   });
 
@@ -56,7 +60,9 @@ describe('whenflow run with the lossless rules', () => {
     const { stdout, code } = await whenflow(['run', '-w', workspace, '-d', '{"history":[]}', '--concurrency', '2'], suiteServer());
     // Nothing matches at the end: attention.
     expect(code).toBe(3);
-    expect(stdout).toContain('conflict  cycle 1: history_second ran beside history_first, which wrote what it read or wrote at /history; its changes were not kept and it runs again if it still matches');
+    expect(stdout).toContain(
+      'conflict  cycle 1: history_second ran beside history_first, which wrote what it read or wrote at /history; its changes were not kept and it runs again if it still matches',
+    );
     expect(stdout).toContain('"second"');
   });
 });

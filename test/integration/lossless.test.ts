@@ -138,7 +138,9 @@ describe('4: a waited-for subtask that fails', () => {
     expect(parent.state).toBe('error');
     const childId = `${parent.taskId}.1`;
     expect(parent.error).toMatchObject({ reason: 'subtask-failed', subtaskId: childId, step: 'fragile' });
-    expect(parent.error!.message).toBe(`subtask ${childId}, which this task waits for, is in error: step "fragile" failed: service answered 500 on /check`);
+    expect(parent.error!.message).toBe(
+      `subtask ${childId}, which this task waits for, is in error: step "fragile" failed: service answered 500 on /check`,
+    );
     expect((await getTask(harness.client, childId)).state).toBe('error');
 
     service.checkFails = false;
@@ -173,7 +175,15 @@ describe('6: programming errors are not retried', () => {
 
 describe('7: an array of object patterns', () => {
   it('matches when every element matches, and not when one does not', async () => {
-    const all = await harness.runTask({ name: 'lines', data: { lines: [{ sku: 'a', price: 2 }, { sku: 'b', price: 3 }] } });
+    const all = await harness.runTask({
+      name: 'lines',
+      data: {
+        lines: [
+          { sku: 'a', price: 2 },
+          { sku: 'b', price: 3 },
+        ],
+      },
+    });
     expect(all.data.total).toBe(5);
     const some = await harness.runTask({ name: 'lines-missing', data: { lines: [{ sku: 'a', price: 2 }, { sku: 'b' }] } });
     expect(some.state).toBe('attention');
@@ -186,7 +196,11 @@ describe('7: an array of object patterns', () => {
 describe('8: an update racing a running step', () => {
   it('is taken in after the step, and where it replaces what the step wrote a conflict is recorded', async () => {
     const started = requestSeen('race started');
-    const handle = await startTask(harness.client, { name: 'race', data: { race: { status: 'new', api: service.url } }, taskQueue: harness.taskQueue });
+    const handle = await startTask(harness.client, {
+      name: 'race',
+      data: { race: { status: 'new', api: service.url } },
+      taskQueue: harness.taskQueue,
+    });
     harness.taskIds.push(handle.workflowId);
     await started;
     await updateTask(harness.client, handle.workflowId, { race: { status: 'from update' } });

@@ -105,12 +105,24 @@ describe('metrics: whenflow worker --metrics-port', () => {
   it('serves step durations and failures, connector calls and circuit state; prints circuit transitions; connector status reads it', async () => {
     const port = await freePort();
     const taskQueue = `metrics-${process.pid}`;
-    const env = { ...process.env, NO_COLOR: '1', TEMPORAL_ADDRESS: inject('temporalAddress'), TEMPORAL_NAMESPACE: inject('temporalNamespace'), WHENFLOW_CIRCUIT_INVENTORY_URL: inventory.url };
-    child = spawn(process.execPath, [bin, 'worker', '-w', workspace, '--task-queue', taskQueue, '--metrics-port', String(port)], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const env = {
+      ...process.env,
+      NO_COLOR: '1',
+      TEMPORAL_ADDRESS: inject('temporalAddress'),
+      TEMPORAL_NAMESPACE: inject('temporalNamespace'),
+      WHENFLOW_CIRCUIT_INVENTORY_URL: inventory.url,
+    };
+    child = spawn(process.execPath, [bin, 'worker', '-w', workspace, '--task-queue', taskQueue, '--metrics-port', String(port)], {
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
     child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
     const metricsUrl = `http://127.0.0.1:${port}`;
-    await until(() => (output.includes(`${metricsUrl}/metrics`) ? true : undefined), `the worker announced its metrics endpoint:\n${output}`);
+    await until(
+      () => (output.includes(`${metricsUrl}/metrics`) ? true : undefined),
+      `the worker announced its metrics endpoint:\n${output}`,
+    );
 
     // Three failures open the inventory circuit (3 / 2 s in whenflow.yaml); the step's retries wait it out.
     inventory.received = 0;
@@ -145,7 +157,9 @@ describe('metrics: whenflow worker --metrics-port', () => {
     expect(output).toMatch(/circuit inventory: closed — the probe call succeeded/);
 
     // `whenflow connector status` (a separate process) reads the worker's /status.
-    const { stdout } = await promisify(execFile)(process.execPath, [bin, 'connector', 'status', '--worker', metricsUrl, '-w', workspace], { env });
+    const { stdout } = await promisify(execFile)(process.execPath, [bin, 'connector', 'status', '--worker', metricsUrl, '-w', workspace], {
+      env,
+    });
     expect(stdout).toMatch(/│ inventory\s+│ closed\s+│ 0\/3\s+│ —\s+│ 2 s\s+│/);
     expect(stdout).toMatch(/│ fetch\s+│ off\s+│/);
     expect((await fetch(`${metricsUrl}/nope`)).status).toBe(404);
@@ -158,7 +172,13 @@ describe('tracing', () => {
     const tracing = createTracing({ spanProcessor: new SimpleSpanProcessor(exporter), serviceName: 'whenflow-test' });
     const nativeConnection = await NativeConnection.connect({ address: inject('temporalAddress') });
     const taskQueue = `tracing-${process.pid}`;
-    const worker = await createTaskWorker({ connection: nativeConnection, namespace: inject('temporalNamespace'), workspace, taskQueue, tracing });
+    const worker = await createTaskWorker({
+      connection: nativeConnection,
+      namespace: inject('temporalNamespace'),
+      workspace,
+      taskQueue,
+      tracing,
+    });
     const running = worker.run();
     try {
       inventory.failFirst = 0;
@@ -197,7 +217,8 @@ describe('tracing', () => {
       expect(call.parentSpanId).toBe(step.spanContext().spanId);
 
       // Task → cycle → step: every cycle is a span under its task, every step attempt under its cycle.
-      const cyclesOf = (taskSpan: ReadableSpan) => spans.filter((s) => s.name === 'whenflow.cycle' && s.parentSpanId === taskSpan.spanContext().spanId);
+      const cyclesOf = (taskSpan: ReadableSpan) =>
+        spans.filter((s) => s.name === 'whenflow.cycle' && s.parentSpanId === taskSpan.spanContext().spanId);
       const cycleOf = (stepName: string) => byId(byId(byId(named(`step ${stepName}`).parentSpanId)?.parentSpanId)?.parentSpanId);
       // (Temporal's sink adds the workflow info to the attributes of every span from the workflow.)
       expect(cyclesOf(task).map((s) => s.attributes)).toMatchObject([
@@ -216,11 +237,21 @@ describe('tracing', () => {
       for (const cycle of [...cyclesOf(task), ...cyclesOf(child)]) expect(cycle.status.code).not.toBe(SpanStatusCode.ERROR);
       for (const span of spans) expect(span.spanContext().traceId).toBe(task.spanContext().traceId);
 
-      expect(step.attributes).toMatchObject({ 'whenflow.task_id': childId, 'whenflow.step': 'check_stock', 'whenflow.cycle': 1, 'whenflow.attempt': 1 });
+      expect(step.attributes).toMatchObject({
+        'whenflow.task_id': childId,
+        'whenflow.step': 'check_stock',
+        'whenflow.cycle': 1,
+        'whenflow.attempt': 1,
+      });
       expect(named('step done').attributes).toMatchObject({ 'whenflow.task_id': childId, 'whenflow.cycle': 2 });
       expect(named('step split').attributes).toMatchObject({ 'whenflow.task_id': handle.workflowId, 'whenflow.cycle': 1 });
       expect(named('step joined').attributes).toMatchObject({ 'whenflow.task_id': handle.workflowId, 'whenflow.cycle': 2 });
-      expect(call.attributes).toMatchObject({ 'whenflow.connector': 'inventory', 'whenflow.method': 'stock', 'whenflow.task_id': childId, 'whenflow.step': 'check_stock' });
+      expect(call.attributes).toMatchObject({
+        'whenflow.connector': 'inventory',
+        'whenflow.method': 'stock',
+        'whenflow.task_id': childId,
+        'whenflow.step': 'check_stock',
+      });
       expect(task.resource.attributes['service.name']).toBe('whenflow-test');
     } finally {
       worker.shutdown();
@@ -235,18 +266,45 @@ describe('tracing', () => {
     const tracing = createTracing({ spanProcessor: new SimpleSpanProcessor(exporter), serviceName: 'whenflow-test' });
     const nativeConnection = await NativeConnection.connect({ address: inject('temporalAddress') });
     const taskQueue = `tracing-cycles-${process.pid}`;
-    const worker = await createTaskWorker({ connection: nativeConnection, namespace: inject('temporalNamespace'), workspace, taskQueue, tracing });
+    const worker = await createTaskWorker({
+      connection: nativeConnection,
+      namespace: inject('temporalNamespace'),
+      workspace,
+      taskQueue,
+      tracing,
+    });
     const running = worker.run();
-    const cyclesOf = (taskId: string) => exporter.getFinishedSpans().filter((s) => s.name === 'whenflow.cycle' && s.attributes['whenflow.task_id'] === taskId);
+    const cyclesOf = (taskId: string) =>
+      exporter.getFinishedSpans().filter((s) => s.name === 'whenflow.cycle' && s.attributes['whenflow.task_id'] === taskId);
     let failingId: string | undefined;
     try {
       inventory.failFirst = 0;
-      const sequenced = await startTask(client, { name: 'sequenced', data: { item: { sku: 'S-1', via: 'step' } }, sequence: ['check_stock', 'done'], taskQueue });
+      const sequenced = await startTask(client, {
+        name: 'sequenced',
+        data: { item: { sku: 'S-1', via: 'step' } },
+        sequence: ['check_stock', 'done'],
+        taskQueue,
+      });
       expect((await waitForTask(client, sequenced.workflowId, { timeoutMs: 60_000 })).state).toBe('done');
-      const sequenceCycles = await until(() => (cyclesOf(sequenced.workflowId).length === 2 ? cyclesOf(sequenced.workflowId) : undefined), 'both cycles of the sequence were exported');
+      const sequenceCycles = await until(
+        () => (cyclesOf(sequenced.workflowId).length === 2 ? cyclesOf(sequenced.workflowId) : undefined),
+        'both cycles of the sequence were exported',
+      );
       expect(sequenceCycles.map((s) => s.attributes)).toMatchObject([
-        { 'whenflow.task_id': sequenced.workflowId, 'whenflow.cycle': 1, 'whenflow.steps': ['check_stock'], 'whenflow.sequence_index': 1, 'whenflow.sequence_length': 2 },
-        { 'whenflow.task_id': sequenced.workflowId, 'whenflow.cycle': 2, 'whenflow.steps': ['done'], 'whenflow.sequence_index': 2, 'whenflow.sequence_length': 2 },
+        {
+          'whenflow.task_id': sequenced.workflowId,
+          'whenflow.cycle': 1,
+          'whenflow.steps': ['check_stock'],
+          'whenflow.sequence_index': 1,
+          'whenflow.sequence_length': 2,
+        },
+        {
+          'whenflow.task_id': sequenced.workflowId,
+          'whenflow.cycle': 2,
+          'whenflow.steps': ['done'],
+          'whenflow.sequence_index': 2,
+          'whenflow.sequence_length': 2,
+        },
       ]);
 
       // The inventory never answers: check_stock runs out of attempts and the task goes to error.
@@ -256,14 +314,26 @@ describe('tracing', () => {
       failingId = failing.workflowId;
       const failed = await waitForTask(client, failing.workflowId, { timeoutMs: 60_000 });
       expect(failed.state).toBe('error');
-      const [failedCycle] = await until(() => (cyclesOf(failing.workflowId).length === 1 ? cyclesOf(failing.workflowId) : undefined), 'the failed cycle was exported');
-      expect(failedCycle!.attributes).toMatchObject({ 'whenflow.task_id': failing.workflowId, 'whenflow.cycle': 1, 'whenflow.steps': ['check_stock'], 'whenflow.failed_step': 'check_stock' });
+      const [failedCycle] = await until(
+        () => (cyclesOf(failing.workflowId).length === 1 ? cyclesOf(failing.workflowId) : undefined),
+        'the failed cycle was exported',
+      );
+      expect(failedCycle!.attributes).toMatchObject({
+        'whenflow.task_id': failing.workflowId,
+        'whenflow.cycle': 1,
+        'whenflow.steps': ['check_stock'],
+        'whenflow.failed_step': 'check_stock',
+      });
       expect(failedCycle!.status.code).toBe(SpanStatusCode.ERROR);
       expect(failedCycle!.status.message).toContain('step check_stock failed: ');
       // Each attempt's activity span is a child of the failed cycle's span.
-      const attempts = exporter.getFinishedSpans().filter((s) => s.name === 'StartActivity:runStep' && s.parentSpanId === failedCycle!.spanContext().spanId);
+      const attempts = exporter
+        .getFinishedSpans()
+        .filter((s) => s.name === 'StartActivity:runStep' && s.parentSpanId === failedCycle!.spanContext().spanId);
       expect(attempts).toHaveLength(1);
-      const runs = exporter.getFinishedSpans().filter((s) => s.name === 'RunActivity:runStep' && s.parentSpanId === attempts[0]!.spanContext().spanId);
+      const runs = exporter
+        .getFinishedSpans()
+        .filter((s) => s.name === 'RunActivity:runStep' && s.parentSpanId === attempts[0]!.spanContext().spanId);
       expect(runs).toHaveLength(failed.error!.attempts);
 
       // Histories recorded with cycle spans replay with the traced bundle (spans are not commands).
@@ -285,13 +355,19 @@ describe('tracing', () => {
   it('recorded histories replay with the tracing interceptors in the workflow bundle', async () => {
     const dir = join(import.meta.dirname, '..', 'histories');
     const files = readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.json'));
-    const histories = files.map((file) => ({ workflowId: basename(file, '.json'), history: JSON.parse(readFileSync(join(dir, file), 'utf8')) as unknown }));
+    const histories = files.map((file) => ({
+      workflowId: basename(file, '.json'),
+      history: JSON.parse(readFileSync(join(dir, file), 'utf8')) as unknown,
+    }));
     const failures: string[] = [];
     let replayed = 0;
     // The sink as a traced worker has it (a replay never calls it, but the workflow code refers to it).
     const tracing = createTracing({ spanProcessor: new SimpleSpanProcessor(new InMemorySpanExporter()) });
     const sinks = { exporter: makeWorkflowExporter(tracing.spanProcessor, tracing.resource) };
-    for await (const result of Worker.runReplayHistories({ workflowBundle: await workflowBundle({ tracing: true }), sinks }, histories as never)) {
+    for await (const result of Worker.runReplayHistories(
+      { workflowBundle: await workflowBundle({ tracing: true }), sinks },
+      histories as never,
+    )) {
       replayed += 1;
       if (result.error) failures.push(`${result.workflowId}: ${String(result.error)}`);
     }

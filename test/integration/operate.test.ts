@@ -30,11 +30,15 @@ async function serve(dir: string): Promise<TestHarness> {
   return harness;
 }
 
-const step = (condition: string, content: string) => `export const condition = ${condition};\nexport const content = async () => {\n${content}\n};\n`;
+const step = (condition: string, content: string) =>
+  `export const condition = ${condition};\nexport const content = async () => {\n${content}\n};\n`;
 
 describe('each workspace has its own task queue', () => {
-  it('task new -w DIR reaches that workspace\'s worker, never another workspace\'s', async () => {
-    const alpha = await workspace({ 'whenflow.yaml': 'name: alpha\n', 'steps/who.mjs': step('{ who: null }', "  data.who = 'alpha';\n  task.complete('alpha');") });
+  it("task new -w DIR reaches that workspace's worker, never another workspace's", async () => {
+    const alpha = await workspace({
+      'whenflow.yaml': 'name: alpha\n',
+      'steps/who.mjs': step('{ who: null }', "  data.who = 'alpha';\n  task.complete('alpha');"),
+    });
     const beta = await workspace({ 'steps/who.mjs': step('{ who: null }', "  data.who = 'beta';\n  task.complete('beta');") });
     await serve(alpha);
     await serve(beta);
@@ -88,7 +92,9 @@ describe('one rule for data flags', () => {
     await expect.poll(async () => (await getTask(harnesses.at(-1)!.client, taskId)).state, { timeout: 30_000 }).toBe('done');
     const wrong = await cli(['task', 'update', taskId, '-d', join(dir, 'patch.json')]);
     expect(wrong.code).toBe(2);
-    expect(wrong.stderr).toContain(`-d/--data takes the patch as inline JSON; ${join(dir, 'patch.json')} is a file: give it with -f/--file`);
+    expect(wrong.stderr).toContain(
+      `-d/--data takes the patch as inline JSON; ${join(dir, 'patch.json')} is a file: give it with -f/--file`,
+    );
   });
 });
 
@@ -96,7 +102,10 @@ describe('task log and parks', () => {
   it('lists every execution, the failed one included, in one layout with or without --follow', async () => {
     const dir = await workspace({
       'whenflow.yaml': 'name: logs\ndefaults:\n  retry: { maximumAttempts: 1 }\n',
-      'steps/flaky.mjs': step('{ flaky: true, ok: null }', "  if (!data.fixed) throw new Error('not yet');\n  data.ok = true;\n  task.complete();"),
+      'steps/flaky.mjs': step(
+        '{ flaky: true, ok: null }',
+        "  if (!data.fixed) throw new Error('not yet');\n  data.ok = true;\n  task.complete();",
+      ),
     });
     const harness = await serve(dir);
     const created = await cli(['task', 'new', 'logs', '-w', dir, '-d', '{"flaky":true}', '--wait', '--json']);
@@ -114,14 +123,20 @@ describe('task log and parks', () => {
   });
 
   it('reload runs a new cycle at once, also for a parked task; parks show their duration and wake time', async () => {
-    const dir = await workspace({ 'whenflow.yaml': 'name: parked\n', 'steps/wait.mjs': step('{ waiting: true, resumed: null }', "  task.park('1h');\n  step.redo();") });
+    const dir = await workspace({
+      'whenflow.yaml': 'name: parked\n',
+      'steps/wait.mjs': step('{ waiting: true, resumed: null }', "  task.park('1h');\n  step.redo();"),
+    });
     const harness = await serve(dir);
     const { stdout } = await cli(['task', 'new', 'parked', '-w', dir, '-d', '{"waiting":true}', '--json']);
     const { taskId } = JSON.parse(stdout) as { taskId: string };
     await expect.poll(async () => (await getTask(harness.client, taskId)).state, { timeout: 30_000 }).toBe('waiting');
     const events = await cli(['task', 'log', taskId]);
     expect(events.stdout).toMatch(/parked for 1h, until \d{4}-\d\d-\d\dT/);
-    writeFileSync(join(dir, 'steps', 'wait.mjs'), step('{ waiting: true, resumed: null }', "  data.resumed = true;\n  task.complete('reloaded');"));
+    writeFileSync(
+      join(dir, 'steps', 'wait.mjs'),
+      step('{ waiting: true, resumed: null }', "  data.resumed = true;\n  task.complete('reloaded');"),
+    );
     expect((await cli(['task', 'reload', taskId])).code).toBe(0);
     await expect.poll(async () => (await getTask(harness.client, taskId)).result, { timeout: 30_000 }).toBe('reloaded');
     expect(formatDuration(3_600_000)).toBe('1h');
@@ -132,7 +147,10 @@ describe('task log and parks', () => {
 
 describe('a broken step file', () => {
   it('step validate answers for the other steps and names the broken file', async () => {
-    const dir = await workspace({ 'steps/good.mjs': step('{ a: 1 }', '  data.b = 2;'), 'steps/bad.mjs': 'export const condition = { a: 1 };\nexport const content = async () => { data.x = ; };\n' });
+    const dir = await workspace({
+      'steps/good.mjs': step('{ a: 1 }', '  data.b = 2;'),
+      'steps/bad.mjs': 'export const condition = { a: 1 };\nexport const content = async () => { data.x = ; };\n',
+    });
     const { code, stdout, stderr } = await cli(['step', 'validate', '-w', dir, '-d', '{"a":1}', '--json']);
     expect(code).toBe(0);
     expect(JSON.parse(stdout)).toEqual([expect.objectContaining({ step: 'good', matches: true })]);

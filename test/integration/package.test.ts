@@ -63,13 +63,27 @@ describe('the packed package', () => {
     const attw = await exec(join(root, 'node_modules', '.bin', 'attw'), [tarball, '--profile', 'esm-only', '--format', 'json'], root);
     expectOk(attw, 'attw');
     const report = JSON.parse(attw.stdout) as { analysis: { problems: unknown[] } };
-    expect(report.analysis.problems.filter((p) => !['node10', 'node16-cjs'].includes((p as { resolutionKind?: string }).resolutionKind ?? ''))).toEqual([]);
+    expect(
+      report.analysis.problems.filter((p) => !['node10', 'node16-cjs'].includes((p as { resolutionKind?: string }).resolutionKind ?? '')),
+    ).toEqual([]);
   }, 120_000);
 
   it('ships compiled JavaScript, declarations and the prebuilt workflow bundles, no TypeScript sources', async () => {
     const installed = join(project, 'node_modules', 'whenflow');
     const files = await readdir(join(installed, 'dist'));
-    expect(files).toEqual(expect.arrayContaining(['index.js', 'worker.js', 'testing.js', 'workflows.js', 'step.js', 'cli.js', 'workflow-bundle.js', 'workflow-bundle-traced.js', 'types']));
+    expect(files).toEqual(
+      expect.arrayContaining([
+        'index.js',
+        'worker.js',
+        'testing.js',
+        'workflows.js',
+        'step.js',
+        'cli.js',
+        'workflow-bundle.js',
+        'workflow-bundle-traced.js',
+        'types',
+      ]),
+    );
     expect(existsSync(join(installed, 'src'))).toBe(false);
     expect((await readFile(join(installed, 'dist', 'cli.js'), 'utf8')).startsWith('#!/usr/bin/env node')).toBe(true);
   });
@@ -130,10 +144,13 @@ describe('the packed package', () => {
     expect(JSON.parse(ran.stdout)).toEqual(['function', 'function', 'function']);
   });
 
-  it("type-checks a .ts step with the scaffolded tsconfig, and reports a misuse of the step globals", async () => {
+  it('type-checks a .ts step with the scaffolded tsconfig, and reports a misuse of the step globals', async () => {
     const workspace = join(project, 'flows');
     expectOk(await exec(process.execPath, [tsc, '-p', workspace], project), 'tsc on the scaffolded workspace');
-    await writeFile(join(workspace, 'steps', 'wrong.ts'), "export const condition = {};\nexport const content = async () => {\n  task.park(true);\n};\n");
+    await writeFile(
+      join(workspace, 'steps', 'wrong.ts'),
+      'export const condition = {};\nexport const content = async () => {\n  task.park(true);\n};\n',
+    );
     const wrong = await exec(process.execPath, [tsc, '-p', workspace], project);
     await rm(join(workspace, 'steps', 'wrong.ts'));
     expect(wrong.code).not.toBe(0);
@@ -181,6 +198,10 @@ process.exit(0);
     );
     const ran = await exec(process.execPath, ['team-worker.mjs', inject('temporalAddress'), inject('temporalNamespace')], project);
     expectOk(ran, 'the team worker');
-    expect(JSON.parse(ran.stdout.trim().split('\n').at(-1)!)).toEqual({ own: 'HELLO, TEAM', state: 'done', result: { greeting: 'Hello, Grace!' } });
+    expect(JSON.parse(ran.stdout.trim().split('\n').at(-1)!)).toEqual({
+      own: 'HELLO, TEAM',
+      state: 'done',
+      result: { greeting: 'Hello, Grace!' },
+    });
   }, 180_000);
 });

@@ -22,7 +22,10 @@ describe('recorded task histories', () => {
   });
 
   it('replay with the current workflow code without nondeterminism', async () => {
-    const histories = files.map((file) => ({ workflowId: basename(file, '.json'), history: JSON.parse(readFileSync(join(dir, file), 'utf8')) as unknown }));
+    const histories = files.map((file) => ({
+      workflowId: basename(file, '.json'),
+      history: JSON.parse(readFileSync(join(dir, file), 'utf8')) as unknown,
+    }));
     const failures: string[] = [];
     let replayed = 0;
     for await (const result of Worker.runReplayHistories({ workflowBundle: await workflowBundle() }, histories as never)) {

@@ -80,7 +80,13 @@ afterAll(async () => {
 
 /** Starts a task without waiting for it to settle (for tasks that wait on the outside world). */
 async function start(data: Record<string, unknown>, extra: { name?: string; maxSubtasks?: number } = {}): Promise<string> {
-  const handle = await startTask(harness.client, { name: extra.name ?? 'runtime', data: data as never, taskQueue: harness.taskQueue, stashKey, ...(extra.maxSubtasks ? { maxSubtasks: extra.maxSubtasks } : {}) });
+  const handle = await startTask(harness.client, {
+    name: extra.name ?? 'runtime',
+    data: data as never,
+    taskQueue: harness.taskQueue,
+    stashKey,
+    ...(extra.maxSubtasks ? { maxSubtasks: extra.maxSubtasks } : {}),
+  });
   harness.taskIds.push(handle.workflowId);
   return handle.workflowId;
 }
@@ -208,7 +214,9 @@ describe('task name, tags, id, audit and visualize', () => {
     let found: string[] = [];
     for (let i = 0; i < 50 && found.length === 0; i++) {
       found = [];
-      for await (const execution of harness.client.workflow.list({ query: `WhenflowName = "after" AND WhenflowTags = "renamed" AND WorkflowId = "${task.taskId}"` })) {
+      for await (const execution of harness.client.workflow.list({
+        query: `WhenflowName = "after" AND WhenflowTags = "renamed" AND WorkflowId = "${task.taskId}"`,
+      })) {
         found.push(execution.workflowId);
       }
       if (found.length === 0) await new Promise((resolve) => setTimeout(resolve, 200));
@@ -272,7 +280,11 @@ describe('secrets in data.$stash', () => {
   it('steps read and write them, conditions type-match them, and no plaintext reaches history or queries', async () => {
     const apiKey = 'key-0123456789abcdef';
     const before = api.seen.length;
-    const task = await harness.runTask({ name: 'secret', data: { $stash: { apiKey }, secretCall: { url: `${api.url}/session` } }, stashKey });
+    const task = await harness.runTask({
+      name: 'secret',
+      data: { $stash: { apiKey }, secretCall: { url: `${api.url}/session` } },
+      stashKey,
+    });
     expect(task.state).toBe('done');
     expect(task.result).toBe('session of length 17');
     // The API got the plaintext key from the step.
@@ -283,7 +295,9 @@ describe('secrets in data.$stash', () => {
     expect(isSealed(stash.session)).toBe(true);
     expect(task.trace[0]!.logs[0]!.message).toBe('calling with key ‹secret›');
     const raw = historyToJSON(await harness.client.workflow.getHandle(task.taskId).fetchHistory());
-    const decoded = [...raw.matchAll(/"data":\s*"([A-Za-z0-9+/=]+)"/g)].map((m) => Buffer.from(m[1]!, 'base64').toString('utf8')).join('\n');
+    const decoded = [...raw.matchAll(/"data":\s*"([A-Za-z0-9+/=]+)"/g)]
+      .map((m) => Buffer.from(m[1]!, 'base64').toString('utf8'))
+      .join('\n');
     for (const secret of [apiKey, 'sess-9f8e7d6c5b4a']) {
       expect(raw).not.toContain(secret);
       expect(decoded).not.toContain(secret);
@@ -292,6 +306,8 @@ describe('secrets in data.$stash', () => {
   });
 
   it('refuses to start a task with secrets when no stash key is given', async () => {
-    await expect(startTask(harness.client, { data: { $stash: { apiKey: 'x' } }, taskQueue: harness.taskQueue })).rejects.toThrow(/data\.\$stash.*secrets\.key/s);
+    await expect(startTask(harness.client, { data: { $stash: { apiKey: 'x' } }, taskQueue: harness.taskQueue })).rejects.toThrow(
+      /data\.\$stash.*secrets\.key/s,
+    );
   });
 });

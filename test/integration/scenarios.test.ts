@@ -12,7 +12,16 @@ const WORKSPACE = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 const SAMPLE = join(WORKSPACE, 'samples', 'order.json');
 const sampleOrder = (): JsonObject => JSON.parse(readFileSync(SAMPLE, 'utf8')) as JsonObject;
 
-const PREMIUM_STEPS = ['receive_order', 'charge_payment', 'pick_items', 'fulfil_order', 'ship_express', 'notify_customer', 'notify_customer', 'complete_order'];
+const PREMIUM_STEPS = [
+  'receive_order',
+  'charge_payment',
+  'pick_items',
+  'fulfil_order',
+  'ship_express',
+  'notify_customer',
+  'notify_customer',
+  'complete_order',
+];
 const RECEIPT = { orderId: 'A-1001', shipping: 'express', arrivesInDays: 1, price: 10 };
 
 /** Resolves true when something accepts TCP connections at host:port. */
@@ -72,13 +81,20 @@ describe('runScenarios on the sample workspace', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  it('runs both scenarios: one passes, the other fails with exactly the expected failures; the server is gone afterwards', { timeout: 170_000 }, async () => {
+  it('runs both scenarios: one passes, the other fails with exactly the expected failures; the server is gone afterwards', {
+    timeout: 170_000,
+  }, async () => {
     const lines: string[] = [];
     const { results, problems } = await runScenarios({ workspace: WORKSPACE, dir, log: (line) => lines.push(line) });
     expect(problems).toEqual([]);
     const byName = new Map<string, ScenarioResult>(results.map((r) => [r.name, r]));
     expect([...byName.keys()].sort()).toEqual(['premium order ships express', 'wrong on purpose']);
-    expect(byName.get('premium order ships express')).toEqual({ name: 'premium order ships express', file: 'premium.yaml', passed: true, failures: [] });
+    expect(byName.get('premium order ships express')).toEqual({
+      name: 'premium order ships express',
+      file: 'premium.yaml',
+      passed: true,
+      failures: [],
+    });
     expect(byName.get('wrong on purpose')).toEqual({
       name: 'wrong on purpose',
       file: 'wrong.json',
@@ -114,14 +130,23 @@ describe('runScenarios on the sample workspace', () => {
 
   it('runs only the scenarios the filter picks, and returns problems without running anything', { timeout: 170_000 }, async () => {
     const filtered = await runScenarios({ workspace: WORKSPACE, dir, filter: 'nothing-matches-this' });
-    expect(filtered).toEqual({ results: [], problems: [{ file: dir, path: '', message: 'no scenario matches the filter "nothing-matches-this"' }] });
+    expect(filtered).toEqual({
+      results: [],
+      problems: [{ file: dir, path: '', message: 'no scenario matches the filter "nothing-matches-this"' }],
+    });
     const broken = await mkdtemp(join(tmpdir(), 'whenflow-scenarios-broken-'));
     try {
       await writeFile(join(broken, 'bad.yaml'), 'name: bad\n');
       const lines: string[] = [];
       const outcome = await runScenarios({ workspace: WORKSPACE, dir: broken, log: (line) => lines.push(line) });
       expect(outcome.results).toEqual([]);
-      expect(outcome.problems).toEqual([{ file: 'bad.yaml', path: 'data', message: 'missing: give the task data as `data:` (an object) or `dataFile:` (a JSON or YAML file, relative to this file)' }]);
+      expect(outcome.problems).toEqual([
+        {
+          file: 'bad.yaml',
+          path: 'data',
+          message: 'missing: give the task data as `data:` (an object) or `dataFile:` (a JSON or YAML file, relative to this file)',
+        },
+      ]);
       expect(lines).toEqual([]); // no server was started
     } finally {
       await rm(broken, { recursive: true, force: true });

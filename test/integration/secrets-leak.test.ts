@@ -153,13 +153,15 @@ async function everythingAbout(taskId: string): Promise<Record<string, string>> 
   const history = await historyText(harness.client, taskId);
   const events: TaskEvent[] = [];
   for await (const event of taskEvents(harness.client, taskId)) events.push(event);
-  const spans = exporter.getFinishedSpans().map((span) => ({ name: span.name, attributes: span.attributes, events: span.events, status: span.status }));
+  const spans = exporter
+    .getFinishedSpans()
+    .map((span) => ({ name: span.name, attributes: span.attributes, events: span.events, status: span.status }));
   return {
-    'history': history.raw,
+    history: history.raw,
     'history payloads': history.decoded,
     'task snapshot': JSON.stringify(await getTask(harness.client, taskId)),
     'event stream': JSON.stringify(events),
-    'spans': JSON.stringify(spans),
+    spans: JSON.stringify(spans),
     'worker stderr': stderrLines.join(''),
   };
 }
@@ -181,8 +183,16 @@ describe('secrets never leave in plaintext', () => {
     expect(task.error?.message).toBe('the API refused key ‹secret› (code ‹secret›, pin ‹secret›, token ‹secret›)');
     // The step before it logged, visualized and deferred a call with every secret: all masked or sealed.
     const shows = task.trace.find((entry) => entry.step === 'shows')!;
-    expect(shows.logs.map((log) => log.message)).toEqual(['token ‹secret› key ‹secret› pin ‹secret› code ‹secret›', 'table creds', 'used ‹secret›']);
-    expect(shows.logs[1]!.visual).toEqual({ type: 'table', name: 'creds', data: [{ apiKey: '‹secret›', pin: '‹secret›', code: '‹secret›', token: '‹secret›' }] });
+    expect(shows.logs.map((log) => log.message)).toEqual([
+      'token ‹secret› key ‹secret› pin ‹secret› code ‹secret›',
+      'table creds',
+      'used ‹secret›',
+    ]);
+    expect(shows.logs[1]!.visual).toEqual({
+      type: 'table',
+      name: 'creds',
+      data: [{ apiKey: '‹secret›', pin: '‹secret›', code: '‹secret›', token: '‹secret›' }],
+    });
     // The echoed URL came back into the data masked; the numeric timeout went into history sealed.
     expect((task.data.reply as { body: { asked: string } }).body.asked).toBe('/?code=‹secret›&key=‹secret›');
     const stash = task.data.$stash as Record<string, unknown>;
@@ -219,7 +229,11 @@ describe('secrets never leave in plaintext', () => {
   it('a sealed value copied from one task into another under another key name does not open there', async () => {
     const source = await runSecretTask('throw');
     const sealed = ((await getTask(harness.client, source)).data.$stash as Record<string, string>).apiKey!;
-    const handle = await startTask(harness.client, { name: 'copied secret', data: { kind: 'copy', $stash: { stolen: sealed } }, taskQueue: harness.taskQueue });
+    const handle = await startTask(harness.client, {
+      name: 'copied secret',
+      data: { kind: 'copy', $stash: { stolen: sealed } },
+      taskQueue: harness.taskQueue,
+    });
     const task = await waitForTask(harness.client, handle.workflowId, { timeoutMs: 60_000 });
     expect(task.state).toBe('error');
     expect(task.error?.message).toContain('data.$stash.stolen: cannot decrypt sealed value');

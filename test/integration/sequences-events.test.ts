@@ -30,7 +30,8 @@ async function allEvents(taskId: string, after = 0): Promise<TaskEvent[]> {
   return events;
 }
 
-const ofType = <T extends TaskEvent['type']>(events: TaskEvent[], type: T) => events.filter((e): e is Extract<TaskEvent, { type: T }> => e.type === type);
+const ofType = <T extends TaskEvent['type']>(events: TaskEvent[], type: T) =>
+  events.filter((e): e is Extract<TaskEvent, { type: T }> => e.type === type);
 
 /** A local HTTP server steps report to; it resolves waiters when a given report arrives. */
 async function reportServer(): Promise<{ url: string; seen: string[]; when(path: string): Promise<void>; close(): Promise<void> }> {
@@ -59,7 +60,11 @@ describe('sequences', () => {
     expect(task.data).toEqual({ log: ['b', 'a', 'b'] });
     const events = await allEvents(task.taskId);
     expect(ofType(events, 'step-skipped')).toEqual([expect.objectContaining({ step: 'only_vip', position: { index: 2, of: 4 } })]);
-    expect(ofType(events, 'step-finished').map((e) => `${e.position?.index}/${e.position?.of} ${e.step}`)).toEqual(['1/4 stamp_b', '3/4 stamp_a', '4/4 stamp_b']);
+    expect(ofType(events, 'step-finished').map((e) => `${e.position?.index}/${e.position?.of} ${e.step}`)).toEqual([
+      '1/4 stamp_b',
+      '3/4 stamp_a',
+      '4/4 stamp_b',
+    ]);
   });
 
   it('runs a guarded step when its condition matches', async () => {
@@ -87,16 +92,26 @@ describe('sequences', () => {
 
   it('refuses unknown step names before anything starts, naming all of them', async () => {
     const known = ['stamp_a', 'stamp_b'];
-    await expect(startTask(harness.client, { data: { log: [] }, taskQueue: harness.taskQueue, sequence: ['stamp_a', 'nope', 'gone', 'nope'], knownSteps: known })).rejects.toThrow(
-      /sequence: unknown steps: nope, gone/,
+    await expect(
+      startTask(harness.client, {
+        data: { log: [] },
+        taskQueue: harness.taskQueue,
+        sequence: ['stamp_a', 'nope', 'gone', 'nope'],
+        knownSteps: known,
+      }),
+    ).rejects.toThrow(/sequence: unknown steps: nope, gone/);
+    await expect(startTask(harness.client, { data: { log: [] }, taskQueue: harness.taskQueue, thenCycle: true })).rejects.toBeInstanceOf(
+      TaskInputError,
     );
-    await expect(startTask(harness.client, { data: { log: [] }, taskQueue: harness.taskQueue, thenCycle: true })).rejects.toBeInstanceOf(TaskInputError);
   });
 
   it('without the names at hand, the task itself refuses them before running any step', async () => {
     const task = await harness.runTask({ name: 'unknown', data: { log: [] }, sequence: ['stamp_a', 'nope', 'gone'] });
     expect(task.state).toBe('error');
-    expect(task.error).toMatchObject({ reason: 'sequence-invalid', message: 'the sequence names steps the workspace does not have: nope, gone' });
+    expect(task.error).toMatchObject({
+      reason: 'sequence-invalid',
+      message: 'the sequence names steps the workspace does not have: nope, gone',
+    });
     expect(task.stepRuns).toBe(0);
   });
 });
@@ -133,7 +148,13 @@ describe('the event stream', () => {
     let stopWorker = await startWorker();
     const upto = 30;
     // A small history limit and event window: the task continues as new many times.
-    const handle = await startTask(harness.client, { name: 'long', data: { loop: { n: 0, upto } }, taskQueue, historyLimit: 60, eventsKept: 20 });
+    const handle = await startTask(harness.client, {
+      name: 'long',
+      data: { loop: { n: 0, upto } },
+      taskQueue,
+      historyLimit: 60,
+      eventsKept: 20,
+    });
     harness.taskIds.push(handle.workflowId);
     const seenBeforeRestart: TaskEvent[] = [];
     for await (const event of taskEvents(harness.client, handle.workflowId, { follow: true })) {
@@ -167,7 +188,11 @@ describe('cancellation', () => {
   it('a stop cancels the running step: its content sees step.signal abort, and its changes do not land', async () => {
     const reports = await reportServer();
     try {
-      const handle = await startTask(harness.client, { name: 'slow', data: { slow: { report: reports.url } }, taskQueue: harness.taskQueue });
+      const handle = await startTask(harness.client, {
+        name: 'slow',
+        data: { slow: { report: reports.url } },
+        taskQueue: harness.taskQueue,
+      });
       harness.taskIds.push(handle.workflowId);
       await reports.when('/started');
       await stopTask(harness.client, handle.workflowId);
@@ -184,7 +209,11 @@ describe('cancellation', () => {
   it('a step that ignores the signal does not hold the stop up', async () => {
     const reports = await reportServer();
     try {
-      const handle = await startTask(harness.client, { name: 'stubborn', data: { stubborn: { report: reports.url } }, taskQueue: harness.taskQueue });
+      const handle = await startTask(harness.client, {
+        name: 'stubborn',
+        data: { stubborn: { report: reports.url } },
+        taskQueue: harness.taskQueue,
+      });
       harness.taskIds.push(handle.workflowId);
       await reports.when('/started');
       await stopTask(harness.client, handle.workflowId);

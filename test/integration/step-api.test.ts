@@ -36,7 +36,7 @@ const files: Record<string, string> = {
     'module.exports = { validateEmail };',
     '',
   ].join('\n'),
-  'libraries/format.ts': "export const label = (name: string): string => `customer ${name.toUpperCase()}`;\nexport const version = 1;\n",
+  'libraries/format.ts': 'export const label = (name: string): string => `customer ${name.toUpperCase()}`;\nexport const version = 1;\n',
   'steps/validate.mjs': [
     'export const condition = { customer: { email: String }, validated: null };',
     'export const content = async () => {',
@@ -143,7 +143,10 @@ afterAll(async () => {
 
 describe('the step API of hosted workspaces, on a real Temporal server', () => {
   it('runs a workspace that uses lib, blob, connectors.fetch({ url, options }), utils.sleep({ milliseconds }), task.id and $stash', async () => {
-    const task = await harness.runTask({ name: 'customer', data: { customer: { name: 'ada', email: 'Ada@Example.com' }, notifyUrl: receiverUrl } });
+    const task = await harness.runTask({
+      name: 'customer',
+      data: { customer: { name: 'ada', email: 'Ada@Example.com' }, notifyUrl: receiverUrl },
+    });
     expect(task.error).toBeNull();
     expect(task.state).toBe('done');
     expect(task.trace.map((t) => t.step)).toEqual(['validate', 'store_report', 'read_report', 'notify', 'keep_secret']);
@@ -162,7 +165,11 @@ describe('the step API of hosted workspaces, on a real Temporal server', () => {
 
     // blob: small references in the data, the content in the workspace's store, never in history.
     const report = data.report as { blobId: string; size: number; contentType: string };
-    expect(report).toEqual({ blobId: expect.stringMatching(/^sha256-[0-9a-f]{64}$/), size: expect.any(Number), contentType: 'application/json' });
+    expect(report).toEqual({
+      blobId: expect.stringMatching(/^sha256-[0-9a-f]{64}$/),
+      size: expect.any(Number),
+      contentType: 'application/json',
+    });
     expect(data.attachment).toMatchObject({ contentType: 'application/octet-stream', size: 4, name: 'raw.bin' });
     expect(data.reportRead).toEqual({ sameEmail: true, markerLength: MARKER.length, bytes: [0, 1, 2, 255], streamed: report.size });
     const stored = join(workspace, '.whenflow', 'blobs', report.blobId.slice(7, 9), report.blobId);
@@ -187,20 +194,30 @@ describe('the step API of hosted workspaces, on a real Temporal server', () => {
   });
 
   it('a changed library takes effect for the next task, and a resumed task runs the fixed library', async () => {
-    writeWorkspace(workspace, { 'libraries/format.ts': "export const label = (name: string): string => `client ${name}`;\nexport const version = 2;\n" });
-    const changed = await harness.runTask({ name: 'customer', data: { customer: { name: 'bo', email: 'bo@example.com' }, notifyUrl: receiverUrl } });
+    writeWorkspace(workspace, {
+      'libraries/format.ts': 'export const label = (name: string): string => `client ${name}`;\nexport const version = 2;\n',
+    });
+    const changed = await harness.runTask({
+      name: 'customer',
+      data: { customer: { name: 'bo', email: 'bo@example.com' }, notifyUrl: receiverUrl },
+    });
     expect(changed.state).toBe('done');
     expect(changed.data.label).toBe('client bo');
     expect(changed.data.libVersion).toBe(2);
 
     // A library that throws while it loads: the step that reads it fails for good, naming the file and line.
     writeWorkspace(workspace, { 'libraries/format.ts': "export const version = 3;\nthrow new Error('format library is broken');\n" });
-    const broken = await harness.runTask({ name: 'customer', data: { customer: { name: 'cy', email: 'cy@example.com' }, notifyUrl: receiverUrl } });
+    const broken = await harness.runTask({
+      name: 'customer',
+      data: { customer: { name: 'cy', email: 'cy@example.com' }, notifyUrl: receiverUrl },
+    });
     // The catalog of a workspace with a broken library is refused, as for a broken step file.
     expect(broken.state).toBe('error');
     expect(broken.error?.message).toContain('libraries/format.ts: cannot load: format library is broken at line 2');
 
-    writeWorkspace(workspace, { 'libraries/format.ts': "export const label = (name: string): string => `fixed ${name}`;\nexport const version = 4;\n" });
+    writeWorkspace(workspace, {
+      'libraries/format.ts': 'export const label = (name: string): string => `fixed ${name}`;\nexport const version = 4;\n',
+    });
     await resumeTask(harness.client, broken.taskId);
     const resumed = await waitForTask(harness.client, broken.taskId, { timeoutMs: 60_000 });
     expect(resumed.state).toBe('done');

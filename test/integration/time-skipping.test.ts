@@ -27,7 +27,11 @@ describe('whenflow test --time-skipping', () => {
     expect(result.code).toBe(1);
     const outcome = JSON.parse(result.stdout) as { results: { passed: boolean; failures: { what: string; actual: string }[] }[] };
     expect(outcome.results[0]!.passed).toBe(false);
-    expect(outcome.results[0]!.failures).toContainEqual({ what: 'updates', expected: 'data sent after approve', actual: 'approve never ran, so 1 update was not sent' });
+    expect(outcome.results[0]!.failures).toContainEqual({
+      what: 'updates',
+      expected: 'data sent after approve',
+      actual: 'approve never ran, so 1 update was not sent',
+    });
   });
 });
 
@@ -36,7 +40,13 @@ describe('whenflow test --coverage', () => {
     const result = await whenflow(['test', '-w', workspace, '--time-skipping', '--coverage', '--json']);
     expect(result.code).toBe(0);
     const { coverage } = JSON.parse(result.stdout) as {
-      coverage: { dataSeen: number; steps: { step: string; runs: number; matched: number }[]; items: { held: number; failed: number }[]; neverRan: string[]; neverExercised: { step: string; constraint: string; branch?: { index: number } }[] };
+      coverage: {
+        dataSeen: number;
+        steps: { step: string; runs: number; matched: number }[];
+        items: { held: number; failed: number }[];
+        neverRan: string[];
+        neverExercised: { step: string; constraint: string; branch?: { index: number } }[];
+      };
     };
     expect(coverage.steps).toEqual([
       { step: 'approve', runs: 1, matched: 1 },
@@ -50,15 +60,28 @@ describe('whenflow test --coverage', () => {
     for (const item of coverage.items) expect(item.held + item.failed).toBe(coverage.dataSeen);
     expect(coverage.neverRan).toEqual(['escalate']);
     expect(coverage.neverExercised).toContainEqual(
-      expect.objectContaining({ step: 'approve', constraint: 'approval.overriddenBy: a String', branch: { group: '$or [ approval.approved: true | approval.overriddenBy: a String ]', index: 2 }, exercised: false, held: 0 }),
+      expect.objectContaining({
+        step: 'approve',
+        constraint: 'approval.overriddenBy: a String',
+        branch: { group: '$or [ approval.approved: true | approval.overriddenBy: a String ]', index: 2 },
+        exercised: false,
+        held: 0,
+      }),
     );
-    expect(coverage.neverExercised).not.toContainEqual(expect.objectContaining({ step: 'approve', branch: expect.objectContaining({ index: 1 }) }));
-    expect(coverage.neverExercised.filter((item) => item.step === 'escalate').map((item) => item.constraint)).toEqual(['expense.status: "awaiting-approval"', 'approval.approved: false']);
+    expect(coverage.neverExercised).not.toContainEqual(
+      expect.objectContaining({ step: 'approve', branch: expect.objectContaining({ index: 1 }) }),
+    );
+    expect(coverage.neverExercised.filter((item) => item.step === 'escalate').map((item) => item.constraint)).toEqual([
+      'expense.status: "awaiting-approval"',
+      'approval.approved: false',
+    ]);
 
     const words = await whenflow(['test', '-w', workspace, '--time-skipping', '--coverage']);
     expect(words.stdout).toContain('coverage: 3/4 steps ran');
     expect(words.stdout).toContain('never ran: escalate');
-    expect(words.stdout).toContain('never taken: approve $or [ approval.approved: true | approval.overriddenBy: a String ] branch 2 (approval.overriddenBy: a String)');
+    expect(words.stdout).toContain(
+      'never taken: approve $or [ approval.approved: true | approval.overriddenBy: a String ] branch 2 (approval.overriddenBy: a String)',
+    );
     expect(words.stdout).toContain('    escalate: ran 0, matched 0');
     expect(words.stdout).toMatch(/approval\.overriddenBy: a String\): held 0, failed \d+ {2}← never held/);
   });

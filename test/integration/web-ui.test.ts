@@ -24,9 +24,20 @@ const WAIT_MS = 30_000;
  */
 async function launchChromium(profile: string): Promise<BrowserContext> {
   if (!existsSync(CHROMIUM)) {
-    throw new Error(`Chromium not found at ${CHROMIUM}: the Web UI check needs it. Install it with \`apt-get install chromium\` (npm test does on Linux), or set WHENFLOW_CHROMIUM to its path.`);
+    throw new Error(
+      `Chromium not found at ${CHROMIUM}: the Web UI check needs it. Install it with \`apt-get install chromium\` (npm test does on Linux), or set WHENFLOW_CHROMIUM to its path.`,
+    );
   }
-  const args = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+  const args = [
+    '--headless',
+    '--no-sandbox',
+    '--disable-gpu',
+    '--disable-quic',
+    '--no-first-run',
+    '--disable-background-networking',
+    '--disable-component-update',
+    '--disable-sync',
+  ];
   const context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args, timeout: WAIT_MS });
   context.setDefaultTimeout(WAIT_MS);
   context.setDefaultNavigationTimeout(WAIT_MS);
@@ -35,7 +46,9 @@ async function launchChromium(profile: string): Promise<BrowserContext> {
 
 /** The visible text of the page and of its frames (the UI renders markdown details in a frame of their own). */
 async function allText(page: Page): Promise<string> {
-  const texts = await Promise.all(page.frames().map((frame) => frame.evaluate<string>("document.body ? document.body.innerText : ''").catch(() => '')));
+  const texts = await Promise.all(
+    page.frames().map((frame) => frame.evaluate<string>("document.body ? document.body.innerText : ''").catch(() => '')),
+  );
   return texts.join('\n');
 }
 
@@ -47,7 +60,9 @@ async function waitForText(page: Page, expected: readonly string[], what: string
     if (expected.every((part) => text.includes(part))) return text;
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
-  throw new Error(`the Web UI did not show ${what} within ${WAIT_MS} ms; missing: ${expected.filter((part) => !text.includes(part)).join(' | ')}\npage text:\n${text.slice(0, 3000)}`);
+  throw new Error(
+    `the Web UI did not show ${what} within ${WAIT_MS} ms; missing: ${expected.filter((part) => !text.includes(part)).join(' | ')}\npage text:\n${text.slice(0, 3000)}`,
+  );
 }
 
 describe('the Temporal Web UI', () => {
@@ -55,7 +70,10 @@ describe('the Temporal Web UI', () => {
     const workspace = mkdtempSync(join(tmpdir(), 'whenflow-webui-'));
     mkdirSync(join(workspace, 'steps'));
     writeFileSync(join(workspace, 'package.json'), '{ "type": "module" }\n');
-    writeFileSync(join(workspace, 'steps', 'greet.mjs'), "export const condition = { name: String, greeting: null };\nexport const content = async () => { data.greeting = `hello ${data.name}`; };\n");
+    writeFileSync(
+      join(workspace, 'steps', 'greet.mjs'),
+      'export const condition = { name: String, greeting: null };\nexport const content = async () => { data.greeting = `hello ${data.name}`; };\n',
+    );
     installRuntime();
     const uiPort = await freePort();
     const session = await startDevServer({ ui: true, uiPort });
@@ -74,7 +92,16 @@ describe('the Temporal Web UI', () => {
       const page = await browser.newPage();
       await page.goto(`http://127.0.0.1:${uiPort}/namespaces/${session.namespace}/workflows/${handle.workflowId}`, { timeout: WAIT_MS });
       await page.getByText('User Metadata', { exact: true }).first().click({ timeout: WAIT_MS });
-      const text = await waitForText(page, ['whenflow task: web ui check', 'web ui check: attention', 'cycle 1, last step greet', 'no step matches the data and nothing is pending'], "the task's summary and details");
+      const text = await waitForText(
+        page,
+        [
+          'whenflow task: web ui check',
+          'web ui check: attention',
+          'cycle 1, last step greet',
+          'no step matches the data and nothing is pending',
+        ],
+        "the task's summary and details",
+      );
       expect(text).toContain('Summary');
       expect(text).toContain('Current Details');
     } finally {

@@ -59,10 +59,15 @@ afterAll(async () => {
 });
 
 const githubSignature = (body: string) => `sha256=${createHmac('sha256', GITHUB_SECRET).update(body).digest('hex')}`;
-const stripeSignature = (body: string, t: number) => `t=${t},v1=${createHmac('sha256', STRIPE_SECRET).update(`${t}.${body}`).digest('hex')}`;
+const stripeSignature = (body: string, t: number) =>
+  `t=${t},v1=${createHmac('sha256', STRIPE_SECRET).update(`${t}.${body}`).digest('hex')}`;
 
 async function deliver(hook: string, body: string, headers: Record<string, string>) {
-  const response = await fetch(`${server.url}/hooks/${encodeURIComponent(hook)}`, { method: 'POST', body, headers: { 'content-type': 'application/json', ...headers } });
+  const response = await fetch(`${server.url}/hooks/${encodeURIComponent(hook)}`, {
+    method: 'POST',
+    body,
+    headers: { 'content-type': 'application/json', ...headers },
+  });
   return { status: response.status, body: (await response.json()) as { taskId?: string; error?: string } };
 }
 
@@ -75,7 +80,11 @@ async function runsOf(taskId: string): Promise<number> {
 describe('webhooks from real senders, on a real Temporal server', () => {
   it('a GitHub-signed delivery starts one task; its redelivery (same X-GitHub-Delivery) returns the same task', async () => {
     const body = JSON.stringify({ ref: 'refs/heads/main', repository: { full_name: 'acme/shop' } });
-    const headers = { 'x-github-event': 'push', 'x-github-delivery': '72d3162e-cc78-11e3-81ab-4c9367dc0958', 'x-hub-signature-256': githubSignature(body) };
+    const headers = {
+      'x-github-event': 'push',
+      'x-github-delivery': '72d3162e-cc78-11e3-81ab-4c9367dc0958',
+      'x-hub-signature-256': githubSignature(body),
+    };
     const first = await deliver('github pushes', body, headers);
     expect(first.status).toBe(202);
     const task = await waitForTask(harness.client, first.body.taskId!, { timeoutMs: 60_000 });
@@ -98,7 +107,12 @@ describe('webhooks from real senders, on a real Temporal server', () => {
   });
 
   it('a Stripe-signed delivery starts one task; its redelivery (same event id) returns the same task, even while it runs', async () => {
-    const event = { id: 'evt_1NG8Du2eZvKYlo2CUI79vXWy', object: 'event', type: 'payment_intent.succeeded', data: { object: { amount: 2000 } } };
+    const event = {
+      id: 'evt_1NG8Du2eZvKYlo2CUI79vXWy',
+      object: 'event',
+      type: 'payment_intent.succeeded',
+      data: { object: { amount: 2000 } },
+    };
     const body = JSON.stringify(event);
     const t = Math.floor(Date.now() / 1000);
     // Delivered twice at once: one task, whichever delivery arrives first.
@@ -110,7 +124,11 @@ describe('webhooks from real senders, on a real Temporal server', () => {
     expect(b.body.taskId).toBe(a.body.taskId);
     const task = await waitForTask(harness.client, a.body.taskId!, { timeoutMs: 60_000 });
     expect(task.state).toBe('done');
-    expect(task.data).toMatchObject({ id: event.id, type: 'payment_intent.succeeded', $via: { name: 'stripe events', deliveryId: event.id } });
+    expect(task.data).toMatchObject({
+      id: event.id,
+      type: 'payment_intent.succeeded',
+      $via: { name: 'stripe events', deliveryId: event.id },
+    });
     expect(await runsOf(a.body.taskId!)).toBe(1);
     const later = await deliver('stripe events', body, { 'stripe-signature': stripeSignature(body, Math.floor(Date.now() / 1000)) });
     expect(later.body.taskId).toBe(a.body.taskId);
@@ -121,7 +139,9 @@ describe('webhooks from real senders, on a real Temporal server', () => {
     expect(replay.status).toBe(401);
     expect(replay.body.error).toMatch(/outside this webhook's tolerance of 300 s/);
     // Signed with another secret: refused.
-    const forged = await deliver('stripe events', body, { 'stripe-signature': `t=${t},v1=${createHmac('sha256', 'another-secret-0123456789').update(`${t}.${body}`).digest('hex')}` });
+    const forged = await deliver('stripe events', body, {
+      'stripe-signature': `t=${t},v1=${createHmac('sha256', 'another-secret-0123456789').update(`${t}.${body}`).digest('hex')}`,
+    });
     expect(forged.status).toBe(401);
     // Without the key the hook takes its idempotency from, nothing starts.
     const noId = JSON.stringify({ type: 'ping' });

@@ -61,7 +61,12 @@ describe('webhooks on a real Temporal server', () => {
     const dir = mkdtempSync(join(tmpdir(), 'whenflow-webhook-defaults-'));
     cpSync(workspace, dir, { recursive: true });
     writeFileSync(join(dir, 'whenflow.yaml'), `defaults:\n  maxStepRuns: 5\nwebhooks:\n  loop:\n    secret: ${SECRET}\n`);
-    const served = await serveWebhooks(await openWorkspace(dir), { client: harness.client }, { port: 0, taskQueue: harness.taskQueue }, { out: () => {}, err: () => {} });
+    const served = await serveWebhooks(
+      await openWorkspace(dir),
+      { client: harness.client },
+      { port: 0, taskQueue: harness.taskQueue },
+      { out: () => {}, err: () => {} },
+    );
     try {
       const response = await fetch(`${served.url}/hooks/loop`, {
         method: 'POST',

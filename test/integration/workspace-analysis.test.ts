@@ -29,7 +29,10 @@ async function check(workspace: string): Promise<{ code: number; findings: Findi
 
 describe('workspace check analyses the catalog', () => {
   it('finds each kind of problem in a catalog built to hold them, as warnings (exit 0)', async () => {
-    const workspace = await copyOf(['test/workspaces/catalog-problems/steps:steps', 'test/workspaces/catalog-problems/scenarios:scenarios']);
+    const workspace = await copyOf([
+      'test/workspaces/catalog-problems/steps:steps',
+      'test/workspaces/catalog-problems/scenarios:scenarios',
+    ]);
     const before = await check(workspace);
     expect(before.code).toBe(0);
     // Without scenario runs there are no observed writes to compare.
@@ -48,7 +51,9 @@ describe('workspace check analyses the catalog', () => {
 
     const words = await whenflow(['workspace', 'check', '-w', workspace]);
     expect(words.code).toBe(0);
-    expect(words.stdout).toContain('warning  unknown key: approve reads aproval, which no step writes and no sample or scenario holds (did you mean `approval`?)');
+    expect(words.stdout).toContain(
+      'warning  unknown key: approve reads aproval, which no step writes and no sample or scenario holds (did you mean `approval`?)',
+    );
     expect(words.stdout).toContain('4 warnings');
   });
 

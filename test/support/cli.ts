@@ -20,4 +20,3 @@ export function whenflow(args: string[], env: Record<string, string | undefined>
     });
   });
 }
-

@@ -28,7 +28,9 @@ export default async function setup(project: TestProject): Promise<() => Promise
       },
     });
   // The dev server occasionally fails while starting one of its listeners; another start succeeds.
-  const env = await start().catch(() => start()).catch(() => start());
+  const env = await start()
+    .catch(() => start())
+    .catch(() => start());
   project.provide('temporalAddress', env.address);
   project.provide('temporalNamespace', env.namespace ?? 'default');
   return () => env.teardown();

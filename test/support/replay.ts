@@ -9,7 +9,11 @@ import { replayTasks } from './temporal';
  */
 export async function replayMany(client: Client, taskIds: string[], label: string, keep: string[]): Promise<number> {
   const kept = new Set(keep);
-  let replayed = await replayTasks(client, taskIds.filter((id) => kept.has(id)), label);
+  let replayed = await replayTasks(
+    client,
+    taskIds.filter((id) => kept.has(id)),
+    label,
+  );
   const rest = taskIds.filter((id) => !kept.has(id));
   const histories = (async function* () {
     for (const workflowId of rest) yield { workflowId, history: await client.workflow.getHandle(workflowId).fetchHistory() };

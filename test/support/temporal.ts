@@ -58,7 +58,9 @@ export async function startHarness(workspace: string, workerOptions: HarnessWork
  * nondeterminism. With WHENFLOW_RECORD_HISTORIES=1 the histories are also kept in test/histories as fixtures.
  */
 export async function replayTasks(client: Client, taskIds: string[], label: string): Promise<number> {
-  const histories = await Promise.all(taskIds.map(async (workflowId) => ({ workflowId, history: await client.workflow.getHandle(workflowId).fetchHistory() })));
+  const histories = await Promise.all(
+    taskIds.map(async (workflowId) => ({ workflowId, history: await client.workflow.getHandle(workflowId).fetchHistory() })),
+  );
   if (process.env.WHENFLOW_RECORD_HISTORIES === '1') {
     // Named by workflow ID: a replay needs it (subtask IDs are derived from it).
     const dir = join(import.meta.dirname, '..', 'histories', label);

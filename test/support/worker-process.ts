@@ -15,11 +15,22 @@ export interface WorkerProcess {
  * `whenflow worker` as a separate OS process, so that a test can really kill it (SIGKILL leaves no
  * chance to clean up: no graceful shutdown, no activity completion, sticky queues left behind).
  */
-export function spawnWorkerProcess(options: { workspace: string; taskQueue: string; address: string; namespace: string; env?: Record<string, string>; args?: string[] }): WorkerProcess {
-  const child = spawn(process.execPath, [bin, 'worker', '--workspace', options.workspace, '--task-queue', options.taskQueue, ...(options.args ?? [])], {
-    env: { ...process.env, NO_COLOR: '1', TEMPORAL_ADDRESS: options.address, TEMPORAL_NAMESPACE: options.namespace, ...options.env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+export function spawnWorkerProcess(options: {
+  workspace: string;
+  taskQueue: string;
+  address: string;
+  namespace: string;
+  env?: Record<string, string>;
+  args?: string[];
+}): WorkerProcess {
+  const child = spawn(
+    process.execPath,
+    [bin, 'worker', '--workspace', options.workspace, '--task-queue', options.taskQueue, ...(options.args ?? [])],
+    {
+      env: { ...process.env, NO_COLOR: '1', TEMPORAL_ADDRESS: options.address, TEMPORAL_NAMESPACE: options.namespace, ...options.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   if (child.pid === undefined) throw new Error('could not start the worker process');
   let output = '';
   const keep = (chunk: Buffer) => {
@@ -27,7 +38,9 @@ export function spawnWorkerProcess(options: { workspace: string; taskQueue: stri
   };
   child.stdout.on('data', keep);
   child.stderr.on('data', keep);
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal })),
+  );
   // Never outlive the test process.
   const killOnExit = () => child.kill('SIGKILL');
   process.once('exit', killOnExit);

@@ -4,8 +4,15 @@ import { checkCatalog, checkStepOutcome, checkSubtaskEnd } from '../../src/model
 import { DEFAULT_STEP_RETRY } from '../../src/model/defaults';
 
 const outcome = {
-  patch: [{ op: 'add', path: '/a', value: 1 }, { op: 'remove', path: '/b' }],
-  commands: [{ type: 'complete', result: { ok: true } }, { type: 'park', ms: 1000 }, { type: 'call', call: { connector: 'crm', method: 'find', args: {}, into: 'contact' } }],
+  patch: [
+    { op: 'add', path: '/a', value: 1 },
+    { op: 'remove', path: '/b' },
+  ],
+  commands: [
+    { type: 'complete', result: { ok: true } },
+    { type: 'park', ms: 1000 },
+    { type: 'call', call: { connector: 'crm', method: 'find', args: {}, into: 'contact' } },
+  ],
   logs: [{ level: 'log', message: 'hi' }],
   logsDropped: 0,
   durationMs: 12,
@@ -14,7 +21,16 @@ const outcome = {
 
 const catalog = {
   version: 'abc',
-  steps: [{ name: 'greet', file: 'steps/greet.mjs', condition: compileCondition({ a: 1 }), priority: 0, timeoutMs: 60_000, retry: DEFAULT_STEP_RETRY }],
+  steps: [
+    {
+      name: 'greet',
+      file: 'steps/greet.mjs',
+      condition: compileCondition({ a: 1 }),
+      priority: 0,
+      timeoutMs: 60_000,
+      retry: DEFAULT_STEP_RETRY,
+    },
+  ],
   connectors: {},
 };
 
@@ -51,7 +67,12 @@ describe('the workflow checks what activities return', () => {
   });
 
   it('never throws, even when reading the value throws', () => {
-    const hostile = Object.defineProperty({ ...outcome }, 'patch', { enumerable: true, get: () => { throw new Error('boom'); } });
+    const hostile = Object.defineProperty({ ...outcome }, 'patch', {
+      enumerable: true,
+      get: () => {
+        throw new Error('boom');
+      },
+    });
     expect(checkStepOutcome(hostile)).toEqual({ ok: false, problem: 'boom' });
   });
 });

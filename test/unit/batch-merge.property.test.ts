@@ -23,7 +23,8 @@ interface StepSpec {
   deletes: Path[];
 }
 
-const valueAt = (data: JsonValue, path: Path): JsonValue | undefined => path.reduce<JsonValue | undefined>((node, key) => (isJsonObject(node) ? node[key] : undefined), data);
+const valueAt = (data: JsonValue, path: Path): JsonValue | undefined =>
+  path.reduce<JsonValue | undefined>((node, key) => (isJsonObject(node) ? node[key] : undefined), data);
 
 function setAt(data: Record<string, unknown>, path: Path, value: JsonValue): void {
   let node = data;
@@ -76,7 +77,10 @@ function inParallel(specs: StepSpec[], start: JsonObject, concurrency: number): 
   let held = 0;
   while (pending.length > 0) {
     const batch = pending.slice(0, concurrency);
-    const merged = mergeBatch(data, batch.map((spec) => runStep(spec, data)));
+    const merged = mergeBatch(
+      data,
+      batch.map((spec) => runStep(spec, data)),
+    );
     data = merged.data;
     held += merged.held.length;
     const done = new Set(merged.merged.map((m) => m.step));
@@ -98,7 +102,11 @@ const stepSpec = (name: string) =>
     deletes: fc.array(path, { maxLength: 1 }),
   });
 const catalog = fc.integer({ min: 1, max: 8 }).chain((n) => fc.tuple(...Array.from({ length: n }, (_, i) => stepSpec(`s${i}`))));
-const startData = fc.record({ a: fc.integer({ min: 0, max: 9 }), c: fc.record({ x: fc.integer({ min: 0, max: 9 }) }), list: fc.array(fc.integer({ min: 0, max: 9 }), { maxLength: 3 }) });
+const startData = fc.record({
+  a: fc.integer({ min: 0, max: 9 }),
+  c: fc.record({ x: fc.integer({ min: 0, max: 9 }) }),
+  list: fc.array(fc.integer({ min: 0, max: 9 }), { maxLength: 3 }),
+});
 
 describe('parallel batches equal rank order', () => {
   it('for random steps reading and writing random paths', () => {
@@ -132,7 +140,10 @@ describe('parallel batches equal rank order', () => {
       { name: 'reader', reads: [['a']], writes: [['b']], writesIfEven: [], deletes: [] },
       { name: 'bystander', reads: [], writes: [['d']], writesIfEven: [], deletes: [] },
     ];
-    const merged = mergeBatch(snapshot, specs.map((spec) => runStep(spec, snapshot)));
+    const merged = mergeBatch(
+      snapshot,
+      specs.map((spec) => runStep(spec, snapshot)),
+    );
     expect(merged.merged.map((m) => m.step)).toEqual(['writer']);
     expect(merged.held).toEqual([
       { step: 'reader', blockedBy: 'writer', paths: ['/a'] },

@@ -47,63 +47,158 @@ describe('conditionImplies', () => {
   });
 });
 
-const facts = (steps: CatalogStep[], sources: Record<string, string>, data: CatalogFacts['data'] = []): CatalogFacts => ({ steps, sources, data });
+const facts = (steps: CatalogStep[], sources: Record<string, string>, data: CatalogFacts['data'] = []): CatalogFacts => ({
+  steps,
+  sources,
+  data,
+});
 
 describe('shadowed by a more general condition', () => {
   it('reports a step whose condition implies a higher-priority step that writes what it reads', () => {
-    const steps = [step('triage', { ticket: { state: { $exists: true } } }, 10), step('escalate', { ticket: { state: 'open', urgent: true } })];
-    const findings = analyzeCatalog(facts(steps, { triage: "async () => { data.ticket.state = 'triaged'; }", escalate: 'async () => { data.ticket.escalated = true; }' }, [{ ticket: { state: 'open', urgent: true } }]));
+    const steps = [
+      step('triage', { ticket: { state: { $exists: true } } }, 10),
+      step('escalate', { ticket: { state: 'open', urgent: true } }),
+    ];
+    const findings = analyzeCatalog(
+      facts(
+        steps,
+        { triage: "async () => { data.ticket.state = 'triaged'; }", escalate: 'async () => { data.ticket.escalated = true; }' },
+        [{ ticket: { state: 'open', urgent: true } }],
+      ),
+    );
     expect(findings).toEqual([
-      expect.objectContaining({ kind: 'shadowed', steps: ['escalate', 'triage'], paths: ['ticket.state'], message: expect.stringContaining("escalate matches only data that triage's more general condition matches too") }),
+      expect.objectContaining({
+        kind: 'shadowed',
+        steps: ['escalate', 'triage'],
+        paths: ['ticket.state'],
+        message: expect.stringContaining("escalate matches only data that triage's more general condition matches too"),
+      }),
     ]);
   });
 
   it('reports a more general winner that can complete the task', () => {
     const steps = [step('close', { amount: { $gt: 0 } }, 5), step('refund', { amount: { $gt: 100 } })];
-    const findings = analyzeCatalog(facts(steps, { close: 'async () => { task.complete(); }', refund: 'async () => {}' }, [{ amount: 150 }]));
-    expect(findings).toEqual([expect.objectContaining({ kind: 'shadowed', steps: ['refund', 'close'], paths: [], message: expect.stringContaining('refund runs only if close does not complete the task') })]);
+    const findings = analyzeCatalog(
+      facts(steps, { close: 'async () => { task.complete(); }', refund: 'async () => {}' }, [{ amount: 150 }]),
+    );
+    expect(findings).toEqual([
+      expect.objectContaining({
+        kind: 'shadowed',
+        steps: ['refund', 'close'],
+        paths: [],
+        message: expect.stringContaining('refund runs only if close does not complete the task'),
+      }),
+    ]);
   });
 
   it('does not report when the general step ranks lower, is held back by the specific one, or the conditions only overlap', () => {
     const writes = { general: "async () => { data.ticket.state = 'x'; }", specific: 'async () => {}' };
     const data = [{ ticket: { state: 'open', urgent: true } }];
     // Lower priority: the specific step ranks first (and its constraints hold the general one back).
-    expect(analyzeCatalog(facts([step('general', { ticket: { state: String } }), step('specific', { ticket: { state: 'open', urgent: true } })], writes, data))).toEqual([]);
+    expect(
+      analyzeCatalog(
+        facts(
+          [step('general', { ticket: { state: String } }), step('specific', { ticket: { state: 'open', urgent: true } })],
+          writes,
+          data,
+        ),
+      ),
+    ).toEqual([]);
     // Its constraints are a strict subset of the specific step's: it is held back while that one matches.
-    expect(analyzeCatalog(facts([step('general', { ticket: { state: 'open' } }, 10), step('specific', { ticket: { state: 'open', urgent: true } })], writes, data))).toEqual([]);
+    expect(
+      analyzeCatalog(
+        facts(
+          [step('general', { ticket: { state: 'open' } }, 10), step('specific', { ticket: { state: 'open', urgent: true } })],
+          writes,
+          data,
+        ),
+      ),
+    ).toEqual([]);
     // Overlapping, not implied: the specific step can match where the other does not.
-    expect(analyzeCatalog(facts([step('general', { ticket: { state: { $in: ['open', 'new'] } } }, 10), step('specific', { ticket: { state: { $ne: 'closed' }, urgent: true } })], writes, data))).toEqual([]);
+    expect(
+      analyzeCatalog(
+        facts(
+          [
+            step('general', { ticket: { state: { $in: ['open', 'new'] } } }, 10),
+            step('specific', { ticket: { state: { $ne: 'closed' }, urgent: true } }),
+          ],
+          writes,
+          data,
+        ),
+      ),
+    ).toEqual([]);
     // The winner neither writes what the step reads nor completes the task.
-    expect(analyzeCatalog(facts([step('general', { ticket: { state: String } }, 10), step('specific', { ticket: { state: 'open', urgent: true } })], { general: 'async () => { data.seen = true; }', specific: 'async () => {}' }, data))).toEqual([]);
+    expect(
+      analyzeCatalog(
+        facts(
+          [step('general', { ticket: { state: String } }, 10), step('specific', { ticket: { state: 'open', urgent: true } })],
+          { general: 'async () => { data.seen = true; }', specific: 'async () => {}' },
+          data,
+        ),
+      ),
+    ).toEqual([]);
   });
 });
 
 describe('keys conditions read that no step writes', () => {
   it('reports a key step code mentions but never assigns, absent from samples and scenarios', () => {
     const steps = [step('refund', { order: { refund: { amount: Number } } }), step('log', { order: { id: Number } })];
-    const findings = analyzeCatalog(facts(steps, { refund: 'async () => { console.log(data.order.refund.amount); data.order.refunded = true; }', log: 'async () => {}' }, [{ order: { id: 1 } }]));
+    const findings = analyzeCatalog(
+      facts(
+        steps,
+        { refund: 'async () => { console.log(data.order.refund.amount); data.order.refunded = true; }', log: 'async () => {}' },
+        [{ order: { id: 1 } }],
+      ),
+    );
     expect(findings).toEqual([
-      expect.objectContaining({ kind: 'unwritten-key', steps: ['refund'], paths: ['order.refund'], message: expect.stringContaining('refund reads order.refund, which step code mentions but never assigns') }),
+      expect.objectContaining({
+        kind: 'unwritten-key',
+        steps: ['refund'],
+        paths: ['order.refund'],
+        message: expect.stringContaining('refund reads order.refund, which step code mentions but never assigns'),
+      }),
     ]);
   });
 
   it('counts assignments, object literals, string paths, connector results and data from samples as writes', () => {
     const steps = [step('refund', { order: { refund: { amount: Number } } })];
     const data = [{ order: { id: 1 } }];
-    const assigned = ['data.order.refund = { amount: 5 };', 'data.order = { refund: { amount: 1 } };', "await connectors.pay.refund({ into: 'order.refund' });", 'data.order.refund = await lookup();', "data.order['refund'] = {}; data.order.refund.amount;"];
+    const assigned = [
+      'data.order.refund = { amount: 5 };',
+      'data.order = { refund: { amount: 1 } };',
+      "await connectors.pay.refund({ into: 'order.refund' });",
+      'data.order.refund = await lookup();',
+      "data.order['refund'] = {}; data.order.refund.amount;",
+    ];
     for (const code of assigned) expect(analyzeCatalog(facts(steps, { refund: `async () => { ${code} }` }, data))).toEqual([]);
-    expect(analyzeCatalog(facts(steps, { refund: 'async () => { data.order.refund; }' }, [{ order: { refund: { amount: 2 } } }]))).toEqual([]);
+    expect(analyzeCatalog(facts(steps, { refund: 'async () => { data.order.refund; }' }, [{ order: { refund: { amount: 2 } } }]))).toEqual(
+      [],
+    );
     // Writes the text does not show make the check step aside.
-    expect(analyzeCatalog(facts(steps, { refund: 'async () => { Object.assign(data.order, await lookup()); data.order.refund.amount; }' }, data))).toEqual([]);
+    expect(
+      analyzeCatalog(
+        facts(steps, { refund: 'async () => { Object.assign(data.order, await lookup()); data.order.refund.amount; }' }, data),
+      ),
+    ).toEqual([]);
   });
 });
 
 describe('coverage per step', () => {
-  const outcome = (patch: StepOutcome['patch']): StepOutcome => ({ patch, commands: [], logs: [], logsDropped: 0, durationMs: 1, attempt: 1 });
+  const outcome = (patch: StepOutcome['patch']): StepOutcome => ({
+    patch,
+    commands: [],
+    logs: [],
+    logsDropped: 0,
+    durationMs: 1,
+    attempt: 1,
+  });
   const catalog: Catalog = {
     version: 'v1',
     connectors: {},
-    steps: [step('approve', { expense: { status: 'open' }, $or: [{ approval: { approved: true } }, { approval: { overriddenBy: String } }] }), step('close', { expense: { status: 'approved' } })],
+    steps: [
+      step('approve', { expense: { status: 'open' }, $or: [{ approval: { approved: true } }, { approval: { overriddenBy: String } }] }),
+      step('close', { expense: { status: 'approved' } }),
+    ],
   };
   const run: RecordedRun = {
     runId: 'r1',

@@ -1,13 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { compileCondition, createMatcher } from '../../src/conditions';
-import {
-  buildCatalogIndex,
-  extractRequirements,
-  indexCandidates,
-  meetsRequirement,
-  type Requirement,
-} from '../../src/cycle/catalog-index';
+import { buildCatalogIndex, extractRequirements, indexCandidates, meetsRequirement, type Requirement } from '../../src/cycle/catalog-index';
 import { compileCatalog, selectSteps, selectStepsUnindexed } from '../../src/cycle/select';
 import type { JsonObject, JsonValue } from '../../src/model/json';
 import type { CatalogStep } from '../../src/model/task';
@@ -15,7 +9,14 @@ import { rng, pick, type Rand } from '../support/random';
 import { DEFAULT_STEP_RETRY } from '../../src/model/defaults';
 
 function step(name: string, condition: unknown, priority = 0): CatalogStep {
-  return { name, file: `steps/${name}.mjs`, condition: compileCondition(condition), priority, timeoutMs: 60_000, retry: DEFAULT_STEP_RETRY };
+  return {
+    name,
+    file: `steps/${name}.mjs`,
+    condition: compileCondition(condition),
+    priority,
+    timeoutMs: 60_000,
+    retry: DEFAULT_STEP_RETRY,
+  };
 }
 
 const requirementsOf = (condition: unknown) => extractRequirements(compileCondition(condition).query);
@@ -103,7 +104,10 @@ describe('extractRequirements', () => {
     const cases: Array<[unknown, JsonObject[]]> = [
       [{ a: 1 }, [{}, { a: '1' }, { a: [1] }, { a: null }, { a: 1 }, { a: -0 }]],
       [{ a: 0 }, [{ a: -0 }, { a: 0 }, { a: false }, { a: '' }]],
-      [{ order: { status: 'new' } }, [{ order: [] }, { order: null }, { order: 'new' }, { order: { status: 'new' } }, { order: { status: ['new'] } }]],
+      [
+        { order: { status: 'new' } },
+        [{ order: [] }, { order: null }, { order: 'new' }, { order: { status: 'new' } }, { order: { status: ['new'] } }],
+      ],
       [{ approval: { approved: null } }, [{}, { approval: null }, { approval: [] }, { approval: {} }]],
       [{ a: String }, [{}, { a: null }, { a: '' }, { a: 1 }]],
       [{ a: { $type: 'null' } }, [{}, { a: null }]],
@@ -189,17 +193,26 @@ describe('buildCatalogIndex / indexCandidates', () => {
     for (const data of [protoData, {}, { toString: 'x' }, JSON.parse('{"__proto__": null}') as JsonObject]) {
       expect(selectSteps(catalog, data, () => true, 10)).toEqual(selectStepsUnindexed(catalog, data, () => true, 10));
     }
-    expect(selectSteps(catalog, protoData, () => true, 10).run.map((s) => s.name).sort()).toEqual(['ctor', 'proto']);
+    expect(
+      selectSteps(catalog, protoData, () => true, 10)
+        .run.map((s) => s.name)
+        .sort(),
+    ).toEqual(['ctor', 'proto']);
     expect(indexCandidates(catalog.index, {})).toEqual([]);
   });
 
   it('asks eligibility only of the candidates the index leaves, in catalog order', () => {
     const catalog = compileCatalog({ version: 'v', steps: [step('a', { x: 1 }), step('b', { y: 1 }), step('c', {})], connectors: {} });
     const asked: string[] = [];
-    selectSteps(catalog, { x: 1 }, (name) => {
-      asked.push(name);
-      return true;
-    }, 10);
+    selectSteps(
+      catalog,
+      { x: 1 },
+      (name) => {
+        asked.push(name);
+        return true;
+      },
+      10,
+    );
     expect(asked).toEqual(['a', 'c']);
   });
 });
@@ -330,7 +343,8 @@ function deriveOperators(ops: Record<string, unknown>, r: Rand): JsonValue | und
   if ('$gte' in ops) return `${ops.$gte as string}z`;
   if ('$size' in ops) return Array.from({ length: ops.$size as number }, () => 1);
   if ('$regex' in ops) return pick(r, ['x', 'xy', 'y']);
-  if ('$type' in ops) return ({ string: 'x', number: 1, null: null, array: [], object: {} } as Record<string, JsonValue>)[ops.$type as string] ?? null;
+  if ('$type' in ops)
+    return ({ string: 'x', number: 1, null: null, array: [], object: {} } as Record<string, JsonValue>)[ops.$type as string] ?? null;
   if ('$elemMatch' in ops) return [ops.$elemMatch as JsonValue];
   return randomJson(r, 1);
 }

@@ -11,7 +11,21 @@ const { load } = scratchWorkspaces('circuit-config');
 describe('whenflow.yaml: connectors.<name>.circuit', () => {
   it('settings over the defaults, true for the defaults, false for none, absent when not written', async () => {
     const { config, problems } = await load(
-      ['connectors:', '  crm:', '    circuit: { failures: 2, cooldown: 1.5s }', '  erp:', '    circuit: { cooldown: 5000 }', '  fetch:', '    circuit: true', '  legacy:', '    circuit: false', '  legacy2:', '    circuit: { enabled: false, failures: 2 }', '  plain:', '    options: {}'].join('\n'),
+      [
+        'connectors:',
+        '  crm:',
+        '    circuit: { failures: 2, cooldown: 1.5s }',
+        '  erp:',
+        '    circuit: { cooldown: 5000 }',
+        '  fetch:',
+        '    circuit: true',
+        '  legacy:',
+        '    circuit: false',
+        '  legacy2:',
+        '    circuit: { enabled: false, failures: 2 }',
+        '  plain:',
+        '    options: {}',
+      ].join('\n'),
     );
     expect(problems).toEqual([]);
     expect(config.connectors.crm?.circuit).toEqual({ failures: 2, cooldownMs: 1500 });
@@ -23,10 +37,25 @@ describe('whenflow.yaml: connectors.<name>.circuit', () => {
   });
 
   it('bad circuit settings are problems naming the file and the path', async () => {
-    const { problems } = await load(['connectors:', '  crm:', '    circuit: { failures: 0, cooldown: soon }', '  erp:', '    circuit: { threshold: 3 }', '  old:', '    circuit: off'].join('\n'));
+    const { problems } = await load(
+      [
+        'connectors:',
+        '  crm:',
+        '    circuit: { failures: 0, cooldown: soon }',
+        '  erp:',
+        '    circuit: { threshold: 3 }',
+        '  old:',
+        '    circuit: off',
+      ].join('\n'),
+    );
     const byPath = Object.fromEntries(problems.map((p) => [p.path, p.message]));
     expect(problems.every((p) => p.file === 'whenflow.yaml')).toBe(true);
-    expect(Object.keys(byPath).sort()).toEqual(['connectors.crm.circuit.cooldown', 'connectors.crm.circuit.failures', 'connectors.erp.circuit.threshold', 'connectors.old.circuit']);
+    expect(Object.keys(byPath).sort()).toEqual([
+      'connectors.crm.circuit.cooldown',
+      'connectors.crm.circuit.failures',
+      'connectors.erp.circuit.threshold',
+      'connectors.old.circuit',
+    ]);
     expect(byPath['connectors.crm.circuit.failures']).toMatch(/>=1/);
     expect(byPath['connectors.crm.circuit.cooldown']).toBe('"soon" is not a duration (use milliseconds or e.g. "30s", "2m")');
     expect(byPath['connectors.erp.circuit.threshold']).toBe('unknown key "threshold" (allowed: enabled, failures, cooldown)');
@@ -37,7 +66,9 @@ describe('whenflow.yaml: connectors.<name>.circuit', () => {
 describe('whenflow.yaml: observability', () => {
   it('is off unless configured; metrics listen on 127.0.0.1 unless told otherwise', async () => {
     expect(defaultWorkspaceConfig().observability).toEqual({ metrics: null, tracing: null });
-    const { config, problems } = await load('observability:\n  metrics: { port: 9464 }\n  tracing: { endpoint: http://localhost:4318/v1/traces }\n');
+    const { config, problems } = await load(
+      'observability:\n  metrics: { port: 9464 }\n  tracing: { endpoint: http://localhost:4318/v1/traces }\n',
+    );
     expect(problems).toEqual([]);
     expect(config.observability).toEqual({
       metrics: { port: 9464, host: '127.0.0.1' },
@@ -46,9 +77,16 @@ describe('whenflow.yaml: observability', () => {
   });
 
   it('bad values are problems with their path', async () => {
-    const { problems } = await load('observability:\n  metrics: { port: 70000, hots: x }\n  tracing: { endpoint: localhost }\n  logs: {}\n');
+    const { problems } = await load(
+      'observability:\n  metrics: { port: 70000, hots: x }\n  tracing: { endpoint: localhost }\n  logs: {}\n',
+    );
     const byPath = Object.fromEntries(problems.map((p) => [p.path, p.message]));
-    expect(Object.keys(byPath).sort()).toEqual(['observability.logs', 'observability.metrics.hots', 'observability.metrics.port', 'observability.tracing.endpoint']);
+    expect(Object.keys(byPath).sort()).toEqual([
+      'observability.logs',
+      'observability.metrics.hots',
+      'observability.metrics.port',
+      'observability.tracing.endpoint',
+    ]);
     expect(byPath['observability.logs']).toBe('unknown key "logs" (allowed: metrics, tracing)');
     expect(byPath['observability.metrics.hots']).toBe('unknown key "hots" (allowed: port, host)');
     expect(byPath['observability.tracing.endpoint']).toContain('http(s) URL');
@@ -56,7 +94,10 @@ describe('whenflow.yaml: observability', () => {
 });
 
 describe('worker status and metrics', () => {
-  const registry = new ConnectorRegistry([...new ConnectorRegistry().names().map((name) => new ConnectorRegistry().get(name)!), { name: 'crm', source: 'connectors/crm.mjs', methods: { find: async () => null } }]);
+  const registry = new ConnectorRegistry([
+    ...new ConnectorRegistry().names().map((name) => new ConnectorRegistry().get(name)!),
+    { name: 'crm', source: 'connectors/crm.mjs', methods: { find: async () => null } },
+  ]);
 
   it('lists every connector: closed before its first call, off without a circuit, with the board state otherwise', () => {
     const clock = { now: Date.parse('2026-01-01T00:00:00Z') };
@@ -113,10 +154,17 @@ describe('worker status and metrics', () => {
 
   it('a busy port is a clear error', async () => {
     const metrics = new WorkerMetrics(undefined, { processMetrics: false });
-    const first = await serveTelemetry({ port: 0, host: '127.0.0.1', metrics, status: async () => ({ worker: { workspace: '', taskQueue: '', pid: 1, startedAt: '2026-01-01T00:00:00.000Z' }, connectors: [] }) });
+    const first = await serveTelemetry({
+      port: 0,
+      host: '127.0.0.1',
+      metrics,
+      status: async () => ({ worker: { workspace: '', taskQueue: '', pid: 1, startedAt: '2026-01-01T00:00:00.000Z' }, connectors: [] }),
+    });
     const port = Number(new URL(first.url).port);
     try {
-      await expect(serveTelemetry({ port, host: '127.0.0.1', metrics, status: async () => ({}) as never })).rejects.toThrow(`cannot serve metrics on 127.0.0.1:${port}: the port is in use`);
+      await expect(serveTelemetry({ port, host: '127.0.0.1', metrics, status: async () => ({}) as never })).rejects.toThrow(
+        `cannot serve metrics on 127.0.0.1:${port}: the port is in use`,
+      );
     } finally {
       await first.close();
     }
@@ -134,8 +182,14 @@ describe('worker status and metrics', () => {
     expect(plain(describeTransition({ ...base, from: 'closed', to: 'open', until: Date.parse('2026-01-01T00:00:30Z') }))).toBe(
       '2026-01-01T00:00:00.000Z circuit crm: open — 5 consecutive failures (last: down); calls fail fast until 2026-01-01T00:00:30.000Z',
     );
-    expect(plain(describeTransition({ ...base, from: 'half-open', to: 'open', until: Date.parse('2026-01-01T00:00:30Z') }))).toContain('open — the probe call failed; 5 consecutive failures');
-    expect(plain(describeTransition({ ...base, from: 'open', to: 'half-open', until: null }))).toContain('half-open — cooldown over, letting one probe call through');
-    expect(plain(describeTransition({ ...base, from: 'half-open', to: 'closed', until: null }))).toContain('closed — the probe call succeeded');
+    expect(plain(describeTransition({ ...base, from: 'half-open', to: 'open', until: Date.parse('2026-01-01T00:00:30Z') }))).toContain(
+      'open — the probe call failed; 5 consecutive failures',
+    );
+    expect(plain(describeTransition({ ...base, from: 'open', to: 'half-open', until: null }))).toContain(
+      'half-open — cooldown over, letting one probe call through',
+    );
+    expect(plain(describeTransition({ ...base, from: 'half-open', to: 'closed', until: null }))).toContain(
+      'closed — the probe call succeeded',
+    );
   });
 });

@@ -1,7 +1,18 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { HttpError } from '../../src/connectors/builtins';
-import { admit, CircuitBoard, CircuitOpenError, circuitSettingsFor, CLOSED, DEFAULT_CIRCUIT, settle, type CallOutcome, type CircuitSettings, type Ticket } from '../../src/connectors/circuit';
+import {
+  admit,
+  CircuitBoard,
+  CircuitOpenError,
+  circuitSettingsFor,
+  CLOSED,
+  DEFAULT_CIRCUIT,
+  settle,
+  type CallOutcome,
+  type CircuitSettings,
+  type Ticket,
+} from '../../src/connectors/circuit';
 import { chainGuards, circuitGuard } from '../../src/connectors/guard';
 import { ConnectorRegistry } from '../../src/connectors/registry';
 import { ConnectorError, type Connector, type ConnectorCallGuard, type ConnectorContext } from '../../src/connectors/types';
@@ -102,7 +113,14 @@ describe('circuit state machine', () => {
   });
 
   it('the error names the connector, the failures and when the probe goes through; it is not a ConnectorError', () => {
-    const error = new CircuitOpenError('crm', 'find', 5, Date.parse('2026-01-01T00:00:30Z'), Date.parse('2026-01-01T00:00:00Z'), 'GET http://x → 503');
+    const error = new CircuitOpenError(
+      'crm',
+      'find',
+      5,
+      Date.parse('2026-01-01T00:00:30Z'),
+      Date.parse('2026-01-01T00:00:00Z'),
+      'GET http://x → 503',
+    );
     expect(error.message).toBe(
       'connectors.crm.find: circuit open after 5 consecutive failures (last: GET http://x → 503); calls fail fast until 2026-01-01T00:00:30.000Z (in 30 s), then one probe call is let through',
     );
@@ -126,29 +144,36 @@ const outcomeArb = fc.constantFrom<CallOutcome>('success', 'failure', 'neutral')
 describe('circuit properties', () => {
   it('sequential calls behave like the textbook breaker', () => {
     fc.assert(
-      fc.property(settingsArb, fc.array(fc.record({ wait: fc.integer({ min: 0, max: 60 }), outcome: outcomeArb }), { minLength: 10, maxLength: 60 }), (settings, calls) => {
-        // Reference: closed with a count, or open until a time; an expired open circuit probes.
-        let model = { open: false, failures: 0, until: 0 };
-        let state = CLOSED;
-        let now = 0;
-        for (const { wait, outcome } of calls) {
-          now += wait;
-          const admission = admit(state, settings, now);
-          const modelRejects = model.open && now < model.until;
-          expect(admission.verdict === 'reject').toBe(modelRejects);
-          expect(admission.verdict === 'probe').toBe(model.open && now >= model.until);
-          state = admission.state;
-          if (admission.verdict === 'reject') continue;
-          state = settle(state, settings, outcome, admission.verdict === 'probe', now);
-          if (outcome === 'success') model = { open: false, failures: 0, until: 0 };
-          else if (outcome === 'failure') {
-            const failures = model.failures + 1;
-            model = model.open || failures >= settings.failures ? { open: true, failures, until: now + settings.cooldownMs } : { open: false, failures, until: 0 };
-          } else if (model.open) model = { ...model, until: now }; // a neutral probe: the next call probes
-          expect(state.failures).toBe(model.failures);
-          expect(state.status === 'closed').toBe(!model.open);
-        }
-      }),
+      fc.property(
+        settingsArb,
+        fc.array(fc.record({ wait: fc.integer({ min: 0, max: 60 }), outcome: outcomeArb }), { minLength: 10, maxLength: 60 }),
+        (settings, calls) => {
+          // Reference: closed with a count, or open until a time; an expired open circuit probes.
+          let model = { open: false, failures: 0, until: 0 };
+          let state = CLOSED;
+          let now = 0;
+          for (const { wait, outcome } of calls) {
+            now += wait;
+            const admission = admit(state, settings, now);
+            const modelRejects = model.open && now < model.until;
+            expect(admission.verdict === 'reject').toBe(modelRejects);
+            expect(admission.verdict === 'probe').toBe(model.open && now >= model.until);
+            state = admission.state;
+            if (admission.verdict === 'reject') continue;
+            state = settle(state, settings, outcome, admission.verdict === 'probe', now);
+            if (outcome === 'success') model = { open: false, failures: 0, until: 0 };
+            else if (outcome === 'failure') {
+              const failures = model.failures + 1;
+              model =
+                model.open || failures >= settings.failures
+                  ? { open: true, failures, until: now + settings.cooldownMs }
+                  : { open: false, failures, until: 0 };
+            } else if (model.open) model = { ...model, until: now }; // a neutral probe: the next call probes
+            expect(state.failures).toBe(model.failures);
+            expect(state.status === 'closed').toBe(!model.open);
+          }
+        },
+      ),
       { seed: 4242, numRuns: 300 },
     );
   });
@@ -229,7 +254,9 @@ describe('circuitGuard on a registry', () => {
     for (let i = 0; i < 3; i++) await expect(registry.call('crm', 'find', {}, context())).rejects.toThrow('503 Service Unavailable');
     expect(crm.reached).toHaveLength(3);
     await expect(registry.call('crm', 'find', {}, context())).rejects.toBeInstanceOf(CircuitOpenError);
-    await expect(registry.call('crm', 'find', {}, context())).rejects.toThrow(/connectors\.crm\.find: circuit open after 3 consecutive failures \(last: 503 Service Unavailable\)/);
+    await expect(registry.call('crm', 'find', {}, context())).rejects.toThrow(
+      /connectors\.crm\.find: circuit open after 3 consecutive failures \(last: 503 Service Unavailable\)/,
+    );
     expect(crm.reached).toHaveLength(3);
     clock.now = 1000;
     crm.set(async () => ({ found: 1 }));
@@ -265,7 +292,9 @@ describe('circuitGuard on a registry', () => {
 
     for (const status of [500, 408, 429]) {
       const fresh = boardAt();
-      const guarded = new ConnectorRegistry([crm.connector]).guardedBy(circuitGuard(fresh.board, () => ({ failures: 1, cooldownMs: 1000 })));
+      const guarded = new ConnectorRegistry([crm.connector]).guardedBy(
+        circuitGuard(fresh.board, () => ({ failures: 1, cooldownMs: 1000 })),
+      );
       crm.set(async () => {
         throw new HttpError('GET', 'http://crm/x', status, '', '');
       });
@@ -281,13 +310,18 @@ describe('circuitGuard on a registry', () => {
     const url = `http://127.0.0.1:${(server.address() as { port: number }).port}/`;
     try {
       const unconfigured = new ConnectorRegistry().guardedBy(circuitGuard(board, () => undefined));
-      for (let i = 0; i < 6; i++) await expect(unconfigured.call('fetch', 'get', { url }, context())).resolves.toMatchObject({ status: 503 });
+      for (let i = 0; i < 6; i++)
+        await expect(unconfigured.call('fetch', 'get', { url }, context())).resolves.toMatchObject({ status: 503 });
       expect(board.report()).toEqual([]);
 
-      const configured = new ConnectorRegistry().guardedBy(circuitGuard(board, (name) => (name === 'fetch' ? { failures: 2, cooldownMs: 60_000 } : undefined)));
+      const configured = new ConnectorRegistry().guardedBy(
+        circuitGuard(board, (name) => (name === 'fetch' ? { failures: 2, cooldownMs: 60_000 } : undefined)),
+      );
       await expect(configured.call('fetch', 'get', { url }, context())).resolves.toMatchObject({ status: 503 });
       await expect(configured.call('fetch', 'get', { url }, context())).resolves.toMatchObject({ status: 503 });
-      await expect(configured.call('fetch', 'get', { url }, context())).rejects.toThrow(/circuit open after 2 consecutive failures \(last: answered with status 503\)/);
+      await expect(configured.call('fetch', 'get', { url }, context())).rejects.toThrow(
+        /circuit open after 2 consecutive failures \(last: answered with status 503\)/,
+      );
     } finally {
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
@@ -308,7 +342,12 @@ describe('circuitGuard on a registry', () => {
         }
       },
     };
-    const registry = new ConnectorRegistry([crm.connector]).guardedBy(chainGuards(outer, circuitGuard(board, () => ({ failures: 1, cooldownMs: 1000 }))));
+    const registry = new ConnectorRegistry([crm.connector]).guardedBy(
+      chainGuards(
+        outer,
+        circuitGuard(board, () => ({ failures: 1, cooldownMs: 1000 })),
+      ),
+    );
     crm.set(async () => {
       throw new Error('down');
     });

@@ -2,7 +2,15 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { compileCondition, ConditionError, createMatcher, explainMismatch, RECOGNIZE_WORK_LIMIT, WorkLimitError, withWorkLimit } from '../../src/conditions';
+import {
+  compileCondition,
+  ConditionError,
+  createMatcher,
+  explainMismatch,
+  RECOGNIZE_WORK_LIMIT,
+  WorkLimitError,
+  withWorkLimit,
+} from '../../src/conditions';
 import { loadStepFiles } from '../../src/steps/step-files';
 
 /** Catastrophic for a backtracking engine: exponential in the length of a near-miss. */
@@ -80,9 +88,18 @@ describe('step load refuses patterns the linear-time engine cannot run', () => {
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'whenflow-regexp-'));
     await mkdir(join(dir, 'steps'));
-    await writeFile(join(dir, 'steps', 'repeated_word.mjs'), 'export const condition = { text: /\\b(\\w+) \\1\\b/ };\nexport const content = async () => {};\n');
-    await writeFile(join(dir, 'steps', 'priced.mjs'), "export const condition = { price: { $regex: '\\\\d+(?= EUR)' } };\nexport const content = async () => {};\n");
-    await writeFile(join(dir, 'steps', 'fine.mjs'), 'export const condition = { sku: /^([A-Z0-9]+-?)+$/ };\nexport const content = async () => {};\n');
+    await writeFile(
+      join(dir, 'steps', 'repeated_word.mjs'),
+      'export const condition = { text: /\\b(\\w+) \\1\\b/ };\nexport const content = async () => {};\n',
+    );
+    await writeFile(
+      join(dir, 'steps', 'priced.mjs'),
+      "export const condition = { price: { $regex: '\\\\d+(?= EUR)' } };\nexport const content = async () => {};\n",
+    );
+    await writeFile(
+      join(dir, 'steps', 'fine.mjs'),
+      'export const condition = { sku: /^([A-Z0-9]+-?)+$/ };\nexport const content = async () => {};\n',
+    );
   });
   afterAll(() => rm(dir, { recursive: true, force: true }));
 

@@ -62,7 +62,9 @@ function refMatch(p: Pattern, v: unknown, taskRoot: boolean): boolean {
   if (Array.isArray(p)) {
     if (!Array.isArray(v)) return false;
     // Only object patterns: a non-empty array whose every element matches each of them; else contains-all.
-    const shapes = p.length > 0 && p.every((q) => isObj(q) && [Object.prototype, null].includes(Object.getPrototypeOf(q)) && !Object.hasOwn(q as object, '$data'));
+    const shapes =
+      p.length > 0 &&
+      p.every((q) => isObj(q) && [Object.prototype, null].includes(Object.getPrototypeOf(q)) && !Object.hasOwn(q as object, '$data'));
     if (shapes) return v.length > 0 && p.every((q) => v.every((e) => refMatch(q, e, false)));
     return p.every((q) => v.some((e) => refMatch(q, e, false)));
   }
@@ -143,7 +145,6 @@ const condition = fieldObject;
 // -------------------------------------------------------------------------------------------------
 // Data derived from a pattern (so that matches happen often), with random mutations
 
-
 function randomJson(r: Rand, depth = 2): JsonValue {
   const roll = r();
   if (depth <= 0 || roll < 0.55) return pick<JsonValue>(r, [0, 1, -2, 3, 'x', 'y', '', 'xy', 'Xa', true, false, null]);
@@ -221,13 +222,13 @@ function deriveOperators(ops: Record<string, unknown>, r: Rand): JsonValue | und
   return randomJson(r);
 }
 
-const sample = fc.record({ condition, seed: fc.integer(), noise: fc.constantFrom(0, 0, 0.03, 0.1, 0.3) }).map(
-  ({ condition, seed, noise }) => {
+const sample = fc
+  .record({ condition, seed: fc.integer(), noise: fc.constantFrom(0, 0, 0.03, 0.1, 0.3) })
+  .map(({ condition, seed, noise }) => {
     const r = rng(seed);
     const data = r() < 0.1 ? randomJson(r) : derive(condition, r, noise);
     return { condition, data: (isObj(data) ? data : {}) as JsonObject };
-  },
-);
+  });
 
 const show = (v: unknown): string =>
   JSON.stringify(v, (_k, x: unknown) =>
@@ -246,7 +247,8 @@ describe('compiled matcher vs reference interpreter', () => {
         const actual = createMatcher(compileCondition(condition))(data);
         total++;
         if (expected) matched++;
-        if (actual !== expected) throw new Error(`condition ${show(condition)} data ${show(data)}: reference ${expected}, compiled ${actual}`);
+        if (actual !== expected)
+          throw new Error(`condition ${show(condition)} data ${show(data)}: reference ${expected}, compiled ${actual}`);
       }),
       { numRuns: 6000 },
     );

@@ -1,12 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import vm from 'node:vm';
-import {
-  compileCondition,
-  createMatcher,
-  explainMismatch,
-  ConditionError,
-  type CompiledCondition,
-} from '../../src/conditions';
+import { compileCondition, createMatcher, explainMismatch, ConditionError, type CompiledCondition } from '../../src/conditions';
 import type { JsonObject } from '../../src/model/json';
 
 /** Matches through the compiled form, its JSON round trip and explainMismatch; all must agree. */
@@ -182,14 +176,46 @@ const RULES: RuleCase[] = [
   {
     rule: 'array of object patterns: not empty, and every element matches the structure',
     condition: { lines: [{ sku: String, price: Number }] },
-    yes: [{ lines: [{ sku: 'a', price: 1 }] }, { lines: [{ sku: 'a', price: 1 }, { sku: 'b', price: 0, qty: 2 }] }],
-    no: [{ lines: [] }, { lines: [{ sku: 'a', price: 1 }, { sku: 'b' }] }, { lines: [{ sku: 'a', price: 1 }, 'x'] }, { lines: { sku: 'a', price: 1 } }, {}],
+    yes: [
+      { lines: [{ sku: 'a', price: 1 }] },
+      {
+        lines: [
+          { sku: 'a', price: 1 },
+          { sku: 'b', price: 0, qty: 2 },
+        ],
+      },
+    ],
+    no: [
+      { lines: [] },
+      { lines: [{ sku: 'a', price: 1 }, { sku: 'b' }] },
+      { lines: [{ sku: 'a', price: 1 }, 'x'] },
+      { lines: { sku: 'a', price: 1 } },
+      {},
+    ],
   },
   {
     rule: 'array of several object patterns: every element matches each of them',
     condition: { items: [{ sku: String }, { qty: { $gt: 10 } }] },
-    yes: [{ items: [{ sku: 'a', qty: 20 }] }, { items: [{ sku: 'a', qty: 11 }, { sku: 'b', qty: 12 }] }],
-    no: [{ items: [{ sku: 'a', qty: 1 }, { qty: 11 }] }, { items: [{ sku: 'a', qty: 20 }, { sku: 'b', qty: 1 }] }, { items: { sku: 'a', qty: 11 } }, {}],
+    yes: [
+      { items: [{ sku: 'a', qty: 20 }] },
+      {
+        items: [
+          { sku: 'a', qty: 11 },
+          { sku: 'b', qty: 12 },
+        ],
+      },
+    ],
+    no: [
+      { items: [{ sku: 'a', qty: 1 }, { qty: 11 }] },
+      {
+        items: [
+          { sku: 'a', qty: 20 },
+          { sku: 'b', qty: 1 },
+        ],
+      },
+      { items: { sku: 'a', qty: 11 } },
+      {},
+    ],
   },
   {
     rule: '$elemMatch: some element matches',
@@ -297,8 +323,24 @@ const RULES: RuleCase[] = [
   {
     rule: '$elemMatch with a sub-pattern',
     condition: { items: { $elemMatch: { sku: /^A/, qty: { $gte: 2 } } } },
-    yes: [{ items: [{ sku: 'B', qty: 5 }, { sku: 'A1', qty: 2 }] }],
-    no: [{ items: [{ sku: 'A1', qty: 1 }, { sku: 'B', qty: 5 }] }, { items: { sku: 'A1', qty: 2 } }, {}],
+    yes: [
+      {
+        items: [
+          { sku: 'B', qty: 5 },
+          { sku: 'A1', qty: 2 },
+        ],
+      },
+    ],
+    no: [
+      {
+        items: [
+          { sku: 'A1', qty: 1 },
+          { sku: 'B', qty: 5 },
+        ],
+      },
+      { items: { sku: 'A1', qty: 2 } },
+      {},
+    ],
   },
   {
     rule: '$elemMatch with operators applies to each element',
@@ -322,19 +364,29 @@ const RULES: RuleCase[] = [
     rule: '$type with constructors',
     condition: { a: { $type: Number }, b: { $type: Array } },
     yes: [{ a: 1, b: [] }],
-    no: [{ a: '1', b: [] }, { a: 1, b: {} }],
+    no: [
+      { a: '1', b: [] },
+      { a: 1, b: {} },
+    ],
   },
   {
     rule: '$type with names, including null',
     condition: { a: { $type: 'null' }, b: { $type: 'object' }, c: { $type: 'boolean' } },
     yes: [{ a: null, b: {}, c: true }],
-    no: [{ b: {}, c: true }, { a: null, b: [], c: true }, { a: null, b: {}, c: 'true' }],
+    no: [
+      { b: {}, c: true },
+      { a: null, b: [], c: true },
+      { a: null, b: {}, c: 'true' },
+    ],
   },
   // --- logical operators
   {
     rule: '$or at the root',
     condition: { $or: [{ level: 'gold' }, { points: { $gt: 1000 } }], active: true },
-    yes: [{ level: 'gold', active: true }, { points: 2000, active: true }],
+    yes: [
+      { level: 'gold', active: true },
+      { points: 2000, active: true },
+    ],
     no: [{ level: 'gold' }, { level: 'bronze', points: 5, active: true }],
   },
   {
@@ -353,7 +405,11 @@ const RULES: RuleCase[] = [
     rule: '$or at a nested level (branches relative to that level) mixed with plain keys',
     condition: { deal: { kind: 'wholesale', $or: [{ amount: { $gt: 100 } }, { flagged: true }] } },
     yes: [{ deal: { kind: 'wholesale', amount: 101 } }, { deal: { kind: 'wholesale', flagged: true } }],
-    no: [{ deal: { kind: 'retail', flagged: true } }, { deal: { kind: 'wholesale', amount: 5 } }, { amount: 500, deal: { kind: 'wholesale' } }],
+    no: [
+      { deal: { kind: 'retail', flagged: true } },
+      { deal: { kind: 'wholesale', amount: 5 } },
+      { amount: 500, deal: { kind: 'wholesale' } },
+    ],
   },
   {
     rule: '$or of value patterns at a field',
@@ -381,13 +437,19 @@ const RULES: RuleCase[] = [
     rule: '$data as a literal value (deep equality)',
     condition: { shipping: { address: { $data: 'billing.address' } } },
     yes: [{ shipping: { address: { city: 'X', zip: '1' } }, billing: { address: { zip: '1', city: 'X' } } }],
-    no: [{ shipping: { address: { city: 'X' } }, billing: { address: { city: 'Y' } } }, { shipping: {}, billing: {} }],
+    no: [
+      { shipping: { address: { city: 'X' } }, billing: { address: { city: 'Y' } } },
+      { shipping: {}, billing: {} },
+    ],
   },
   {
     rule: '$data with numeric segments and string length',
     condition: { a: { $data: 'list.1' }, n: { $eq: { $data: 'name.length' } } },
     yes: [{ list: ['x', 'y'], a: 'y', name: 'abc', n: 3 }],
-    no: [{ list: ['x', 'y'], a: 'x', name: 'abc', n: 3 }, { list: ['x', 'y'], a: 'y', name: 'ab', n: 3 }],
+    no: [
+      { list: ['x', 'y'], a: 'x', name: 'abc', n: 3 },
+      { list: ['x', 'y'], a: 'y', name: 'ab', n: 3 },
+    ],
   },
   {
     rule: 'a missing $data reference makes the comparison false (even $ne)',
@@ -399,7 +461,10 @@ const RULES: RuleCase[] = [
     rule: '$data inside $in and inside array patterns refers to the task root',
     condition: { s: { $in: [{ $data: 'allowed' }, 'z'] }, rows: [{ owner: { $data: 'me' } }], tags: [{ $data: 'me' }] },
     yes: [{ allowed: 'x', s: 'x', me: 'u1', rows: [{ owner: 'u1' }, { owner: 'u1' }], tags: ['u1'] }],
-    no: [{ allowed: 'x', s: 'y', me: 'u1', rows: [{ owner: 'u1' }], tags: ['u1'] }, { allowed: 'x', s: 'x', me: 'u1', rows: [{ owner: 'u2' }, { owner: 'u1' }], tags: ['u1'] }],
+    no: [
+      { allowed: 'x', s: 'y', me: 'u1', rows: [{ owner: 'u1' }], tags: ['u1'] },
+      { allowed: 'x', s: 'x', me: 'u1', rows: [{ owner: 'u2' }, { owner: 'u1' }], tags: ['u1'] },
+    ],
   },
   {
     rule: '$data inside $elemMatch refers to the task root',
@@ -606,8 +671,24 @@ describe('errors', () => {
   }
 
   const cases: Array<[string, unknown, string, RegExp]> = [
-    ['a function', { batch: { index: { $lt: () => 3 } } }, 'batch.index.$lt', /cannot compute values; to compare with another field write \{ \$data: "path\.to\.field" \}/],
-    ['a function as pattern', { a: { b: function compute() { return 1; } } }, 'a.b', /cannot compute values/],
+    [
+      'a function',
+      { batch: { index: { $lt: () => 3 } } },
+      'batch.index.$lt',
+      /cannot compute values; to compare with another field write \{ \$data: "path\.to\.field" \}/,
+    ],
+    [
+      'a function as pattern',
+      {
+        a: {
+          b: function compute() {
+            return 1;
+          },
+        },
+      },
+      'a.b',
+      /cannot compute values/,
+    ],
     ['a non-type native function', { a: Date }, 'a', /cannot compute values/],
     ['an unknown operator', { a: { $foo: 1 } }, 'a.$foo', /unknown operator \$foo/],
     ['$mod is not supported', { a: { $mod: [2, 0] } }, 'a.$mod', /unknown operator \$mod/],

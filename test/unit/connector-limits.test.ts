@@ -218,7 +218,9 @@ const { load } = scratchWorkspaces('limits-config');
 
 describe('whenflow.yaml: connectors.<name>.maxConcurrent', () => {
   it('a whole number ≥ 1; absent when not written', async () => {
-    const { config, problems } = await load(['connectors:', '  crm:', '    maxConcurrent: 4', '  fetch:', '    maxConcurrent: 1', '  plain:', '    options: {}'].join('\n'));
+    const { config, problems } = await load(
+      ['connectors:', '  crm:', '    maxConcurrent: 4', '  fetch:', '    maxConcurrent: 1', '  plain:', '    options: {}'].join('\n'),
+    );
     expect(problems).toEqual([]);
     expect(config.connectors.crm?.maxConcurrent).toBe(4);
     expect(config.connectors.fetch?.maxConcurrent).toBe(1);
@@ -227,11 +229,26 @@ describe('whenflow.yaml: connectors.<name>.maxConcurrent', () => {
 
   it('bad values are problems naming the file and the path', async () => {
     const { problems } = await load(
-      ['connectors:', '  a:', '    maxConcurrent: 0', '  b:', '    maxConcurrent: 1.5', '  c:', '    maxConcurrent: "2"', '  d:', '    maxConcurrency: 2'].join('\n'),
+      [
+        'connectors:',
+        '  a:',
+        '    maxConcurrent: 0',
+        '  b:',
+        '    maxConcurrent: 1.5',
+        '  c:',
+        '    maxConcurrent: "2"',
+        '  d:',
+        '    maxConcurrency: 2',
+      ].join('\n'),
     );
     const byPath = Object.fromEntries(problems.map((p) => [p.path, p.message]));
     expect(problems.every((p) => p.file === 'whenflow.yaml')).toBe(true);
-    expect(Object.keys(byPath).sort()).toEqual(['connectors.a.maxConcurrent', 'connectors.b.maxConcurrent', 'connectors.c.maxConcurrent', 'connectors.d.maxConcurrency']);
+    expect(Object.keys(byPath).sort()).toEqual([
+      'connectors.a.maxConcurrent',
+      'connectors.b.maxConcurrent',
+      'connectors.c.maxConcurrent',
+      'connectors.d.maxConcurrency',
+    ]);
     expect(byPath['connectors.a.maxConcurrent']).toMatch(/>=1/);
     expect(byPath['connectors.b.maxConcurrent']).toMatch(/int/);
     expect(byPath['connectors.c.maxConcurrent']).toMatch(/expected number/);
@@ -241,7 +258,10 @@ describe('whenflow.yaml: connectors.<name>.maxConcurrent', () => {
 
 describe('status and metrics of the limits', () => {
   it('connector status shows the limit as configured now, calls in flight and waiting', async () => {
-    const registry = new ConnectorRegistry([...new ConnectorRegistry().names().map((name) => new ConnectorRegistry().get(name)!), { name: 'crm', source: 'connectors/crm.mjs', methods: {} }]);
+    const registry = new ConnectorRegistry([
+      ...new ConnectorRegistry().names().map((name) => new ConnectorRegistry().get(name)!),
+      { name: 'crm', source: 'connectors/crm.mjs', methods: {} },
+    ]);
     const config = defaultWorkspaceConfig();
     config.connectors.crm = { options: {}, maxConcurrent: 1 };
     const limits = new ConnectorLimits();

@@ -75,7 +75,13 @@ let silent: TestServer;
 beforeAll(async () => {
   api = await startServer((req, res) => {
     if (req.url === '/json') return send(res, 200, 'application/json; charset=utf-8', JSON.stringify({ hello: 'world', n: 1 }));
-    if (req.url === '/echo') return send(res, 200, 'application/json', JSON.stringify({ method: req.method, contentType: req.headers['content-type'] ?? null, received: req.body }));
+    if (req.url === '/echo')
+      return send(
+        res,
+        200,
+        'application/json',
+        JSON.stringify({ method: req.method, contentType: req.headers['content-type'] ?? null, received: req.body }),
+      );
     if (req.url === '/text') return send(res, 200, 'text/plain', '{"looks":"like json"}');
     if (req.url === '/bad-json') return send(res, 200, 'application/json', 'not json at all');
     if (req.url === '/missing') return send(res, 404, 'application/json', JSON.stringify({ error: 'no such thing' }));
@@ -103,14 +109,26 @@ describe('fetch connector (real HTTP)', () => {
   });
 
   it('POST JSON: body is sent as JSON with content-type; request() takes any method, case-insensitively', async () => {
-    const posted = (await builtins.call('fetch', 'post', { url: `${api.url}/echo`, json: { a: 1, b: [true, null] } }, context())) as { body: unknown };
+    const posted = (await builtins.call('fetch', 'post', { url: `${api.url}/echo`, json: { a: 1, b: [true, null] } }, context())) as {
+      body: unknown;
+    };
     expect(posted.body).toEqual({ method: 'POST', contentType: 'application/json', received: '{"a":1,"b":[true,null]}' });
 
-    const put = (await builtins.call('fetch', 'request', { url: `${api.url}/echo`, method: 'put', body: 'raw', headers: { 'content-type': 'text/csv' } }, context())) as { body: unknown };
+    const put = (await builtins.call(
+      'fetch',
+      'request',
+      { url: `${api.url}/echo`, method: 'put', body: 'raw', headers: { 'content-type': 'text/csv' } },
+      context(),
+    )) as { body: unknown };
     expect(put.body).toEqual({ method: 'PUT', contentType: 'text/csv', received: 'raw' });
 
     // An explicit content-type wins over the json default.
-    const custom = (await builtins.call('fetch', 'post', { url: `${api.url}/echo`, json: [1], headers: { 'Content-Type': 'application/vnd.x+json' } }, context())) as { body: unknown };
+    const custom = (await builtins.call(
+      'fetch',
+      'post',
+      { url: `${api.url}/echo`, json: [1], headers: { 'Content-Type': 'application/vnd.x+json' } },
+      context(),
+    )) as { body: unknown };
     expect(custom.body).toMatchObject({ contentType: 'application/vnd.x+json', received: '[1]' });
   });
 
@@ -133,7 +151,9 @@ describe('fetch connector (real HTTP)', () => {
     const result = await builtins.call('fetch', 'get', { url: `${api.url}/missing` }, context());
     expect(result).toMatchObject({ status: 404, ok: false, body: { error: 'no such thing' } });
 
-    const error = await builtins.call('fetch', 'get', { url: `${api.url}/missing`, throwOnError: true }, context()).catch((e: unknown) => e);
+    const error = await builtins
+      .call('fetch', 'get', { url: `${api.url}/missing`, throwOnError: true }, context())
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(HttpError);
     const http = error as HttpError;
     expect(http.name).toBe('HttpError');
@@ -159,7 +179,9 @@ describe('fetch connector (real HTTP)', () => {
     setTimeout(() => controller.abort(reason), 50);
     const started = performance.now();
     // Default timeout is 30 s: only the abort can end this within the test timeout.
-    await expect(builtins.call('fetch', 'get', { url: `${silent.url}/abort` }, context({ signal: controller.signal }))).rejects.toBe(reason);
+    await expect(builtins.call('fetch', 'get', { url: `${silent.url}/abort` }, context({ signal: controller.signal }))).rejects.toBe(
+      reason,
+    );
     expect(performance.now() - started).toBeLessThan(2000);
 
     const before = silent.requests.length + api.requests.length;
@@ -215,7 +237,12 @@ describe('utils connector', () => {
 
     await expect(builtins.call('utils', 'sleep', { ms: 10 }, context({ signal: controller.signal }))).rejects.toBe(reason);
     await expect(builtins.call('utils', 'sleep', { ms: 2 ** 31 }, context())).rejects.toMatchObject({ field: 'ms' });
-    await expect(builtins.call('utils', 'sleep', { ms: -1 }, context())).rejects.toMatchObject({ name: 'ConnectorError', connector: 'utils', method: 'sleep', field: 'ms' });
+    await expect(builtins.call('utils', 'sleep', { ms: -1 }, context())).rejects.toMatchObject({
+      name: 'ConnectorError',
+      connector: 'utils',
+      method: 'sleep',
+      field: 'ms',
+    });
   });
 
   it('now returns the current time as an ISO string; args may be omitted', async () => {
@@ -258,8 +285,12 @@ describe('ConnectorRegistry.call', () => {
   });
 
   it('unknown connector lists the known ones; unknown method lists that connector’s methods', async () => {
-    await expect(registry.call('crm', 'create', {}, context())).rejects.toThrow('connectors.crm.create: no connector named "crm" (known connectors: echo, fetch, utils)');
-    await expect(registry.call('echo', 'shout', {}, context())).rejects.toThrow('connectors.echo.shout: connector "echo" has no method "shout" (its methods: mutate, say)');
+    await expect(registry.call('crm', 'create', {}, context())).rejects.toThrow(
+      'connectors.crm.create: no connector named "crm" (known connectors: echo, fetch, utils)',
+    );
+    await expect(registry.call('echo', 'shout', {}, context())).rejects.toThrow(
+      'connectors.echo.shout: connector "echo" has no method "shout" (its methods: mutate, say)',
+    );
     // Inherited Object properties are not methods.
     await expect(registry.call('echo', 'toString', {}, context())).rejects.toBeInstanceOf(ConnectorError);
   });
@@ -295,7 +326,9 @@ let crmIds = 0;
 
 beforeAll(async () => {
   scratch = await mkdtemp(join(tmpdir(), 'whenflow-connectors-'));
-  crmServer = await startServer((req, res) => send(res, 201, 'application/json', JSON.stringify({ id: ++crmIds, name: (JSON.parse(req.body) as { name: string }).name })));
+  crmServer = await startServer((req, res) =>
+    send(res, 201, 'application/json', JSON.stringify({ id: ++crmIds, name: (JSON.parse(req.body) as { name: string }).name })),
+  );
 });
 
 afterAll(async () => {
@@ -373,7 +406,9 @@ describe('loadConnectors', () => {
     expect(byName.empty).toMatchObject({ file: join('connectors', 'empty.mjs') });
     expect(byName.empty!.message).toMatch(/^exports no functions; .*\(a default export is not used: export each method by name\)$/);
     expect(byName.broken!.file).toBe(join('connectors', 'broken.ts'));
-    expect(byName.broken!.message).toBe('cannot load: syntax error: Expected "}" but found "2" at line 3, column 37 — export async function bad( { return 2; }');
+    expect(byName.broken!.message).toBe(
+      'cannot load: syntax error: Expected "}" but found "2" at line 3, column 37 — export async function bad( { return 2; }',
+    );
     expect(byName.oops!.message).toMatch(/^cannot load: syntax error: .* at line 2, column 19 — export const x = \{;$/);
     expect(byName.fetch!.message).toBe('"fetch" is a built-in connector; rename the file (the connector\'s name is its file name)');
     // The built-in is untouched by the clashing file.
@@ -394,7 +429,12 @@ describe('loadConnectors', () => {
 
   it('a workspace connector calls a real HTTP API and sends context.idempotencyKey, stable per call across retries', async () => {
     const before = crmServer.requests.length;
-    const direct = await loaded.registry.call('crm', 'create', { url: `${crmServer.url}/contacts`, name: 'Ada' }, context({ idempotencyKey: 'exec-7:0', taskId: 'order-1' }));
+    const direct = await loaded.registry.call(
+      'crm',
+      'create',
+      { url: `${crmServer.url}/contacts`, name: 'Ada' },
+      context({ idempotencyKey: 'exec-7:0', taskId: 'order-1' }),
+    );
     expect(direct).toEqual({ status: 201, contact: { id: crmIds, name: 'Ada' } });
     expect(crmServer.requests[before]).toMatchObject({ method: 'POST', url: '/contacts', body: '{"name":"Ada"}' });
     expect(crmServer.requests[before]!.headers['idempotency-key']).toBe('exec-7:0');
@@ -427,7 +467,9 @@ describe('loadConnectors', () => {
   });
 
   it('re-imports a file only when its content changed', async () => {
-    const dir = await workspace({ 'ver.mjs': 'let n = 0;\nexport async function version() { return 1; }\nexport async function tick() { return ++n; }\n' });
+    const dir = await workspace({
+      'ver.mjs': 'let n = 0;\nexport async function version() { return 1; }\nexport async function tick() { return ++n; }\n',
+    });
     const first = await loadConnectors(dir);
     await expect(first.registry.call('ver', 'version', {}, context())).resolves.toBe(1);
     await expect(first.registry.call('ver', 'tick', {}, context())).resolves.toBe(1);
@@ -437,7 +479,10 @@ describe('loadConnectors', () => {
     expect(again.registry.get('ver')).toBe(first.registry.get('ver'));
     await expect(again.registry.call('ver', 'tick', {}, context())).resolves.toBe(2);
 
-    await writeFile(join(dir, 'connectors', 'ver.mjs'), 'let n = 100;\nexport async function version() { return 2; }\nexport async function tick() { return ++n; }\n');
+    await writeFile(
+      join(dir, 'connectors', 'ver.mjs'),
+      'let n = 100;\nexport async function version() { return 2; }\nexport async function tick() { return ++n; }\n',
+    );
     const edited = await loadConnectors(dir);
     expect(edited.registry.get('ver')).not.toBe(first.registry.get('ver'));
     await expect(edited.registry.call('ver', 'version', {}, context())).resolves.toBe(2);
@@ -508,7 +553,11 @@ describe('createConnectorsProxy', () => {
       },
     ]);
     const captured: DeferredConnectorCall[] = [];
-    const crmProxy = createConnectorsProxy(spyRegistry, () => context(), (c) => captured.push(c));
+    const crmProxy = createConnectorsProxy(
+      spyRegistry,
+      () => context(),
+      (c) => captured.push(c),
+    );
     await expect(crmProxy.crm!.create!({ name: 'Ada', tags: ['x'], into: 'crm.contact' })).resolves.toBeUndefined();
     expect(called).toBe(false);
     expect(captured).toEqual([{ connector: 'crm', method: 'create', args: { name: 'Ada', tags: ['x'] }, into: 'crm.contact' }]);
@@ -524,7 +573,9 @@ describe('createConnectorsProxy', () => {
     const { connectors, deferred } = setup();
     const crm = connectors.crm; // reading is harmless
     expect(crm).toBeDefined();
-    await expect(crm!.create!({})).rejects.toThrow('connectors.crm.create: no connector named "crm" (known connectors: echo, fetch, utils)');
+    await expect(crm!.create!({})).rejects.toThrow(
+      'connectors.crm.create: no connector named "crm" (known connectors: echo, fetch, utils)',
+    );
     await expect(connectors.echo!.shout!({})).rejects.toThrow('connector "echo" has no method "shout" (its methods: mutate, say)');
     // Deferred calls are checked too, before anything is recorded: they throw at the call, awaited or not.
     expect(() => connectors.crm!.create!({ into: 'a.b' })).toThrow(ConnectorError);

@@ -66,9 +66,20 @@ describe('cycle span', () => {
       expect(scheduledUnder).toBe(cycle1!.spanContext().spanId);
       expect(cycle1!.parentSpanId).toBe(task.spanContext().spanId);
       expect(cycle2!.parentSpanId).toBe(task.spanContext().spanId);
-      expect(cycle1!.attributes).toEqual({ 'whenflow.task_id': 't-1', 'whenflow.cycle': 1, 'whenflow.steps': ['a', 'b'], 'whenflow.sequence_index': 2, 'whenflow.sequence_length': 3 });
+      expect(cycle1!.attributes).toEqual({
+        'whenflow.task_id': 't-1',
+        'whenflow.cycle': 1,
+        'whenflow.steps': ['a', 'b'],
+        'whenflow.sequence_index': 2,
+        'whenflow.sequence_length': 3,
+      });
       expect(cycle1!.status.code).toBe(SpanStatusCode.UNSET);
-      expect(cycle2!.attributes).toEqual({ 'whenflow.task_id': 't-1', 'whenflow.cycle': 2, 'whenflow.steps': ['c'], 'whenflow.failed_step': 'c' });
+      expect(cycle2!.attributes).toEqual({
+        'whenflow.task_id': 't-1',
+        'whenflow.cycle': 2,
+        'whenflow.steps': ['c'],
+        'whenflow.failed_step': 'c',
+      });
       expect(cycle2!.status).toEqual({ code: SpanStatusCode.ERROR, message: 'step c failed: the ledger is locked' });
     });
   });

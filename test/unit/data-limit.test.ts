@@ -90,7 +90,9 @@ describe('messages', () => {
   });
 
   it('an empty object over a tiny limit names no keys', () => {
-    expect(describeOverLimit(overDataLimit({}, 1)!)).toBe('2 bytes as JSON, over the limit of 1 bytes set by maxDataBytes (a task option; whenflow.yaml defaults.maxDataBytes)');
+    expect(describeOverLimit(overDataLimit({}, 1)!)).toBe(
+      '2 bytes as JSON, over the limit of 1 bytes set by maxDataBytes (a task option; whenflow.yaml defaults.maxDataBytes)',
+    );
   });
 });
 

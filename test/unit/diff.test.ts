@@ -2,14 +2,7 @@ import fc from 'fast-check';
 import { applyPatch } from 'rfc6902';
 import { describe, expect, it } from 'vitest';
 import type { JsonObject, JsonValue } from '../../src/model/json';
-import {
-  applyPatchTo,
-  changedPaths,
-  DataPatchError,
-  diffData,
-  pathTokens,
-  type DataPatch,
-} from '../../src/model/patch';
+import { applyPatchTo, changedPaths, DataPatchError, diffData, pathTokens, type DataPatch } from '../../src/model/patch';
 
 // ---- generators: JSON objects, and an "after" that is an edit of a "before" -------------------
 
@@ -59,16 +52,14 @@ function editObject(o: JsonObject, depth = 0, newKey = key): fc.Arbitrary<JsonOb
       { weight: 2, arbitrary: edit(o[k] as JsonValue, depth + 1) },
     ),
   );
-  return fc
-    .tuple(fc.tuple(...perKey), fc.dictionary(newKey, jsonValue, { maxKeys: 2, noNullPrototype: true }))
-    .map(([values, added]) => {
-      const out: JsonObject = {};
-      keys.forEach((k, i) => {
-        const v = values[i];
-        if (v !== REMOVE && v !== undefined) out[k] = v as JsonValue;
-      });
-      return { ...out, ...added };
+  return fc.tuple(fc.tuple(...perKey), fc.dictionary(newKey, jsonValue, { maxKeys: 2, noNullPrototype: true })).map(([values, added]) => {
+    const out: JsonObject = {};
+    keys.forEach((k, i) => {
+      const v = values[i];
+      if (v !== REMOVE && v !== undefined) out[k] = v as JsonValue;
     });
+    return { ...out, ...added };
+  });
 }
 
 const beforeAfter = fc.oneof(
@@ -97,15 +88,23 @@ describe('diffData', () => {
     ['a key removed', { a: 1, b: 2 }, { a: 1 }, [{ op: 'remove', path: '/b' }]],
     ['a primitive replaced', { a: 1 }, { a: 'one' }, [{ op: 'replace', path: '/a', value: 'one' }]],
     ['a nested key', { o: { p: { q: 1, r: 2 } } }, { o: { p: { q: 3, r: 2 } } }, [{ op: 'replace', path: '/o/p/q', value: 3 }]],
-    ['an array element changed', { o: { list: [1, 2, 3] } }, { o: { list: [1, 9, 3] } }, [{ op: 'replace', path: '/o/list', value: [1, 9, 3] }]],
+    [
+      'an array element changed',
+      { o: { list: [1, 2, 3] } },
+      { o: { list: [1, 9, 3] } },
+      [{ op: 'replace', path: '/o/list', value: [1, 9, 3] }],
+    ],
     ['an array appended to', { list: [1] }, { list: [1, 2] }, [{ op: 'replace', path: '/list', value: [1, 2] }]],
     ['an object inside an array', { list: [{ a: 1 }] }, { list: [{ a: 2 }] }, [{ op: 'replace', path: '/list', value: [{ a: 2 }] }]],
     ['an array becoming an object', { x: [1] }, { x: { 0: 1 } }, [{ op: 'replace', path: '/x', value: { 0: 1 } }]],
     ['an object becoming an array', { x: { a: 1 } }, { x: [1] }, [{ op: 'replace', path: '/x', value: [1] }]],
     ['escaped keys', { 'a/b': { '~c': 1 } }, { 'a/b': { '~c': 2 } }, [{ op: 'replace', path: '/a~1b/~0c', value: 2 }]],
-    ['a key named constructor is replaced whole', { constructor: { a: 1, b: 1 } }, { constructor: { a: 2, b: 1 } }, [
-      { op: 'replace', path: '/constructor', value: { a: 2, b: 1 } },
-    ]],
+    [
+      'a key named constructor is replaced whole',
+      { constructor: { a: 1, b: 1 } },
+      { constructor: { a: 2, b: 1 } },
+      [{ op: 'replace', path: '/constructor', value: { a: 2, b: 1 } }],
+    ],
     ['a key named prototype is added', { o: {} }, { o: { prototype: 1 } }, [{ op: 'add', path: '/o/prototype', value: 1 }]],
   ])('%s', (_name, before, after, expected) => {
     const patch = diffData(before, after);
@@ -182,11 +181,24 @@ describe('applyPatchTo', () => {
     ['adding under a string', { a: 'x' }, [{ op: 'add', path: '/a/b', value: 1 }], /not an object or array/],
     ['going through an inherited name', {}, [{ op: 'add', path: '/toString/x', value: 1 }], /no key "toString"/],
     ['removing the root', { a: 1 }, [{ op: 'remove', path: '' }], /root of data/],
-    ['a path through constructor', { constructor: { a: 1 } }, [{ op: 'replace', path: '/constructor/a', value: 1 }], /through the key "constructor"/],
+    [
+      'a path through constructor',
+      { constructor: { a: 1 } },
+      [{ op: 'replace', path: '/constructor/a', value: 1 }],
+      /through the key "constructor"/,
+    ],
     ['a __proto__ path', {}, [{ op: 'add', path: '/__proto__', value: {} }], /__proto__/],
     ['a move op', { a: 1 }, [{ op: 'move', from: '/a', path: '/b' } as unknown as DataPatch[number]], /only add, remove and replace/],
     ['an invalid pointer', { a: 1 }, [{ op: 'remove', path: 'a' }], /invalid JSON Pointer/],
-    ['the second op failing', { a: 1 }, [{ op: 'remove', path: '/a' }, { op: 'remove', path: '/a' }], /operation 1 \(remove \/a\)/],
+    [
+      'the second op failing',
+      { a: 1 },
+      [
+        { op: 'remove', path: '/a' },
+        { op: 'remove', path: '/a' },
+      ],
+      /operation 1 \(remove \/a\)/,
+    ],
   ])('throws a clear error for %s', (_name, data, patch, message) => {
     expect(() => applyPatchTo(data, patch)).toThrow(message);
     expect(() => applyPatchTo(data, patch)).toThrow(DataPatchError);
@@ -207,7 +219,14 @@ describe('applyPatchTo on array elements (patches not made by diffData)', () => 
     ['replace an element', [{ op: 'replace', path: '/list/0', value: 9 }]],
     ['remove an element', [{ op: 'remove', path: '/list/2' }]],
     ['write inside an element', [{ op: 'add', path: '/nested/rows/1/name', value: 'b' }]],
-    ['several ops on one array', [{ op: 'remove', path: '/list/0' }, { op: 'add', path: '/list/0', value: 7 }, { op: 'replace', path: '/list/2', value: 8 }]],
+    [
+      'several ops on one array',
+      [
+        { op: 'remove', path: '/list/0' },
+        { op: 'add', path: '/list/0', value: 7 },
+        { op: 'replace', path: '/list/2', value: 8 },
+      ],
+    ],
   ])('%s: as rfc6902 applies it, without changing the input', (_name, patch) => {
     const expected = structuredClone(data);
     applyPatch(expected, patch);

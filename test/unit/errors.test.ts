@@ -45,7 +45,12 @@ const every: { error: Error; final: boolean }[] = [
   { error: new ConnectorError('crm', 'find', 'bad argument', 'id'), final: true },
   { error: new ConnectorResultError('connectors.crm.find() returned a function'), final: true },
   { error: new StepFileError([{ file: 'steps/a.mjs', step: 'a', message: 'missing export `condition`' }]), final: true },
-  { error: new WorkspaceConfigError('/ws', [{ kind: 'config', file: 'whenflow.yaml', path: 'defaults.timeout', message: 'not a duration' }]), final: true },
+  {
+    error: new WorkspaceConfigError('/ws', [
+      { kind: 'config', file: 'whenflow.yaml', path: 'defaults.timeout', message: 'not a duration' },
+    ]),
+    final: true,
+  },
   { error: new LibraryError([{ file: 'libraries/x.js', library: 'x', message: 'cannot load' }]), final: true },
   { error: new ConditionError([{ path: 'order.total', message: 'a function is not allowed' }]), final: true },
   { error: new DataPatchError('cannot apply', '/a'), final: false },
@@ -82,8 +87,22 @@ describe('whenflow errors', () => {
     expect(new Set(names).size).toBe(names.length);
     for (const { error } of every) expect(error.stack?.startsWith(`${error.name}: `), error.name).toBe(true);
     // Names recorded in task histories and named in the docs stay as they were.
-    expect(names).toEqual(expect.arrayContaining(['ConnectorError', 'DataLimitError', 'DataValueError', 'HttpError', 'CircuitOpenError', 'TaskInputError', 'TaskClosedError']));
-    expect([new StepTimeoutError('t').name, new StepHeapError('h').name, new StepThreadError('x').name]).toEqual(['StepTimeoutError', 'StepHeapError', 'StepThreadError']);
+    expect(names).toEqual(
+      expect.arrayContaining([
+        'ConnectorError',
+        'DataLimitError',
+        'DataValueError',
+        'HttpError',
+        'CircuitOpenError',
+        'TaskInputError',
+        'TaskClosedError',
+      ]),
+    );
+    expect([new StepTimeoutError('t').name, new StepHeapError('h').name, new StepThreadError('x').name]).toEqual([
+      'StepTimeoutError',
+      'StepHeapError',
+      'StepThreadError',
+    ]);
   });
 
   it('instanceof checks the class asked about: a subclass is not its sibling, its parent is not it', () => {
@@ -107,7 +126,10 @@ describe('whenflow errors', () => {
 
   it('instanceof holds for an error made by another copy of the module, loaded in a fresh namespace as step files are', async () => {
     const copy = (await tsImport(ERRORS_MODULE.href, import.meta.url)) as typeof import('../../src/model/errors');
-    const otherCopy = (await tsImport(pathToFileURL(fileURLToPath(new URL('../../src/steps/step-files.ts', import.meta.url))).href, import.meta.url)) as typeof import('../../src/steps/step-files');
+    const otherCopy = (await tsImport(
+      pathToFileURL(fileURLToPath(new URL('../../src/steps/step-files.ts', import.meta.url))).href,
+      import.meta.url,
+    )) as typeof import('../../src/steps/step-files');
     expect(copy.FinalError).not.toBe(FinalError);
     expect(otherCopy.StepFileError).not.toBe(StepFileError);
     expect(new copy.FinalError('x')).toBeInstanceOf(FinalError);
@@ -122,7 +144,9 @@ describe('whenflow errors', () => {
 
   it('instanceof holds across realms: an error made in another vm context is recognised, and ours there', async () => {
     const { code } = await transform(await readFile(ERRORS_MODULE, 'utf8'), { loader: 'ts', format: 'cjs', target: 'es2022' });
-    const realm = runInNewContext(`const module = { exports: {} }; const exports = module.exports; ${code}; module.exports`) as typeof import('../../src/model/errors');
+    const realm = runInNewContext(
+      `const module = { exports: {} }; const exports = module.exports; ${code}; module.exports`,
+    ) as typeof import('../../src/model/errors');
     const foreign = runInNewContext('new FinalError("from another realm")', { FinalError: realm.FinalError }) as Error;
     expect(Object.getPrototypeOf(Object.getPrototypeOf(Object.getPrototypeOf(foreign))).constructor).not.toBe(Error);
     expect(foreign).toBeInstanceOf(FinalError);
@@ -138,7 +162,11 @@ describe('whenflow errors', () => {
     expect(isFinalError(Object.assign(new Error('give up'), { final: true }))).toBe(true);
     expect(isFinalError(new TypeError('fetch failed'))).toBe(false);
     expect(isFinalError('a string')).toBe(false);
-    const hostile = new Proxy(new Error('x'), { get: () => { throw new Error('trap'); } });
+    const hostile = new Proxy(new Error('x'), {
+      get: () => {
+        throw new Error('trap');
+      },
+    });
     expect(isFinalError(hostile)).toBe(false);
   });
 
@@ -146,7 +174,12 @@ describe('whenflow errors', () => {
     const final = receivedError(sendError(new ConnectorError('crm', 'find', 'bad argument', 'id'), attemptVerdict));
     expect(final).toBeInstanceOf(CrossedFinalError);
     expect(final).toBeInstanceOf(FinalError);
-    expect([final.name, final.message, final.connector, final.field]).toEqual(['ConnectorError', 'connectors.crm.find: bad argument', 'crm', 'id']);
+    expect([final.name, final.message, final.connector, final.field]).toEqual([
+      'ConnectorError',
+      'connectors.crm.find: bad argument',
+      'crm',
+      'id',
+    ]);
     // Step content catches it and throws it again in the other thread: still final there, and back.
     const back = receivedError(sendError(final, attemptVerdict));
     expect(attemptVerdict(back)).toEqual({ nonRetryable: true, retryAt: null });

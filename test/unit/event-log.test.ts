@@ -78,10 +78,21 @@ describe('TaskBook events', () => {
         { step: 'a', startedAt: '', attempt: 1, durationMs: 5, logs: [], commands: [] },
         { step: 'b', startedAt: '', attempt: 2, durationMs: 7, logs: [], commands: [] },
       ],
-      { data: { order: { status: 'paid' } }, applied: [{ step: 'a', changed: ['/order/status'] }], conflicts: [{ paths: ['/order/status'], kept: 'a', dropped: 'b' }] },
+      {
+        data: { order: { status: 'paid' } },
+        applied: [{ step: 'a', changed: ['/order/status'] }],
+        conflicts: [{ paths: ['/order/status'], kept: 'a', dropped: 'b' }],
+      },
     );
     const events = task.events.page(0, task.state).events;
-    expect(events.map((e) => e.type)).toEqual(['cycle-began', 'step-started', 'step-started', 'conflict', 'step-finished', 'step-finished']);
+    expect(events.map((e) => e.type)).toEqual([
+      'cycle-began',
+      'step-started',
+      'step-started',
+      'conflict',
+      'step-finished',
+      'step-finished',
+    ]);
     expect(events[0]).toMatchObject({ cycle, steps: ['a', 'b'] });
     expect(events[4]).toMatchObject({ step: 'a', changed: ['/order/status'], durationMs: 5 });
     expect(events[5]).toMatchObject({ step: 'b', changed: [], attempt: 2 });

@@ -19,7 +19,13 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 const byPath = (patch: DataPatch) => [...patch].sort((x, y) => (x.path < y.path ? -1 : x.path > y.path ? 1 : 0));
 
 function exec(content: StepContent, input: JsonObject = {}, extra: { step?: string; taskId?: string; attempt?: number } = {}) {
-  return executeStep({ step: extra.step ?? 'my_step', taskId: extra.taskId ?? 'task-1', attempt: extra.attempt ?? 1, data: input, content });
+  return executeStep({
+    step: extra.step ?? 'my_step',
+    taskId: extra.taskId ?? 'task-1',
+    attempt: extra.attempt ?? 1,
+    data: input,
+    content,
+  });
 }
 
 describe('executeStep: the patch', () => {
@@ -38,23 +44,32 @@ describe('executeStep: the patch', () => {
   });
 
   it('delete becomes a remove', async () => {
-    const outcome = await exec(async () => {
-      delete data.a.b;
-    }, { a: { b: 1, c: 2 } });
+    const outcome = await exec(
+      async () => {
+        delete data.a.b;
+      },
+      { a: { b: 1, c: 2 } },
+    );
     expect(outcome.patch).toEqual([{ op: 'remove', path: '/a/b' }]);
   });
 
   it('an array push becomes one replace of the whole array', async () => {
-    const outcome = await exec(async () => {
-      data.items.push(3);
-    }, { items: [1, 2] });
+    const outcome = await exec(
+      async () => {
+        data.items.push(3);
+      },
+      { items: [1, 2] },
+    );
     expect(outcome.patch).toEqual([{ op: 'replace', path: '/items', value: [1, 2, 3] }]);
   });
 
   it('content that changes nothing gives an empty patch', async () => {
-    const outcome = await exec(async () => {
-      void data.a;
-    }, { a: 1 });
+    const outcome = await exec(
+      async () => {
+        void data.a;
+      },
+      { a: 1 },
+    );
     expect(outcome.patch).toEqual([]);
   });
 
@@ -149,7 +164,11 @@ describe('executeStep: commands and step info', () => {
       task.ignore();
       task.complete({ n: 1, at: new Date(Date.UTC(2020, 0, 1)), gone: undefined });
     });
-    expect(outcome.commands).toEqual([{ type: 'redo' }, { type: 'ignore' }, { type: 'complete', result: { n: 1, at: '2020-01-01T00:00:00.000Z' } }]);
+    expect(outcome.commands).toEqual([
+      { type: 'redo' },
+      { type: 'ignore' },
+      { type: 'complete', result: { n: 1, at: '2020-01-01T00:00:00.000Z' } },
+    ]);
   });
 
   it('complete() without a result records null', async () => {
@@ -383,7 +402,9 @@ describe('executeStep: secrets in data.$stash', () => {
       attempt: 1,
       data: sealed,
       stash: { key },
-      connectors: (defer) => ({ api: { send: async (args: JsonObject) => defer({ connector: 'api', method: 'send', args, into: 'reply' }) } }),
+      connectors: (defer) => ({
+        api: { send: async (args: JsonObject) => defer({ connector: 'api', method: 'send', args, into: 'reply' }) },
+      }),
       content: async () => {
         const apiKey = data.$stash.apiKey as string;
         console.log(`using ${apiKey}`);
@@ -401,7 +422,10 @@ describe('executeStep: secrets in data.$stash', () => {
     const call = outcome.commands.find((c) => c.type === 'call');
     const args = call?.type === 'call' ? call.call.args : {};
     expect(args.plain).toBe('ok');
-    expect(unsealArgs(args, key, callArgsPlace('api', 'send'))).toEqual({ headers: { authorization: 'Bearer key-0123456789' }, plain: 'ok' });
+    expect(unsealArgs(args, key, callArgsPlace('api', 'send'))).toEqual({
+      headers: { authorization: 'Bearer key-0123456789' },
+      plain: 'ok',
+    });
     const child = outcome.commands.find((c) => c.type === 'subtask');
     expect(child?.type === 'subtask' && unsealStash(child.request.data, key)).toEqual({ $stash: { token: 'key-0123456789' }, n: 1 });
   });
@@ -409,12 +433,23 @@ describe('executeStep: secrets in data.$stash', () => {
 
 describe('executeStep: the data size limit (maxDataBytes)', () => {
   const run = (content: StepContent, input: JsonObject, maxDataBytes?: number) =>
-    executeStep({ step: 'grows', taskId: 'task-1', attempt: 1, data: input, content, ...(maxDataBytes !== undefined ? { maxDataBytes } : {}) });
+    executeStep({
+      step: 'grows',
+      taskId: 'task-1',
+      attempt: 1,
+      data: input,
+      content,
+      ...(maxDataBytes !== undefined ? { maxDataBytes } : {}),
+    });
 
   it('a step leaving the data over the limit fails with DataLimitError naming the step, size, limit and largest keys', async () => {
-    const failure = await run(async () => {
-      data.blob = 'x'.repeat(2000);
-    }, { keep: 'me' }, 1000).catch((error: unknown) => error);
+    const failure = await run(
+      async () => {
+        data.blob = 'x'.repeat(2000);
+      },
+      { keep: 'me' },
+      1000,
+    ).catch((error: unknown) => error);
     expect(failure).toBeInstanceOf(DataLimitError);
     expect((failure as Error).name).toBe('DataLimitError');
     expect((failure as Error).message).toBe(
@@ -424,9 +459,11 @@ describe('executeStep: the data size limit (maxDataBytes)', () => {
   });
 
   it('without a limit given, the default (1.5 MiB) applies', async () => {
-    await expect(run(async () => {
-      data.blob = 'x'.repeat(1_600_000);
-    }, {})).rejects.toThrow(/over the limit of 1,572,864 bytes \(1\.5 MiB\)/);
+    await expect(
+      run(async () => {
+        data.blob = 'x'.repeat(1_600_000);
+      }, {}),
+    ).rejects.toThrow(/over the limit of 1,572,864 bytes \(1\.5 MiB\)/);
     const fits = await run(async () => {
       data.blob = 'x'.repeat(1_500_000);
     }, {});
@@ -439,13 +476,25 @@ describe('executeStep: the data size limit (maxDataBytes)', () => {
     const sealedSize = Buffer.byteLength(JSON.stringify(sealStash({ $stash: { token: plain } }, key)));
     expect(sealedSize).toBeGreaterThan(Buffer.byteLength(JSON.stringify({ $stash: { token: plain } })));
     await expect(
-      executeStep({ step: 'grows', taskId: 'task-1', attempt: 1, data: {}, content: async () => {
-        data.$stash = { token: plain };
-      }, stash: { key }, maxDataBytes: sealedSize - 1 }),
+      executeStep({
+        step: 'grows',
+        taskId: 'task-1',
+        attempt: 1,
+        data: {},
+        content: async () => {
+          data.$stash = { token: plain };
+        },
+        stash: { key },
+        maxDataBytes: sealedSize - 1,
+      }),
     ).rejects.toThrow(DataLimitError);
-    const trimmed = await run(async () => {
-      data.blob = data.blob.slice(0, 1500);
-    }, { blob: 'x'.repeat(2000) }, 1000);
+    const trimmed = await run(
+      async () => {
+        data.blob = data.blob.slice(0, 1500);
+      },
+      { blob: 'x'.repeat(2000) },
+      1000,
+    );
     expect(trimmed.patch).toEqual([{ op: 'replace', path: '/blob', value: 'x'.repeat(1500) }]);
   });
 });

@@ -25,13 +25,24 @@ describe('did you mean', () => {
 
   it('names the first failing constraint and the corrected path', () => {
     const miss = firstFailing(compileCondition({ aproval: { approved: true } }), { approval: { approved: true } });
-    expect(miss).toEqual({ count: 1, failing: { path: 'aproval.approved', expected: 'true', didYouMean: 'approval', didYouMeanPath: 'approval.approved' } });
+    expect(miss).toEqual({
+      count: 1,
+      failing: { path: 'aproval.approved', expected: 'true', didYouMean: 'approval', didYouMeanPath: 'approval.approved' },
+    });
     expect(firstFailing(compileCondition({ approval: { approved: true } }), { approval: { approved: true } })).toBeNull();
   });
 });
 
 describe('explainSteps', () => {
-  const catalog: Catalog = { version: 'v1', connectors: {}, steps: [step('general', { order: { status: String } }), step('specific', { order: { status: String, id: Number } }), step('done', { order: { status: 'done' } })] };
+  const catalog: Catalog = {
+    version: 'v1',
+    connectors: {},
+    steps: [
+      step('general', { order: { status: String } }),
+      step('specific', { order: { status: String, id: Number } }),
+      step('done', { order: { status: 'done' } }),
+    ],
+  };
 
   it('gives each step its verdict: runs, held by a more specific step, no match', () => {
     const verdicts = explainSteps({ catalog, data: { order: { status: 'open', id: 1 } }, ran: [], concurrency: 1 });
@@ -46,7 +57,9 @@ describe('explainSteps', () => {
     const verdicts = explainSteps({ catalog, data: { order: { status: 'open', id: 1 } }, ran: ['general', 'specific'], concurrency: 1 });
     const reason = attentionReason(verdicts);
     expect(reason.alreadyRan).toEqual(['general', 'specific']);
-    expect(reason.nearMisses).toEqual([{ step: 'done', failingCount: 1, failing: { path: 'order.status', expected: '"done"', actual: 'open' } }]);
+    expect(reason.nearMisses).toEqual([
+      { step: 'done', failingCount: 1, failing: { path: 'order.status', expected: '"done"', actual: 'open' } },
+    ]);
   });
 });
 
@@ -54,14 +67,24 @@ describe('satisfiable', () => {
   it('finds contradictions on one path and accepts constraints that can hold together', () => {
     expect(satisfiable(leavesOf({ amount: { $gt: 1000, $lt: 100 } }))).toEqual({ ok: false, path: ['amount'] });
     expect(satisfiable(leavesOf({ amount: { $gt: 10, $lt: 100 } }))).toEqual({ ok: true });
-    expect(satisfiable([...leavesOf({ tier: 'premium' }), ...leavesOf({ tier: { $ne: 'premium' } })])).toEqual({ ok: false, path: ['tier'] });
+    expect(satisfiable([...leavesOf({ tier: 'premium' }), ...leavesOf({ tier: { $ne: 'premium' } })])).toEqual({
+      ok: false,
+      path: ['tier'],
+    });
     expect(satisfiable([...leavesOf({ a: String }), ...leavesOf({ a: { b: 1 } })])).toEqual({ ok: false, path: ['a'] });
     expect(satisfiable(leavesOf({ name: /^a/, kind: ['x', 'y'] }))).toEqual({ ok: true });
   });
 });
 
 describe('walkHistory', () => {
-  const outcome = (patch: StepOutcome['patch'], commands: StepOutcome['commands'] = []): StepOutcome => ({ patch, commands, logs: [], logsDropped: 0, durationMs: 1, attempt: 1 });
+  const outcome = (patch: StepOutcome['patch'], commands: StepOutcome['commands'] = []): StepOutcome => ({
+    patch,
+    commands,
+    logs: [],
+    logsDropped: 0,
+    durationMs: 1,
+    attempt: 1,
+  });
   const catalog: Catalog = { version: 'v1', connectors: {}, steps: [step('a', { n: 0 }), step('b', { n: 1 })] };
   const run: RecordedRun = {
     runId: 'r1',
@@ -70,7 +93,14 @@ describe('walkHistory', () => {
       { kind: 'catalog', catalog },
       { kind: 'step-scheduled', id: '1', cycle: 1, step: 'a' },
       { kind: 'update', patch: { note: 'during a' } },
-      { kind: 'step-completed', id: '1', outcome: outcome([{ op: 'replace', path: '/n', value: 1 }], [{ type: 'call', call: { connector: 'c', method: 'm', args: {}, into: 'answer' } }]) },
+      {
+        kind: 'step-completed',
+        id: '1',
+        outcome: outcome(
+          [{ op: 'replace', path: '/n', value: 1 }],
+          [{ type: 'call', call: { connector: 'c', method: 'm', args: {}, into: 'answer' } }],
+        ),
+      },
       { kind: 'call-scheduled', id: '2', call: { connector: 'c', method: 'm', args: {}, into: 'answer' } },
       { kind: 'call-completed', id: '2', value: 42 },
       { kind: 'step-scheduled', id: '3', cycle: 2, step: 'b' },

@@ -40,7 +40,8 @@ async function workspace(files: Record<string, string>): Promise<string> {
 describe('libraries', () => {
   it('loads module.exports libraries with TypeScript declarations, ES modules, .ts files, and libraries importing each other', async () => {
     const dir = await workspace({
-      'libraries/validationUtils.js': 'declare function isEmail(s: string): boolean;\nconst isEmail = (s) => s.includes("@");\nmodule.exports = { isEmail };\n',
+      'libraries/validationUtils.js':
+        'declare function isEmail(s: string): boolean;\nconst isEmail = (s) => s.includes("@");\nmodule.exports = { isEmail };\n',
       'libraries/money.mjs': "import { round } from './math.ts';\nexport const euros = (cents) => `€${round(cents / 100)}`;\n",
       'libraries/math.ts': 'export function round(n: number): number { return Math.round(n * 100) / 100; }\n',
       'libraries/defaults.js': 'export default { greeting: "hi" };\n',
@@ -80,7 +81,12 @@ describe('libraries', () => {
 
     // `workspace check` lists them (kind library), with the step problems.
     const ws = await openWorkspace(dir);
-    expect(ws.problems.filter((p) => p.kind === 'library').map((p) => p.file).sort()).toEqual(['libraries/bad-name.js', 'libraries/reads_data.js', 'libraries/syntax.js', 'libraries/throws.ts']);
+    expect(
+      ws.problems
+        .filter((p) => p.kind === 'library')
+        .map((p) => p.file)
+        .sort(),
+    ).toEqual(['libraries/bad-name.js', 'libraries/reads_data.js', 'libraries/syntax.js', 'libraries/throws.ts']);
   });
 
   it('a workspace without libraries/ has an empty lib', async () => {
@@ -125,8 +131,14 @@ describe('blobs', () => {
   });
 
   it('validates blobs: in whenflow.yaml, each problem at its path', () => {
-    expect(parseBlobSettings({ store: 's3' }, '/ws').problems).toEqual([{ path: 'blobs.s3', message: 'store "s3" needs an s3: section with at least a bucket' }]);
-    expect(parseBlobSettings({ store: 'disk', maxBytes: 0, extra: 1 }, '/ws').problems.map((p) => p.path).sort()).toEqual(['blobs.extra', 'blobs.maxBytes', 'blobs.store']);
+    expect(parseBlobSettings({ store: 's3' }, '/ws').problems).toEqual([
+      { path: 'blobs.s3', message: 'store "s3" needs an s3: section with at least a bucket' },
+    ]);
+    expect(
+      parseBlobSettings({ store: 'disk', maxBytes: 0, extra: 1 }, '/ws')
+        .problems.map((p) => p.path)
+        .sort(),
+    ).toEqual(['blobs.extra', 'blobs.maxBytes', 'blobs.store']);
     expect(parseBlobSettings({ store: 's3', s3: { bucket: 'b', accessKeyId: 'x' } }, '/ws').problems).toEqual([
       { path: 'blobs.s3.secretAccessKey', message: 'give both accessKeyId and secretAccessKey, or neither (the AWS credential chain)' },
     ]);
@@ -153,8 +165,19 @@ describe('built-in connectors in the hosted product’s forms', () => {
   });
   afterAll(() => new Promise((resolve) => server.close(resolve)));
 
-  const context = (): ConnectorContext => ({ taskId: 't', step: 's', attempt: 1, idempotencyKey: 'k', signal: new AbortController().signal, options: {} });
-  const connectors = () => createConnectorsProxy(new ConnectorRegistry(), context, () => undefined) as unknown as Record<string, ((args?: unknown) => Promise<unknown>) & Record<string, (args?: unknown) => Promise<unknown>>>;
+  const context = (): ConnectorContext => ({
+    taskId: 't',
+    step: 's',
+    attempt: 1,
+    idempotencyKey: 'k',
+    signal: new AbortController().signal,
+    options: {},
+  });
+  const connectors = () =>
+    createConnectorsProxy(new ConnectorRegistry(), context, () => undefined) as unknown as Record<
+      string,
+      ((args?: unknown) => Promise<unknown>) & Record<string, (args?: unknown) => Promise<unknown>>
+    >;
 
   it('connectors.fetch({ url, options }) sends method, headers and body; the answer has status, statusText, ok, headers, body', async () => {
     const result = await connectors().fetch!({ url, options: { method: 'put', headers: { 'X-A': '1' }, body: 'payload' } });
@@ -162,12 +185,16 @@ describe('built-in connectors in the hosted product’s forms', () => {
     expect(seen.at(-1)).toMatchObject({ method: 'PUT', headers: { 'x-a': '1' }, body: 'payload' });
     await connectors().fetch!({ url });
     expect(seen.at(-1)!.method).toBe('GET');
-    await expect(connectors().fetch!({ url, options: { mode: 'cors' } })).rejects.toThrow("connectors.fetch.fetch: unknown argument `options.mode`");
+    await expect(connectors().fetch!({ url, options: { mode: 'cors' } })).rejects.toThrow(
+      'connectors.fetch.fetch: unknown argument `options.mode`',
+    );
   });
 
   it('a connector without a function form says how to call it', () => {
     expect(() => connectors().utils!({ ms: 1 })).toThrow(ConnectorError);
-    expect(() => connectors().utils!({ ms: 1 })).toThrow(/connectors\.utils is not a function: call one of its methods, e\.g\. connectors\.utils\.now\(args\)/);
+    expect(() => connectors().utils!({ ms: 1 })).toThrow(
+      /connectors\.utils is not a function: call one of its methods, e\.g\. connectors\.utils\.now\(args\)/,
+    );
   });
 
   it('connectors.utils.sleep takes { milliseconds } or { ms }, not both', async () => {
@@ -190,7 +217,8 @@ describe('task.id and $stash in step content', () => {
   });
 
   it('writing data.$stash.x creates $stash; reading it alone leaves no trace', async () => {
-    const run = (content: () => unknown) => executeStep({ step: 's', taskId: 't', attempt: 1, data: { a: 1 }, content, stash: { key: Buffer.alloc(32, 7) } });
+    const run = (content: () => unknown) =>
+      executeStep({ step: 's', taskId: 't', attempt: 1, data: { a: 1 }, content, stash: { key: Buffer.alloc(32, 7) } });
     const g = globalThis as unknown as { data: Record<string, Record<string, unknown>> };
     const written = await run(() => {
       g.data.$stash!.apiKey = 'secret';
@@ -222,6 +250,9 @@ describe('the local stash key', () => {
 
     await rm(join(dir, 'whenflow.yaml'));
     await writeFile(made.path, 'not a key');
-    expect((await loadWorkspaceConfig(dir, {})).problems[0]).toMatchObject({ file: '.whenflow/stash.key', message: expect.stringContaining('the stash key is not base64') });
+    expect((await loadWorkspaceConfig(dir, {})).problems[0]).toMatchObject({
+      file: '.whenflow/stash.key',
+      message: expect.stringContaining('the stash key is not base64'),
+    });
   });
 });

@@ -53,7 +53,19 @@ function run(content: StepContent, input: JsonObject = {}, options: { trackReads
     content,
     trackReads: options.trackReads ?? false,
     connectors: (defer, calls) =>
-      createConnectorsProxy(registry, (callIndex) => ({ taskId: 'task-1', step: 'notify', attempt: 1, idempotencyKey: `k${callIndex}`, signal: new AbortController().signal, options: {} }), defer, calls),
+      createConnectorsProxy(
+        registry,
+        (callIndex) => ({
+          taskId: 'task-1',
+          step: 'notify',
+          attempt: 1,
+          idempotencyKey: `k${callIndex}`,
+          signal: new AbortController().signal,
+          options: {},
+        }),
+        defer,
+        calls,
+      ),
   });
   return { outcome, finished: mail.finished };
 }
@@ -151,9 +163,12 @@ describe('reads of a step in a parallel batch', () => {
   });
 
   it('is off unless asked for', async () => {
-    const { outcome } = run(async () => {
-      data.x = data.y;
-    }, { y: 1 });
+    const { outcome } = run(
+      async () => {
+        data.x = data.y;
+      },
+      { y: 1 },
+    );
     expect((await outcome).reads).toBeUndefined();
   });
 

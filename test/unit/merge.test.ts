@@ -10,7 +10,12 @@ const key = fc.oneof(
   { weight: 5, arbitrary: fc.string({ maxLength: 4 }).filter((k) => k !== '__proto__') },
   fc.constantFrom('constructor', 'toString', 'a/b', '~1', ''),
 );
-const leaf: fc.Arbitrary<JsonValue> = fc.oneof(fc.constant(null), fc.boolean(), fc.integer({ min: -9, max: 9 }), fc.string({ maxLength: 3 }));
+const leaf: fc.Arbitrary<JsonValue> = fc.oneof(
+  fc.constant(null),
+  fc.boolean(),
+  fc.integer({ min: -9, max: 9 }),
+  fc.string({ maxLength: 3 }),
+);
 const { value: jsonValue } = fc.letrec<{ value: JsonValue; object: JsonObject }>((tie) => ({
   value: fc.oneof({ depthSize: 'small', maxDepth: 3 }, leaf, fc.array(tie('value'), { maxLength: 3 }), tie('object')),
   object: fc.dictionary(key, tie('value'), { maxKeys: 4, noNullPrototype: true }),
@@ -27,16 +32,14 @@ function editObject(o: JsonObject, newKey = key, depth = 0): fc.Arbitrary<JsonOb
     const inner = depth < 3 && v !== null && typeof v === 'object' && !Array.isArray(v) ? [editObject(v, key, depth + 1)] : [];
     return fc.oneof(fc.constant(v), fc.constant(v), fc.constant(REMOVE), jsonValue, ...inner);
   });
-  return fc
-    .tuple(fc.tuple(...perKey), fc.dictionary(newKey, jsonValue, { maxKeys: 2, noNullPrototype: true }))
-    .map(([values, added]) => {
-      const out: JsonObject = {};
-      keys.forEach((k, i) => {
-        const v = values[i];
-        if (v !== REMOVE && v !== undefined) out[k] = v as JsonValue;
-      });
-      return { ...out, ...added };
+  return fc.tuple(fc.tuple(...perKey), fc.dictionary(newKey, jsonValue, { maxKeys: 2, noNullPrototype: true })).map(([values, added]) => {
+    const out: JsonObject = {};
+    keys.forEach((k, i) => {
+      const v = values[i];
+      if (v !== REMOVE && v !== undefined) out[k] = v as JsonValue;
     });
+    return { ...out, ...added };
+  });
 }
 
 /** The value at a JSON Pointer, or undefined when it does not exist (own properties only). */
@@ -62,7 +65,13 @@ describe('mergePatches', () => {
   it('applies patches on different paths and records no conflict', () => {
     const result = mergePatches(snapshot, [
       { step: 'a', patch: [{ op: 'replace', path: '/ab', value: 2 }] },
-      { step: 'b', patch: [{ op: 'add', path: '/abc', value: 3 }, { op: 'replace', path: '/o/q', value: 9 }] },
+      {
+        step: 'b',
+        patch: [
+          { op: 'add', path: '/abc', value: 3 },
+          { op: 'replace', path: '/o/q', value: 9 },
+        ],
+      },
     ]);
     // `/ab` is not an ancestor of `/abc`: pointers are compared segment by segment.
     expect(result).toEqual({
@@ -95,7 +104,13 @@ describe('mergePatches', () => {
   it('records one conflict per (kept, dropped) pair, in rank order', () => {
     const result = mergePatches(snapshot, [
       { step: 'a', patch: [{ op: 'replace', path: '/o/p', value: 'a' }] },
-      { step: 'b', patch: [{ op: 'replace', path: '/o/q', value: 'b' }, { op: 'replace', path: '/ab', value: 'b' }] },
+      {
+        step: 'b',
+        patch: [
+          { op: 'replace', path: '/o/q', value: 'b' },
+          { op: 'replace', path: '/ab', value: 'b' },
+        ],
+      },
       {
         step: 'c',
         patch: [
@@ -116,8 +131,20 @@ describe('mergePatches', () => {
   it('counts only applied ops as written: a dropped op blocks nothing', () => {
     const result = mergePatches(snapshot, [
       { step: 'a', patch: [{ op: 'replace', path: '/ab', value: 'a' }] },
-      { step: 'b', patch: [{ op: 'replace', path: '/ab', value: 'b' }, { op: 'replace', path: '/keep', value: 'b' }] },
-      { step: 'c', patch: [{ op: 'replace', path: '/ab', value: 'c' }, { op: 'replace', path: '/keep', value: 'c' }] },
+      {
+        step: 'b',
+        patch: [
+          { op: 'replace', path: '/ab', value: 'b' },
+          { op: 'replace', path: '/keep', value: 'b' },
+        ],
+      },
+      {
+        step: 'c',
+        patch: [
+          { op: 'replace', path: '/ab', value: 'c' },
+          { op: 'replace', path: '/keep', value: 'c' },
+        ],
+      },
     ]);
     expect(result.data).toMatchObject({ ab: 'a', keep: 'b' });
     expect(result.conflicts).toEqual([
@@ -168,13 +195,16 @@ describe('mergePatches', () => {
 describe('mergePatches properties', () => {
   it('one patch alone gives exactly the data it was computed for', () => {
     fc.assert(
-      fc.property(jsonObject.chain((s) => editObject(s).map((x) => [s, x] as const)), ([s, x]) => {
-        const patch = diffData(s, x);
-        const result = mergePatches(s, [{ step: 'a', patch }]);
-        expect(result.data).toEqual(x);
-        expect(result.conflicts).toEqual([]);
-        expect(result.applied).toEqual([{ step: 'a', changed: changedPaths(patch) }]);
-      }),
+      fc.property(
+        jsonObject.chain((s) => editObject(s).map((x) => [s, x] as const)),
+        ([s, x]) => {
+          const patch = diffData(s, x);
+          const result = mergePatches(s, [{ step: 'a', patch }]);
+          expect(result.data).toEqual(x);
+          expect(result.conflicts).toEqual([]);
+          expect(result.applied).toEqual([{ step: 'a', changed: changedPaths(patch) }]);
+        },
+      ),
       { numRuns: 200 },
     );
   });
@@ -200,15 +230,13 @@ describe('mergePatches properties', () => {
   });
 
   it('on overlapping writes the higher-ranked value wins and the conflict names both steps', () => {
-    const arb = fc
-      .tuple(jsonObject, key, jsonValue, jsonValue, jsonValue, fc.boolean())
-      .filter(([s, k, v1, v2]) => {
-        const old = Object.hasOwn(s, k) ? s[k] : undefined;
-        const isObject = (v: JsonValue | undefined) => v !== null && typeof v === 'object' && !Array.isArray(v);
-        // Three objects could be edited on disjoint sub-keys: that is not an overlapping write.
-        if ([v1, v2, old].every(isObject)) return false;
-        return [v1, v2, old].every((v, i, all) => all.slice(i + 1).every((w) => JSON.stringify(w) !== JSON.stringify(v)));
-      });
+    const arb = fc.tuple(jsonObject, key, jsonValue, jsonValue, jsonValue, fc.boolean()).filter(([s, k, v1, v2]) => {
+      const old = Object.hasOwn(s, k) ? s[k] : undefined;
+      const isObject = (v: JsonValue | undefined) => v !== null && typeof v === 'object' && !Array.isArray(v);
+      // Three objects could be edited on disjoint sub-keys: that is not an overlapping write.
+      if ([v1, v2, old].every(isObject)) return false;
+      return [v1, v2, old].every((v, i, all) => all.slice(i + 1).every((w) => JSON.stringify(w) !== JSON.stringify(v)));
+    });
     fc.assert(
       fc.property(arb, ([s, k, v1, v2, bFirst]) => {
         const a = { step: 'a', patch: diffData(s, { ...s, [k]: v1 }) };

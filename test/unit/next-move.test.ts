@@ -40,7 +40,13 @@ function view(overrides: Partial<RunView> = {}): RunView {
   };
 }
 
-const work = (counts: Partial<RunView['work']>): RunView['work'] => ({ calls: 0, subtasks: 0, blockingSubtasks: 0, pendingBeforeEnd: 0, ...counts });
+const work = (counts: Partial<RunView['work']>): RunView['work'] => ({
+  calls: 0,
+  subtasks: 0,
+  blockingSubtasks: 0,
+  pendingBeforeEnd: 0,
+  ...counts,
+});
 const call: DeferredCall = { connector: 'mail', method: 'send', args: {}, into: 'sent' };
 const stepNames = (move: Move) => (move.kind === 'act' ? move.steps.map((step) => step.name) : null);
 
@@ -85,12 +91,23 @@ describe('nextMove: at the cycle boundary', () => {
   });
 
   it('waits for the rest of a park; a reload ends it under rules 2', () => {
-    expect(nextMove(task(), view({ parkedUntil: 5_000, now: 1_000 }))).toEqual({ kind: 'wait-for-park', remainingMs: 4_000, endsOnReload: true });
-    expect(nextMove(firstRulesTask({ a: 1 }), view({ parkedUntil: 900, now: 1_000 }))).toEqual({ kind: 'wait-for-park', remainingMs: -100, endsOnReload: false });
+    expect(nextMove(task(), view({ parkedUntil: 5_000, now: 1_000 }))).toEqual({
+      kind: 'wait-for-park',
+      remainingMs: 4_000,
+      endsOnReload: true,
+    });
+    expect(nextMove(firstRulesTask({ a: 1 }), view({ parkedUntil: 900, now: 1_000 }))).toEqual({
+      kind: 'wait-for-park',
+      remainingMs: -100,
+      endsOnReload: false,
+    });
   });
 
   it('waits for subtasks it waits for before matching again', () => {
-    expect(nextMove(task(), view({ work: work({ blockingSubtasks: 1, subtasks: 1 }) }))).toEqual({ kind: 'wait-for-arrivals', reason: 'subtasks' });
+    expect(nextMove(task(), view({ work: work({ blockingSubtasks: 1, subtasks: 1 }) }))).toEqual({
+      kind: 'wait-for-arrivals',
+      reason: 'subtasks',
+    });
   });
 
   it('loads the catalog at the start of a run and when a reload was asked for', () => {
@@ -117,7 +134,10 @@ describe('nextMove: with the catalog at hand', () => {
     finishing.finishing = { state: 'done', result: null };
     expect(nextMove(finishing, view())).toEqual({ kind: 'finish' });
     expect(nextMove(finishing, view({ work: work({ calls: 1 }) }))).toEqual({ kind: 'wait-for-arrivals', reason: 'pending-before-end' });
-    expect(nextMove(finishing, view({ work: work({ pendingBeforeEnd: 1 }) }))).toEqual({ kind: 'wait-for-arrivals', reason: 'pending-before-end' });
+    expect(nextMove(finishing, view({ work: work({ pendingBeforeEnd: 1 }) }))).toEqual({
+      kind: 'wait-for-arrivals',
+      reason: 'pending-before-end',
+    });
   });
 
   it('runs the listed step of a sequence when it matches, skips it when it does not', () => {
@@ -145,7 +165,10 @@ describe('nextMove: with the catalog at hand', () => {
   it('fails a sequence that names steps the workspace does not have', () => {
     const listed = task();
     listed.sequence = { steps: ['triage', 'escalate', 'archive', 'escalate'], next: 0, thenCycle: false };
-    expect(nextMove(listed, view())).toMatchObject({ kind: 'fail', error: { step: 'escalate', reason: 'sequence-invalid', message: expect.stringContaining('escalate, archive') } });
+    expect(nextMove(listed, view())).toMatchObject({
+      kind: 'fail',
+      error: { step: 'escalate', reason: 'sequence-invalid', message: expect.stringContaining('escalate, archive') },
+    });
   });
 
   it('acts on the step whose condition matches, and on the step a resume asked to run again', () => {

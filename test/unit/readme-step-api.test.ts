@@ -23,7 +23,10 @@ async function readmeRows(): Promise<Row[]> {
   const start = readme.indexOf('<!-- step-api:start -->');
   const end = readme.indexOf('<!-- step-api:end -->');
   expect(start).toBeGreaterThan(0);
-  const lines = readme.slice(start, end).split('\n').filter((line) => line.startsWith('| ') && !line.startsWith('| ---') && !line.startsWith('| global'));
+  const lines = readme
+    .slice(start, end)
+    .split('\n')
+    .filter((line) => line.startsWith('| ') && !line.startsWith('| ---') && !line.startsWith('| global'));
   return lines.map((line) => {
     const cells = line.slice(2, -2).split(/(?<!\\) \| /);
     expect(cells).toHaveLength(3);
@@ -44,7 +47,10 @@ beforeAll(async () => {
   await mkdir(join(dir, 'connectors'));
   await writeFile(join(dir, 'package.json'), '{ "type": "module" }\n');
   await writeFile(join(dir, 'whenflow.yaml'), 'config:\n  CHANNEL: "#ops"\n');
-  await writeFile(join(dir, 'libraries', 'validationUtils.js'), 'declare function validateEmail(email: string): boolean;\nconst validateEmail = (email) => email.includes("@");\nmodule.exports = { validateEmail };\n');
+  await writeFile(
+    join(dir, 'libraries', 'validationUtils.js'),
+    'declare function validateEmail(email: string): boolean;\nconst validateEmail = (email) => email.includes("@");\nmodule.exports = { validateEmail };\n',
+  );
   await writeFile(join(dir, 'connectors', 'crm.mjs'), 'export async function find({ email }) { return { id: 7, email }; }\n');
   server = createServer((req, res) => {
     let body = '';
@@ -75,7 +81,10 @@ describe('the step API table of docs/step-api.md', () => {
   it('runs every example as written', async () => {
     const rows = await readmeRows();
     const body = rows.map((row) => `  {\n    ${row.example}\n  }`).join('\n');
-    await writeFile(join(dir, 'steps', 'readme.mjs'), `export const condition = { order: Object };\nexport const content = async () => {\n${body}\n};\n`);
+    await writeFile(
+      join(dir, 'steps', 'readme.mjs'),
+      `export const condition = { order: Object };\nexport const content = async () => {\n${body}\n};\n`,
+    );
     const data = { order: { id: 'A-1', items: [{ sku: 'A-1', qty: 2 }] }, draft: true, customer: { email: 'ada@example.com' }, hookUrl };
     const result = await runStep(join(dir, 'steps', 'readme.mjs'), data, { workspace: dir, taskId: 'task-readme' });
 
@@ -96,7 +105,17 @@ describe('the step API table of docs/step-api.md', () => {
     });
     expect(result.data).not.toHaveProperty('draft');
     expect(posted).toEqual([{ method: 'POST', body: JSON.stringify({ id: 'A-1', items: [{ sku: 'A-1', qty: 2 }], status: 'paid' }) }]);
-    expect(result.commands.map((c) => c.type)).toEqual(['complete', 'ignore', 'park', 'subtask', 'name', 'tags', 'timeout', 'completeOnExpire', 'redo']);
+    expect(result.commands.map((c) => c.type)).toEqual([
+      'complete',
+      'ignore',
+      'park',
+      'subtask',
+      'name',
+      'tags',
+      'timeout',
+      'completeOnExpire',
+      'redo',
+    ]);
     expect(result.logs.map((l) => l.level)).toEqual(['visual', 'audit', 'log']);
     expect(result.logs.at(-1)!.message).toBe('charged A-1');
   });

@@ -50,20 +50,42 @@ function snapshot(over: Partial<Omit<TaskSnapshot, 'trace' | 'traceOffset'>> & {
     stepRuns: steps.length,
     catalogVersion: 'v1',
     traceOffset: 0,
-    trace: steps.map((step, i) => ({ step, cycle: i + 1, startedAt: '2024-01-01T00:00:00.000Z', durationMs: 1, attempt: 1, changed: [], logs: [] })),
+    trace: steps.map((step, i) => ({
+      step,
+      cycle: i + 1,
+      startedAt: '2024-01-01T00:00:00.000Z',
+      durationMs: 1,
+      attempt: 1,
+      changed: [],
+      logs: [],
+    })),
     conflicts: [],
     error: null,
     ...rest,
   };
 }
 
-const scenario = (over: Partial<Scenario> = {}): Scenario => ({ name: 's', file: 's.yaml', data: {}, expectedState: 'done', validateFinalState: {}, ...over });
+const scenario = (over: Partial<Scenario> = {}): Scenario => ({
+  name: 's',
+  file: 's.yaml',
+  data: {},
+  expectedState: 'done',
+  validateFinalState: {},
+  ...over,
+});
 
 describe('loadScenarios', () => {
   it('reads YAML and JSON files, one scenario or a list, with defaults, in file-name order', async () => {
     const dir = await folder({
-      'b.json': JSON.stringify({ name: 'json one', data: { n: 1 }, expectedSteps: { set: ['x', 'y'] }, expectedState: 'attention', timeoutMs: 5000 }),
-      'a.yaml': 'name: yaml one\ndata: { order: { id: A-1 } }\nexpectedSteps: [x, y]\nvalidateFinalState:\n  order.status: fulfilled\n  order.shipping.method: String\n  order.note: null\n  result.price: 10\n',
+      'b.json': JSON.stringify({
+        name: 'json one',
+        data: { n: 1 },
+        expectedSteps: { set: ['x', 'y'] },
+        expectedState: 'attention',
+        timeoutMs: 5000,
+      }),
+      'a.yaml':
+        'name: yaml one\ndata: { order: { id: A-1 } }\nexpectedSteps: [x, y]\nvalidateFinalState:\n  order.status: fulfilled\n  order.shipping.method: String\n  order.note: null\n  result.price: 10\n',
       'c.yml': '- name: first of list\n  data: { n: 1 }\n- data: { n: 2 }\n',
       'notes.txt': 'not a scenario',
     });
@@ -78,7 +100,15 @@ describe('loadScenarios', () => {
         expectedState: 'done',
         validateFinalState: { 'order.status': 'fulfilled', 'order.shipping.method': 'String', 'order.note': null, 'result.price': 10 },
       },
-      { name: 'json one', file: 'b.json', data: { n: 1 }, expectedSteps: { set: ['x', 'y'] }, expectedState: 'attention', validateFinalState: {}, timeoutMs: 5000 },
+      {
+        name: 'json one',
+        file: 'b.json',
+        data: { n: 1 },
+        expectedSteps: { set: ['x', 'y'] },
+        expectedState: 'attention',
+        validateFinalState: {},
+        timeoutMs: 5000,
+      },
       { name: 'first of list', file: 'c.yml', data: { n: 1 }, expectedState: 'done', validateFinalState: {} },
       { name: 'c [1]', file: 'c.yml', data: { n: 2 }, expectedState: 'done', validateFinalState: {} },
     ]);
@@ -110,7 +140,8 @@ describe('loadScenarios', () => {
         'validateFinalState: { "order..status": 1 }',
         'colour: red',
       ].join('\n'),
-      'list.yaml': '- name: fine\n  data: {}\n- name: no data\n- name: both\n  data: {}\n  dataFile: x.json\n- 42\n- name: steps\n  data: {}\n  expectedSteps: [ok, 7]\n- name: set\n  data: {}\n  expectedSteps: { set: [] }\n- name: two problems\n  timeoutMs: 1.5\n',
+      'list.yaml':
+        '- name: fine\n  data: {}\n- name: no data\n- name: both\n  data: {}\n  dataFile: x.json\n- 42\n- name: steps\n  data: {}\n  expectedSteps: [ok, 7]\n- name: set\n  data: {}\n  expectedSteps: { set: [] }\n- name: two problems\n  timeoutMs: 1.5\n',
       'good.json': JSON.stringify({ name: 'good', data: {} }),
       'missing-data.yaml': 'name: missing data file\ndataFile: nowhere.json\n',
       'not-object.yaml': 'name: array data\ndataFile: arr.json\n',
@@ -147,16 +178,25 @@ describe('loadScenarios', () => {
     expect(byFile('empty.yaml')).toEqual([['', 'the file is empty: write a scenario (a mapping) or a list of them']]);
     expect(byFile('broken.json')).toHaveLength(1);
     expect(byFile('broken.json')[0]?.[1]).toMatch(/^invalid JSON: /);
-    expect(byFile('broken.yaml')).toEqual([['', 'invalid YAML: Flow sequence in block collection must be sufficiently indented and end with a ] at line 2, column 1']]);
+    expect(byFile('broken.yaml')).toEqual([
+      ['', 'invalid YAML: Flow sequence in block collection must be sufficiently indented and end with a ] at line 2, column 1'],
+    ]);
     // arr.json is somebody's dataFile: not reported as a scenario file.
     expect(byFile('arr.json')).toEqual([]);
   });
 
   it('checks expectedSteps shape and validateFinalState paths', () => {
-    const { drafts, problems } = parseScenarioSource('data: {}\nexpectedSteps: { order: [a] }\nvalidateFinalState: { "a..b": 1, ".x": 2, "ok.path": 3 }\n', 'shape.yaml');
+    const { drafts, problems } = parseScenarioSource(
+      'data: {}\nexpectedSteps: { order: [a] }\nvalidateFinalState: { "a..b": 1, ".x": 2, "ok.path": 3 }\n',
+      'shape.yaml',
+    );
     expect(drafts).toEqual([]);
     expect(problems).toEqual([
-      { file: 'shape.yaml', path: 'expectedSteps', message: 'must be a list of step names (they ran in this order), or { set: [step names] } (each ran, in any order)' },
+      {
+        file: 'shape.yaml',
+        path: 'expectedSteps',
+        message: 'must be a list of step names (they ran in this order), or { set: [step names] } (each ran, in any order)',
+      },
       { file: 'shape.yaml', path: 'validateFinalState["a..b"]', message: 'must be a dot path such as order.status (no empty segments)' },
       { file: 'shape.yaml', path: 'validateFinalState[".x"]', message: 'must be a dot path such as order.status (no empty segments)' },
     ]);
@@ -164,9 +204,15 @@ describe('loadScenarios', () => {
 
   it('reports a missing folder and a folder without scenario files', async () => {
     const nowhere = join(scratch, 'does-not-exist');
-    expect(await loadScenarios(nowhere)).toEqual({ scenarios: [], problems: [{ file: nowhere, path: '', message: `no scenarios folder at ${nowhere}` }] });
+    expect(await loadScenarios(nowhere)).toEqual({
+      scenarios: [],
+      problems: [{ file: nowhere, path: '', message: `no scenarios folder at ${nowhere}` }],
+    });
     const empty = await folder({ 'readme.md': '# nothing' });
-    expect(await loadScenarios(empty)).toEqual({ scenarios: [], problems: [{ file: empty, path: '', message: `no scenario files (*.yaml, *.yml, *.json) in ${empty}` }] });
+    expect(await loadScenarios(empty)).toEqual({
+      scenarios: [],
+      problems: [{ file: empty, path: '', message: `no scenario files (*.yaml, *.yml, *.json) in ${empty}` }],
+    });
   });
 });
 
@@ -182,8 +228,13 @@ describe('evaluateScenario', () => {
   });
 
   it('state: expected vs actual, with the task error when there is one', () => {
-    expect(evaluateScenario(scenario(), snapshot({ state: 'attention' })).failures).toEqual([{ what: 'state', expected: 'done', actual: 'attention' }]);
-    const failed = snapshot({ state: 'error', error: { step: 'charge_payment', message: 'card declined\n    at content', attempts: 3, reason: 'step-failed' } });
+    expect(evaluateScenario(scenario(), snapshot({ state: 'attention' })).failures).toEqual([
+      { what: 'state', expected: 'done', actual: 'attention' },
+    ]);
+    const failed = snapshot({
+      state: 'error',
+      error: { step: 'charge_payment', message: 'card declined\n    at content', attempts: 3, reason: 'step-failed' },
+    });
     expect(evaluateScenario(scenario(), failed)).toEqual({
       name: 's',
       file: 's.yaml',
@@ -203,10 +254,18 @@ describe('evaluateScenario', () => {
       },
     ]);
     expect(check(['receive_order', 'charge_payment'])).toEqual([
-      { what: 'steps (first difference at index 2)', expected: '[receive_order, charge_payment, pick_items, complete_order]', actual: '[receive_order, charge_payment]' },
+      {
+        what: 'steps (first difference at index 2)',
+        expected: '[receive_order, charge_payment, pick_items, complete_order]',
+        actual: '[receive_order, charge_payment]',
+      },
     ]);
     expect(check([...ORDERED, 'complete_order'])).toEqual([
-      { what: 'steps (first difference at index 4)', expected: '[receive_order, charge_payment, pick_items, complete_order]', actual: '[receive_order, charge_payment, pick_items, complete_order, complete_order]' },
+      {
+        what: 'steps (first difference at index 4)',
+        expected: '[receive_order, charge_payment, pick_items, complete_order]',
+        actual: '[receive_order, charge_payment, pick_items, complete_order, complete_order]',
+      },
     ]);
     // Order matters: the same steps as a set pass.
     expect(evaluateScenario(scenario({ expectedSteps: { set: ORDERED } }), snapshot({ steps: [...ORDERED].reverse() })).passed).toBe(true);
@@ -214,7 +273,9 @@ describe('evaluateScenario', () => {
 
   it('ordered steps: an empty list expects that no step ran', () => {
     expect(evaluateScenario(scenario({ expectedSteps: [] }), snapshot()).passed).toBe(true);
-    expect(evaluateScenario(scenario({ expectedSteps: [] }), snapshot({ steps: ['a'] })).failures).toEqual([{ what: 'steps (first difference at index 0)', expected: '[]', actual: '[a]' }]);
+    expect(evaluateScenario(scenario({ expectedSteps: [] }), snapshot({ steps: ['a'] })).failures).toEqual([
+      { what: 'steps (first difference at index 0)', expected: '[]', actual: '[a]' },
+    ]);
   });
 
   it('long step lists are shown as a window around the difference', () => {
@@ -234,9 +295,20 @@ describe('evaluateScenario', () => {
 
   it('set of steps: any order, repeats allowed, extras allowed; missing ones are named', () => {
     const expectedSteps = { set: ['notify_customer', 'receive_order', 'ship_express'] };
-    expect(evaluateScenario(scenario({ expectedSteps }), snapshot({ steps: ['receive_order', 'notify_customer', 'other', 'ship_express', 'notify_customer'] })).passed).toBe(true);
-    expect(evaluateScenario(scenario({ expectedSteps }), snapshot({ steps: ['receive_order', 'ship_standard', 'receive_order'] })).failures).toEqual([
-      { what: 'steps (any order; did not run: notify_customer, ship_express)', expected: '{notify_customer, receive_order, ship_express}', actual: '{receive_order, ship_standard}' },
+    expect(
+      evaluateScenario(
+        scenario({ expectedSteps }),
+        snapshot({ steps: ['receive_order', 'notify_customer', 'other', 'ship_express', 'notify_customer'] }),
+      ).passed,
+    ).toBe(true);
+    expect(
+      evaluateScenario(scenario({ expectedSteps }), snapshot({ steps: ['receive_order', 'ship_standard', 'receive_order'] })).failures,
+    ).toEqual([
+      {
+        what: 'steps (any order; did not run: notify_customer, ship_express)',
+        expected: '{notify_customer, receive_order, ship_express}',
+        actual: '{receive_order, ship_standard}',
+      },
     ]);
   });
 
@@ -268,7 +340,8 @@ describe('evaluateScenario', () => {
 
   it('type names are checked as conditions check them', () => {
     const data = { s: 'x', n: 0, inf: Number.POSITIVE_INFINITY, b: false, a: [], o: {}, nil: null, word: 'Number' };
-    const check = (path: string, type: string) => evaluateScenario(scenario({ validateFinalState: { [path]: type } }), snapshot({ data })).failures;
+    const check = (path: string, type: string) =>
+      evaluateScenario(scenario({ validateFinalState: { [path]: type } }), snapshot({ data })).failures;
     expect(check('s', 'String')).toEqual([]);
     expect(check('n', 'Number')).toEqual([]);
     expect(check('b', 'Boolean')).toEqual([]);
@@ -293,16 +366,25 @@ describe('evaluateScenario', () => {
 
   it('result paths read the task result; `result` alone is the whole result', () => {
     const done = snapshot({ data: { result: 'in data' }, result: { orderId: 'A-1001', price: 10 } });
-    expect(evaluateScenario(scenario({ validateFinalState: { result: { orderId: 'A-1001', price: 10 }, 'result.price': 10, 'result.orderId': 'String' } }), done).passed).toBe(true);
-    expect(evaluateScenario(scenario({ validateFinalState: { 'result.price': 11, result: { orderId: 'A-1001' }, 'result.eta': 1 } }), done).failures).toEqual([
+    expect(
+      evaluateScenario(
+        scenario({ validateFinalState: { result: { orderId: 'A-1001', price: 10 }, 'result.price': 10, 'result.orderId': 'String' } }),
+        done,
+      ).passed,
+    ).toBe(true);
+    expect(
+      evaluateScenario(scenario({ validateFinalState: { 'result.price': 11, result: { orderId: 'A-1001' }, 'result.eta': 1 } }), done)
+        .failures,
+    ).toEqual([
       { what: 'result.price', expected: '11', actual: '10' },
       { what: 'result', expected: '{"orderId":"A-1001"}', actual: '{"orderId":"A-1001","price":10}' },
       { what: 'result.eta', expected: '1', actual: '(missing)' },
     ]);
     const noResult = snapshot({ state: 'attention', result: null });
-    expect(evaluateScenario(scenario({ expectedState: 'attention', validateFinalState: { 'result.price': 10, result: null } }), noResult).failures).toEqual([
-      { what: 'result.price', expected: '10', actual: '(missing)' },
-    ]);
+    expect(
+      evaluateScenario(scenario({ expectedState: 'attention', validateFinalState: { 'result.price': 10, result: null } }), noResult)
+        .failures,
+    ).toEqual([{ what: 'result.price', expected: '10', actual: '(missing)' }]);
   });
 
   it('reports every mismatch: state, then steps, then values in their order', () => {
@@ -354,9 +436,12 @@ describe('formatScenarioReport', () => {
   });
 
   it('lists problems first and counts them', () => {
-    expect(formatScenarioReport([], { color: false, problems: [{ file: 'bad.yaml', path: 'data', message: 'must be an object (the task data)' }] })).toBe(
-      ['! bad.yaml (data): must be an object (the task data)', '', '0 passed, 0 failed, 1 problem'].join('\n'),
-    );
+    expect(
+      formatScenarioReport([], {
+        color: false,
+        problems: [{ file: 'bad.yaml', path: 'data', message: 'must be an object (the task data)' }],
+      }),
+    ).toBe(['! bad.yaml (data): must be an object (the task data)', '', '0 passed, 0 failed, 1 problem'].join('\n'));
     expect(formatScenarioReport([], { color: false })).toBe('0 passed, 0 failed');
   });
 });
@@ -391,7 +476,9 @@ describe('runStep', () => {
     const data = sampleOrder();
     (data.order as JsonObject).status = 'open';
     const out = await runStep(join(STEPS, 'fulfil_order.mjs'), data, { workspace: ROOT });
-    expect(out.commands).toEqual([{ type: 'call', call: { connector: 'shipping', method: 'quote', args: { tier: 'premium', items: 2 }, into: 'order.quote' } }]);
+    expect(out.commands).toEqual([
+      { type: 'call', call: { connector: 'shipping', method: 'quote', args: { tier: 'premium', items: 2 }, into: 'order.quote' } },
+    ]);
     expect((out.data.order as JsonObject).status).toBe('fulfilled');
     expect((out.data.order as JsonObject).quote).toBeUndefined();
   });
@@ -450,18 +537,24 @@ describe('runStep', () => {
       );
       expect(out.data.seen).toEqual({ id: 't-9', name: 'order', tags: ['vip'], region: 'eu', step: 'context', attempt: 1 });
       expect(out.data.$stash).toEqual({ apiKey: 'k-123456', token: 't-k-123456' });
-      expect(out.commands).toEqual([{ type: 'subtask', request: { name: 'child', data: { $stash: { apiKey: 'k-123456' } }, into: null, waitFor: false } }]);
+      expect(out.commands).toEqual([
+        { type: 'subtask', request: { name: 'child', data: { $stash: { apiKey: 'k-123456' } }, into: null, waitFor: false } },
+      ]);
       const stashOp = out.patch.find((op) => op.path.startsWith('/$stash'));
       expect(stashOp).toBeDefined();
       expect(JSON.stringify(out.patch)).not.toContain('k-123456');
-      const sealedValues = out.patch.flatMap((op) => ('value' in op ? [op.value] : [])).flatMap((v) => (typeof v === 'object' && v !== null ? Object.values(v) : [v]));
+      const sealedValues = out.patch
+        .flatMap((op) => ('value' in op ? [op.value] : []))
+        .flatMap((v) => (typeof v === 'object' && v !== null ? Object.values(v) : [v]));
       expect(sealedValues.some((v) => isSealed(v))).toBe(true);
     });
 
     it('a step file that does not load throws a StepFileError with its problems', async () => {
       const error = await runStep(join(dir, 'steps/broken.mjs'), {}).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(StepFileError);
-      expect((error as StepFileError).problems).toEqual([{ file: 'broken.mjs', step: 'broken', message: 'missing export `condition` (a pattern over the task data)' }]);
+      expect((error as StepFileError).problems).toEqual([
+        { file: 'broken.mjs', step: 'broken', message: 'missing export `condition` (a pattern over the task data)' },
+      ]);
     });
   });
 });

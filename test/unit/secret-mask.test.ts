@@ -45,7 +45,9 @@ describe('the secret mask', () => {
   it('masks nested strings and numbers of any length; booleans and null are not secrets', () => {
     const mask = SecretMask.of({ deep: [{ pin: 4242 }, 'tok-deep'], tiny: 7, flag: true, none: null });
     expect(mask.secrets).toEqual(['tok-deep', '4242', '7']);
-    expect(mask.text('pin 4242, token tok-deep, retry 7 of 9, flag true')).toBe(`pin ${SECRET_MASK}, token ${SECRET_MASK}, retry ${SECRET_MASK} of 9, flag true`);
+    expect(mask.text('pin 4242, token tok-deep, retry 7 of 9, flag true')).toBe(
+      `pin ${SECRET_MASK}, token ${SECRET_MASK}, retry ${SECRET_MASK} of 9, flag true`,
+    );
   });
 
   it('masks a secret of 1 to 3 characters only where it stands as a whole token', () => {
@@ -66,7 +68,11 @@ describe('the secret mask', () => {
 
   it('masks JSON values: strings in place, a number that is a secret becomes the mask', () => {
     const mask = SecretMask.of({ n: 31337, s: 'hunter2-x' });
-    expect(mask.json({ a: [31337, 31338], b: 'pw hunter2-x', c: true })).toEqual({ a: [SECRET_MASK, 31338], b: `pw ${SECRET_MASK}`, c: true });
+    expect(mask.json({ a: [31337, 31338], b: 'pw hunter2-x', c: true })).toEqual({
+      a: [SECRET_MASK, 31338],
+      b: `pw ${SECRET_MASK}`,
+      c: true,
+    });
   });
 
   it('masks an error in place (message, stack, causes), keeping its class', () => {
@@ -76,7 +82,9 @@ describe('the secret mask', () => {
     const masked = SecretMask.of(['sk-live-9f8e7d']).error(error);
     expect(masked).toBe(error);
     expect(masked).toBeInstanceOf(HttpLikeError);
-    expect(`${masked.message}\n${masked.stack}\n${(masked.cause as Error).message}\n${(masked.cause as Error).stack}`).not.toContain('sk-live-9f8e7d');
+    expect(`${masked.message}\n${masked.stack}\n${(masked.cause as Error).message}\n${(masked.cause as Error).stack}`).not.toContain(
+      'sk-live-9f8e7d',
+    );
     expect(SecretMask.of(['abc']).error('thrown abc').message).toBe(`thrown ${SECRET_MASK}`);
   });
 
@@ -118,7 +126,10 @@ describe('seals bound to their place, with key ids', () => {
   it('rotation: the first key seals, any key opens; an unchanged value keeps its old seal, a changed one gets the new key', () => {
     const oldRing = [{ id: 'old', key: KEY_A }];
     const parked = sealStash({ $stash: { token: 'tok-parked', other: 'tok-other' } }, oldRing);
-    const rotated = [{ id: 'new', key: KEY_B }, { id: 'old', key: KEY_A }];
+    const rotated = [
+      { id: 'new', key: KEY_B },
+      { id: 'old', key: KEY_A },
+    ];
     const opened = unsealStash(parked, rotated);
     expect(opened.$stash).toEqual({ token: 'tok-parked', other: 'tok-other' });
     const next = sealStash({ ...opened, $stash: { token: 'tok-parked', other: 'tok-changed' } }, rotated, parked);
@@ -135,14 +146,24 @@ describe('seals bound to their place, with key ids', () => {
   it('a single key is the key with id "default": values it sealed open from a list that gives it that id', () => {
     const sealed = sealStash({ $stash: { token: 'tok-single' } }, KEY_A);
     expect((sealed.$stash as JsonObject).token).toMatch(/^whenflow:sealed:v2:string:default:/);
-    expect(unsealStash(sealed, [{ id: 'next', key: KEY_B }, { id: 'default', key: KEY_A }]).$stash).toEqual({ token: 'tok-single' });
+    expect(
+      unsealStash(sealed, [
+        { id: 'next', key: KEY_B },
+        { id: 'default', key: KEY_A },
+      ]).$stash,
+    ).toEqual({ token: 'tok-single' });
   });
 
   it('values sealed in the v1 form (before places and key ids) still open, with any configured key', () => {
     const parked: JsonObject = { $stash: { token: sealV1('tok-v1-parked', KEY_A), pin: sealV1(1234, KEY_A) } };
     expect(sealedType((parked.$stash as JsonObject).pin)).toBe('number');
     expect(unsealStash(parked, KEY_A).$stash).toEqual({ token: 'tok-v1-parked', pin: 1234 });
-    expect(unsealStash(parked, [{ id: 'new', key: KEY_B }, { id: 'old', key: KEY_A }]).$stash).toEqual({ token: 'tok-v1-parked', pin: 1234 });
+    expect(
+      unsealStash(parked, [
+        { id: 'new', key: KEY_B },
+        { id: 'old', key: KEY_A },
+      ]).$stash,
+    ).toEqual({ token: 'tok-v1-parked', pin: 1234 });
     // Unchanged, they keep their v1 seal (no patch); changed, a value is sealed in today's form, bound to its place.
     const next = sealStash({ $stash: { token: 'tok-v1-parked', pin: 4321 } }, KEY_A, parked);
     expect((next.$stash as JsonObject).token).toBe((parked.$stash as JsonObject).token);
@@ -151,7 +172,12 @@ describe('seals bound to their place, with key ids', () => {
 
   it('refuses a keyring with a bad id, a repeated id or a key of the wrong length', () => {
     expect(() => sealValue('x', [{ id: 'bad id', key: KEY_A }])).toThrow(/key id/);
-    expect(() => sealValue('x', [{ id: 'a', key: KEY_A }, { id: 'a', key: KEY_B }])).toThrow(/twice/);
+    expect(() =>
+      sealValue('x', [
+        { id: 'a', key: KEY_A },
+        { id: 'a', key: KEY_B },
+      ]),
+    ).toThrow(/twice/);
     expect(() => sealValue('x', [{ id: 'a', key: Buffer.alloc(16) }])).toThrow(/32 bytes/);
   });
 
@@ -225,7 +251,9 @@ describe('executeStep lets no secret out', () => {
       stash: { key },
       config: { API_TOKEN: 'cfg-token-777' },
       secretTexts: ['cfg-token-777'],
-      connectors: (defer) => ({ api: { send: async (args: JsonObject) => defer({ connector: 'api', method: 'send', args, into: 'reply' }) } }),
+      connectors: (defer) => ({
+        api: { send: async (args: JsonObject) => defer({ connector: 'api', method: 'send', args, into: 'reply' }) },
+      }),
       content: async () => {
         const scope = globalThis as unknown as {
           data: { $stash: { pin: number; short: string } };

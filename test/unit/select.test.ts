@@ -6,7 +6,14 @@ import type { CatalogStep } from '../../src/model/task';
 import { DEFAULT_STEP_RETRY } from '../../src/model/defaults';
 
 function step(name: string, condition: unknown, priority = 0): CatalogStep {
-  return { name, file: `steps/${name}.mjs`, condition: compileCondition(condition), priority, timeoutMs: 60_000, retry: DEFAULT_STEP_RETRY };
+  return {
+    name,
+    file: `steps/${name}.mjs`,
+    condition: compileCondition(condition),
+    priority,
+    timeoutMs: 60_000,
+    retry: DEFAULT_STEP_RETRY,
+  };
 }
 
 const all = () => true;
@@ -157,12 +164,16 @@ describe('selectSteps: eligibility and matching', () => {
 
   it('asks eligibility by step name, only of steps whose requirements the data meets', () => {
     const asked: string[] = [];
-    select([step('a', { x: 1 }), step('b', { y: 1 })], { x: 1 }, {
-      eligible: (name) => {
-        asked.push(name);
-        return true;
+    select(
+      [step('a', { x: 1 }), step('b', { y: 1 })],
+      { x: 1 },
+      {
+        eligible: (name) => {
+          asked.push(name);
+          return true;
+        },
       },
-    });
+    );
     expect(asked).toEqual(['a']);
   });
 
@@ -175,7 +186,11 @@ describe('selectSteps: eligibility and matching', () => {
   });
 
   it('steps whose condition does not match are not candidates', () => {
-    const steps = [step('new_order', { order: { status: 'new' } }), step('open_order', { order: { status: 'open' } }), step('anything', {})];
+    const steps = [
+      step('new_order', { order: { status: 'new' } }),
+      step('open_order', { order: { status: 'open' } }),
+      step('anything', {}),
+    ];
     const selection = select(steps, { order: { status: 'open' } });
     expect(names(selection.run)).toEqual(['open_order']);
     expect(selection.deferred).toEqual(['anything']);

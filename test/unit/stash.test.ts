@@ -177,7 +177,11 @@ describe('sealStash / unsealStash', () => {
     expect(sealStash({ $stash: {} }, null)).toEqual({ $stash: {} });
   });
 
-  it.each([['a string', 'oops'], ['null', null], ['an array', ['x']]])('$stash that is %s is a StashError', (_what, value) => {
+  it.each([
+    ['a string', 'oops'],
+    ['null', null],
+    ['an array', ['x']],
+  ])('$stash that is %s is a StashError', (_what, value) => {
     const error = thrown(() => sealStash({ $stash: value }, KEY));
     expect(error).toBeInstanceOf(StashError);
     expect((error as StashError).reason).toBe('not-an-object');

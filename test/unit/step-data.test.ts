@@ -44,8 +44,12 @@ describe('how a step receives the task data', () => {
     if (!('dataRef' in input)) throw new Error('expected a reference');
     // Same length, one value changed: only the checksum tells.
     expect(() => checkStepData({ ...data, counter: 2 }, input.dataRef, 'count')).toThrow(StepDataMismatchError);
-    expect(() => checkStepData({ ...data, counter: 2 }, input.dataRef, 'count')).toThrow(/step "count": the data read from the task .* is not the data the step was scheduled with/);
-    expect(() => checkStepData({ ...data, counter: 22 }, input.dataRef, 'count')).toThrow(/characters\) is not the data|characters, checksum/);
+    expect(() => checkStepData({ ...data, counter: 2 }, input.dataRef, 'count')).toThrow(
+      /step "count": the data read from the task .* is not the data the step was scheduled with/,
+    );
+    expect(() => checkStepData({ ...data, counter: 22 }, input.dataRef, 'count')).toThrow(
+      /characters\) is not the data|characters, checksum/,
+    );
     expect(() => checkStepData(null, input.dataRef, 'count')).toThrow('step "count": the task answered with null instead of its data');
     expect(() => checkStepData([data], input.dataRef, 'count')).toThrow(/instead of its data/);
   });

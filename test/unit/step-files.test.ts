@@ -14,7 +14,17 @@ const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 const SAMPLE = ROOT; // the sample order workspace: ROOT/steps
 const BROKEN = join(ROOT, 'test/workspaces/broken');
 
-const SAMPLE_STEPS = ['charge_payment', 'complete_order', 'fulfil_order', 'notify_customer', 'pick_item', 'pick_items', 'receive_order', 'ship_express', 'ship_standard'];
+const SAMPLE_STEPS = [
+  'charge_payment',
+  'complete_order',
+  'fulfil_order',
+  'notify_customer',
+  'pick_item',
+  'pick_items',
+  'receive_order',
+  'ship_express',
+  'ship_standard',
+];
 
 let scratch: string;
 
@@ -37,7 +47,8 @@ async function workspace(options: { copyOf?: string; files?: Record<string, stri
 }
 
 /** A step file with the given options literal and a trivial condition/content. */
-const withOptions = (options: string) => `export const condition = { a: 1 };\nexport const options = ${options};\nexport const content = async () => {};\n`;
+const withOptions = (options: string) =>
+  `export const condition = { a: 1 };\nexport const options = ${options};\nexport const content = async () => {};\n`;
 
 const problemsOf = (problems: StepProblem[], step: string) => problems.filter((p) => p.step === step);
 
@@ -53,7 +64,13 @@ describe('loadStepFiles: the sample workspace', () => {
   it('complete_order.ts: TypeScript loads, its options apply (timeout "10s" → 10000 ms)', async () => {
     const loaded = await loadStepFiles(SAMPLE);
     const step = loaded.catalog.steps.find((s) => s.name === 'complete_order');
-    expect(step).toMatchObject({ name: 'complete_order', file: 'steps/complete_order.ts', timeoutMs: 10_000, priority: 0, retry: DEFAULT_STEP_RETRY });
+    expect(step).toMatchObject({
+      name: 'complete_order',
+      file: 'steps/complete_order.ts',
+      timeoutMs: 10_000,
+      priority: 0,
+      retry: DEFAULT_STEP_RETRY,
+    });
     const other = loaded.catalog.steps.find((s) => s.name === 'charge_payment');
     expect(other).toMatchObject({ file: 'steps/charge_payment.mjs', timeoutMs: DEFAULT_STEP_TIMEOUT_MS });
   });
@@ -176,7 +193,9 @@ describe('loadStepFiles / loadStepFile: versions and reloading', () => {
     const before = await loadStepFiles(dir);
     const originalText = await readFile(file, 'utf8');
 
-    const edited = originalText.replace("status: 'new'", "status: 'fresh'").replace("data.order.status = 'open'", "data.order.status = 'opened'");
+    const edited = originalText
+      .replace("status: 'new'", "status: 'fresh'")
+      .replace("data.order.status = 'open'", "data.order.status = 'opened'");
     expect(edited).not.toBe(originalText);
     await writeFile(file, edited);
 
@@ -191,7 +210,13 @@ describe('loadStepFiles / loadStepFile: versions and reloading', () => {
     expect(matches({ order: { status: 'new', items: [] } })).toBe(false);
 
     // The edited content is what runs now.
-    const outcome = await executeStep({ step: 'receive_order', taskId: 't', attempt: 1, data: { order: { id: 'o1', status: 'fresh', items: [] } }, content: single.step!.content });
+    const outcome = await executeStep({
+      step: 'receive_order',
+      taskId: 't',
+      attempt: 1,
+      data: { order: { id: 'o1', status: 'fresh', items: [] } },
+      content: single.step!.content,
+    });
     expect(outcome.patch).toContainEqual({ op: 'replace', path: '/order/status', value: 'opened' });
 
     // Putting the old text back gives the old version again: the version is a hash of the files.
@@ -203,7 +228,10 @@ describe('loadStepFiles / loadStepFile: versions and reloading', () => {
   it('an unchanged file is not imported again: the identical module (content function) comes back', async () => {
     const dir = await workspace({ copyOf: SAMPLE });
     const first = await loadStepFiles(dir);
-    await writeFile(join(dir, 'steps', 'ship_express.mjs'), `${await readFile(join(dir, 'steps', 'ship_express.mjs'), 'utf8')}\n// touched\n`);
+    await writeFile(
+      join(dir, 'steps', 'ship_express.mjs'),
+      `${await readFile(join(dir, 'steps', 'ship_express.mjs'), 'utf8')}\n// touched\n`,
+    );
     const second = await loadStepFiles(dir);
     expect(second.steps.get('charge_payment')?.content).toBe(first.steps.get('charge_payment')?.content);
     expect(second.steps.get('complete_order')?.content).toBe(first.steps.get('complete_order')?.content);
@@ -219,7 +247,10 @@ describe('loadStepFiles / loadStepFile: versions and reloading', () => {
   it('adding a step file changes the version and the catalog', async () => {
     const dir = await workspace({ copyOf: SAMPLE });
     const before = await loadStepFiles(dir);
-    await writeFile(join(dir, 'steps', 'audit_order.js'), 'export const condition = { order: Object };\nexport const content = async () => {};\n');
+    await writeFile(
+      join(dir, 'steps', 'audit_order.js'),
+      'export const condition = { order: Object };\nexport const content = async () => {};\n',
+    );
     const after = await loadStepFiles(dir);
     expect(after.catalog.version).not.toBe(before.catalog.version);
     expect(after.catalog.steps.map((s) => s.name)).toEqual(['audit_order', ...SAMPLE_STEPS]);
@@ -298,8 +329,22 @@ describe('step options', () => {
     expect(resolved({ timeout: '2s' }).timeoutMs).toBe(2000);
     expect(resolved({ timeout: '1.5h' }).timeoutMs).toBe(5_400_000);
     expect(resolved({ timeout: 250 }).timeoutMs).toBe(250);
-    const retry = resolved({ retry: { initialInterval: '500ms', maximumInterval: '2m', maximumAttempts: 5, backoffCoefficient: 3, nonRetryableErrorTypes: ['Nope'] } }).retry;
-    expect(retry).toEqual({ initialIntervalMs: 500, backoffCoefficient: 3, maximumIntervalMs: 120_000, maximumAttempts: 5, nonRetryableErrorTypes: ['Nope'] });
+    const retry = resolved({
+      retry: {
+        initialInterval: '500ms',
+        maximumInterval: '2m',
+        maximumAttempts: 5,
+        backoffCoefficient: 3,
+        nonRetryableErrorTypes: ['Nope'],
+      },
+    }).retry;
+    expect(retry).toEqual({
+      initialIntervalMs: 500,
+      backoffCoefficient: 3,
+      maximumIntervalMs: 120_000,
+      maximumAttempts: 5,
+      nonRetryableErrorTypes: ['Nope'],
+    });
   });
 
   it('partial retry options keep the defaults for the rest (and no maximumInterval unless given)', () => {
@@ -339,7 +384,11 @@ describe('step options', () => {
     });
     const loaded = await loadStepFiles(dir);
     expect([...loaded.steps.keys()]).toEqual(['timed']);
-    expect(loaded.steps.get('timed')).toMatchObject({ timeoutMs: 2000, priority: 3, retry: { ...DEFAULT_STEP_RETRY, initialIntervalMs: 1500 } });
+    expect(loaded.steps.get('timed')).toMatchObject({
+      timeoutMs: 2000,
+      priority: 3,
+      retry: { ...DEFAULT_STEP_RETRY, initialIntervalMs: 1500 },
+    });
 
     const bad = problemsOf(loaded.problems, 'bad_duration');
     expect(bad).toHaveLength(1);

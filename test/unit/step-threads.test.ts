@@ -143,10 +143,16 @@ describe('StepThreadPool', () => {
       setTimeout(() => cancel.abort(new Error('the task was stopped')), 200);
       return { said: {} };
     };
-    await expect(pool.run(job(dir, 'call_then_spin'), limits({ signal: cancel.signal, call: calledFirst }))).rejects.toThrow('the task was stopped');
+    await expect(pool.run(job(dir, 'call_then_spin'), limits({ signal: cancel.signal, call: calledFirst }))).rejects.toThrow(
+      'the task was stopped',
+    );
 
     // The pool still serves executions after both threads were stopped.
-    expect((await pool.run(job(dir, 'greet', { who: 'Bob' }), limits())).patch[0]).toEqual({ op: 'add', path: '/greeting', value: 'hello Bob' });
+    expect((await pool.run(job(dir, 'greet', { who: 'Bob' }), limits())).patch[0]).toEqual({
+      op: 'add',
+      path: '/greeting',
+      value: 'hello Bob',
+    });
   });
 
   it('retires a thread whose execution changed its built-ins, so the next execution does not see them', async () => {

@@ -25,7 +25,14 @@ async function documentedExamples(): Promise<string[]> {
   return table
     .split('\n')
     .filter((line) => line.startsWith('| ') && !line.startsWith('| ---') && !line.startsWith('| global'))
-    .map((line) => line.slice(2, -2).split(/(?<!\\) \| /)[2]!.trim().replace(/^`|`$/g, '').replace(/\\\|/g, '|'));
+    .map((line) =>
+      line
+        .slice(2, -2)
+        .split(/(?<!\\) \| /)[2]!
+        .trim()
+        .replace(/^`|`$/g, '')
+        .replace(/\\\|/g, '|'),
+    );
 }
 
 /** Type errors of a step file using the globals of src/step.ts, as a workspace's tsconfig.json sets them up. */

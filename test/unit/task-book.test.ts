@@ -21,12 +21,22 @@ interface RunSpec {
 }
 
 function run(spec: RunSpec): StepRun {
-  return { step: spec.step, startedAt: STARTED, attempt: spec.attempt ?? 1, durationMs: spec.durationMs ?? 5, logs: spec.logs ?? [], commands: spec.commands ?? [] };
+  return {
+    step: spec.step,
+    startedAt: STARTED,
+    attempt: spec.attempt ?? 1,
+    durationMs: spec.durationMs ?? 5,
+    logs: spec.logs ?? [],
+    commands: spec.commands ?? [],
+  };
 }
 
 /** One cycle as the workflow does it: the runs' patches merged in rank order over the task's data. */
 function cycle(task: TaskBook, specs: RunSpec[]): MergeResult {
-  const merged = mergePatches(task.data, specs.map((s) => ({ step: s.step, patch: s.patch ?? [] })));
+  const merged = mergePatches(
+    task.data,
+    specs.map((s) => ({ step: s.step, patch: s.patch ?? [] })),
+  );
   task.recordCycle(specs.map(run), merged);
   return merged;
 }
@@ -36,7 +46,10 @@ const failed = (reason: TaskError['reason'], step = 'charge'): TaskError => ({ s
 describe('TaskBook.recordCycle: data, trace, conflicts', () => {
   it('takes the merged data and counts cycles and step runs', () => {
     const task = book({ a: 1 });
-    cycle(task, [{ step: 's1', patch: [{ op: 'replace', path: '/a', value: 2 }] }, { step: 's2', patch: [{ op: 'add', path: '/b', value: true }] }]);
+    cycle(task, [
+      { step: 's1', patch: [{ op: 'replace', path: '/a', value: 2 }] },
+      { step: 's2', patch: [{ op: 'add', path: '/b', value: true }] },
+    ]);
     expect(task.data).toEqual({ a: 2, b: true });
     expect(task.cycle).toBe(1);
     expect(task.stepRuns).toBe(2);
@@ -50,7 +63,16 @@ describe('TaskBook.recordCycle: data, trace, conflicts', () => {
     const task = book({ order: { status: 'open' } });
     const logs = [{ level: 'log' as const, message: 'charging 5' }];
     cycle(task, [
-      { step: 'charge', attempt: 2, durationMs: 17, logs, patch: [{ op: 'add', path: '/order/paid', value: true }, { op: 'add', path: '/order/tx', value: 'tx-1' }] },
+      {
+        step: 'charge',
+        attempt: 2,
+        durationMs: 17,
+        logs,
+        patch: [
+          { op: 'add', path: '/order/paid', value: true },
+          { op: 'add', path: '/order/tx', value: 'tx-1' },
+        ],
+      },
       { step: 'reserve', patch: [{ op: 'add', path: '/order/reserved', value: true }] },
     ]);
     expect(task.trace).toEqual([
@@ -81,7 +103,13 @@ describe('TaskBook.recordCycle: data, trace, conflicts', () => {
     expect(task.conflicts).toEqual([]);
     cycle(task, [
       { step: 'high', patch: [{ op: 'replace', path: '/x/n', value: 1 }] },
-      { step: 'low', patch: [{ op: 'replace', path: '/x', value: { n: 2 } }, { op: 'replace', path: '/y', value: 3 }] },
+      {
+        step: 'low',
+        patch: [
+          { op: 'replace', path: '/x', value: { n: 2 } },
+          { op: 'replace', path: '/y', value: 3 },
+        ],
+      },
     ]);
     expect(task.conflicts).toEqual([{ cycle: 2, paths: ['/x'], kept: 'high', dropped: 'low' }]);
     expect(task.data).toEqual({ x: { n: 1 }, y: 3 });
@@ -132,7 +160,15 @@ describe('TaskBook.recordCycle: commands', () => {
 
   it('within one step, its first terminal command wins', () => {
     const task = book();
-    cycle(task, [{ step: 'twice', commands: [{ type: 'complete', result: 'a' }, { type: 'complete', result: 'b' }] }]);
+    cycle(task, [
+      {
+        step: 'twice',
+        commands: [
+          { type: 'complete', result: 'a' },
+          { type: 'complete', result: 'b' },
+        ],
+      },
+    ]);
     expect(task.result).toBe('a');
   });
 
@@ -179,7 +215,15 @@ describe('TaskBook.recordCycle: commands', () => {
 
   it('data {} → done, with a null result', () => {
     const task = book({ clear: true, other: 1 });
-    cycle(task, [{ step: 'clear_all', patch: [{ op: 'remove', path: '/clear' }, { op: 'remove', path: '/other' }] }]);
+    cycle(task, [
+      {
+        step: 'clear_all',
+        patch: [
+          { op: 'remove', path: '/clear' },
+          { op: 'remove', path: '/other' },
+        ],
+      },
+    ]);
     expect(task.data).toEqual({});
     expect(task.state).toBe('done');
     expect(task.result).toBeNull();
@@ -300,7 +344,21 @@ describe('TaskBook.snapshot', () => {
     ]);
     const snapshot = task.snapshot();
     expect(Object.keys(snapshot).sort()).toEqual(
-      ['catalogVersion', 'conflicts', 'cycle', 'data', 'error', 'name', 'result', 'state', 'stepRuns', 'tags', 'taskId', 'trace', 'traceOffset'].sort(),
+      [
+        'catalogVersion',
+        'conflicts',
+        'cycle',
+        'data',
+        'error',
+        'name',
+        'result',
+        'state',
+        'stepRuns',
+        'tags',
+        'taskId',
+        'trace',
+        'traceOffset',
+      ].sort(),
     );
     expect(snapshot).toEqual({
       taskId: 'task-1',
@@ -344,7 +402,8 @@ describe('TaskBook.snapshot', () => {
 describe('TaskBook: carrying a long task into its next run', () => {
   it('keeps the most recent trace entries, counts the older ones, and restores everything else', () => {
     const task = book({ n: 0 });
-    for (let i = 0; i < TRACE_KEPT + 5; i++) cycle(task, [{ step: i % 2 ? 'odd' : 'even', commands: i === TRACE_KEPT + 4 ? [{ type: 'redo' }] : [] }]);
+    for (let i = 0; i < TRACE_KEPT + 5; i++)
+      cycle(task, [{ step: i % 2 ? 'odd' : 'even', commands: i === TRACE_KEPT + 4 ? [{ type: 'redo' }] : [] }]);
     task.fail({ step: 'odd', message: 'x', attempts: 1, reason: 'step-failed' });
     const carried = JSON.parse(JSON.stringify(task.carry())) as ReturnType<TaskBook['carry']>;
     expect(carried.trace).toHaveLength(TRACE_KEPT);

@@ -22,7 +22,12 @@ describe('TLS settings from TEMPORAL_TLS_* variables', () => {
   });
 
   it('reads a client certificate, a private CA and the server name', () => {
-    const tls = tlsFromEnvironment({ TEMPORAL_TLS_CLIENT_CERT_PATH: cert, TEMPORAL_TLS_CLIENT_KEY_PATH: key, TEMPORAL_TLS_SERVER_CA_CERT_PATH: ca, TEMPORAL_TLS_SERVER_NAME: 'temporal.internal' });
+    const tls = tlsFromEnvironment({
+      TEMPORAL_TLS_CLIENT_CERT_PATH: cert,
+      TEMPORAL_TLS_CLIENT_KEY_PATH: key,
+      TEMPORAL_TLS_SERVER_CA_CERT_PATH: ca,
+      TEMPORAL_TLS_SERVER_NAME: 'temporal.internal',
+    });
     expect(tls).not.toBe(false);
     if (tls === false) return;
     expect(tls.clientCertPair?.crt.toString()).toBe('CERT');
@@ -39,13 +44,23 @@ describe('TLS settings from TEMPORAL_TLS_* variables', () => {
 
   it('names the variable that is wrong', () => {
     expect(() => tlsFromEnvironment({ TEMPORAL_TLS_CLIENT_CERT_PATH: cert })).toThrow(/TEMPORAL_TLS_CLIENT_KEY_PATH/);
-    expect(() => tlsFromEnvironment({ TEMPORAL_TLS_SERVER_CA_CERT_PATH: join(dir, 'missing.pem') })).toThrow(/TEMPORAL_TLS_SERVER_CA_CERT_PATH=.*missing\.pem/);
+    expect(() => tlsFromEnvironment({ TEMPORAL_TLS_SERVER_CA_CERT_PATH: join(dir, 'missing.pem') })).toThrow(
+      /TEMPORAL_TLS_SERVER_CA_CERT_PATH=.*missing\.pem/,
+    );
     expect(() => tlsFromEnvironment({ TEMPORAL_TLS: 'yes' })).toThrow(/TEMPORAL_TLS must be true or false/);
     expect(() => tlsFromEnvironment({ TEMPORAL_TLS: 'false', TEMPORAL_TLS_SERVER_CA_CERT_PATH: ca })).toThrow(/contradicts/);
   });
 
   it('is part of the connection settings a worker or command takes from the environment', () => {
-    const settings = settingsFromEnvironment({ TEMPORAL_ADDRESS: 'temporal.internal:7233', TEMPORAL_TLS_SERVER_CA_CERT_PATH: ca, TEMPORAL_TLS_SERVER_NAME: 'temporal.internal' });
-    expect(settings).toMatchObject({ address: 'temporal.internal:7233', namespace: 'default', tls: { serverNameOverride: 'temporal.internal' } });
+    const settings = settingsFromEnvironment({
+      TEMPORAL_ADDRESS: 'temporal.internal:7233',
+      TEMPORAL_TLS_SERVER_CA_CERT_PATH: ca,
+      TEMPORAL_TLS_SERVER_NAME: 'temporal.internal',
+    });
+    expect(settings).toMatchObject({
+      address: 'temporal.internal:7233',
+      namespace: 'default',
+      tls: { serverNameOverride: 'temporal.internal' },
+    });
   });
 });

@@ -133,17 +133,13 @@ describe('toJson: values that are not JSON', () => {
 
   it('rejects a cycle and names where it points back to', () => {
     const err = failure({ a: { b: cyclic } });
-    expect(err.problems).toEqual([
-      { path: 'data.a.b.self', message: 'a circular reference (back to data.a.b)' },
-    ]);
+    expect(err.problems).toEqual([{ path: 'data.a.b.self', message: 'a circular reference (back to data.a.b)' }]);
   });
 
   it('rejects a cycle through an array', () => {
     const list: unknown[] = [1];
     list.push({ back: list });
-    expect(failure({ list }).problems).toEqual([
-      { path: 'data.list[1].back', message: 'a circular reference (back to data.list)' },
-    ]);
+    expect(failure({ list }).problems).toEqual([{ path: 'data.list[1].back', message: 'a circular reference (back to data.list)' }]);
   });
 
   it('rejects the root referring to itself', () => {
@@ -154,9 +150,7 @@ describe('toJson: values that are not JSON', () => {
 
   it('rejects the key __proto__', () => {
     const data = JSON.parse('{"a":{"__proto__":{"x":1}}}') as unknown;
-    expect(failure(data).problems).toEqual([
-      { path: 'data.a.__proto__', message: expect.stringContaining('__proto__') },
-    ]);
+    expect(failure(data).problems).toEqual([{ path: 'data.a.__proto__', message: expect.stringContaining('__proto__') }]);
   });
 
   it('reports a throwing getter and a throwing toJSON', () => {
@@ -164,7 +158,11 @@ describe('toJson: values that are not JSON', () => {
       get broken(): number {
         throw new Error('boom');
       },
-      t: { toJSON: () => { throw new Error('bad json'); } },
+      t: {
+        toJSON: () => {
+          throw new Error('bad json');
+        },
+      },
     };
     expect(failure(data).problems).toEqual([
       { path: 'data.broken', message: 'a property whose getter threw: boom' },
@@ -173,9 +171,7 @@ describe('toJson: values that are not JSON', () => {
   });
 
   it('checks what toJSON() returns', () => {
-    expect(failure({ x: { toJSON: () => ({ f: fn }) } }).problems).toEqual([
-      { path: 'data.x.f', message: 'a function' },
-    ]);
+    expect(failure({ x: { toJSON: () => ({ f: fn }) } }).problems).toEqual([{ path: 'data.x.f', message: 'a function' }]);
   });
 
   it('catches a cycle made through toJSON()', () => {
@@ -184,13 +180,16 @@ describe('toJson: values that are not JSON', () => {
         return { again: this };
       }
     }
-    expect(failure({ n: new Node() }).problems).toEqual([
-      { path: 'data.n.again', message: 'a circular reference (back to data.n)' },
-    ]);
+    expect(failure({ n: new Node() }).problems).toEqual([{ path: 'data.n.again', message: 'a circular reference (back to data.n)' }]);
   });
 
   it('walks an object whose toJSON() returns itself like a plain object', () => {
-    const self = { a: 1, toJSON(): unknown { return this; } };
+    const self = {
+      a: 1,
+      toJSON(): unknown {
+        return this;
+      },
+    };
     expect(failure({ self }).problems).toEqual([{ path: 'data.self.toJSON', message: 'a function' }]);
   });
 

@@ -34,7 +34,9 @@ describe('one loader for step files, connectors and libraries', () => {
     const libraries = (await loadLibraries(workspace)).problems;
     const syntaxMessages = [...steps, ...connectors, ...libraries].filter((p) => p.file.includes('broken_')).map((p) => p.message);
     expect(syntaxMessages).toHaveLength(6);
-    expect(new Set(syntaxMessages)).toEqual(new Set(['cannot load: syntax error: Expected identifier but found ";" at line 2, column 19 — export const b = {;']));
+    expect(new Set(syntaxMessages)).toEqual(
+      new Set(['cannot load: syntax error: Expected identifier but found ";" at line 2, column 19 — export const b = {;']),
+    );
   });
 
   it('an error thrown while loading keeps its own message; a library also says where it was thrown', async () => {
@@ -49,6 +51,8 @@ describe('one loader for step files, connectors and libraries', () => {
 
   it('describeLoadFailure leaves out what is not known', () => {
     expect(describeLoadFailure({ reason: 'Cannot find module "x"', syntax: false })).toBe('cannot load: Cannot find module "x"');
-    expect(describeLoadFailure({ reason: 'Unexpected end of file', syntax: true, line: 4 })).toBe('cannot load: syntax error: Unexpected end of file at line 4');
+    expect(describeLoadFailure({ reason: 'Unexpected end of file', syntax: true, line: 4 })).toBe(
+      'cannot load: syntax error: Unexpected end of file at line 4',
+    );
   });
 });

@@ -28,7 +28,11 @@ beforeAll(async () => {
 afterAll(() => server?.close());
 
 const post = (body: string) =>
-  fetch(`${server.url}/hooks/orders`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-whenflow-token': SECRET }, body });
+  fetch(`${server.url}/hooks/orders`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-whenflow-token': SECRET },
+    body,
+  });
 
 /** A raw connection; resolves with everything the server sent once it closes the connection. */
 function rawConnection(): Promise<{ socket: Socket; closed: Promise<string> }> {
@@ -77,7 +81,9 @@ describe('webhook body shape', () => {
 describe('slow requests and connections', () => {
   it('a body that stops arriving is answered 408 and the connection closed', async () => {
     const { socket, closed } = await rawConnection();
-    socket.write(`POST /hooks/orders HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nX-Whenflow-Token: ${SECRET}\r\nContent-Length: 100\r\n\r\n{"a":`);
+    socket.write(
+      `POST /hooks/orders HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nX-Whenflow-Token: ${SECRET}\r\nContent-Length: 100\r\n\r\n{"a":`,
+    );
     const answer = await closed;
     expect(answer).toMatch(/^HTTP\/1\.1 408 /);
     expect(answer).toContain('bodyTimeout');

@@ -26,8 +26,28 @@ describe('parseWebhooks', () => {
       orders: { secret: HMAC_SECRET, auth: 'hmac', taskName: 'order from shop', tags: ['shop', 'eu'], maxBytes: 2048 },
     });
     expect(problems).toEqual([]);
-    expect(hooks.get('plain')).toEqual({ name: 'plain', secret: TOKEN_SECRET, auth: 'token', taskName: 'plain', tags: [], maxBytes: 1024 * 1024, idempotencyKey: null, toleranceMs: 300_000, signatureHeader: 'Stripe-Signature' });
-    expect(hooks.get('orders')).toEqual({ name: 'orders', secret: HMAC_SECRET, auth: 'hmac', taskName: 'order from shop', tags: ['shop', 'eu'], maxBytes: 2048, idempotencyKey: null, toleranceMs: 300_000, signatureHeader: 'Stripe-Signature' });
+    expect(hooks.get('plain')).toEqual({
+      name: 'plain',
+      secret: TOKEN_SECRET,
+      auth: 'token',
+      taskName: 'plain',
+      tags: [],
+      maxBytes: 1024 * 1024,
+      idempotencyKey: null,
+      toleranceMs: 300_000,
+      signatureHeader: 'Stripe-Signature',
+    });
+    expect(hooks.get('orders')).toEqual({
+      name: 'orders',
+      secret: HMAC_SECRET,
+      auth: 'hmac',
+      taskName: 'order from shop',
+      tags: ['shop', 'eu'],
+      maxBytes: 2048,
+      idempotencyKey: null,
+      toleranceMs: 300_000,
+      signatureHeader: 'Stripe-Signature',
+    });
     expect([...hooks.keys()]).toEqual(['plain', 'orders']);
   });
 
@@ -60,7 +80,9 @@ describe('parseWebhooks', () => {
     expect(problems[0]!.message).not.toContain(short);
     expect(parseWebhooks({ orders: { secret: `${short}y` } }).problems).toEqual([]);
     // biome-ignore lint/correctness/noPrecisionLoss: any number is refused; this one only has to be long
-    expect(parseWebhooks({ orders: { secret: 12345678901234567890 } }).problems).toEqual([{ path: 'webhooks.orders.secret', message: 'must be a string' }]);
+    expect(parseWebhooks({ orders: { secret: 12345678901234567890 } }).problems).toEqual([
+      { path: 'webhooks.orders.secret', message: 'must be a string' },
+    ]);
   });
 
   it('refuses a token secret that cannot travel as a header value, but allows it for hmac', () => {
@@ -78,7 +100,11 @@ describe('parseWebhooks', () => {
   });
 
   it('accepts any printable name (spaces too), refuses control characters, and keeps the good hooks', () => {
-    const { hooks, problems } = parseWebhooks({ 'aloma ui feedback': { secret: TOKEN_SECRET }, 'a/b': { secret: TOKEN_SECRET }, 'bad\nname': { secret: TOKEN_SECRET } });
+    const { hooks, problems } = parseWebhooks({
+      'aloma ui feedback': { secret: TOKEN_SECRET },
+      'a/b': { secret: TOKEN_SECRET },
+      'bad\nname': { secret: TOKEN_SECRET },
+    });
     expect(problems.map((p) => p.path)).toEqual(['webhooks["bad\\nname"]']);
     expect(problems[0]!.message).toMatch(/printable characters/);
     expect([...hooks.keys()]).toEqual(['aloma ui feedback', 'a/b']);
@@ -91,18 +117,35 @@ describe('parseWebhooks', () => {
     });
     expect(problems).toEqual([]);
     expect(hooks.get('gh')).toMatchObject({ auth: 'github', idempotencyKey: { header: 'X-GitHub-Delivery' } });
-    expect(hooks.get('pay')).toMatchObject({ auth: 'stripe', idempotencyKey: { path: 'id' }, toleranceMs: 120_000, signatureHeader: 'Acme-Signature' });
-    expect(parseWebhooks({ x: { secret: HMAC_SECRET, idempotencyKey: { cookie: 'x' } } }).problems.map((p) => p.path)).toEqual(['webhooks.x.idempotencyKey']);
-    expect(parseWebhooks({ x: { secret: HMAC_SECRET, auth: 'github', tolerance: '2m' } }).problems).toEqual([{ path: 'webhooks.x.tolerance', message: 'applies to auth "stripe" only' }]);
-    expect(parseWebhooks({ x: { secret: HMAC_SECRET, auth: 'stripe', tolerance: 'soon' } }).problems.map((p) => p.path)).toEqual(['webhooks.x.tolerance']);
+    expect(hooks.get('pay')).toMatchObject({
+      auth: 'stripe',
+      idempotencyKey: { path: 'id' },
+      toleranceMs: 120_000,
+      signatureHeader: 'Acme-Signature',
+    });
+    expect(parseWebhooks({ x: { secret: HMAC_SECRET, idempotencyKey: { cookie: 'x' } } }).problems.map((p) => p.path)).toEqual([
+      'webhooks.x.idempotencyKey',
+    ]);
+    expect(parseWebhooks({ x: { secret: HMAC_SECRET, auth: 'github', tolerance: '2m' } }).problems).toEqual([
+      { path: 'webhooks.x.tolerance', message: 'applies to auth "stripe" only' },
+    ]);
+    expect(parseWebhooks({ x: { secret: HMAC_SECRET, auth: 'stripe', tolerance: 'soon' } }).problems.map((p) => p.path)).toEqual([
+      'webhooks.x.tolerance',
+    ]);
   });
 
   it('reports every unknown key with the allowed ones', () => {
     const { hooks, problems } = parseWebhooks({ orders: { secret: TOKEN_SECRET, token: 'x', path: '/x' } });
     expect(hooks.size).toBe(0);
     expect(problems).toEqual([
-      { path: 'webhooks.orders.token', message: 'unknown key "token" (allowed: secret, auth, taskName, tags, maxBytes, idempotencyKey, tolerance, signatureHeader)' },
-      { path: 'webhooks.orders.path', message: 'unknown key "path" (allowed: secret, auth, taskName, tags, maxBytes, idempotencyKey, tolerance, signatureHeader)' },
+      {
+        path: 'webhooks.orders.token',
+        message: 'unknown key "token" (allowed: secret, auth, taskName, tags, maxBytes, idempotencyKey, tolerance, signatureHeader)',
+      },
+      {
+        path: 'webhooks.orders.path',
+        message: 'unknown key "path" (allowed: secret, auth, taskName, tags, maxBytes, idempotencyKey, tolerance, signatureHeader)',
+      },
     ]);
   });
 
@@ -115,7 +158,9 @@ describe('parseWebhooks', () => {
   });
 
   it('reports a section or a hook that is not a mapping', () => {
-    expect(parseWebhooks(['orders']).problems).toEqual([{ path: 'webhooks', message: 'must be a mapping of webhook names to their settings, not a list' }]);
+    expect(parseWebhooks(['orders']).problems).toEqual([
+      { path: 'webhooks', message: 'must be a mapping of webhook names to their settings, not a list' },
+    ]);
     expect(parseWebhooks({ orders: 'secret' }).problems.map((p) => p.path)).toEqual(['webhooks.orders']);
   });
 
@@ -125,13 +170,31 @@ describe('parseWebhooks', () => {
       await mkdir(join(dir, 'steps'));
       await writeFile(
         join(dir, 'whenflow.yaml'),
-        ['webhooks:', '  orders:', '    secret: ${ORDERS_HOOK_SECRET}', '    auth: hmac', '    taskName: "order from shop"', '    tags: [shop]', ''].join('\n'),
+        [
+          'webhooks:',
+          '  orders:',
+          '    secret: ${ORDERS_HOOK_SECRET}',
+          '    auth: hmac',
+          '    taskName: "order from shop"',
+          '    tags: [shop]',
+          '',
+        ].join('\n'),
       );
       const loaded = await loadWorkspaceConfig(dir, { ORDERS_HOOK_SECRET: HMAC_SECRET });
       expect(loaded.problems).toEqual([]);
       const { hooks, problems } = parseWebhooks(loaded.config.webhooks);
       expect(problems).toEqual([]);
-      expect(hooks.get('orders')).toEqual({ name: 'orders', secret: HMAC_SECRET, auth: 'hmac', taskName: 'order from shop', tags: ['shop'], maxBytes: WEBHOOK_DEFAULT_MAX_BYTES, idempotencyKey: null, toleranceMs: 300_000, signatureHeader: 'Stripe-Signature' });
+      expect(hooks.get('orders')).toEqual({
+        name: 'orders',
+        secret: HMAC_SECRET,
+        auth: 'hmac',
+        taskName: 'order from shop',
+        tags: ['shop'],
+        maxBytes: WEBHOOK_DEFAULT_MAX_BYTES,
+        idempotencyKey: null,
+        toleranceMs: 300_000,
+        signatureHeader: 'Stripe-Signature',
+      });
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
@@ -185,7 +248,9 @@ beforeEach(() => {
 
 const json = { 'content-type': 'application/json' };
 const token = (secret = TOKEN_SECRET) => ({ 'x-whenflow-token': secret });
-const sign = (body: string | Buffer, secret = HMAC_SECRET) => ({ 'x-whenflow-signature': `sha256=${createHmac('sha256', secret).update(body).digest('hex')}` });
+const sign = (body: string | Buffer, secret = HMAC_SECRET) => ({
+  'x-whenflow-signature': `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`,
+});
 
 async function post(path: string, body: RequestInit['body'], headers: Record<string, string>, init: RequestInit = {}) {
   const response = await fetch(`${server.url}${path}`, { method: 'POST', body, headers, ...init });
@@ -210,7 +275,10 @@ describe('the webhook server', () => {
     const viaId = (res.body.via as { id: string }).id;
     expect(call.name).toBe('order from shop');
     expect(call.tags).toEqual(['shop']);
-    expect(call.data).toEqual({ ...order, $via: { id: viaId, name: 'orders', type: 'webhook', received: RECEIVED.getTime(), receivedAt: RECEIVED.toISOString() } });
+    expect(call.data).toEqual({
+      ...order,
+      $via: { id: viaId, name: 'orders', type: 'webhook', received: RECEIVED.getTime(), receivedAt: RECEIVED.toISOString() },
+    });
     expect(logLines.some((l) => l.includes('202') && l.includes(viaId))).toBe(true);
   });
 
@@ -223,9 +291,21 @@ describe('the webhook server', () => {
   });
 
   it('replaces a $via sent in the body (provenance belongs to the engine)', async () => {
-    const res = await post('/hooks/orders', JSON.stringify({ x: 1, $via: { type: 'email', name: 'forged', extra: true } }), { ...json, ...token() });
+    const res = await post('/hooks/orders', JSON.stringify({ x: 1, $via: { type: 'email', name: 'forged', extra: true } }), {
+      ...json,
+      ...token(),
+    });
     expect(res.status).toBe(202);
-    expect(calls[0]!.data).toEqual({ x: 1, $via: { id: (res.body.via as { id: string }).id, name: 'orders', type: 'webhook', received: RECEIVED.getTime(), receivedAt: RECEIVED.toISOString() } });
+    expect(calls[0]!.data).toEqual({
+      x: 1,
+      $via: {
+        id: (res.body.via as { id: string }).id,
+        name: 'orders',
+        type: 'webhook',
+        received: RECEIVED.getTime(),
+        receivedAt: RECEIVED.toISOString(),
+      },
+    });
   });
 
   it('accepts an HMAC-signed body; the task name defaults to the hook name', async () => {
@@ -237,7 +317,9 @@ describe('the webhook server', () => {
     expect(calls[0]!.tags).toEqual([]);
     expect(calls[0]!.data).toMatchObject({ payment: { status: 'paid' }, $via: { name: 'signed', type: 'webhook' } });
     // Upper-case hex is the same signature.
-    const upper = { 'x-whenflow-signature': sign(body)['x-whenflow-signature'].replace(/=(.*)$/, (_, hex: string) => `=${hex.toUpperCase()}`) };
+    const upper = {
+      'x-whenflow-signature': sign(body)['x-whenflow-signature'].replace(/=(.*)$/, (_, hex: string) => `=${hex.toUpperCase()}`),
+    };
     expect((await post('/hooks/signed', body, { ...json, ...upper })).status).toBe(202);
   });
 
@@ -314,11 +396,15 @@ describe('the webhook server', () => {
   it('answers 413 on the declared Content-Length alone, without waiting for the body', async () => {
     // fetch cannot send fewer bytes than it declares; node:http can. Only 2 of 2,000,000 bytes ever arrive.
     const status = await new Promise<number>((resolve, reject) => {
-      const req = request(`${server.url}/hooks/orders`, { method: 'POST', headers: { ...json, ...token(), 'content-length': '2000000' } }, (res) => {
-        res.resume();
-        resolve(res.statusCode ?? 0);
-        req.destroy();
-      });
+      const req = request(
+        `${server.url}/hooks/orders`,
+        { method: 'POST', headers: { ...json, ...token(), 'content-length': '2000000' } },
+        (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+          req.destroy();
+        },
+      );
       req.on('error', reject);
       req.write('{}');
     });
@@ -395,7 +481,11 @@ describe('the webhook server', () => {
   });
 
   it('answers a body that is not declared JSON with 415', async () => {
-    for (const headers of [{ 'content-type': 'text/plain' }, { 'content-type': 'application/x-www-form-urlencoded' }, { 'content-type': 'application/json; charset=iso-8859-1' }]) {
+    for (const headers of [
+      { 'content-type': 'text/plain' },
+      { 'content-type': 'application/x-www-form-urlencoded' },
+      { 'content-type': 'application/json; charset=iso-8859-1' },
+    ]) {
       const res = await post('/hooks/orders', '{"a":1}', { ...headers, ...token() });
       expect(res.status).toBe(415);
       expect(res.body.error).toMatch(/JSON/);
@@ -405,7 +495,10 @@ describe('the webhook server', () => {
     expect(missing.status).toBe(415);
     expect(missing.body.error).toMatch(/^missing Content-Type/);
     expect(calls).toEqual([]);
-    const vendor = await post('/hooks/orders', '{"a":1}', { 'content-type': 'Application/Vnd.Shop.Order+JSON; charset="UTF-8"', ...token() });
+    const vendor = await post('/hooks/orders', '{"a":1}', {
+      'content-type': 'Application/Vnd.Shop.Order+JSON; charset="UTF-8"',
+      ...token(),
+    });
     expect(vendor.status).toBe(202);
   });
 

@@ -28,7 +28,16 @@ describe('loadWorkspaceConfig: no file', () => {
     expect(problems).toEqual([]);
     expect(config).toEqual(defaultWorkspaceConfig());
     expect(config).toEqual({
-      defaults: { retry: DEFAULT_STEP_RETRY, timeoutMs: DEFAULT_STEP_TIMEOUT_MS, concurrency: 1, onConflict: 'rerun', maxStepRuns: 10_000, maxSubtasks: 100, maxDataBytes: 1_572_864, maxHeapMb: 512 },
+      defaults: {
+        retry: DEFAULT_STEP_RETRY,
+        timeoutMs: DEFAULT_STEP_TIMEOUT_MS,
+        concurrency: 1,
+        onConflict: 'rerun',
+        maxStepRuns: 10_000,
+        maxSubtasks: 100,
+        maxDataBytes: 1_572_864,
+        maxHeapMb: 512,
+      },
       stashKey: null,
       stashKeys: null,
       secretConfig: [],
@@ -98,7 +107,13 @@ webhooks:
     const { dir, config, problems } = await load(FULL);
     expect(problems).toEqual([]);
     expect(config.defaults).toEqual({
-      retry: { initialIntervalMs: 2000, backoffCoefficient: 3, maximumIntervalMs: 60_000, maximumAttempts: 4, nonRetryableErrorTypes: ['ValidationError'] },
+      retry: {
+        initialIntervalMs: 2000,
+        backoffCoefficient: 3,
+        maximumIntervalMs: 60_000,
+        maximumAttempts: 4,
+        nonRetryableErrorTypes: ['ValidationError'],
+      },
       timeoutMs: 90_000,
       concurrency: 4,
       onConflict: 'error',
@@ -123,7 +138,13 @@ webhooks:
   });
 
   it('a connector retry resolves over the connector default (5 attempts, 1 s, ×2, at most 30 s)', async () => {
-    expect(DEFAULT_CONNECTOR_POLICY.retry).toEqual({ initialIntervalMs: 1000, backoffCoefficient: 2, maximumIntervalMs: 30_000, maximumAttempts: 5, nonRetryableErrorTypes: [] });
+    expect(DEFAULT_CONNECTOR_POLICY.retry).toEqual({
+      initialIntervalMs: 1000,
+      backoffCoefficient: 2,
+      maximumIntervalMs: 30_000,
+      maximumAttempts: 5,
+      nonRetryableErrorTypes: [],
+    });
     const { config } = await load('connectors:\n  crm:\n    retry: { backoffCoefficient: 1.5 }\n');
     expect(config.connectors.crm?.retry).toEqual({ ...DEFAULT_CONNECTOR_POLICY.retry, backoffCoefficient: 1.5 });
     expect(config.connectors.crm?.timeoutMs).toBeUndefined();
@@ -175,7 +196,15 @@ describe('loadWorkspaceConfig: ${…} substitution', () => {
       '    options: { token: "${CRM_TOKEN}" }',
       'webhooks: { secret: "${HOOK_SECRET:-none}" }',
     ].join('\n');
-    const env = { STEP_TIMEOUT: '45s', WHENFLOW_STASH_KEY: KEY_B64, CHANNEL: '#alerts', EMPTY: '', HOST: 'example.org', PORT: '8080', CRM_TOKEN: 'tok' };
+    const env = {
+      STEP_TIMEOUT: '45s',
+      WHENFLOW_STASH_KEY: KEY_B64,
+      CHANNEL: '#alerts',
+      EMPTY: '',
+      HOST: 'example.org',
+      PORT: '8080',
+      CRM_TOKEN: 'tok',
+    };
     const { config, problems } = await load(yaml, env);
     expect(problems).toEqual([]);
     expect(config.defaults.timeoutMs).toBe(45_000);
@@ -211,7 +240,8 @@ describe('loadWorkspaceConfig: ${…} substitution', () => {
   });
 
   it('an unset variable without fallback is a problem naming the key path and the variable', async () => {
-    const yaml = 'config:\n  SLACK_CHANNEL: ${SLACK_CHANNEL}\nsecrets:\n  key: ${WHENFLOW_STASH_KEY}\ndefaults:\n  timeout: ${STEP_TIMEOUT}\n';
+    const yaml =
+      'config:\n  SLACK_CHANNEL: ${SLACK_CHANNEL}\nsecrets:\n  key: ${WHENFLOW_STASH_KEY}\ndefaults:\n  timeout: ${STEP_TIMEOUT}\n';
     const { config, problems } = await load(yaml, { SLACK_CHANNEL: undefined });
     // One problem per unset variable: the empty value left behind is not reported again by validation.
     expect(paths(problems)).toEqual(['config.SLACK_CHANNEL', 'secrets.key', 'defaults.timeout']);
@@ -263,11 +293,20 @@ describe('loadWorkspaceConfig: problems', () => {
   });
 
   it('unknown keys are problems, at every level, with the allowed keys', async () => {
-    const yaml = 'default:\n  concurrency: 2\ndefaults:\n  retries: 3\n  retry: { maxAttempts: 3 }\nsecrets: { token: x }\nconnectors:\n  crm: { option: {} }\n';
+    const yaml =
+      'default:\n  concurrency: 2\ndefaults:\n  retries: 3\n  retry: { maxAttempts: 3 }\nsecrets: { token: x }\nconnectors:\n  crm: { option: {} }\n';
     const { problems } = await load(yaml);
-    expect(paths(problems).sort()).toEqual(['connectors.crm.option', 'default', 'defaults.retries', 'defaults.retry.maxAttempts', 'secrets.token']);
+    expect(paths(problems).sort()).toEqual([
+      'connectors.crm.option',
+      'default',
+      'defaults.retries',
+      'defaults.retry.maxAttempts',
+      'secrets.token',
+    ]);
     const byPath = new Map(problems.map((p) => [p.path, p.message]));
-    expect(byPath.get('default')).toBe('unknown key "default" (allowed: name, defaults, secrets, config, connectors, webhooks, webhookServer, blobs, observability)');
+    expect(byPath.get('default')).toBe(
+      'unknown key "default" (allowed: name, defaults, secrets, config, connectors, webhooks, webhookServer, blobs, observability)',
+    );
     expect(byPath.get('defaults.retry.maxAttempts')).toContain('maximumAttempts');
     expect(byPath.get('connectors.crm.option')).toContain('options');
   });
@@ -333,7 +372,11 @@ describe('loadWorkspaceConfig: problems', () => {
 
   it('every problem names the file it is in', async () => {
     for (const name of CONFIG_FILE_NAMES) {
-      const { problems } = await load('defaults:\n  concurrency: 0\n  bogus: 1\nconfig:\n  A: ${UNSET}\nsecrets: { key: short }\n', {}, name);
+      const { problems } = await load(
+        'defaults:\n  concurrency: 0\n  bogus: 1\nconfig:\n  A: ${UNSET}\nsecrets: { key: short }\n',
+        {},
+        name,
+      );
       expect(problems).toHaveLength(4);
       expect(problems.map((p) => p.file)).toEqual([name, name, name, name]);
     }
@@ -397,7 +440,10 @@ describe('secrets: several keys with ids, and config values that are secrets', (
   const OTHER = randomBytes(32);
 
   it('keys: the first seals, all open; the single key form still works as id "default"', async () => {
-    const { config, problems } = await load(`secrets:\n  keys:\n    - { id: k2, key: "${OTHER.toString('base64')}" }\n    - { id: default, key: "\${OLD_KEY}" }\n`, { OLD_KEY: KEY_B64 });
+    const { config, problems } = await load(
+      `secrets:\n  keys:\n    - { id: k2, key: "${OTHER.toString('base64')}" }\n    - { id: default, key: "\${OLD_KEY}" }\n`,
+      { OLD_KEY: KEY_B64 },
+    );
     expect(problems).toEqual([]);
     expect(config.stashKey?.equals(OTHER)).toBe(true);
     expect(config.stashKeys?.map((k) => k.id)).toEqual(['k2', 'default']);
@@ -411,7 +457,9 @@ describe('secrets: several keys with ids, and config values that are secrets', (
   it('reports key and keys together, a repeated id, a bad id and a bad key at their paths', async () => {
     const both = await load(`secrets:\n  key: "${KEY_B64}"\n  keys: [{ id: a, key: "${KEY_B64}" }]\n`);
     expect(paths(both.problems)).toEqual(['secrets.keys']);
-    const repeated = await load(`secrets:\n  keys:\n    - { id: a, key: "${KEY_B64}" }\n    - { id: a, key: "${OTHER.toString('base64')}" }\n`);
+    const repeated = await load(
+      `secrets:\n  keys:\n    - { id: a, key: "${KEY_B64}" }\n    - { id: a, key: "${OTHER.toString('base64')}" }\n`,
+    );
     expect(repeated.problems.map((p) => [p.path, p.message])).toEqual([['secrets.keys[1].id', 'id "a" is given twice']]);
     const badId = await load(`secrets:\n  keys: [{ id: "no spaces", key: "${KEY_B64}" }]\n`);
     expect(paths(badId.problems)).toEqual(['secrets.keys[0].id']);
@@ -426,6 +474,8 @@ describe('secrets: several keys with ids, and config values that are secrets', (
     expect(config.secretConfig).toEqual(['API_TOKEN']);
     expect(secretConfigValues(config)).toEqual(['tok-123']);
     const unknown = await load('secrets:\n  config: [API_TOKN]\nconfig:\n  API_TOKEN: tok-123\n');
-    expect(unknown.problems.map((p) => [p.path, p.message])).toEqual([['secrets.config[0]', '"API_TOKN" is not a value under config: (known: API_TOKEN)']]);
+    expect(unknown.problems.map((p) => [p.path, p.message])).toEqual([
+      ['secrets.config[0]', '"API_TOKN" is not a value under config: (known: API_TOKEN)'],
+    ]);
   });
 });

@@ -14,7 +14,10 @@ const STATUS_TIMEOUT_MS = 5000;
 async function workerUrl(opts: { worker?: string; workspace: string }): Promise<string> {
   if (opts.worker !== undefined) {
     const url = /^https?:\/\//.test(opts.worker) ? opts.worker : `http://${opts.worker}`;
-    if (!URL.canParse(url)) throw new UsageError(`--worker must be the worker's metrics address, e.g. http://127.0.0.1:${DEFAULT_METRICS_PORT}; got "${opts.worker}"`);
+    if (!URL.canParse(url))
+      throw new UsageError(
+        `--worker must be the worker's metrics address, e.g. http://127.0.0.1:${DEFAULT_METRICS_PORT}; got "${opts.worker}"`,
+      );
     return url.replace(/\/+$/, '');
   }
   const { config } = await loadWorkspaceConfig(opts.workspace);
@@ -47,7 +50,9 @@ export async function fetchWorkerStatus(base: string): Promise<WorkerStatus> {
   const parsed = workerStatusSchema.safeParse(body);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    throw new Error(`${url} answered an unexpected document (${issue ? `${formatJsonPath(issue.path) || 'root'}: ${issue.message}` : 'invalid'}); is it a whenflow worker of the same version?`);
+    throw new Error(
+      `${url} answered an unexpected document (${issue ? `${formatJsonPath(issue.path) || 'root'}: ${issue.message}` : 'invalid'}); is it a whenflow worker of the same version?`,
+    );
   }
   return parsed.data;
 }
@@ -68,7 +73,9 @@ export async function connectorStatus(opts: { worker?: string; workspace: string
     io.out(JSON.stringify(status));
     return;
   }
-  io.out(`worker ${status.worker.pid} on ${status.worker.workspace}, task queue ${status.worker.taskQueue}, since ${status.worker.startedAt}`);
+  io.out(
+    `worker ${status.worker.pid} on ${status.worker.workspace}, task queue ${status.worker.taskQueue}, since ${status.worker.startedAt}`,
+  );
   const rows = status.connectors.map((c) => [
     c.connector,
     colored(c.circuit),

@@ -17,7 +17,10 @@ const STATUS_WORDS: Record<StepExplanation['status'], string> = {
 };
 
 function formatExplanation(explanation: TaskExplanation): string {
-  const when = explanation.cycle === null ? `now (after cycle ${explanation.cycles}; what the next cycle would choose)` : `cycle ${explanation.cycle} of ${explanation.cycles} (the data its steps were chosen on)`;
+  const when =
+    explanation.cycle === null
+      ? `now (after cycle ${explanation.cycles}; what the next cycle would choose)`
+      : `cycle ${explanation.cycle} of ${explanation.cycles} (the data its steps were chosen on)`;
   const lines = [`${pc.bold('task')}   ${explanation.taskId}`, `${pc.bold('at')}     ${when}`];
   lines.push(
     table(
@@ -31,13 +34,19 @@ function formatExplanation(explanation: TaskExplanation): string {
       ]),
     ),
   );
-  if (explanation.cycle === null && explanation.chosen.length === 0) lines.push(pc.yellow('no eligible step matches: the task needs new data, a reload or a resume'));
+  if (explanation.cycle === null && explanation.chosen.length === 0)
+    lines.push(pc.yellow('no eligible step matches: the task needs new data, a reload or a resume'));
   return lines.join('\n');
 }
 
 /** `whenflow task explain <id> [--cycle N] [--step NAME]`: every step's verdict, rebuilt from the history. */
 export async function taskExplain(taskId: string, opts: { cycle?: number; step?: string; json: boolean }, io: Io): Promise<void> {
-  const explanation = await withSession(({ client }) => explainTask(client, taskId, { ...(opts.cycle !== undefined ? { cycle: opts.cycle } : {}), ...(opts.step !== undefined ? { step: opts.step } : {}) }));
+  const explanation = await withSession(({ client }) =>
+    explainTask(client, taskId, {
+      ...(opts.cycle !== undefined ? { cycle: opts.cycle } : {}),
+      ...(opts.step !== undefined ? { step: opts.step } : {}),
+    }),
+  );
   const shown = { ...explanation, data: maskStashForDisplay(explanation.data) };
   io.out(opts.json ? JSON.stringify(shown) : formatExplanation(shown));
 }
@@ -54,13 +63,22 @@ export async function taskLogData(taskId: string, opts: { at?: number; diff?: [n
       const [from, to] = opts.diff;
       const diff = await taskDataDiff(client, taskId, from, to);
       // Secrets never show: a change under $stash is shown masked.
-      const changes = diff.changes.map((op) => (op.op === 'remove' || !/^\/\$stash(\/|$)/.test(op.path) ? op : { ...op, value: '‹sealed›' }));
+      const changes = diff.changes.map((op) =>
+        op.op === 'remove' || !/^\/\$stash(\/|$)/.test(op.path) ? op : { ...op, value: '‹sealed›' },
+      );
       if (opts.json) io.out(JSON.stringify({ ...diff, changes }));
-      else io.out(changes.length === 0 ? pc.dim(`no change between cycle ${from} and cycle ${to}`) : [`${pc.bold('from')} cycle ${from} ${pc.bold('to')} cycle ${to}`, ...changes.map(formatOperation)].join('\n'));
+      else
+        io.out(
+          changes.length === 0
+            ? pc.dim(`no change between cycle ${from} and cycle ${to}`)
+            : [`${pc.bold('from')} cycle ${from} ${pc.bold('to')} cycle ${to}`, ...changes.map(formatOperation)].join('\n'),
+        );
       return;
     }
     if (opts.at === undefined) throw new UsageError('give --at N or --diff N M');
     const data = maskStashForDisplay(await taskDataAt(client, taskId, opts.at));
-    io.out(opts.json ? JSON.stringify({ cycle: opts.at, data }) : `${pc.bold('data after cycle')} ${opts.at}\n${JSON.stringify(data, null, 2)}`);
+    io.out(
+      opts.json ? JSON.stringify({ cycle: opts.at, data }) : `${pc.bold('data after cycle')} ${opts.at}\n${JSON.stringify(data, null, 2)}`,
+    );
   });
 }

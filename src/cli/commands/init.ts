@@ -74,7 +74,9 @@ export async function initCommand(dir: string | undefined, io: Io): Promise<void
   const present: string[] = [];
   for (const file of Object.keys(files)) if (await exists(join(target, file))) present.push(join(target, file));
   if (present.length > 0) {
-    throw new UsageError(`init: ${present.join(', ')} ${present.length === 1 ? 'exists' : 'exist'} already; nothing was written (init never overwrites a file)`);
+    throw new UsageError(
+      `init: ${present.join(', ')} ${present.length === 1 ? 'exists' : 'exist'} already; nothing was written (init never overwrites a file)`,
+    );
   }
   for (const [file, text] of Object.entries(files)) {
     const path = join(target, file);

@@ -18,10 +18,19 @@ function findStep(steps: CatalogStep[], name: string): CatalogStep {
 export async function stepList(opts: { workspace: string; json: boolean }, io: Io): Promise<void> {
   const { catalog } = await readWorkspace(opts.workspace);
   if (opts.json) {
-    io.out(JSON.stringify(catalog.steps.map(({ name, file, priority, condition }) => ({ name, file, priority, specificity: condition.specificity }))));
+    io.out(
+      JSON.stringify(
+        catalog.steps.map(({ name, file, priority, condition }) => ({ name, file, priority, specificity: condition.specificity })),
+      ),
+    );
     return;
   }
-  io.out(table(['step', 'file', 'priority', 'specificity', 'condition'], catalog.steps.map((s) => [s.name, s.file, String(s.priority), String(s.condition.specificity), describeQuery(s.condition.query)])));
+  io.out(
+    table(
+      ['step', 'file', 'priority', 'specificity', 'condition'],
+      catalog.steps.map((s) => [s.name, s.file, String(s.priority), String(s.condition.specificity), describeQuery(s.condition.query)]),
+    ),
+  );
 }
 
 export async function stepShow(name: string, opts: { workspace: string; json: boolean }, io: Io): Promise<void> {
@@ -54,12 +63,24 @@ interface Verdict {
 }
 
 /** For some data: which steps match, in what order, and why each other step does not. */
-export async function stepValidate(name: string | undefined, opts: { workspace: string; data?: string; file?: string; json: boolean }, io: Io): Promise<void> {
+export async function stepValidate(
+  name: string | undefined,
+  opts: { workspace: string; data?: string; file?: string; json: boolean },
+  io: Io,
+): Promise<void> {
   // A broken step file leaves the others to answer for: it is named on stderr, as the worker disables it.
-  const [{ catalog }, data] = await Promise.all([readWorkspace(opts.workspace, { tolerateBrokenSteps: (problems) => io.err(describeProblems(problems, `${opts.workspace} (disabled until fixed)`)) }), readTaskData(opts)]);
+  const [{ catalog }, data] = await Promise.all([
+    readWorkspace(opts.workspace, {
+      tolerateBrokenSteps: (problems) => io.err(describeProblems(problems, `${opts.workspace} (disabled until fixed)`)),
+    }),
+    readTaskData(opts),
+  ]);
   const steps = name ? [findStep(catalog.steps, name)] : catalog.steps;
   const compiled = compileCatalog(catalog);
-  const matching = compiled.steps.filter((entry) => entry.matches(data as JsonObject)).map((entry) => entry.step).sort(compareRank);
+  const matching = compiled.steps
+    .filter((entry) => entry.matches(data as JsonObject))
+    .map((entry) => entry.step)
+    .sort(compareRank);
   const acting = new Set(selectSteps(compiled, data, () => true, Number.MAX_SAFE_INTEGER).run.map((step) => step.name));
   const verdicts: Verdict[] = steps.map((step) => {
     const rank = matching.findIndex((m) => m.name === step.name);
@@ -83,7 +104,9 @@ export async function stepValidate(name: string | undefined, opts: { workspace: 
         v.matches ? pc.green('yes') : pc.dim('no'),
         v.rank === null ? '' : String(v.rank),
         v.matches ? (v.runsNow ? 'runs' : 'deferred (subsumed)') : '',
-        v.mismatch ? `${v.mismatch.path}: expected ${v.mismatch.expected}, found ${v.mismatch.actual === undefined ? 'nothing' : JSON.stringify(v.mismatch.actual)}` : '',
+        v.mismatch
+          ? `${v.mismatch.path}: expected ${v.mismatch.expected}, found ${v.mismatch.actual === undefined ? 'nothing' : JSON.stringify(v.mismatch.actual)}`
+          : '',
       ]),
     ),
   );

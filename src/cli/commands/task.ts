@@ -1,13 +1,33 @@
 import pc from 'picocolors';
 import type { Client } from '@temporalio/client';
-import { checkSequence, cloneTask, getTask, listTasks, reloadTask, resumeTask, startTask, stopTask, taskEvents, updateTask, watchTask, type TaskSummary } from '../../client';
+import {
+  checkSequence,
+  cloneTask,
+  getTask,
+  listTasks,
+  reloadTask,
+  resumeTask,
+  startTask,
+  stopTask,
+  taskEvents,
+  updateTask,
+  watchTask,
+  type TaskSummary,
+} from '../../client';
 import type { TaskEvent } from '../../model/events';
 import { isJsonObject, type JsonObject } from '../../model/json';
 import { TASK_STATES, type TaskSnapshot, type TaskState, type TraceEntry } from '../../model/task';
 import { describeMixedCatalogs } from '../../observability/catalog-peers';
 import { queuePollerIdentities } from '../../observability/catalog-watch';
 import { maskStashForDisplay } from '../../runtime/stash';
-import { defaultWorkspaceConfig, loadWorkspaceConfig, workspaceTaskQueue, workspaceTaskSettings, stashKeysOf, type WorkspaceConfig } from '../../workspace/config';
+import {
+  defaultWorkspaceConfig,
+  loadWorkspaceConfig,
+  workspaceTaskQueue,
+  workspaceTaskSettings,
+  stashKeysOf,
+  type WorkspaceConfig,
+} from '../../workspace/config';
 import { withSession } from '../connect';
 import { UsageError } from '../errors';
 import { readTaskData } from '../input';
@@ -24,7 +44,8 @@ export interface Io {
 async function configOf(workspace: string | undefined): Promise<WorkspaceConfig> {
   if (!workspace) return defaultWorkspaceConfig();
   const { config, problems } = await loadWorkspaceConfig(workspace);
-  if (problems.length > 0) throw new UsageError(`whenflow.yaml of ${workspace}: ${problems.map((p) => `${p.path}: ${p.message}`).join('; ')}`);
+  if (problems.length > 0)
+    throw new UsageError(`whenflow.yaml of ${workspace}: ${problems.map((p) => `${p.path}: ${p.message}`).join('; ')}`);
   return config;
 }
 
@@ -40,7 +61,10 @@ function showProgress(print: (line: string) => void): (event: TaskEvent) => void
 async function checkSequenceAgainst(workspace: string | undefined, sequence: string[] | undefined): Promise<void> {
   if (!workspace || !sequence) return;
   const ws = await readWorkspace(workspace);
-  checkSequence(sequence, ws.catalog.steps.map((step) => step.name));
+  checkSequence(
+    sequence,
+    ws.catalog.steps.map((step) => step.name),
+  );
 }
 
 export interface TaskNewOptions {
@@ -95,14 +119,23 @@ async function warnOfMixedCatalogs(client: Client, taskQueue: string, io: Io): P
 
 function parseState(state: string | undefined): TaskState | undefined {
   if (state === undefined) return undefined;
-  if (!(TASK_STATES as readonly string[]).includes(state)) throw new UsageError(`--state must be one of ${TASK_STATES.join(', ')}; got "${state}"`);
+  if (!(TASK_STATES as readonly string[]).includes(state))
+    throw new UsageError(`--state must be one of ${TASK_STATES.join(', ')}; got "${state}"`);
   return state as TaskState;
 }
 
-export async function taskList(opts: { state?: string; name?: string; tag?: string; limit?: number; json: boolean }, io: Io): Promise<void> {
+export async function taskList(
+  opts: { state?: string; name?: string; tag?: string; limit?: number; json: boolean },
+  io: Io,
+): Promise<void> {
   const state = parseState(opts.state);
   const tasks = await withSession(({ client }) =>
-    listTasks(client, { ...(state ? { state } : {}), ...(opts.name ? { name: opts.name } : {}), ...(opts.tag ? { tag: opts.tag } : {}), ...(opts.limit ? { limit: opts.limit } : {}) }),
+    listTasks(client, {
+      ...(state ? { state } : {}),
+      ...(opts.name ? { name: opts.name } : {}),
+      ...(opts.tag ? { tag: opts.tag } : {}),
+      ...(opts.limit ? { limit: opts.limit } : {}),
+    }),
   );
   if (opts.json) {
     io.out(JSON.stringify(tasks));
@@ -112,7 +145,12 @@ export async function taskList(opts: { state?: string; name?: string; tag?: stri
     io.out(pc.dim('no tasks'));
     return;
   }
-  io.out(table(['task', 'name', 'state', 'tags', 'started'], tasks.map((t: TaskSummary) => [t.taskId, t.name, t.state, t.tags.join(', '), t.startedAt])));
+  io.out(
+    table(
+      ['task', 'name', 'state', 'tags', 'started'],
+      tasks.map((t: TaskSummary) => [t.taskId, t.name, t.state, t.tags.join(', '), t.startedAt]),
+    ),
+  );
 }
 
 export async function taskShow(taskId: string, opts: { json: boolean }, io: Io): Promise<void> {
@@ -121,12 +159,16 @@ export async function taskShow(taskId: string, opts: { json: boolean }, io: Io):
     io.out(JSON.stringify({ ...snapshot, data: maskStashForDisplay(snapshot.data) }));
     return;
   }
-  io.out(`${pc.bold('task')}   ${snapshot.taskId}\n${pc.bold('name')}   ${snapshot.name}\n${pc.bold('tags')}   ${snapshot.tags.join(', ') || pc.dim('none')}`);
+  io.out(
+    `${pc.bold('task')}   ${snapshot.taskId}\n${pc.bold('name')}   ${snapshot.name}\n${pc.bold('tags')}   ${snapshot.tags.join(', ') || pc.dim('none')}`,
+  );
   io.out(formatFinal(snapshot));
 }
 
 function formatLogEntry(entry: TraceEntry, opts: { changes: boolean; logs: boolean }): string {
-  const lines = [`cycle ${entry.cycle}  ${pc.bold(entry.step)}  attempt ${entry.attempt}  ${entry.durationMs} ms  ${pc.dim(entry.startedAt)}`];
+  const lines = [
+    `cycle ${entry.cycle}  ${pc.bold(entry.step)}  attempt ${entry.attempt}  ${entry.durationMs} ms  ${pc.dim(entry.startedAt)}`,
+  ];
   if (opts.changes) lines.push(...(entry.changed.length ? entry.changed.map((path) => `  changed ${path}`) : ['  no change']));
   if (opts.logs) lines.push(...entry.logs.map((log) => `  ${log.level}: ${log.message}`));
   return lines.join('\n');
@@ -165,13 +207,26 @@ function eventConcerns(event: TaskEvent, step: string): boolean {
 }
 
 /** One execution (finished or failed) or one other happening, as `task log` shows it; null: not shown. */
-async function formatLogEvent(event: TaskEvent, opts: LogOptions, traced: (cycle: number, step: string) => Promise<TraceEntry | undefined>): Promise<string | null> {
+async function formatLogEvent(
+  event: TaskEvent,
+  opts: LogOptions,
+  traced: (cycle: number, step: string) => Promise<TraceEntry | undefined>,
+): Promise<string | null> {
   if (event.type === 'step-finished') {
-    const entry = (await traced(event.cycle, event.step)) ?? { step: event.step, cycle: event.cycle, startedAt: event.at, durationMs: event.durationMs, attempt: event.attempt, changed: event.changed, logs: [] };
+    const entry = (await traced(event.cycle, event.step)) ?? {
+      step: event.step,
+      cycle: event.cycle,
+      startedAt: event.at,
+      durationMs: event.durationMs,
+      attempt: event.attempt,
+      changed: event.changed,
+      logs: [],
+    };
     return opts.json ? JSON.stringify(entry) : formatLogEntry(entry, opts);
   }
   if (event.type === 'step-failed') {
-    if (opts.json) return JSON.stringify({ step: event.step, cycle: event.cycle, attempt: event.attempts, failed: event.message, at: event.at });
+    if (opts.json)
+      return JSON.stringify({ step: event.step, cycle: event.cycle, attempt: event.attempts, failed: event.message, at: event.at });
     return `cycle ${event.cycle}  ${pc.bold(event.step)}  ${pc.red(`failed after ${event.attempts} attempt(s): ${event.message}`)}  ${pc.dim(event.at)}`;
   }
   if (event.type === 'conflict') return opts.json ? JSON.stringify({ conflict: event }) : pc.yellow(`conflict  ${describeConflict(event)}`);
@@ -180,7 +235,11 @@ async function formatLogEvent(event: TaskEvent, opts: LogOptions, traced: (cycle
   return line === null ? null : line.trimStart();
 }
 
-export async function taskUpdate(taskId: string, opts: { data?: string; file?: string; workspace?: string; json: boolean }, io: Io): Promise<void> {
+export async function taskUpdate(
+  taskId: string,
+  opts: { data?: string; file?: string; workspace?: string; json: boolean },
+  io: Io,
+): Promise<void> {
   const patch: JsonObject = await readTaskData(opts, 'patch');
   if (!isJsonObject(patch)) throw new UsageError('the update must be a JSON object');
   const stashKey = stashKeysOf(await configOf(opts.workspace));
@@ -196,7 +255,11 @@ export async function taskResume(taskId: string, opts: { json: boolean }, io: Io
 export async function taskStop(taskId: string, opts: { json: boolean }, io: Io): Promise<void> {
   const how = await withSession(({ client }) => stopTask(client, taskId));
   const note = how === 'terminated' ? ' (it did not take the stop request in time, so its workflow was terminated)' : '';
-  io.out(opts.json ? JSON.stringify({ taskId, state: 'stopped', ...(how === 'terminated' ? { terminated: true } : {}) }) : `task ${taskId} stopped${note}`);
+  io.out(
+    opts.json
+      ? JSON.stringify({ taskId, state: 'stopped', ...(how === 'terminated' ? { terminated: true } : {}) })
+      : `task ${taskId} stopped${note}`,
+  );
 }
 
 export async function taskClone(taskId: string, opts: { taskQueue?: string; json: boolean }, io: Io): Promise<void> {

@@ -11,7 +11,11 @@ import type { Io } from './task';
  * `whenflow test [DIR]`: every scenario file of DIR (default <workspace>/scenarios) as a real task on a
  * test server. Returns the exit code: 0 all passed, 1 a scenario failed, 2 invalid scenarios or workspace.
  */
-export async function testCommand(dir: string | undefined, opts: { workspace: string; filter?: string; timeSkipping?: boolean; coverage?: boolean; json: boolean }, io: Io): Promise<number> {
+export async function testCommand(
+  dir: string | undefined,
+  opts: { workspace: string; filter?: string; timeSkipping?: boolean; coverage?: boolean; json: boolean },
+  io: Io,
+): Promise<number> {
   let outcome: Awaited<ReturnType<typeof runScenarios>>;
   // The paths each step was seen writing: `workspace check` looks for steps that write the same paths.
   const writes: Record<string, Set<string>> = {};
@@ -35,7 +39,10 @@ export async function testCommand(dir: string | undefined, opts: { workspace: st
     if (error instanceof TimeSkippingUnavailableError) throw new UsageError(error.message);
     throw error;
   }
-  if (outcome.problems.length === 0) await recordObservedWrites(resolve(opts.workspace), writes).catch((error: unknown) => io.err(pc.yellow(`could not record the observed writes: ${String(error)}`)));
+  if (outcome.problems.length === 0)
+    await recordObservedWrites(resolve(opts.workspace), writes).catch((error: unknown) =>
+      io.err(pc.yellow(`could not record the observed writes: ${String(error)}`)),
+    );
   if (opts.json) io.out(JSON.stringify(outcome));
   else io.out(formatScenarioReport(outcome.results, { color: pc.isColorSupported, problems: outcome.problems }));
   if (!opts.json && outcome.coverage) io.out(formatCoverage(outcome.coverage));

@@ -29,7 +29,12 @@ export async function startWebhookTask(client: Client, options: StartTaskOptions
 }
 
 /** Serves the workspace's webhooks: each accepted request starts a task on `session`. */
-export async function serveWebhooks(ws: Workspace, session: Pick<TemporalSession, 'client'>, options: { port: number; host?: string; taskQueue: string }, io: Io): Promise<WebhookServer> {
+export async function serveWebhooks(
+  ws: Workspace,
+  session: Pick<TemporalSession, 'client'>,
+  options: { port: number; host?: string; taskQueue: string },
+  io: Io,
+): Promise<WebhookServer> {
   const server = await startWebhookServer({
     hooks: ws.webhooks,
     limits: ws.webhookLimits,
@@ -48,7 +53,12 @@ export async function webhookCommand(opts: { workspace: string; port: number; ho
   if (ws.webhooks.size === 0) throw new UsageError(`workspace ${ws.dir} declares no webhooks (add a webhooks: section to whenflow.yaml)`);
   const session = await connectForCommands();
   try {
-    const server = await serveWebhooks(ws, session, { port: opts.port, ...(opts.host ? { host: opts.host } : {}), taskQueue: opts.taskQueue ?? workspaceTaskQueue(ws.config, ws.dir) }, io);
+    const server = await serveWebhooks(
+      ws,
+      session,
+      { port: opts.port, ...(opts.host ? { host: opts.host } : {}), taskQueue: opts.taskQueue ?? workspaceTaskQueue(ws.config, ws.dir) },
+      io,
+    );
     io.err(pc.dim('Ctrl-C to stop'));
     await interrupted();
     await server.close();

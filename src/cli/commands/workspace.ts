@@ -20,13 +20,25 @@ const KIND_LABEL: Record<Finding['kind'], string> = {
 export async function workspaceCheck(opts: { workspace: string; json: boolean }, io: Io): Promise<void> {
   const ws = await openWorkspace(opts.workspace);
   const findings = ws.problems.length > 0 ? [] : await analyzeWorkspace(ws);
-  if (opts.json) io.out(JSON.stringify({ workspace: ws.dir, steps: ws.catalog.steps.length, connectors: ws.connectors.names(), libraries: ws.libraries.names, problems: ws.problems, findings }));
+  if (opts.json)
+    io.out(
+      JSON.stringify({
+        workspace: ws.dir,
+        steps: ws.catalog.steps.length,
+        connectors: ws.connectors.names(),
+        libraries: ws.libraries.names,
+        problems: ws.problems,
+        findings,
+      }),
+    );
   if (ws.problems.length > 0) {
     throw new UsageError(new WorkspaceConfigError(resolve(opts.workspace), ws.problems).message);
   }
   if (!opts.json) {
     const libraries = ws.libraries.names.length > 0 ? `, libraries: ${ws.libraries.names.join(', ')}` : '';
-    io.out(`${pc.green('ok')}  ${ws.catalog.steps.length} steps, connectors: ${ws.connectors.names().join(', ')}${libraries}${ws.config.file ? `, configuration ${ws.config.file}` : ''}`);
+    io.out(
+      `${pc.green('ok')}  ${ws.catalog.steps.length} steps, connectors: ${ws.connectors.names().join(', ')}${libraries}${ws.config.file ? `, configuration ${ws.config.file}` : ''}`,
+    );
     for (const finding of findings) io.out(`${pc.yellow('warning')}  ${KIND_LABEL[finding.kind]}: ${finding.message}`);
     if (findings.length > 0) io.out(pc.dim(`${findings.length} warning${findings.length === 1 ? '' : 's'}`));
   }

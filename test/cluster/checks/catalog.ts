@@ -31,7 +31,12 @@ export async function catalogCheck(context: CheckContext, root: string): Promise
 
   const oldVersion = context.startWorker({ workspace: v1, taskQueue });
   const start = async (name: string) => {
-    const { workflowId } = await startTask(context.client, { name: `${name} ${context.runId}`, tags: [`run-${context.runId}`], data: { doc: { state: 'new' } }, taskQueue });
+    const { workflowId } = await startTask(context.client, {
+      name: `${name} ${context.runId}`,
+      tags: [`run-${context.runId}`],
+      data: { doc: { state: 'new' } },
+      taskQueue,
+    });
     context.taskIds.push(workflowId);
     return workflowId;
   };
@@ -55,7 +60,11 @@ export async function catalogCheck(context: CheckContext, root: string): Promise
   assert.notEqual(fresh.catalogVersion, v1Catalog, 'a task started after the deployment records the new catalog');
   await updateTask(context.client, fresh.taskId, { doc: { approved: true } });
   const freshNeedsReviewer = await inState(fresh.taskId, 'attention');
-  assert.deepEqual(freshNeedsReviewer.trace.map((t) => t.step), ['draft'], 'under v2 an approval without reviewer matches no step');
+  assert.deepEqual(
+    freshNeedsReviewer.trace.map((t) => t.step),
+    ['draft'],
+    'under v2 an approval without reviewer matches no step',
+  );
   await updateTask(context.client, fresh.taskId, { doc: { reviewer: 'lin' } });
   assert.deepEqual((await waitForTask(context.client, fresh.taskId, { timeoutMs: 60_000 })).result, 'v2');
 
@@ -83,5 +92,8 @@ export async function catalogCheck(context: CheckContext, root: string): Promise
     assert.equal(done.catalogVersion, v1Catalog);
   }
   await newVersion.kill('SIGTERM');
-  context.figure('catalog deployment', `${WAITING} tasks waited through a v1→v2 worker rollout: ${WAITING - 1} finished on their recorded catalog, 1 reloaded onto v2; a new task took v2`);
+  context.figure(
+    'catalog deployment',
+    `${WAITING} tasks waited through a v1→v2 worker rollout: ${WAITING - 1} finished on their recorded catalog, 1 reloaded onto v2; a new task took v2`,
+  );
 }

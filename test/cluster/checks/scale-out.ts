@@ -31,7 +31,9 @@ export function assembleDemoWorkspace(root: string): string {
   return workspace;
 }
 
-const SAMPLES = ['order.json', 'order-standard.json'].map((file) => JSON.parse(readFileSync(join(repo, 'samples', file), 'utf8')) as DemoOrder);
+const SAMPLES = ['order.json', 'order-standard.json'].map(
+  (file) => JSON.parse(readFileSync(join(repo, 'samples', file), 'utf8')) as DemoOrder,
+);
 
 interface DemoOrder extends JsonObject {
   order: { id: string } & JsonObject;
@@ -58,7 +60,10 @@ export function demoInput(runId: string, label: string, i: number): DemoInput {
 /** The final data with what differs by construction (IDs, the recipient, the receive time) set aside. */
 function comparable(task: TaskSnapshot, input: DemoInput): unknown {
   const order = task.data.order as JsonObject;
-  assert.ok(typeof order.receivedAt === 'string' && !Number.isNaN(Date.parse(order.receivedAt)), `${task.taskId}: order.receivedAt is an ISO time`);
+  assert.ok(
+    typeof order.receivedAt === 'string' && !Number.isNaN(Date.parse(order.receivedAt)),
+    `${task.taskId}: order.receivedAt is an ISO time`,
+  );
   const text = JSON.stringify({ ...task.data, order: { ...order, receivedAt: '<time>' } })
     .replaceAll(task.taskId, '<task>')
     .replaceAll(input.orderId, '<order>')
@@ -101,9 +106,19 @@ async function startBatch(context: CheckContext, inputs: DemoInput[], taskQueue:
  * Three `whenflow worker` processes on one task queue run 300 demo tasks (subtasks, a deferred call, a
  * park) while one worker is killed with SIGKILL and started again and the history service restarts.
  */
-export async function scaleOutCheck(context: CheckContext, workspace: string, mail: MailServer): Promise<{ taskIds: string[]; workers: WorkerProcess[] }> {
+export async function scaleOutCheck(
+  context: CheckContext,
+  workspace: string,
+  mail: MailServer,
+): Promise<{ taskIds: string[]; workers: WorkerProcess[] }> {
   const taskQueue = `cluster-demo-${context.runId}`;
-  const startWorker = () => context.startWorker({ workspace, taskQueue, env: { WHENFLOW_CLUSTER_MAIL_URL: mail.url }, args: ['--max-concurrent-steps', String(STEPS_PER_WORKER)] });
+  const startWorker = () =>
+    context.startWorker({
+      workspace,
+      taskQueue,
+      env: { WHENFLOW_CLUSTER_MAIL_URL: mail.url },
+      args: ['--max-concurrent-steps', String(STEPS_PER_WORKER)],
+    });
   const workers = Array.from({ length: WORKERS }, startWorker);
   context.log(`scale-out: ${WORKERS} worker processes on task queue ${taskQueue} (pids ${workers.map((w) => w.pid).join(', ')})`);
 
@@ -122,21 +137,28 @@ export async function scaleOutCheck(context: CheckContext, workspace: string, ma
   context.log(`scale-out: ${ids.length} tasks started in ${Date.now() - started} ms`);
 
   const alive = (what: string) => {
-    for (const worker of workers) if (worker.output().includes('FATAL')) throw new Error(`worker ${worker.pid} failed before ${what}: ${worker.output()}`);
+    for (const worker of workers)
+      if (worker.output().includes('FATAL')) throw new Error(`worker ${worker.pid} failed before ${what}: ${worker.output()}`);
   };
-  await until('a sixth of the batch delivered its mail', 300_000, async () => (deliveredToBatch() >= SCALE_OUT_TASKS / 6 ? true : undefined));
+  await until('a sixth of the batch delivered its mail', 300_000, async () =>
+    deliveredToBatch() >= SCALE_OUT_TASKS / 6 ? true : undefined,
+  );
   alive('the kill');
   const victim = workers[1]!;
   const { signal } = await victim.kill('SIGKILL');
   assert.equal(signal, 'SIGKILL');
   workers[1] = startWorker();
-  context.log(`scale-out: worker ${victim.pid} killed with SIGKILL after ${deliveredToBatch()} deliveries; started ${workers[1].pid} in its place`);
+  context.log(
+    `scale-out: worker ${victim.pid} killed with SIGKILL after ${deliveredToBatch()} deliveries; started ${workers[1].pid} in its place`,
+  );
 
   await until('half of the batch delivered its mail', 300_000, async () => (deliveredToBatch() >= SCALE_OUT_TASKS / 2 ? true : undefined));
   const historyBefore = context.cluster.processes().history.pid;
   const restartStarted = Date.now();
   await context.cluster.restart('history');
-  context.log(`scale-out: history service restarted (pid ${historyBefore} → ${context.cluster.processes().history.pid}, ${Date.now() - restartStarted} ms) after ${deliveredToBatch()} deliveries`);
+  context.log(
+    `scale-out: history service restarted (pid ${historyBefore} → ${context.cluster.processes().history.pid}, ${Date.now() - restartStarted} ms) after ${deliveredToBatch()} deliveries`,
+  );
 
   const settled = await settleAll(context.client, ids, 600_000, `run-${context.runId}`);
   const elapsed = (Date.now() - started) / 1000;
@@ -144,19 +166,38 @@ export async function scaleOutCheck(context: CheckContext, workspace: string, ma
   let stepRuns = 0;
   settled.forEach((task, i) => {
     const input = inputs[i]!;
-    assert.deepEqual(shape(task, input), expected[input.variant], `task ${task.taskId} (${input.orderId}) ends with the data of the fault-free run`);
+    assert.deepEqual(
+      shape(task, input),
+      expected[input.variant],
+      `task ${task.taskId} (${input.orderId}) ends with the data of the fault-free run`,
+    );
     stepRuns += task.stepRuns;
     // Each effect outside the task data once: one delivery for the recipient, after one busy refusal.
     const deliveries = mail.delivered.get(input.email) ?? [];
     assert.equal(deliveries.length, 1, `${input.email}: exactly one mail delivered (got ${deliveries.length})`);
-    assert.notEqual(mail.busyKey.get(input.email), deliveries[0]!.key, `${input.email}: the delivered send is the redo, not the refused one`);
+    assert.notEqual(
+      mail.busyKey.get(input.email),
+      deliveries[0]!.key,
+      `${input.email}: the delivered send is the redo, not the refused one`,
+    );
   });
   // Subtasks: every picked item is the outcome of a subtask that ended done.
-  const subtasks = settled.flatMap((task) => Object.values((task.data.order as { picked: Record<string, { state: string; taskId: string }> }).picked));
+  const subtasks = settled.flatMap((task) =>
+    Object.values((task.data.order as { picked: Record<string, { state: string; taskId: string }> }).picked),
+  );
   for (const subtask of subtasks) assert.equal(subtask.state, 'done', `subtask ${subtask.taskId} ended done`);
 
-  context.figure('scale-out tasks', `${settled.length} done (+${referenceIds.length} fault-free references), ${subtasks.length} subtasks, ${stepRuns} step executions`);
-  context.figure('scale-out throughput', `${(settled.length / elapsed).toFixed(1)} tasks/s over ${elapsed.toFixed(0)} s with ${WORKERS} workers, 1 SIGKILL + 1 history restart`);
-  context.figure('mail service', `${mail.deliveredCount()} deliveries for ${recipients.size + references.length} recipients, ${mail.requests} requests, ${mail.repeatedKeys} repeated sends answered from the earlier delivery`);
+  context.figure(
+    'scale-out tasks',
+    `${settled.length} done (+${referenceIds.length} fault-free references), ${subtasks.length} subtasks, ${stepRuns} step executions`,
+  );
+  context.figure(
+    'scale-out throughput',
+    `${(settled.length / elapsed).toFixed(1)} tasks/s over ${elapsed.toFixed(0)} s with ${WORKERS} workers, 1 SIGKILL + 1 history restart`,
+  );
+  context.figure(
+    'mail service',
+    `${mail.deliveredCount()} deliveries for ${recipients.size + references.length} recipients, ${mail.requests} requests, ${mail.repeatedKeys} repeated sends answered from the earlier delivery`,
+  );
   return { taskIds: ids, workers };
 }

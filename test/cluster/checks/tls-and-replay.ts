@@ -35,8 +35,14 @@ export async function tlsCheck(context: CheckContext): Promise<void> {
   const { address, certs, clientEnv } = context.cluster;
   const ca = readFileSync(certs.caCert);
   await refused('a plain connection', () => describeWith(address, false));
-  await refused('TLS without a client certificate', () => describeWith(address, { serverRootCACertificate: ca, serverNameOverride: certs.serverName }));
-  await describeWith(address, { serverRootCACertificate: ca, serverNameOverride: certs.serverName, clientCertPair: { crt: readFileSync(certs.clientCert), key: readFileSync(certs.clientKey) } });
+  await refused('TLS without a client certificate', () =>
+    describeWith(address, { serverRootCACertificate: ca, serverNameOverride: certs.serverName }),
+  );
+  await describeWith(address, {
+    serverRootCACertificate: ca,
+    serverNameOverride: certs.serverName,
+    clientCertPair: { crt: readFileSync(certs.clientCert), key: readFileSync(certs.clientKey) },
+  });
 
   // The command line over the documented variables, and without the private CA (the server is not trusted).
   const listed = await whenflow(['task', 'list', '--limit', '1', '--json'], clientEnv);
@@ -82,6 +88,9 @@ export async function replayCheck(context: CheckContext): Promise<number> {
   // The SIGKILL left work behind on the dead worker that other workers took over after a timeout.
   assert.ok(seen.workflowTaskTimeouts + seen.activityTimeouts > 0, 'the killed worker held work that timed out and ran elsewhere');
   context.figure('replay', `${replayed} task histories (parents and subtasks) replayed exactly`);
-  context.figure('work taken over after the kill', `${seen.workflowTaskTimeouts} workflow tasks timed out, ${seen.activityTimeouts} activity attempts timed out, ${seen.laterAttempts} activities completed on a later attempt`);
+  context.figure(
+    'work taken over after the kill',
+    `${seen.workflowTaskTimeouts} workflow tasks timed out, ${seen.activityTimeouts} activity attempts timed out, ${seen.laterAttempts} activities completed on a later attempt`,
+  );
   return replayed;
 }

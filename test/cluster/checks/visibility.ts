@@ -25,7 +25,17 @@ export async function visibilityCheck(context: CheckContext, batch: { taskIds: s
   const attentionName = `cluster attention ${context.runId}`;
   const attentionTag = `attention-${context.runId}`;
   const attention = await Promise.all(
-    [1, 2, 3].map(async (n) => (await startTask(context.client, { name: attentionName, tags: [attentionTag, `run-${context.runId}`], data: { order: { status: 'unknown', n } }, taskQueue: batch.taskQueue })).workflowId),
+    [1, 2, 3].map(
+      async (n) =>
+        (
+          await startTask(context.client, {
+            name: attentionName,
+            tags: [attentionTag, `run-${context.runId}`],
+            data: { order: { status: 'unknown', n } },
+            taskQueue: batch.taskQueue,
+          })
+        ).workflowId,
+    ),
   );
   context.taskIds.push(...attention);
 
@@ -43,7 +53,9 @@ export async function visibilityCheck(context: CheckContext, batch: { taskIds: s
         return JSON.stringify(last) === JSON.stringify(sorted(expected)) ? tasks : undefined;
       });
     } catch (error) {
-      throw new Error(`${what}: whenflow task list ${args.join(' ')} found ${last.length} tasks, expected ${expected.length}`, { cause: error });
+      throw new Error(`${what}: whenflow task list ${args.join(' ')} found ${last.length} tasks, expected ${expected.length}`, {
+        cause: error,
+      });
     }
   };
 
@@ -54,7 +66,11 @@ export async function visibilityCheck(context: CheckContext, batch: { taskIds: s
   const byTag = await list(['--tag', variantTag]);
   assert.equal(byTag.length, batch.taskIds.length / 2 + 1, `--tag ${variantTag} finds half of the batch and one reference task`);
   for (const task of byTag) assert.ok(task.tags.includes(variantTag), `${task.taskId} carries ${variantTag}`);
-  const attentionListed = await listUntil('the attention tasks by --state and --tag', ['--state', 'attention', '--tag', attentionTag], attention);
+  const attentionListed = await listUntil(
+    'the attention tasks by --state and --tag',
+    ['--state', 'attention', '--tag', attentionTag],
+    attention,
+  );
   for (const task of attentionListed) assert.equal(task.name, attentionName);
   assert.deepEqual(await list(['--state', 'error', '--tag', `run-${context.runId}`]), [], 'no task of this run is in error');
 
@@ -64,20 +80,55 @@ export async function visibilityCheck(context: CheckContext, batch: { taskIds: s
   const { certs } = context.cluster;
   const query = `WhenflowState="attention" AND WhenflowTags="${attentionTag}"`;
   const { stdout } = await execFileAsync(temporal, [
-    'workflow', 'list', '--query', query, '--output', 'json',
-    '--address', context.cluster.address, '--namespace', context.cluster.namespace,
-    '--tls-ca-path', certs.caCert, '--tls-cert-path', certs.clientCert, '--tls-key-path', certs.clientKey, '--tls-server-name', certs.serverName,
+    'workflow',
+    'list',
+    '--query',
+    query,
+    '--output',
+    'json',
+    '--address',
+    context.cluster.address,
+    '--namespace',
+    context.cluster.namespace,
+    '--tls-ca-path',
+    certs.caCert,
+    '--tls-cert-path',
+    certs.clientCert,
+    '--tls-key-path',
+    certs.clientKey,
+    '--tls-server-name',
+    certs.serverName,
   ]);
   const listed = parseJsonList(stdout).map((entry) => ListedExecution.parse(entry).execution.workflowId);
   assert.deepEqual(sorted(listed), sorted(attention), `temporal workflow list --query '${query}' finds the attention tasks`);
 
   const count = await execFileAsync(temporal, [
-    'workflow', 'count', '--query', `WhenflowName="${batchName}" AND WhenflowState="done"`,
-    '--address', context.cluster.address, '--namespace', context.cluster.namespace,
-    '--tls-ca-path', certs.caCert, '--tls-cert-path', certs.clientCert, '--tls-key-path', certs.clientKey, '--tls-server-name', certs.serverName,
+    'workflow',
+    'count',
+    '--query',
+    `WhenflowName="${batchName}" AND WhenflowState="done"`,
+    '--address',
+    context.cluster.address,
+    '--namespace',
+    context.cluster.namespace,
+    '--tls-ca-path',
+    certs.caCert,
+    '--tls-cert-path',
+    certs.clientCert,
+    '--tls-key-path',
+    certs.clientKey,
+    '--tls-server-name',
+    certs.serverName,
   ]);
-  assert.match(count.stdout, new RegExp(`\\b${batch.taskIds.length}\\b`), `temporal workflow count finds the ${batch.taskIds.length} done tasks: ${count.stdout}`);
-  context.figure('visibility', `task list --name/--state/--tag and temporal workflow list/count found ${batch.taskIds.length} done, ${byTag.length} tagged, ${attention.length} attention tasks`);
+  assert.match(
+    count.stdout,
+    new RegExp(`\\b${batch.taskIds.length}\\b`),
+    `temporal workflow count finds the ${batch.taskIds.length} done tasks: ${count.stdout}`,
+  );
+  context.figure(
+    'visibility',
+    `task list --name/--state/--tag and temporal workflow list/count found ${batch.taskIds.length} done, ${byTag.length} tagged, ${attention.length} attention tasks`,
+  );
 
   for (const id of attention) {
     const result = await whenflow(['task', 'stop', id], context.cluster.clientEnv);
@@ -90,5 +141,8 @@ function parseJsonList(text: string): unknown[] {
   const trimmed = text.trim();
   if (trimmed === '') return [];
   if (trimmed.startsWith('[')) return z.array(z.unknown()).parse(JSON.parse(trimmed));
-  return trimmed.split('\n').filter(Boolean).map((line) => JSON.parse(line) as unknown);
+  return trimmed
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as unknown);
 }

@@ -20,7 +20,14 @@ export interface CheckContext {
 
 export function workerStarter(cluster: TemporalCluster, started: WorkerProcess[]): CheckContext['startWorker'] {
   return ({ workspace, taskQueue, env, args }) => {
-    const worker = spawnWorkerProcess({ workspace, taskQueue, address: cluster.address, namespace: cluster.namespace, env: { ...cluster.clientEnv, ...env }, ...(args ? { args } : {}) });
+    const worker = spawnWorkerProcess({
+      workspace,
+      taskQueue,
+      address: cluster.address,
+      namespace: cluster.namespace,
+      env: { ...cluster.clientEnv, ...env },
+      ...(args ? { args } : {}),
+    });
     started.push(worker);
     return worker;
   };
@@ -42,7 +49,11 @@ export async function settleAll(client: Client, taskIds: string[], timeoutMs: nu
         const found = (await listTasks(client, { state, tag: runTag }).catch(() => [])).filter((task) => ours.has(task.taskId));
         if (found.length > 0) {
           const first = await getTask(client, found[0]!.taskId);
-          reject(new Error(`${found.length} task(s) in ${state}, e.g. ${first.taskId}: ${JSON.stringify(first.error ?? first.data).slice(0, 600)}`));
+          reject(
+            new Error(
+              `${found.length} task(s) in ${state}, e.g. ${first.taskId}: ${JSON.stringify(first.error ?? first.data).slice(0, 600)}`,
+            ),
+          );
           return;
         }
       }
@@ -56,8 +67,15 @@ export async function settleAll(client: Client, taskIds: string[], timeoutMs: nu
     clearTimeout(watcher);
   });
   if (outcome !== 'timeout') return outcome;
-  const states = await Promise.all(taskIds.map(async (id) => `${id}: ${(await getTask(client, id).catch((e: Error) => ({ state: e.message }))).state}`));
-  throw new Error(`not every task completed within ${timeoutMs} ms:\n${states.filter((s) => !s.endsWith(': done')).slice(0, 20).join('\n')}`);
+  const states = await Promise.all(
+    taskIds.map(async (id) => `${id}: ${(await getTask(client, id).catch((e: Error) => ({ state: e.message }))).state}`),
+  );
+  throw new Error(
+    `not every task completed within ${timeoutMs} ms:\n${states
+      .filter((s) => !s.endsWith(': done'))
+      .slice(0, 20)
+      .join('\n')}`,
+  );
 }
 
 export async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {

@@ -27,7 +27,9 @@ export class MailServer {
         this.requests += 1;
         const parsed = request.method === 'POST' && request.url === '/send' ? SendRequest.safeParse(safeJson(body)) : null;
         if (!parsed?.success) {
-          response.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'POST /send with { to, subject, key }' }));
+          response
+            .writeHead(400, { 'content-type': 'application/json' })
+            .end(JSON.stringify({ error: 'POST /send with { to, subject, key }' }));
           return;
         }
         const { to, subject, key } = parsed.data;

@@ -32,7 +32,12 @@ function ownByDatabaseUser(path: string): void {
  * A private PostgreSQL: its own data folder under `root`, its own port on 127.0.0.1, fsync kept on (as
  * in production: the measured database writes must be real ones). Stopped with a fast shutdown.
  */
-export async function startPostgres(options: { bin: string; root: string; port: number; log: (line: string) => void }): Promise<PostgresServer> {
+export async function startPostgres(options: {
+  bin: string;
+  root: string;
+  port: number;
+  log: (line: string) => void;
+}): Promise<PostgresServer> {
   const dataDir = join(options.root, 'pgdata');
   const socketDir = join(options.root, 'pgsocket');
   mkdirSync(socketDir, { recursive: true, mode: 0o700 });
@@ -42,25 +47,48 @@ export async function startPostgres(options: { bin: string; root: string; port: 
   const password = 'temporal';
   writeFileSync(passwordFile, `${password}\n`);
   ownByDatabaseUser(passwordFile);
-  const init = asDatabaseUser(join(options.bin, 'initdb'), ['-D', dataDir, '-U', 'temporal', '--pwfile', passwordFile, '-A', 'scram-sha-256', '-E', 'UTF8', '--locale=C']);
+  const init = asDatabaseUser(join(options.bin, 'initdb'), [
+    '-D',
+    dataDir,
+    '-U',
+    'temporal',
+    '--pwfile',
+    passwordFile,
+    '-A',
+    'scram-sha-256',
+    '-E',
+    'UTF8',
+    '--locale=C',
+  ]);
   execFileSync(init.command, init.args, { stdio: 'pipe' });
   const run = asDatabaseUser(join(options.bin, 'postgres'), [
-    '-D', dataDir,
-    '-p', String(options.port),
-    '-c', 'listen_addresses=127.0.0.1',
-    '-c', `unix_socket_directories=${socketDir}`,
-    '-c', 'max_connections=300',
-    '-c', 'shared_buffers=256MB',
-    '-c', 'track_io_timing=off',
+    '-D',
+    dataDir,
+    '-p',
+    String(options.port),
+    '-c',
+    'listen_addresses=127.0.0.1',
+    '-c',
+    `unix_socket_directories=${socketDir}`,
+    '-c',
+    'max_connections=300',
+    '-c',
+    'shared_buffers=256MB',
+    '-c',
+    'track_io_timing=off',
   ]);
   const proc = spawnManaged('postgres', run.command, run.args, {});
   const psql = join(options.bin, 'psql');
   const query = (sql: string, database = 'postgres'): string =>
-    execFileSync(psql, ['-h', '127.0.0.1', '-p', String(options.port), '-U', 'temporal', '-d', database, '-At', '-v', 'ON_ERROR_STOP=1', '-c', sql], {
-      encoding: 'utf8',
-      env: { ...process.env, PGPASSWORD: password },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    }).trim();
+    execFileSync(
+      psql,
+      ['-h', '127.0.0.1', '-p', String(options.port), '-U', 'temporal', '-d', database, '-At', '-v', 'ON_ERROR_STOP=1', '-c', sql],
+      {
+        encoding: 'utf8',
+        env: { ...process.env, PGPASSWORD: password },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    ).trim();
   await waitFor('PostgreSQL to accept connections', 30_000, () => {
     if (proc.exited) throw new Error(`PostgreSQL exited: ${proc.output()}`);
     try {

@@ -32,8 +32,17 @@ function cpuOf(pid: number): number {
   }
 }
 
-export function spawnManaged(name: string, command: string, args: string[], options: { env?: NodeJS.ProcessEnv; cwd?: string }): ManagedProcess {
-  const child: ChildProcess = spawn(command, args, { env: options.env ?? process.env, cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+export function spawnManaged(
+  name: string,
+  command: string,
+  args: string[],
+  options: { env?: NodeJS.ProcessEnv; cwd?: string },
+): ManagedProcess {
+  const child: ChildProcess = spawn(command, args, {
+    env: options.env ?? process.env,
+    cwd: options.cwd,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   if (child.pid === undefined) throw new Error(`could not start ${name} (${command})`);
   let output = '';
   const keep = (chunk: Buffer) => {

@@ -35,7 +35,9 @@ async function runLogged(command: string, args: string[], env: NodeJS.ProcessEnv
     child.stdout.on('data', keep);
     child.stderr.on('data', keep);
     child.on('error', reject);
-    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`${command} ${args.join(' ')} failed (exit ${code}):\n${tail}`))));
+    child.on('exit', (code) =>
+      code === 0 ? resolve() : reject(new Error(`${command} ${args.join(' ')} failed (exit ${code}):\n${tail}`)),
+    );
   }).catch((error: unknown) => {
     log(`  ${command} ${args.join(' ')} failed`);
     throw error;
@@ -54,7 +56,12 @@ async function goInstall(go: string, pkg: string, builtName: string, binaryName:
   log(`cluster: building ${pkg}@${TEMPORAL_SERVER_VERSION} with Go (once; cached at ${target})`);
   const ticker = setInterval(() => log(`cluster: still building ${binaryName} (${Math.round((Date.now() - started) / 1000)} s)`), 30_000);
   try {
-    await runLogged(go, ['install', `${pkg}@${TEMPORAL_SERVER_VERSION}`], { ...process.env, GOBIN: staging, GOFLAGS: `${process.env.GOFLAGS ?? ''} -buildvcs=false`.trim() }, log);
+    await runLogged(
+      go,
+      ['install', `${pkg}@${TEMPORAL_SERVER_VERSION}`],
+      { ...process.env, GOBIN: staging, GOFLAGS: `${process.env.GOFLAGS ?? ''} -buildvcs=false`.trim() },
+      log,
+    );
     const built = join(staging, builtName);
     if (!existsSync(built)) throw new Error(`go install ${pkg} produced no ${builtName} in ${staging}`);
     renameSync(built, target);
@@ -69,9 +76,13 @@ async function goInstall(go: string, pkg: string, builtName: string, binaryName:
 const GoModuleInfo = z.object({ Dir: z.string().min(1) });
 
 function moduleSource(go: string): string {
-  const output = execFileSync(go, ['mod', 'download', '-json', `${TEMPORAL_SERVER_MODULE}@${TEMPORAL_SERVER_VERSION}`], { encoding: 'utf8', cwd: serverCacheDir() });
+  const output = execFileSync(go, ['mod', 'download', '-json', `${TEMPORAL_SERVER_MODULE}@${TEMPORAL_SERVER_VERSION}`], {
+    encoding: 'utf8',
+    cwd: serverCacheDir(),
+  });
   const parsed = GoModuleInfo.safeParse(JSON.parse(output));
-  if (!parsed.success) throw new Error(`go mod download -json ${TEMPORAL_SERVER_MODULE}@${TEMPORAL_SERVER_VERSION} gave no Dir: ${output.slice(0, 400)}`);
+  if (!parsed.success)
+    throw new Error(`go mod download -json ${TEMPORAL_SERVER_MODULE}@${TEMPORAL_SERVER_VERSION} gave no Dir: ${output.slice(0, 400)}`);
   return parsed.data.Dir;
 }
 
@@ -96,7 +107,9 @@ async function ensurePostgres(log: Log): Promise<string> {
   if (found) return found;
   const isRoot = process.getuid?.() === 0;
   if (!isRoot || !findOnPath('apt-get')) {
-    throw new Error('PostgreSQL is missing: no initdb/postgres under /usr/lib/postgresql/*/bin or on PATH. Install it (Debian: apt-get install postgresql) or run as root on a Debian machine so it is installed here.');
+    throw new Error(
+      'PostgreSQL is missing: no initdb/postgres under /usr/lib/postgresql/*/bin or on PATH. Install it (Debian: apt-get install postgresql) or run as root on a Debian machine so it is installed here.',
+    );
   }
   log('cluster: PostgreSQL is missing; installing it with apt-get (Debian package postgresql)');
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
@@ -114,9 +127,12 @@ export async function provisionCluster(log: Log): Promise<ClusterBinaries> {
   const cachedServer = join(dir, 'temporal-server');
   const cachedSqlTool = join(dir, 'temporal-sql-tool');
   if (!go && !(isExecutable(cachedServer) && isExecutable(cachedSqlTool))) {
-    throw new Error(`the Temporal server is missing: neither ${cachedServer} and ${cachedSqlTool} nor a Go toolchain (go on PATH) to build them`);
+    throw new Error(
+      `the Temporal server is missing: neither ${cachedServer} and ${cachedSqlTool} nor a Go toolchain (go on PATH) to build them`,
+    );
   }
-  if (!go) throw new Error(`Go is needed to locate the schema files of ${TEMPORAL_SERVER_MODULE}@${TEMPORAL_SERVER_VERSION} (go mod download)`);
+  if (!go)
+    throw new Error(`Go is needed to locate the schema files of ${TEMPORAL_SERVER_MODULE}@${TEMPORAL_SERVER_VERSION} (go mod download)`);
   mkdirSync(dir, { recursive: true });
   const postgresBin = await ensurePostgres(log);
   // The two builds share most dependencies; in sequence the second mostly reuses the first's build cache.

@@ -51,20 +51,29 @@ export async function standUpCluster(root: string, log: (line: string) => void):
 async function startsAccepted(session: TemporalSession): Promise<void> {
   const queue = `probe-${randomBytes(4).toString('hex')}`;
   let last = '';
-  await waitFor('workflow starts with whenflow\'s search attributes to be accepted', 120_000, async () => {
-    try {
-      const handle = await session.client.workflow.start('probe', {
-        taskQueue: queue,
-        workflowId: `${queue}-${Date.now()}`,
-        typedSearchAttributes: [{ key: TASK_STATE_KEY, value: 'running' }, { key: TASK_NAME_KEY, value: 'probe' }, { key: TASK_TAGS_KEY, value: ['probe'] }],
-      });
-      await handle.terminate('probe');
-      return true;
-    } catch (error) {
-      last = describeError(error);
-      return false;
-    }
-  }, 1000).catch((error: unknown) => {
+  await waitFor(
+    "workflow starts with whenflow's search attributes to be accepted",
+    120_000,
+    async () => {
+      try {
+        const handle = await session.client.workflow.start('probe', {
+          taskQueue: queue,
+          workflowId: `${queue}-${Date.now()}`,
+          typedSearchAttributes: [
+            { key: TASK_STATE_KEY, value: 'running' },
+            { key: TASK_NAME_KEY, value: 'probe' },
+            { key: TASK_TAGS_KEY, value: ['probe'] },
+          ],
+        });
+        await handle.terminate('probe');
+        return true;
+      } catch (error) {
+        last = describeError(error);
+        return false;
+      }
+    },
+    1000,
+  ).catch((error: unknown) => {
     throw new Error(`${error instanceof Error ? error.message : String(error)}: ${last}`);
   });
 }

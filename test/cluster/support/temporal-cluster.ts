@@ -50,7 +50,18 @@ const DATABASES = { temporal: 'temporal', visibility: 'temporal_visibility' } as
 /** Creates both databases and brings their schemas to the version this server expects, with temporal-sql-tool. */
 async function setUpSchemas(options: StartClusterOptions): Promise<void> {
   const { sqlTool, serverSource } = options.binaries;
-  const base = ['--plugin', 'postgres12', '--endpoint', '127.0.0.1', '--port', String(options.postgres.port), '--user', options.postgres.user, '--password', options.postgres.password];
+  const base = [
+    '--plugin',
+    'postgres12',
+    '--endpoint',
+    '127.0.0.1',
+    '--port',
+    String(options.postgres.port),
+    '--user',
+    options.postgres.user,
+    '--password',
+    options.postgres.password,
+  ];
   const tool = async (database: string, args: string[]) => {
     try {
       await execFileAsync(sqlTool, [...base, '--database', database, ...args]);
@@ -109,9 +120,7 @@ function serverConfig(options: StartClusterOptions, ports: Record<ServiceName, S
         systemWorker: { certFile: certs.clientCert, keyFile: certs.clientKey, client: clientTls },
       },
     },
-    services: Object.fromEntries(
-      SERVICES.map((service) => [service, { rpc: { ...ports[service], bindOnLocalHost: true } }]),
-    ),
+    services: Object.fromEntries(SERVICES.map((service) => [service, { rpc: { ...ports[service], bindOnLocalHost: true } }])),
     clusterMetadata: {
       enableGlobalNamespace: false,
       failoverVersionIncrement: 10,
@@ -151,7 +160,12 @@ export async function startTemporalCluster(options: StartClusterOptions): Promis
   const current = {} as Record<ServiceName, ManagedProcess>;
   const cpuOfReplaced: Record<ServiceName, number> = { history: 0, matching: 0, frontend: 0, worker: 0 };
   const startService = async (service: ServiceName) => {
-    const proc = spawnManaged(`temporal ${service}`, options.binaries.temporalServer, ['--root', options.root, '--config', 'temporal-config', '--env', 'development', '--allow-no-auth', 'start', '--service', service], {});
+    const proc = spawnManaged(
+      `temporal ${service}`,
+      options.binaries.temporalServer,
+      ['--root', options.root, '--config', 'temporal-config', '--env', 'development', '--allow-no-auth', 'start', '--service', service],
+      {},
+    );
     current[service] = proc;
     // The worker service serves no gRPC of its own; it is up once it has joined the membership ring.
     const port = service === 'worker' ? ports[service].membershipPort : ports[service].grpcPort;
@@ -161,7 +175,9 @@ export async function startTemporalCluster(options: StartClusterOptions): Promis
         return portOpen(port);
       });
     } catch (error) {
-      throw new Error(`${error instanceof Error ? error.message : String(error)}; its output:\n${proc.output().slice(-4000)}`, { cause: error });
+      throw new Error(`${error instanceof Error ? error.message : String(error)}; its output:\n${proc.output().slice(-4000)}`, {
+        cause: error,
+      });
     }
   };
   for (const service of SERVICES) await startService(service);
@@ -193,7 +209,10 @@ export async function startTemporalCluster(options: StartClusterOptions): Promis
       await startService(service);
     },
     cpuMs() {
-      return Object.fromEntries(SERVICES.map((service) => [service, cpuOfReplaced[service] + current[service].cpuMs()])) as Record<ServiceName, number>;
+      return Object.fromEntries(SERVICES.map((service) => [service, cpuOfReplaced[service] + current[service].cpuMs()])) as Record<
+        ServiceName,
+        number
+      >;
     },
     async stop() {
       // The reverse of the start order: the frontend and system worker first, history last.
@@ -232,19 +251,29 @@ const GRPC_ALREADY_EXISTS = 6;
 async function registerDefaultNamespace(address: string, certs: TestCertificates): Promise<void> {
   const connection = await tlsConnection(address, certs);
   try {
-    await waitFor('the frontend to register the default namespace', 60_000, async () => {
-      try {
-        await connection.workflowService.registerNamespace({ namespace: 'default', workflowExecutionRetentionPeriod: msToTs('1 day') });
+    await waitFor(
+      'the frontend to register the default namespace',
+      60_000,
+      async () => {
+        try {
+          await connection.workflowService.registerNamespace({ namespace: 'default', workflowExecutionRetentionPeriod: msToTs('1 day') });
+          return true;
+        } catch (error) {
+          if (isGrpcServiceError(error) && error.code === GRPC_ALREADY_EXISTS) return true;
+          throw error;
+        }
+      },
+      1000,
+    );
+    await waitFor(
+      'the default namespace to be known',
+      60_000,
+      async () => {
+        await connection.workflowService.describeNamespace({ namespace: 'default' });
         return true;
-      } catch (error) {
-        if (isGrpcServiceError(error) && error.code === GRPC_ALREADY_EXISTS) return true;
-        throw error;
-      }
-    }, 1000);
-    await waitFor('the default namespace to be known', 60_000, async () => {
-      await connection.workflowService.describeNamespace({ namespace: 'default' });
-      return true;
-    }, 1000);
+      },
+      1000,
+    );
   } finally {
     await connection.close();
   }

@@ -1,4 +1,9 @@
 export const condition = { bad: 'function' };
 export const content = async () => {
-  data.customer = { name: 'Ada', format() { return this.name; } };
+  data.customer = {
+    name: 'Ada',
+    format() {
+      return this.name;
+    },
+  };
 };
