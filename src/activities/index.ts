@@ -275,7 +275,11 @@ async function whileHeartbeating<T>(work: Promise<T>): Promise<T> {
 }
 
 function untilCancelled<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason);
+  if (signal.aborted) {
+    // The work goes on ending by itself (it sees the same signal); its rejection is no longer anyone's.
+    work.catch(() => undefined);
+    return Promise.reject(signal.reason);
+  }
   return new Promise<T>((resolve, reject) => {
     const onAbort = () => reject(signal.reason instanceof Error ? signal.reason : new Error('the step was cancelled'));
     signal.addEventListener('abort', onAbort, { once: true });
