@@ -57,7 +57,8 @@ export function bundleFromSources(tracing: boolean): Promise<WorkflowBundleWithS
   });
 }
 
-const quietBundlerLogger = {
+/** The bundler's logger: only errors, on stderr. */
+export const quietBundlerLogger = {
   trace() {},
   debug() {},
   info() {},
