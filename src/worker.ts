@@ -88,8 +88,10 @@ export interface TaskWorkerOptions {
   /**
    * The fingerprint of the step catalog this worker serves, carried in its Temporal identity so that
    * workers of one queue can see they serve different catalogs (default: the workspace's, read now).
+   * `null`: the worker has a task queue of its own, so no peer compares catalogs with it; it starts
+   * without waiting for the workspace to be read.
    */
-  catalogVersion?: string;
+  catalogVersion?: string | null;
 }
 
 /** What whenflow adds to a worker that serves one workspace's tasks (see whenflowWorkerOptions). */
@@ -128,7 +130,8 @@ export async function whenflowWorkerOptions(options: WhenflowWorkerOptionsInput)
   }
   const telemetry = observed ? await import('./observability/activity-telemetry') : undefined;
   if (telemetry) activityInterceptors.push(telemetry.stepTelemetryInterceptor({ metrics, tracing }));
-  const catalogVersion = options.catalogVersion ?? (await openWorkspace(options.workspace)).catalog.version;
+  const catalogVersion =
+    options.catalogVersion === undefined ? (await openWorkspace(options.workspace)).catalog.version : options.catalogVersion;
   return {
     // Workers of one queue see each other's catalogs through their identities (observability/catalog-peers).
     identity: workerIdentity(catalogVersion),

@@ -84,11 +84,32 @@ export async function runOnce(options: RunOptions, io: { out: (s: string) => voi
     () => phase('run: engine loaded'),
     () => undefined,
   );
+  // A private task queue: this run's worker must not take tasks of other workspaces on a shared server.
+  const taskQueue = `whenflow-run-${randomUUID()}`;
+  // The worker is made while the workspace is still being read: most of its making is its workflow thread
+  // loading the workflow bundle, beside the main thread. Alone on its queue, it names no catalog.
+  const makingWorker = Promise.all([opening, loading]).then(([session, engine]) =>
+    engine.createTaskWorker({
+      connection: session.nativeConnection,
+      namespace: session.namespace,
+      workspace: resolve(options.workspace),
+      taskQueue,
+      catalogVersion: null,
+    }),
+  );
+  makingWorker.catch(() => undefined); // awaited below when the input is good
+  // A worker made but not run holds the connection open: it is run for no time before the session closes.
+  const closeUnused = () =>
+    void makingWorker
+      .then((worker) => worker.runUntil(Promise.resolve()))
+      .catch(() => undefined)
+      .then(() => opening)
+      .then((session) => session.close())
+      .catch(() => undefined);
   // Every input problem is reported at once, before the server's own failure if any.
   const [workspace, data] = await Promise.allSettled(reading);
   phase('run: workspace and task data read');
   const problems = [workspace, data].flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
-  const closeUnused = () => void opening.then((session) => session.close()).catch(() => undefined);
   if (problems.length > 0) {
     closeUnused();
     if (problems.every((p) => p instanceof UsageError)) throw new UsageError(problems.map((p) => (p as Error).message).join('\n'));
@@ -110,15 +131,7 @@ export async function runOnce(options: RunOptions, io: { out: (s: string) => voi
   const session = await opening;
   phase('run: server connected');
   try {
-    // A private task queue: this run's worker must not take tasks of other workspaces on a shared server.
-    const taskQueue = `whenflow-run-${randomUUID()}`;
-    const worker = await engine.createTaskWorker({
-      connection: session.nativeConnection,
-      namespace: session.namespace,
-      workspace: resolve(options.workspace),
-      taskQueue,
-      catalogVersion: ws.catalog.version,
-    });
+    const worker = await makingWorker;
     phase('run: worker created');
     const final = await worker.runUntil(async () => {
       const handle = await engine.startTask(session.client, {

@@ -9,9 +9,12 @@ import { hostname } from 'node:os';
 const MARK = 'whenflow-catalog:';
 const CATALOG_IN_IDENTITY = /\bwhenflow-catalog:(\S+)/;
 
-/** The identity a worker polls with: Temporal's default (`pid@host`) followed by its catalog fingerprint. */
-export function workerIdentity(catalogVersion: string, base = `${process.pid}@${hostname()}`): string {
-  return `${base} ${MARK}${catalogVersion}`;
+/**
+ * The identity a worker polls with: Temporal's default (`pid@host`) followed by its catalog fingerprint;
+ * just the default for a worker alone on its queue (`null`), which no peer compares catalogs with.
+ */
+export function workerIdentity(catalogVersion: string | null, base = `${process.pid}@${hostname()}`): string {
+  return catalogVersion === null ? base : `${base} ${MARK}${catalogVersion}`;
 }
 
 /** The catalog fingerprint an identity carries; null for pollers that are not whenflow workers (or older ones). */
