@@ -95,8 +95,6 @@ class StepThread {
     onGone: (thread: StepThread) => void,
   ) {
     this.worker = new Worker(BOOT, { resourceLimits: { maxOldGenerationSizeMb: heapMb }, stdout: false, stderr: false });
-    // Idle threads must not keep a worker process alive.
-    this.worker.unref();
     this.ready = new Promise<void>((resolve, reject) => {
       const onMessage = (raw: unknown) => {
         let message: FromThread;
@@ -128,6 +126,8 @@ class StepThread {
       });
     });
     this.ready.catch(() => undefined);
+    // Idle threads must not keep a worker process alive. After the listeners: a 'message' listener refs the thread's port again.
+    this.worker.unref();
   }
 
   send(message: ToThread): void {
