@@ -56,7 +56,10 @@ function withEmptySourceMap(code) {
   const map = { version: 3, file: 'workflow-bundle.js', sources: [], names: [], mappings: '' };
   return `${code.slice(0, at)}//# sourceMappingURL=data:application/json;base64,${Buffer.from(JSON.stringify(map)).toString('base64')}\n`;
 }
-const writeBundle = (file) => ({ code }) => writeFile(join(dist, file), withEmptySourceMap(code));
+const writeBundle =
+  (file) =>
+  ({ code }) =>
+    writeFile(join(dist, file), withEmptySourceMap(code));
 const workflowBundles = Promise.all([
   bundleWorkflowCode({ workflowsPath, logger: silent }).then(writeBundle('workflow-bundle.js')),
   bundleWorkflowCode({
