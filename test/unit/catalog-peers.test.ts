@@ -14,6 +14,11 @@ describe('catalog fingerprints in worker identities', () => {
     expect(catalogOfIdentity('12@host')).toBeNull();
   });
 
+  it('names no catalog for a worker alone on its queue (whenflow run), which no peer compares with', () => {
+    expect(workerIdentity(null, '12@host')).toBe('12@host');
+    expect(catalogOfIdentity(workerIdentity(null, '12@host'))).toBeNull();
+  });
+
   it('names the pollers with another catalog, once each, leaving out itself, same catalogs and non-whenflow pollers', () => {
     const own = '1@a whenflow-catalog:aaaa';
     const other = '2@b whenflow-catalog:bbbb';
