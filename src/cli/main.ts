@@ -3,6 +3,7 @@
 import { format } from 'node:util';
 import { Command, CommanderError, Option } from 'commander';
 import type { Io, TaskNewOptions } from './commands/task';
+import type { RunOptions } from './run';
 import { EXIT, exitCodeForTask, UsageError } from './errors';
 import { DEFAULT_WEBHOOK_PORT, parsePositiveInt, parseStepList } from './arguments';
 import { phase } from './timings';
@@ -108,43 +109,29 @@ Examples:
   whenflow run -w . -d '{"order":{"status":"new"}}' --json
   whenflow run -f samples/order.json --sequence receive_order,charge_payment --then-cycle`,
     )
-    .action(
-      async (opts: {
-        workspace: string;
-        data?: string;
-        file?: string;
-        json: boolean;
-        concurrency?: number;
-        onConflict?: 'rerun' | 'error';
-        maxStepRuns?: number;
-        maxDataBytes?: number;
-        name?: string;
-        sequence?: string[];
-        thenCycle: boolean;
-      }) => {
-        if (opts.thenCycle && !opts.sequence) throw new UsageError('--then-cycle needs --sequence');
-        phase('cli: run command parsed');
-        const { runOnce } = await import('./run');
-        phase('cli: run module loaded');
-        const final = await runOnce(
-          {
-            workspace: opts.workspace,
-            ...(opts.data !== undefined ? { data: opts.data } : {}),
-            ...(opts.file !== undefined ? { file: opts.file } : {}),
-            jsonOutput: opts.json,
-            ...(opts.concurrency ? { concurrency: opts.concurrency } : {}),
-            ...(opts.onConflict ? { onConflict: opts.onConflict } : {}),
-            ...(opts.maxStepRuns ? { maxStepRuns: opts.maxStepRuns } : {}),
-            ...(opts.maxDataBytes ? { maxDataBytes: opts.maxDataBytes } : {}),
-            ...(opts.name ? { name: opts.name } : {}),
-            ...(opts.sequence ? { sequence: opts.sequence, thenCycle: opts.thenCycle } : {}),
-            ...(verbose ? { logLevel: 'DEBUG' as const } : {}),
-          },
-          { out: io.out, progress: opts.json ? io.err : io.out },
-        );
-        setExitCode(exitCodeForTask(final.state));
-      },
-    );
+    .action(async (opts: Omit<RunOptions, 'jsonOutput' | 'thenCycle' | 'logLevel'> & { json: boolean; thenCycle: boolean }) => {
+      if (opts.thenCycle && !opts.sequence) throw new UsageError('--then-cycle needs --sequence');
+      phase('cli: run command parsed');
+      const { runOnce } = await import('./run');
+      phase('cli: run module loaded');
+      const final = await runOnce(
+        {
+          workspace: opts.workspace,
+          ...(opts.data !== undefined ? { data: opts.data } : {}),
+          ...(opts.file !== undefined ? { file: opts.file } : {}),
+          jsonOutput: opts.json,
+          ...(opts.concurrency ? { concurrency: opts.concurrency } : {}),
+          ...(opts.onConflict ? { onConflict: opts.onConflict } : {}),
+          ...(opts.maxStepRuns ? { maxStepRuns: opts.maxStepRuns } : {}),
+          ...(opts.maxDataBytes ? { maxDataBytes: opts.maxDataBytes } : {}),
+          ...(opts.name ? { name: opts.name } : {}),
+          ...(opts.sequence ? { sequence: opts.sequence, thenCycle: opts.thenCycle } : {}),
+          ...(verbose ? { logLevel: 'DEBUG' as const } : {}),
+        },
+        { out: io.out, progress: opts.json ? io.err : io.out },
+      );
+      setExitCode(exitCodeForTask(final.state));
+    });
 
   program
     .command('dev')
