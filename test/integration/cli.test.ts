@@ -1,4 +1,5 @@
 import { describe, expect, inject, it } from 'vitest';
+import type { TraceEntry } from '../../src/model/task';
 import { whenflow } from '../support/cli';
 
 const suiteServer = () => ({ TEMPORAL_ADDRESS: inject('temporalAddress'), TEMPORAL_NAMESPACE: inject('temporalNamespace') });
@@ -13,15 +14,7 @@ describe('whenflow run --json (the documented contract)', () => {
     expect(out.state).toBe('done');
     expect(out.error).toBeNull();
     expect(out.result).toEqual({ orderId: 'A-1001', shipping: 'express', arrivesInDays: 1, price: 10 });
-    const trace = out.trace as {
-      step: string;
-      cycle: number;
-      startedAt: string;
-      durationMs: number;
-      attempt: number;
-      changed: string[];
-      logs: unknown[];
-    }[];
+    const trace = out.trace as TraceEntry[];
     expect(trace.map((t) => `${t.cycle}:${t.step}`)).toEqual([
       '1:receive_order',
       '2:charge_payment',
