@@ -166,20 +166,31 @@ describe('metrics: whenflow worker --metrics-port', () => {
   });
 });
 
+/** A worker on the workspace whose spans are caught in memory, on the given task queue. */
+async function startTracedWorker(taskQueue: string) {
+  const exporter = new InMemorySpanExporter();
+  const tracing = createTracing({ spanProcessor: new SimpleSpanProcessor(exporter), serviceName: 'whenflow-test' });
+  const nativeConnection = await NativeConnection.connect({ address: inject('temporalAddress') });
+  const worker = await createTaskWorker({
+    connection: nativeConnection,
+    namespace: inject('temporalNamespace'),
+    workspace,
+    taskQueue,
+    tracing,
+  });
+  const running = worker.run();
+  const stop = async () => {
+    worker.shutdown();
+    await running;
+    await nativeConnection.close();
+  };
+  return { exporter, tracing, stop };
+}
+
 describe('tracing', () => {
   it('exports spans for the task, its subtask, their steps and connector calls, linked in one trace', async () => {
-    const exporter = new InMemorySpanExporter();
-    const tracing = createTracing({ spanProcessor: new SimpleSpanProcessor(exporter), serviceName: 'whenflow-test' });
-    const nativeConnection = await NativeConnection.connect({ address: inject('temporalAddress') });
     const taskQueue = `tracing-${process.pid}`;
-    const worker = await createTaskWorker({
-      connection: nativeConnection,
-      namespace: inject('temporalNamespace'),
-      workspace,
-      taskQueue,
-      tracing,
-    });
-    const running = worker.run();
+    const { exporter, tracing, stop } = await startTracedWorker(taskQueue);
     try {
       inventory.failFirst = 0;
       const handle = await startTask(client, { name: 'traced', data: { item: { sku: 'T-1', via: 'subtask' } }, taskQueue });
@@ -254,26 +265,14 @@ describe('tracing', () => {
       });
       expect(task.resource.attributes['service.name']).toBe('whenflow-test');
     } finally {
-      worker.shutdown();
-      await running;
-      await nativeConnection.close();
+      await stop();
       await tracing.shutdown();
     }
   });
 
   it('cycle spans carry the sequence position; a step that fails for good marks its cycle as an error; both histories replay', async () => {
-    const exporter = new InMemorySpanExporter();
-    const tracing = createTracing({ spanProcessor: new SimpleSpanProcessor(exporter), serviceName: 'whenflow-test' });
-    const nativeConnection = await NativeConnection.connect({ address: inject('temporalAddress') });
     const taskQueue = `tracing-cycles-${process.pid}`;
-    const worker = await createTaskWorker({
-      connection: nativeConnection,
-      namespace: inject('temporalNamespace'),
-      workspace,
-      taskQueue,
-      tracing,
-    });
-    const running = worker.run();
+    const { exporter, tracing, stop } = await startTracedWorker(taskQueue);
     const cyclesOf = (taskId: string) =>
       exporter.getFinishedSpans().filter((s) => s.name === 'whenflow.cycle' && s.attributes['whenflow.task_id'] === taskId);
     let failingId: string | undefined;
@@ -345,9 +344,7 @@ describe('tracing', () => {
     } finally {
       inventory.failFirst = 0;
       if (failingId) await client.workflow.getHandle(failingId).terminate('test over');
-      worker.shutdown();
-      await running;
-      await nativeConnection.close();
+      await stop();
       await tracing.shutdown();
     }
   });
