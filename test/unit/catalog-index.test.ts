@@ -6,18 +6,7 @@ import { compileCatalog, selectSteps, selectStepsUnindexed } from '../../src/cyc
 import type { JsonObject, JsonValue } from '../../src/model/json';
 import type { CatalogStep } from '../../src/model/task';
 import { rng, pick, type Rand } from '../support/random';
-import { DEFAULT_STEP_RETRY } from '../../src/model/defaults';
-
-function step(name: string, condition: unknown, priority = 0): CatalogStep {
-  return {
-    name,
-    file: `steps/${name}.mjs`,
-    condition: compileCondition(condition),
-    priority,
-    timeoutMs: 60_000,
-    retry: DEFAULT_STEP_RETRY,
-  };
-}
+import { catalogStep as step } from '../support/catalog-steps';
 
 const requirementsOf = (condition: unknown) => extractRequirements(compileCondition(condition).query);
 

@@ -1,20 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { compileCondition } from '../../src/conditions';
 import { compareRank, compileCatalog, selectSteps } from '../../src/cycle/select';
 import type { JsonObject } from '../../src/model/json';
 import type { CatalogStep } from '../../src/model/task';
-import { DEFAULT_STEP_RETRY } from '../../src/model/defaults';
-
-function step(name: string, condition: unknown, priority = 0): CatalogStep {
-  return {
-    name,
-    file: `steps/${name}.mjs`,
-    condition: compileCondition(condition),
-    priority,
-    timeoutMs: 60_000,
-    retry: DEFAULT_STEP_RETRY,
-  };
-}
+import { catalogStep as step } from '../support/catalog-steps';
 
 const all = () => true;
 
