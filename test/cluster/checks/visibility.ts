@@ -78,14 +78,8 @@ export async function visibilityCheck(context: CheckContext, batch: { taskIds: s
   const temporal = findTemporalBinary();
   assert.ok(temporal, 'the Temporal CLI is available (npm test provisions it)');
   const { certs } = context.cluster;
-  const query = `WhenflowState="attention" AND WhenflowTags="${attentionTag}"`;
-  const { stdout } = await execFileAsync(temporal, [
-    'workflow',
-    'list',
-    '--query',
-    query,
-    '--output',
-    'json',
+  // How the Temporal CLI reaches the cluster: its address and namespace, over mutual TLS.
+  const connection = [
     '--address',
     context.cluster.address,
     '--namespace',
@@ -98,7 +92,9 @@ export async function visibilityCheck(context: CheckContext, batch: { taskIds: s
     certs.clientKey,
     '--tls-server-name',
     certs.serverName,
-  ]);
+  ];
+  const query = `WhenflowState="attention" AND WhenflowTags="${attentionTag}"`;
+  const { stdout } = await execFileAsync(temporal, ['workflow', 'list', '--query', query, '--output', 'json', ...connection]);
   const listed = parseJsonList(stdout).map((entry) => ListedExecution.parse(entry).execution.workflowId);
   assert.deepEqual(sorted(listed), sorted(attention), `temporal workflow list --query '${query}' finds the attention tasks`);
 
@@ -107,18 +103,7 @@ export async function visibilityCheck(context: CheckContext, batch: { taskIds: s
     'count',
     '--query',
     `WhenflowName="${batchName}" AND WhenflowState="done"`,
-    '--address',
-    context.cluster.address,
-    '--namespace',
-    context.cluster.namespace,
-    '--tls-ca-path',
-    certs.caCert,
-    '--tls-cert-path',
-    certs.clientCert,
-    '--tls-key-path',
-    certs.clientKey,
-    '--tls-server-name',
-    certs.serverName,
+    ...connection,
   ]);
   assert.match(
     count.stdout,
