@@ -239,40 +239,26 @@ try {
   const devCpu = () => (devPid === null ? NaN : (processCpuMs(devPid) ?? NaN));
 
   const rounds: Round[] = [];
+  const targets = [
+    {
+      target: 'cluster' as Target,
+      sides: ['whenflow', 'baseline'] as Side[],
+      client: stood.session.client,
+      env: cluster.clientEnv,
+      serverCpuMs: clusterCpu,
+      writes: () => databaseWrites(postgres),
+    },
+    {
+      target: 'dev server' as Target,
+      sides: ['whenflow'] as Side[],
+      client: dev.client,
+      env: { TEMPORAL_ADDRESS: dev.address, TEMPORAL_NAMESPACE: dev.namespace },
+      serverCpuMs: devCpu,
+      writes: () => null,
+    },
+  ];
   for (const workers of WORKER_COUNTS) {
-    rounds.push(
-      await round({
-        target: 'cluster',
-        side: 'whenflow',
-        workers,
-        client: stood.session.client,
-        env: cluster.clientEnv,
-        serverCpuMs: clusterCpu,
-        writes: () => databaseWrites(postgres),
-      }),
-    );
-    rounds.push(
-      await round({
-        target: 'cluster',
-        side: 'baseline',
-        workers,
-        client: stood.session.client,
-        env: cluster.clientEnv,
-        serverCpuMs: clusterCpu,
-        writes: () => databaseWrites(postgres),
-      }),
-    );
-    rounds.push(
-      await round({
-        target: 'dev server',
-        side: 'whenflow',
-        workers,
-        client: dev.client,
-        env: { TEMPORAL_ADDRESS: dev.address, TEMPORAL_NAMESPACE: dev.namespace },
-        serverCpuMs: devCpu,
-        writes: () => null,
-      }),
-    );
+    for (const { sides, ...on } of targets) for (const side of sides) rounds.push(await round({ ...on, side, workers }));
   }
   const find = (target: Target, side: Side, workers: number) =>
     rounds.find((r) => r.target === target && r.side === side && r.workers === workers)!;
