@@ -5,16 +5,19 @@ import { CircuitBoard } from '../connectors/circuit';
 import { idempotencyKey } from '../connectors/idempotency';
 import { chainGuards, circuitGuard, concurrencyGuard } from '../connectors/guard';
 import { ConnectorLimits } from '../connectors/limits';
-import type { ConnectorCallGuard, ConnectorContext } from '../connectors/types';
+import type { ConnectorCallGuard } from '../connectors/types';
 import { isJsonObject, type JsonObject, type JsonValue } from '../model/json';
-import type { Catalog, DeferredCall, StepOutcome } from '../model/task';
+import type { Catalog, DeferredCall, StepOutcome, StepRanAhead } from '../model/task';
+import { applyPatchTo } from '../model/patch';
+import { RUN_AHEAD_WINDOW_MS, stepAhead, type RunAheadRequest } from '../cycle/run-ahead';
+import { compileCatalog, type CompiledCatalog } from '../cycle/select';
 import { callArgsPlace, callMask, DEFAULT_KEY_ID, unsealArgs } from '../runtime/stash';
 import { SecretMask } from '../runtime/mask';
 import { secretConfigValues, stashKeysOf } from '../workspace/config';
 import { resultToJson } from '../runtime/to-json';
 import { workspaceFingerprint } from '../steps/file-stamps';
 import { DEFAULT_STEP_THREADS, StepThreadPool } from '../isolation/pool';
-import type { ConnectorOutline, StepJob } from '../isolation/protocol';
+import type { ConnectorOutline } from '../isolation/protocol';
 import { attemptVerdict } from '../isolation/verdict';
 import { checkStepData, type StepDataRef } from '../cycle/step-data';
 import { stepDataQuery } from '../workflows/api';
@@ -36,6 +39,10 @@ export interface RunStepInput {
   maxDataBytes?: number;
   /** The step runs in a parallel batch: report the paths it reads. */
   trackReads?: boolean;
+  /** The step's own timeout, when the activity's is longer (it may run ahead); else the activity's. */
+  timeoutMs?: number;
+  /** Run ahead after this step (src/cycle/run-ahead.ts); absent: this step only. */
+  ahead?: RunAheadRequest;
 }
 
 export interface CallConnectorInput {
@@ -133,54 +140,62 @@ export function createActivities(
     async runStep(input: RunStepInput): Promise<StepOutcome> {
       const started = performance.now();
       const context = Context.current();
-      const { attempt, startToCloseTimeoutMs } = context.info;
+      const { attempt } = context.info;
       try {
         const ws = await forExecution();
-        const connectorContext = (connector: string, key: string, secrets: readonly string[]): ConnectorContext => ({
-          taskId: input.taskId,
-          step: input.step,
-          attempt,
-          idempotencyKey: key,
-          signal: context.cancellationSignal,
-          options: ws.config.connectors[connector]?.options ?? {},
-          maskSecrets: (text) => new SecretMask(secrets).text(text),
-        });
         const stashKeys = stashKeysOf(ws.config);
-        const job = (data: JsonObject): StepJob => ({
-          workspace: ws.dir,
-          step: input.step,
-          file: input.file,
-          taskId: input.taskId,
-          executionId: input.executionId,
-          attempt,
-          name: input.name,
-          tags: input.tags,
-          config: ws.config.values,
-          data,
-          // Buffers arrive in the thread as plain bytes: the keys travel as a list with their ids.
-          stashKeys: stashKeys === null ? null : Buffer.isBuffer(stashKeys) ? [{ id: DEFAULT_KEY_ID, key: stashKeys }] : [...stashKeys],
-          secretTexts: [...SecretMask.of(secretConfigValues(ws.config)).secrets],
-          ...(input.maxDataBytes !== undefined ? { maxDataBytes: input.maxDataBytes } : {}),
-          trackReads: input.trackReads === true,
-          blobs: ws.config.blobs,
-          connectors: connectorOutlines(ws),
+        const secretTexts = [...SecretMask.of(secretConfigValues(ws.config)).secrets];
+        const connectors = connectorOutlines(ws);
+        let calledConnector = false;
+        /** One execution of one step in a step thread, stopped before `timeoutMs` counted from `from`. */
+        const execute = (run: StepExecution, from: number): Promise<StepOutcome> =>
+          stepThreads.run(
+            {
+              workspace: ws.dir,
+              step: run.step,
+              file: run.file,
+              taskId: input.taskId,
+              executionId: run.executionId,
+              attempt: run.attempt,
+              name: input.name,
+              tags: input.tags,
+              config: ws.config.values,
+              data: run.data,
+              // Buffers arrive in the thread as plain bytes: the keys travel as a list with their ids.
+              stashKeys: stashKeys === null ? null : Buffer.isBuffer(stashKeys) ? [{ id: DEFAULT_KEY_ID, key: stashKeys }] : [...stashKeys],
+              secretTexts,
+              ...(input.maxDataBytes !== undefined ? { maxDataBytes: input.maxDataBytes } : {}),
+              trackReads: input.trackReads === true,
+              blobs: ws.config.blobs,
+              connectors,
+            },
+            {
+              heapMb: ws.steps.get(run.step)?.declared.maxHeapMb ?? ws.config.defaults.maxHeapMb,
+              timeoutMs: run.timeoutMs,
+              stopAfterMs: stopBeforeTimeout(run.timeoutMs) - (performance.now() - from),
+              signal: context.cancellationSignal,
+              call: (request) => {
+                calledConnector = true;
+                return ws.connectors.call(request.connector, request.method, request.args, {
+                  taskId: input.taskId,
+                  step: run.step,
+                  attempt: run.attempt,
+                  idempotencyKey: request.idempotencyKey,
+                  signal: context.cancellationSignal,
+                  options: ws.config.connectors[request.connector]?.options ?? {},
+                  maskSecrets: (text) => new SecretMask(request.secrets).text(text),
+                });
+              },
+            },
+          );
+        const work = scheduledData(input).then(async (data) => {
+          const timeoutMs = input.timeoutMs ?? context.info.startToCloseTimeoutMs;
+          const first = await execute({ ...input, data, attempt, timeoutMs }, started);
+          if (!input.ahead || first.commands.length > 0 || calledConnector) return first;
+          const ahead = await runAhead(ws, input, input.ahead, { data, outcome: first }, started, execute, () => calledConnector);
+          return ahead.length > 0 ? { ...first, ahead } : first;
         });
-        const outcome = scheduledData(input).then((data) =>
-          stepThreads.run(job(data), {
-            heapMb: ws.steps.get(input.step)?.declared.maxHeapMb ?? ws.config.defaults.maxHeapMb,
-            timeoutMs: startToCloseTimeoutMs,
-            stopAfterMs: stopBeforeTimeout(startToCloseTimeoutMs) - (performance.now() - started),
-            signal: context.cancellationSignal,
-            call: (request) =>
-              ws.connectors.call(
-                request.connector,
-                request.method,
-                request.args,
-                connectorContext(request.connector, request.idempotencyKey, request.secrets),
-              ),
-          }),
-        );
-        return await whileHeartbeating(outcome);
+        return await whileHeartbeating(work);
       } catch (error) {
         const failure = asFailure(error, attempt);
         logFailedAttempt(input.taskId, `step ${input.step}`, attempt, failure);
@@ -224,6 +239,74 @@ export function createActivities(
 }
 
 export type TaskActivities = ReturnType<typeof createActivities>;
+
+/** One execution of one step, as `runStep` hands it to a step thread. */
+interface StepExecution {
+  step: string;
+  file: string;
+  executionId: string;
+  attempt: number;
+  data: JsonObject;
+  timeoutMs: number;
+}
+
+/** Compiled once per reading of the workspace: running ahead matches conditions as the workflow does. */
+const compiledCatalogs = new WeakMap<Catalog, CompiledCatalog>();
+
+/**
+ * Runs ahead (src/cycle/run-ahead.ts): after `done`, the steps the cycle would choose next, one by one, each on
+ * the data the step before left, while each gives no command and calls no connector, the workspace reads as
+ * the task's catalog, and time remains. A step that fails here is left for the workflow to run as its own
+ * activity (with its own retries); what ran before it stands.
+ */
+async function runAhead(
+  ws: Workspace,
+  input: RunStepInput,
+  request: RunAheadRequest,
+  done: { data: JsonObject; outcome: StepOutcome },
+  started: number,
+  execute: (run: StepExecution, from: number) => Promise<StepOutcome>,
+  calledConnector: () => boolean,
+): Promise<StepRanAhead[]> {
+  if (ws.catalog.version !== request.catalogVersion) return [];
+  let catalog = compiledCatalogs.get(ws.catalog);
+  if (!catalog) {
+    catalog = compileCatalog(ws.catalog);
+    compiledCatalogs.set(ws.catalog, catalog);
+  }
+  const cycle = cycleOf(input.executionId, input.taskId, input.step);
+  const ran = new Set([...request.ran, input.step]);
+  const activityTimeoutMs = Context.current().info.startToCloseTimeoutMs;
+  const ahead: StepRanAhead[] = [];
+  let data = applyPatchTo(done.data, done.outcome.patch);
+  while (ahead.length < request.maxSteps && cycle !== null) {
+    const step = stepAhead(catalog, data, ran, request.maxRecognizeWork);
+    const elapsed = performance.now() - started;
+    if (!step || elapsed >= RUN_AHEAD_WINDOW_MS || elapsed + step.timeoutMs > activityTimeoutMs) break;
+    const executionId = `${input.taskId}:${cycle + ahead.length + 1}:${step.name}`;
+    let outcome: StepOutcome;
+    try {
+      outcome = await execute({ step: step.name, file: step.file, executionId, attempt: 1, data, timeoutMs: step.timeoutMs }, performance.now());
+    } catch (error) {
+      if (Context.current().cancellationSignal.aborted) throw error;
+      const reason = error instanceof Error ? error.message.split('\n')[0] : String(error);
+      process.stderr.write(`whenflow: task ${input.taskId} step ${step.name} failed running ahead; it runs again as its own activity: ${reason}\n`);
+      break;
+    }
+    ahead.push({ step: step.name, ...outcome });
+    if (outcome.commands.length > 0 || calledConnector()) break;
+    ran.add(step.name);
+    data = applyPatchTo(data, outcome.patch);
+  }
+  return ahead;
+}
+
+/** The cycle number in a step's execution ID (`task:cycle:step`); null if it is not one. */
+function cycleOf(executionId: string, taskId: string, step: string): number | null {
+  const middle = executionId.slice(taskId.length + 1, executionId.length - step.length - 1);
+  const cycle = Number(middle);
+  return executionId.startsWith(`${taskId}:`) && executionId.endsWith(`:${step}`) && Number.isSafeInteger(cycle) ? cycle : null;
+}
 
 const stepDataSchema = z.union([
   z.object({ data: z.custom<JsonObject>(isJsonObject, 'must be a JSON object') }),

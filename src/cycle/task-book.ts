@@ -140,6 +140,11 @@ export class TaskBook {
 
   isEligible = (step: string): boolean => !this.ran.has(step);
 
+  /** The steps not eligible now: they have run and not asked to run again. */
+  get ranSteps(): string[] {
+    return [...this.ran].sort();
+  }
+
   /** Tasks started under rules 2 (TaskOptions.rules); older histories replay under the rules they were recorded with. */
   get lossless(): boolean {
     return this.options.rules === 2;
@@ -215,7 +220,7 @@ export class TaskBook {
       cycle: this.cycle,
       stepRuns: this.stepRuns,
       budgetStart: this.budgetStart,
-      ran: [...this.ran].sort(),
+      ran: this.ranSteps,
       trace: this.trace.slice(dropped),
       traceOffset: this.traceOffset + dropped,
       conflicts: this.conflicts.slice(-TRACE_KEPT),
@@ -526,7 +531,12 @@ export class TaskBook {
 
   /** Would running `count` more steps exceed the runaway-loop guard? */
   exceedsStepBudget(count: number): boolean {
-    return this.stepRuns - this.budgetStart + count > this.options.maxStepRuns;
+    return count > this.remainingStepRuns;
+  }
+
+  /** Step executions left before the runaway-loop guard trips. */
+  get remainingStepRuns(): number {
+    return this.options.maxStepRuns - (this.stepRuns - this.budgetStart);
   }
 
   /** The deferred connector call that failed for good, so that a resume can run it again. */

@@ -57,14 +57,19 @@ const stepLog = z.object({
   visual: z.optional(jsonObject),
 });
 
-export const stepOutcomeSchema = z.looseObject({
+const stepOutcomeFields = {
   patch: z.array(dataOperation),
   commands: z.array(stepCommand),
   logs: z.array(stepLog),
   logsDropped: count,
   durationMs: z.number().check(z.nonnegative()),
   attempt: z.int().check(z.positive()),
+};
+
+export const stepOutcomeSchema = z.looseObject({
+  ...stepOutcomeFields,
   reads: z.optional(z.array(z.string())),
+  ahead: z.optional(z.array(z.looseObject({ ...stepOutcomeFields, step: z.string().check(z.minLength(1)) }))),
 });
 
 const retryPolicy = z.looseObject({

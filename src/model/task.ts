@@ -160,6 +160,16 @@ export interface StepOutcome {
   attempt: number;
   /** JSON Pointers the content read, when it ran in a parallel batch (its reads are checked against the batch's writes). */
   reads?: string[];
+  /**
+   * Steps the activity ran after this one, in order, each on the data the one before left
+   * (docs/how-a-task-runs.md, "Running ahead"); absent when it ran none.
+   */
+  ahead?: StepRanAhead[];
+}
+
+/** A step run ahead: its outcome, and which step it was. */
+export interface StepRanAhead extends Omit<StepOutcome, 'ahead' | 'reads'> {
+  step: string;
 }
 
 export interface TraceEntry {

@@ -7,16 +7,19 @@ import type { CatalogStep, StepOutcome, TaskError } from '../model/task';
 import { startCycleSpan } from './cycle-span';
 import { describeStepFailure } from './failures';
 import { runStep } from './run-step';
+import type { StepsRanAhead } from './ran-ahead';
 import { publishSearchAttributes } from './search-attributes';
 
 /**
  * Act: run the chosen steps (one, or a parallel batch on one snapshot) as activities, merge their patches,
- * apply their commands. Steps that succeeded keep their effects even when a sibling failed.
+ * apply their commands. Steps that succeeded keep their effects even when a sibling failed. A step an earlier
+ * activity ran ahead for this cycle is not run again: its outcome is taken from `ranAhead`.
  */
 export async function act(
   task: TaskBook,
   chosen: CatalogStep[],
   catalog: CompiledCatalog,
+  ranAhead: StepsRanAhead,
   position?: SequencePosition,
 ): Promise<CycleEffects> {
   const steps = chosen.map((step) => step.name);
@@ -27,7 +30,11 @@ export async function act(
   const span = startCycleSpan({ taskId: task.taskId, cycle, steps, ...(position ? { position } : {}) });
   // In a parallel batch each step reports what it read, to be checked against the writes ranked before it.
   const trackReads = task.lossless && chosen.length > 1;
-  const settled = await span.activate(() => Promise.allSettled(chosen.map((step) => runStep(task, step, cycle, trackReads))));
+  const taken = ranAhead.take(chosen, position, task);
+  const ahead = taken ? null : ranAhead.request(task, chosen, catalog, position);
+  const settled: PromiseSettledResult<StepOutcome>[] = taken
+    ? [{ status: 'fulfilled', value: taken }]
+    : await span.activate(() => Promise.allSettled(chosen.map((step) => runStep(task, step, cycle, trackReads, ahead))));
 
   const runs: (StepRun & { patch: StepOutcome['patch']; reads: string[] })[] = [];
   let failure: TaskError | null = null;
@@ -35,6 +42,7 @@ export async function act(
     const step = chosen[i]!;
     const result = checkedOutcome(settledRun);
     if (result.status === 'fulfilled') {
+      if (ahead) ranAhead.hold(result.value);
       const { attempt, durationMs, logs, commands, patch, reads } = result.value;
       const conditionReads = catalog.steps.find((entry) => entry.step === step)?.reads ?? [];
       runs.push({

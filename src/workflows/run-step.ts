@@ -1,6 +1,7 @@
 import * as wf from '@temporalio/workflow';
 import type { RunStepInput, TaskActivities } from '../activities';
 import type { TaskBook } from '../cycle/task-book';
+import type { RunAheadRequest } from '../cycle/run-ahead';
 import { stepDataInput } from '../cycle/step-data';
 import type { JsonObject } from '../model/json';
 import type { CatalogStep, StepOutcome } from '../model/task';
@@ -20,7 +21,13 @@ const LOCAL_STEPS_PATCH = 'local-step-activities';
  * the stepData query, which is not answered while a workflow task runs local activities: such a step
  * stays a regular activity.
  */
-export function runStep(task: TaskBook, step: CatalogStep, cycle: number, trackReads: boolean): Promise<StepOutcome> {
+export function runStep(
+  task: TaskBook,
+  step: CatalogStep,
+  cycle: number,
+  trackReads: boolean,
+  ahead: RunAheadRequest | null = null,
+): Promise<StepOutcome> {
   const executionId = `${task.taskId}:${cycle}:${step.name}`;
   const mayRunLocally = step.local === true && wf.patched(LOCAL_STEPS_PATCH);
   // Replaying, the input of a regular step is already in history and is not sent again: measuring the data
@@ -41,7 +48,12 @@ export function runStep(task: TaskBook, step: CatalogStep, cycle: number, trackR
     ...tracking,
     ...data,
   };
-  if ('data' in data) return mayRunLocally ? localStep(step)(input) : regularStep(step)(input);
+  if ('data' in data && mayRunLocally) {
+    // Running ahead, the activity may take its first step's timeout and a further step's.
+    if (!ahead) return localStep(step, step.timeoutMs)(input);
+    return localStep(step, step.timeoutMs + ahead.longestTimeoutMs)({ ...input, timeoutMs: step.timeoutMs, ahead });
+  }
+  if ('data' in data) return regularStep(step)(input);
   // Large data stays out of the activity input (history): the step reads this snapshot through stepDataQuery.
   const served = servedSnapshots(task);
   served.set(executionId, task.data);
@@ -58,9 +70,9 @@ function regularStep(step: CatalogStep): TaskActivities['runStep'] {
 }
 
 /** The same timeout, retry policy and cancellation (the scope's) as a regular step; no heartbeat timeout. */
-function localStep(step: CatalogStep): TaskActivities['runStep'] {
+function localStep(step: CatalogStep, timeoutMs: number): TaskActivities['runStep'] {
   return wf.proxyLocalActivities<TaskActivities>({
-    startToCloseTimeout: step.timeoutMs,
+    startToCloseTimeout: timeoutMs,
     retry: temporalRetryPolicy(step.retry),
     summary: step.name,
   }).runStep;

@@ -4,6 +4,7 @@ import type { CompiledCatalog } from '../cycle/select';
 import { TaskBook } from '../cycle/task-book';
 import type { Catalog, TaskSnapshot } from '../model/task';
 import { act } from './act';
+import { StepsRanAhead } from './ran-ahead';
 import { subtaskNeedsHelpSignal, type TaskWorkflowInput } from './api';
 import { compileCatalogFor, loadCatalogInto } from './catalog';
 import { listenForControl } from './control';
@@ -40,6 +41,7 @@ export async function taskWorkflow(input: TaskWorkflowInput): Promise<TaskSnapsh
   let parkedUntil: number | null = carried?.parkedUntil ?? null;
   let parentTold = false;
   let previous: Move | null = null;
+  const ranAhead = new StepsRanAhead();
 
   const somethingArrived = () => inbox.length > 0 || task.terminal;
   const waitFor = async (until: () => boolean, timeoutMs?: number) => {
@@ -55,6 +57,8 @@ export async function taskWorkflow(input: TaskWorkflowInput): Promise<TaskSnapsh
   };
 
   for (;;) {
+    // Steps run ahead take effect first, as if whatever arrived meanwhile had arrived after them.
+    const holding = ranAhead.pending;
     const move = nextMove(task, {
       catalog,
       catalogLoaded: source !== undefined,
@@ -62,7 +66,7 @@ export async function taskWorkflow(input: TaskWorkflowInput): Promise<TaskSnapsh
       parkedUntil,
       now: Date.now(),
       parentTold,
-      arrivals: inbox.length,
+      arrivals: holding ? 0 : inbox.length,
       work: {
         calls: calls.outstanding,
         subtasks: subtasks.outstanding,
@@ -71,8 +75,9 @@ export async function taskWorkflow(input: TaskWorkflowInput): Promise<TaskSnapsh
       },
       retry: control.pendingRetry(),
       reloadRequested: control.reloadRequested(),
-      runIsLong: () => runIsLong(task),
+      runIsLong: () => !holding && runIsLong(task),
     });
+    if (move.kind !== 'act') ranAhead.drop(task);
     if (takesRetry(move)) control.takeRetry();
     parentTold = parentToldAfter(move, parentTold);
     previous = move;
@@ -134,7 +139,7 @@ export async function taskWorkflow(input: TaskWorkflowInput): Promise<TaskSnapsh
         break;
       case 'act': {
         const current = catalog!;
-        const effects = await inFlight.run(() => act(task, move.steps, current, move.position));
+        const effects = await inFlight.run(() => act(task, move.steps, current, ranAhead, move.position));
         const listed = move.position ? move.steps[0]!.name : null;
         if (listed && !task.needsOutsideHelp && !effects.redone.includes(listed)) task.advanceSequence();
         if (effects.park !== null && !task.finishing) {
