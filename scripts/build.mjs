@@ -60,10 +60,13 @@ const writeBundle =
   (file) =>
   ({ code }) =>
     writeFile(join(dist, file), withEmptySourceMap(code));
+// Preloaded as in src/worker.ts (bundleFromSources): evaluated once per worker, not once per task.
+const preloadModules = [workflowsPath];
 const workflowBundles = Promise.all([
-  bundleWorkflowCode({ workflowsPath, logger: silent }).then(writeBundle('workflow-bundle.js')),
+  bundleWorkflowCode({ workflowsPath, preloadModules, logger: silent }).then(writeBundle('workflow-bundle.js')),
   bundleWorkflowCode({
     workflowsPath,
+    preloadModules,
     workflowInterceptorModules: [join(root, 'src/workflows/tracing-interceptors.ts')],
     logger: silent,
   }).then(writeBundle('workflow-bundle-traced.js')),

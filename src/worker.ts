@@ -52,6 +52,9 @@ export function workflowBundle(options: { tracing?: boolean } = {}): Promise<Wor
 export function bundleFromSources(tracing: boolean): Promise<WorkflowBundleWithSourceMap> {
   return bundleWorkflowCode({
     workflowsPath,
+    // Evaluated once per worker instead of once per task: the workflow's modules keep no task's state
+    // at module level (docs/how-a-task-runs.md, "Workflow code"). scripts/build.mjs bundles the same way.
+    preloadModules: [workflowsPath],
     ...(tracing ? { workflowInterceptorModules: [tracingInterceptorsPath] } : {}),
     logger: quietBundlerLogger,
   });

@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 // The same contract the task workflow holds step outcomes to: a thread's answer is checked as it arrives.
-import { stepOutcomeSchema } from '../model/activity-results';
+import { activityResultSchemas } from '../model/activity-results';
 import { formatJsonPath, type JsonObject, type JsonValue } from '../model/json';
 import type { StepOutcome } from '../model/task';
 import { FinalError, WhenflowError, brandError } from '../model/errors';
@@ -95,7 +95,7 @@ const fromThreadSchema = z.discriminatedUnion('type', [
     idempotencyKey: z.string(),
     secrets: z.array(z.string()),
   }),
-  z.object({ type: z.literal('done'), outcome: stepOutcomeSchema, ...retire }),
+  z.object({ type: z.literal('done'), outcome: activityResultSchemas().stepOutcome, ...retire }),
   z.object({ type: z.literal('failed'), error: sentErrorSchema, ...retire }),
 ]);
 
