@@ -286,11 +286,16 @@ async function runAhead(
     const executionId = `${input.taskId}:${cycle + ahead.length + 1}:${step.name}`;
     let outcome: StepOutcome;
     try {
-      outcome = await execute({ step: step.name, file: step.file, executionId, attempt: 1, data, timeoutMs: step.timeoutMs }, performance.now());
+      outcome = await execute(
+        { step: step.name, file: step.file, executionId, attempt: 1, data, timeoutMs: step.timeoutMs },
+        performance.now(),
+      );
     } catch (error) {
       if (Context.current().cancellationSignal.aborted) throw error;
       const reason = error instanceof Error ? error.message.split('\n')[0] : String(error);
-      process.stderr.write(`whenflow: task ${input.taskId} step ${step.name} failed running ahead; it runs again as its own activity: ${reason}\n`);
+      process.stderr.write(
+        `whenflow: task ${input.taskId} step ${step.name} failed running ahead; it runs again as its own activity: ${reason}\n`,
+      );
       break;
     }
     ahead.push({ step: step.name, ...outcome });

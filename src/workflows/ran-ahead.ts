@@ -26,7 +26,7 @@ export class StepsRanAhead {
       hasSequence: Boolean(task.sequence) || position !== undefined,
       remainingStepRuns: task.remainingStepRuns,
     });
-    if (!only || only.local !== true || !allowed) return null;
+    if (only?.local !== true || !allowed) return null;
     return {
       catalogVersion: catalog.version,
       ran: task.ranSteps,
@@ -58,7 +58,10 @@ export class StepsRanAhead {
   drop(task: TaskBook): void {
     if (this.queue.length === 0) return;
     if (!task.terminal)
-      wf.log.warn('steps run ahead were not taken: the cycle chose otherwise', { taskId: task.taskId, steps: this.queue.map((o) => o.step) });
+      wf.log.warn('steps run ahead were not taken: the cycle chose otherwise', {
+        taskId: task.taskId,
+        steps: this.queue.map((o) => o.step),
+      });
     this.queue = [];
   }
 }
