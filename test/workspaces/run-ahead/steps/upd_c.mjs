@@ -1,8 +1,0 @@
-/** Holds until the test's server answers (the test updates the task meanwhile); long timeout, one attempt. */
-export const condition = { upd: { b: true } };
-export const options = { timeout: '60s', retry: { maximumAttempts: 1 } };
-export const content = async () => {
-  const response = await fetch(`${data.upd.url}/${step.name}`, { method: 'POST' });
-  data.upd.held = await response.text();
-  data.upd.c = true;
-};
