@@ -7,7 +7,7 @@ import { chainGuards, circuitGuard, concurrencyGuard } from '../connectors/guard
 import { ConnectorLimits } from '../connectors/limits';
 import type { ConnectorCallGuard } from '../connectors/types';
 import { isJsonObject, type JsonObject, type JsonValue } from '../model/json';
-import type { Catalog, DeferredCall, StepOutcome, StepRanAhead } from '../model/task';
+import type { Catalog, DeferredCall, LoadedCatalog, StepOutcome, StepRanAhead } from '../model/task';
 import { applyPatchTo } from '../model/patch';
 import { RUN_AHEAD_WINDOW_MS, stepAhead, type RunAheadRequest } from '../cycle/run-ahead';
 import { compileCatalog, type CompiledCatalog } from '../cycle/select';
@@ -114,85 +114,110 @@ export function createActivities(
     return { ...opened, connectors: opened.connectors.guardedBy(guard) };
   };
 
+  /**
+   * Runs executions of one task's steps in step threads, and notes whether any of them called a connector.
+   * An execution is stopped before its `timeoutMs` counted from `from`.
+   */
+  const stepRunner = (ws: Workspace, task: StepTask): StepRunner => {
+    const context = Context.current();
+    const stashKeys = stashKeysOf(ws.config);
+    const shared = {
+      workspace: ws.dir,
+      taskId: task.taskId,
+      name: task.name,
+      tags: task.tags,
+      config: ws.config.values,
+      // Buffers arrive in the thread as plain bytes: the keys travel as a list with their ids.
+      stashKeys: stashKeys === null ? null : Buffer.isBuffer(stashKeys) ? [{ id: DEFAULT_KEY_ID, key: stashKeys }] : [...stashKeys],
+      secretTexts: [...SecretMask.of(secretConfigValues(ws.config)).secrets],
+      ...(task.maxDataBytes !== undefined ? { maxDataBytes: task.maxDataBytes } : {}),
+      trackReads: task.trackReads === true,
+      blobs: ws.config.blobs,
+      connectors: connectorOutlines(ws),
+    };
+    const runner: StepRunner = {
+      calledConnector: false,
+      execute: (run, from) =>
+        stepThreads.run(
+          { ...shared, step: run.step, file: run.file, executionId: run.executionId, attempt: run.attempt, data: run.data },
+          {
+            heapMb: ws.steps.get(run.step)?.declared.maxHeapMb ?? ws.config.defaults.maxHeapMb,
+            timeoutMs: run.timeoutMs,
+            stopAfterMs: stopBeforeTimeout(run.timeoutMs) - (performance.now() - from),
+            signal: context.cancellationSignal,
+            call: (request) => {
+              runner.calledConnector = true;
+              return ws.connectors.call(request.connector, request.method, request.args, {
+                taskId: task.taskId,
+                step: run.step,
+                attempt: run.attempt,
+                idempotencyKey: request.idempotencyKey,
+                signal: context.cancellationSignal,
+                options: ws.config.connectors[request.connector]?.options ?? {},
+                maskSecrets: (text) => new SecretMask(request.secrets).text(text),
+              });
+            },
+          },
+        ),
+    };
+    return runner;
+  };
+
   return {
     /**
      * The workspace's catalog as it is on disk now (reused while no file changed); the result is
-     * recorded in the task's history, so replays see the same catalog.
+     * recorded in the task's history, so replays see the same catalog. Given the task's start, it also
+     * runs ahead from it: the first steps of a new task, as the cycle would choose them (src/cycle/run-ahead.ts).
      */
-    async loadCatalog(): Promise<Catalog> {
+    async loadCatalog(start?: TaskStart): Promise<LoadedCatalog> {
+      const started = performance.now();
+      let catalog: Catalog;
       try {
         const ws = await readWorkspace(0);
         // A broken step file disables that step only; broken configuration, connectors or libraries concern every step.
         const blocking = ws.problems.filter((p) => p.kind !== 'step');
         if (blocking.length > 0) throw new WorkspaceConfigError(ws.dir, ws.problems);
         const broken = ws.problems.filter((p) => p.kind === 'step').map(({ kind: _kind, ...problem }) => problem);
-        return broken.length > 0 ? { ...ws.catalog, broken } : ws.catalog;
+        catalog = broken.length > 0 ? { ...ws.catalog, broken } : ws.catalog;
       } catch (error) {
         throw asFailure(error, 1);
       }
+      if (!start) return catalog;
+      // Running ahead is a head start, never a condition of the load: whatever stops it, the catalog is returned.
+      const ws = await forExecution();
+      const runner = stepRunner(ws, start);
+      const ahead = await whileHeartbeating(
+        runAhead(
+          ws,
+          runner,
+          start.taskId,
+          { ...start.ahead, catalogVersion: catalog.version },
+          { data: start.data, ran: [], cycle: 0 },
+          started,
+        ),
+      );
+      return ahead.length > 0 ? { ...catalog, ahead } : catalog;
     },
 
     /**
      * Runs one step's content in a step thread (src/isolation) and returns its patch and commands. This
      * thread keeps heartbeating, makes the step's connector calls, and stops the step thread when the
-     * step overruns its timeout or heap limit, or is cancelled.
+     * step overruns its timeout or heap limit, or is cancelled. Asked to, it then runs ahead.
      */
     async runStep(input: RunStepInput): Promise<StepOutcome> {
       const started = performance.now();
-      const context = Context.current();
-      const { attempt } = context.info;
+      const { attempt, startToCloseTimeoutMs } = Context.current().info;
       try {
         const ws = await forExecution();
-        const stashKeys = stashKeysOf(ws.config);
-        const secretTexts = [...SecretMask.of(secretConfigValues(ws.config)).secrets];
-        const connectors = connectorOutlines(ws);
-        let calledConnector = false;
-        /** One execution of one step in a step thread, stopped before `timeoutMs` counted from `from`. */
-        const execute = (run: StepExecution, from: number): Promise<StepOutcome> =>
-          stepThreads.run(
-            {
-              workspace: ws.dir,
-              step: run.step,
-              file: run.file,
-              taskId: input.taskId,
-              executionId: run.executionId,
-              attempt: run.attempt,
-              name: input.name,
-              tags: input.tags,
-              config: ws.config.values,
-              data: run.data,
-              // Buffers arrive in the thread as plain bytes: the keys travel as a list with their ids.
-              stashKeys: stashKeys === null ? null : Buffer.isBuffer(stashKeys) ? [{ id: DEFAULT_KEY_ID, key: stashKeys }] : [...stashKeys],
-              secretTexts,
-              ...(input.maxDataBytes !== undefined ? { maxDataBytes: input.maxDataBytes } : {}),
-              trackReads: input.trackReads === true,
-              blobs: ws.config.blobs,
-              connectors,
-            },
-            {
-              heapMb: ws.steps.get(run.step)?.declared.maxHeapMb ?? ws.config.defaults.maxHeapMb,
-              timeoutMs: run.timeoutMs,
-              stopAfterMs: stopBeforeTimeout(run.timeoutMs) - (performance.now() - from),
-              signal: context.cancellationSignal,
-              call: (request) => {
-                calledConnector = true;
-                return ws.connectors.call(request.connector, request.method, request.args, {
-                  taskId: input.taskId,
-                  step: run.step,
-                  attempt: run.attempt,
-                  idempotencyKey: request.idempotencyKey,
-                  signal: context.cancellationSignal,
-                  options: ws.config.connectors[request.connector]?.options ?? {},
-                  maskSecrets: (text) => new SecretMask(request.secrets).text(text),
-                });
-              },
-            },
-          );
+        const runner = stepRunner(ws, input);
         const work = scheduledData(input).then(async (data) => {
-          const timeoutMs = input.timeoutMs ?? context.info.startToCloseTimeoutMs;
-          const first = await execute({ ...input, data, attempt, timeoutMs }, started);
-          if (!input.ahead || first.commands.length > 0 || calledConnector) return first;
-          const ahead = await runAhead(ws, input, input.ahead, { data, outcome: first }, started, execute, () => calledConnector);
+          const timeoutMs = input.timeoutMs ?? startToCloseTimeoutMs;
+          const first = await runner.execute({ ...input, data, attempt, timeoutMs }, started);
+          const request = input.ahead;
+          if (!request || first.commands.length > 0 || runner.calledConnector) return first;
+          const after = { data: applyPatchTo(data, first.patch), ran: [...request.ran, input.step], cycle: cycleOf(input) };
+          const ahead =
+            after.cycle === null ? [] : await runAhead(ws, runner, input.taskId, request, { ...after, cycle: after.cycle }, started);
           return ahead.length > 0 ? { ...first, ahead } : first;
         });
         return await whileHeartbeating(work);
@@ -240,7 +265,22 @@ export function createActivities(
 
 export type TaskActivities = ReturnType<typeof createActivities>;
 
-/** One execution of one step, as `runStep` hands it to a step thread. */
+/** What every step execution of a task shares. */
+interface StepTask {
+  taskId: string;
+  name: string;
+  tags: string[];
+  maxDataBytes?: number;
+  trackReads?: boolean;
+}
+
+/** The start of a new task, to run ahead from while its catalog is loaded. */
+export interface TaskStart extends StepTask {
+  data: JsonObject;
+  ahead: Pick<RunAheadRequest, 'maxSteps' | 'maxRecognizeWork'>;
+}
+
+/** One execution of one step, as it is handed to a step thread. */
 interface StepExecution {
   step: string;
   file: string;
@@ -250,23 +290,28 @@ interface StepExecution {
   timeoutMs: number;
 }
 
+interface StepRunner {
+  execute(run: StepExecution, from: number): Promise<StepOutcome>;
+  /** A step run by this runner called a connector from its content. */
+  calledConnector: boolean;
+}
+
 /** Compiled once per reading of the workspace: running ahead matches conditions as the workflow does. */
 const compiledCatalogs = new WeakMap<Catalog, CompiledCatalog>();
 
 /**
- * Runs ahead (src/cycle/run-ahead.ts): after `done`, the steps the cycle would choose next, one by one, each on
- * the data the step before left, while each gives no command and calls no connector, the workspace reads as
- * the task's catalog, and time remains. A step that fails here is left for the workflow to run as its own
- * activity (with its own retries); what ran before it stands.
+ * Runs ahead (src/cycle/run-ahead.ts) from `from` (the data after cycle `from.cycle`, the steps that have run):
+ * the steps the cycle would choose next, one by one, each on the data the step before left, while each gives no
+ * command and calls no connector, the workspace reads as the task's catalog, and time remains. A step that fails
+ * here is left for the workflow to run as its own activity (with its own retries); what ran before it stands.
  */
 async function runAhead(
   ws: Workspace,
-  input: RunStepInput,
-  request: RunAheadRequest,
-  done: { data: JsonObject; outcome: StepOutcome },
+  runner: StepRunner,
+  taskId: string,
+  request: Pick<RunAheadRequest, 'catalogVersion' | 'maxSteps' | 'maxRecognizeWork'>,
+  from: { data: JsonObject; ran: string[]; cycle: number },
   started: number,
-  execute: (run: StepExecution, from: number) => Promise<StepOutcome>,
-  calledConnector: () => boolean,
 ): Promise<StepRanAhead[]> {
   if (ws.catalog.version !== request.catalogVersion) return [];
   let catalog = compiledCatalogs.get(ws.catalog);
@@ -274,32 +319,29 @@ async function runAhead(
     catalog = compileCatalog(ws.catalog);
     compiledCatalogs.set(ws.catalog, catalog);
   }
-  const cycle = cycleOf(input.executionId, input.taskId, input.step);
-  const ran = new Set([...request.ran, input.step]);
+  const ran = new Set(from.ran);
   const activityTimeoutMs = Context.current().info.startToCloseTimeoutMs;
   const ahead: StepRanAhead[] = [];
-  let data = applyPatchTo(done.data, done.outcome.patch);
-  while (ahead.length < request.maxSteps && cycle !== null) {
+  let data = from.data;
+  while (ahead.length < request.maxSteps) {
     const step = stepAhead(catalog, data, ran, request.maxRecognizeWork);
     const elapsed = performance.now() - started;
     if (!step || elapsed >= RUN_AHEAD_WINDOW_MS || elapsed + step.timeoutMs > activityTimeoutMs) break;
-    const executionId = `${input.taskId}:${cycle + ahead.length + 1}:${step.name}`;
+    const executionId = `${taskId}:${from.cycle + ahead.length + 1}:${step.name}`;
     let outcome: StepOutcome;
     try {
-      outcome = await execute(
-        { step: step.name, file: step.file, executionId, attempt: 1, data, timeoutMs: step.timeoutMs },
-        performance.now(),
-      );
+      const run = { step: step.name, file: step.file, executionId, attempt: 1, data, timeoutMs: step.timeoutMs };
+      outcome = await runner.execute(run, performance.now());
     } catch (error) {
       if (Context.current().cancellationSignal.aborted) throw error;
       const reason = error instanceof Error ? error.message.split('\n')[0] : String(error);
       process.stderr.write(
-        `whenflow: task ${input.taskId} step ${step.name} failed running ahead; it runs again as its own activity: ${reason}\n`,
+        `whenflow: task ${taskId} step ${step.name} failed running ahead; it runs again as its own activity: ${reason}\n`,
       );
       break;
     }
     ahead.push({ step: step.name, ...outcome });
-    if (outcome.commands.length > 0 || calledConnector()) break;
+    if (outcome.commands.length > 0 || runner.calledConnector) break;
     ran.add(step.name);
     data = applyPatchTo(data, outcome.patch);
   }
@@ -307,9 +349,9 @@ async function runAhead(
 }
 
 /** The cycle number in a step's execution ID (`task:cycle:step`); null if it is not one. */
-function cycleOf(executionId: string, taskId: string, step: string): number | null {
-  const middle = executionId.slice(taskId.length + 1, executionId.length - step.length - 1);
-  const cycle = Number(middle);
+function cycleOf(input: RunStepInput): number | null {
+  const { executionId, taskId, step } = input;
+  const cycle = Number(executionId.slice(taskId.length + 1, executionId.length - step.length - 1));
   return executionId.startsWith(`${taskId}:`) && executionId.endsWith(`:${step}`) && Number.isSafeInteger(cycle) ? cycle : null;
 }
 

@@ -11,7 +11,7 @@
 import { z } from 'zod/mini';
 import { en } from 'zod/v4/locales';
 import { formatJsonPath, type JsonValue } from './json';
-import { TASK_STATES, type Catalog, type StepOutcome, type TaskState } from './task';
+import { TASK_STATES, type LoadedCatalog, type StepOutcome, type TaskState } from './task';
 
 // The mini build loads no messages of its own: the problems it reports name what was expected in English.
 z.config(en());
@@ -75,10 +75,11 @@ function buildSchemas() {
     attempt: z.int().check(z.positive()),
   };
 
+  const stepRanAhead = z.looseObject({ ...stepOutcomeFields, step: z.string().check(z.minLength(1)) });
   const stepOutcome = z.looseObject({
     ...stepOutcomeFields,
     reads: z.optional(z.array(z.string())),
-    ahead: z.optional(z.array(z.looseObject({ ...stepOutcomeFields, step: z.string().check(z.minLength(1)) }))),
+    ahead: z.optional(z.array(stepRanAhead)),
   });
 
   const retryPolicy = z.looseObject({
@@ -104,6 +105,7 @@ function buildSchemas() {
     steps: z.array(catalogStep),
     connectors: z.record(z.string(), z.looseObject({ retry: retryPolicy, timeoutMs: z.number().check(z.positive()) })),
     broken: z.optional(z.array(z.looseObject({ file: z.string(), path: z.optional(z.string()), message: z.string() }))),
+    ahead: z.optional(z.array(stepRanAhead)),
   });
 
   /** A subtask's final snapshot, as far as its parent reads it. */
@@ -140,6 +142,6 @@ function check<T>(schema: z.ZodMiniType, value: unknown): { ok: true; value: T }
 }
 
 export const checkStepOutcome = (value: unknown) => check<StepOutcome>(activityResultSchemas().stepOutcome, value);
-export const checkCatalog = (value: unknown) => check<Catalog>(activityResultSchemas().catalog, value);
+export const checkCatalog = (value: unknown) => check<LoadedCatalog>(activityResultSchemas().catalog, value);
 export const checkSubtaskEnd = (value: unknown) =>
   check<{ state: TaskState; result?: JsonValue | null }>(activityResultSchemas().subtaskEnd, value);

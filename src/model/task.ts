@@ -56,6 +56,11 @@ export interface Catalog {
   broken?: { file: string; path?: string; message: string }[];
 }
 
+/** A catalog as a worker loads it for a new task, with the first steps it ran ahead from the task's start. */
+export interface LoadedCatalog extends Catalog {
+  ahead?: StepRanAhead[];
+}
+
 export interface TaskOptions {
   /**
    * Most steps run at once in one cycle. 1 (the default): every matching step runs one after another in

@@ -42,7 +42,7 @@ export async function act(
     const step = chosen[i]!;
     const result = checkedOutcome(settledRun);
     if (result.status === 'fulfilled') {
-      if (ahead) ranAhead.hold(result.value);
+      if (ahead) ranAhead.hold(result.value.ahead ?? []);
       const { attempt, durationMs, logs, commands, patch, reads } = result.value;
       const conditionReads = catalog.steps.find((entry) => entry.step === step)?.reads ?? [];
       runs.push({

@@ -1,9 +1,9 @@
 import * as wf from '@temporalio/workflow';
-import type { TaskActivities } from '../activities';
+import type { TaskActivities, TaskStart } from '../activities';
 import { compileCatalog, type CompiledCatalog } from '../cycle/select';
 import type { TaskBook } from '../cycle/task-book';
 import { checkCatalog } from '../model/activity-results';
-import type { Catalog } from '../model/task';
+import type { Catalog, StepRanAhead } from '../model/task';
 import { CATALOG_LOCAL_PATCH, START_ATTRIBUTES_PATCH } from './patches';
 
 const catalogActivityOptions: wf.ActivityOptions = {
@@ -17,12 +17,18 @@ const { loadCatalog } = wf.proxyActivities<TaskActivities>(catalogActivityOption
  */
 const { loadCatalog: loadCatalogLocally } = wf.proxyLocalActivities<TaskActivities>(catalogActivityOptions);
 
-/** The catalog the worker serves, checked; a catalog that cannot be read puts the task in error (undefined). */
-export async function loadCatalogInto(task: TaskBook): Promise<Catalog | undefined> {
+/**
+ * The catalog the worker serves, checked, with the steps the worker ran ahead from `start` (when given, and
+ * read locally); a catalog that cannot be read puts the task in error (undefined).
+ */
+export async function loadCatalogInto(
+  task: TaskBook,
+  start: TaskStart | null,
+): Promise<{ catalog: Catalog; ahead: StepRanAhead[] } | undefined> {
   try {
     // Tasks started since the start attributes are adopted read the catalog locally too (one marker, not two).
     const local = wf.patched(START_ATTRIBUTES_PATCH) || wf.patched(CATALOG_LOCAL_PATCH);
-    const loaded = await (local ? loadCatalogLocally() : loadCatalog());
+    const loaded = await (local ? (start ? loadCatalogLocally(start) : loadCatalogLocally()) : loadCatalog());
     const checked = checkCatalog(loaded);
     if (!checked.ok) {
       task.fail({
@@ -33,11 +39,13 @@ export async function loadCatalogInto(task: TaskBook): Promise<Catalog | undefin
       });
       return undefined;
     }
-    const catalog = checked.value;
+    const { ahead = [], ...catalog } = checked.value;
     task.catalogVersion = catalog.version;
     if (catalog.broken?.length) task.record({ type: 'steps-disabled', problems: catalog.broken });
-    return catalog;
+    return { catalog, ahead };
   } catch (error) {
+    // Stopped while loading (and running ahead): the stop is the task's end, not a catalog problem.
+    if (task.terminal) return undefined;
     const cause = error instanceof wf.ActivityFailure && error.cause ? error.cause : error;
     task.fail({ step: '', message: cause instanceof Error ? cause.message : String(cause), attempts: 1, reason: 'catalog-invalid' });
     return undefined;

@@ -4,7 +4,13 @@ import { longestLocalTimeoutMs, mayRunAhead, RUN_AHEAD_MAX_STEPS, type RunAheadR
 import type { CompiledCatalog } from '../cycle/select';
 import type { TaskBook } from '../cycle/task-book';
 import type { SequencePosition } from '../model/events';
+import type { TaskStart } from '../activities';
+import { stepDataInput } from '../cycle/step-data';
 import type { CatalogStep, StepOutcome, StepRanAhead } from '../model/task';
+
+function maxRecognizeWorkOf(task: TaskBook): number {
+  return task.options.maxRecognizeWork ?? RECOGNIZE_WORK_LIMIT;
+}
 
 /**
  * Outcomes of steps a step activity ran ahead (src/cycle/run-ahead.ts), each waiting for the cycle that
@@ -31,14 +37,35 @@ export class StepsRanAhead {
       catalogVersion: catalog.version,
       ran: task.ranSteps,
       maxSteps: Math.min(RUN_AHEAD_MAX_STEPS, task.remainingStepRuns - 1),
-      maxRecognizeWork: task.options.maxRecognizeWork ?? RECOGNIZE_WORK_LIMIT,
+      maxRecognizeWork: maxRecognizeWorkOf(task),
       longestTimeoutMs: longestLocalTimeoutMs(catalog),
     };
   }
 
-  /** Keeps what an activity ran after its own step. */
-  hold(outcome: StepOutcome): void {
-    this.queue = [...(outcome.ahead ?? [])];
+  /**
+   * What to ask the catalog's loading of a task no step has run in yet: to run ahead from its start, when the
+   * cycle allows it and the data goes inline.
+   */
+  fromStart(task: TaskBook): TaskStart | null {
+    const allowed = mayRunAhead({
+      concurrency: task.options.concurrency,
+      hasSequence: Boolean(task.sequence),
+      remainingStepRuns: task.remainingStepRuns,
+    });
+    if (task.stepRuns > 0 || !allowed || !('data' in stepDataInput(task.data))) return null;
+    return {
+      taskId: task.taskId,
+      name: task.name,
+      tags: task.tags,
+      maxDataBytes: task.options.maxDataBytes,
+      data: task.data,
+      ahead: { maxSteps: Math.min(RUN_AHEAD_MAX_STEPS, task.remainingStepRuns), maxRecognizeWork: maxRecognizeWorkOf(task) },
+    };
+  }
+
+  /** Keeps what an activity ran ahead, for the cycles to come. */
+  hold(ahead: StepRanAhead[]): void {
+    this.queue = [...ahead];
   }
 
   /** The outcome for a cycle that chose `chosen`, if its step is the next one ran ahead; else the rest is dropped. */

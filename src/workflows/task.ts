@@ -113,11 +113,15 @@ export async function taskWorkflow(input: TaskWorkflowInput): Promise<TaskSnapsh
         if (move.reason === 'pending-before-end') await waitForArrival({ also: () => calls.outstanding + subtasks.pendingBeforeEnd === 0 });
         else await waitForArrival();
         break;
-      case 'load-catalog':
+      case 'load-catalog': {
         control.takeReload();
-        source = await loadCatalogInto(task);
+        // Loading may run the first steps ahead: a stop cancels it like any step.
+        const loaded = await inFlight.run(() => loadCatalogInto(task, ranAhead.fromStart(task)));
+        source = loaded?.catalog;
         catalog = source && compileCatalogFor(task, source);
+        if (catalog && loaded) ranAhead.hold(loaded.ahead);
         break;
+      }
       case 'retry-call':
         calls.start(move.step, move.call, catalog!.connectors, `${task.taskId}:retry:${task.cycle}`);
         break;
