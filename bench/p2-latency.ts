@@ -96,7 +96,7 @@ try {
     `| ${label} | ${value(hw, 'whenflow')} | ${value(hb, 'baseline')} | ${value(hl, 'baseline-local')} |`;
   const stepBytes = (h: HistoryStats, side: Side) =>
     side === 'whenflow'
-      ? (h.activityEventBytes.runStep ?? 0)
+      ? (h.activityEventBytes.runStep ?? 0) + (h.activityEventBytes.loadCatalog ?? 0)
       : sum(
           Object.entries(h.activityEventBytes)
             .filter(([name]) => name !== 'loadCatalog')
@@ -107,7 +107,7 @@ try {
     `- Machine: ${machine()}`,
     `- Date: ${new Date().toISOString()}`,
     `- Command: \`node --import tsx bench/p2-latency.ts\` (${TASKS} measured tasks per side after ${WARMUP} warm-up each, run one at a time, rotating sides)`,
-    `- Setup: one \`startDevServer()\` dev server (whenflow's settings: transfer queue reads not rate-limited, eager activity dispatch; see "Hand-offs" below); the whenflow worker from \`createTaskWorker\` on \`bench/workspaces/chain\` (steps s01..s10, each \`{ chain: { at: N } }\` → \`at = N+1\`, s10 completes the task; \`defaults.local: true\`, so the steps run as local activities); the baseline worker (\`bench/baseline/\`: one workflow calling activities s01..s10 in sequence, each taking and returning \`{ chain: { at } }\`; *baseline* with regular activities, *baseline, local* with local activities) with the same (default) Worker settings. Wall time is \`startTask\`/\`workflow.start\` → \`handle.result()\` as seen by the client.`,
+    `- Setup: one \`startDevServer()\` dev server (whenflow's settings: transfer queue reads not rate-limited, eager activity dispatch; see "Hand-offs" below); the whenflow worker from \`createTaskWorker\` on \`bench/workspaces/chain\` (steps s01..s10, each \`{ chain: { at: N } }\` → \`at = N+1\`, s10 completes the task; \`defaults.local: true\`, so the steps run as local activities, and run ahead: the task's catalog load runs the whole chain, docs/how-a-task-runs.md "Running ahead"); the baseline worker (\`bench/baseline/\`: one workflow calling activities s01..s10 in sequence, each taking and returning \`{ chain: { at } }\`; *baseline* with regular activities, *baseline, local* with local activities) with the same (default) Worker settings. Wall time is \`startTask\`/\`workflow.start\` → \`handle.result()\` as seen by the client.`,
     '',
     '| per task, start → result | whenflow | baseline | baseline, local | whenflow / baseline | whenflow / baseline, local | goal |',
     '| --- | ---: | ---: | ---: | ---: | ---: | --- |',
@@ -121,11 +121,11 @@ try {
     '| --- | ---: | ---: | ---: |',
     row('bytes (historyToJSON)', (h) => String(h.bytes)),
     row('bytes per step / per activity', (h) => `**${fmt(h.bytes / STEPS, 0)}**`),
-    row('of which the catalog (`loadCatalog` local activity marker, once per task)', (h, side) =>
+    row('of which `loadCatalog` markers (whenflow: the catalog, and the steps run ahead from the start)', (h, side) =>
       side === 'whenflow' ? String(h.activityEventBytes.loadCatalog ?? 0) : '—',
     ),
     row(
-      'events of one step / activity (scheduled, started, completed; or its marker)',
+      'events of one step / activity (scheduled, started, completed; or its share of the markers)',
       (h, side) => fmt(stepBytes(h, side) / STEPS, 0) + ' bytes',
     ),
     row('events', (h) => String(h.events)),
@@ -159,11 +159,11 @@ function whereTheTimeGoes(
 ): string {
   const queuePerHandOff = (h: HistoryStats) => (h.wftQueueMs + h.actQueueMs) / Math.max(1, h.workflowTasks + h.activities);
   return [
-    `Where the time goes: whenflow's task took ${hw.workflowTasks} workflow task(s), ${hw.activities} activity task(s) and ${hw.localActivities} local activities (the catalog and ${hw.localActivities - 1} steps);`,
+    `Where the time goes: whenflow's task took ${hw.workflowTasks} workflow task(s), ${hw.activities} activity task(s) and ${hw.localActivities} local activit${hw.localActivities === 1 ? 'y' : 'ies'} (the catalog, and the ${STEPS} steps run ahead from the start);`,
     `the baseline ${hb.workflowTasks} workflow tasks and ${hb.activities} activity tasks, the baseline with local activities ${hl.workflowTasks} workflow task(s) and ${hl.localActivities} local activities.`,
     `Waiting for a worker took ${fmt(wt.queue, 0)} / ${fmt(bt.queue, 0)} / ${fmt(lt.queue, 0)} ms of a task (${fmt(queuePerHandOff(hw))} / ${fmt(queuePerHandOff(hb))} / ${fmt(queuePerHandOff(hl))} ms per hand-off${firstWarmup ? `; the first warm-up task of all: ${fmt(queuePerHandOff(firstWarmup))} ms` : ''}),`,
     `worker round trips ${fmt(wt.run, 0)} / ${fmt(bt.run, 0)} / ${fmt(lt.run, 0)} ms (whenflow / baseline / baseline, local).`,
-    `With every step inside one workflow task, whenflow's time is its own work: per step ${fmt(wt.run / STEPS)} ms of worker round trip against ${fmt(lt.run / STEPS)} ms for the hand-written local activity (reading the step file's stamp, a step thread round trip with the realm check, diffing, the cycle's bookkeeping).`,
+    `With every step inside one workflow task, whenflow's time is its own work: per step ${fmt(wt.run / STEPS)} ms of worker round trip against ${fmt(lt.run / STEPS)} ms for the hand-written local activity (per step: a step thread round trip with the realm check, the step file's stamp, diffing, choosing the next step in the activity and again in the workflow's cycle, the cycle's bookkeeping).`,
   ].join(' ');
 }
 

@@ -146,7 +146,7 @@ try {
     `- Machine: ${machine()}`,
     `- Date: ${new Date().toISOString()}`,
     `- Command: \`node --import tsx bench/p3-throughput.ts\` (${ROUNDS} round(s) per side of ${TASKS} tasks started at once, alternating sides, after a warm-up round of ${WARMUP} per side)`,
-    `- Setup: one \`startDevServer()\` dev server (whenflow's settings: transfer queue reads not rate-limited, eager activity dispatch); one whenflow worker (\`createTaskWorker\`, default Worker settings) on \`bench/workspaces/chain\` (\`defaults.local: true\`: its short steps run as local activities), tasks started at \`{ chain: { at: ${FROM} } }\` so that s06..s10 run; one baseline worker (default settings) running regular activities s06..s10 in sequence. A round's time is from the first start call until the last result arrived.`,
+    `- Setup: one \`startDevServer()\` dev server (whenflow's settings: transfer queue reads not rate-limited, eager activity dispatch); one whenflow worker (\`createTaskWorker\`, default Worker settings) on \`bench/workspaces/chain\` (\`defaults.local: true\`: its short steps run as local activities, and run ahead from the task's catalog load), tasks started at \`{ chain: { at: ${FROM} } }\` so that s06..s10 run; one baseline worker (default settings) running regular activities s06..s10 in sequence. A round's time is from the first start call until the last result arrived.`,
     '',
     '| | whenflow | baseline | whenflow / baseline | goal |',
     '| --- | ---: | ---: | ---: | --- |',
@@ -172,11 +172,11 @@ try {
     '| --- | ---: | ---: |',
     `| bytes (historyToJSON) | ${hw.bytes} | ${hb.bytes} |`,
     `| bytes per step / per activity | **${fmt(hw.bytes / STEPS, 0)}** per step | **${fmt(hb.bytes / STEPS, 0)}** per activity |`,
-    `| of which the catalog (\`loadCatalog\` local activity marker, once per task) | ${hw.activityEventBytes.loadCatalog ?? 0} | — |`,
+    `| of which the \`loadCatalog\` local activity marker (the catalog, and the steps run ahead) | ${hw.activityEventBytes.loadCatalog ?? 0} | — |`,
     `| step activity events per step / per activity | ${fmt((hw.activityEventBytes.runStep ?? 0) / STEPS, 0)} | ${fmt(Object.values(hb.activityEventBytes).reduce((x, y) => x + y, 0) / STEPS, 0)} |`,
     `| events | ${hw.events} | ${hb.events} |`,
     `| workflow tasks | ${hw.workflowTasks} (${fmt(hw.workflowTasks / STEPS, 2)} per step) | ${hb.workflowTasks} (${fmt(hb.workflowTasks / STEPS, 2)} per activity) |`,
-    `| activity tasks / local activities | ${hw.activities} / ${hw.localActivities} (the catalog and the steps) | ${hb.activities} / ${hb.localActivities} |`,
+    `| activity tasks / local activities | ${hw.activities} / ${hw.localActivities} (the catalog, and the steps run ahead) | ${hb.activities} / ${hb.localActivities} |`,
     `| waiting for a worker, workflow tasks / activities (scheduled → started, summed) | ${fmt(hw.wftQueueMs, 0)} / ${fmt(hw.actQueueMs, 0)} ms | ${fmt(hb.wftQueueMs, 0)} / ${fmt(hb.actQueueMs, 0)} ms |`,
     `| in a worker round trip, workflow tasks / activities (started → completed, summed) | ${fmt(hw.wftRunMs, 0)} / ${fmt(hw.actRunMs, 0)} ms | ${fmt(hb.wftRunMs, 0)} / ${fmt(hb.actRunMs, 0)} ms |`,
     '',
@@ -196,9 +196,9 @@ try {
       saturated
         ? `the ${CORES} cores were saturated (other processes on the machine: ${pct('whenflow', 'othersBusy')} / ${pct('baseline', 'othersBusy')}), so throughput follows CPU per task, ${cpu}:`
         : `the cores were only ${pct('whenflow', 'machineBusy')} / ${pct('baseline', 'machineBusy')} busy, so CPU per task, ${cpu}, explains only part of it:`,
-      `${fmt(med('whenflow', 'serverMs'))} against ${fmt(med('baseline', 'serverMs'))} ms in the dev server (${hw.events} events and ${hw.workflowTasks} workflow tasks per task instead of ${hb.events} and ${hb.workflowTasks}; the catalog's local activity marker is ${hw.activityEventBytes.loadCatalog ?? 0} of the ${hw.bytes} history bytes)`,
+      `${fmt(med('whenflow', 'serverMs'))} against ${fmt(med('baseline', 'serverMs'))} ms in the dev server (${hw.events} events and ${hw.workflowTasks} workflow tasks per task instead of ${hb.events} and ${hb.workflowTasks}; the catalog's local activity marker, with the steps run ahead, is ${hw.activityEventBytes.loadCatalog ?? 0} of the ${hw.bytes} history bytes)`,
       `and ${fmt(med('whenflow', 'benchMs'))} against ${fmt(med('baseline', 'benchMs'))} ms in this process: +${extra('mainMs')} ms on the main thread (checking the workspace's and the step file's stamps, running the step in a fresh data proxy, diffing the data), +${extra('workflowMs')} ms on the workflow thread, the rest in the SDK core and GC.`,
-      `Per step the baseline uses one workflow task and one activity task; whenflow runs its short steps as local activities: ${hw.workflowTasks} workflow task(s) and ${hw.localActivities} markers per task in all (the catalog's included).`,
+      `Per step the baseline uses one workflow task and one activity task; whenflow runs its short steps as local activities, ahead of its cycles: ${hw.workflowTasks} workflow task(s) and ${hw.localActivities} marker(s) per task in all (the catalog's included).`,
     ].join(' ');
   }
 } finally {
