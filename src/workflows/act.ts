@@ -40,7 +40,8 @@ export async function act(
   let failure: TaskError | null = null;
   settled.forEach((settledRun, i) => {
     const step = chosen[i]!;
-    const result = checkedOutcome(settledRun);
+    // An outcome run ahead was checked with the result that brought it.
+    const result = taken ? settledRun : checkedOutcome(settledRun);
     if (result.status === 'fulfilled') {
       if (ahead) ranAhead.hold(result.value.ahead ?? []);
       const { attempt, durationMs, logs, commands, patch, reads } = result.value;
