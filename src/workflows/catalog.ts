@@ -52,10 +52,24 @@ export async function loadCatalogInto(
   }
 }
 
+/**
+ * Compiled catalogs by their full content, shared by the tasks of a worker (the workflow's modules are
+ * evaluated once per worker): compiling is pure and read-only once done, and costs more than a short
+ * task's cycles. Keyed by content, not version, so that a catalog is never taken for another.
+ */
+const compiledByContent = new Map<string, CompiledCatalog>();
+const COMPILED_CATALOGS_KEPT = 8;
+
 /** The catalog's conditions compiled; one that cannot be (a pattern the engine refuses) puts the task in error. */
 export function compileCatalogFor(task: TaskBook, source: Catalog): CompiledCatalog | undefined {
   try {
-    return compileCatalog(source);
+    const key = JSON.stringify(source);
+    const known = compiledByContent.get(key);
+    if (known) return known;
+    const compiled = compileCatalog(source);
+    if (compiledByContent.size >= COMPILED_CATALOGS_KEPT) compiledByContent.delete(compiledByContent.keys().next().value!);
+    compiledByContent.set(key, compiled);
+    return compiled;
   } catch (error) {
     task.fail({
       step: '',
