@@ -242,14 +242,22 @@ export class StepThreadPool {
           }
           if (message.type === 'done' || message.type === 'failed') {
             finish(() => {
-              if (message.reusable) this.release(thread);
-              else {
-                this.retired += 1;
-                process.stderr.write(
-                  `whenflow: step thread retired after task ${job.taskId} step ${job.step}: ${message.retireReason ?? 'it left something behind'}\n`,
-                );
-                stopThread();
-              }
+              // The thread checks what the execution left behind; it serves again only once that check passed.
+              thread.execution = {
+                onMessage: (after) => {
+                  if (after.type !== 'checked') return;
+                  thread.execution = null;
+                  if (after.reusable) this.release(thread);
+                  else {
+                    this.retired += 1;
+                    process.stderr.write(
+                      `whenflow: step thread retired after task ${job.taskId} step ${job.step}: ${after.retireReason ?? 'it left something behind'}\n`,
+                    );
+                    stopThread();
+                  }
+                },
+                onGone: () => undefined,
+              };
               if (message.type === 'done') resolve(message.outcome);
               else {
                 reject(receivedError(message.error));

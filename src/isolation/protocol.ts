@@ -65,8 +65,10 @@ export type FromThread =
   | { type: 'ready' }
   /** `secrets`: what the call's connector must mask in what it logs or records (the step's secrets at the time of the call). */
   | { type: 'call'; id: number; connector: string; method: string; args: JsonObject; idempotencyKey: string; secrets: string[] }
-  | { type: 'done'; outcome: StepOutcome; reusable: boolean; retireReason?: string }
-  | { type: 'failed'; error: SentError; reusable: boolean; retireReason?: string };
+  | { type: 'done'; outcome: StepOutcome }
+  | { type: 'failed'; error: SentError }
+  /** After the outcome: whether the execution left the thread as it found it (it may serve again), or why not. */
+  | { type: 'checked'; reusable: boolean; retireReason?: string };
 
 const jsonValue: z.ZodType<JsonValue> = z.lazy(() =>
   z.union([z.null(), z.boolean(), z.number(), z.string(), z.array(jsonValue), z.record(z.string(), jsonValue)]),
@@ -82,8 +84,6 @@ const sentErrorSchema = z.object({
   props: z.record(z.string(), jsonValue),
 });
 
-const retire = { reusable: z.boolean(), retireReason: z.string().optional() };
-
 const fromThreadSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('ready') }),
   z.object({
@@ -95,8 +95,9 @@ const fromThreadSchema = z.discriminatedUnion('type', [
     idempotencyKey: z.string(),
     secrets: z.array(z.string()),
   }),
-  z.object({ type: z.literal('done'), outcome: activityResultSchemas().stepOutcome, ...retire }),
-  z.object({ type: z.literal('failed'), error: sentErrorSchema, ...retire }),
+  z.object({ type: z.literal('done'), outcome: activityResultSchemas().stepOutcome }),
+  z.object({ type: z.literal('failed'), error: sentErrorSchema }),
+  z.object({ type: z.literal('checked'), reusable: z.boolean(), retireReason: z.string().optional() }),
 ]);
 
 /** A message from a step thread, or an error saying what was wrong with it. */

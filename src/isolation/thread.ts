@@ -141,23 +141,18 @@ port.on('message', (message: ToThread) => {
     }
     return;
   }
-  void run(message.job).then(
-    async (outcome) => {
+  // The outcome goes first; the check of what the execution left behind follows, off the step's critical path.
+  // The pool gives the thread to no other execution until it has the check's answer.
+  void run(message.job)
+    .then(
+      (outcome) => post({ type: 'done', outcome }),
+      (error: unknown) => post({ type: 'failed', error: sendError(error, attemptVerdict) }),
+    )
+    .then(async () => {
       const reason = await leftBehind();
-      post({ type: 'done', outcome, reusable: reason === null, ...(reason ? { retireReason: reason } : {}) });
+      post({ type: 'checked', reusable: reason === null, ...(reason ? { retireReason: reason } : {}) });
       resources = activeResources();
-    },
-    async (error: unknown) => {
-      const reason = await leftBehind();
-      post({
-        type: 'failed',
-        error: sendError(error, attemptVerdict),
-        reusable: reason === null,
-        ...(reason ? { retireReason: reason } : {}),
-      });
-      resources = activeResources();
-    },
-  );
+    });
 });
 
 post({ type: 'ready' });

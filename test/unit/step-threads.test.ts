@@ -1,4 +1,4 @@
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { StepThreadPool, type StepRunLimits } from '../../src/isolation/pool';
 import type { StepJob } from '../../src/isolation/protocol';
 import { realmChange, realmIntact, snapshotRealm } from '../../src/isolation/realm-guard';
@@ -164,7 +164,8 @@ describe('StepThreadPool', () => {
     });
     const retired = pool.retired;
     await pool.run(job(dir, 'poison', { secret: 's3cr3t' }), limits());
-    expect(pool.retired).toBe(retired + 1);
+    // The outcome comes first; the thread's check of what the execution left behind follows it.
+    await vi.waitFor(() => expect(pool.retired).toBe(retired + 1));
     const outcome = await pool.run(job(dir, 'look'), limits());
     expect(outcome.patch).toEqual([{ op: 'add', path: '/saw', value: ['undefined', 'undefined'] }]);
     expect(pool.retired).toBe(retired + 1);
