@@ -144,6 +144,8 @@ class StepThread {
 export class StepThreadPool {
   private readonly threads = new Set<StepThread>();
   private readonly idle: StepThread[] = [];
+  /** Threads whose execution has ended, checking what it left behind: free again in a moment. */
+  private readonly checking = new Set<StepThread>();
   private readonly waiting: { heapMb: number; take: (thread: StepThread) => void }[] = [];
   /** Threads retired because an execution left something behind in them, for the worker's log and tests. */
   retired = 0;
@@ -243,10 +245,12 @@ export class StepThreadPool {
           if (message.type === 'done' || message.type === 'failed') {
             finish(() => {
               // The thread checks what the execution left behind; it serves again only once that check passed.
+              this.checking.add(thread);
               thread.execution = {
                 onMessage: (after) => {
                   if (after.type !== 'checked') return;
                   thread.execution = null;
+                  this.checking.delete(thread);
                   if (after.reusable) this.release(thread);
                   else {
                     this.retired += 1;
@@ -256,7 +260,7 @@ export class StepThreadPool {
                     stopThread();
                   }
                 },
-                onGone: () => undefined,
+                onGone: () => this.checking.delete(thread),
               };
               if (message.type === 'done') resolve(message.outcome);
               else {
@@ -301,14 +305,20 @@ export class StepThreadPool {
   private nextThread(heapMb: number, waitMs: number, signal: AbortSignal, onTimeout: () => Error): Promise<StepThread> {
     const index = this.idle.findIndex((t) => t.heapMb === heapMb);
     if (index >= 0) return Promise.resolve(this.claim(this.idle.splice(index, 1)[0]!));
-    if (this.threads.size < this.maxThreads) return Promise.resolve(this.spawn(heapMb));
-    // A thread of another heap size that nobody uses makes room for one of this size.
-    const other = this.idle.shift();
-    if (other) {
-      this.claim(other);
-      this.expire(other);
-      this.threads.delete(other);
-      return Promise.resolve(this.spawn(heapMb));
+    // A thread checking its last execution is free in a moment, while a new one takes far longer to start:
+    // each such thread is waited for by one execution before another thread is started.
+    const sameHeap = (t: { heapMb: number }) => t.heapMb === heapMb;
+    const soonFree = [...this.checking].filter(sameHeap).length > this.waiting.filter(sameHeap).length;
+    if (!soonFree) {
+      if (this.threads.size < this.maxThreads) return Promise.resolve(this.spawn(heapMb));
+      // A thread of another heap size that nobody uses makes room for one of this size.
+      const other = this.idle.shift();
+      if (other) {
+        this.claim(other);
+        this.expire(other);
+        this.threads.delete(other);
+        return Promise.resolve(this.spawn(heapMb));
+      }
     }
     return new Promise<StepThread>((resolve, reject) => {
       const waiter = {

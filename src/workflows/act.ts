@@ -10,10 +10,31 @@ import { runStep } from './run-step';
 import type { StepsRanAhead } from './ran-ahead';
 import { publishSearchAttributes } from './search-attributes';
 
+/** A cycle that has begun: its steps are chosen and recorded as started, on this snapshot of the data. */
+interface BegunCycle {
+  task: TaskBook;
+  chosen: CatalogStep[];
+  catalog: CompiledCatalog;
+  position: SequencePosition | undefined;
+  cycle: number;
+  snapshot: TaskBook['data'];
+  startedAt: string;
+  span: ReturnType<typeof startCycleSpan>;
+}
+
+function beginCycle(task: TaskBook, chosen: CatalogStep[], catalog: CompiledCatalog, position?: SequencePosition): BegunCycle {
+  const steps = chosen.map((step) => step.name);
+  const cycle = task.beginCycle(steps, position);
+  publishSearchAttributes(task);
+  const startedAt = new Date(Date.now()).toISOString();
+  const span = startCycleSpan({ taskId: task.taskId, cycle, steps, ...(position ? { position } : {}) });
+  return { task, chosen, catalog, position, cycle, snapshot: task.data, startedAt, span };
+}
+
 /**
  * Act: run the chosen steps (one, or a parallel batch on one snapshot) as activities, merge their patches,
- * apply their commands. Steps that succeeded keep their effects even when a sibling failed. A step an earlier
- * activity ran ahead for this cycle is not run again: its outcome is taken from `ranAhead`.
+ * apply their commands. Steps that succeeded keep their effects even when a sibling failed. The activity of a
+ * lone local step may run ahead: what it ran is kept in `ranAhead` for the cycles to come.
  */
 export async function act(
   task: TaskBook,
@@ -22,28 +43,35 @@ export async function act(
   ranAhead: StepsRanAhead,
   position?: SequencePosition,
 ): Promise<CycleEffects> {
-  const steps = chosen.map((step) => step.name);
-  const cycle = task.beginCycle(steps, position);
-  publishSearchAttributes(task);
-  const snapshot = task.data;
-  const startedAt = new Date(Date.now()).toISOString();
-  const span = startCycleSpan({ taskId: task.taskId, cycle, steps, ...(position ? { position } : {}) });
+  const begun = beginCycle(task, chosen, catalog, position);
   // In a parallel batch each step reports what it read, to be checked against the writes ranked before it.
   const trackReads = task.lossless && chosen.length > 1;
-  const taken = ranAhead.take(chosen, position, task);
-  const ahead = taken ? null : ranAhead.request(task, chosen, catalog, position);
-  const settled: PromiseSettledResult<StepOutcome>[] = taken
-    ? [{ status: 'fulfilled', value: taken }]
-    : await span.activate(() => Promise.allSettled(chosen.map((step) => runStep(task, step, cycle, trackReads, ahead))));
+  const ahead = ranAhead.request(task, chosen, catalog, position);
+  const settled = await begun.span.activate(() =>
+    Promise.allSettled(chosen.map((step) => runStep(task, step, begun.cycle, trackReads, ahead))),
+  );
+  const checked = settled.map(checkedOutcome);
+  const first = checked[0];
+  if (ahead && first?.status === 'fulfilled') ranAhead.hold(first.value.ahead ?? []);
+  return recordCycle(begun, checked);
+}
 
+/**
+ * Act on a step an earlier activity ran ahead for this cycle: its outcome (checked with the result that brought
+ * it) is recorded as if the step had run now. Synchronous: no activity, no promise for the workflow to track.
+ */
+export function actRanAhead(task: TaskBook, step: CatalogStep, catalog: CompiledCatalog, outcome: StepOutcome): CycleEffects {
+  return recordCycle(beginCycle(task, [step], catalog), [{ status: 'fulfilled', value: outcome }]);
+}
+
+/** The cycle's outcomes merged and recorded; a step that failed for good puts the task in error. */
+function recordCycle(begun: BegunCycle, settled: PromiseSettledResult<StepOutcome>[]): CycleEffects {
+  const { task, chosen, catalog, position, cycle, snapshot, startedAt, span } = begun;
   const runs: (StepRun & { patch: StepOutcome['patch']; reads: string[] })[] = [];
   let failure: TaskError | null = null;
-  settled.forEach((settledRun, i) => {
+  settled.forEach((result, i) => {
     const step = chosen[i]!;
-    // An outcome run ahead was checked with the result that brought it.
-    const result = taken ? settledRun : checkedOutcome(settledRun);
     if (result.status === 'fulfilled') {
-      if (ahead) ranAhead.hold(result.value.ahead ?? []);
       const { attempt, durationMs, logs, commands, patch, reads } = result.value;
       const conditionReads = catalog.steps.find((entry) => entry.step === step)?.reads ?? [];
       runs.push({

@@ -3,7 +3,7 @@ import { nextMove, parentToldAfter, takesRetry, type Move } from '../cycle/next-
 import type { CompiledCatalog } from '../cycle/select';
 import { TaskBook } from '../cycle/task-book';
 import type { Catalog, TaskSnapshot } from '../model/task';
-import { act } from './act';
+import { act, actRanAhead } from './act';
 import { StepsRanAhead } from './ran-ahead';
 import { subtaskNeedsHelpSignal, type TaskWorkflowInput } from './api';
 import { compileCatalogFor, loadCatalogInto } from './catalog';
@@ -143,7 +143,11 @@ export async function taskWorkflow(input: TaskWorkflowInput): Promise<TaskSnapsh
         break;
       case 'act': {
         const current = catalog!;
-        const effects = await inFlight.run(() => act(task, move.steps, current, ranAhead, move.position));
+        // A step run ahead for this cycle is recorded at once; otherwise the chosen steps run now.
+        const taken = ranAhead.take(move.steps, move.position, task);
+        const effects = taken
+          ? actRanAhead(task, move.steps[0]!, current, taken)
+          : await inFlight.run(() => act(task, move.steps, current, ranAhead, move.position));
         const listed = move.position ? move.steps[0]!.name : null;
         if (listed && !task.needsOutsideHelp && !effects.redone.includes(listed)) task.advanceSequence();
         if (effects.park !== null && !task.finishing) {
