@@ -17,6 +17,10 @@ import { EventLog, type CarriedEvents } from './event-log';
 import { mergePatchPointers, pointersOverlap, type BatchMerge, type MergeResult } from './merge';
 import { applyMergePatch } from '../model/patch';
 import { setAtPath } from './paths';
+import { RUN_AHEAD_MAX_STEPS } from './run-ahead';
+
+/** Cycles whose writes an update is checked against: one more than the longest run ahead. */
+const RECENT_WRITES_KEPT = RUN_AHEAD_MAX_STEPS + 1;
 
 /** What a cycle asks of the workflow beyond changing the task's own state: timers, children, activities. */
 export interface CycleEffects {
@@ -122,10 +126,13 @@ export class TaskBook {
   private readonly ran = new Set<string>();
   /** Rules 2: the task reached its end; it takes effect once the work it started is no longer pending. */
   finishing: Finishing | null = null;
-  /** The cycle whose steps are running now, if any (updates arriving meanwhile are checked against its writes). */
+  /**
+   * The first cycle whose steps are running now, if any: the acting cycle, or the first of the cycles whose
+   * steps may be run ahead (updates arriving meanwhile are checked against the writes of those cycles).
+   */
   actingCycle: number | null = null;
-  /** What each step of the latest cycle wrote (JSON Pointers), for updates that raced it. */
-  private lastWrites: { cycle: number; writes: { step: string; changed: string[] }[] } = { cycle: 0, writes: [] };
+  /** What each step of the latest cycles wrote (JSON Pointers), for updates that raced them. */
+  private recentWrites: { cycle: number; writes: { step: string; changed: string[] }[] }[] = [];
 
   constructor(
     readonly taskId: string,
@@ -262,6 +269,11 @@ export class TaskBook {
     return this.state === 'error' || this.state === 'attention';
   }
 
+  /** Steps of the cycles from the next one on may run ahead while the catalog loads (null: that is over). */
+  loadingAhead(running: boolean): void {
+    this.actingCycle = running ? this.cycle + 1 : null;
+  }
+
   /** Act, first half: the chosen steps are about to run on one snapshot of the data. */
   beginCycle(steps: string[], position?: SequencePosition): number {
     this.moveTo('running');
@@ -319,7 +331,8 @@ export class TaskBook {
     this.cycle += 1;
     this.actingCycle = null;
     this.data = batch.data;
-    this.lastWrites = { cycle: this.cycle, writes: batch.merged };
+    // Enough cycles for the longest run ahead, the cycles an update can arrive during.
+    this.recentWrites = [...this.recentWrites.slice(-RECENT_WRITES_KEPT + 1), { cycle: this.cycle, writes: batch.merged }];
     const failOnConflict = this.options.onConflict === 'error';
     for (const held of batch.held) {
       const conflict: ConflictRecord = {
@@ -464,7 +477,7 @@ export class TaskBook {
     switch (arrival.kind) {
       case 'update':
         this.record({ type: 'data-updated', keys: Object.keys(arrival.patch).sort() });
-        if (arrival.during != null && arrival.during === this.lastWrites.cycle) this.recordOverwrites(arrival.patch);
+        if (arrival.during != null) this.recordOverwrites(arrival.patch, arrival.during);
         this.data = applyMergePatch(this.data, arrival.patch) as JsonObject;
         if (this.needsOutsideHelp) this.revive();
         break;
@@ -509,15 +522,18 @@ export class TaskBook {
     }
   }
 
-  /** An update replaced what a step of the cycle that was running when it arrived had written. */
-  private recordOverwrites(patch: JsonObject): void {
+  /** An update replaced what a step of the cycles running when it arrived (from `during` on) had written. */
+  private recordOverwrites(patch: JsonObject, during: number): void {
     const pointers = mergePatchPointers(patch);
-    for (const { step, changed } of this.lastWrites.writes) {
-      const paths = changed.filter((path) => pointers.some((pointer) => pointersOverlap(pointer, path)));
-      if (paths.length === 0) continue;
-      const conflict: ConflictRecord = { cycle: this.lastWrites.cycle, paths, kept: UPDATE_WRITER, dropped: step, outcome: 'overwritten' };
-      this.conflicts.push(conflict);
-      this.record({ type: 'conflict', ...conflict });
+    for (const { cycle, writes } of this.recentWrites) {
+      if (cycle < during) continue;
+      for (const { step, changed } of writes) {
+        const paths = changed.filter((path) => pointers.some((pointer) => pointersOverlap(pointer, path)));
+        if (paths.length === 0) continue;
+        const conflict: ConflictRecord = { cycle, paths, kept: UPDATE_WRITER, dropped: step, outcome: 'overwritten' };
+        this.conflicts.push(conflict);
+        this.record({ type: 'conflict', ...conflict });
+      }
     }
   }
 

@@ -11,3 +11,10 @@ export const STOP_CANCELS_PATCH = 'stop-cancels-in-flight-work';
 export const CATALOG_LOCAL_PATCH = 'catalog-local-activity';
 /** Runs recorded before a task adopted the search attributes it was started with upserted them again. */
 export const START_ATTRIBUTES_PATCH = 'start-attributes-adopted';
+/** Runs recorded before short steps ran as local activities scheduled every step as a regular activity. */
+export const LOCAL_STEPS_PATCH = 'local-step-activities';
+/**
+ * Runs recorded before this decided on local steps at their first local step (LOCAL_STEPS_PATCH). Decided
+ * there, the marker could land in the workflow task after the catalog's, where a replay does not find it.
+ */
+export const LOCAL_STEPS_AT_START_PATCH = 'local-steps-decided-at-start';

@@ -7,12 +7,15 @@ import type { JsonObject } from '../model/json';
 import type { CatalogStep, StepOutcome } from '../model/task';
 import { stepDataQuery } from './api';
 import { heartbeatTimeoutFor, temporalRetryPolicy } from './effects';
+import { LOCAL_STEPS_AT_START_PATCH, LOCAL_STEPS_PATCH } from './patches';
 
-/**
- * Runs recorded before short steps ran as local activities scheduled every step as a regular activity;
- * they replay that way.
- */
-const LOCAL_STEPS_PATCH = 'local-step-activities';
+/** Runs that decided on local steps when they started (LOCAL_STEPS_AT_START_PATCH). */
+const localStepsAtStart = new WeakSet<TaskBook>();
+
+/** At the start of every run, before anything else is scheduled: whether its local steps run locally. */
+export function decideLocalStepsAtStart(task: TaskBook): void {
+  if (wf.patched(LOCAL_STEPS_AT_START_PATCH)) localStepsAtStart.add(task);
+}
 
 /**
  * One step execution as an activity; its timeout and retry policy come from the step's file. A step the
@@ -29,7 +32,7 @@ export function runStep(
   ahead: RunAheadRequest | null = null,
 ): Promise<StepOutcome> {
   const executionId = `${task.taskId}:${cycle}:${step.name}`;
-  const mayRunLocally = step.local === true && wf.patched(LOCAL_STEPS_PATCH);
+  const mayRunLocally = step.local === true && (localStepsAtStart.has(task) || wf.patched(LOCAL_STEPS_PATCH));
   // Replaying, the input of a regular step is already in history and is not sent again: measuring the data
   // would only slow the replay down. A step that may run locally needs the measure either way: whether it
   // ran locally depends on it. A step still running may read its snapshot, so it is served either way.

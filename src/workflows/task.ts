@@ -5,6 +5,7 @@ import { TaskBook } from '../cycle/task-book';
 import type { Catalog, TaskSnapshot } from '../model/task';
 import { act, actRanAhead } from './act';
 import { StepsRanAhead } from './ran-ahead';
+import { decideLocalStepsAtStart } from './run-step';
 import { subtaskNeedsHelpSignal, type TaskWorkflowInput } from './api';
 import { compileCatalogFor, loadCatalogInto } from './catalog';
 import { listenForControl } from './control';
@@ -26,6 +27,7 @@ export async function taskWorkflow(input: TaskWorkflowInput): Promise<TaskSnapsh
     : new TaskBook(taskId, input.name, input.tags, input.data, input.options);
   if (!carried) startTask(task, input);
   if (!carried && wf.patched(START_ATTRIBUTES_PATCH)) adoptStartAttributes(task);
+  decideLocalStepsAtStart(task);
   const inbox: Inbox = [];
   const record = task.record.bind(task);
   // Step activities and connector calls run in this scope: stopping the task cancels them.
@@ -115,8 +117,12 @@ export async function taskWorkflow(input: TaskWorkflowInput): Promise<TaskSnapsh
         break;
       case 'load-catalog': {
         control.takeReload();
-        // Loading may run the first steps ahead: a stop cancels it like any step.
-        const loaded = await inFlight.run(() => loadCatalogInto(task, ranAhead.fromStart(task)));
+        // Loading may run the first steps ahead: a stop cancels it like any step, and an update arriving
+        // meanwhile is checked against their writes.
+        const start = ranAhead.fromStart(task);
+        task.loadingAhead(start !== null);
+        const loaded = await inFlight.run(() => loadCatalogInto(task, start));
+        task.loadingAhead(false);
         source = loaded?.catalog;
         catalog = source && compileCatalogFor(task, source);
         if (catalog && loaded) ranAhead.hold(loaded.ahead);
