@@ -163,7 +163,7 @@ try {
     cpuRow('this process (both workers, client)', 'benchMs'),
     cpuRow('… main thread (activities, client)', 'mainMs'),
     cpuRow("… the worker's workflow thread", 'workflowMs'),
-    `| … other threads (SDK core, GC, gRPC) | ${fmt(otherThreads('whenflow'))} ms | ${fmt(otherThreads('baseline'))} ms | ${ratio(otherThreads('whenflow'), otherThreads('baseline'))} |`,
+    `| … other threads (step threads, SDK core, GC, gRPC) | ${fmt(otherThreads('whenflow'))} ms | ${fmt(otherThreads('baseline'))} ms | ${ratio(otherThreads('whenflow'), otherThreads('baseline'))} |`,
     `| **total** | **${fmt(total('whenflow'))} ms** | **${fmt(total('baseline'))} ms** | **${ratio(total('whenflow'), total('baseline'))}** |`,
     `| runnable but waiting for a core: this process / dev server | ${fmt(med('whenflow', 'waitBench'))} / ${fmt(med('whenflow', 'waitServer'))} ms | ${fmt(med('baseline', 'waitBench'))} / ${fmt(med('baseline', 'waitServer'))} ms | |`,
     `| all ${CORES} cores busy during the rounds / of that, other processes on the machine | ${pct('whenflow', 'machineBusy')} / ${pct('whenflow', 'othersBusy')} | ${pct('baseline', 'machineBusy')} / ${pct('baseline', 'othersBusy')} | |`,
@@ -189,7 +189,11 @@ try {
 
   function whereTheTimeGoes(met: boolean, hw: HistoryStats, hb: HistoryStats): string {
     const saturated = med('whenflow', 'machineBusy') > 0.9 && med('baseline', 'machineBusy') > 0.9;
-    const extra = (key: 'mainMs' | 'workflowMs') => fmt(med('whenflow', key) - med('baseline', key));
+    /** whenflow's CPU on a thread less the baseline's, signed. */
+    const extra = (key: 'mainMs' | 'workflowMs') => {
+      const difference = med('whenflow', key) - med('baseline', key);
+      return `${difference < 0 ? '−' : '+'}${fmt(Math.abs(difference))}`;
+    };
     const cpu = `${fmt(total('whenflow'))} ms of CPU per whenflow task against ${fmt(total('baseline'))} ms (${ratio(total('whenflow'), total('baseline'))})`;
     return [
       met ? 'Where the time goes (goal met; for reference):' : 'Where the time goes:',
@@ -197,7 +201,7 @@ try {
         ? `the ${CORES} cores were saturated (other processes on the machine: ${pct('whenflow', 'othersBusy')} / ${pct('baseline', 'othersBusy')}), so throughput follows CPU per task, ${cpu}:`
         : `the cores were only ${pct('whenflow', 'machineBusy')} / ${pct('baseline', 'machineBusy')} busy, so CPU per task, ${cpu}, explains only part of it:`,
       `${fmt(med('whenflow', 'serverMs'))} against ${fmt(med('baseline', 'serverMs'))} ms in the dev server (${hw.events} events and ${hw.workflowTasks} workflow tasks per task instead of ${hb.events} and ${hb.workflowTasks}; the catalog's local activity marker, with the steps run ahead, is ${hw.activityEventBytes.loadCatalog ?? 0} of the ${hw.bytes} history bytes)`,
-      `and ${fmt(med('whenflow', 'benchMs'))} against ${fmt(med('baseline', 'benchMs'))} ms in this process: +${extra('mainMs')} ms on the main thread (checking the workspace's and the step file's stamps, running the step in a fresh data proxy, diffing the data), +${extra('workflowMs')} ms on the workflow thread, the rest in the SDK core and GC.`,
+      `and ${fmt(med('whenflow', 'benchMs'))} against ${fmt(med('baseline', 'benchMs'))} ms in this process: ${extra('mainMs')} ms on the main thread (activities: reading the workspace's stamps, handing steps to step threads, choosing the steps run ahead), ${extra('workflowMs')} ms on the workflow thread, the rest in the step threads (the step in a data proxy, diffing, the realm check), the SDK core and GC.`,
       `Per step the baseline uses one workflow task and one activity task; whenflow runs its short steps as local activities, ahead of its cycles: ${hw.workflowTasks} workflow task(s) and ${hw.localActivities} marker(s) per task in all (the catalog's included).`,
     ].join(' ');
   }
