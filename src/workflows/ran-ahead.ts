@@ -12,6 +12,14 @@ function maxRecognizeWorkOf(task: TaskBook): number {
   return task.options.maxRecognizeWork ?? RECOGNIZE_WORK_LIMIT;
 }
 
+function cycleAllows(task: TaskBook): boolean {
+  return mayRunAhead({
+    concurrency: task.options.concurrency,
+    hasSequence: Boolean(task.sequence),
+    remainingStepRuns: task.remainingStepRuns,
+  });
+}
+
 /**
  * Outcomes of steps a step activity ran ahead (src/cycle/run-ahead.ts), each waiting for the cycle that
  * chooses its step. A cycle that chooses otherwise drops them all: they run again if the cycle chooses them.
@@ -27,12 +35,7 @@ export class StepsRanAhead {
   /** What to ask the activity of `chosen`'s first step: to run ahead, when the cycle allows it. */
   request(task: TaskBook, chosen: CatalogStep[], catalog: CompiledCatalog, position: SequencePosition | undefined): RunAheadRequest | null {
     const only = chosen.length === 1 ? chosen[0] : undefined;
-    const allowed = mayRunAhead({
-      concurrency: task.options.concurrency,
-      hasSequence: Boolean(task.sequence) || position !== undefined,
-      remainingStepRuns: task.remainingStepRuns,
-    });
-    if (only?.local !== true || !allowed) return null;
+    if (only?.local !== true || position !== undefined || !cycleAllows(task)) return null;
     return {
       catalogVersion: catalog.version,
       ran: task.ranSteps,
@@ -47,12 +50,7 @@ export class StepsRanAhead {
    * cycle allows it and the data goes inline.
    */
   fromStart(task: TaskBook): TaskStart | null {
-    const allowed = mayRunAhead({
-      concurrency: task.options.concurrency,
-      hasSequence: Boolean(task.sequence),
-      remainingStepRuns: task.remainingStepRuns,
-    });
-    if (task.stepRuns > 0 || !allowed || !('data' in stepDataInput(task.data))) return null;
+    if (task.stepRuns > 0 || !cycleAllows(task) || !('data' in stepDataInput(task.data))) return null;
     return {
       taskId: task.taskId,
       name: task.name,
@@ -68,7 +66,7 @@ export class StepsRanAhead {
     this.queue = [...ahead];
   }
 
-  /** The outcome for a cycle that chose `chosen`, if its step is the next one ran ahead; else the rest is dropped. */
+  /** The outcome for a cycle that chose `chosen`, if its step is the next one run ahead; else the rest is dropped. */
   take(chosen: CatalogStep[], position: SequencePosition | undefined, task: TaskBook): StepOutcome | null {
     const next = this.queue[0];
     if (!next) return null;
