@@ -1,35 +1,9 @@
-import { request } from 'node:http';
-
 /** Asks the test's server whether to fail (it says so the first time): no retry, so only a second execution passes. */
 export const condition = { flaky: { b: true } };
 export const options = { retry: { maximumAttempts: 1 } };
 export const content = async () => {
-  const answer = await ask(`${data.flaky.url}/${step.name}`);
+  const answer = await lib.http.ask(`${data.flaky.url}/${step.name}`);
   if (answer !== 'ok') throw new Error(`the server said ${answer}`);
   data.flaky.c = true;
   data.flaky.attempt = step.attempt;
 };
-
-/**
- * A POST through node:http, its socket closed before the step ends: fetch would leave its dispatcher in the
- * step thread, and an open socket would be left running; either retires the thread.
- */
-function ask(url) {
-  return new Promise((resolve, reject) => {
-    const req = request(url, { method: 'POST', agent: false }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk) => {
-        body += chunk;
-      });
-      // Resolved once the server has closed the connection: a step thread must leave no handle running.
-      res.on('end', () => {
-        const { socket } = res;
-        if (socket.closed) resolve(body);
-        else socket.once('close', () => resolve(body));
-      });
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
