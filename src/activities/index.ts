@@ -183,7 +183,7 @@ export function createActivities(
         throw asFailure(error, 1);
       }
       if (!start) return catalog;
-      // Running ahead is a head start, never a condition of the load: whatever stops it, the catalog is returned.
+      // Running ahead is a head start, never a condition of the load: only a cancellation (a stop) ends the load.
       const ws = await forExecution();
       const runner = stepRunner(ws, start);
       const ahead = await whileHeartbeating(
@@ -314,11 +314,9 @@ async function runAhead(
   started: number,
 ): Promise<StepRanAhead[]> {
   if (ws.catalog.version !== request.catalogVersion) return [];
-  let catalog = compiledCatalogs.get(ws.catalog);
-  if (!catalog) {
-    catalog = compileCatalog(ws.catalog);
-    compiledCatalogs.set(ws.catalog, catalog);
-  }
+  const catalog = compiledCatalogs.get(ws.catalog) ?? compiledOrNull(ws.catalog);
+  // Conditions the engine refuses: the workflow says so when it compiles them; nothing runs ahead.
+  if (!catalog) return [];
   const ran = new Set(from.ran);
   const activityTimeoutMs = Context.current().info.startToCloseTimeoutMs;
   const ahead: StepRanAhead[] = [];
@@ -346,6 +344,16 @@ async function runAhead(
     data = applyPatchTo(data, outcome.patch);
   }
   return ahead;
+}
+
+function compiledOrNull(source: Catalog): CompiledCatalog | null {
+  try {
+    const compiled = compileCatalog(source);
+    compiledCatalogs.set(source, compiled);
+    return compiled;
+  } catch {
+    return null;
+  }
 }
 
 /** The cycle number in a step's execution ID (`task:cycle:step`); null if it is not one. */
