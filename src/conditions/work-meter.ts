@@ -31,6 +31,16 @@ export function chargeWork(units: number): void {
   if (meter.spent > meter.limit) throw new WorkLimitError(meter.limit);
 }
 
+/** `withWorkLimit`, with the limit's error as the answer past it instead of a throw. */
+export function withinWorkLimit<T>(limit: number, evaluate: () => T): T | WorkLimitError {
+  try {
+    return withWorkLimit(limit, evaluate);
+  } catch (error) {
+    if (error instanceof WorkLimitError) return error;
+    throw error;
+  }
+}
+
 /** Runs a synchronous evaluation with at most `limit` units of work; throws WorkLimitError past it. */
 export function withWorkLimit<T>(limit: number, evaluate: () => T): T {
   const outer = meter;

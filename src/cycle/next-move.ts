@@ -1,4 +1,4 @@
-import { RECOGNIZE_WORK_LIMIT, WorkLimitError, withWorkLimit } from '../conditions/work-meter';
+import { WorkLimitError, withinWorkLimit } from '../conditions/work-meter';
 import type { SequencePosition } from '../model/events';
 import type { CatalogStep, DeferredCall, TaskError } from '../model/task';
 import { selectSteps, type CompiledCatalog } from './select';
@@ -174,12 +174,7 @@ function recognize(task: TaskBook, catalog: CompiledCatalog, forced: string | nu
  * (and fail again on every retry); past it the answer is the limit's error.
  */
 function recognizeWithinLimit<T>(task: TaskBook, select: () => T): T | WorkLimitError {
-  try {
-    return withWorkLimit(task.options.maxRecognizeWork ?? RECOGNIZE_WORK_LIMIT, select);
-  } catch (error) {
-    if (error instanceof WorkLimitError) return error;
-    throw error;
-  }
+  return withinWorkLimit(task.recognizeWorkLimit, select);
 }
 
 function workLimitMove(error: WorkLimitError): Move {

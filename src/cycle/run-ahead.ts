@@ -6,7 +6,7 @@
  *
  * Pure and deterministic: decides in the workflow (whether to ask) and in the activity (which step is next).
  */
-import { WorkLimitError, withWorkLimit } from '../conditions/work-meter';
+import { WorkLimitError, withinWorkLimit } from '../conditions/work-meter';
 import type { JsonObject } from '../model/json';
 import type { CatalogStep } from '../model/task';
 import { selectSteps, type CompiledCatalog } from './select';
@@ -58,13 +58,8 @@ export function stepAhead(
   maxRecognizeWork: number,
 ): CatalogStep | null {
   if (Object.keys(data).length === 0) return null;
-  let chosen: CatalogStep[];
-  try {
-    chosen = withWorkLimit(maxRecognizeWork, () => selectSteps(catalog, data, (name) => !ran.has(name), 1).run);
-  } catch (error) {
-    if (error instanceof WorkLimitError) return null;
-    throw error;
-  }
+  const chosen = withinWorkLimit(maxRecognizeWork, () => selectSteps(catalog, data, (name) => !ran.has(name), 1).run);
+  if (chosen instanceof WorkLimitError) return null;
   const next = chosen[0];
   if (chosen.length !== 1 || next === undefined || next.local !== true) return null;
   return 'data' in stepDataInput(data, INLINE_DATA_LIMIT) ? next : null;

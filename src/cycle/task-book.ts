@@ -17,6 +17,7 @@ import { EventLog, type CarriedEvents } from './event-log';
 import { mergePatchPointers, pointersOverlap, type BatchMerge, type MergeResult } from './merge';
 import { applyMergePatch } from '../model/patch';
 import { setAtPath } from './paths';
+import { RECOGNIZE_WORK_LIMIT } from '../model/defaults';
 import { RUN_AHEAD_MAX_STEPS } from './run-ahead';
 
 /** Cycles whose writes an update is checked against: one more than the longest run ahead. */
@@ -548,6 +549,11 @@ export class TaskBook {
   /** Would running `count` more steps exceed the runaway-loop guard? */
   exceedsStepBudget(count: number): boolean {
     return count > this.remainingStepRuns;
+  }
+
+  /** The work one recognize phase of this task may take (`maxRecognizeWork`). */
+  get recognizeWorkLimit(): number {
+    return this.options.maxRecognizeWork ?? RECOGNIZE_WORK_LIMIT;
   }
 
   /** Step executions left before the runaway-loop guard trips. */

@@ -1,5 +1,4 @@
 import * as wf from '@temporalio/workflow';
-import { RECOGNIZE_WORK_LIMIT } from '../conditions/work-meter';
 import { longestLocalTimeoutMs, mayRunAhead, RUN_AHEAD_MAX_STEPS, type RunAheadRequest } from '../cycle/run-ahead';
 import type { CompiledCatalog } from '../cycle/select';
 import type { TaskBook } from '../cycle/task-book';
@@ -7,10 +6,6 @@ import type { SequencePosition } from '../model/events';
 import type { TaskStart } from '../activities';
 import { stepDataInput } from '../cycle/step-data';
 import type { CatalogStep, StepOutcome, StepRanAhead } from '../model/task';
-
-function maxRecognizeWorkOf(task: TaskBook): number {
-  return task.options.maxRecognizeWork ?? RECOGNIZE_WORK_LIMIT;
-}
 
 function cycleAllows(task: TaskBook): boolean {
   return mayRunAhead({
@@ -40,7 +35,7 @@ export class StepsRanAhead {
       catalogVersion: catalog.version,
       ran: task.ranSteps,
       maxSteps: Math.min(RUN_AHEAD_MAX_STEPS, task.remainingStepRuns - 1),
-      maxRecognizeWork: maxRecognizeWorkOf(task),
+      maxRecognizeWork: task.recognizeWorkLimit,
       longestTimeoutMs: longestLocalTimeoutMs(catalog),
     };
   }
@@ -57,7 +52,7 @@ export class StepsRanAhead {
       tags: task.tags,
       maxDataBytes: task.options.maxDataBytes,
       data: task.data,
-      ahead: { maxSteps: Math.min(RUN_AHEAD_MAX_STEPS, task.remainingStepRuns), maxRecognizeWork: maxRecognizeWorkOf(task) },
+      ahead: { maxSteps: Math.min(RUN_AHEAD_MAX_STEPS, task.remainingStepRuns), maxRecognizeWork: task.recognizeWorkLimit },
     };
   }
 
