@@ -215,9 +215,8 @@ export function createActivities(
           const first = await runner.execute({ ...input, data, attempt, timeoutMs }, started);
           const request = input.ahead;
           if (!request || first.commands.length > 0 || runner.calledConnector) return first;
-          const after = { data: applyPatchTo(data, first.patch), ran: [...request.ran, input.step], cycle: cycleOf(input) };
-          const ahead =
-            after.cycle === null ? [] : await runAhead(ws, runner, input.taskId, request, { ...after, cycle: after.cycle }, started);
+          const after = { data: applyPatchTo(data, first.patch), ran: [...request.ran, input.step], cycle: request.cycle };
+          const ahead = await runAhead(ws, runner, input.taskId, request, after, started);
           return ahead.length > 0 ? { ...first, ahead } : first;
         });
         return await whileHeartbeating(work);
@@ -354,13 +353,6 @@ function compiledOrNull(source: Catalog): CompiledCatalog | null {
   } catch {
     return null;
   }
-}
-
-/** The cycle number in a step's execution ID (`task:cycle:step`); null if it is not one. */
-function cycleOf(input: RunStepInput): number | null {
-  const { executionId, taskId, step } = input;
-  const cycle = Number(executionId.slice(taskId.length + 1, executionId.length - step.length - 1));
-  return executionId.startsWith(`${taskId}:`) && executionId.endsWith(`:${step}`) && Number.isSafeInteger(cycle) ? cycle : null;
 }
 
 const stepDataSchema = z.union([

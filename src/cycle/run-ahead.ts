@@ -24,6 +24,8 @@ export const RUN_AHEAD_WINDOW_MS = 1000;
 export interface RunAheadRequest {
   /** The catalog version the task uses: a worker whose workspace reads differently does not run ahead. */
   catalogVersion: string;
+  /** The cycle of the activity's own step: the steps run ahead are those of the cycles after it. */
+  cycle: number;
   /** Steps that have run (and not asked to run again): not eligible, as in the cycle. */
   ran: string[];
   /** At most this many further steps (RUN_AHEAD_MAX_STEPS, or fewer near the task's `maxStepRuns`). */

@@ -46,7 +46,7 @@ export async function act(
   const begun = beginCycle(task, chosen, catalog, position);
   // In a parallel batch each step reports what it read, to be checked against the writes ranked before it.
   const trackReads = task.lossless && chosen.length > 1;
-  const ahead = ranAhead.request(task, chosen, catalog, position);
+  const ahead = ranAhead.request(task, chosen, catalog, begun.cycle, position);
   const settled = await begun.span.activate(() =>
     Promise.allSettled(chosen.map((step) => runStep(task, step, begun.cycle, trackReads, ahead))),
   );

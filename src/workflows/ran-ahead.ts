@@ -28,11 +28,18 @@ export class StepsRanAhead {
   }
 
   /** What to ask the activity of `chosen`'s first step: to run ahead, when the cycle allows it. */
-  request(task: TaskBook, chosen: CatalogStep[], catalog: CompiledCatalog, position: SequencePosition | undefined): RunAheadRequest | null {
+  request(
+    task: TaskBook,
+    chosen: CatalogStep[],
+    catalog: CompiledCatalog,
+    cycle: number,
+    position: SequencePosition | undefined,
+  ): RunAheadRequest | null {
     const only = chosen.length === 1 ? chosen[0] : undefined;
     if (only?.local !== true || position !== undefined || !cycleAllows(task)) return null;
     return {
       catalogVersion: catalog.version,
+      cycle,
       ran: task.ranSteps,
       maxSteps: Math.min(RUN_AHEAD_MAX_STEPS, task.remainingStepRuns - 1),
       maxRecognizeWork: task.recognizeWorkLimit,
