@@ -46,6 +46,12 @@ export const DEV_SERVER_DYNAMIC_CONFIG: Readonly<Record<string, string | number 
   'history.transferProcessorMaxPollRPS': 10_000,
   'history.transferProcessorMaxPollHostRPS': 10_000,
   'system.enableActivityEagerExecution': true,
+  // One partition per task queue. With the server's default of four, a task written to a partition that no
+  // poller is on at that moment waits for forwarding (at most 10 tasks a second): under a burst, the last
+  // tasks of a queue sat ready for seconds while every worker idled (BENCHMARKS.md, P3). A single server
+  // process gains nothing from partitions.
+  'matching.numTaskqueueReadPartitions': 1,
+  'matching.numTaskqueueWritePartitions': 1,
 };
 
 /** `--dynamic-config-value KEY=VALUE` arguments of the Temporal CLI's dev server: whenflow's settings, then `extra`. */
