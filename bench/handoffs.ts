@@ -44,7 +44,7 @@ const SETTINGS: Setting[] = [
     label: '… with transfer queue reads per shard not rate-limited',
     dynamicConfig: { ...CLI_DEFAULTS, 'history.transferProcessorMaxPollRPS': 10_000 },
   },
-  { label: "whenflow's dev server (reads not rate-limited, eager activity dispatch)", dynamicConfig: {} },
+  { label: "whenflow's dev server (reads not rate-limited, eager activity dispatch, one partition)", dynamicConfig: {} },
 ];
 
 interface Waits {

@@ -146,7 +146,7 @@ try {
     `- Machine: ${machine()}`,
     `- Date: ${new Date().toISOString()}`,
     `- Command: \`node --import tsx bench/p3-throughput.ts\` (${ROUNDS} round(s) per side of ${TASKS} tasks started at once, alternating sides, after a warm-up round of ${WARMUP} per side)`,
-    `- Setup: one \`startDevServer()\` dev server (whenflow's settings: transfer queue reads not rate-limited, eager activity dispatch); one whenflow worker (\`createTaskWorker\`, default Worker settings) on \`bench/workspaces/chain\` (\`defaults.local: true\`: its short steps run as local activities, and run ahead from the task's catalog load), tasks started at \`{ chain: { at: ${FROM} } }\` so that s06..s10 run; one baseline worker (default settings) running regular activities s06..s10 in sequence. A round's time is from the first start call until the last result arrived.`,
+    `- Setup: one \`startDevServer()\` dev server (whenflow's settings: transfer queue reads not rate-limited, eager activity dispatch, one partition per task queue); one whenflow worker (\`createTaskWorker\`, default Worker settings) on \`bench/workspaces/chain\` (\`defaults.local: true\`: its short steps run as local activities, and run ahead from the task's catalog load), tasks started at \`{ chain: { at: ${FROM} } }\` so that s06..s10 run; one baseline worker (default settings) running regular activities s06..s10 in sequence. A round's time is from the first start call until the last result arrived.`,
     '',
     '| | whenflow | baseline | whenflow / baseline | goal |',
     '| --- | ---: | ---: | ---: | --- |',
