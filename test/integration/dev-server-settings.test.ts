@@ -1,12 +1,21 @@
 /**
  * The dev server whenflow starts (`whenflow dev`, `run`, `test`, `startDevServer()`, the suite's) carries
- * whenflow's dynamic configuration. Checked here through the server's own answer, not the arguments.
+ * whenflow's dynamic configuration. Checked through the server's own answers, not the arguments.
  */
 import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
+import { temporal } from '@temporalio/proto';
 import { afterAll, describe, expect, it } from 'vitest';
+import { startTask, waitForTask } from '../../src/client';
 import { installRuntime } from '../../src/temporal/sdk-logging';
 import { startDevServer, type TemporalSession } from '../../src/temporal/server';
+import { createTaskWorker } from '../../src/worker';
+import { scratchWorkspaces } from '../support/scratch-workspaces';
 
+const FOUR_PARTITIONS = { 'matching.numTaskqueueReadPartitions': 4, 'matching.numTaskqueueWritePartitions': 4 };
+const scratch = scratchWorkspaces('dev-server-settings');
+
+/** The partitions a new task of the queue may be written to. */
 async function partitions(session: TemporalSession): Promise<{ workflow: number; activity: number }> {
   const answer = await session.client.workflowService.listTaskQueuePartitions({
     namespace: session.namespace,
@@ -15,25 +24,70 @@ async function partitions(session: TemporalSession): Promise<{ workflow: number;
   return { workflow: answer.workflowTaskQueuePartitions?.length ?? 0, activity: answer.activityTaskQueuePartitions?.length ?? 0 };
 }
 
+/** Waits until the queue holds `count` workflow tasks in its backlog (the server's approximate count). */
+async function waitForBacklog(session: TemporalSession, taskQueue: string, count: number): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const answer = await session.client.workflowService.describeTaskQueue({
+      namespace: session.namespace,
+      taskQueue: { name: taskQueue },
+      taskQueueType: temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+      reportStats: true,
+    });
+    const backlog = Number(answer.stats?.approximateBacklogCount ?? 0);
+    if (backlog >= count) return;
+    if (Date.now() > deadline) throw new Error(`the queue's backlog stayed at ${backlog} of ${count} tasks`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
 describe('the dev server whenflow starts', () => {
   const sessions: TemporalSession[] = [];
+  const start = async (...args: Parameters<typeof startDevServer>) => {
+    installRuntime();
+    const session = await startDevServer(...args);
+    sessions.push(session);
+    return session;
+  };
   afterAll(async () => {
     await Promise.all(sessions.map((session) => session.close()));
   });
 
-  it('serves each task queue from one partition, so a burst of tasks never waits for forwarding between partitions', async () => {
-    installRuntime();
-    const session = await startDevServer();
-    sessions.push(session);
-    expect(await partitions(session)).toEqual({ workflow: 1, activity: 1 });
+  it('writes each task queue to one partition, so a burst of tasks never waits for forwarding between partitions', async () => {
+    expect(await partitions(await start())).toEqual({ workflow: 1, activity: 1 });
   }, 120_000);
 
   it('takes a dynamic configuration value over its own (here: the server default of four partitions)', async () => {
-    installRuntime();
-    const session = await startDevServer({
-      dynamicConfig: { 'matching.numTaskqueueReadPartitions': 4, 'matching.numTaskqueueWritePartitions': 4 },
-    });
-    sessions.push(session);
-    expect(await partitions(session)).toEqual({ workflow: 4, activity: 4 });
+    expect(await partitions(await start({ dynamicConfig: FOUR_PARTITIONS }))).toEqual({ workflow: 4, activity: 4 });
   }, 120_000);
+
+  it('with its database in a file, still delivers the tasks that an earlier version queued in four partitions', async () => {
+    const workspace = await scratch.workspace({
+      'steps/finish.mjs': 'export const condition = { queued: true };\nexport const content = async () => { task.complete(); };\n',
+    });
+    const dbFilename = join(workspace, 'dev.db');
+    const taskQueue = `queued-${randomUUID()}`;
+    // A server as an earlier version started it: tasks written to four partitions, and no worker yet.
+    const earlier = await start({ dbFilename, dynamicConfig: FOUR_PARTITIONS });
+    const taskIds = [];
+    for (let i = 0; i < 16; i++) {
+      taskIds.push((await startTask(earlier.client, { name: 'queued', data: { queued: true }, taskQueue })).workflowId);
+    }
+    // Closed once the tasks are in the queue's partitions (not only in the history service's transfer queue).
+    await waitForBacklog(earlier, taskQueue, taskIds.length);
+    await earlier.close();
+    sessions.splice(sessions.indexOf(earlier), 1);
+
+    // Today's server: one partition, read and written.
+    const now = await start({ dbFilename });
+    const worker = await createTaskWorker({ connection: now.nativeConnection, namespace: now.namespace, workspace, taskQueue });
+    const running = worker.run();
+    try {
+      const settled = await Promise.all(taskIds.map((id) => waitForTask(now.client, id, { timeoutMs: 60_000 }).then((view) => view.state)));
+      expect(settled).toEqual(taskIds.map(() => 'done'));
+    } finally {
+      worker.shutdown();
+      await running;
+    }
+  }, 180_000);
 });
