@@ -33,6 +33,8 @@ const CLI_DEFAULTS = {
   'history.transferProcessorMaxPollRPS': 20,
   'history.transferProcessorMaxPollHostRPS': 0,
   'system.enableActivityEagerExecution': false,
+  'matching.numTaskqueueReadPartitions': 4,
+  'matching.numTaskqueueWritePartitions': 4,
 };
 const SETTINGS: Setting[] = [
   { label: 'the Temporal CLI defaults (4 task queue partitions, transfer queue read ≤ 20 times/s)', dynamicConfig: CLI_DEFAULTS },
