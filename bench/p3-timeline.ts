@@ -19,8 +19,7 @@ import { Worker } from '@temporalio/worker';
 import { startTask } from '../src/client';
 import { installRuntime } from '../src/temporal/sdk-logging';
 import { startDevServer } from '../src/temporal/server';
-import { whenflowWorkerOptions } from '../src/worker';
-import { DEFAULT_STEP_THREADS } from '../src/isolation/pool';
+import { stepSlotOptions, whenflowWorkerOptions } from '../src/worker';
 import { CHAIN_WORKSPACE, fmt, median } from './support';
 
 const { values } = parseArgs({
@@ -74,15 +73,14 @@ const activities = {
     }
   },
 };
-// The settings createTaskWorker uses.
+// The worker createTaskWorker makes, with the activities above.
 const worker = await Worker.create({
   connection: session.nativeConnection,
   namespace: session.namespace,
   taskQueue,
   ...parts,
   activities,
-  maxConcurrentActivityTaskExecutions: DEFAULT_STEP_THREADS,
-  maxConcurrentLocalActivityExecutions: DEFAULT_STEP_THREADS,
+  ...stepSlotOptions(),
 });
 const running = worker.run();
 

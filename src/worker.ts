@@ -154,6 +154,18 @@ export async function whenflowWorkerOptions(options: WhenflowWorkerOptionsInput)
   };
 }
 
+/**
+ * A worker's activity slots for `maxConcurrentSteps` step threads (default 16): as many step activities, and
+ * as many local steps, at once as there are threads. A step the worker took must not wait for a thread
+ * inside the worker, where the wait would count toward its timeout; further steps wait in the task queue
+ * (or for another worker) instead. Spread it next to `whenflowWorkerOptions` in a worker of your own.
+ */
+export function stepSlotOptions(
+  maxConcurrentSteps: number = DEFAULT_STEP_THREADS,
+): Pick<WorkerOptions, 'maxConcurrentActivityTaskExecutions' | 'maxConcurrentLocalActivityExecutions'> {
+  return { maxConcurrentActivityTaskExecutions: maxConcurrentSteps, maxConcurrentLocalActivityExecutions: maxConcurrentSteps };
+}
+
 /** Composition root: the task workflow plus the activities bound to one workspace's steps. */
 export async function createTaskWorker(options: TaskWorkerOptions): Promise<Worker> {
   const { maxConcurrentSteps } = options;
@@ -166,11 +178,6 @@ export async function createTaskWorker(options: TaskWorkerOptions): Promise<Work
     namespace,
     taskQueue: taskQueue ?? DEFAULT_TASK_QUEUE,
     ...(await whenflowWorkerOptions(parts)),
-    // As many step activities at once as there are step threads: a step the worker took must not wait
-    // for a thread inside the worker, where the wait would count toward its timeout; further steps wait
-    // in the task queue (or for another worker) instead.
-    maxConcurrentActivityTaskExecutions: maxConcurrentSteps ?? DEFAULT_STEP_THREADS,
-    // Local steps (local activities) wait in the worker for a slot, not in the task queue: as many as threads.
-    maxConcurrentLocalActivityExecutions: maxConcurrentSteps ?? DEFAULT_STEP_THREADS,
+    ...stepSlotOptions(maxConcurrentSteps),
   });
 }
