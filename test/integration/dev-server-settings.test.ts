@@ -24,19 +24,27 @@ async function partitions(session: TemporalSession): Promise<{ workflow: number;
   return { workflow: answer.workflowTaskQueuePartitions?.length ?? 0, activity: answer.activityTaskQueuePartitions?.length ?? 0 };
 }
 
-/** Waits until the queue holds `count` workflow tasks in its backlog (the server's approximate count). */
-async function waitForBacklog(session: TemporalSession, taskQueue: string, count: number): Promise<void> {
+/** The workflow tasks waiting in each partition of the queue (the server's hint), once all `count` are there. */
+async function backlogByPartition(session: TemporalSession, taskQueue: string, count: number): Promise<number[]> {
+  const { namespace } = session;
+  const service = session.client.workflowService;
   const deadline = Date.now() + 30_000;
   for (;;) {
-    const answer = await session.client.workflowService.describeTaskQueue({
-      namespace: session.namespace,
-      taskQueue: { name: taskQueue },
-      taskQueueType: temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
-      reportStats: true,
-    });
-    const backlog = Number(answer.stats?.approximateBacklogCount ?? 0);
-    if (backlog >= count) return;
-    if (Date.now() > deadline) throw new Error(`the queue's backlog stayed at ${backlog} of ${count} tasks`);
+    const listed = await service.listTaskQueuePartitions({ namespace, taskQueue: { name: taskQueue } });
+    const backlog = await Promise.all(
+      (listed.workflowTaskQueuePartitions ?? []).map(async ({ key }) => {
+        const answer = await service.describeTaskQueue({
+          namespace,
+          taskQueue: { name: key ?? '' },
+          taskQueueType: temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+          includeTaskQueueStatus: true,
+        });
+        return Number(answer.taskQueueStatus?.backlogCountHint ?? 0);
+      }),
+    );
+    const total = backlog.reduce((sum, n) => sum + n, 0);
+    if (total >= count) return backlog;
+    if (Date.now() > deadline) throw new Error(`the queue's partitions held ${total} of ${count} tasks: ${backlog.join(', ')}`);
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
 }
@@ -73,8 +81,11 @@ describe('the dev server whenflow starts', () => {
     for (let i = 0; i < 16; i++) {
       taskIds.push((await startTask(earlier.client, { name: 'queued', data: { queued: true }, taskQueue })).workflowId);
     }
-    // Closed once the tasks are in the queue's partitions (not only in the history service's transfer queue).
-    await waitForBacklog(earlier, taskQueue, taskIds.length);
+    // Closed once the tasks are in the queue's partitions (not only in the history service's transfer queue),
+    // some of them in partitions other than the first: the ones one partition no longer reads.
+    const backlog = await backlogByPartition(earlier, taskQueue, taskIds.length);
+    expect(backlog).toHaveLength(4);
+    expect(backlog.slice(1).reduce((sum, n) => sum + n, 0)).toBeGreaterThan(0);
     await earlier.close();
     sessions.splice(sessions.indexOf(earlier), 1);
 
