@@ -48,7 +48,8 @@ export const DEV_SERVER_DYNAMIC_CONFIG: Readonly<Record<string, string | number 
   'system.enableActivityEagerExecution': true,
   // One partition per task queue. With the server's default of four, a task written to a partition that no
   // poller is on at that moment waits for forwarding (at most 10 tasks a second): under a burst, the last
-  // tasks of a queue sat ready for seconds while every worker idled (BENCHMARKS.md, P3). A single server
+  // tasks of a queue sat ready for seconds while every worker idled (BENCHMARKS.md, "P3 — what paced
+  // whenflow's rounds"). A single server
   // process gains nothing from partitions.
   'matching.numTaskqueueReadPartitions': 1,
   'matching.numTaskqueueWritePartitions': 1,
